@@ -1,0 +1,217 @@
+//! `kefu bench`: end-to-end throughput of inspection, from a JSONL file on
+//! disk to a JSONL result file on disk, on generated conversations.
+//!
+//! The generator writes ~30-turn phone and chat conversations mixing clean
+//! service with the violations the default pack looks for, so every kind of
+//! rule does real work. It is deterministic (seeded) so figures compare
+//! across runs.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context;
+use kefu_engine::Inspector;
+use kefu_formats::report::OutputFormat;
+
+use crate::{load_pack, pipeline};
+
+#[derive(clap::Args)]
+pub struct BenchArgs {
+    /// Conversations to generate.
+    #[arg(long, default_value_t = 200_000)]
+    conversations: usize,
+    /// Turns per conversation.
+    #[arg(long, default_value_t = 30)]
+    turns: usize,
+    /// Worker counts to measure, e.g. `1,2`.
+    #[arg(long, value_delimiter = ',', default_value = "1,2")]
+    jobs: Vec<usize>,
+    /// Where to keep the generated data (reused when it exists with the same size).
+    #[arg(long, default_value = "bench-data")]
+    dir: PathBuf,
+    /// Rule pack. Default: the built-in zh-CN pack.
+    #[arg(long)]
+    pack: Option<PathBuf>,
+    /// Only write the data file and exit.
+    #[arg(long)]
+    generate_only: bool,
+}
+
+/// A small deterministic PRNG (xorshift64*), enough for test data.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+    fn chance(&mut self, percent: u64) -> bool {
+        self.next() % 100 < percent
+    }
+    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+        items[self.below(items.len())]
+    }
+}
+
+const OPENINGS: &[&str] = &[
+    "您好，很高兴为您服务，请问有什么可以帮您？",
+    "您好，工号1024为您服务，请问有什么可以帮您？",
+    "喂，说吧什么事。",
+    "您好，这里是客服中心，请问您需要办理什么业务？",
+];
+const CUSTOMER: &[&str] = &[
+    "我上个月的话费怎么多扣了二十块钱，你们帮我查一下。",
+    "我的快递三天了还没到，物流一直不更新。",
+    "你们这个服务太慢了，我要投诉！",
+    "我想问一下信用卡的账单分期怎么办理。",
+    "宽带又断了，这已经是这周第三次了，怎么回事？",
+    "好的，谢谢你，你们服务很好。",
+    "我建议你们的app把退款入口做得明显一点。",
+    "那我需要准备什么材料？",
+    "嗯，我明白了，那大概什么时候能处理好？",
+    "我的密码忘记了，登录不上去。",
+];
+const AGENT: &[&str] = &[
+    "非常抱歉给您带来不便，我马上为您核实一下。",
+    "好的，请您稍等，我这边帮您查询一下。",
+    "感谢您的耐心等待，已经查到了，是系统重复扣费，会在三个工作日内退回。",
+    "这个我不知道，你自己去营业厅问吧。",
+    "您的快递目前在转运中心，预计明天送达，请您留意电话。",
+    "分期可以在手机银行的账单页面办理，手续费按期数计算。",
+    "感谢您的宝贵建议，我已经记录下来并反馈给相关部门。",
+    "嗯嗯嗯，对对对，那个那个，你再说一遍。",
+    "我已经为您提交了维修工单，师傅会在24小时内联系您。",
+    "请您提供一下注册的手机号码，我帮您重置密码。",
+];
+const CLOSINGS: &[&str] = &[
+    "请问还有其他问题吗？",
+    "请您稍后对我的服务进行满意度评价，0到10分，谢谢。",
+    "感谢您的来电，祝您生活愉快，再见！",
+    "好的，再见。",
+];
+
+fn generate(path: &std::path::Path, n: usize, turns: usize) -> anyhow::Result<u64> {
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let mut w = BufWriter::with_capacity(1 << 20, File::create(path)?);
+    let mut line = String::with_capacity(8192);
+    let mut total = 0u64;
+    for i in 0..n {
+        line.clear();
+        let phone = rng.chance(70);
+        let agent = rng.below(500);
+        let hour = 8 + rng.below(12);
+        line.push_str(&format!(
+            "{{\"id\":\"b-{i:08}\",\"channel\":\"{}\",\"agent_id\":\"a-{agent:03}\",\"agent_name\":\"坐席{agent}\",\
+             \"customer_id\":\"u-{}\",\"started_at\":\"2026-10-{:02}T{hour:02}:{:02}:00+08:00\",\"wait_ms\":{},\"ended_by\":\"{}\",\"turns\":[",
+            if phone { "phone" } else { "chat" },
+            rng.below(100_000),
+            1 + rng.below(28),
+            rng.below(60),
+            rng.below(25_000),
+            if rng.chance(15) { "agent" } else { "customer" }
+        ));
+        let mut t_ms = 0u64;
+        for t in 0..turns {
+            let (role, text) = if t == 0 {
+                ("agent", rng.pick(OPENINGS))
+            } else if t + 3 >= turns {
+                ("agent", CLOSINGS[(t + 3 - turns).min(CLOSINGS.len() - 1)])
+            } else if t % 2 == 1 {
+                ("customer", rng.pick(CUSTOMER))
+            } else {
+                ("agent", rng.pick(AGENT))
+            };
+            let chars = text.chars().count() as u64;
+            let dur = chars * (250 + rng.below(150) as u64);
+            let gap = if rng.chance(5) { 12_000 } else { 300 + rng.below(1500) as u64 };
+            let start = (t_ms + gap).saturating_sub(if rng.chance(5) { 2_000 } else { 0 });
+            if t > 0 {
+                line.push(',');
+            }
+            line.push_str(&format!(
+                "{{\"role\":\"{role}\",\"text\":\"{text}\",\"start_ms\":{start},\"end_ms\":{}}}",
+                start + dur
+            ));
+            t_ms = start + dur;
+        }
+        line.push_str("]}\n");
+        total += line.len() as u64;
+        w.write_all(line.as_bytes())?;
+    }
+    w.flush()?;
+    Ok(total)
+}
+
+/// Peak resident memory of this process, from /proc (Linux).
+fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+}
+
+pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
+    std::fs::create_dir_all(&args.dir).with_context(|| format!("cannot create {}", args.dir.display()))?;
+    let data = args
+        .dir
+        .join(format!("conversations-{}x{}.jsonl", args.conversations, args.turns));
+    let started = Instant::now();
+    let bytes = match std::fs::metadata(&data) {
+        Ok(m) if m.len() > 0 => m.len(),
+        _ => generate(&data, args.conversations, args.turns)?,
+    };
+    eprintln!(
+        "data: {} ({} conversations, {:.1} MB, ready in {:.1}s)",
+        data.display(),
+        args.conversations,
+        bytes as f64 / 1e6,
+        started.elapsed().as_secs_f64()
+    );
+    if args.generate_only {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let pack = load_pack(args.pack.as_deref()).map_err(anyhow::Error::msg)?;
+    let compile = Instant::now();
+    let inspector = Arc::new(Inspector::new(pack));
+    println!(
+        "pack compiled in {:.1} ms ({} rules)",
+        compile.elapsed().as_secs_f64() * 1e3,
+        inspector.pack().rules.len()
+    );
+    let inputs = vec![pipeline::Input::File(data.clone())];
+    for &jobs in &args.jobs {
+        let out_path = args.dir.join(format!("results-j{jobs}.jsonl"));
+        let mut out = BufWriter::with_capacity(1 << 20, File::create(&out_path)?);
+        let opts = pipeline::RunOptions {
+            format: OutputFormat::Jsonl,
+            jobs,
+            progress: false,
+            echo_errors: false,
+        };
+        let t = Instant::now();
+        let outcome = pipeline::run(&inputs, inspector.clone(), &mut out, &opts)?;
+        out.flush()?;
+        let secs = t.elapsed().as_secs_f64();
+        let n = outcome.summary.conversations;
+        println!(
+            "jobs {jobs}: {n} conversations in {secs:.2}s = {:.0} conversations/s, {:.1} MB/s in; {} errors; average score {:.1}; peak RSS {} MiB",
+            n as f64 / secs,
+            outcome.bytes as f64 / 1e6 / secs,
+            outcome.errors.len(),
+            outcome.summary.average_score(),
+            peak_rss_kib().map_or("?".to_string(), |k| (k / 1024).to_string())
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

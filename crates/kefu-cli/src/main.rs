@@ -1,0 +1,211 @@
+//! `kefu`: customer-service quality inspection from the command line.
+
+mod bench;
+mod pipeline;
+mod rules;
+
+use std::fs::File;
+use std::io::{self, BufWriter, IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use kefu_engine::{Inspector, RulePack};
+use kefu_formats::report::{write_footer, write_header, OutputFormat};
+
+/// Exit code for unusable input or pack.
+const EXIT_UNUSABLE: u8 = 2;
+
+#[derive(Parser)]
+#[command(name = "kefu", version, about = "客服质检 — customer-service quality inspection")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Inspect conversations against a rule pack and report findings and scores.
+    Inspect(InspectArgs),
+    /// Work with rule packs.
+    Rules {
+        #[command(subcommand)]
+        command: RulesCommand,
+    },
+    /// Measure inspection throughput on generated conversations.
+    Bench(bench::BenchArgs),
+}
+
+#[derive(Subcommand)]
+enum RulesCommand {
+    /// Validate a pack; errors carry line numbers.
+    Check {
+        /// The pack file (TOML).
+        pack: PathBuf,
+    },
+    /// Run a pack over example conversations that carry their expected findings.
+    Test {
+        /// The pack file (TOML); `default` for the built-in zh-CN pack.
+        pack: PathBuf,
+        /// Cases: native JSONL conversations with an `expect` member.
+        cases: Vec<PathBuf>,
+    },
+    /// Print the built-in zh-CN pack, to copy and adapt.
+    Default,
+    /// List the rules of a pack (default: the built-in one).
+    List {
+        /// The pack file (TOML).
+        pack: Option<PathBuf>,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    Jsonl,
+    Csv,
+    Html,
+}
+
+impl From<Format> for OutputFormat {
+    fn from(f: Format) -> OutputFormat {
+        match f {
+            Format::Jsonl => OutputFormat::Jsonl,
+            Format::Csv => OutputFormat::Csv,
+            Format::Html => OutputFormat::Html,
+        }
+    }
+}
+
+#[derive(clap::Args)]
+struct InspectArgs {
+    /// Conversation files (JSONL or a JSON array), directories, or `-` for stdin.
+    #[arg(required = true)]
+    inputs: Vec<PathBuf>,
+    /// Rule pack (TOML). Default: the built-in zh-CN pack.
+    #[arg(long)]
+    pack: Option<PathBuf>,
+    /// Format of the per-conversation results.
+    #[arg(long, value_enum, default_value = "jsonl")]
+    format: Format,
+    /// Where to write results. Default: stdout (the summary then goes to stderr).
+    #[arg(long, short)]
+    out: Option<PathBuf>,
+    /// Worker threads. Default: all cores.
+    #[arg(long, short)]
+    jobs: Option<usize>,
+    /// Do not print the summary table.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("KEFU_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Inspect(args) => inspect(args),
+        Command::Rules { command } => match command {
+            RulesCommand::Check { pack } => rules::check(&pack),
+            RulesCommand::Test { pack, cases } => rules::test(&pack, &cases),
+            RulesCommand::Default => {
+                print!("{}", kefu_engine::pack::DEFAULT_PACK_ZH_CN);
+                Ok(ExitCode::SUCCESS)
+            }
+            RulesCommand::List { pack } => rules::list(pack.as_deref()),
+        },
+        Command::Bench(args) => bench::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("kefu: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Loads `--pack` or the built-in pack; a broken pack is reported with lines.
+pub fn load_pack(path: Option<&std::path::Path>) -> Result<RulePack, String> {
+    match path {
+        None => RulePack::default_zh_cn().map_err(|e| format!("built-in pack: {e}")),
+        Some(p) if p.as_os_str() == "default" => {
+            RulePack::default_zh_cn().map_err(|e| format!("built-in pack: {e}"))
+        }
+        Some(p) => {
+            let text = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
+            RulePack::from_toml(&text).map_err(|e| {
+                e.issues
+                    .iter()
+                    .map(|i| format!("{}:{}: {}", p.display(), i.line, i.message))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
+        }
+    }
+}
+
+fn inspect(args: InspectArgs) -> anyhow::Result<ExitCode> {
+    let pack = match load_pack(args.pack.as_deref()) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("{e}");
+            return Ok(ExitCode::from(EXIT_UNUSABLE));
+        }
+    };
+    let inspector = Arc::new(Inspector::new(pack));
+    let mut errors = Vec::new();
+    let inputs = pipeline::expand_inputs(&args.inputs, &mut errors);
+    for e in &errors {
+        eprintln!("{e}");
+    }
+    let jobs = args
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .max(1);
+    let format: OutputFormat = args.format.into();
+    let to_stdout = args.out.is_none();
+    let mut out: Box<dyn Write> = match &args.out {
+        Some(p) => Box::new(BufWriter::with_capacity(
+            1 << 20,
+            File::create(p).with_context(|| format!("cannot create {}", p.display()))?,
+        )),
+        None => Box::new(BufWriter::with_capacity(1 << 20, io::stdout().lock())),
+    };
+    let title = format!(
+        "质检报告 Inspection report — {} {}",
+        inspector.pack().meta.name,
+        inspector.pack().meta.version
+    );
+    write_header(&mut out, format, &title)?;
+    let opts = pipeline::RunOptions {
+        format,
+        jobs,
+        progress: io::stderr().is_terminal(),
+        echo_errors: true,
+    };
+    let mut outcome = pipeline::run(&inputs, inspector.clone(), &mut out, &opts)?;
+    errors.append(&mut outcome.errors);
+    write_footer(&mut out, format, &outcome.summary, &errors)?;
+    out.flush()?;
+    drop(out);
+    if !args.quiet {
+        let table = outcome.summary.to_table();
+        if to_stdout {
+            eprint!("{table}");
+        } else {
+            print!("{table}");
+        }
+    }
+    if outcome.summary.conversations == 0 && !errors.is_empty() {
+        eprintln!("kefu: no usable conversation in the input ({} problems)", errors.len());
+        return Ok(ExitCode::from(EXIT_UNUSABLE));
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,339 @@
+//! The inspection pipeline behind `kefu inspect` and `kefu bench`:
+//! read batches → inspect on N workers → write in input order.
+//!
+//! Memory stays flat whatever the input size: batches are bounded in bytes
+//! and records, channels are bounded, buffers are recycled.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crossbeam_channel::{bounded, Receiver, Sender};
+use indicatif::{ProgressBar, ProgressStyle};
+use kefu_engine::{Inspector, Scratch};
+use kefu_formats::native::{parse_conversation, Batch, RecordReader};
+use kefu_formats::report::{write_record, InputError, OutputFormat};
+use kefu_formats::summary::Summary;
+
+/// Records per batch: large enough to amortise channel costs, small enough
+/// to keep every worker busy on small inputs.
+const BATCH_RECORDS: usize = 512;
+/// Soft byte limit of a batch.
+const BATCH_BYTES: usize = 4 << 20;
+
+/// One input: a file or standard input.
+#[derive(Debug, Clone)]
+pub enum Input {
+    /// A file on disk.
+    File(PathBuf),
+    /// Standard input (`-`).
+    Stdin,
+}
+
+impl Input {
+    /// Name used in error messages.
+    pub fn name(&self) -> String {
+        match self {
+            Input::File(p) => p.display().to_string(),
+            Input::Stdin => "-".to_string(),
+        }
+    }
+
+    fn open(&self) -> io::Result<Box<dyn BufRead + Send>> {
+        Ok(match self {
+            Input::File(p) => Box::new(BufReader::with_capacity(1 << 20, File::open(p)?)),
+            Input::Stdin => Box::new(BufReader::with_capacity(1 << 20, io::stdin())),
+        })
+    }
+
+    fn size(&self) -> Option<u64> {
+        match self {
+            Input::File(p) => std::fs::metadata(p).ok().map(|m| m.len()),
+            Input::Stdin => None,
+        }
+    }
+}
+
+/// Expands arguments: files as given, directories walked for `*.jsonl` and
+/// `*.json`, `-` for stdin. Missing paths become input errors.
+pub fn expand_inputs(args: &[PathBuf], errors: &mut Vec<InputError>) -> Vec<Input> {
+    let mut out = Vec::new();
+    for a in args {
+        if a.as_os_str() == "-" {
+            out.push(Input::Stdin);
+        } else if a.is_dir() {
+            let mut files = Vec::new();
+            walk(a, &mut files, errors);
+            files.sort();
+            out.extend(files.into_iter().map(Input::File));
+        } else if a.exists() {
+            out.push(Input::File(a.clone()));
+        } else {
+            errors.push(InputError {
+                file: a.display().to_string(),
+                line: 0,
+                reason: "no such file or directory".into(),
+            });
+        }
+    }
+    out
+}
+
+fn walk(dir: &Path, files: &mut Vec<PathBuf>, errors: &mut Vec<InputError>) {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) => {
+            errors.push(InputError {
+                file: dir.display().to_string(),
+                line: 0,
+                reason: e.to_string(),
+            });
+            return;
+        }
+    };
+    for entry in entries.flatten() {
+        let p = entry.path();
+        if p.is_dir() {
+            walk(&p, files, errors);
+        } else if matches!(p.extension().and_then(|e| e.to_str()), Some("jsonl" | "json" | "ndjson")) {
+            files.push(p);
+        }
+    }
+}
+
+/// What a run produced besides the output stream.
+#[derive(Debug, Default)]
+pub struct RunOutcome {
+    /// Totals per agent and rule.
+    pub summary: Summary,
+    /// Every input problem, in input order.
+    pub errors: Vec<InputError>,
+    /// Bytes of input read.
+    pub bytes: u64,
+}
+
+/// Options of a run.
+pub struct RunOptions {
+    /// Output format.
+    pub format: OutputFormat,
+    /// Worker threads; 1 runs everything on the calling thread.
+    pub jobs: usize,
+    /// Show a progress bar on stderr.
+    pub progress: bool,
+    /// Print input errors to stderr as they happen.
+    pub echo_errors: bool,
+}
+
+/// Work done on one batch.
+struct Done {
+    seq: u64,
+    input: usize,
+    out: Vec<u8>,
+    summary: Summary,
+    errors: Vec<(u64, String)>,
+    bytes: u64,
+    batch: Batch,
+}
+
+fn process(inspector: &Inspector, scratch: &mut Scratch, format: OutputFormat, batch: &Batch, done: &mut Done) {
+    for e in &batch.errors {
+        done.errors.push((e.line, e.reason.clone()));
+    }
+    for (line, bytes) in batch.iter() {
+        match parse_conversation(bytes) {
+            Ok(conv) => {
+                let ins = inspector.inspect(&conv, scratch);
+                done.summary.add(&ins);
+                write_record(&mut done.out, format, &conv, &ins);
+            }
+            Err(reason) => done.errors.push((line, reason)),
+        }
+    }
+    done.summary.errors += done.errors.len() as u64;
+    done.bytes = batch.data.len() as u64;
+}
+
+fn progress_bar(inputs: &[Input], enabled: bool) -> ProgressBar {
+    if !enabled {
+        return ProgressBar::hidden();
+    }
+    let total: Option<u64> = inputs.iter().map(Input::size).sum();
+    match total {
+        Some(t) => {
+            let pb = ProgressBar::new(t);
+            if let Ok(style) = ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} {bytes_per_sec} {msg}",
+            ) {
+                pb.set_style(style);
+            }
+            pb
+        }
+        None => ProgressBar::new_spinner(),
+    }
+}
+
+/// Runs the pipeline over `inputs`, writing formatted results to `out`.
+pub fn run(
+    inputs: &[Input],
+    inspector: Arc<Inspector>,
+    out: &mut dyn Write,
+    opts: &RunOptions,
+) -> io::Result<RunOutcome> {
+    let pb = progress_bar(inputs, opts.progress);
+    let mut outcome = RunOutcome::default();
+    let emit = |done: Done, outcome: &mut RunOutcome, out: &mut dyn Write| -> io::Result<Batch> {
+        out.write_all(&done.out)?;
+        let name = inputs[done.input].name();
+        for (line, reason) in done.errors {
+            let e = InputError {
+                file: name.clone(),
+                line,
+                reason,
+            };
+            if opts.echo_errors {
+                pb.suspend(|| eprintln!("{e}"));
+            }
+            outcome.errors.push(e);
+        }
+        outcome.summary.merge(done.summary);
+        outcome.bytes += done.bytes;
+        pb.inc(done.bytes);
+        pb.set_message(format!("{} 通", outcome.summary.conversations));
+        Ok(done.batch)
+    };
+    if opts.jobs <= 1 {
+        let mut scratch = Scratch::default();
+        let mut batch = Batch::default();
+        for (i, input) in inputs.iter().enumerate() {
+            let mut reader = match input.open() {
+                Ok(r) => RecordReader::new(r),
+                Err(e) => {
+                    open_error(input, e, &mut outcome, opts, &pb);
+                    continue;
+                }
+            };
+            loop {
+                match reader.next_batch(&mut batch, BATCH_RECORDS, BATCH_BYTES) {
+                    Ok(true) => {}
+                    Ok(false) => break,
+                    Err(e) => {
+                        open_error(input, e, &mut outcome, opts, &pb);
+                        break;
+                    }
+                }
+                let mut done = Done {
+                    seq: 0,
+                    input: i,
+                    out: Vec::new(),
+                    summary: Summary::default(),
+                    errors: Vec::new(),
+                    bytes: 0,
+                    batch: Batch::default(),
+                };
+                process(&inspector, &mut scratch, opts.format, &batch, &mut done);
+                done.batch = std::mem::take(&mut batch);
+                batch = emit(done, &mut outcome, out)?;
+            }
+        }
+        pb.finish_and_clear();
+        return Ok(outcome);
+    }
+
+    let jobs = opts.jobs;
+    let (work_tx, work_rx): (Sender<(u64, usize, Batch)>, Receiver<(u64, usize, Batch)>) = bounded(jobs * 2);
+    let (done_tx, done_rx) = bounded::<Done>(jobs * 2);
+    let (pool_tx, pool_rx) = bounded::<Batch>(jobs * 4 + 4);
+    let (ioerr_tx, ioerr_rx) = crossbeam_channel::unbounded::<(usize, io::Error)>();
+    let format = opts.format;
+    std::thread::scope(|scope| -> io::Result<()> {
+        // Reader.
+        let reader_inputs = inputs.to_vec();
+        scope.spawn(move || {
+            let mut seq = 0u64;
+            for (i, input) in reader_inputs.iter().enumerate() {
+                let mut reader = match input.open() {
+                    Ok(r) => RecordReader::new(r),
+                    Err(e) => {
+                        let _ = ioerr_tx.send((i, e));
+                        continue;
+                    }
+                };
+                loop {
+                    let mut batch = pool_rx.try_recv().unwrap_or_default();
+                    match reader.next_batch(&mut batch, BATCH_RECORDS, BATCH_BYTES) {
+                        Ok(true) => {
+                            if work_tx.send((seq, i, batch)).is_err() {
+                                return;
+                            }
+                            seq += 1;
+                        }
+                        Ok(false) => break,
+                        Err(e) => {
+                            let _ = ioerr_tx.send((i, e));
+                            break;
+                        }
+                    }
+                }
+            }
+        });
+        // Workers.
+        for _ in 0..jobs {
+            let work_rx = work_rx.clone();
+            let done_tx = done_tx.clone();
+            let inspector = inspector.clone();
+            scope.spawn(move || {
+                let mut scratch = Scratch::default();
+                for (seq, input, batch) in work_rx {
+                    let mut done = Done {
+                        seq,
+                        input,
+                        out: Vec::with_capacity(batch.data.len() / 2),
+                        summary: Summary::default(),
+                        errors: Vec::new(),
+                        bytes: 0,
+                        batch: Batch::default(),
+                    };
+                    process(&inspector, &mut scratch, format, &batch, &mut done);
+                    done.batch = batch;
+                    if done_tx.send(done).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        drop(work_rx);
+        drop(done_tx);
+        // Writer, in input order.
+        let mut pending: BTreeMap<u64, Done> = BTreeMap::new();
+        let mut next = 0u64;
+        for done in done_rx {
+            pending.insert(done.seq, done);
+            while let Some(d) = pending.remove(&next) {
+                let batch = emit(d, &mut outcome, out)?;
+                let _ = pool_tx.try_send(batch);
+                next += 1;
+            }
+        }
+        Ok(())
+    })?;
+    for (i, e) in ioerr_rx.try_iter() {
+        open_error(&inputs[i], e, &mut outcome, opts, &pb);
+    }
+    pb.finish_and_clear();
+    Ok(outcome)
+}
+
+fn open_error(input: &Input, e: io::Error, outcome: &mut RunOutcome, opts: &RunOptions, pb: &ProgressBar) {
+    let err = InputError {
+        file: input.name(),
+        line: 0,
+        reason: e.to_string(),
+    };
+    if opts.echo_errors {
+        pb.suspend(|| eprintln!("{err}"));
+    }
+    outcome.summary.errors += 1;
+    outcome.errors.push(err);
+}

@@ -1,0 +1,990 @@
+//! Compiling a pack and inspecting conversations with it.
+//!
+//! Every phrase of every rule goes into one Aho-Corasick automaton, so each
+//! turn is normalised once and scanned once, whatever the size of the pack;
+//! the rules then read the hits that concern them. Timing rules read the
+//! turns' offsets. Nothing here allocates per character, and the buffers of a
+//! [`Scratch`] are reused from one conversation to the next.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+use chrono::Timelike;
+use regex::Regex;
+use serde::{Serialize, Serializer};
+
+use crate::calendar::in_festival_period;
+use crate::model::{Channel, Conversation, EndedBy, Role, Turn};
+use crate::normalize::{char_slice, normalize_phrase, NormalizedText};
+use crate::pack::{RegexMode, RoleFilter, Rule, RuleKind, RulePack, Scope};
+
+/// What a phrase means to the rule that listed it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Slot {
+    /// `phrases` of forbidden/required, the response phrases of `response`.
+    Phrase,
+    /// `unless` of forbidden.
+    Unless,
+    /// `trigger` of response.
+    Trigger,
+    /// `trigger_unless` of response.
+    TriggerUnless,
+    /// `hold_phrases` of silence.
+    Hold,
+    /// Phrases of the n-th festival of a holiday greeting.
+    Festival(u16),
+}
+
+/// One use of an automaton pattern by a rule.
+#[derive(Debug, Clone, Copy)]
+struct PatternUse {
+    rule: u32,
+    slot: Slot,
+}
+
+/// A phrase hit in one turn, in normalised byte offsets.
+#[derive(Debug, Clone, Copy)]
+struct Hit {
+    turn: u32,
+    slot: Slot,
+    start: u32,
+    end: u32,
+}
+
+/// Per-rule data fixed at compile time.
+#[derive(Debug)]
+struct CompiledRule {
+    rule: Rule,
+    id: Arc<str>,
+    name: Arc<str>,
+    dimension: Arc<str>,
+    regex: Option<Regex>,
+}
+
+/// A pack compiled for matching. Build once, share across threads.
+#[derive(Debug)]
+pub struct Inspector {
+    pack: RulePack,
+    pack_label: Arc<str>,
+    rules: Vec<CompiledRule>,
+    automaton: Option<AhoCorasick>,
+    uses: Vec<Vec<PatternUse>>,
+    manual: Vec<Arc<str>>,
+}
+
+/// Reusable per-thread buffers for [`Inspector::inspect`].
+#[derive(Debug, Default)]
+pub struct Scratch {
+    normalized: Vec<NormalizedText>,
+    hits: Vec<Vec<Hit>>,
+    ordinals: Vec<[u32; 3]>,
+    role_counts: [u32; 3],
+    chosen: Vec<(u32, u32)>,
+}
+
+/// One violation, with its evidence.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Finding {
+    /// Rule id.
+    pub rule: Arc<str>,
+    /// Rule name.
+    pub name: Arc<str>,
+    /// Dimension name.
+    pub dimension: Arc<str>,
+    /// Rule kind.
+    pub kind: &'static str,
+    /// 0-based index into `turns`; `null` for conversation-wide findings
+    /// (a missing closing, an overall speech rate).
+    pub turn: Option<usize>,
+    /// `[start, end)` in characters of the original turn text.
+    pub span: Option<[usize; 2]>,
+    /// The original text at `span`.
+    pub text: Option<String>,
+    /// Points this finding deducted (0 once the rule's cap is reached).
+    #[serde(serialize_with = "number")]
+    pub deduction: f64,
+    /// Whether the rule is a veto.
+    pub veto: bool,
+    /// What is wrong, for people.
+    pub message: String,
+    /// The measured quantity for timing rules (ms of silence, characters per
+    /// minute, ms of overlap or wait).
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "opt_number")]
+    pub value: Option<f64>,
+}
+
+/// Points deducted within one dimension.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DimensionScore {
+    /// Dimension name.
+    pub dimension: Arc<str>,
+    /// Sum of the deductions of its findings.
+    #[serde(serialize_with = "number")]
+    pub deduction: f64,
+}
+
+/// The result of inspecting one conversation.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Inspection {
+    /// Conversation id.
+    pub id: String,
+    /// Agent id, when known.
+    pub agent_id: Option<String>,
+    /// Agent name, when known.
+    pub agent_name: Option<String>,
+    /// Channel of the conversation.
+    pub channel: Channel,
+    /// Final score.
+    #[serde(serialize_with = "number")]
+    pub score: f64,
+    /// Grade band of the score.
+    pub grade: Option<String>,
+    /// Score at or above the pass mark and no veto.
+    pub passed: bool,
+    /// A veto rule fired.
+    pub veto: bool,
+    /// Violations, in rule order then turn order.
+    pub findings: Vec<Finding>,
+    /// Rules that could not be judged for lack of data (timings, start time,
+    /// `ended_by`, turns of the role).
+    pub not_applicable: Vec<Arc<str>>,
+    /// Manual rules waiting for a reviewer.
+    pub manual: Vec<Arc<str>>,
+    /// Deductions per dimension, in pack order.
+    pub dimensions: Vec<DimensionScore>,
+    /// `id@version` of the pack that judged.
+    pub pack: Arc<str>,
+}
+
+/// Serialises whole numbers without a fraction (85, not 85.0).
+fn number<S: Serializer>(value: &f64, s: S) -> Result<S::Ok, S::Error> {
+    if value.fract() == 0.0 && value.abs() < 1e15 {
+        s.serialize_i64(*value as i64)
+    } else {
+        s.serialize_f64((value * 100.0).round() / 100.0)
+    }
+}
+
+fn opt_number<S: Serializer>(value: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
+    match value {
+        Some(v) => number(v, s),
+        None => s.serialize_none(),
+    }
+}
+
+const AGENT: usize = 0;
+const CUSTOMER: usize = 1;
+const ANY: usize = 2;
+
+fn filter_slot(filter: RoleFilter) -> usize {
+    match filter {
+        RoleFilter::Agent => AGENT,
+        RoleFilter::Customer => CUSTOMER,
+        RoleFilter::Any => ANY,
+    }
+}
+
+/// Outcome of evaluating one rule.
+enum Outcome {
+    /// Rule does not concern this conversation (channel, time of day, no festival).
+    Skipped,
+    /// Rule needs data the conversation lacks.
+    NotApplicable,
+    /// Evaluated; zero or more violations.
+    Evaluated,
+}
+
+/// A violation before scoring.
+struct Raw {
+    turn: Option<usize>,
+    span: Option<(usize, usize)>,
+    value: Option<f64>,
+    detail: Option<String>,
+}
+
+impl Raw {
+    fn whole(value: Option<f64>) -> Raw {
+        Raw {
+            turn: None,
+            span: None,
+            value,
+            detail: None,
+        }
+    }
+}
+
+impl Inspector {
+    /// Compiles a validated pack.
+    pub fn new(pack: RulePack) -> Inspector {
+        let mut patterns: Vec<String> = Vec::new();
+        let mut index: HashMap<String, usize> = HashMap::new();
+        let mut uses: Vec<Vec<PatternUse>> = Vec::new();
+        let mut add = |phrase: &str, rule: usize, slot: Slot| {
+            let norm = normalize_phrase(phrase);
+            if norm.is_empty() {
+                return;
+            }
+            let id = *index.entry(norm.clone()).or_insert_with(|| {
+                patterns.push(norm);
+                uses.push(Vec::new());
+                patterns.len() - 1
+            });
+            let u = PatternUse {
+                rule: rule as u32,
+                slot,
+            };
+            if !uses[id].iter().any(|x| x.rule == u.rule && x.slot == u.slot) {
+                uses[id].push(u);
+            }
+        };
+        let mut rules = Vec::new();
+        let mut manual = Vec::new();
+        for (i, rule) in pack.rules.iter().enumerate() {
+            let mut regex = None;
+            match &rule.kind {
+                RuleKind::Forbidden {
+                    phrases, unless, ..
+                } => {
+                    phrases.iter().for_each(|p| add(p, i, Slot::Phrase));
+                    unless.iter().for_each(|p| add(p, i, Slot::Unless));
+                }
+                RuleKind::Required { phrases, .. } => {
+                    phrases.iter().for_each(|p| add(p, i, Slot::Phrase))
+                }
+                RuleKind::Response {
+                    trigger,
+                    trigger_unless,
+                    response,
+                    ..
+                } => {
+                    trigger.iter().for_each(|p| add(p, i, Slot::Trigger));
+                    trigger_unless
+                        .iter()
+                        .for_each(|p| add(p, i, Slot::TriggerUnless));
+                    response.iter().for_each(|p| add(p, i, Slot::Phrase));
+                }
+                RuleKind::Silence { hold_phrases, .. } => {
+                    hold_phrases.iter().for_each(|p| add(p, i, Slot::Hold))
+                }
+                RuleKind::HolidayGreeting { festivals, .. } => {
+                    for (n, f) in festivals.iter().enumerate() {
+                        f.phrases
+                            .iter()
+                            .for_each(|p| add(p, i, Slot::Festival(n as u16)));
+                    }
+                }
+                RuleKind::Regex { pattern, .. } => {
+                    // Validated when the pack was loaded.
+                    regex = Regex::new(pattern).ok();
+                }
+                RuleKind::Manual => manual.push(Arc::from(rule.id.as_str())),
+                RuleKind::Interrupt { .. }
+                | RuleKind::SpeechRate { .. }
+                | RuleKind::ResponseTime { .. }
+                | RuleKind::EndedBy => {}
+            }
+            rules.push(CompiledRule {
+                id: Arc::from(rule.id.as_str()),
+                name: Arc::from(rule.name.as_str()),
+                dimension: Arc::from(rule.dimension.as_str()),
+                rule: rule.clone(),
+                regex,
+            });
+        }
+        let automaton = if patterns.is_empty() {
+            None
+        } else {
+            AhoCorasick::builder()
+                .match_kind(MatchKind::Standard)
+                .kind(Some(AhoCorasickKind::DFA))
+                .build(&patterns)
+                .or_else(|_| {
+                    AhoCorasick::builder()
+                        .match_kind(MatchKind::Standard)
+                        .build(&patterns)
+                })
+                .ok()
+        };
+        let pack_label = Arc::from(format!("{}@{}", pack.meta.id, pack.meta.version));
+        Inspector {
+            pack,
+            pack_label,
+            rules,
+            automaton,
+            uses,
+            manual,
+        }
+    }
+
+    /// The pack this inspector was compiled from.
+    pub fn pack(&self) -> &RulePack {
+        &self.pack
+    }
+
+    /// Inspects one conversation.
+    pub fn inspect(&self, conv: &Conversation<'_>, scratch: &mut Scratch) -> Inspection {
+        self.prepare(conv, scratch);
+        let mut findings = Vec::new();
+        let mut not_applicable = Vec::new();
+        let mut raws = Vec::new();
+        for (i, cr) in self.rules.iter().enumerate() {
+            raws.clear();
+            match self.evaluate(i, cr, conv, scratch, &mut raws) {
+                Outcome::Skipped => {}
+                Outcome::NotApplicable => not_applicable.push(cr.id.clone()),
+                Outcome::Evaluated => {
+                    let mut used = 0.0;
+                    for raw in raws.drain(..) {
+                        let deduction = cr.rule.deduction.min((cr.rule.cap - used).max(0.0));
+                        used += deduction;
+                        findings.push(self.finding(cr, conv, raw, deduction));
+                    }
+                }
+            }
+        }
+        self.score(conv, findings, not_applicable)
+    }
+
+    fn score(
+        &self,
+        conv: &Conversation<'_>,
+        findings: Vec<Finding>,
+        not_applicable: Vec<Arc<str>>,
+    ) -> Inspection {
+        let base = self.pack.scoring.base;
+        let total: f64 = findings.iter().map(|f| f.deduction).sum();
+        let veto = findings.iter().any(|f| f.veto);
+        let score = if veto { 0.0 } else { (base - total).max(0.0) };
+        let mut dimensions: Vec<DimensionScore> = self
+            .pack
+            .dimensions
+            .iter()
+            .map(|d| DimensionScore {
+                dimension: Arc::from(d.name.as_str()),
+                deduction: 0.0,
+            })
+            .collect();
+        for f in &findings {
+            match dimensions.iter_mut().find(|d| d.dimension == f.dimension) {
+                Some(d) => d.deduction += f.deduction,
+                None => dimensions.push(DimensionScore {
+                    dimension: f.dimension.clone(),
+                    deduction: f.deduction,
+                }),
+            }
+        }
+        Inspection {
+            id: conv.id.to_string(),
+            agent_id: conv.agent_id.as_deref().map(str::to_string),
+            agent_name: conv.agent_name.as_deref().map(str::to_string),
+            channel: conv.channel,
+            score,
+            grade: self.pack.grade(score).map(str::to_string),
+            passed: !veto && score >= self.pack.scoring.pass_mark,
+            veto,
+            findings,
+            not_applicable,
+            manual: self.manual.clone(),
+            dimensions,
+            pack: self.pack_label.clone(),
+        }
+    }
+
+    fn finding(&self, cr: &CompiledRule, conv: &Conversation<'_>, raw: Raw, deduction: f64) -> Finding {
+        let text = match (raw.turn, raw.span) {
+            (Some(t), Some((s, e))) => conv
+                .turns
+                .get(t)
+                .map(|turn| char_slice(&turn.text, s, e).to_string()),
+            _ => None,
+        };
+        let message = render_message(&cr.rule, text.as_deref(), raw.value, raw.detail.as_deref());
+        Finding {
+            rule: cr.id.clone(),
+            name: cr.name.clone(),
+            dimension: cr.dimension.clone(),
+            kind: cr.rule.kind.name(),
+            turn: raw.turn,
+            span: raw.span.map(|(s, e)| [s, e]),
+            text,
+            deduction,
+            veto: cr.rule.veto,
+            message,
+            value: raw.value,
+        }
+    }
+
+    /// Normalises every turn, scans it once, and files each hit under the
+    /// rules that listed the phrase.
+    fn prepare(&self, conv: &Conversation<'_>, scratch: &mut Scratch) {
+        let n = conv.turns.len();
+        if scratch.normalized.len() < n {
+            scratch.normalized.resize_with(n, NormalizedText::default);
+        }
+        if scratch.hits.len() < self.rules.len() {
+            scratch.hits.resize_with(self.rules.len(), Vec::new);
+        }
+        for h in scratch.hits.iter_mut() {
+            h.clear();
+        }
+        scratch.ordinals.clear();
+        scratch.role_counts = [0; 3];
+        for (t, turn) in conv.turns.iter().enumerate() {
+            let mut ord = [u32::MAX; 3];
+            match turn.role {
+                Role::Agent => {
+                    ord[AGENT] = scratch.role_counts[AGENT];
+                    scratch.role_counts[AGENT] += 1;
+                }
+                Role::Customer => {
+                    ord[CUSTOMER] = scratch.role_counts[CUSTOMER];
+                    scratch.role_counts[CUSTOMER] += 1;
+                }
+                Role::System => {}
+            }
+            ord[ANY] = t as u32;
+            scratch.ordinals.push(ord);
+            let norm = &mut scratch.normalized[t];
+            norm.fill(&turn.text);
+            let Some(ac) = &self.automaton else { continue };
+            for m in ac.find_overlapping_iter(norm.as_str()) {
+                for u in &self.uses[m.pattern().as_usize()] {
+                    let rule = &self.rules[u.rule as usize].rule;
+                    let filter = match (&rule.kind, u.slot) {
+                        (RuleKind::Response { trigger_role, .. }, Slot::Trigger | Slot::TriggerUnless) => {
+                            *trigger_role
+                        }
+                        // Hold notices excuse silence only when the agent gives them.
+                        (_, Slot::Hold) => RoleFilter::Agent,
+                        _ => rule.role,
+                    };
+                    if filter.admits(turn.role) {
+                        scratch.hits[u.rule as usize].push(Hit {
+                            turn: t as u32,
+                            slot: u.slot,
+                            start: m.start() as u32,
+                            end: m.end() as u32,
+                        });
+                    }
+                }
+            }
+        }
+        scratch.role_counts[ANY] = n as u32;
+    }
+
+    fn evaluate(
+        &self,
+        index: usize,
+        cr: &CompiledRule,
+        conv: &Conversation<'_>,
+        scratch: &mut Scratch,
+        out: &mut Vec<Raw>,
+    ) -> Outcome {
+        let rule = &cr.rule;
+        if !rule.applies_to(conv.channel) {
+            return Outcome::Skipped;
+        }
+        if let Some(window) = rule.time_window {
+            let Some(at) = conv.started_at else {
+                return Outcome::NotApplicable;
+            };
+            if !window.contains(at.hour() * 60 + at.minute()) {
+                return Outcome::Skipped;
+            }
+        }
+        let role = filter_slot(rule.role);
+        let hits = &scratch.hits[index];
+        match &rule.kind {
+            RuleKind::Forbidden { scope, .. } => {
+                if scratch.role_counts[role] == 0 {
+                    return Outcome::Evaluated;
+                }
+                let mut chosen = std::mem::take(&mut scratch.chosen);
+                forbidden_hits(hits, Slot::Phrase, Slot::Unless, |t| {
+                    in_scope(scratch, role, *scope, t)
+                }, &mut chosen);
+                for &(turn, packed) in &chosen {
+                    let h = hits[packed as usize];
+                    let span = scratch.normalized[turn as usize]
+                        .original_span(h.start as usize, h.end as usize);
+                    out.push(Raw {
+                        turn: Some(turn as usize),
+                        span: Some(span),
+                        value: None,
+                        detail: None,
+                    });
+                }
+                scratch.chosen = chosen;
+                Outcome::Evaluated
+            }
+            RuleKind::Required { scope, .. } => {
+                if scratch.role_counts[role] == 0 {
+                    return Outcome::NotApplicable;
+                }
+                let found = hits
+                    .iter()
+                    .any(|h| h.slot == Slot::Phrase && in_scope(scratch, role, *scope, h.turn));
+                if !found {
+                    out.push(Raw::whole(None));
+                }
+                Outcome::Evaluated
+            }
+            RuleKind::Response {
+                trigger_role,
+                within_turns,
+                ..
+            } => {
+                if scratch.role_counts[role] == 0 {
+                    return Outcome::NotApplicable;
+                }
+                let mut chosen = std::mem::take(&mut scratch.chosen);
+                self.response(hits, scratch, &mut chosen, conv, *trigger_role, rule.role, *within_turns, out);
+                scratch.chosen = chosen;
+                Outcome::Evaluated
+            }
+            RuleKind::Silence { max_ms, .. } => silence(conv, rule.role, *max_ms, hits, out),
+            RuleKind::Interrupt { min_overlap_ms } => interrupt(conv, rule.role, *min_overlap_ms, out),
+            RuleKind::SpeechRate {
+                min_cpm,
+                max_cpm,
+                min_speech_ms,
+            } => {
+                let mut chars = 0usize;
+                let mut ms = 0u64;
+                for (t, turn) in conv.turns.iter().enumerate() {
+                    if !rule.role.admits(turn.role) {
+                        continue;
+                    }
+                    if let (Some(s), Some(e)) = (turn.start_ms, turn.end_ms) {
+                        if e > s {
+                            ms += e - s;
+                            chars += scratch.normalized[t].content_chars();
+                        }
+                    }
+                }
+                if ms < *min_speech_ms || ms == 0 {
+                    return Outcome::NotApplicable;
+                }
+                let cpm = chars as f64 * 60_000.0 / ms as f64;
+                if cpm < *min_cpm || cpm > *max_cpm {
+                    let detail = if cpm < *min_cpm { "slow" } else { "fast" };
+                    out.push(Raw {
+                        detail: Some(detail.to_string()),
+                        ..Raw::whole(Some((cpm * 10.0).round() / 10.0))
+                    });
+                }
+                Outcome::Evaluated
+            }
+            RuleKind::ResponseTime {
+                max_wait_ms,
+                max_reply_ms,
+            } => response_time(conv, *max_wait_ms, *max_reply_ms, out),
+            RuleKind::EndedBy => match conv.ended_by {
+                None => Outcome::NotApplicable,
+                Some(EndedBy::Agent) => {
+                    out.push(Raw::whole(None));
+                    Outcome::Evaluated
+                }
+                Some(_) => Outcome::Evaluated,
+            },
+            RuleKind::Regex { mode, scope, .. } => {
+                let Some(re) = &cr.regex else {
+                    return Outcome::Skipped;
+                };
+                if scratch.role_counts[role] == 0 {
+                    return match mode {
+                        RegexMode::Forbid => Outcome::Evaluated,
+                        RegexMode::Require => Outcome::NotApplicable,
+                    };
+                }
+                let mut found = false;
+                for (t, turn) in conv.turns.iter().enumerate() {
+                    if !rule.role.admits(turn.role) || !in_scope(scratch, role, *scope, t as u32) {
+                        continue;
+                    }
+                    let norm = &scratch.normalized[t];
+                    for m in re.find_iter(norm.as_str()) {
+                        found = true;
+                        if *mode == RegexMode::Require {
+                            break;
+                        }
+                        if m.start() == m.end() {
+                            continue;
+                        }
+                        out.push(Raw {
+                            turn: Some(t),
+                            span: Some(norm.original_span(m.start(), m.end())),
+                            value: None,
+                            detail: None,
+                        });
+                    }
+                    if found && *mode == RegexMode::Require {
+                        break;
+                    }
+                }
+                if *mode == RegexMode::Require && !found {
+                    out.push(Raw::whole(None));
+                }
+                Outcome::Evaluated
+            }
+            RuleKind::Manual => Outcome::Skipped,
+            RuleKind::HolidayGreeting { festivals, scope } => {
+                let Some(at) = conv.started_at else {
+                    return Outcome::NotApplicable;
+                };
+                let date = at.date_naive();
+                let due: Vec<usize> = festivals
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, f)| in_festival_period(f.festival, date, f.days_before, f.days_after))
+                    .map(|(n, _)| n)
+                    .collect();
+                if due.is_empty() {
+                    return Outcome::Skipped;
+                }
+                if scratch.role_counts[role] == 0 {
+                    return Outcome::NotApplicable;
+                }
+                let greeted = hits.iter().any(|h| {
+                    matches!(h.slot, Slot::Festival(n) if due.contains(&(n as usize)))
+                        && in_scope(scratch, role, *scope, h.turn)
+                });
+                if !greeted {
+                    let names: Vec<&str> = due.iter().map(|&n| festivals[n].festival.name()).collect();
+                    out.push(Raw {
+                        detail: Some(names.join("、")),
+                        ..Raw::whole(None)
+                    });
+                }
+                Outcome::Evaluated
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn response(
+        &self,
+        hits: &[Hit],
+        scratch: &Scratch,
+        chosen: &mut Vec<(u32, u32)>,
+        conv: &Conversation<'_>,
+        trigger_role: RoleFilter,
+        response_role: RoleFilter,
+        within: usize,
+        out: &mut Vec<Raw>,
+    ) {
+        // Valid triggers: trigger hits not inside a trigger_unless context.
+        forbidden_hits(hits, Slot::Trigger, Slot::TriggerUnless, |_| true, chosen);
+        let mut last_turn = u32::MAX;
+        for &(turn, packed) in chosen.iter() {
+            // One obligation per trigger turn, evidenced by its first trigger.
+            if turn == last_turn {
+                continue;
+            }
+            last_turn = turn;
+            let trig = hits[packed as usize];
+            let trigger_turn_role = conv.turns[turn as usize].role;
+            let same_turn_ok = response_role.admits(trigger_turn_role)
+                && trigger_role.admits(trigger_turn_role)
+                && hits.iter().any(|h| h.slot == Slot::Phrase && h.turn == turn && h.start >= trig.end);
+            let mut answered = same_turn_ok;
+            if !answered {
+                let mut seen = 0usize;
+                for (t, later) in conv.turns.iter().enumerate().skip(turn as usize + 1) {
+                    if !response_role.admits(later.role) {
+                        continue;
+                    }
+                    if hits.iter().any(|h| h.slot == Slot::Phrase && h.turn as usize == t) {
+                        answered = true;
+                        break;
+                    }
+                    seen += 1;
+                    if seen >= within {
+                        break;
+                    }
+                }
+            }
+            if !answered {
+                let span = scratch.normalized[turn as usize]
+                    .original_span(trig.start as usize, trig.end as usize);
+                out.push(Raw {
+                    turn: Some(turn as usize),
+                    span: Some(span),
+                    value: None,
+                    detail: Some(within.to_string()),
+                });
+            }
+        }
+    }
+}
+
+/// Whether turn `t` lies in `scope`, counted in turns of role slot `role`.
+fn in_scope(scratch: &Scratch, role: usize, scope: Scope, t: u32) -> bool {
+    let Some(ord) = scratch.ordinals.get(t as usize) else {
+        return false;
+    };
+    let p = ord[role];
+    if p == u32::MAX {
+        return false;
+    }
+    match scope {
+        Scope::All => true,
+        Scope::First(n) => (p as usize) < n,
+        Scope::Last(n) => (p as usize) + n >= scratch.role_counts[role] as usize,
+    }
+}
+
+/// Picks, per turn, the hits of slot `want` that no `except` hit contains,
+/// leftmost-longest and non-overlapping. Writes `(turn, index into hits)`.
+fn forbidden_hits(
+    hits: &[Hit],
+    want: Slot,
+    except: Slot,
+    keep_turn: impl Fn(u32) -> bool,
+    chosen: &mut Vec<(u32, u32)>,
+) {
+    chosen.clear();
+    let mut candidates: Vec<(u32, u32, u32, u32)> = hits
+        .iter()
+        .enumerate()
+        .filter(|(_, h)| h.slot == want && keep_turn(h.turn))
+        .filter(|(_, h)| {
+            !hits.iter().any(|u| {
+                u.slot == except && u.turn == h.turn && u.start <= h.start && u.end >= h.end
+            })
+        })
+        .map(|(i, h)| (h.turn, h.start, u32::MAX - h.end, i as u32))
+        .collect();
+    candidates.sort_unstable();
+    let mut current_turn = u32::MAX;
+    let mut last_end = 0u32;
+    for (turn, start, inv_end, i) in candidates {
+        if turn != current_turn {
+            current_turn = turn;
+            last_end = 0;
+        }
+        if start >= last_end {
+            last_end = u32::MAX - inv_end;
+            chosen.push((turn, i));
+        }
+    }
+}
+
+fn silence(
+    conv: &Conversation<'_>,
+    role: RoleFilter,
+    max_ms: u64,
+    hits: &[Hit],
+    out: &mut Vec<Raw>,
+) -> Outcome {
+    let mut timed = 0usize;
+    let mut latest_end: Option<u64> = None;
+    let mut last_agent_turn: Option<usize> = None;
+    for (t, turn) in conv.turns.iter().enumerate() {
+        let (Some(start), Some(end)) = (turn.start_ms, turn.end_ms) else {
+            if turn.role == Role::Agent {
+                last_agent_turn = Some(t);
+            }
+            continue;
+        };
+        timed += 1;
+        if let Some(prev_end) = latest_end {
+            let gap = start.saturating_sub(prev_end);
+            if gap > max_ms && role.admits(turn.role) {
+                let excused = last_agent_turn
+                    .is_some_and(|a| hits.iter().any(|h| h.slot == Slot::Hold && h.turn as usize == a));
+                if !excused {
+                    out.push(Raw {
+                        turn: Some(t),
+                        span: None,
+                        value: Some(gap as f64),
+                        detail: None,
+                    });
+                }
+            }
+        }
+        latest_end = Some(latest_end.map_or(end.max(start), |e| e.max(end).max(start)));
+        if turn.role == Role::Agent {
+            last_agent_turn = Some(t);
+        }
+    }
+    if timed < 2 {
+        Outcome::NotApplicable
+    } else {
+        Outcome::Evaluated
+    }
+}
+
+fn interrupt(conv: &Conversation<'_>, role: RoleFilter, min_overlap_ms: u64, out: &mut Vec<Raw>) -> Outcome {
+    let mut judged = false;
+    // The most recent timed turn of the other party.
+    let mut other: Option<&Turn<'_>> = None;
+    for (t, turn) in conv.turns.iter().enumerate() {
+        let (Some(start), Some(_)) = (turn.start_ms, turn.end_ms) else {
+            continue;
+        };
+        if turn.role == Role::System {
+            continue;
+        }
+        if role.admits(turn.role) {
+            if let Some(o) = other {
+                if let (Some(os), Some(oe)) = (o.start_ms, o.end_ms) {
+                    judged = true;
+                    if start >= os && start + min_overlap_ms < oe {
+                        out.push(Raw {
+                            turn: Some(t),
+                            span: None,
+                            value: Some((oe - start) as f64),
+                            detail: None,
+                        });
+                    }
+                }
+            }
+        } else {
+            other = Some(turn);
+        }
+    }
+    if judged {
+        Outcome::Evaluated
+    } else {
+        Outcome::NotApplicable
+    }
+}
+
+fn response_time(
+    conv: &Conversation<'_>,
+    max_wait_ms: Option<u64>,
+    max_reply_ms: Option<u64>,
+    out: &mut Vec<Raw>,
+) -> Outcome {
+    let mut judged = false;
+    if let (Some(max), Some(wait)) = (max_wait_ms, conv.wait_ms) {
+        judged = true;
+        if wait > max {
+            out.push(Raw {
+                detail: Some("wait".into()),
+                ..Raw::whole(Some(wait as f64))
+            });
+        }
+    }
+    if let (Some(max), Channel::Chat) = (max_reply_ms, conv.channel) {
+        // The first customer message not yet answered.
+        let mut waiting_since: Option<u64> = None;
+        for (t, turn) in conv.turns.iter().enumerate() {
+            match turn.role {
+                Role::Customer => {
+                    if waiting_since.is_none() {
+                        waiting_since = turn.end_ms.or(turn.start_ms);
+                    }
+                }
+                Role::Agent => {
+                    if let (Some(since), Some(at)) = (waiting_since, turn.start_ms) {
+                        judged = true;
+                        let delay = at.saturating_sub(since);
+                        if delay > max {
+                            out.push(Raw {
+                                turn: Some(t),
+                                span: None,
+                                value: Some(delay as f64),
+                                detail: Some("reply".into()),
+                            });
+                        }
+                    }
+                    waiting_since = None;
+                }
+                Role::System => {}
+            }
+        }
+    }
+    if judged {
+        Outcome::Evaluated
+    } else {
+        Outcome::NotApplicable
+    }
+}
+
+/// Fills a rule's message template, or writes the default message of its kind.
+fn render_message(rule: &Rule, text: Option<&str>, value: Option<f64>, detail: Option<&str>) -> String {
+    let text = text.unwrap_or("");
+    let value_str = value.map(format_value).unwrap_or_default();
+    if let Some(template) = &rule.message {
+        return template
+            .replace("{text}", text)
+            .replace("{value}", &value_str)
+            .replace("{detail}", detail.unwrap_or(""));
+    }
+    let seconds = |v: Option<f64>| value.or(v).map(|ms| format_value(ms / 1000.0)).unwrap_or_default();
+    match &rule.kind {
+        RuleKind::Forbidden { .. } => format!("{}：「{}」", rule.name, text),
+        RuleKind::Required { scope, .. } => match scope {
+            Scope::First(n) => format!("{}：前 {} 句未出现规定用语", rule.name, n),
+            Scope::Last(n) => format!("{}：最后 {} 句未出现规定用语", rule.name, n),
+            Scope::All => format!("{}：全程未出现规定用语", rule.name),
+        },
+        RuleKind::Response { .. } => format!(
+            "{}：「{}」之后 {} 句内未回应",
+            rule.name,
+            text,
+            detail.unwrap_or("1")
+        ),
+        RuleKind::Silence { max_ms, .. } => format!(
+            "{}：静音 {} 秒（上限 {} 秒），之前无等待提示",
+            rule.name,
+            seconds(None),
+            format_value(*max_ms as f64 / 1000.0)
+        ),
+        RuleKind::Interrupt { .. } => format!(
+            "{}：在客户说完前 {} 秒开始说话",
+            rule.name,
+            seconds(None)
+        ),
+        RuleKind::SpeechRate { min_cpm, max_cpm, .. } => format!(
+            "{}：语速 {} 字/分钟，{}（范围 {}–{}）",
+            rule.name,
+            value_str,
+            if detail == Some("slow") { "过慢" } else { "过快" },
+            format_value(*min_cpm),
+            format_value(*max_cpm)
+        ),
+        RuleKind::ResponseTime {
+            max_wait_ms,
+            max_reply_ms,
+        } => {
+            if detail == Some("reply") {
+                format!(
+                    "{}：客户消息后 {} 秒才回复（上限 {} 秒）",
+                    rule.name,
+                    seconds(None),
+                    format_value(max_reply_ms.unwrap_or(0) as f64 / 1000.0)
+                )
+            } else {
+                format!(
+                    "{}：客户等待 {} 秒才接通（上限 {} 秒）",
+                    rule.name,
+                    seconds(None),
+                    format_value(max_wait_ms.unwrap_or(0) as f64 / 1000.0)
+                )
+            }
+        }
+        RuleKind::EndedBy => format!("{}：坐席先结束了会话", rule.name),
+        RuleKind::Regex { mode, .. } => match mode {
+            RegexMode::Forbid => format!("{}：「{}」", rule.name, text),
+            RegexMode::Require => format!("{}：未出现规定内容", rule.name),
+        },
+        RuleKind::Manual => rule.name.clone(),
+        RuleKind::HolidayGreeting { .. } => format!(
+            "{}：{}期间开头未使用节日问候语",
+            rule.name,
+            detail.unwrap_or("")
+        ),
+    }
+}
+
+fn format_value(v: f64) -> String {
+    if v.fract() == 0.0 {
+        format!("{}", v as i64)
+    } else {
+        format!("{:.1}", v)
+    }
+}

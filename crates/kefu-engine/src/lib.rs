@@ -1,0 +1,17 @@
+//! kefu's inspection engine: pure, deterministic, no I/O.
+//!
+//! The flow is: load a [`RulePack`] from TOML, compile it once into an
+//! [`Inspector`] (phrase automaton, regexes, festival calendar), then call
+//! [`Inspector::inspect`] for each [`Conversation`], from as many threads as
+//! you like, to get an [`Inspection`]: findings with evidence and a score.
+
+pub mod calendar;
+pub mod cases;
+pub mod inspect;
+pub mod model;
+pub mod normalize;
+pub mod pack;
+
+pub use inspect::{Finding, Inspection, Inspector, Scratch};
+pub use model::{Channel, Conversation, EndedBy, Role, Turn};
+pub use pack::{PackError, PackIssue, Rule, RuleKind, RulePack};

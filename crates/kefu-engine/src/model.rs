@@ -1,0 +1,149 @@
+//! The conversation model: what the engine inspects.
+//!
+//! A [`Conversation`] borrows its strings from the JSON line it was parsed
+//! from whenever it can (no escapes in the text), which keeps the hot path of
+//! `kefu inspect` free of per-turn allocations.
+
+use std::borrow::Cow;
+
+use chrono::{DateTime, FixedOffset};
+use serde::{Deserialize, Serialize};
+
+/// How the customer reached the centre.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Channel {
+    /// A voice call, usually an ASR transcript with timings.
+    Phone,
+    /// An online chat (web, app, shop messenger).
+    Chat,
+}
+
+impl Channel {
+    /// The lower-case name used in files and packs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Phone => "phone",
+            Channel::Chat => "chat",
+        }
+    }
+}
+
+/// Who spoke a turn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// The customer-service agent (坐席/客服).
+    Agent,
+    /// The customer (客户).
+    Customer,
+    /// The platform: IVR prompts, transfer notices, bot messages.
+    System,
+}
+
+impl Role {
+    /// The lower-case name used in files and packs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Agent => "agent",
+            Role::Customer => "customer",
+            Role::System => "system",
+        }
+    }
+}
+
+/// Who ended the conversation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EndedBy {
+    /// The agent hung up or closed the chat.
+    Agent,
+    /// The customer hung up or left.
+    Customer,
+    /// The line dropped, a timeout closed the chat, and so on.
+    System,
+}
+
+/// One utterance (a phone turn) or one message (a chat turn).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Turn<'a> {
+    /// Who spoke.
+    pub role: Role,
+    /// What was said, as transcribed or typed.
+    #[serde(borrow, default)]
+    pub text: Cow<'a, str>,
+    /// Offset of the start of the turn from the start of the conversation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_ms: Option<u64>,
+    /// Offset of the end of the turn from the start of the conversation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_ms: Option<u64>,
+}
+
+impl Turn<'_> {
+    /// A copy that owns its text.
+    pub fn into_owned(self) -> Turn<'static> {
+        Turn {
+            role: self.role,
+            text: Cow::Owned(self.text.into_owned()),
+            start_ms: self.start_ms,
+            end_ms: self.end_ms,
+        }
+    }
+}
+
+/// One call or chat session, in kefu's native format (see docs/format.md).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Conversation<'a> {
+    /// Stable identifier from the source system.
+    #[serde(borrow)]
+    pub id: Cow<'a, str>,
+    /// Phone or chat.
+    pub channel: Channel,
+    /// The agent who handled it.
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    pub agent_id: Option<Cow<'a, str>>,
+    /// The agent's display name.
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    pub agent_name: Option<Cow<'a, str>>,
+    /// The customer's identifier.
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    pub customer_id: Option<Cow<'a, str>>,
+    /// The customer's display name.
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    pub customer_name: Option<Cow<'a, str>>,
+    /// When the conversation started, with its UTC offset: the local time
+    /// decides time-of-day and festival greetings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<DateTime<FixedOffset>>,
+    /// How long the customer waited before an agent answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait_ms: Option<u64>,
+    /// Who ended the conversation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_by: Option<EndedBy>,
+    /// The turns, in the order they happened.
+    #[serde(borrow, default)]
+    pub turns: Vec<Turn<'a>>,
+}
+
+impl Conversation<'_> {
+    /// A copy that owns all its strings, to keep after the input buffer goes.
+    pub fn into_owned(self) -> Conversation<'static> {
+        fn own(s: Option<Cow<'_, str>>) -> Option<Cow<'static, str>> {
+            s.map(|s| Cow::Owned(s.into_owned()))
+        }
+        Conversation {
+            id: Cow::Owned(self.id.into_owned()),
+            channel: self.channel,
+            agent_id: own(self.agent_id),
+            agent_name: own(self.agent_name),
+            customer_id: own(self.customer_id),
+            customer_name: own(self.customer_name),
+            started_at: self.started_at,
+            wait_ms: self.wait_ms,
+            ended_by: self.ended_by,
+            turns: self.turns.into_iter().map(Turn::into_owned).collect(),
+        }
+    }
+}

@@ -1,0 +1,10 @@
+//! Reading conversations and writing inspection results.
+//!
+//! - [`native`]: kefu's own JSON Lines / JSON array format, streamed in
+//!   batches with line numbers for error reports.
+//! - [`report`]: JSON Lines, CSV and HTML output of inspection results.
+//! - [`summary`]: per-agent and per-rule totals and the terminal table.
+
+pub mod native;
+pub mod report;
+pub mod summary;

@@ -1,0 +1,390 @@
+//! kefu's native conversation format: JSON Lines, or one JSON array.
+//!
+//! The reader never holds more than one batch of records in memory and
+//! never fails as a whole because of one bad record: each record comes with
+//! its 1-based line number so a bad one is reported as `file:line: reason`
+//! while the rest go through.
+
+use std::io::{self, BufRead};
+
+use kefu_engine::Conversation;
+
+/// Longest record accepted; longer ones are skipped and reported. Large
+/// enough for a conversation with a 10 MB turn, small enough that a file
+/// without line breaks cannot exhaust memory.
+pub const MAX_RECORD_BYTES: usize = 256 * 1024 * 1024;
+
+/// A batch of raw records: one buffer, with the bounds and line of each.
+#[derive(Debug, Default)]
+pub struct Batch {
+    /// Concatenated record bytes.
+    pub data: Vec<u8>,
+    /// `(start, end, line)` of each record in `data`; `line` is 1-based.
+    pub records: Vec<(usize, usize, u64)>,
+    /// Records that could not even be cut out (too long, truncated array).
+    pub errors: Vec<RecordError>,
+}
+
+impl Batch {
+    /// Iterates over `(line, bytes)` of the records.
+    pub fn iter(&self) -> impl Iterator<Item = (u64, &[u8])> {
+        self.records
+            .iter()
+            .map(|&(s, e, line)| (line, &self.data[s..e]))
+    }
+
+    /// Whether the batch holds neither records nor errors.
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty() && self.errors.is_empty()
+    }
+}
+
+/// A record that could not be used, located by line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordError {
+    /// 1-based line where the record starts.
+    pub line: u64,
+    /// Why.
+    pub reason: String,
+}
+
+/// Parses one record into a conversation borrowing from `bytes`.
+pub fn parse_conversation(bytes: &[u8]) -> Result<Conversation<'_>, String> {
+    let conv: Conversation<'_> = serde_json::from_slice(bytes).map_err(|e| describe_json_error(&e, bytes))?;
+    validate(&conv)?;
+    Ok(conv)
+}
+
+/// Checks what serde cannot: an id to report findings against.
+pub fn validate(conv: &Conversation<'_>) -> Result<(), String> {
+    if conv.id.trim().is_empty() {
+        return Err("conversation `id` is empty".into());
+    }
+    Ok(())
+}
+
+fn describe_json_error(e: &serde_json::Error, bytes: &[u8]) -> String {
+    if std::str::from_utf8(bytes).is_err() {
+        // serde_json reports this as a generic error; say it plainly.
+        let valid = match std::str::from_utf8(bytes) {
+            Err(u) => u.valid_up_to(),
+            Ok(_) => 0,
+        };
+        return format!("invalid UTF-8 at byte {valid} of the record");
+    }
+    let msg = e.to_string();
+    // serde_json appends "at line 1 column N"; the line is ours, keep the column.
+    match msg.rfind(" at line ") {
+        Some(i) => {
+            let col = msg[i..].rsplit("column ").next().unwrap_or("");
+            format!("{} (column {})", &msg[..i], col)
+        }
+        None => msg,
+    }
+}
+
+/// Cuts a stream into records, batch by batch.
+pub struct RecordReader<R: BufRead> {
+    input: R,
+    line: u64,
+    started: bool,
+    array: bool,
+    done: bool,
+}
+
+impl<R: BufRead> RecordReader<R> {
+    /// Wraps a buffered stream. The format (lines or array) is detected
+    /// from the first non-blank byte.
+    pub fn new(input: R) -> RecordReader<R> {
+        RecordReader {
+            input,
+            line: 1,
+            started: false,
+            array: false,
+            done: false,
+        }
+    }
+
+    /// Fills `batch` (cleared first) with up to `max_records` records or about
+    /// `max_bytes` bytes. Returns `false` once the input is exhausted and
+    /// nothing was added.
+    pub fn next_batch(&mut self, batch: &mut Batch, max_records: usize, max_bytes: usize) -> io::Result<bool> {
+        batch.data.clear();
+        batch.records.clear();
+        batch.errors.clear();
+        if self.done {
+            return Ok(false);
+        }
+        if !self.started {
+            self.start()?;
+        }
+        while batch.records.len() < max_records && batch.data.len() < max_bytes {
+            let more = if self.array {
+                self.next_array_element(batch)?
+            } else {
+                self.next_line(batch)?
+            };
+            if !more {
+                self.done = true;
+                break;
+            }
+        }
+        Ok(!batch.is_empty())
+    }
+
+    /// Skips a BOM and leading blanks; decides lines or array.
+    fn start(&mut self) -> io::Result<()> {
+        self.started = true;
+        let buf = self.input.fill_buf()?;
+        if buf.starts_with(b"\xEF\xBB\xBF") {
+            self.input.consume(3);
+        }
+        loop {
+            let buf = self.input.fill_buf()?;
+            if buf.is_empty() {
+                return Ok(());
+            }
+            match buf[0] {
+                b'\n' => {
+                    self.line += 1;
+                    self.input.consume(1);
+                }
+                b' ' | b'\t' | b'\r' => self.input.consume(1),
+                b'[' => {
+                    self.array = true;
+                    self.input.consume(1);
+                    return Ok(());
+                }
+                _ => return Ok(()),
+            }
+        }
+    }
+
+    /// Reads one line into the batch. Blank lines are skipped.
+    fn next_line(&mut self, batch: &mut Batch) -> io::Result<bool> {
+        loop {
+            let start = batch.data.len();
+            let line = self.line;
+            let mut too_long = false;
+            let mut saw_any = false;
+            loop {
+                let buf = self.input.fill_buf()?;
+                if buf.is_empty() {
+                    break;
+                }
+                saw_any = true;
+                let (chunk, found) = match memchr::memchr(b'\n', buf) {
+                    Some(i) => (&buf[..i], Some(i)),
+                    None => (buf, None),
+                };
+                if !too_long {
+                    if batch.data.len() - start + chunk.len() > MAX_RECORD_BYTES {
+                        too_long = true;
+                        batch.data.truncate(start);
+                    } else {
+                        batch.data.extend_from_slice(chunk);
+                    }
+                }
+                match found {
+                    Some(i) => {
+                        self.input.consume(i + 1);
+                        self.line += 1;
+                        break;
+                    }
+                    None => {
+                        let n = chunk.len();
+                        self.input.consume(n);
+                    }
+                }
+            }
+            if !saw_any {
+                return Ok(false);
+            }
+            if too_long {
+                batch.errors.push(RecordError {
+                    line,
+                    reason: format!("record longer than {MAX_RECORD_BYTES} bytes, skipped"),
+                });
+                return Ok(true);
+            }
+            let mut end = batch.data.len();
+            while end > start && matches!(batch.data[end - 1], b'\r' | b' ' | b'\t') {
+                end -= 1;
+            }
+            let mut s = start;
+            while s < end && matches!(batch.data[s], b' ' | b'\t') {
+                s += 1;
+            }
+            if s == end {
+                batch.data.truncate(start);
+                continue;
+            }
+            batch.records.push((s, end, line));
+            return Ok(true);
+        }
+    }
+
+    /// Reads one element of a top-level JSON array into the batch.
+    fn next_array_element(&mut self, batch: &mut Batch) -> io::Result<bool> {
+        // Skip separators between elements.
+        loop {
+            let buf = self.input.fill_buf()?;
+            if buf.is_empty() {
+                return Ok(false);
+            }
+            match buf[0] {
+                b'\n' => {
+                    self.line += 1;
+                    self.input.consume(1);
+                }
+                b' ' | b'\t' | b'\r' | b',' => self.input.consume(1),
+                b']' => {
+                    self.input.consume(1);
+                    return Ok(false);
+                }
+                _ => break,
+            }
+        }
+        let start = batch.data.len();
+        let line = self.line;
+        let mut depth = 0usize;
+        let mut in_string = false;
+        let mut escaped = false;
+        let mut too_long = false;
+        loop {
+            let buf = self.input.fill_buf()?;
+            if buf.is_empty() {
+                batch.data.truncate(start);
+                batch.errors.push(RecordError {
+                    line,
+                    reason: "the JSON array ends in the middle of this element (truncated file?)".into(),
+                });
+                return Ok(false);
+            }
+            let mut end_at = None;
+            for (i, &b) in buf.iter().enumerate() {
+                if b == b'\n' {
+                    self.line += 1;
+                }
+                if in_string {
+                    if escaped {
+                        escaped = false;
+                    } else if b == b'\\' {
+                        escaped = true;
+                    } else if b == b'"' {
+                        in_string = false;
+                    }
+                    continue;
+                }
+                match b {
+                    b'"' => in_string = true,
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        depth = depth.saturating_sub(1);
+                        if depth == 0 {
+                            end_at = Some(i + 1);
+                            break;
+                        }
+                    }
+                    b',' if depth == 0 => {
+                        end_at = Some(i);
+                        break;
+                    }
+                    _ => {}
+                }
+            }
+            let take = end_at.unwrap_or(buf.len());
+            if !too_long {
+                if batch.data.len() - start + take > MAX_RECORD_BYTES {
+                    too_long = true;
+                    batch.data.truncate(start);
+                } else {
+                    batch.data.extend_from_slice(&buf[..take]);
+                }
+            }
+            self.input.consume(take);
+            if end_at.is_some() {
+                break;
+            }
+        }
+        if too_long {
+            batch.errors.push(RecordError {
+                line,
+                reason: format!("record longer than {MAX_RECORD_BYTES} bytes, skipped"),
+            });
+        } else {
+            batch.records.push((start, batch.data.len(), line));
+        }
+        Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn all(input: &str) -> (Vec<(u64, String)>, Vec<RecordError>) {
+        let mut r = RecordReader::new(input.as_bytes());
+        let mut batch = Batch::default();
+        let mut recs = Vec::new();
+        let mut errs = Vec::new();
+        while r.next_batch(&mut batch, 2, 1 << 20).unwrap() {
+            recs.extend(batch.iter().map(|(l, b)| (l, String::from_utf8_lossy(b).into_owned())));
+            errs.extend(batch.errors.drain(..));
+        }
+        (recs, errs)
+    }
+
+    #[test]
+    fn lines_with_numbers_and_blank_lines() {
+        let (recs, errs) = all("\u{feff}{\"a\":1}\n\n  {\"b\":2}\r\n{\"c\":3}");
+        assert!(errs.is_empty());
+        assert_eq!(
+            recs,
+            vec![
+                (1, "{\"a\":1}".to_string()),
+                (3, "{\"b\":2}".to_string()),
+                (4, "{\"c\":3}".to_string())
+            ]
+        );
+    }
+
+    #[test]
+    fn array_elements_with_lines() {
+        let (recs, errs) = all("[\n {\"a\":\"x,]}\"},\n {\"b\":[1,2]}\n]\n");
+        assert!(errs.is_empty());
+        assert_eq!(
+            recs,
+            vec![(2, "{\"a\":\"x,]}\"}".to_string()), (3, "{\"b\":[1,2]}".to_string())]
+        );
+    }
+
+    #[test]
+    fn truncated_array_reports_line() {
+        let (recs, errs) = all("[{\"a\":1},\n{\"b\":");
+        assert_eq!(recs.len(), 1);
+        assert_eq!(errs.len(), 1);
+        assert_eq!(errs[0].line, 2);
+    }
+
+    #[test]
+    fn parse_errors_are_readable() {
+        let e = parse_conversation(b"{\"id\":\"x\",\"channel\":\"fax\",\"turns\":[]}").unwrap_err();
+        assert!(e.contains("unknown variant `fax`"), "{e}");
+        let e = parse_conversation(b"{\"id\":\"x\",\"channel\":\"chat\",\"turns\":[{\"role\":\"agent\",\"text\":\"\xff\"}]}")
+            .unwrap_err();
+        assert!(e.contains("invalid UTF-8"), "{e}");
+        let e = parse_conversation(b"{\"id\":\"\",\"channel\":\"chat\"}").unwrap_err();
+        assert!(e.contains("empty"), "{e}");
+    }
+
+    #[test]
+    fn unknown_fields_are_ignored() {
+        let c = parse_conversation(
+            "{\"id\":\"x\",\"channel\":\"chat\",\"extra\":{\"k\":[1]},\"turns\":[{\"role\":\"agent\",\"text\":\"您好\",\"emotion\":\"calm\"}]}"
+                .as_bytes(),
+        )
+        .unwrap();
+        assert_eq!(c.turns[0].text, "您好");
+    }
+}

@@ -1,0 +1,282 @@
+//! Running totals over many inspections: per agent and per rule.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use kefu_engine::Inspection;
+
+/// Totals for one agent.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AgentTotals {
+    /// Display name, when known.
+    pub name: Option<String>,
+    /// Conversations inspected.
+    pub conversations: u64,
+    /// Conversations that passed.
+    pub passed: u64,
+    /// Conversations with a veto.
+    pub vetoes: u64,
+    /// Sum of scores, for the average.
+    pub score_sum: f64,
+    /// Findings per rule id.
+    pub rule_hits: BTreeMap<String, u64>,
+}
+
+/// Totals for one rule.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RuleTotals {
+    /// Rule name.
+    pub name: String,
+    /// Dimension name.
+    pub dimension: String,
+    /// Conversations with at least one finding of the rule.
+    pub conversations: u64,
+    /// Findings.
+    pub findings: u64,
+    /// Points deducted.
+    pub deduction: f64,
+    /// Conversations where the rule was not applicable.
+    pub not_applicable: u64,
+}
+
+/// Totals over a run.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Summary {
+    /// Conversations inspected.
+    pub conversations: u64,
+    /// Conversations that passed.
+    pub passed: u64,
+    /// Sum of scores.
+    pub score_sum: f64,
+    /// Per agent id (`-` when unknown).
+    pub agents: BTreeMap<String, AgentTotals>,
+    /// Per rule id.
+    pub rules: BTreeMap<String, RuleTotals>,
+    /// Records that could not be inspected.
+    pub errors: u64,
+}
+
+impl Summary {
+    /// Adds one inspection.
+    pub fn add(&mut self, ins: &Inspection) {
+        self.conversations += 1;
+        self.passed += u64::from(ins.passed);
+        self.score_sum += ins.score;
+        let agent_key = ins.agent_id.clone().unwrap_or_else(|| "-".to_string());
+        let agent = self.agents.entry(agent_key).or_default();
+        if agent.name.is_none() {
+            agent.name = ins.agent_name.clone();
+        }
+        agent.conversations += 1;
+        agent.passed += u64::from(ins.passed);
+        agent.vetoes += u64::from(ins.veto);
+        agent.score_sum += ins.score;
+        let mut seen: Vec<&str> = Vec::new();
+        for f in &ins.findings {
+            *agent.rule_hits.entry(f.rule.to_string()).or_default() += 1;
+            let rule = self.rules.entry(f.rule.to_string()).or_default();
+            if rule.name.is_empty() {
+                rule.name = f.name.to_string();
+                rule.dimension = f.dimension.to_string();
+            }
+            rule.findings += 1;
+            rule.deduction += f.deduction;
+            if !seen.contains(&&*f.rule) {
+                seen.push(&f.rule);
+                rule.conversations += 1;
+            }
+        }
+        for r in &ins.not_applicable {
+            self.rules.entry(r.to_string()).or_default().not_applicable += 1;
+        }
+    }
+
+    /// Adds another summary (from another worker or batch).
+    pub fn merge(&mut self, other: Summary) {
+        self.conversations += other.conversations;
+        self.passed += other.passed;
+        self.score_sum += other.score_sum;
+        self.errors += other.errors;
+        for (k, a) in other.agents {
+            let mine = self.agents.entry(k).or_default();
+            if mine.name.is_none() {
+                mine.name = a.name;
+            }
+            mine.conversations += a.conversations;
+            mine.passed += a.passed;
+            mine.vetoes += a.vetoes;
+            mine.score_sum += a.score_sum;
+            for (r, n) in a.rule_hits {
+                *mine.rule_hits.entry(r).or_default() += n;
+            }
+        }
+        for (k, r) in other.rules {
+            let mine = self.rules.entry(k).or_default();
+            if mine.name.is_empty() {
+                mine.name = r.name;
+                mine.dimension = r.dimension;
+            }
+            mine.conversations += r.conversations;
+            mine.findings += r.findings;
+            mine.deduction += r.deduction;
+            mine.not_applicable += r.not_applicable;
+        }
+    }
+
+    /// Average score, 0 when empty.
+    pub fn average_score(&self) -> f64 {
+        ratio(self.score_sum, self.conversations)
+    }
+
+    /// Rules sorted by conversations hit, most first.
+    pub fn top_rules(&self) -> Vec<(&String, &RuleTotals)> {
+        let mut v: Vec<_> = self.rules.iter().filter(|(_, r)| r.findings > 0).collect();
+        v.sort_by(|a, b| b.1.conversations.cmp(&a.1.conversations).then(a.0.cmp(b.0)));
+        v
+    }
+
+    /// A plain-text report for a terminal: overall, per agent, per rule.
+    pub fn to_table(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "质检汇总 Summary: {} 通会话 conversations, 合格率 pass rate {:.1}%, 平均分 average {:.1}{}",
+            self.conversations,
+            100.0 * ratio(self.passed as f64, self.conversations),
+            self.average_score(),
+            if self.errors > 0 {
+                format!(", {} 条无法读取 unreadable records", self.errors)
+            } else {
+                String::new()
+            }
+        );
+        let mut rows = vec![vec![
+            "坐席 agent".to_string(),
+            "姓名 name".to_string(),
+            "会话 convs".to_string(),
+            "合格率 pass%".to_string(),
+            "平均分 avg".to_string(),
+            "否决 veto".to_string(),
+            "主要问题 top violations".to_string(),
+        ]];
+        for (id, a) in &self.agents {
+            let mut hits: Vec<_> = a.rule_hits.iter().collect();
+            hits.sort_by(|x, y| y.1.cmp(x.1).then(x.0.cmp(y.0)));
+            let top = hits
+                .iter()
+                .take(3)
+                .map(|(r, n)| format!("{r}×{n}"))
+                .collect::<Vec<_>>()
+                .join(" ");
+            rows.push(vec![
+                id.clone(),
+                a.name.clone().unwrap_or_default(),
+                a.conversations.to_string(),
+                format!("{:.1}", 100.0 * ratio(a.passed as f64, a.conversations)),
+                format!("{:.1}", ratio(a.score_sum, a.conversations)),
+                a.vetoes.to_string(),
+                top,
+            ]);
+        }
+        out.push('\n');
+        out.push_str(&render_table(&rows));
+        let mut rows = vec![vec![
+            "规则 rule".to_string(),
+            "名称 name".to_string(),
+            "维度 dimension".to_string(),
+            "会话 convs".to_string(),
+            "违规率 rate%".to_string(),
+            "次数 hits".to_string(),
+            "扣分 points".to_string(),
+            "不适用 n/a".to_string(),
+        ]];
+        for (id, r) in self.top_rules() {
+            rows.push(vec![
+                id.clone(),
+                r.name.clone(),
+                r.dimension.clone(),
+                r.conversations.to_string(),
+                format!("{:.1}", 100.0 * ratio(r.conversations as f64, self.conversations)),
+                r.findings.to_string(),
+                format!("{:.0}", r.deduction),
+                r.not_applicable.to_string(),
+            ]);
+        }
+        out.push('\n');
+        out.push_str(&render_table(&rows));
+        out
+    }
+}
+
+fn ratio(num: f64, den: u64) -> f64 {
+    if den == 0 {
+        0.0
+    } else {
+        num / den as f64
+    }
+}
+
+/// Display width of a string in a terminal: CJK and full-width count double.
+pub fn display_width(s: &str) -> usize {
+    s.chars()
+        .map(|c| {
+            let cp = c as u32;
+            let wide = (0x1100..=0x115F).contains(&cp)
+                || (0x2E80..=0xA4CF).contains(&cp)
+                || (0xAC00..=0xD7A3).contains(&cp)
+                || (0xF900..=0xFAFF).contains(&cp)
+                || (0xFE30..=0xFE4F).contains(&cp)
+                || (0xFF00..=0xFF60).contains(&cp)
+                || (0xFFE0..=0xFFE6).contains(&cp)
+                || (0x1F300..=0x1F64F).contains(&cp)
+                || (0x20000..=0x3FFFD).contains(&cp);
+            if wide {
+                2
+            } else {
+                1
+            }
+        })
+        .sum()
+}
+
+/// Renders rows as an aligned text table; the first row is the header.
+pub fn render_table(rows: &[Vec<String>]) -> String {
+    let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let mut widths = vec![0usize; cols];
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            widths[i] = widths[i].max(display_width(cell));
+        }
+    }
+    let mut out = String::new();
+    for (n, row) in rows.iter().enumerate() {
+        for (i, cell) in row.iter().enumerate() {
+            out.push_str(cell);
+            if i + 1 < row.len() {
+                out.push_str(&" ".repeat(widths[i] - display_width(cell) + 2));
+            }
+        }
+        out.push('\n');
+        if n == 0 {
+            let total: usize = widths.iter().sum::<usize>() + 2 * cols.saturating_sub(1);
+            out.push_str(&"-".repeat(total));
+            out.push('\n');
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn widths_count_cjk_double() {
+        assert_eq!(display_width("abc"), 3);
+        assert_eq!(display_width("坐席"), 4);
+        let t = render_table(&[vec!["名".into(), "x".into()], vec!["abc".into(), "y".into()]]);
+        let lines: Vec<&str> = t.lines().collect();
+        assert_eq!(lines[0], "名   x");
+        assert_eq!(lines[2], "abc  y");
+    }
+}
