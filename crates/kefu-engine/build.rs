@@ -9,7 +9,12 @@ use ferrous_opencc::config::BuiltinConfig;
 use ferrous_opencc::OpenCC;
 
 /// Ranges of CJK ideographs worth mapping (BMP blocks and extension B).
-const RANGES: &[(u32, u32)] = &[(0x2E80, 0x2FDF), (0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0x20000, 0x2A6DF)];
+const RANGES: &[(u32, u32)] = &[
+    (0x2E80, 0x2FDF),
+    (0x3400, 0x4DBF),
+    (0x4E00, 0x9FFF),
+    (0x20000, 0x2A6DF),
+];
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
@@ -21,7 +26,9 @@ fn main() {
     let mut buf = [0u8; 4];
     for &(lo, hi) in RANGES {
         for cp in lo..=hi {
-            let Some(c) = char::from_u32(cp) else { continue };
+            let Some(c) = char::from_u32(cp) else {
+                continue;
+            };
             let s: &str = c.encode_utf8(&mut buf);
             for conv in &converters {
                 let out = conv.convert(s);
@@ -40,6 +47,7 @@ fn main() {
         let _ = writeln!(src, "(0x{a:X},0x{b:X}),");
     }
     src.push_str("];\n");
-    let out = PathBuf::from(std::env::var("OUT_DIR").expect("OUT_DIR set by cargo")).join("t2s_table.rs");
+    let out =
+        PathBuf::from(std::env::var("OUT_DIR").expect("OUT_DIR set by cargo")).join("t2s_table.rs");
     std::fs::write(out, src).expect("write t2s table");
 }

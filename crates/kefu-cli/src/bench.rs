@@ -132,7 +132,11 @@ fn generate(path: &std::path::Path, n: usize, turns: usize) -> anyhow::Result<u6
             };
             let chars = text.chars().count() as u64;
             let dur = chars * (250 + rng.below(150) as u64);
-            let gap = if rng.chance(5) { 12_000 } else { 300 + rng.below(1500) as u64 };
+            let gap = if rng.chance(5) {
+                12_000
+            } else {
+                300 + rng.below(1500) as u64
+            };
             let start = (t_ms + gap).saturating_sub(if rng.chance(5) { 2_000 } else { 0 });
             if t > 0 {
                 line.push(',');
@@ -162,10 +166,12 @@ fn peak_rss_kib() -> Option<u64> {
 }
 
 pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
-    std::fs::create_dir_all(&args.dir).with_context(|| format!("cannot create {}", args.dir.display()))?;
-    let data = args
-        .dir
-        .join(format!("conversations-{}x{}.jsonl", args.conversations, args.turns));
+    std::fs::create_dir_all(&args.dir)
+        .with_context(|| format!("cannot create {}", args.dir.display()))?;
+    let data = args.dir.join(format!(
+        "conversations-{}x{}.jsonl",
+        args.conversations, args.turns
+    ));
     let started = Instant::now();
     let bytes = match std::fs::metadata(&data) {
         Ok(m) if m.len() > 0 => m.len(),

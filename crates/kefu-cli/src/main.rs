@@ -19,7 +19,11 @@ use kefu_formats::report::{write_footer, write_header, OutputFormat};
 const EXIT_UNUSABLE: u8 = 2;
 
 #[derive(Parser)]
-#[command(name = "kefu", version, about = "客服质检 — customer-service quality inspection")]
+#[command(
+    name = "kefu",
+    version,
+    about = "客服质检 — customer-service quality inspection"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -204,7 +208,10 @@ fn inspect(args: InspectArgs) -> anyhow::Result<ExitCode> {
         }
     }
     if outcome.summary.conversations == 0 && !errors.is_empty() {
-        eprintln!("kefu: no usable conversation in the input ({} problems)", errors.len());
+        eprintln!(
+            "kefu: no usable conversation in the input ({} problems)",
+            errors.len()
+        );
         return Ok(ExitCode::from(EXIT_UNUSABLE));
     }
     Ok(ExitCode::SUCCESS)

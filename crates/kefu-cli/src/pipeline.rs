@@ -10,7 +10,7 @@ use std::io::{self, BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crossbeam_channel::{bounded, Receiver, Sender};
+use crossbeam_channel::bounded;
 use indicatif::{ProgressBar, ProgressStyle};
 use kefu_engine::{Inspector, Scratch};
 use kefu_formats::native::{parse_conversation, Batch, RecordReader};
@@ -97,7 +97,10 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>, errors: &mut Vec<InputError>) {
         let p = entry.path();
         if p.is_dir() {
             walk(&p, files, errors);
-        } else if matches!(p.extension().and_then(|e| e.to_str()), Some("jsonl" | "json" | "ndjson")) {
+        } else if matches!(
+            p.extension().and_then(|e| e.to_str()),
+            Some("jsonl" | "json" | "ndjson")
+        ) {
             files.push(p);
         }
     }
@@ -137,7 +140,13 @@ struct Done {
     batch: Batch,
 }
 
-fn process(inspector: &Inspector, scratch: &mut Scratch, format: OutputFormat, batch: &Batch, done: &mut Done) {
+fn process(
+    inspector: &Inspector,
+    scratch: &mut Scratch,
+    format: OutputFormat,
+    batch: &Batch,
+    done: &mut Done,
+) {
     for e in &batch.errors {
         done.errors.push((e.line, e.reason.clone()));
     }
@@ -242,7 +251,7 @@ pub fn run(
     }
 
     let jobs = opts.jobs;
-    let (work_tx, work_rx): (Sender<(u64, usize, Batch)>, Receiver<(u64, usize, Batch)>) = bounded(jobs * 2);
+    let (work_tx, work_rx) = bounded::<(u64, usize, Batch)>(jobs * 2);
     let (done_tx, done_rx) = bounded::<Done>(jobs * 2);
     let (pool_tx, pool_rx) = bounded::<Batch>(jobs * 4 + 4);
     let (ioerr_tx, ioerr_rx) = crossbeam_channel::unbounded::<(usize, io::Error)>();
@@ -325,7 +334,13 @@ pub fn run(
     Ok(outcome)
 }
 
-fn open_error(input: &Input, e: io::Error, outcome: &mut RunOutcome, opts: &RunOptions, pb: &ProgressBar) {
+fn open_error(
+    input: &Input,
+    e: io::Error,
+    outcome: &mut RunOutcome,
+    opts: &RunOptions,
+    pb: &ProgressBar,
+) {
     let err = InputError {
         file: input.name(),
         line: 0,

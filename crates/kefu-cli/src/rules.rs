@@ -42,10 +42,20 @@ pub fn list(path: Option<&Path>) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(EXIT_UNUSABLE));
         }
     };
-    let mut rows = vec![["id", "name", "dimension", "kind", "role", "deduction", "cap", "veto", "channels"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect::<Vec<_>>()];
+    let mut rows = vec![[
+        "id",
+        "name",
+        "dimension",
+        "kind",
+        "role",
+        "deduction",
+        "cap",
+        "veto",
+        "channels",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect::<Vec<_>>()];
     for r in &pack.rules {
         rows.push(vec![
             r.id.clone(),
@@ -56,14 +66,22 @@ pub fn list(path: Option<&Path>) -> anyhow::Result<ExitCode> {
             r.deduction.to_string(),
             r.cap.to_string(),
             if r.veto { "veto".into() } else { String::new() },
-            r.channels.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(","),
+            r.channels
+                .iter()
+                .map(|c| c.as_str())
+                .collect::<Vec<_>>()
+                .join(","),
         ]);
     }
     print!("{}", render_table(&rows));
     if !pack.disabled.is_empty() {
         println!("disabled: {}", pack.disabled.join(", "));
     }
-    let manual = pack.rules.iter().filter(|r| matches!(r.kind, RuleKind::Manual)).count();
+    let manual = pack
+        .rules
+        .iter()
+        .filter(|r| matches!(r.kind, RuleKind::Manual))
+        .count();
     if manual > 0 {
         println!("{manual} manual item(s) are listed in every result for a reviewer.");
     }

@@ -103,24 +103,70 @@ mod tests {
 
     #[test]
     fn lunar_festivals_match_published_dates() {
-        assert_eq!(festival_date(Festival::SpringFestival, 2026), Some(d(2026, 2, 17)));
-        assert_eq!(festival_date(Festival::SpringFestival, 2027), Some(d(2027, 2, 6)));
-        assert_eq!(festival_date(Festival::SpringFestival, 2024), Some(d(2024, 2, 10)));
-        assert_eq!(festival_date(Festival::MidAutumn, 2026), Some(d(2026, 9, 25)));
-        assert_eq!(festival_date(Festival::MidAutumn, 2027), Some(d(2027, 9, 15)));
-        assert_eq!(festival_date(Festival::MidAutumn, 2025), Some(d(2025, 10, 6)));
-        assert_eq!(festival_date(Festival::DragonBoat, 2026), Some(d(2026, 6, 19)));
+        assert_eq!(
+            festival_date(Festival::SpringFestival, 2026),
+            Some(d(2026, 2, 17))
+        );
+        assert_eq!(
+            festival_date(Festival::SpringFestival, 2027),
+            Some(d(2027, 2, 6))
+        );
+        assert_eq!(
+            festival_date(Festival::SpringFestival, 2024),
+            Some(d(2024, 2, 10))
+        );
+        assert_eq!(
+            festival_date(Festival::MidAutumn, 2026),
+            Some(d(2026, 9, 25))
+        );
+        assert_eq!(
+            festival_date(Festival::MidAutumn, 2027),
+            Some(d(2027, 9, 15))
+        );
+        assert_eq!(
+            festival_date(Festival::MidAutumn, 2025),
+            Some(d(2025, 10, 6))
+        );
+        assert_eq!(
+            festival_date(Festival::DragonBoat, 2026),
+            Some(d(2026, 6, 19))
+        );
         assert_eq!(festival_date(Festival::Lantern, 2026), Some(d(2026, 3, 3)));
     }
 
     #[test]
     fn periods() {
-        assert!(in_festival_period(Festival::SpringFestival, d(2026, 2, 17), 0, 0));
-        assert!(!in_festival_period(Festival::SpringFestival, d(2026, 2, 18), 0, 0));
-        assert!(in_festival_period(Festival::SpringFestival, d(2026, 2, 23), 1, 6));
+        assert!(in_festival_period(
+            Festival::SpringFestival,
+            d(2026, 2, 17),
+            0,
+            0
+        ));
+        assert!(!in_festival_period(
+            Festival::SpringFestival,
+            d(2026, 2, 18),
+            0,
+            0
+        ));
+        assert!(in_festival_period(
+            Festival::SpringFestival,
+            d(2026, 2, 23),
+            1,
+            6
+        ));
         assert!(in_festival_period(Festival::NewYear, d(2025, 12, 31), 1, 0));
-        assert!(!in_festival_period(Festival::NationalDay, d(2026, 10, 2), 0, 0));
-        assert!(in_festival_period(Festival::NationalDay, d(2026, 10, 7), 0, 6));
+        assert!(!in_festival_period(
+            Festival::NationalDay,
+            d(2026, 10, 2),
+            0,
+            0
+        ));
+        assert!(in_festival_period(
+            Festival::NationalDay,
+            d(2026, 10, 7),
+            0,
+            6
+        ));
     }
 
     #[test]

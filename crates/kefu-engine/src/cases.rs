@@ -77,14 +77,20 @@ pub fn check(result: &Inspection, expect: &Expect) -> Vec<String> {
                 .filter(|f| &*f.rule == rule)
                 .map(|f| f.message.as_str())
                 .collect();
-            problems.push(format!("unexpected finding of `{rule}`: {}", msgs.join(" | ")));
+            problems.push(format!(
+                "unexpected finding of `{rule}`: {}",
+                msgs.join(" | ")
+            ));
         }
     }
     for want in expect.findings.iter().flatten() {
         let found = result.findings.iter().any(|f| {
             *f.rule == *want.rule
                 && want.turn.is_none_or(|t| f.turn == Some(t))
-                && want.text.as_ref().is_none_or(|t| f.text.as_deref() == Some(t.as_str()))
+                && want
+                    .text
+                    .as_ref()
+                    .is_none_or(|t| f.text.as_deref() == Some(t.as_str()))
                 && want.span.is_none_or(|s| f.span == Some(s))
         });
         if !found {
@@ -103,7 +109,10 @@ pub fn check(result: &Inspection, expect: &Expect) -> Vec<String> {
     }
     if let Some(p) = expect.passed {
         if p != result.passed {
-            problems.push(format!("passed: expected {p}, got {} (score {})", result.passed, result.score));
+            problems.push(format!(
+                "passed: expected {p}, got {} (score {})",
+                result.passed, result.score
+            ));
         }
     }
     if let Some(v) = expect.veto {

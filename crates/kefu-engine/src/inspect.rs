@@ -234,7 +234,10 @@ impl Inspector {
                 rule: rule as u32,
                 slot,
             };
-            if !uses[id].iter().any(|x| x.rule == u.rule && x.slot == u.slot) {
+            if !uses[id]
+                .iter()
+                .any(|x| x.rule == u.rule && x.slot == u.slot)
+            {
                 uses[id].push(u);
             }
         };
@@ -391,7 +394,13 @@ impl Inspector {
         }
     }
 
-    fn finding(&self, cr: &CompiledRule, conv: &Conversation<'_>, raw: Raw, deduction: f64) -> Finding {
+    fn finding(
+        &self,
+        cr: &CompiledRule,
+        conv: &Conversation<'_>,
+        raw: Raw,
+        deduction: f64,
+    ) -> Finding {
         let text = match (raw.turn, raw.span) {
             (Some(t), Some((s, e))) => conv
                 .turns
@@ -452,9 +461,10 @@ impl Inspector {
                 for u in &self.uses[m.pattern().as_usize()] {
                     let rule = &self.rules[u.rule as usize].rule;
                     let filter = match (&rule.kind, u.slot) {
-                        (RuleKind::Response { trigger_role, .. }, Slot::Trigger | Slot::TriggerUnless) => {
-                            *trigger_role
-                        }
+                        (
+                            RuleKind::Response { trigger_role, .. },
+                            Slot::Trigger | Slot::TriggerUnless,
+                        ) => *trigger_role,
                         // Hold notices excuse silence only when the agent gives them.
                         (_, Slot::Hold) => RoleFilter::Agent,
                         _ => rule.role,
@@ -501,9 +511,13 @@ impl Inspector {
                     return Outcome::Evaluated;
                 }
                 let mut chosen = std::mem::take(&mut scratch.chosen);
-                forbidden_hits(hits, Slot::Phrase, Slot::Unless, |t| {
-                    in_scope(scratch, role, *scope, t)
-                }, &mut chosen);
+                forbidden_hits(
+                    hits,
+                    Slot::Phrase,
+                    Slot::Unless,
+                    |t| in_scope(scratch, role, *scope, t),
+                    &mut chosen,
+                );
                 for &(turn, packed) in &chosen {
                     let h = hits[packed as usize];
                     let span = scratch.normalized[turn as usize]
@@ -539,12 +553,23 @@ impl Inspector {
                     return Outcome::NotApplicable;
                 }
                 let mut chosen = std::mem::take(&mut scratch.chosen);
-                self.response(hits, scratch, &mut chosen, conv, *trigger_role, rule.role, *within_turns, out);
+                self.response(
+                    hits,
+                    scratch,
+                    &mut chosen,
+                    conv,
+                    *trigger_role,
+                    rule.role,
+                    *within_turns,
+                    out,
+                );
                 scratch.chosen = chosen;
                 Outcome::Evaluated
             }
             RuleKind::Silence { max_ms, .. } => silence(conv, rule.role, *max_ms, hits, out),
-            RuleKind::Interrupt { min_overlap_ms } => interrupt(conv, rule.role, *min_overlap_ms, out),
+            RuleKind::Interrupt { min_overlap_ms } => {
+                interrupt(conv, rule.role, *min_overlap_ms, out)
+            }
             RuleKind::SpeechRate {
                 min_cpm,
                 max_cpm,
@@ -637,7 +662,9 @@ impl Inspector {
                 let due: Vec<usize> = festivals
                     .iter()
                     .enumerate()
-                    .filter(|(_, f)| in_festival_period(f.festival, date, f.days_before, f.days_after))
+                    .filter(|(_, f)| {
+                        in_festival_period(f.festival, date, f.days_before, f.days_after)
+                    })
                     .map(|(n, _)| n)
                     .collect();
                 if due.is_empty() {
@@ -651,7 +678,8 @@ impl Inspector {
                         && in_scope(scratch, role, *scope, h.turn)
                 });
                 if !greeted {
-                    let names: Vec<&str> = due.iter().map(|&n| festivals[n].festival.name()).collect();
+                    let names: Vec<&str> =
+                        due.iter().map(|&n| festivals[n].festival.name()).collect();
                     out.push(Raw {
                         detail: Some(names.join("、")),
                         ..Raw::whole(None)
@@ -687,7 +715,9 @@ impl Inspector {
             let trigger_turn_role = conv.turns[turn as usize].role;
             let same_turn_ok = response_role.admits(trigger_turn_role)
                 && trigger_role.admits(trigger_turn_role)
-                && hits.iter().any(|h| h.slot == Slot::Phrase && h.turn == turn && h.start >= trig.end);
+                && hits
+                    .iter()
+                    .any(|h| h.slot == Slot::Phrase && h.turn == turn && h.start >= trig.end);
             let mut answered = same_turn_ok;
             if !answered {
                 let mut seen = 0usize;
@@ -695,7 +725,10 @@ impl Inspector {
                     if !response_role.admits(later.role) {
                         continue;
                     }
-                    if hits.iter().any(|h| h.slot == Slot::Phrase && h.turn as usize == t) {
+                    if hits
+                        .iter()
+                        .any(|h| h.slot == Slot::Phrase && h.turn as usize == t)
+                    {
                         answered = true;
                         break;
                     }
@@ -792,8 +825,10 @@ fn silence(
         if let Some(prev_end) = latest_end {
             let gap = start.saturating_sub(prev_end);
             if gap > max_ms && role.admits(turn.role) {
-                let excused = last_agent_turn
-                    .is_some_and(|a| hits.iter().any(|h| h.slot == Slot::Hold && h.turn as usize == a));
+                let excused = last_agent_turn.is_some_and(|a| {
+                    hits.iter()
+                        .any(|h| h.slot == Slot::Hold && h.turn as usize == a)
+                });
                 if !excused {
                     out.push(Raw {
                         turn: Some(t),
@@ -816,7 +851,12 @@ fn silence(
     }
 }
 
-fn interrupt(conv: &Conversation<'_>, role: RoleFilter, min_overlap_ms: u64, out: &mut Vec<Raw>) -> Outcome {
+fn interrupt(
+    conv: &Conversation<'_>,
+    role: RoleFilter,
+    min_overlap_ms: u64,
+    out: &mut Vec<Raw>,
+) -> Outcome {
     let mut judged = false;
     // The most recent timed turn of the other party.
     let mut other: Option<&Turn<'_>> = None;
@@ -905,7 +945,12 @@ fn response_time(
 }
 
 /// Fills a rule's message template, or writes the default message of its kind.
-fn render_message(rule: &Rule, text: Option<&str>, value: Option<f64>, detail: Option<&str>) -> String {
+fn render_message(
+    rule: &Rule,
+    text: Option<&str>,
+    value: Option<f64>,
+    detail: Option<&str>,
+) -> String {
     let text = text.unwrap_or("");
     let value_str = value.map(format_value).unwrap_or_default();
     if let Some(template) = &rule.message {
@@ -914,7 +959,12 @@ fn render_message(rule: &Rule, text: Option<&str>, value: Option<f64>, detail: O
             .replace("{value}", &value_str)
             .replace("{detail}", detail.unwrap_or(""));
     }
-    let seconds = |v: Option<f64>| value.or(v).map(|ms| format_value(ms / 1000.0)).unwrap_or_default();
+    let seconds = |v: Option<f64>| {
+        value
+            .or(v)
+            .map(|ms| format_value(ms / 1000.0))
+            .unwrap_or_default()
+    };
     match &rule.kind {
         RuleKind::Forbidden { .. } => format!("{}：「{}」", rule.name, text),
         RuleKind::Required { scope, .. } => match scope {
@@ -934,16 +984,20 @@ fn render_message(rule: &Rule, text: Option<&str>, value: Option<f64>, detail: O
             seconds(None),
             format_value(*max_ms as f64 / 1000.0)
         ),
-        RuleKind::Interrupt { .. } => format!(
-            "{}：在客户说完前 {} 秒开始说话",
-            rule.name,
-            seconds(None)
-        ),
-        RuleKind::SpeechRate { min_cpm, max_cpm, .. } => format!(
+        RuleKind::Interrupt { .. } => {
+            format!("{}：在客户说完前 {} 秒开始说话", rule.name, seconds(None))
+        }
+        RuleKind::SpeechRate {
+            min_cpm, max_cpm, ..
+        } => format!(
             "{}：语速 {} 字/分钟，{}（范围 {}–{}）",
             rule.name,
             value_str,
-            if detail == Some("slow") { "过慢" } else { "过快" },
+            if detail == Some("slow") {
+                "过慢"
+            } else {
+                "过快"
+            },
             format_value(*min_cpm),
             format_value(*max_cpm)
         ),

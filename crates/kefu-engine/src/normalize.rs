@@ -102,9 +102,9 @@ pub fn is_separator(c: char) -> bool {
     match c {
         // CJK and general punctuation used inside sentences.
         '，' | '、' | '；' | '：' | '“' | '”' | '‘' | '’' | '（' | '）' | '【' | '】' | '〔'
-        | '〕' | '《' | '》' | '〈' | '〉' | '「' | '」' | '『' | '』' | '〖' | '〗' | '…' | '‥'
-        | '—' | '–' | '―' | '‐' | '‑' | '～' | '〜' | '·' | '・' | '•' | '‧' | '﹏' | '〃'
-        | '＂' | '＇' | '｀' => true,
+        | '〕' | '《' | '》' | '〈' | '〉' | '「' | '」' | '『' | '』' | '〖' | '〗' | '…'
+        | '‥' | '—' | '–' | '―' | '‐' | '‑' | '～' | '〜' | '·' | '・' | '•' | '‧' | '﹏'
+        | '〃' | '＂' | '＇' | '｀' => true,
         // Zero-width characters and the BOM.
         '\u{200B}'..='\u{200D}' | '\u{2060}' | '\u{FEFF}' => true,
         _ => c.is_whitespace() && c != '\u{2028}' && c != '\u{2029}' && c != '\u{85}',
@@ -115,7 +115,17 @@ pub fn is_separator(c: char) -> bool {
 pub fn is_barrier(c: char) -> bool {
     matches!(
         c,
-        '。' | '｡' | '.' | '!' | '?' | '！' | '？' | '\n' | '\r' | '\u{2028}' | '\u{2029}' | '\u{85}'
+        '。' | '｡'
+            | '.'
+            | '!'
+            | '?'
+            | '！'
+            | '？'
+            | '\n'
+            | '\r'
+            | '\u{2028}'
+            | '\u{2029}'
+            | '\u{85}'
     )
 }
 
@@ -235,7 +245,10 @@ pub fn normalize_phrase(phrase: &str) -> String {
 
 /// The characters `[start, end)` of `text`, counted in characters.
 pub fn char_slice(text: &str, start: usize, end: usize) -> &str {
-    let mut indices = text.char_indices().map(|(b, _)| b).chain(std::iter::once(text.len()));
+    let mut indices = text
+        .char_indices()
+        .map(|(b, _)| b)
+        .chain(std::iter::once(text.len()));
     let Some(from) = indices.nth(start) else {
         return "";
     };
@@ -258,7 +271,10 @@ mod tests {
 
     #[test]
     fn traditional_becomes_simplified() {
-        assert_eq!(normalize_phrase("對不起，給您帶來不便"), "对不起给您带来不便");
+        assert_eq!(
+            normalize_phrase("對不起，給您帶來不便"),
+            "对不起给您带来不便"
+        );
         assert_eq!(normalize_phrase("謝謝您的耐心等待"), "谢谢您的耐心等待");
         assert_eq!(to_simplified('臺'), '台');
     }

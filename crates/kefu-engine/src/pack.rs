@@ -116,13 +116,18 @@ fn default_pass_mark() -> f64 {
     80.0
 }
 fn default_grades() -> Vec<Grade> {
-    [("优秀", 90.0), ("良好", 80.0), ("合格", 60.0), ("不合格", 0.0)]
-        .into_iter()
-        .map(|(name, min)| Grade {
-            name: name.to_string(),
-            min,
-        })
-        .collect()
+    [
+        ("优秀", 90.0),
+        ("良好", 80.0),
+        ("合格", 60.0),
+        ("不合格", 0.0),
+    ]
+    .into_iter()
+    .map(|(name, min)| Grade {
+        name: name.to_string(),
+        min,
+    })
+    .collect()
 }
 
 /// One grade band.
@@ -530,7 +535,11 @@ pub struct RulePack {
 /// 1-based line number of a byte offset.
 fn line_of(source: &str, offset: usize) -> usize {
     let end = offset.min(source.len());
-    source.as_bytes()[..end].iter().filter(|&&b| b == b'\n').count() + 1
+    source.as_bytes()[..end]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
 }
 
 impl RulePack {
@@ -569,7 +578,7 @@ impl RulePack {
             });
         }
         let scoring = spec.scoring;
-        if !(scoring.base > 0.0) {
+        if scoring.base.is_nan() || scoring.base <= 0.0 {
             issues.push(PackIssue {
                 line: 0,
                 message: "scoring.base must be above 0".into(),
@@ -751,7 +760,9 @@ fn validate_rule(
         ));
     }
     if r.first_turns == Some(0) || r.last_turns == Some(0) {
-        err(format!("rule `{id}`: first_turns/last_turns must be at least 1"));
+        err(format!(
+            "rule `{id}`: first_turns/last_turns must be at least 1"
+        ));
     }
     let scope = match (r.first_turns, r.last_turns) {
         (Some(n), _) => Scope::First(n),
@@ -763,7 +774,9 @@ fn validate_rule(
         .clone()
         .unwrap_or_else(|| vec![Channel::Phone, Channel::Chat]);
     if channels.is_empty() {
-        err(format!("rule `{id}`: channels must name at least one channel"));
+        err(format!(
+            "rule `{id}`: channels must name at least one channel"
+        ));
     }
     let time_window = match r.when.as_ref().and_then(|w| w.time.as_ref()) {
         None => None,
@@ -885,8 +898,7 @@ fn validate_rule(
             }
             for f in &festivals {
                 if f.phrases.is_empty()
-                    || f
-                        .phrases
+                    || f.phrases
                         .iter()
                         .any(|p| crate::normalize::normalize_phrase(p).is_empty())
                 {
@@ -911,7 +923,11 @@ fn validate_rule(
     };
     let rule = Rule {
         id: r.id,
-        name: if r.name.is_empty() { id.clone() } else { r.name },
+        name: if r.name.is_empty() {
+            id.clone()
+        } else {
+            r.name
+        },
         dimension,
         role: r.role.unwrap_or_default(),
         channels,

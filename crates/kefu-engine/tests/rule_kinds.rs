@@ -11,12 +11,16 @@ fn pack(rules: &str) -> Inspector {
 }
 
 fn run(ins: &Inspector, json: &str) -> Inspection {
-    let conv: Conversation<'_> = serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}: {json}"));
+    let conv: Conversation<'_> =
+        serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}: {json}"));
     let result = ins.inspect(&conv, &mut Scratch::default());
     // Every span must point at the text it reports.
     for f in &result.findings {
         if let (Some(t), Some([s, e])) = (f.turn, f.span) {
-            assert_eq!(Some(char_slice(&conv.turns[t].text, s, e)), f.text.as_deref());
+            assert_eq!(
+                Some(char_slice(&conv.turns[t].text, s, e)),
+                f.text.as_deref()
+            );
         }
     }
     result
@@ -26,9 +30,17 @@ fn run(ins: &Inspector, json: &str) -> Inspection {
 fn chat(turns: &[(&str, &str)]) -> String {
     let turns: Vec<String> = turns
         .iter()
-        .map(|(r, t)| format!("{{\"role\":\"{r}\",\"text\":{}}}", serde_json::to_string(t).unwrap()))
+        .map(|(r, t)| {
+            format!(
+                "{{\"role\":\"{r}\",\"text\":{}}}",
+                serde_json::to_string(t).unwrap()
+            )
+        })
         .collect();
-    format!("{{\"id\":\"x\",\"channel\":\"chat\",\"turns\":[{}]}}", turns.join(","))
+    format!(
+        "{{\"id\":\"x\",\"channel\":\"chat\",\"turns\":[{}]}}",
+        turns.join(",")
+    )
 }
 
 /// A phone conversation from (role, text, start, end).
@@ -42,7 +54,10 @@ fn phone(extra: &str, turns: &[(&str, &str, u64, u64)]) -> String {
             )
         })
         .collect();
-    format!("{{\"id\":\"p\",\"channel\":\"phone\"{extra},\"turns\":[{}]}}", turns.join(","))
+    format!(
+        "{{\"id\":\"p\",\"channel\":\"phone\"{extra},\"turns\":[{}]}}",
+        turns.join(",")
+    )
 }
 
 fn rules_hit(r: &Inspection) -> Vec<&str> {
@@ -63,7 +78,10 @@ unless = ["如有不清楚", "不知道您"]
 #[test]
 fn forbidden_hits_with_span_in_original_chars() {
     let ins = pack(FORBIDDEN);
-    let r = run(&ins, &chat(&[("customer", "在吗"), ("agent", "嗯，这个我不知道。")]));
+    let r = run(
+        &ins,
+        &chat(&[("customer", "在吗"), ("agent", "嗯，这个我不知道。")]),
+    );
     assert_eq!(r.findings.len(), 1, "{:?}", r.findings);
     let f = &r.findings[0];
     assert_eq!(f.turn, Some(1));
@@ -76,7 +94,15 @@ fn forbidden_hits_with_span_in_original_chars() {
 #[test]
 fn forbidden_matches_across_spaces_commas_traditional_and_full_width() {
     let ins = pack(FORBIDDEN);
-    for text in ["不 知 道", "不，知道", "不…知道", "不知道", "我也不清楚", "這個我不清楚", "ＯＫ，不　知　道"] {
+    for text in [
+        "不 知 道",
+        "不，知道",
+        "不…知道",
+        "不知道",
+        "我也不清楚",
+        "這個我不清楚",
+        "ＯＫ，不　知　道",
+    ] {
         let r = run(&ins, &chat(&[("agent", text)]));
         assert_eq!(rules_hit(&r), vec!["forbidden"], "{text}");
     }
@@ -155,9 +181,23 @@ phrases = ["再见"]
 #[test]
 fn required_in_first_and_last_turns() {
     let ins = pack(REQUIRED);
-    let ok = run(&ins, &chat(&[("agent", "您好"), ("customer", "查话费"), ("agent", "好的，再见")]));
+    let ok = run(
+        &ins,
+        &chat(&[
+            ("agent", "您好"),
+            ("customer", "查话费"),
+            ("agent", "好的，再见"),
+        ]),
+    );
     assert!(ok.findings.is_empty(), "{:?}", ok.findings);
-    let late = run(&ins, &chat(&[("agent", "请讲"), ("customer", "你好"), ("agent", "您好，再见")]));
+    let late = run(
+        &ins,
+        &chat(&[
+            ("agent", "请讲"),
+            ("customer", "你好"),
+            ("agent", "您好，再见"),
+        ]),
+    );
     assert_eq!(rules_hit(&late), vec!["opening"]);
     assert_eq!(late.findings[0].turn, None);
     let trad = run(&ins, &chat(&[("agent", "您 好"), ("agent", "再見")]));
@@ -167,9 +207,15 @@ fn required_in_first_and_last_turns() {
 #[test]
 fn required_without_turns_of_the_role_is_not_applicable() {
     let ins = pack(REQUIRED);
-    let r = run(&ins, &chat(&[("customer", "有人吗"), ("system", "会话超时结束")]));
+    let r = run(
+        &ins,
+        &chat(&[("customer", "有人吗"), ("system", "会话超时结束")]),
+    );
     assert!(r.findings.is_empty());
-    assert_eq!(r.not_applicable.iter().map(|s| &**s).collect::<Vec<_>>(), vec!["opening", "closing"]);
+    assert_eq!(
+        r.not_applicable.iter().map(|s| &**s).collect::<Vec<_>>(),
+        vec!["opening", "closing"]
+    );
 }
 
 const RESPONSE: &str = r#"
@@ -196,30 +242,54 @@ within_turns = 1
 #[test]
 fn response_answered_in_time_or_not() {
     let ins = pack(RESPONSE);
-    let ok = run(&ins, &chat(&[("customer", "你们太慢了"), ("agent", "嗯"), ("agent", "對不起")]));
+    let ok = run(
+        &ins,
+        &chat(&[
+            ("customer", "你们太慢了"),
+            ("agent", "嗯"),
+            ("agent", "對不起"),
+        ]),
+    );
     assert!(ok.findings.is_empty(), "{:?}", ok.findings);
     let late = run(
         &ins,
-        &chat(&[("customer", "我要投訴"), ("agent", "嗯"), ("agent", "说"), ("agent", "抱歉")]),
+        &chat(&[
+            ("customer", "我要投訴"),
+            ("agent", "嗯"),
+            ("agent", "说"),
+            ("agent", "抱歉"),
+        ]),
     );
     assert_eq!(rules_hit(&late), vec!["apology"]);
     assert_eq!(late.findings[0].turn, Some(0));
     assert_eq!(late.findings[0].text.as_deref(), Some("投訴"));
     let never = run(&ins, &chat(&[("agent", "您好"), ("customer", "太 慢 了")]));
     assert_eq!(rules_hit(&never), vec!["apology"]);
-    let excused = run(&ins, &chat(&[("customer", "我不投诉，就问问"), ("agent", "好的")]));
+    let excused = run(
+        &ins,
+        &chat(&[("customer", "我不投诉，就问问"), ("agent", "好的")]),
+    );
     assert!(excused.findings.is_empty(), "{:?}", excused.findings);
 }
 
 #[test]
 fn hold_needs_thanks_on_return() {
     let ins = pack(RESPONSE);
-    let ok = run(&ins, &chat(&[("agent", "请稍等"), ("agent", "让您久等了，查到了")]));
+    let ok = run(
+        &ins,
+        &chat(&[("agent", "请稍等"), ("agent", "让您久等了，查到了")]),
+    );
     assert!(ok.findings.is_empty(), "{:?}", ok.findings);
-    let bad = run(&ins, &chat(&[("agent", "請稍等"), ("customer", "好"), ("agent", "查到了")]));
+    let bad = run(
+        &ins,
+        &chat(&[("agent", "請稍等"), ("customer", "好"), ("agent", "查到了")]),
+    );
     assert_eq!(rules_hit(&bad), vec!["hold"]);
     // Thanks before the hold in the same turn does not count.
-    let before = run(&ins, &chat(&[("agent", "久等了，请稍等"), ("agent", "好了")]));
+    let before = run(
+        &ins,
+        &chat(&[("agent", "久等了，请稍等"), ("agent", "好了")]),
+    );
     assert_eq!(rules_hit(&before), vec!["hold"]);
 }
 
@@ -270,7 +340,10 @@ fn silence_over_limit_unless_hold_notice() {
         &ins,
         &phone(
             "",
-            &[("customer", "查一下话费", 0, 3000), ("agent", "好的我看一下您的账户话费明细", 14000, 18000)],
+            &[
+                ("customer", "查一下话费", 0, 3000),
+                ("agent", "好的我看一下您的账户话费明细", 14000, 18000),
+            ],
         ),
     );
     assert_eq!(rules_hit(&gap), vec!["silence"]);
@@ -285,11 +358,21 @@ fn silence_over_limit_unless_hold_notice() {
             ],
         ),
     );
-    assert!(!rules_hit(&held).contains(&"silence"), "{:?}", held.findings);
+    assert!(
+        !rules_hit(&held).contains(&"silence"),
+        "{:?}",
+        held.findings
+    );
     // Customer thinking is not the agent's silence.
     let customer_pause = run(
         &ins,
-        &phone("", &[("agent", "您看可以吗请问", 0, 3000), ("customer", "可以", 20000, 21000)]),
+        &phone(
+            "",
+            &[
+                ("agent", "您看可以吗请问", 0, 3000),
+                ("customer", "可以", 20000, 21000),
+            ],
+        ),
     );
     assert!(!rules_hit(&customer_pause).contains(&"silence"));
 }
@@ -303,7 +386,16 @@ fn timing_rules_without_timings_are_not_applicable() {
     );
     assert!(r.findings.is_empty());
     let na: Vec<&str> = r.not_applicable.iter().map(|s| &**s).collect();
-    assert_eq!(na, vec!["silence", "interrupt", "speech_rate", "response_time", "ended_by"]);
+    assert_eq!(
+        na,
+        vec![
+            "silence",
+            "interrupt",
+            "speech_rate",
+            "response_time",
+            "ended_by"
+        ]
+    );
 }
 
 #[test]
@@ -313,14 +405,23 @@ fn interrupt_when_agent_starts_well_before_customer_ends() {
         &ins,
         &phone(
             "",
-            &[("customer", "我想问一下那个账单的事情", 0, 5000), ("agent", "您说您说", 3500, 5500)],
+            &[
+                ("customer", "我想问一下那个账单的事情", 0, 5000),
+                ("agent", "您说您说", 3500, 5500),
+            ],
         ),
     );
     assert_eq!(rules_hit(&r), vec!["interrupt"]);
     assert_eq!(r.findings[0].value, Some(1500.0));
     let small = run(
         &ins,
-        &phone("", &[("customer", "我想问一下账单", 0, 5000), ("agent", "好的请讲", 4700, 6000)]),
+        &phone(
+            "",
+            &[
+                ("customer", "我想问一下账单", 0, 5000),
+                ("agent", "好的请讲", 4700, 6000),
+            ],
+        ),
     );
     assert!(!rules_hit(&small).contains(&"interrupt"));
 }
@@ -344,7 +445,13 @@ fn speech_rate_outside_band() {
 #[test]
 fn response_time_wait_and_chat_replies() {
     let ins = pack(TIMING);
-    let r = run(&ins, &phone(",\"wait_ms\":20000,\"ended_by\":\"agent\"", &[("agent", "您好", 0, 1000)]));
+    let r = run(
+        &ins,
+        &phone(
+            ",\"wait_ms\":20000,\"ended_by\":\"agent\"",
+            &[("agent", "您好", 0, 1000)],
+        ),
+    );
     let mut hit = rules_hit(&r);
     hit.sort();
     assert_eq!(hit, vec!["ended_by", "response_time"]);
@@ -380,9 +487,18 @@ deduction = 2
 pattern = "工号\\d+"
 "#,
     );
-    let r = run(&ins, &chat(&[("agent", "工号 1024 为您服务"), ("agent", "卡号是６２２２ ０２０２ ０２０２ ０２０２")]));
+    let r = run(
+        &ins,
+        &chat(&[
+            ("agent", "工号 1024 为您服务"),
+            ("agent", "卡号是６２２２ ０２０２ ０２０２ ０２０２"),
+        ]),
+    );
     assert_eq!(rules_hit(&r), vec!["card_number"]);
-    assert_eq!(r.findings[0].text.as_deref(), Some("６２２２ ０２０２ ０２０２ ０２０２"));
+    assert_eq!(
+        r.findings[0].text.as_deref(),
+        Some("６２２２ ０２０２ ０２０２ ０２０２")
+    );
     let r = run(&ins, &chat(&[("agent", "您好")]));
     assert_eq!(rules_hit(&r), vec!["job_number"]);
 }
@@ -393,7 +509,10 @@ fn manual_items_are_listed_not_scored() {
         "[[rules]]\nid = \"mandarin\"\nname = \"普通话\"\ndimension = \"d\"\nkind = \"manual\"\ndeduction = 5\n",
     );
     let r = run(&ins, &chat(&[("agent", "您好")]));
-    assert_eq!(r.manual.iter().map(|s| &**s).collect::<Vec<_>>(), vec!["mandarin"]);
+    assert_eq!(
+        r.manual.iter().map(|s| &**s).collect::<Vec<_>>(),
+        vec!["mandarin"]
+    );
     assert_eq!(r.score, 100.0);
 }
 
@@ -428,26 +547,61 @@ fn dated(at: &str, text: &str) -> String {
 #[test]
 fn time_of_day_uses_local_time() {
     let ins = pack(DATED);
-    assert_eq!(rules_hit(&run(&ins, &dated("2026-10-12T14:00:00+08:00", "早上好"))), vec!["greeting_morning"]);
-    assert!(run(&ins, &dated("2026-10-12T09:00:00+08:00", "早上好")).findings.is_empty());
+    assert_eq!(
+        rules_hit(&run(&ins, &dated("2026-10-12T14:00:00+08:00", "早上好"))),
+        vec!["greeting_morning"]
+    );
+    assert!(run(&ins, &dated("2026-10-12T09:00:00+08:00", "早上好"))
+        .findings
+        .is_empty());
     // 02:00 UTC is 10:00 in Beijing: still morning.
-    assert!(run(&ins, &dated("2026-10-12T10:00:00+08:00", "早上好")).findings.is_empty());
-    let no_time = run(&ins, "{\"id\":\"n\",\"channel\":\"chat\",\"turns\":[{\"role\":\"agent\",\"text\":\"早上好\"}]}");
-    assert!(no_time.not_applicable.iter().any(|s| &**s == "greeting_morning"));
+    assert!(run(&ins, &dated("2026-10-12T10:00:00+08:00", "早上好"))
+        .findings
+        .is_empty());
+    let no_time = run(
+        &ins,
+        "{\"id\":\"n\",\"channel\":\"chat\",\"turns\":[{\"role\":\"agent\",\"text\":\"早上好\"}]}",
+    );
+    assert!(no_time
+        .not_applicable
+        .iter()
+        .any(|s| &**s == "greeting_morning"));
 }
 
 #[test]
 fn festival_greetings_on_computed_lunar_dates() {
     let ins = pack(DATED);
     // Spring Festival 2026 is 17 February; the period here runs to the 19th.
-    assert_eq!(rules_hit(&run(&ins, &dated("2026-02-17T10:00:00+08:00", "您好"))), vec!["holiday_greeting"]);
-    assert_eq!(rules_hit(&run(&ins, &dated("2026-02-19T10:00:00+08:00", "您好"))), vec!["holiday_greeting"]);
-    assert!(run(&ins, &dated("2026-02-20T10:00:00+08:00", "您好")).findings.is_empty());
-    assert!(run(&ins, &dated("2026-02-17T10:00:00+08:00", "新年好！请问有什么可以帮您")).findings.is_empty());
+    assert_eq!(
+        rules_hit(&run(&ins, &dated("2026-02-17T10:00:00+08:00", "您好"))),
+        vec!["holiday_greeting"]
+    );
+    assert_eq!(
+        rules_hit(&run(&ins, &dated("2026-02-19T10:00:00+08:00", "您好"))),
+        vec!["holiday_greeting"]
+    );
+    assert!(run(&ins, &dated("2026-02-20T10:00:00+08:00", "您好"))
+        .findings
+        .is_empty());
+    assert!(run(
+        &ins,
+        &dated("2026-02-17T10:00:00+08:00", "新年好！请问有什么可以帮您")
+    )
+    .findings
+    .is_empty());
     // Mid-Autumn 2027 is 15 September.
-    assert_eq!(rules_hit(&run(&ins, &dated("2027-09-15T10:00:00+08:00", "您好"))), vec!["holiday_greeting"]);
-    assert!(run(&ins, &dated("2027-09-15T10:00:00+08:00", "中秋快樂，您好")).findings.is_empty());
-    assert!(run(&ins, &dated("2026-09-15T10:00:00+08:00", "您好")).findings.is_empty());
+    assert_eq!(
+        rules_hit(&run(&ins, &dated("2027-09-15T10:00:00+08:00", "您好"))),
+        vec!["holiday_greeting"]
+    );
+    assert!(
+        run(&ins, &dated("2027-09-15T10:00:00+08:00", "中秋快樂，您好"))
+            .findings
+            .is_empty()
+    );
+    assert!(run(&ins, &dated("2026-09-15T10:00:00+08:00", "您好"))
+        .findings
+        .is_empty());
 }
 
 #[test]
@@ -457,7 +611,9 @@ fn pack_errors_carry_lines() {
     let lines: Vec<usize> = err.issues.iter().map(|i| i.line).collect();
     assert_eq!(lines, vec![4, 9, 16], "{err}");
     assert!(err.issues[0].message.contains("unknown kind `forbiden`"));
-    assert!(err.issues[1].message.contains("`unless` is not used by kind `required`"));
+    assert!(err.issues[1]
+        .message
+        .contains("`unless` is not used by kind `required`"));
     assert!(err.issues[2].message.contains("does not compile"));
     let typo = RulePack::from_toml("[pack]\nid = \"x\"\n[[rules]]\nid = \"a\"\ndimension = \"d\"\nkind = \"manual\"\ndeducton = 3\n")
         .unwrap_err();

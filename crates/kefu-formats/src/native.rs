@@ -50,7 +50,8 @@ pub struct RecordError {
 
 /// Parses one record into a conversation borrowing from `bytes`.
 pub fn parse_conversation(bytes: &[u8]) -> Result<Conversation<'_>, String> {
-    let conv: Conversation<'_> = serde_json::from_slice(bytes).map_err(|e| describe_json_error(&e, bytes))?;
+    let conv: Conversation<'_> =
+        serde_json::from_slice(bytes).map_err(|e| describe_json_error(&e, bytes))?;
     validate(&conv)?;
     Ok(conv)
 }
@@ -108,7 +109,12 @@ impl<R: BufRead> RecordReader<R> {
     /// Fills `batch` (cleared first) with up to `max_records` records or about
     /// `max_bytes` bytes. Returns `false` once the input is exhausted and
     /// nothing was added.
-    pub fn next_batch(&mut self, batch: &mut Batch, max_records: usize, max_bytes: usize) -> io::Result<bool> {
+    pub fn next_batch(
+        &mut self,
+        batch: &mut Batch,
+        max_records: usize,
+        max_bytes: usize,
+    ) -> io::Result<bool> {
         batch.data.clear();
         batch.records.clear();
         batch.errors.clear();
@@ -257,7 +263,8 @@ impl<R: BufRead> RecordReader<R> {
                 batch.data.truncate(start);
                 batch.errors.push(RecordError {
                     line,
-                    reason: "the JSON array ends in the middle of this element (truncated file?)".into(),
+                    reason: "the JSON array ends in the middle of this element (truncated file?)"
+                        .into(),
                 });
                 return Ok(false);
             }
@@ -329,7 +336,11 @@ mod tests {
         let mut recs = Vec::new();
         let mut errs = Vec::new();
         while r.next_batch(&mut batch, 2, 1 << 20).unwrap() {
-            recs.extend(batch.iter().map(|(l, b)| (l, String::from_utf8_lossy(b).into_owned())));
+            recs.extend(
+                batch
+                    .iter()
+                    .map(|(l, b)| (l, String::from_utf8_lossy(b).into_owned())),
+            );
             errs.extend(batch.errors.drain(..));
         }
         (recs, errs)
@@ -355,7 +366,10 @@ mod tests {
         assert!(errs.is_empty());
         assert_eq!(
             recs,
-            vec![(2, "{\"a\":\"x,]}\"}".to_string()), (3, "{\"b\":[1,2]}".to_string())]
+            vec![
+                (2, "{\"a\":\"x,]}\"}".to_string()),
+                (3, "{\"b\":[1,2]}".to_string())
+            ]
         );
     }
 

@@ -70,7 +70,10 @@ pub fn write_header(out: &mut dyn Write, format: OutputFormat, title: &str) -> i
             out.write_all("\u{feff}".as_bytes())?;
             let mut w = csv::Writer::from_writer(Vec::new());
             w.write_record(CSV_HEADER).map_err(io::Error::other)?;
-            out.write_all(&w.into_inner().map_err(|e| io::Error::other(e.to_string()))?)
+            out.write_all(
+                &w.into_inner()
+                    .map_err(|e| io::Error::other(e.to_string()))?,
+            )
         }
         OutputFormat::Html => {
             let mut s = String::new();
@@ -91,7 +94,12 @@ pub fn write_header(out: &mut dyn Write, format: OutputFormat, title: &str) -> i
 
 /// Formats one result into `buf`. For HTML only conversations with findings
 /// are written.
-pub fn write_record(buf: &mut Vec<u8>, format: OutputFormat, conv: &Conversation<'_>, ins: &Inspection) {
+pub fn write_record(
+    buf: &mut Vec<u8>,
+    format: OutputFormat,
+    conv: &Conversation<'_>,
+    ins: &Inspection,
+) {
     match format {
         OutputFormat::Jsonl => {
             if serde_json::to_writer(&mut *buf, ins).is_ok() {
@@ -117,7 +125,8 @@ pub fn write_record(buf: &mut Vec<u8>, format: OutputFormat, conv: &Conversation
                 })
                 .collect::<Vec<_>>()
                 .join(" | ");
-            let join = |v: &[std::sync::Arc<str>]| v.iter().map(|s| &**s).collect::<Vec<_>>().join(";");
+            let join =
+                |v: &[std::sync::Arc<str>]| v.iter().map(|s| &**s).collect::<Vec<_>>().join(";");
             let row = [
                 ins.id.clone(),
                 ins.agent_id.clone().unwrap_or_default(),
@@ -289,7 +298,9 @@ fn html_conversation(s: &mut String, conv: &Conversation<'_>, ins: &Inspection) 
             );
             pos = b;
         }
-        s.push_str(&escape(&chars[pos.min(chars.len())..].iter().collect::<String>()));
+        s.push_str(&escape(
+            &chars[pos.min(chars.len())..].iter().collect::<String>(),
+        ));
         s.push_str("</span></li>\n");
     }
     s.push_str("</ol>\n</section>\n");
@@ -363,6 +374,9 @@ mod tests {
     fn anchors_and_escapes() {
         assert_eq!(anchor_id("c-01"), "c-c-01");
         assert_eq!(anchor_id("会话 1"), "c-.4f1a.8bdd.201");
-        assert_eq!(escape("<a href=\"x\">&"), "&lt;a href=&quot;x&quot;&gt;&amp;");
+        assert_eq!(
+            escape("<a href=\"x\">&"),
+            "&lt;a href=&quot;x&quot;&gt;&amp;"
+        );
     }
 }

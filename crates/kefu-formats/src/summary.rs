@@ -196,7 +196,10 @@ impl Summary {
                 r.name.clone(),
                 r.dimension.clone(),
                 r.conversations.to_string(),
-                format!("{:.1}", 100.0 * ratio(r.conversations as f64, self.conversations)),
+                format!(
+                    "{:.1}",
+                    100.0 * ratio(r.conversations as f64, self.conversations)
+                ),
                 r.findings.to_string(),
                 format!("{:.0}", r.deduction),
                 r.not_applicable.to_string(),
@@ -274,7 +277,10 @@ mod tests {
     fn widths_count_cjk_double() {
         assert_eq!(display_width("abc"), 3);
         assert_eq!(display_width("坐席"), 4);
-        let t = render_table(&[vec!["名".into(), "x".into()], vec!["abc".into(), "y".into()]]);
+        let t = render_table(&[
+            vec!["名".into(), "x".into()],
+            vec!["abc".into(), "y".into()],
+        ]);
         let lines: Vec<&str> = t.lines().collect();
         assert_eq!(lines[0], "名   x");
         assert_eq!(lines[2], "abc  y");

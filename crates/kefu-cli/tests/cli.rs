@@ -1,0 +1,314 @@
+//! The `kefu` binary end to end: real files in a temporary directory.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn kefu(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_kefu"))
+        .args(args)
+        .output()
+        .expect("kefu runs")
+}
+
+fn tmpdir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("kefu-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+const GOOD: &str = r#"{"id":"c-1","channel":"chat","agent_id":"a-1","agent_name":"李娜","turns":[{"role":"customer","text":"在吗"},{"role":"agent","text":"这个我不知道"}]}"#;
+const CLEAN: &str =
+    r#"{"id":"c-2","channel":"chat","agent_id":"a-2","turns":[{"role":"agent","text":"您好"}]}"#;
+
+const PACK: &str = r#"
+[pack]
+id = "t"
+version = "1"
+[[dimensions]]
+id = "d"
+name = "用语规范"
+[[rules]]
+id = "forbidden"
+dimension = "d"
+kind = "forbidden"
+deduction = 30
+phrases = ["不知道"]
+"#;
+
+fn setup(name: &str) -> (PathBuf, PathBuf) {
+    let dir = tmpdir(name);
+    let pack = dir.join("pack.toml");
+    std::fs::write(&pack, PACK).unwrap();
+    (dir, pack)
+}
+
+#[test]
+fn malformed_lines_are_reported_and_the_rest_inspected() {
+    let (dir, pack) = setup("malformed");
+    let input = dir.join("in.jsonl");
+    let mut bytes = Vec::new();
+    bytes.extend_from_slice(GOOD.as_bytes());
+    bytes.extend_from_slice(b"\n{\"id\":\"broken\",\"channel\":\"chat\",\"turns\":[\n");
+    bytes.extend_from_slice(b"{\"id\":\"bad-utf8\",\"channel\":\"chat\",\"turns\":[{\"role\":\"agent\",\"text\":\"\xff\xfe\"}]}\n");
+    bytes.extend_from_slice(
+        b"{\"id\":\"role\",\"channel\":\"chat\",\"turns\":[{\"role\":\"bot\",\"text\":\"x\"}]}\n\n",
+    );
+    bytes.extend_from_slice(CLEAN.as_bytes());
+    std::fs::write(&input, bytes).unwrap();
+    let out = kefu(&["inspect", s(&input), "--pack", s(&pack), "--jobs", "2"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let name = s(&input);
+    assert!(stderr.contains(&format!("{name}:2: ")), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{name}:3: invalid UTF-8")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("{name}:4: unknown variant `bot`")),
+        "{stderr}"
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["id"], "c-1");
+    assert_eq!(lines[0]["score"], 70);
+    assert_eq!(lines[0]["passed"], false);
+    assert_eq!(lines[0]["findings"][0]["rule"], "forbidden");
+    assert_eq!(lines[0]["findings"][0]["turn"], 1);
+    assert_eq!(lines[0]["findings"][0]["span"], serde_json::json!([3, 6]));
+    assert_eq!(lines[0]["findings"][0]["text"], "不知道");
+    assert_eq!(lines[1]["id"], "c-2");
+    assert_eq!(lines[1]["score"], 100);
+    // The summary table goes to stderr when results go to stdout.
+    assert!(stderr.contains("a-1"), "{stderr}");
+}
+
+#[test]
+fn json_array_input_and_order_preserved_across_jobs() {
+    let (dir, pack) = setup("array");
+    let input = dir.join("in.json");
+    let many: Vec<String> = (0..3000)
+        .map(|i| {
+            GOOD.replace("c-1", &format!("c-{i}"))
+                .replace("a-1", &format!("a-{}", i % 7))
+        })
+        .collect();
+    std::fs::write(&input, format!("[\n{}\n]\n", many.join(",\n"))).unwrap();
+    let one = kefu(&[
+        "inspect",
+        s(&input),
+        "--pack",
+        s(&pack),
+        "--jobs",
+        "1",
+        "-q",
+    ]);
+    let two = kefu(&[
+        "inspect",
+        s(&input),
+        "--pack",
+        s(&pack),
+        "--jobs",
+        "2",
+        "-q",
+    ]);
+    assert!(one.status.success() && two.status.success());
+    assert_eq!(one.stdout, two.stdout);
+    let ids: Vec<String> = String::from_utf8(one.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(ids.len(), 3000);
+    assert_eq!(ids[2999], "c-2999");
+}
+
+#[test]
+fn csv_and_html_outputs() {
+    let (dir, pack) = setup("formats");
+    let input = dir.join("in.jsonl");
+    std::fs::write(&input, format!("{GOOD}\n{CLEAN}\nnot json\n")).unwrap();
+    let csv_path = dir.join("out.csv");
+    let out = kefu(&[
+        "inspect",
+        s(&input),
+        "--pack",
+        s(&pack),
+        "--format",
+        "csv",
+        "--out",
+        s(&csv_path),
+    ]);
+    assert!(out.status.success());
+    let csv = std::fs::read(&csv_path).unwrap();
+    assert!(
+        csv.starts_with("\u{feff}".as_bytes()),
+        "Excel needs the BOM"
+    );
+    let text = String::from_utf8(csv).unwrap();
+    assert_eq!(text.lines().count(), 3);
+    assert!(text
+        .lines()
+        .nth(1)
+        .unwrap()
+        .starts_with("c-1,a-1,李娜,chat,70,"));
+    // With --out the summary goes to stdout.
+    assert!(String::from_utf8_lossy(&out.stdout).contains("a-1"));
+
+    let html_path = dir.join("out.html");
+    let out = kefu(&[
+        "inspect",
+        s(&input),
+        "--pack",
+        s(&pack),
+        "--format",
+        "html",
+        "--out",
+        s(&html_path),
+    ]);
+    assert!(out.status.success());
+    let html = std::fs::read_to_string(&html_path).unwrap();
+    assert!(html.contains("<mark id=\"c-c-1-f0\""), "{html}");
+    assert!(html.contains(">不知道</mark>"));
+    assert!(html.contains("href=\"#c-c-1-f0\""));
+    assert!(
+        !html.contains("id=\"c-c-2\""),
+        "clean conversations are not listed"
+    );
+    assert!(
+        html.contains(":3: "),
+        "the error section lists the bad line"
+    );
+    assert!(
+        !html.contains("http://") && !html.contains("https://"),
+        "no external resources"
+    );
+}
+
+#[test]
+fn unusable_input_or_pack_exits_non_zero() {
+    let (dir, pack) = setup("unusable");
+    let missing = dir.join("missing.jsonl");
+    let out = kefu(&["inspect", s(&missing), "--pack", s(&pack)]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no such file"));
+
+    let garbage = dir.join("garbage.jsonl");
+    std::fs::write(&garbage, "hello\nworld\n").unwrap();
+    let out = kefu(&["inspect", s(&garbage), "--pack", s(&pack)]);
+    assert_eq!(out.status.code(), Some(2));
+
+    let bad_pack = dir.join("bad.toml");
+    std::fs::write(
+        &bad_pack,
+        "[pack]\nid = \"x\"\n\n[[rules]]\nid = \"a\"\ndimension = \"d\"\nkind = \"nope\"\n",
+    )
+    .unwrap();
+    let input = dir.join("in.jsonl");
+    std::fs::write(&input, GOOD).unwrap();
+    let out = kefu(&["inspect", s(&input), "--pack", s(&bad_pack)]);
+    assert_eq!(out.status.code(), Some(2));
+    let check = kefu(&["rules", "check", s(&bad_pack)]);
+    assert_eq!(check.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&check.stderr);
+    assert!(
+        err.contains(&format!(
+            "{}:4: rule `a`: unknown kind `nope`",
+            s(&bad_pack)
+        )),
+        "{err}"
+    );
+    assert!(kefu(&["rules", "check", s(&pack)]).status.success());
+}
+
+#[test]
+fn rules_test_runs_cases() {
+    let (dir, pack) = setup("cases");
+    let cases = dir.join("cases.jsonl");
+    let good_case = GOOD.replace(
+        "\"turns\"",
+        "\"expect\":{\"rules\":[\"forbidden\"],\"score\":70},\"turns\"",
+    );
+    let clean_case = CLEAN.replace("\"turns\"", "\"expect\":{\"rules\":[]},\"turns\"");
+    std::fs::write(&cases, format!("{good_case}\n{clean_case}\n")).unwrap();
+    let out = kefu(&["rules", "test", s(&pack), s(&cases)]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("2 passed, 0 failed"));
+
+    let wrong = CLEAN.replace(
+        "\"turns\"",
+        "\"expect\":{\"rules\":[\"forbidden\"]},\"turns\"",
+    );
+    std::fs::write(&cases, format!("{wrong}\n")).unwrap();
+    let out = kefu(&["rules", "test", s(&pack), s(&cases)]);
+    assert!(!out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("FAIL") && stdout.contains(":1 c-2"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn stdin_and_directories() {
+    let (dir, pack) = setup("stdin");
+    let sub = dir.join("day");
+    std::fs::create_dir_all(&sub).unwrap();
+    std::fs::write(sub.join("a.jsonl"), GOOD).unwrap();
+    std::fs::write(sub.join("b.jsonl"), CLEAN).unwrap();
+    std::fs::write(sub.join("notes.txt"), "ignored").unwrap();
+    let out = kefu(&["inspect", s(&sub), "--pack", s(&pack), "-q"]);
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 2);
+
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kefu"))
+        .args(["inspect", "-", "--pack", s(&pack), "-q"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(GOOD.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("\"id\":\"c-1\""));
+}
+
+#[test]
+fn builtin_pack_is_valid_and_printable() {
+    let out = kefu(&["rules", "default"]);
+    assert!(out.status.success());
+    let dir = tmpdir("builtin");
+    let p = dir.join("zh-CN.toml");
+    std::fs::write(&p, &out.stdout).unwrap();
+    let check = kefu(&["rules", "check", s(&p)]);
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    assert!(kefu(&["rules", "list"]).status.success());
+}
