@@ -42,6 +42,11 @@ fn main() {
             }
         }
     }
+    // A character that is itself the Simplified form of another (么 is the
+    // target of 麼) must stay as it is, or text and phrases written with it
+    // would drift apart (OpenCC's table also maps 么 to 幺 for rare uses).
+    let targets: std::collections::HashSet<u32> = pairs.iter().map(|&(_, t)| t).collect();
+    pairs.retain(|(from, _)| !targets.contains(from));
     let mut src = String::from("/// (traditional, simplified) code points, sorted.\npub static T2S_PAIRS: &[(u32, u32)] = &[\n");
     for (a, b) in &pairs {
         let _ = writeln!(src, "(0x{a:X},0x{b:X}),");

@@ -14,10 +14,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context;
-use kefu_engine::Inspector;
 use kefu_formats::report::OutputFormat;
 
-use crate::{load_pack, pipeline};
+use crate::{load_inspector, pipeline};
 
 #[derive(clap::Args)]
 pub struct BenchArgs {
@@ -65,39 +64,103 @@ impl Rng {
 const OPENINGS: &[&str] = &[
     "您好，很高兴为您服务，请问有什么可以帮您？",
     "您好，工号1024为您服务，请问有什么可以帮您？",
-    "喂，说吧什么事。",
-    "您好，这里是客服中心，请问您需要办理什么业务？",
+    "您好，这里是客服中心，我是8号客服，请问您需要办理什么业务？",
 ];
-const CUSTOMER: &[&str] = &[
+const BAD_OPENINGS: &[&str] = &["喂，说吧什么事。", "嗯，讲。"];
+const ISSUES: &[&str] = &[
     "我上个月的话费怎么多扣了二十块钱，你们帮我查一下。",
     "我的快递三天了还没到，物流一直不更新。",
-    "你们这个服务太慢了，我要投诉！",
     "我想问一下信用卡的账单分期怎么办理。",
-    "宽带又断了，这已经是这周第三次了，怎么回事？",
-    "好的，谢谢你，你们服务很好。",
-    "我建议你们的app把退款入口做得明显一点。",
-    "那我需要准备什么材料？",
-    "嗯，我明白了，那大概什么时候能处理好？",
+    "宽带又断了，这已经是这周第三次了。",
     "我的密码忘记了，登录不上去。",
+    "我想把套餐改成流量多一点的那种。",
 ];
-const AGENT: &[&str] = &[
-    "非常抱歉给您带来不便，我马上为您核实一下。",
-    "好的，请您稍等，我这边帮您查询一下。",
-    "感谢您的耐心等待，已经查到了，是系统重复扣费，会在三个工作日内退回。",
-    "这个我不知道，你自己去营业厅问吧。",
+const COMPLAINTS: &[&str] = &[
+    "你们这个服务太慢了，我要投诉！",
+    "等了半天也没人处理，怎么回事？",
+];
+const APOLOGIES: &[&str] = &[
+    "非常抱歉给您带来不便，我马上为您处理。",
+    "实在不好意思，让您着急了，我这就帮您跟进。",
+];
+const CUSTOMER_SMALL: &[&str] = &[
+    "对，是这个号码。",
+    "嗯，我明白了，那大概什么时候能处理好？",
+    "那我需要准备什么材料？",
+    "好的，我记一下。",
+    "是上个月二十号左右。",
+    "手机号是一三八零零一三八零零零。",
+];
+const AGENT_SMALL: &[&str] = &[
+    "好的，请您提供一下机主的姓名和身份证后四位。",
     "您的快递目前在转运中心，预计明天送达，请您留意电话。",
     "分期可以在手机银行的账单页面办理，手续费按期数计算。",
-    "感谢您的宝贵建议，我已经记录下来并反馈给相关部门。",
-    "嗯嗯嗯，对对对，那个那个，你再说一遍。",
     "我已经为您提交了维修工单，师傅会在24小时内联系您。",
-    "请您提供一下注册的手机号码，我帮您重置密码。",
+    "跟您确认一下，您是要把套餐更改为每月三十G流量的版本，对吗？",
+    "这边查到是系统重复扣费，会在三个工作日内原路退回。",
+];
+const AGENT_BAD: &[&str] = &[
+    "这个我不知道，你自己去营业厅问吧。",
+    "嗯嗯嗯，对对对，那个那个，你再说一遍。",
+    "这不归我管，你打别的电话。",
 ];
 const CLOSINGS: &[&str] = &[
     "请问还有其他问题吗？",
-    "请您稍后对我的服务进行满意度评价，0到10分，谢谢。",
+    "稍后请您对我的服务进行满意度评价，0到10分，谢谢。",
     "感谢您的来电，祝您生活愉快，再见！",
-    "好的，再见。",
 ];
+
+/// One generated turn: role, text, whether it follows a long gap or cuts in.
+fn script(rng: &mut Rng, turns: usize) -> Vec<(&'static str, &'static str)> {
+    let mut v: Vec<(&str, &str)> = Vec::with_capacity(turns);
+    let clean = rng.chance(60);
+    v.push((
+        "agent",
+        if clean || rng.chance(70) {
+            rng.pick(OPENINGS)
+        } else {
+            rng.pick(BAD_OPENINGS)
+        },
+    ));
+    v.push(("customer", rng.pick(ISSUES)));
+    if !clean && rng.chance(40) {
+        v.push(("agent", "好的，我帮您看一下。"));
+        v.push(("customer", rng.pick(COMPLAINTS)));
+        if rng.chance(50) {
+            v.push(("agent", rng.pick(APOLOGIES)));
+        }
+    }
+    v.push(("agent", "好的，请您稍等，我这边帮您查询一下。"));
+    v.push(("customer", "好的。"));
+    v.push((
+        "agent",
+        if clean || rng.chance(60) {
+            "感谢您的耐心等待，已经查到了。"
+        } else {
+            "查到了。"
+        },
+    ));
+    while v.len() + 4 < turns {
+        v.push(("customer", rng.pick(CUSTOMER_SMALL)));
+        let bad = !clean && rng.chance(8);
+        v.push((
+            "agent",
+            if bad {
+                rng.pick(AGENT_BAD)
+            } else {
+                rng.pick(AGENT_SMALL)
+            },
+        ));
+    }
+    v.push(("customer", "好的，谢谢。"));
+    for c in CLOSINGS {
+        if v.len() < turns && (clean || rng.chance(80)) {
+            v.push(("agent", c));
+        }
+    }
+    v.truncate(turns.max(1));
+    v
+}
 
 fn generate(path: &std::path::Path, n: usize, turns: usize) -> anyhow::Result<u64> {
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
@@ -109,35 +172,29 @@ fn generate(path: &std::path::Path, n: usize, turns: usize) -> anyhow::Result<u6
         let phone = rng.chance(70);
         let agent = rng.below(500);
         let hour = 8 + rng.below(12);
+        let late = rng.chance(10);
         line.push_str(&format!(
             "{{\"id\":\"b-{i:08}\",\"channel\":\"{}\",\"agent_id\":\"a-{agent:03}\",\"agent_name\":\"坐席{agent}\",\
              \"customer_id\":\"u-{}\",\"started_at\":\"2026-10-{:02}T{hour:02}:{:02}:00+08:00\",\"wait_ms\":{},\"ended_by\":\"{}\",\"turns\":[",
             if phone { "phone" } else { "chat" },
             rng.below(100_000),
-            1 + rng.below(28),
+            2 + rng.below(27),
             rng.below(60),
-            rng.below(25_000),
-            if rng.chance(15) { "agent" } else { "customer" }
+            if late { 16_000 + rng.below(30_000) } else { 2_000 + rng.below(12_000) },
+            if rng.chance(10) { "agent" } else { "customer" }
         ));
         let mut t_ms = 0u64;
-        for t in 0..turns {
-            let (role, text) = if t == 0 {
-                ("agent", rng.pick(OPENINGS))
-            } else if t + 3 >= turns {
-                ("agent", CLOSINGS[(t + 3 - turns).min(CLOSINGS.len() - 1)])
-            } else if t % 2 == 1 {
-                ("customer", rng.pick(CUSTOMER))
-            } else {
-                ("agent", rng.pick(AGENT))
-            };
+        for (t, (role, text)) in script(&mut rng, turns).into_iter().enumerate() {
             let chars = text.chars().count() as u64;
+            // 2.5–4 characters a second, short pauses, now and then a long
+            // silence or an interruption.
             let dur = chars * (250 + rng.below(150) as u64);
-            let gap = if rng.chance(5) {
+            let gap = if rng.chance(3) {
                 12_000
             } else {
                 300 + rng.below(1500) as u64
             };
-            let start = (t_ms + gap).saturating_sub(if rng.chance(5) { 2_000 } else { 0 });
+            let start = (t_ms + gap).saturating_sub(if rng.chance(3) { 2_500 } else { 0 });
             if t > 0 {
                 line.push(',');
             }
@@ -187,9 +244,8 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     if args.generate_only {
         return Ok(ExitCode::SUCCESS);
     }
-    let pack = load_pack(args.pack.as_deref()).map_err(anyhow::Error::msg)?;
     let compile = Instant::now();
-    let inspector = Arc::new(Inspector::new(pack));
+    let inspector = Arc::new(load_inspector(args.pack.as_deref()).map_err(anyhow::Error::msg)?);
     println!(
         "pack compiled in {:.1} ms ({} rules)",
         compile.elapsed().as_secs_f64() * 1e3,

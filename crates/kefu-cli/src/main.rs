@@ -135,9 +135,10 @@ fn main() -> ExitCode {
     }
 }
 
-/// Loads `--pack` or the built-in pack; a broken pack is reported with lines.
-pub fn load_pack(path: Option<&std::path::Path>) -> Result<RulePack, String> {
-    match path {
+/// Loads and compiles `--pack` or the built-in pack; a broken pack is
+/// reported with lines.
+pub fn load_inspector(path: Option<&std::path::Path>) -> Result<Inspector, String> {
+    let pack = match path {
         None => RulePack::default_zh_cn().map_err(|e| format!("built-in pack: {e}")),
         Some(p) if p.as_os_str() == "default" => {
             RulePack::default_zh_cn().map_err(|e| format!("built-in pack: {e}"))
@@ -152,18 +153,18 @@ pub fn load_pack(path: Option<&std::path::Path>) -> Result<RulePack, String> {
                     .join("\n")
             })
         }
-    }
+    }?;
+    Inspector::new(pack).map_err(|e| e.to_string())
 }
 
 fn inspect(args: InspectArgs) -> anyhow::Result<ExitCode> {
-    let pack = match load_pack(args.pack.as_deref()) {
-        Ok(p) => p,
+    let inspector = match load_inspector(args.pack.as_deref()) {
+        Ok(i) => Arc::new(i),
         Err(e) => {
             eprintln!("{e}");
             return Ok(ExitCode::from(EXIT_UNUSABLE));
         }
     };
-    let inspector = Arc::new(Inspector::new(pack));
     let mut errors = Vec::new();
     let inputs = pipeline::expand_inputs(&args.inputs, &mut errors);
     for e in &errors {

@@ -6,16 +6,17 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use kefu_engine::cases::{check as check_case, CaseEnvelope};
-use kefu_engine::{Inspector, RuleKind, Scratch};
+use kefu_engine::{RuleKind, Scratch};
 use kefu_formats::native::{parse_conversation, Batch, RecordReader};
 use kefu_formats::summary::render_table;
 
-use crate::{load_pack, EXIT_UNUSABLE};
+use crate::{load_inspector, EXIT_UNUSABLE};
 
 /// Validates a pack and prints either its rule count or every issue.
 pub fn check(path: &Path) -> anyhow::Result<ExitCode> {
-    match load_pack(Some(path)) {
-        Ok(pack) => {
+    match load_inspector(Some(path)) {
+        Ok(inspector) => {
+            let pack = inspector.pack();
             println!(
                 "{}: ok — pack {} {}, {} rules enabled, {} disabled",
                 path.display(),
@@ -35,13 +36,14 @@ pub fn check(path: &Path) -> anyhow::Result<ExitCode> {
 
 /// Lists the rules of a pack as a table.
 pub fn list(path: Option<&Path>) -> anyhow::Result<ExitCode> {
-    let pack = match load_pack(path) {
-        Ok(p) => p,
+    let inspector = match load_inspector(path) {
+        Ok(i) => i,
         Err(e) => {
             eprintln!("{e}");
             return Ok(ExitCode::from(EXIT_UNUSABLE));
         }
     };
+    let pack = inspector.pack();
     let mut rows = vec![[
         "id",
         "name",
@@ -90,14 +92,13 @@ pub fn list(path: Option<&Path>) -> anyhow::Result<ExitCode> {
 
 /// Runs a pack over cases and reports each mismatch; non-zero if any.
 pub fn test(pack_path: &Path, cases: &[PathBuf]) -> anyhow::Result<ExitCode> {
-    let pack = match load_pack(Some(pack_path)) {
-        Ok(p) => p,
+    let inspector = match load_inspector(Some(pack_path)) {
+        Ok(i) => i,
         Err(e) => {
             eprintln!("{e}");
             return Ok(ExitCode::from(EXIT_UNUSABLE));
         }
     };
-    let inspector = Inspector::new(pack);
     let mut scratch = Scratch::default();
     let (mut passed, mut failed, mut broken) = (0usize, 0usize, 0usize);
     let mut batch = Batch::default();

@@ -9,15 +9,15 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use chrono::Timelike;
+use daachorse::CharwiseDoubleArrayAhoCorasick;
 use regex::Regex;
 use serde::{Serialize, Serializer};
 
 use crate::calendar::in_festival_period;
 use crate::model::{Channel, Conversation, EndedBy, Role, Turn};
 use crate::normalize::{char_slice, normalize_phrase, NormalizedText};
-use crate::pack::{RegexMode, RoleFilter, Rule, RuleKind, RulePack, Scope};
+use crate::pack::{PackError, PackIssue, RegexMode, RoleFilter, Rule, RuleKind, RulePack, Scope};
 
 /// What a phrase means to the rule that listed it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,24 +63,58 @@ struct CompiledRule {
 }
 
 /// A pack compiled for matching. Build once, share across threads.
-#[derive(Debug)]
 pub struct Inspector {
     pack: RulePack,
     pack_label: Arc<str>,
     rules: Vec<CompiledRule>,
-    automaton: Option<AhoCorasick>,
+    automaton: Option<CharwiseDoubleArrayAhoCorasick<u32>>,
     uses: Vec<Vec<PatternUse>>,
     manual: Vec<Arc<str>>,
 }
 
+impl std::fmt::Debug for Inspector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inspector")
+            .field("pack", &self.pack_label)
+            .field("rules", &self.rules.len())
+            .field("phrases", &self.uses.len())
+            .finish()
+    }
+}
+
 /// Reusable per-thread buffers for [`Inspector::inspect`].
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Scratch {
-    normalized: Vec<NormalizedText>,
+    /// All turns of the conversation, normalised, NUL between turns.
+    norm: NormalizedText,
+    /// Byte range of each turn in `norm`.
+    turn_ranges: Vec<(usize, usize)>,
+    /// Content characters of each turn.
+    turn_content: Vec<u32>,
     hits: Vec<Vec<Hit>>,
     ordinals: Vec<[u32; 3]>,
     role_counts: [u32; 3],
     chosen: Vec<(u32, u32)>,
+    /// One turn normalised with origins, to map finding spans back.
+    span_buf: NormalizedText,
+    /// Which turn `span_buf` holds.
+    span_turn: Option<usize>,
+}
+
+impl Default for Scratch {
+    fn default() -> Scratch {
+        Scratch {
+            norm: NormalizedText::untracked(),
+            turn_ranges: Vec::new(),
+            turn_content: Vec::new(),
+            hits: Vec::new(),
+            ordinals: Vec::new(),
+            role_counts: [0; 3],
+            chosen: Vec::new(),
+            span_buf: NormalizedText::default(),
+            span_turn: None,
+        }
+    }
 }
 
 /// One violation, with its evidence.
@@ -198,6 +232,7 @@ enum Outcome {
 /// A violation before scoring.
 struct Raw {
     turn: Option<usize>,
+    /// Byte range in the conversation's normalised buffer.
     span: Option<(usize, usize)>,
     value: Option<f64>,
     detail: Option<String>,
@@ -215,8 +250,9 @@ impl Raw {
 }
 
 impl Inspector {
-    /// Compiles a validated pack.
-    pub fn new(pack: RulePack) -> Inspector {
+    /// Compiles a validated pack. Fails only if the phrase automaton cannot
+    /// be built (a pack of millions of phrases).
+    pub fn new(pack: RulePack) -> Result<Inspector, PackError> {
         let mut patterns: Vec<String> = Vec::new();
         let mut index: HashMap<String, usize> = HashMap::new();
         let mut uses: Vec<Vec<PatternUse>> = Vec::new();
@@ -298,26 +334,27 @@ impl Inspector {
         let automaton = if patterns.is_empty() {
             None
         } else {
-            AhoCorasick::builder()
-                .match_kind(MatchKind::Standard)
-                .kind(Some(AhoCorasickKind::DFA))
-                .build(&patterns)
-                .or_else(|_| {
-                    AhoCorasick::builder()
-                        .match_kind(MatchKind::Standard)
-                        .build(&patterns)
-                })
-                .ok()
+            Some(
+                CharwiseDoubleArrayAhoCorasick::new(&patterns).map_err(|e| PackError {
+                    issues: vec![PackIssue {
+                        line: 0,
+                        message: format!(
+                            "the pack's {} phrases do not fit one automaton: {e}",
+                            patterns.len()
+                        ),
+                    }],
+                })?,
+            )
         };
         let pack_label = Arc::from(format!("{}@{}", pack.meta.id, pack.meta.version));
-        Inspector {
+        Ok(Inspector {
             pack,
             pack_label,
             rules,
             automaton,
             uses,
             manual,
-        }
+        })
     }
 
     /// The pack this inspector was compiled from.
@@ -328,6 +365,7 @@ impl Inspector {
     /// Inspects one conversation.
     pub fn inspect(&self, conv: &Conversation<'_>, scratch: &mut Scratch) -> Inspection {
         self.prepare(conv, scratch);
+        scratch.span_turn = None;
         let mut findings = Vec::new();
         let mut not_applicable = Vec::new();
         let mut raws = Vec::new();
@@ -338,9 +376,13 @@ impl Inspector {
                 Outcome::NotApplicable => not_applicable.push(cr.id.clone()),
                 Outcome::Evaluated => {
                     let mut used = 0.0;
-                    for raw in raws.drain(..) {
+                    for mut raw in raws.drain(..) {
                         let deduction = cr.rule.deduction.min((cr.rule.cap - used).max(0.0));
                         used += deduction;
+                        raw.span = match (raw.turn, raw.span) {
+                            (Some(t), Some((a, b))) => Some(original_span(scratch, conv, t, a, b)),
+                            _ => None,
+                        };
                         findings.push(self.finding(cr, conv, raw, deduction));
                     }
                 }
@@ -428,9 +470,6 @@ impl Inspector {
     /// rules that listed the phrase.
     fn prepare(&self, conv: &Conversation<'_>, scratch: &mut Scratch) {
         let n = conv.turns.len();
-        if scratch.normalized.len() < n {
-            scratch.normalized.resize_with(n, NormalizedText::default);
-        }
         if scratch.hits.len() < self.rules.len() {
             scratch.hits.resize_with(self.rules.len(), Vec::new);
         }
@@ -439,6 +478,9 @@ impl Inspector {
         }
         scratch.ordinals.clear();
         scratch.role_counts = [0; 3];
+        scratch.norm.clear();
+        scratch.turn_ranges.clear();
+        scratch.turn_content.clear();
         for (t, turn) in conv.turns.iter().enumerate() {
             let mut ord = [u32::MAX; 3];
             match turn.role {
@@ -454,33 +496,47 @@ impl Inspector {
             }
             ord[ANY] = t as u32;
             scratch.ordinals.push(ord);
-            let norm = &mut scratch.normalized[t];
-            norm.fill(&turn.text);
-            let Some(ac) = &self.automaton else { continue };
-            for m in ac.find_overlapping_iter(norm.as_str()) {
-                for u in &self.uses[m.pattern().as_usize()] {
-                    let rule = &self.rules[u.rule as usize].rule;
-                    let filter = match (&rule.kind, u.slot) {
-                        (
-                            RuleKind::Response { trigger_role, .. },
-                            Slot::Trigger | Slot::TriggerUnless,
-                        ) => *trigger_role,
-                        // Hold notices excuse silence only when the agent gives them.
-                        (_, Slot::Hold) => RoleFilter::Agent,
-                        _ => rule.role,
-                    };
-                    if filter.admits(turn.role) {
-                        scratch.hits[u.rule as usize].push(Hit {
-                            turn: t as u32,
-                            slot: u.slot,
-                            start: m.start() as u32,
-                            end: m.end() as u32,
-                        });
-                    }
+            if t > 0 {
+                scratch.norm.push_boundary();
+            }
+            let start = scratch.norm.as_str().len();
+            let content = scratch.norm.append(&turn.text);
+            scratch
+                .turn_ranges
+                .push((start, scratch.norm.as_str().len()));
+            scratch.turn_content.push(content as u32);
+        }
+        scratch.role_counts[ANY] = n as u32;
+        // One scan over the whole conversation; no phrase spans a turn
+        // boundary because none contains NUL.
+        let Some(ac) = &self.automaton else { return };
+        let mut t = 0usize;
+        for m in ac.find_overlapping_iter(scratch.norm.as_str()) {
+            while t < n && scratch.turn_ranges[t].1 < m.end() {
+                t += 1;
+            }
+            let Some(turn) = conv.turns.get(t) else { break };
+            for u in &self.uses[m.value() as usize] {
+                let rule = &self.rules[u.rule as usize].rule;
+                let filter = match (&rule.kind, u.slot) {
+                    (
+                        RuleKind::Response { trigger_role, .. },
+                        Slot::Trigger | Slot::TriggerUnless,
+                    ) => *trigger_role,
+                    // Hold notices excuse silence only when the agent gives them.
+                    (_, Slot::Hold) => RoleFilter::Agent,
+                    _ => rule.role,
+                };
+                if filter.admits(turn.role) {
+                    scratch.hits[u.rule as usize].push(Hit {
+                        turn: t as u32,
+                        slot: u.slot,
+                        start: m.start() as u32,
+                        end: m.end() as u32,
+                    });
                 }
             }
         }
-        scratch.role_counts[ANY] = n as u32;
     }
 
     fn evaluate(
@@ -520,11 +576,9 @@ impl Inspector {
                 );
                 for &(turn, packed) in &chosen {
                     let h = hits[packed as usize];
-                    let span = scratch.normalized[turn as usize]
-                        .original_span(h.start as usize, h.end as usize);
                     out.push(Raw {
                         turn: Some(turn as usize),
-                        span: Some(span),
+                        span: Some((h.start as usize, h.end as usize)),
                         value: None,
                         detail: None,
                     });
@@ -552,18 +606,15 @@ impl Inspector {
                 if scratch.role_counts[role] == 0 {
                     return Outcome::NotApplicable;
                 }
-                let mut chosen = std::mem::take(&mut scratch.chosen);
                 self.response(
                     hits,
-                    scratch,
-                    &mut chosen,
+                    &mut scratch.chosen,
                     conv,
                     *trigger_role,
                     rule.role,
                     *within_turns,
                     out,
                 );
-                scratch.chosen = chosen;
                 Outcome::Evaluated
             }
             RuleKind::Silence { max_ms, .. } => silence(conv, rule.role, *max_ms, hits, out),
@@ -584,7 +635,7 @@ impl Inspector {
                     if let (Some(s), Some(e)) = (turn.start_ms, turn.end_ms) {
                         if e > s {
                             ms += e - s;
-                            chars += scratch.normalized[t].content_chars();
+                            chars += scratch.turn_content[t] as usize;
                         }
                     }
                 }
@@ -623,26 +674,28 @@ impl Inspector {
                         RegexMode::Require => Outcome::NotApplicable,
                     };
                 }
+                // Turn by turn, and only the turns the rule looks at: most
+                // patterns have no literal prefix to skip ahead with, so
+                // every byte searched costs.
                 let mut found = false;
                 for (t, turn) in conv.turns.iter().enumerate() {
                     if !rule.role.admits(turn.role) || !in_scope(scratch, role, *scope, t as u32) {
                         continue;
                     }
-                    let norm = &scratch.normalized[t];
-                    for m in re.find_iter(norm.as_str()) {
+                    let (from, to) = scratch.turn_ranges[t];
+                    for m in re.find_iter(&scratch.norm.as_str()[from..to]) {
                         found = true;
                         if *mode == RegexMode::Require {
                             break;
                         }
-                        if m.start() == m.end() {
-                            continue;
+                        if m.start() < m.end() {
+                            out.push(Raw {
+                                turn: Some(t),
+                                span: Some((from + m.start(), from + m.end())),
+                                value: None,
+                                detail: None,
+                            });
                         }
-                        out.push(Raw {
-                            turn: Some(t),
-                            span: Some(norm.original_span(m.start(), m.end())),
-                            value: None,
-                            detail: None,
-                        });
                     }
                     if found && *mode == RegexMode::Require {
                         break;
@@ -694,7 +747,6 @@ impl Inspector {
     fn response(
         &self,
         hits: &[Hit],
-        scratch: &Scratch,
         chosen: &mut Vec<(u32, u32)>,
         conv: &Conversation<'_>,
         trigger_role: RoleFilter,
@@ -719,12 +771,17 @@ impl Inspector {
                     .iter()
                     .any(|h| h.slot == Slot::Phrase && h.turn == turn && h.start >= trig.end);
             let mut answered = same_turn_ok;
+            // Whether the responding side spoke at all after the trigger: a
+            // customer's last words before hanging up (a final complaint, a
+            // thank-you) leave the agent no turn to answer in.
+            let mut could_answer = same_turn_ok;
             if !answered {
                 let mut seen = 0usize;
                 for (t, later) in conv.turns.iter().enumerate().skip(turn as usize + 1) {
                     if !response_role.admits(later.role) {
                         continue;
                     }
+                    could_answer = true;
                     if hits
                         .iter()
                         .any(|h| h.slot == Slot::Phrase && h.turn as usize == t)
@@ -738,18 +795,41 @@ impl Inspector {
                     }
                 }
             }
-            if !answered {
-                let span = scratch.normalized[turn as usize]
-                    .original_span(trig.start as usize, trig.end as usize);
+            if !answered && could_answer {
                 out.push(Raw {
                     turn: Some(turn as usize),
-                    span: Some(span),
+                    span: Some((trig.start as usize, trig.end as usize)),
                     value: None,
                     detail: Some(within.to_string()),
                 });
             }
         }
     }
+}
+
+/// Maps a byte range of the conversation's normalised buffer, inside turn
+/// `t`, to a character span of the turn's original text. Matching keeps no
+/// origins (it is the hot path); the few turns with findings are normalised
+/// again here, with origins.
+fn original_span(
+    scratch: &mut Scratch,
+    conv: &Conversation<'_>,
+    t: usize,
+    start: usize,
+    end: usize,
+) -> (usize, usize) {
+    let Some(&(from, _)) = scratch.turn_ranges.get(t) else {
+        return (0, 0);
+    };
+    if scratch.span_turn != Some(t) {
+        scratch
+            .span_buf
+            .fill(conv.turns.get(t).map_or("", |turn| &turn.text));
+        scratch.span_turn = Some(t);
+    }
+    scratch
+        .span_buf
+        .original_span(start.saturating_sub(from), end.saturating_sub(from))
 }
 
 /// Whether turn `t` lies in `scope`, counted in turns of role slot `role`.

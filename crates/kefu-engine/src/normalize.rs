@@ -73,6 +73,7 @@ pub fn is_separator(c: char) -> bool {
         return matches!(
             c,
             ' ' | '\t'
+                | '\0'
                 | '\x0B'
                 | '\x0C'
                 | ','
@@ -139,6 +140,8 @@ pub struct NormalizedText {
     content_chars: usize,
     /// Characters in the original text.
     original_chars: usize,
+    /// Skip recording `origin` (the fast path for matching only).
+    untracked: bool,
 }
 
 impl NormalizedText {
@@ -151,10 +154,48 @@ impl NormalizedText {
 
     /// Normalises `original`, reusing this buffer's allocations.
     pub fn fill(&mut self, original: &str) {
+        self.clear();
+        self.append(original);
+    }
+
+    /// A buffer that does not record where each byte came from: faster,
+    /// for matching only; [`NormalizedText::original_span`] then returns
+    /// empty spans. Map spans with a tracked buffer of the same text.
+    pub fn untracked() -> NormalizedText {
+        NormalizedText {
+            untracked: true,
+            ..NormalizedText::default()
+        }
+    }
+
+    /// Empties the buffer, keeping its allocations.
+    pub fn clear(&mut self) {
         self.text.clear();
         self.origin.clear();
         self.content_chars = 0;
+        self.original_chars = 0;
+    }
+
+    /// Appends a NUL byte that no phrase can match across: it separates the
+    /// turns of a conversation normalised into one buffer (NUL in input
+    /// text is skipped as a separator, so only this one exists).
+    pub fn push_boundary(&mut self) {
+        self.text.push('\0');
+        if !self.untracked {
+            self.origin.push(u32::MAX);
+        }
+    }
+
+    /// Normalises `original` onto the end of the buffer. Origins of the new
+    /// bytes count characters from the start of `original`. Returns the
+    /// content characters added.
+    pub fn append(&mut self, original: &str) -> usize {
+        let content_before = self.content_chars;
         let table = dense_table();
+        self.text.reserve(original.len());
+        if !self.untracked {
+            self.origin.reserve(original.len());
+        }
         let mut index: u32 = 0;
         for c in original.chars() {
             let cp = c as u32;
@@ -173,6 +214,11 @@ impl NormalizedText {
                     char::from_u32(to).unwrap_or(c)
                 };
                 self.push(s, index, true);
+            } else if (0x3001..=0x3035).contains(&cp) {
+                // CJK punctuation (。「」《》…): NFKC leaves it alone.
+                if !is_separator(c) {
+                    self.push(c, index, !is_barrier(c));
+                }
             } else if !is_separator(c) {
                 for d in std::iter::once(c).nfkc() {
                     if is_separator(d) {
@@ -191,14 +237,17 @@ impl NormalizedText {
             index = index.saturating_add(1);
         }
         self.original_chars = index as usize;
+        self.content_chars - content_before
     }
 
     #[inline]
     fn push(&mut self, c: char, index: u32, content: bool) {
         let before = self.text.len();
         self.text.push(c);
-        let added = self.text.len() - before;
-        self.origin.extend(std::iter::repeat_n(index, added));
+        if !self.untracked {
+            let added = self.text.len() - before;
+            self.origin.extend(std::iter::repeat_n(index, added));
+        }
         if content {
             self.content_chars += 1;
         }
@@ -215,7 +264,7 @@ impl NormalizedText {
         self.content_chars
     }
 
-    /// Length of the original text in characters.
+    /// Length in characters of the original text last appended.
     pub fn original_chars(&self) -> usize {
         self.original_chars
     }
@@ -277,6 +326,21 @@ mod tests {
         );
         assert_eq!(normalize_phrase("謝謝您的耐心等待"), "谢谢您的耐心等待");
         assert_eq!(to_simplified('臺'), '台');
+        assert_eq!(normalize_phrase("有什麼事快說"), "有什么事快说");
+        assert_eq!(normalize_phrase("怎麼回事"), "怎么回事");
+        // Simplified text is left as it is: the mapping is idempotent.
+        for phrase in [
+            "什么",
+            "还有什么可以帮您",
+            "怎么回事",
+            "干",
+            "发",
+            "后面",
+            "里面",
+            "只有",
+        ] {
+            assert_eq!(normalize_phrase(phrase), phrase);
+        }
     }
 
     #[test]

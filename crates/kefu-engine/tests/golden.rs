@@ -10,7 +10,8 @@ const FIXTURES: &str = include_str!("golden/conversations.jsonl");
 
 #[test]
 fn default_pack_matches_golden_expectations() {
-    let inspector = Inspector::new(RulePack::default_zh_cn().expect("built-in pack is valid"));
+    let inspector = Inspector::new(RulePack::default_zh_cn().expect("built-in pack is valid"))
+        .expect("built-in pack compiles");
     let mut scratch = Scratch::default();
     let mut failures = Vec::new();
     let mut count = 0;

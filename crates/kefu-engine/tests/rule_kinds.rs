@@ -8,6 +8,7 @@ fn pack(rules: &str) -> Inspector {
         "[pack]\nid = \"t\"\nversion = \"1\"\n[[dimensions]]\nid = \"d\"\nname = \"维度\"\n{rules}"
     );
     Inspector::new(RulePack::from_toml(&text).unwrap_or_else(|e| panic!("{e}")))
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn run(ins: &Inspector, json: &str) -> Inspection {
@@ -263,8 +264,14 @@ fn response_answered_in_time_or_not() {
     assert_eq!(rules_hit(&late), vec!["apology"]);
     assert_eq!(late.findings[0].turn, Some(0));
     assert_eq!(late.findings[0].text.as_deref(), Some("投訴"));
-    let never = run(&ins, &chat(&[("agent", "您好"), ("customer", "太 慢 了")]));
+    let never = run(
+        &ins,
+        &chat(&[("agent", "您好"), ("customer", "太 慢 了"), ("agent", "嗯")]),
+    );
     assert_eq!(rules_hit(&never), vec!["apology"]);
+    // The customer's last words, with no agent turn after them, cannot be answered.
+    let last_words = run(&ins, &chat(&[("agent", "您好"), ("customer", "太 慢 了")]));
+    assert!(last_words.findings.is_empty(), "{:?}", last_words.findings);
     let excused = run(
         &ins,
         &chat(&[("customer", "我不投诉，就问问"), ("agent", "好的")]),
@@ -638,4 +645,40 @@ fn overlapping_unordered_and_missing_timings_do_not_crash() {
     assert!(r.score >= 0.0);
     let empty = run(&ins, "{\"id\":\"e\",\"channel\":\"phone\",\"turns\":[]}");
     assert_eq!(empty.score, 100.0);
+}
+
+#[test]
+fn regex_anchors_are_per_turn_and_matches_never_cross_turns() {
+    let ins = pack(
+        r#"
+[[rules]]
+id = "starts_with_ok"
+dimension = "d"
+kind = "regex"
+deduction = 1
+pattern = "^好的"
+[[rules]]
+id = "three_then_hao"
+dimension = "d"
+kind = "regex"
+deduction = 1
+pattern = "[^x]{3}好"
+"#,
+    );
+    let r = run(
+        &ins,
+        &chat(&[
+            ("agent", "好的"),
+            ("agent", "嗯好的"),
+            ("agent", "ab"),
+            ("agent", "c好"),
+            ("agent", "abc好"),
+        ]),
+    );
+    let hits: Vec<(&str, Option<usize>)> = r.findings.iter().map(|f| (&*f.rule, f.turn)).collect();
+    assert_eq!(
+        hits,
+        vec![("starts_with_ok", Some(0)), ("three_then_hao", Some(4))]
+    );
+    assert_eq!(r.findings[1].text.as_deref(), Some("abc好"));
 }

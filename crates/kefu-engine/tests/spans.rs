@@ -4,6 +4,15 @@
 use kefu_engine::normalize::{char_slice, normalize_phrase, NormalizedText};
 use kefu_engine::{Conversation, Inspector, Role, RulePack, Scratch, Turn};
 use proptest::prelude::*;
+use std::sync::OnceLock;
+
+fn inspector() -> &'static Inspector {
+    static INSPECTOR: OnceLock<Inspector> = OnceLock::new();
+    INSPECTOR.get_or_init(|| {
+        Inspector::new(RulePack::default_zh_cn().expect("built-in pack"))
+            .expect("built-in pack compiles")
+    })
+}
 
 /// Text mixing the characters that normalisation treats specially.
 fn messy_text() -> impl Strategy<Value = String> {
@@ -33,7 +42,7 @@ proptest! {
 
     #[test]
     fn finding_spans_point_at_their_text(texts in prop::collection::vec(messy_text(), 1..8)) {
-        let inspector = Inspector::new(RulePack::default_zh_cn().expect("built-in pack"));
+        let inspector = inspector();
         let turns: Vec<Turn<'_>> = texts
             .iter()
             .enumerate()

@@ -50,8 +50,11 @@ pub struct RecordError {
 
 /// Parses one record into a conversation borrowing from `bytes`.
 pub fn parse_conversation(bytes: &[u8]) -> Result<Conversation<'_>, String> {
-    let conv: Conversation<'_> =
-        serde_json::from_slice(bytes).map_err(|e| describe_json_error(&e, bytes))?;
+    // Validating UTF-8 once for the whole record is faster than serde_json
+    // validating string by string, and gives a clearer message.
+    let text = std::str::from_utf8(bytes)
+        .map_err(|e| format!("invalid UTF-8 at byte {} of the record", e.valid_up_to()))?;
+    let conv: Conversation<'_> = serde_json::from_str(text).map_err(|e| describe_json_error(&e))?;
     validate(&conv)?;
     Ok(conv)
 }
@@ -64,15 +67,7 @@ pub fn validate(conv: &Conversation<'_>) -> Result<(), String> {
     Ok(())
 }
 
-fn describe_json_error(e: &serde_json::Error, bytes: &[u8]) -> String {
-    if std::str::from_utf8(bytes).is_err() {
-        // serde_json reports this as a generic error; say it plainly.
-        let valid = match std::str::from_utf8(bytes) {
-            Err(u) => u.valid_up_to(),
-            Ok(_) => 0,
-        };
-        return format!("invalid UTF-8 at byte {valid} of the record");
-    }
+fn describe_json_error(e: &serde_json::Error) -> String {
     let msg = e.to_string();
     // serde_json appends "at line 1 column N"; the line is ours, keep the column.
     match msg.rfind(" at line ") {

@@ -62,8 +62,7 @@ impl Summary {
         self.conversations += 1;
         self.passed += u64::from(ins.passed);
         self.score_sum += ins.score;
-        let agent_key = ins.agent_id.clone().unwrap_or_else(|| "-".to_string());
-        let agent = self.agents.entry(agent_key).or_default();
+        let agent = entry(&mut self.agents, ins.agent_id.as_deref().unwrap_or("-"));
         if agent.name.is_none() {
             agent.name = ins.agent_name.clone();
         }
@@ -73,8 +72,8 @@ impl Summary {
         agent.score_sum += ins.score;
         let mut seen: Vec<&str> = Vec::new();
         for f in &ins.findings {
-            *agent.rule_hits.entry(f.rule.to_string()).or_default() += 1;
-            let rule = self.rules.entry(f.rule.to_string()).or_default();
+            *entry(&mut agent.rule_hits, &f.rule) += 1;
+            let rule = entry(&mut self.rules, &f.rule);
             if rule.name.is_empty() {
                 rule.name = f.name.to_string();
                 rule.dimension = f.dimension.to_string();
@@ -87,7 +86,7 @@ impl Summary {
             }
         }
         for r in &ins.not_applicable {
-            self.rules.entry(r.to_string()).or_default().not_applicable += 1;
+            entry(&mut self.rules, r).not_applicable += 1;
         }
     }
 
@@ -209,6 +208,15 @@ impl Summary {
         out.push_str(&render_table(&rows));
         out
     }
+}
+
+/// The value under `key`, inserted as default if absent; allocates the key
+/// only on insertion (this runs once per conversation and finding).
+fn entry<'m, V: Default>(map: &'m mut BTreeMap<String, V>, key: &str) -> &'m mut V {
+    if !map.contains_key(key) {
+        map.insert(key.to_string(), V::default());
+    }
+    map.get_mut(key).expect("inserted above")
 }
 
 fn ratio(num: f64, den: u64) -> f64 {
