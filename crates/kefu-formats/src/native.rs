@@ -336,7 +336,7 @@ mod tests {
                     .iter()
                     .map(|(l, b)| (l, String::from_utf8_lossy(b).into_owned())),
             );
-            errs.extend(batch.errors.drain(..));
+            errs.append(&mut batch.errors);
         }
         (recs, errs)
     }
