@@ -34,20 +34,21 @@ fn lunar_to_solar(year: i32, month: isize, day: usize) -> Option<NaiveDate> {
     )
 }
 
-/// Dates of the four lunar festivals for every supported year, computed once.
-fn lunar_table() -> &'static [[Option<NaiveDate>; 4]] {
-    static TABLE: OnceLock<Vec<[Option<NaiveDate>; 4]>> = OnceLock::new();
-    TABLE.get_or_init(|| {
-        (FIRST_YEAR..=LAST_YEAR)
-            .map(|y| {
-                [
-                    lunar_to_solar(y, 1, 1),
-                    lunar_to_solar(y, 1, 15),
-                    lunar_to_solar(y, 5, 5),
-                    lunar_to_solar(y, 8, 15),
-                ]
-            })
-            .collect()
+/// Number of supported years.
+const YEARS: usize = (LAST_YEAR - FIRST_YEAR + 1) as usize;
+
+/// Dates of the four lunar festivals of one year, computed on first use:
+/// the astronomical calculation is costly, and a run usually touches only
+/// a year or two.
+fn lunar_year(year: i32) -> &'static [Option<NaiveDate>; 4] {
+    static TABLE: [OnceLock<[Option<NaiveDate>; 4]>; YEARS] = [const { OnceLock::new() }; YEARS];
+    TABLE[(year - FIRST_YEAR) as usize].get_or_init(|| {
+        [
+            lunar_to_solar(year, 1, 1),
+            lunar_to_solar(year, 1, 15),
+            lunar_to_solar(year, 5, 5),
+            lunar_to_solar(year, 8, 15),
+        ]
     })
 }
 
@@ -70,7 +71,7 @@ pub fn festival_date(festival: Festival, year: i32) -> Option<NaiveDate> {
                 Festival::DragonBoat => 2,
                 _ => 3,
             };
-            lunar_table()[(year - FIRST_YEAR) as usize][column]
+            lunar_year(year)[column]
         }
     }
 }

@@ -60,6 +60,8 @@ struct CompiledRule {
     name: Arc<str>,
     dimension: Arc<str>,
     regex: Option<Regex>,
+    /// The regex has a group named `hit` that marks the evidence.
+    evidence_group: bool,
 }
 
 /// A pack compiled for matching. Build once, share across threads.
@@ -97,6 +99,8 @@ pub struct Scratch {
     chosen: Vec<(u32, u32)>,
     /// One turn normalised with origins, to map finding spans back.
     span_buf: NormalizedText,
+    /// Per rule: the last date checked for festivals and the bit set due.
+    festival_memo: Vec<Option<(chrono::NaiveDate, u64)>>,
     /// Which turn `span_buf` holds.
     span_turn: Option<usize>,
 }
@@ -113,6 +117,7 @@ impl Default for Scratch {
             chosen: Vec::new(),
             span_buf: NormalizedText::default(),
             span_turn: None,
+            festival_memo: Vec::new(),
         }
     }
 }
@@ -323,7 +328,11 @@ impl Inspector {
                 | RuleKind::ResponseTime { .. }
                 | RuleKind::EndedBy => {}
             }
+            let evidence_group = regex
+                .as_ref()
+                .is_some_and(|re: &Regex| re.capture_names().any(|n| n == Some("hit")));
             rules.push(CompiledRule {
+                evidence_group,
                 id: Arc::from(rule.id.as_str()),
                 name: Arc::from(rule.name.as_str()),
                 dimension: Arc::from(rule.dimension.as_str()),
@@ -683,18 +692,33 @@ impl Inspector {
                         continue;
                     }
                     let (from, to) = scratch.turn_ranges[t];
-                    for m in re.find_iter(&scratch.norm.as_str()[from..to]) {
-                        found = true;
-                        if *mode == RegexMode::Require {
-                            break;
+                    let haystack = &scratch.norm.as_str()[from..to];
+                    if *mode == RegexMode::Require {
+                        found = re.is_match(haystack);
+                    } else if cr.evidence_group {
+                        // The group `hit` is the evidence; the rest is context.
+                        for caps in re.captures_iter(haystack) {
+                            found = true;
+                            if let Some(m) = caps.name("hit").filter(|m| m.start() < m.end()) {
+                                out.push(Raw {
+                                    turn: Some(t),
+                                    span: Some((from + m.start(), from + m.end())),
+                                    value: None,
+                                    detail: None,
+                                });
+                            }
                         }
-                        if m.start() < m.end() {
-                            out.push(Raw {
-                                turn: Some(t),
-                                span: Some((from + m.start(), from + m.end())),
-                                value: None,
-                                detail: None,
-                            });
+                    } else {
+                        for m in re.find_iter(haystack) {
+                            found = true;
+                            if m.start() < m.end() {
+                                out.push(Raw {
+                                    turn: Some(t),
+                                    span: Some((from + m.start(), from + m.end())),
+                                    value: None,
+                                    detail: None,
+                                });
+                            }
                         }
                     }
                     if found && *mode == RegexMode::Require {
@@ -712,27 +736,44 @@ impl Inspector {
                     return Outcome::NotApplicable;
                 };
                 let date = at.date_naive();
-                let due: Vec<usize> = festivals
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, f)| {
-                        in_festival_period(f.festival, date, f.days_before, f.days_after)
-                    })
-                    .map(|(n, _)| n)
-                    .collect();
-                if due.is_empty() {
+                // Festivals due on this date, as a bit set; a day's file
+                // shares one date, so the last answer is kept per rule.
+                let due: u64 = match scratch.festival_memo.get(index) {
+                    Some(&Some((d, mask))) if d == date => mask,
+                    _ => {
+                        let mask = festivals
+                            .iter()
+                            .enumerate()
+                            .take(64)
+                            .filter(|(_, f)| {
+                                in_festival_period(f.festival, date, f.days_before, f.days_after)
+                            })
+                            .fold(0u64, |m, (n, _)| m | (1 << n));
+                        if scratch.festival_memo.len() <= index {
+                            scratch.festival_memo.resize(index + 1, None);
+                        }
+                        scratch.festival_memo[index] = Some((date, mask));
+                        mask
+                    }
+                };
+                if due == 0 {
                     return Outcome::Skipped;
                 }
                 if scratch.role_counts[role] == 0 {
                     return Outcome::NotApplicable;
                 }
+                let hits = &scratch.hits[index];
                 let greeted = hits.iter().any(|h| {
-                    matches!(h.slot, Slot::Festival(n) if due.contains(&(n as usize)))
+                    matches!(h.slot, Slot::Festival(n) if n < 64 && due & (1 << n) != 0)
                         && in_scope(scratch, role, *scope, h.turn)
                 });
                 if !greeted {
-                    let names: Vec<&str> =
-                        due.iter().map(|&n| festivals[n].festival.name()).collect();
+                    let names: Vec<&str> = festivals
+                        .iter()
+                        .enumerate()
+                        .filter(|(n, _)| *n < 64 && due & (1 << n) != 0)
+                        .map(|(_, f)| f.festival.name())
+                        .collect();
                     out.push(Raw {
                         detail: Some(names.join("、")),
                         ..Raw::whole(None)

@@ -193,51 +193,80 @@ impl NormalizedText {
         let content_before = self.content_chars;
         let table = dense_table();
         self.text.reserve(original.len());
-        if !self.untracked {
-            self.origin.reserve(original.len());
-        }
         let mut index: u32 = 0;
-        for c in original.chars() {
-            let cp = c as u32;
-            if c.is_ascii() {
-                if c.is_ascii_alphanumeric() {
-                    self.push(c.to_ascii_lowercase(), index, true);
-                } else if !is_separator(c) {
-                    self.push(c, index, !is_barrier(c));
-                }
-            } else if (0x4E00..DENSE_TO).contains(&cp) {
-                // Unified ideographs: NFKC leaves them alone; only T→S applies.
-                let to = table[(cp - DENSE_FROM) as usize];
-                let s = if to == 0 {
-                    c
+        if self.untracked {
+            // Hot path: runs of ideographs that need no change are copied
+            // as they are, in one go.
+            let mut run: Option<(usize, usize)> = None;
+            for (at, c) in original.char_indices() {
+                let cp = c as u32;
+                if (0x4E00..DENSE_TO).contains(&cp) && table[(cp - DENSE_FROM) as usize] == 0 {
+                    run = Some(match run {
+                        Some((from, _)) => (from, at + 3),
+                        None => (at, at + 3),
+                    });
+                    self.content_chars += 1;
                 } else {
-                    char::from_u32(to).unwrap_or(c)
-                };
-                self.push(s, index, true);
-            } else if (0x3001..=0x3035).contains(&cp) {
-                // CJK punctuation (。「」《》…): NFKC leaves it alone.
-                if !is_separator(c) {
-                    self.push(c, index, !is_barrier(c));
-                }
-            } else if !is_separator(c) {
-                for d in std::iter::once(c).nfkc() {
-                    if is_separator(d) {
-                        continue;
+                    if let Some((from, to)) = run.take() {
+                        self.text.push_str(&original[from..to]);
                     }
-                    let barrier = is_barrier(d);
-                    if d.is_ascii() {
-                        self.push(d.to_ascii_lowercase(), index, !barrier);
-                    } else {
-                        for l in d.to_lowercase() {
-                            self.push(to_simplified(l), index, !barrier);
-                        }
-                    }
+                    self.push_one(c, index, table);
                 }
+                index = index.saturating_add(1);
             }
-            index = index.saturating_add(1);
+            if let Some((from, to)) = run {
+                self.text.push_str(&original[from..to]);
+            }
+        } else {
+            self.origin.reserve(original.len());
+            for c in original.chars() {
+                self.push_one(c, index, table);
+                index = index.saturating_add(1);
+            }
         }
         self.original_chars = index as usize;
         self.content_chars - content_before
+    }
+
+    /// Normalises one original character (the `index`-th) onto the buffer.
+    #[inline]
+    fn push_one(&mut self, c: char, index: u32, table: &[u32]) {
+        let cp = c as u32;
+        if c.is_ascii() {
+            if c.is_ascii_alphanumeric() {
+                self.push(c.to_ascii_lowercase(), index, true);
+            } else if !is_separator(c) {
+                self.push(c, index, !is_barrier(c));
+            }
+        } else if (0x4E00..DENSE_TO).contains(&cp) {
+            // Unified ideographs: NFKC leaves them alone; only T→S applies.
+            let to = table[(cp - DENSE_FROM) as usize];
+            let s = if to == 0 {
+                c
+            } else {
+                char::from_u32(to).unwrap_or(c)
+            };
+            self.push(s, index, true);
+        } else if (0x3001..=0x3035).contains(&cp) {
+            // CJK punctuation (。「」《》…): NFKC leaves it alone.
+            if !is_separator(c) {
+                self.push(c, index, !is_barrier(c));
+            }
+        } else if !is_separator(c) {
+            for d in std::iter::once(c).nfkc() {
+                if is_separator(d) {
+                    continue;
+                }
+                let barrier = is_barrier(d);
+                if d.is_ascii() {
+                    self.push(d.to_ascii_lowercase(), index, !barrier);
+                } else {
+                    for l in d.to_lowercase() {
+                        self.push(to_simplified(l), index, !barrier);
+                    }
+                }
+            }
+        }
     }
 
     #[inline]
@@ -378,6 +407,24 @@ mod tests {
         let n = NormalizedText::new("您好，很高兴为您服务。");
         assert_eq!(n.content_chars(), 9);
         assert_eq!(n.original_chars(), 11);
+    }
+
+    #[test]
+    fn untracked_fast_path_gives_the_same_text() {
+        for text in [
+            "您好，很高兴为您服务。",
+            "對不起ＡＢＣ 不 知 道",
+            "",
+            "a㈱b。！？",
+            "什麼事快說\n再見",
+        ] {
+            let mut fast = NormalizedText::untracked();
+            let n1 = fast.append(text);
+            let slow = NormalizedText::new(text);
+            assert_eq!(fast.as_str(), slow.as_str(), "{text}");
+            assert_eq!(n1, slow.content_chars(), "{text}");
+            assert_eq!(fast.original_chars(), slow.original_chars());
+        }
     }
 
     #[test]

@@ -890,10 +890,12 @@ fn validate_rule(
         "manual" => RuleKind::Manual,
         "holiday_greeting" => {
             let festivals = r.festivals.clone().unwrap_or_default();
-            if festivals.is_empty() {
+            if festivals.is_empty() || festivals.len() > 64 {
                 issues.push(PackIssue {
                     line,
-                    message: format!("rule `{id}`: holiday_greeting needs [[rules.festivals]]"),
+                    message: format!(
+                        "rule `{id}`: holiday_greeting needs between 1 and 64 [[rules.festivals]]"
+                    ),
                 });
             }
             for f in &festivals {

@@ -52,8 +52,16 @@ pub struct RecordError {
 pub fn parse_conversation(bytes: &[u8]) -> Result<Conversation<'_>, String> {
     // Validating UTF-8 once for the whole record is faster than serde_json
     // validating string by string, and gives a clearer message.
-    let text = std::str::from_utf8(bytes)
-        .map_err(|e| format!("invalid UTF-8 at byte {} of the record", e.valid_up_to()))?;
+    let text = match simdutf8::basic::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(_) => {
+            // Only the slow validator says where the bad byte is.
+            let at = std::str::from_utf8(bytes)
+                .err()
+                .map_or(0, |e| e.valid_up_to());
+            return Err(format!("invalid UTF-8 at byte {at} of the record"));
+        }
+    };
     let conv: Conversation<'_> = serde_json::from_str(text).map_err(|e| describe_json_error(&e))?;
     validate(&conv)?;
     Ok(conv)
