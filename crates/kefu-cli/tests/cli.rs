@@ -56,7 +56,7 @@ fn malformed_lines_are_reported_and_the_rest_inspected() {
     bytes.extend_from_slice(b"\n{\"id\":\"broken\",\"channel\":\"chat\",\"turns\":[\n");
     bytes.extend_from_slice(b"{\"id\":\"bad-utf8\",\"channel\":\"chat\",\"turns\":[{\"role\":\"agent\",\"text\":\"\xff\xfe\"}]}\n");
     bytes.extend_from_slice(
-        b"{\"id\":\"role\",\"channel\":\"chat\",\"turns\":[{\"role\":\"bot\",\"text\":\"x\"}]}\n\n",
+        b"{\"id\":\"role\",\"channel\":\"chat\",\"turns\":[{\"role\":\"fax\",\"text\":\"x\"}]}\n\n",
     );
     bytes.extend_from_slice(CLEAN.as_bytes());
     std::fs::write(&input, bytes).unwrap();
@@ -70,7 +70,7 @@ fn malformed_lines_are_reported_and_the_rest_inspected() {
         "{stderr}"
     );
     assert!(
-        stderr.contains(&format!("{name}:4: unknown variant `bot`")),
+        stderr.contains(&format!("{name}:4: unknown role \"fax\"")),
         "{stderr}"
     );
     let stdout = String::from_utf8(out.stdout).unwrap();

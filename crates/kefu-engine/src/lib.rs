@@ -8,6 +8,7 @@
 pub mod calendar;
 pub mod cases;
 pub mod inspect;
+pub mod lenient;
 pub mod model;
 pub mod normalize;
 pub mod pack;
