@@ -312,3 +312,29 @@ fn builtin_pack_is_valid_and_printable() {
     );
     assert!(kefu(&["rules", "list"]).status.success());
 }
+
+#[test]
+fn a_ten_megabyte_turn_is_inspected() {
+    let (dir, pack) = setup("huge");
+    let input = dir.join("huge.jsonl");
+    // 3.5 million characters (10.5 MB of UTF-8) with a taboo near the end.
+    let mut text = "您好请问有什么可以帮您".repeat(350_000);
+    text.push_str("我不知道");
+    let line = format!(
+        "{{\"id\":\"big\",\"channel\":\"chat\",\"turns\":[{{\"role\":\"agent\",\"text\":\"{text}\"}}]}}\n{CLEAN}\n"
+    );
+    std::fs::write(&input, line).unwrap();
+    let out = kefu(&["inspect", s(&input), "--pack", s(&pack), "-q"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let first: serde_json::Value = serde_json::from_str(stdout.lines().next().unwrap()).unwrap();
+    assert_eq!(
+        first["findings"][0]["span"],
+        serde_json::json!([3_850_001, 3_850_004])
+    );
+    assert_eq!(stdout.lines().count(), 2);
+}

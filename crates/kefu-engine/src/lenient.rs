@@ -78,7 +78,7 @@ impl<'de> Visitor<'de> for MillisVisitor {
             .map_err(|_| E::custom(format!("negative milliseconds {v}")))
     }
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
-        if v.is_finite() && v >= 0.0 && v < 1.8e19 {
+        if (0.0..1.8e19).contains(&v) {
             Ok(Some(v.round() as u64))
         } else {
             Err(E::custom(format!("invalid milliseconds {v}")))
@@ -117,7 +117,11 @@ pub fn parse_time(s: &str) -> Option<DateTime<FixedOffset>> {
         return Some(t);
     }
     let offset = FixedOffset::east_opt(DEFAULT_OFFSET_SECONDS)?;
-    for format in ["%Y-%m-%d %H:%M:%S%.f%:z", "%Y-%m-%d %H:%M:%S%.f%z", "%Y/%m/%d %H:%M:%S%.f%:z"] {
+    for format in [
+        "%Y-%m-%d %H:%M:%S%.f%:z",
+        "%Y-%m-%d %H:%M:%S%.f%z",
+        "%Y/%m/%d %H:%M:%S%.f%:z",
+    ] {
         if let Ok(t) = DateTime::parse_from_str(s, format) {
             return Some(t);
         }
@@ -142,7 +146,11 @@ pub fn parse_time(s: &str) -> Option<DateTime<FixedOffset>> {
 fn from_epoch(n: i64) -> Option<DateTime<FixedOffset>> {
     let offset = FixedOffset::east_opt(DEFAULT_OFFSET_SECONDS)?;
     // Ten or fewer digits are seconds; more are milliseconds.
-    let ms = if n.abs() < 100_000_000_000 { n.checked_mul(1000)? } else { n };
+    let ms = if n.abs() < 100_000_000_000 {
+        n.checked_mul(1000)?
+    } else {
+        n
+    };
     DateTime::from_timestamp_millis(ms).map(|t| t.with_timezone(&offset))
 }
 
@@ -201,7 +209,9 @@ pub fn parse_role(v: &str) -> Option<Role> {
         _ => {}
     }
     Some(match key(v).as_str() {
-        "agent" | "staff" | "service" | "客服" | "坐席" | "座席" | "人工" | "客服人员" => Role::Agent,
+        "agent" | "staff" | "service" | "客服" | "坐席" | "座席" | "人工" | "客服人员" => {
+            Role::Agent
+        }
         "customer" | "user" | "client" | "caller" | "客户" | "用户" | "顾客" | "买家" => {
             Role::Customer
         }
@@ -239,7 +249,10 @@ macro_rules! enum_reader {
         pub fn $name<'de, D: Deserializer<'de>>(d: D) -> Result<$ty, D::Error> {
             let v = text(d)?;
             $parse(&v).ok_or_else(|| {
-                de::Error::custom(format!(concat!("unknown ", $what, " {:?}, expected ", $forms), v))
+                de::Error::custom(format!(
+                    concat!("unknown ", $what, " {:?}, expected ", $forms),
+                    v
+                ))
             })
         }
 
@@ -250,15 +263,39 @@ macro_rules! enum_reader {
                 return Ok(None);
             }
             $parse(&v).map(Some).ok_or_else(|| {
-                de::Error::custom(format!(concat!("unknown ", $what, " {:?}, expected ", $forms), v))
+                de::Error::custom(format!(
+                    concat!("unknown ", $what, " {:?}, expected ", $forms),
+                    v
+                ))
             })
         }
     };
 }
 
-enum_reader!(role, opt_role, Role, parse_role, "role", "agent, customer or system");
-enum_reader!(channel, opt_channel, Channel, parse_channel, "channel", "phone or chat");
-enum_reader!(ended_by, opt_ended_by, EndedBy, parse_ended_by, "ended_by", "agent, customer or system");
+enum_reader!(
+    role,
+    opt_role,
+    Role,
+    parse_role,
+    "role",
+    "agent, customer or system"
+);
+enum_reader!(
+    channel,
+    opt_channel,
+    Channel,
+    parse_channel,
+    "channel",
+    "phone or chat"
+);
+enum_reader!(
+    ended_by,
+    opt_ended_by,
+    EndedBy,
+    parse_ended_by,
+    "ended_by",
+    "agent, customer or system"
+);
 
 #[cfg(test)]
 mod tests {

@@ -76,10 +76,18 @@ pub struct Turn<'a> {
     #[serde(borrow, default, deserialize_with = "lenient::text")]
     pub text: Cow<'a, str>,
     /// Offset of the start of the turn from the start of the conversation.
-    #[serde(default, deserialize_with = "lenient::millis", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient::millis",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub start_ms: Option<u64>,
     /// Offset of the end of the turn from the start of the conversation.
-    #[serde(default, deserialize_with = "lenient::millis", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient::millis",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub end_ms: Option<u64>,
 }
 
@@ -105,26 +113,58 @@ pub struct Conversation<'a> {
     #[serde(deserialize_with = "lenient::channel")]
     pub channel: Channel,
     /// The agent who handled it.
-    #[serde(borrow, default, deserialize_with = "lenient::opt_text", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        borrow,
+        default,
+        deserialize_with = "lenient::opt_text",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub agent_id: Option<Cow<'a, str>>,
     /// The agent's display name.
-    #[serde(borrow, default, deserialize_with = "lenient::opt_text", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        borrow,
+        default,
+        deserialize_with = "lenient::opt_text",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub agent_name: Option<Cow<'a, str>>,
     /// The customer's identifier.
-    #[serde(borrow, default, deserialize_with = "lenient::opt_text", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        borrow,
+        default,
+        deserialize_with = "lenient::opt_text",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub customer_id: Option<Cow<'a, str>>,
     /// The customer's display name.
-    #[serde(borrow, default, deserialize_with = "lenient::opt_text", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        borrow,
+        default,
+        deserialize_with = "lenient::opt_text",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub customer_name: Option<Cow<'a, str>>,
     /// When the conversation started, with its UTC offset: the local time
     /// decides time-of-day and festival greetings.
-    #[serde(default, deserialize_with = "lenient::time", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient::time",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub started_at: Option<DateTime<FixedOffset>>,
     /// How long the customer waited before an agent answered.
-    #[serde(default, deserialize_with = "lenient::millis", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient::millis",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub wait_ms: Option<u64>,
     /// Who ended the conversation.
-    #[serde(default, deserialize_with = "lenient::opt_ended_by", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient::opt_ended_by",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub ended_by: Option<EndedBy>,
     /// The turns, in the order they happened.
     #[serde(borrow, default)]

@@ -387,7 +387,10 @@ mod tests {
     #[test]
     fn parse_errors_are_readable() {
         let e = parse_conversation(b"{\"id\":\"x\",\"channel\":\"fax\",\"turns\":[]}").unwrap_err();
-        assert!(e.contains("unknown channel \"fax\", expected phone or chat"), "{e}");
+        assert!(
+            e.contains("unknown channel \"fax\", expected phone or chat"),
+            "{e}"
+        );
         let e = parse_conversation(b"{\"id\":\"x\",\"channel\":\"chat\",\"turns\":[{\"role\":\"agent\",\"text\":\"\xff\"}]}")
             .unwrap_err();
         assert!(e.contains("invalid UTF-8"), "{e}");
@@ -407,11 +410,19 @@ mod tests {
         assert_eq!(c.agent_id.as_deref(), Some("7"));
         assert_eq!(c.wait_ms, Some(8000));
         assert_eq!(c.turns[0].text, "");
-        assert_eq!((c.turns[0].start_ms, c.turns[0].end_ms), (Some(0), Some(1200)));
-        assert_eq!(c.started_at.unwrap().to_rfc3339(), "2026-10-01T14:00:00+08:00");
-        let e = parse_conversation(b"{\"id\":\"x\",\"channel\":\"chat\",\"wait_ms\":-5}").unwrap_err();
+        assert_eq!(
+            (c.turns[0].start_ms, c.turns[0].end_ms),
+            (Some(0), Some(1200))
+        );
+        assert_eq!(
+            c.started_at.unwrap().to_rfc3339(),
+            "2026-10-01T14:00:00+08:00"
+        );
+        let e =
+            parse_conversation(b"{\"id\":\"x\",\"channel\":\"chat\",\"wait_ms\":-5}").unwrap_err();
         assert!(e.contains("negative"), "{e}");
-        let e = parse_conversation(b"{\"id\":\"x\",\"channel\":\"chat\",\"started_at\":\"soon\"}").unwrap_err();
+        let e = parse_conversation(b"{\"id\":\"x\",\"channel\":\"chat\",\"started_at\":\"soon\"}")
+            .unwrap_err();
         assert!(e.contains("started_at"), "{e}");
     }
 

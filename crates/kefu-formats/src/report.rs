@@ -266,10 +266,22 @@ fn html_conversation(s: &mut String, conv: &Conversation<'_>, ins: &Inspection) 
             Role::System => ("system", "系统"),
         };
         let time = turn.start_ms.map(fmt_ms).unwrap_or_default();
+        // Turns named by a finding without a text span (a silence before
+        // it, an interruption) are marked as a whole.
+        let flagged = ins
+            .findings
+            .iter()
+            .any(|f| f.turn == Some(t) && f.span.is_none());
         let _ = write!(
             s,
-            "<li class=\"{}\" id=\"{}-t{}\"><span class=\"who\">{} <small>#{} {}</small></span> <span class=\"text\">",
-            role.0, anchor, t, role.1, t, time
+            "<li class=\"{}{}\" id=\"{}-t{}\"><span class=\"who\">{} <small>#{} {}</small></span> <span class=\"text\">",
+            role.0,
+            if flagged { " flagged" } else { "" },
+            anchor,
+            t,
+            role.1,
+            t,
+            time
         );
         // Highlight the spans of findings in this turn, non-overlapping.
         let mut marks: Vec<(usize, usize, usize)> = ins
@@ -352,6 +364,7 @@ fn fmt_ms(ms: u64) -> String {
 const HTML_STYLE: &str = "
 body{font-family:system-ui,'PingFang SC','Microsoft YaHei','Noto Sans CJK SC',sans-serif;margin:0;background:#f6f7f9;color:#1d2330}
 main{display:flex;flex-direction:column;max-width:1100px;margin:0 auto;padding:1rem}
+h1{order:-2}
 .summary{order:-1;background:#fff;border-radius:8px;padding:.5rem 1rem;margin-bottom:1rem}
 table{border-collapse:collapse;width:100%;margin-bottom:1rem}th,td{border-bottom:1px solid #e3e6eb;padding:.3rem .5rem;text-align:left}
 td.n{text-align:right;font-variant-numeric:tabular-nums}
@@ -361,7 +374,7 @@ td.n{text-align:right;font-variant-numeric:tabular-nums}
 .turns{list-style:none;padding:0}.turns li{margin:.25rem 0;padding:.3rem .5rem;border-radius:6px}
 .turns li.agent{background:#eef4ff}.turns li.customer{background:#f3f3f3}.turns li.system{background:#fafafa;color:#667}
 .who{font-weight:600;margin-right:.4rem}.who small{font-weight:400;color:#889}
-mark{background:#ffd8d6;border-bottom:2px solid #d93025}:target{outline:3px solid #f5b400}
+mark{background:#ffd8d6;border-bottom:2px solid #d93025}.turns li.flagged{box-shadow:inset 4px 0 0 #d93025}:target{outline:3px solid #f5b400}
 .errors li{font-family:monospace}
 @media print{body{background:#fff}.conv{break-inside:avoid}}
 ";
