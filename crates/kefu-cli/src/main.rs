@@ -3,6 +3,7 @@
 mod bench;
 mod pipeline;
 mod rules;
+mod store;
 
 use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Write};
@@ -40,6 +41,12 @@ enum Command {
     },
     /// Measure inspection throughput on generated conversations.
     Bench(bench::BenchArgs),
+    /// Inspect conversations and store them with their results (idempotent by id).
+    Import(store::ImportArgs),
+    /// Apply database migrations.
+    Migrate(store::DatabaseArgs),
+    /// Re-run a (changed) pack over stored conversations, keeping history.
+    Reinspect(store::ReinspectArgs),
 }
 
 #[derive(Subcommand)]
@@ -125,6 +132,9 @@ fn main() -> ExitCode {
             RulesCommand::List { pack } => rules::list(pack.as_deref()),
         },
         Command::Bench(args) => bench::run(args),
+        Command::Import(args) => store::import(args),
+        Command::Migrate(args) => store::migrate(args),
+        Command::Reinspect(args) => store::reinspect(args),
     };
     match result {
         Ok(code) => code,
@@ -138,23 +148,37 @@ fn main() -> ExitCode {
 /// Loads and compiles `--pack` or the built-in pack; a broken pack is
 /// reported with lines.
 pub fn load_inspector(path: Option<&std::path::Path>) -> Result<Inspector, String> {
-    let pack = match path {
-        None => RulePack::default_zh_cn().map_err(|e| format!("built-in pack: {e}")),
-        Some(p) if p.as_os_str() == "default" => {
-            RulePack::default_zh_cn().map_err(|e| format!("built-in pack: {e}"))
-        }
-        Some(p) => {
-            let text = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
-            RulePack::from_toml(&text).map_err(|e| {
-                e.issues
-                    .iter()
-                    .map(|i| format!("{}:{}: {}", p.display(), i.line, i.message))
-                    .collect::<Vec<_>>()
-                    .join("\n")
-            })
-        }
-    }?;
-    Inspector::new(pack).map_err(|e| e.to_string())
+    load_inspector_with_source(path).map(|(inspector, _)| inspector)
+}
+
+/// Like [`load_inspector`], also returning the pack's text (stored with
+/// results so history shows which version judged).
+pub fn load_inspector_with_source(
+    path: Option<&std::path::Path>,
+) -> Result<(Inspector, String), String> {
+    let (source, name) = match path {
+        None => (
+            kefu_engine::pack::DEFAULT_PACK_ZH_CN.to_string(),
+            "built-in pack".to_string(),
+        ),
+        Some(p) if p.as_os_str() == "default" => (
+            kefu_engine::pack::DEFAULT_PACK_ZH_CN.to_string(),
+            "built-in pack".to_string(),
+        ),
+        Some(p) => (
+            std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?,
+            p.display().to_string(),
+        ),
+    };
+    let pack = RulePack::from_toml(&source).map_err(|e| {
+        e.issues
+            .iter()
+            .map(|i| format!("{name}:{}: {}", i.line, i.message))
+            .collect::<Vec<_>>()
+            .join("\n")
+    })?;
+    let inspector = Inspector::new(pack).map_err(|e| format!("{name}: {e}"))?;
+    Ok((inspector, source))
 }
 
 fn inspect(args: InspectArgs) -> anyhow::Result<ExitCode> {

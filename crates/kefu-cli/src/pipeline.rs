@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use crossbeam_channel::bounded;
 use indicatif::{ProgressBar, ProgressStyle};
-use kefu_engine::{Inspector, Scratch};
+use kefu_engine::{Conversation, Inspection, Inspector, Scratch};
 use kefu_formats::native::{parse_conversation, Batch, RecordReader};
 use kefu_formats::report::{write_record, InputError, OutputFormat};
 use kefu_formats::summary::Summary;
@@ -129,23 +129,42 @@ pub struct RunOptions {
     pub echo_errors: bool,
 }
 
+/// What workers do with each inspected conversation, and what they hand
+/// to the (single, in-order) consumer per batch.
+pub trait Work: Sync {
+    /// Per-batch product.
+    type Output: Send + Default;
+    /// Handles one result.
+    fn record(&self, conv: &Conversation<'_>, ins: Inspection, out: &mut Self::Output);
+}
+
+/// Formats results for an output stream.
+pub struct Format(pub OutputFormat);
+
+impl Work for Format {
+    type Output = Vec<u8>;
+    fn record(&self, conv: &Conversation<'_>, ins: Inspection, out: &mut Vec<u8>) {
+        write_record(out, self.0, conv, &ins);
+    }
+}
+
 /// Work done on one batch.
-struct Done {
+struct Done<T> {
     seq: u64,
     input: usize,
-    out: Vec<u8>,
+    out: T,
     summary: Summary,
     errors: Vec<(u64, String)>,
     bytes: u64,
     batch: Batch,
 }
 
-fn process(
+fn process<W: Work>(
     inspector: &Inspector,
     scratch: &mut Scratch,
-    format: OutputFormat,
+    work: &W,
     batch: &Batch,
-    done: &mut Done,
+    done: &mut Done<W::Output>,
 ) {
     for e in &batch.errors {
         done.errors.push((e.line, e.reason.clone()));
@@ -155,7 +174,7 @@ fn process(
             Ok(conv) => {
                 let ins = inspector.inspect(&conv, scratch);
                 done.summary.add(&ins);
-                write_record(&mut done.out, format, &conv, &ins);
+                work.record(&conv, ins, &mut done.out);
             }
             Err(reason) => done.errors.push((line, reason)),
         }
@@ -190,10 +209,25 @@ pub fn run(
     out: &mut dyn Write,
     opts: &RunOptions,
 ) -> io::Result<RunOutcome> {
+    let work = Format(opts.format);
+    run_with(inputs, inspector, &work, opts, |bytes: Vec<u8>| {
+        out.write_all(&bytes)
+    })
+}
+
+/// Runs the pipeline over `inputs`; `consume` receives each batch's product
+/// in input order, on the calling thread.
+pub fn run_with<W: Work>(
+    inputs: &[Input],
+    inspector: Arc<Inspector>,
+    work: &W,
+    opts: &RunOptions,
+    mut consume: impl FnMut(W::Output) -> io::Result<()>,
+) -> io::Result<RunOutcome> {
     let pb = progress_bar(inputs, opts.progress);
     let mut outcome = RunOutcome::default();
-    let emit = |done: Done, outcome: &mut RunOutcome, out: &mut dyn Write| -> io::Result<Batch> {
-        out.write_all(&done.out)?;
+    let mut emit = |done: Done<W::Output>, outcome: &mut RunOutcome| -> io::Result<Batch> {
+        consume(done.out)?;
         let name = inputs[done.input].name();
         for (line, reason) in done.errors {
             let e = InputError {
@@ -235,15 +269,15 @@ pub fn run(
                 let mut done = Done {
                     seq: 0,
                     input: i,
-                    out: Vec::new(),
+                    out: W::Output::default(),
                     summary: Summary::default(),
                     errors: Vec::new(),
                     bytes: 0,
                     batch: Batch::default(),
                 };
-                process(&inspector, &mut scratch, opts.format, &batch, &mut done);
+                process(&inspector, &mut scratch, work, &batch, &mut done);
                 done.batch = std::mem::take(&mut batch);
-                batch = emit(done, &mut outcome, out)?;
+                batch = emit(done, &mut outcome)?;
             }
         }
         pb.finish_and_clear();
@@ -252,10 +286,9 @@ pub fn run(
 
     let jobs = opts.jobs;
     let (work_tx, work_rx) = bounded::<(u64, usize, Batch)>(jobs * 2);
-    let (done_tx, done_rx) = bounded::<Done>(jobs * 2);
+    let (done_tx, done_rx) = bounded::<Done<W::Output>>(jobs * 2);
     let (pool_tx, pool_rx) = bounded::<Batch>(jobs * 4 + 4);
     let (ioerr_tx, ioerr_rx) = crossbeam_channel::unbounded::<(usize, io::Error)>();
-    let format = opts.format;
     std::thread::scope(|scope| -> io::Result<()> {
         // Reader.
         let reader_inputs = inputs.to_vec();
@@ -298,13 +331,13 @@ pub fn run(
                     let mut done = Done {
                         seq,
                         input,
-                        out: Vec::with_capacity(batch.data.len() / 2),
+                        out: W::Output::default(),
                         summary: Summary::default(),
                         errors: Vec::new(),
                         bytes: 0,
                         batch: Batch::default(),
                     };
-                    process(&inspector, &mut scratch, format, &batch, &mut done);
+                    process(&inspector, &mut scratch, work, &batch, &mut done);
                     done.batch = batch;
                     if done_tx.send(done).is_err() {
                         return;
@@ -315,12 +348,12 @@ pub fn run(
         drop(work_rx);
         drop(done_tx);
         // Writer, in input order.
-        let mut pending: BTreeMap<u64, Done> = BTreeMap::new();
+        let mut pending: BTreeMap<u64, Done<W::Output>> = BTreeMap::new();
         let mut next = 0u64;
         for done in done_rx {
             pending.insert(done.seq, done);
             while let Some(d) = pending.remove(&next) {
-                let batch = emit(d, &mut outcome, out)?;
+                let batch = emit(d, &mut outcome)?;
                 let _ = pool_tx.try_send(batch);
                 next += 1;
             }

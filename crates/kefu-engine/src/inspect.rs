@@ -174,6 +174,9 @@ pub struct Inspection {
     pub agent_name: Option<String>,
     /// Channel of the conversation.
     pub channel: Channel,
+    /// When the conversation started, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<chrono::DateTime<chrono::FixedOffset>>,
     /// Final score.
     #[serde(serialize_with = "number")]
     pub score: f64,
@@ -194,6 +197,13 @@ pub struct Inspection {
     pub dimensions: Vec<DimensionScore>,
     /// `id@version` of the pack that judged.
     pub pack: Arc<str>,
+}
+
+impl Inspection {
+    /// Start of the conversation in Unix milliseconds, when known.
+    pub fn started_at_ms(&self) -> Option<i64> {
+        self.started_at.map(|t| t.timestamp_millis())
+    }
 }
 
 /// Serialises whole numbers without a fraction (85, not 85.0).
@@ -433,6 +443,7 @@ impl Inspector {
             agent_id: conv.agent_id.as_deref().map(str::to_string),
             agent_name: conv.agent_name.as_deref().map(str::to_string),
             channel: conv.channel,
+            started_at: conv.started_at,
             score,
             grade: self.pack.grade(score).map(str::to_string),
             passed: !veto && score >= self.pack.scoring.pass_mark,

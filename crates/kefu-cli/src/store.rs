@@ -1,0 +1,194 @@
+//! `kefu import`, `kefu migrate`, `kefu reinspect`: the database commands.
+
+use std::io::{self, IsTerminal};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use kefu_engine::{Conversation, Inspection};
+use kefu_store::{ImportOutcome, Store, DEFAULT_DATABASE_URL};
+
+use crate::pipeline::{self, Work};
+use crate::{load_inspector_with_source, EXIT_UNUSABLE};
+
+/// Where the database is.
+#[derive(clap::Args)]
+pub struct DatabaseArgs {
+    /// Database URL: sqlite://FILE or postgres://USER@HOST/DB.
+    /// Default: $KEFU_DATABASE_URL, else sqlite://kefu.db.
+    #[arg(long)]
+    database: Option<String>,
+}
+
+impl DatabaseArgs {
+    fn url(&self) -> String {
+        self.database
+            .clone()
+            .or_else(|| {
+                std::env::var("KEFU_DATABASE_URL")
+                    .ok()
+                    .filter(|u| !u.is_empty())
+            })
+            .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_string())
+    }
+}
+
+#[derive(clap::Args)]
+pub struct ImportArgs {
+    /// Conversation files (JSONL or a JSON array), directories, or `-`.
+    #[arg(required = true)]
+    inputs: Vec<PathBuf>,
+    #[command(flatten)]
+    db: DatabaseArgs,
+    /// Rule pack (TOML). Default: the built-in zh-CN pack.
+    #[arg(long)]
+    pack: Option<PathBuf>,
+    /// Worker threads. Default: all cores.
+    #[arg(long, short)]
+    jobs: Option<usize>,
+}
+
+#[derive(clap::Args)]
+pub struct ReinspectArgs {
+    #[command(flatten)]
+    db: DatabaseArgs,
+    /// Rule pack (TOML). Default: the built-in zh-CN pack.
+    #[arg(long)]
+    pack: Option<PathBuf>,
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+/// Keeps owned copies of conversations and results for the store.
+struct Collect;
+
+impl Work for Collect {
+    type Output = Vec<(Conversation<'static>, Inspection)>;
+    fn record(&self, conv: &Conversation<'_>, ins: Inspection, out: &mut Self::Output) {
+        out.push((conv.clone().into_owned(), ins));
+    }
+}
+
+pub fn migrate(args: DatabaseArgs) -> anyhow::Result<ExitCode> {
+    let url = args.url();
+    runtime()?.block_on(async {
+        let store = Store::connect(&url).await?;
+        store.migrate().await?;
+        println!("{}: migrations applied", redact(&url));
+        anyhow::Ok(())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
+    let (inspector, source) = match load_inspector_with_source(args.pack.as_deref()) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("{e}");
+            return Ok(ExitCode::from(EXIT_UNUSABLE));
+        }
+    };
+    let url = args.db.url();
+    let rt = runtime()?;
+    let meta = inspector.pack().meta.clone();
+    let (store, version) = rt.block_on(async {
+        let store = Store::open(&url).await?;
+        let version = store
+            .register_pack(&meta.id, &meta.version, &source)
+            .await?;
+        anyhow::Ok((store, version))
+    })?;
+    let mut errors = Vec::new();
+    let inputs = pipeline::expand_inputs(&args.inputs, &mut errors);
+    for e in &errors {
+        eprintln!("{e}");
+    }
+    let jobs = args
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .max(1);
+    let opts = pipeline::RunOptions {
+        format: kefu_formats::report::OutputFormat::Jsonl,
+        jobs,
+        progress: io::stderr().is_terminal(),
+        echo_errors: true,
+    };
+    let mut stored = ImportOutcome::default();
+    let outcome = pipeline::run_with(&inputs, Arc::new(inspector), &Collect, &opts, |items| {
+        if items.is_empty() {
+            return Ok(());
+        }
+        let done = rt
+            .block_on(store.import_batch(version.id, &items))
+            .map_err(io::Error::other)?;
+        stored.add(done);
+        Ok(())
+    })?;
+    rt.block_on(store.close());
+    errors.extend(outcome.errors);
+    println!(
+        "{}: {} conversations stored, {} already there, {} unreadable records (pack {} {})",
+        redact(&url),
+        stored.inserted,
+        stored.skipped,
+        errors.len(),
+        meta.id,
+        meta.version
+    );
+    if outcome.summary.conversations == 0 && !errors.is_empty() {
+        return Ok(ExitCode::from(EXIT_UNUSABLE));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn reinspect(args: ReinspectArgs) -> anyhow::Result<ExitCode> {
+    let (inspector, source) = match load_inspector_with_source(args.pack.as_deref()) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("{e}");
+            return Ok(ExitCode::from(EXIT_UNUSABLE));
+        }
+    };
+    let url = args.db.url();
+    let meta = inspector.pack().meta.clone();
+    let outcome = runtime()?.block_on(async {
+        let store = Store::open(&url).await?;
+        let version = store
+            .register_pack(&meta.id, &meta.version, &source)
+            .await?;
+        let outcome = store.reinspect(&inspector, version.id, 1000).await?;
+        store.close().await;
+        anyhow::Ok(outcome)
+    })?;
+    println!(
+        "{}: {} conversations re-inspected with {} {}, {} already current, {} unreadable",
+        redact(&url),
+        outcome.reinspected,
+        meta.id,
+        meta.version,
+        outcome.unchanged,
+        outcome.unreadable
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The URL without its password, for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.find(':') {
+                Some(c) => format!("{}{}:***{}", &url[..s + 3], &creds[..c], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}

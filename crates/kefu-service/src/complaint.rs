@@ -1,0 +1,1 @@
+//! The complaint lifecycle (to be written).

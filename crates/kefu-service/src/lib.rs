@@ -1,0 +1,6 @@
+//! Domain workflows of kefu, free of storage concerns where possible:
+//! SLA clocks over business hours and holiday calendars, the complaint
+//! lifecycle, satisfaction bands and revisit tasks.
+
+pub mod complaint;
+pub mod sla;

@@ -1,0 +1,61 @@
+-- Conversations, the rule-pack versions that judged them, and their results.
+-- Times are Unix milliseconds (UTC); the conversation's own UTC offset is
+-- kept so local time-of-day can be recovered.
+
+CREATE TABLE conversations (
+    id             TEXT PRIMARY KEY,
+    channel        TEXT NOT NULL,
+    agent_id       TEXT,
+    agent_name     TEXT,
+    customer_id    TEXT,
+    customer_name  TEXT,
+    started_at     BIGINT,
+    utc_offset_s   BIGINT,
+    wait_ms        BIGINT,
+    ended_by       TEXT,
+    turn_count     BIGINT NOT NULL,
+    record         TEXT NOT NULL,
+    imported_at    BIGINT NOT NULL
+);
+CREATE INDEX conversations_agent_started ON conversations (agent_id, started_at);
+CREATE INDEX conversations_started ON conversations (started_at);
+
+CREATE TABLE pack_versions (
+    id          BIGSERIAL PRIMARY KEY,
+    pack_id     TEXT NOT NULL,
+    version     TEXT NOT NULL,
+    digest      TEXT NOT NULL UNIQUE,
+    source      TEXT NOT NULL,
+    created_at  BIGINT NOT NULL
+);
+
+CREATE TABLE inspections (
+    id               BIGSERIAL PRIMARY KEY,
+    conversation_id  TEXT NOT NULL REFERENCES conversations (id),
+    pack_version_id  BIGINT NOT NULL REFERENCES pack_versions (id),
+    is_current       BIGINT NOT NULL,
+    agent_id         TEXT,
+    started_at       BIGINT,
+    score            DOUBLE PRECISION NOT NULL,
+    passed           BIGINT NOT NULL,
+    veto             BIGINT NOT NULL,
+    grade            TEXT,
+    finding_count    BIGINT NOT NULL,
+    result           TEXT NOT NULL,
+    created_at       BIGINT NOT NULL
+);
+CREATE INDEX inspections_conversation ON inspections (conversation_id);
+-- At most one current result per conversation, even with several nodes.
+CREATE UNIQUE INDEX inspections_one_current ON inspections (conversation_id) WHERE is_current = 1;
+CREATE INDEX inspections_current_agent ON inspections (is_current, agent_id, started_at);
+CREATE INDEX inspections_current_started ON inspections (is_current, started_at);
+
+CREATE TABLE findings (
+    inspection_id  BIGINT NOT NULL REFERENCES inspections (id),
+    rule           TEXT NOT NULL,
+    dimension      TEXT NOT NULL,
+    turn           BIGINT,
+    deduction      DOUBLE PRECISION NOT NULL
+);
+CREATE INDEX findings_inspection ON findings (inspection_id);
+CREATE INDEX findings_rule ON findings (rule, inspection_id);

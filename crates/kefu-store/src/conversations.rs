@@ -1,0 +1,528 @@
+//! Conversations and their inspection results.
+//!
+//! Imports are idempotent by conversation id and atomic per batch: a
+//! conversation, its current result and its findings are written in one
+//! transaction, so an import killed half-way leaves only whole batches, and
+//! running it again skips what is there and completes the rest.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt::Write as _;
+
+use kefu_engine::{Conversation, Inspection, Inspector, Scratch};
+use sqlx::any::AnyArguments;
+use sqlx::query::Query;
+use sqlx::{Any, AssertSqlSafe, Row};
+
+use crate::{now_ms, Context, Store, StoreError};
+
+/// Rows per multi-row INSERT: well under SQLite's and PostgreSQL's limits on
+/// bound parameters (32,766 and 65,535) for the widest table here.
+const ROWS_PER_STATEMENT: usize = 400;
+
+/// What an import batch did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ImportOutcome {
+    /// Conversations stored now.
+    pub inserted: u64,
+    /// Conversations already stored (same id), left as they were.
+    pub skipped: u64,
+}
+
+impl ImportOutcome {
+    /// Adds another outcome.
+    pub fn add(&mut self, other: ImportOutcome) {
+        self.inserted += other.inserted;
+        self.skipped += other.skipped;
+    }
+}
+
+/// What a re-inspection did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReinspectOutcome {
+    /// Conversations given a new current result.
+    pub reinspected: u64,
+    /// Conversations whose current result already came from this pack.
+    pub unchanged: u64,
+    /// Stored records that could not be read back.
+    pub unreadable: u64,
+}
+
+/// A stored inspection, as listed.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct InspectionRow {
+    /// Row id.
+    pub id: i64,
+    /// Conversation id.
+    pub conversation_id: String,
+    /// Pack version row that produced it.
+    pub pack_version_id: i64,
+    /// Whether it is the conversation's current result.
+    pub is_current: bool,
+    /// Agent id.
+    pub agent_id: Option<String>,
+    /// Conversation start, Unix ms.
+    pub started_at: Option<i64>,
+    /// Score.
+    pub score: f64,
+    /// Passed.
+    pub passed: bool,
+    /// Veto.
+    pub veto: bool,
+    /// Grade.
+    pub grade: Option<String>,
+    /// Number of findings.
+    pub finding_count: i64,
+    /// The full result (findings, not applicable, manual …).
+    pub result: serde_json::Value,
+    /// When it was computed, Unix ms.
+    pub created_at: i64,
+}
+
+/// Filters for listing current results.
+#[derive(Debug, Clone, Default)]
+pub struct ConversationFilter {
+    /// Only this agent.
+    pub agent_id: Option<String>,
+    /// Conversations starting at or after (Unix ms).
+    pub from_ms: Option<i64>,
+    /// Conversations starting before (Unix ms).
+    pub to_ms: Option<i64>,
+    /// Only passed (true) or failed (false).
+    pub passed: Option<bool>,
+    /// Only with a finding of this rule.
+    pub rule: Option<String>,
+    /// Score at least.
+    pub min_score: Option<f64>,
+    /// Score at most.
+    pub max_score: Option<f64>,
+    /// Page size (default 50, at most 1000).
+    pub limit: Option<i64>,
+    /// Rows to skip.
+    pub offset: Option<i64>,
+}
+
+/// `($1,$2,…),($n,…)` for `rows` rows of `cols` columns.
+fn placeholders(rows: usize, cols: usize) -> String {
+    let mut s = String::with_capacity(rows * cols * 5);
+    let mut n = 1;
+    for r in 0..rows {
+        if r > 0 {
+            s.push(',');
+        }
+        s.push('(');
+        for c in 0..cols {
+            if c > 0 {
+                s.push(',');
+            }
+            let _ = write!(s, "${n}");
+            n += 1;
+        }
+        s.push(')');
+    }
+    s
+}
+
+type AnyQuery<'q> = Query<'q, Any, AnyArguments>;
+
+fn flag(b: bool) -> i64 {
+    i64::from(b)
+}
+
+impl Store {
+    /// Stores conversations with their results from `pack_version_id`, in
+    /// one transaction. Conversations whose id is already stored (or that
+    /// repeat an id earlier in the batch) are skipped.
+    pub async fn import_batch(
+        &self,
+        pack_version_id: i64,
+        items: &[(Conversation<'_>, Inspection)],
+    ) -> Result<ImportOutcome, StoreError> {
+        let mut seen = HashSet::with_capacity(items.len());
+        let unique: Vec<&(Conversation<'_>, Inspection)> = items
+            .iter()
+            .filter(|(c, _)| seen.insert(c.id.as_ref()))
+            .collect();
+        let now = now_ms();
+        let mut tx = self
+            .pool()
+            .begin()
+            .await
+            .context("starting an import transaction")?;
+        let mut inserted_ids: HashSet<String> = HashSet::with_capacity(unique.len());
+        for chunk in unique.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "INSERT INTO conversations (id, channel, agent_id, agent_name, customer_id, customer_name, \
+                 started_at, utc_offset_s, wait_ms, ended_by, turn_count, record, imported_at) VALUES {} \
+                 ON CONFLICT (id) DO NOTHING RETURNING id",
+                placeholders(chunk.len(), 13)
+            );
+            let mut q: AnyQuery<'_> = sqlx::query(AssertSqlSafe(sql));
+            for (conv, _) in chunk {
+                let record = serde_json::to_string(conv).map_err(|e| StoreError::Corrupt {
+                    what: format!("conversation {}", conv.id),
+                    reason: e.to_string(),
+                })?;
+                q = q
+                    .bind(conv.id.to_string())
+                    .bind(conv.channel.as_str())
+                    .bind(conv.agent_id.as_deref().map(str::to_string))
+                    .bind(conv.agent_name.as_deref().map(str::to_string))
+                    .bind(conv.customer_id.as_deref().map(str::to_string))
+                    .bind(conv.customer_name.as_deref().map(str::to_string))
+                    .bind(conv.started_at.map(|t| t.timestamp_millis()))
+                    .bind(
+                        conv.started_at
+                            .map(|t| i64::from(t.offset().local_minus_utc())),
+                    )
+                    .bind(conv.wait_ms.map(|w| i64::try_from(w).unwrap_or(i64::MAX)))
+                    .bind(conv.ended_by.map(|e| {
+                        match e {
+                            kefu_engine::EndedBy::Agent => "agent",
+                            kefu_engine::EndedBy::Customer => "customer",
+                            kefu_engine::EndedBy::System => "system",
+                        }
+                        .to_string()
+                    }))
+                    .bind(conv.turns.len() as i64)
+                    .bind(record)
+                    .bind(now);
+            }
+            let rows = q
+                .fetch_all(&mut *tx)
+                .await
+                .context("storing conversations")?;
+            for row in rows {
+                inserted_ids.insert(row.try_get::<String, _>("id").context("conversations.id")?);
+            }
+        }
+        let fresh: Vec<&Inspection> = unique
+            .iter()
+            .filter(|(c, _)| inserted_ids.contains(c.id.as_ref()))
+            .map(|(_, i)| i)
+            .collect();
+        insert_inspections(&mut tx, pack_version_id, &fresh, now).await?;
+        tx.commit().await.context("committing an import")?;
+        Ok(ImportOutcome {
+            inserted: inserted_ids.len() as u64,
+            skipped: (items.len() - inserted_ids.len()) as u64,
+        })
+    }
+
+    /// Runs `inspector` over every stored conversation whose current result
+    /// did not come from `pack_version_id`, keeping the old results as
+    /// history. Works in pages of `page` conversations, one transaction each,
+    /// so it can be interrupted and run again.
+    pub async fn reinspect(
+        &self,
+        inspector: &Inspector,
+        pack_version_id: i64,
+        page: i64,
+    ) -> Result<ReinspectOutcome, StoreError> {
+        let mut outcome = ReinspectOutcome::default();
+        let mut scratch = Scratch::default();
+        let mut after = String::new();
+        loop {
+            let rows = sqlx::query(
+                "SELECT c.id, c.record, i.pack_version_id FROM conversations c \
+                 LEFT JOIN inspections i ON i.conversation_id = c.id AND i.is_current = 1 \
+                 WHERE c.id > $1 ORDER BY c.id LIMIT $2",
+            )
+            .bind(&after)
+            .bind(page.max(1))
+            .fetch_all(self.pool())
+            .await
+            .context("reading conversations to re-inspect")?;
+            let Some(last) = rows.last() else { break };
+            after = last.try_get("id").context("conversations.id")?;
+            let mut results = Vec::new();
+            for row in &rows {
+                let id: String = row.try_get("id").context("conversations.id")?;
+                let current: Option<i64> = row
+                    .try_get("pack_version_id")
+                    .context("inspections.pack_version_id")?;
+                if current == Some(pack_version_id) {
+                    outcome.unchanged += 1;
+                    continue;
+                }
+                let record: String = row.try_get("record").context("conversations.record")?;
+                match serde_json::from_str::<Conversation<'_>>(&record) {
+                    Ok(conv) => results.push(inspector.inspect(&conv, &mut scratch)),
+                    Err(e) => {
+                        tracing::warn!(conversation = %id, error = %e, "stored conversation unreadable");
+                        outcome.unreadable += 1;
+                    }
+                }
+            }
+            if results.is_empty() {
+                continue;
+            }
+            let mut tx = self
+                .pool()
+                .begin()
+                .await
+                .context("starting a re-inspection")?;
+            for chunk in results.chunks(ROWS_PER_STATEMENT) {
+                let sql = format!(
+                    "UPDATE inspections SET is_current = 0 WHERE is_current = 1 AND conversation_id IN ({})",
+                    (1..=chunk.len()).map(|n| format!("${n}")).collect::<Vec<_>>().join(",")
+                );
+                let mut q: AnyQuery<'_> = sqlx::query(AssertSqlSafe(sql));
+                for ins in chunk {
+                    q = q.bind(ins.id.clone());
+                }
+                q.execute(&mut *tx).await.context("retiring old results")?;
+            }
+            let refs: Vec<&Inspection> = results.iter().collect();
+            insert_inspections(&mut tx, pack_version_id, &refs, now_ms()).await?;
+            tx.commit().await.context("committing a re-inspection")?;
+            outcome.reinspected += results.len() as u64;
+        }
+        Ok(outcome)
+    }
+
+    /// Number of stored conversations.
+    pub async fn conversation_count(&self) -> Result<i64, StoreError> {
+        sqlx::query("SELECT COUNT(*) AS n FROM conversations")
+            .fetch_one(self.pool())
+            .await
+            .context("counting conversations")?
+            .try_get("n")
+            .context("count")
+    }
+
+    /// A stored conversation, owned.
+    pub async fn conversation(
+        &self,
+        id: &str,
+    ) -> Result<Option<Conversation<'static>>, StoreError> {
+        let row = sqlx::query("SELECT record FROM conversations WHERE id = $1")
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await
+            .context("reading a conversation")?;
+        let Some(row) = row else { return Ok(None) };
+        let record: String = row.try_get("record").context("conversations.record")?;
+        let conv: Conversation<'_> =
+            serde_json::from_str(&record).map_err(|e| StoreError::Corrupt {
+                what: format!("conversation {id}"),
+                reason: e.to_string(),
+            })?;
+        Ok(Some(conv.into_owned()))
+    }
+
+    /// Every result of a conversation, newest first (the first is current).
+    pub async fn inspection_history(
+        &self,
+        conversation_id: &str,
+    ) -> Result<Vec<InspectionRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, conversation_id, pack_version_id, is_current, agent_id, started_at, score, passed, \
+             veto, grade, finding_count, result, created_at FROM inspections WHERE conversation_id = $1 \
+             ORDER BY is_current DESC, id DESC",
+        )
+        .bind(conversation_id)
+        .fetch_all(self.pool())
+        .await
+        .context("reading inspection history")?;
+        rows.iter().map(inspection_from_row).collect()
+    }
+
+    /// Current results matching `filter`, newest conversations first, and
+    /// the total number matching (for pagination).
+    pub async fn list_inspections(
+        &self,
+        filter: &ConversationFilter,
+    ) -> Result<(Vec<InspectionRow>, i64), StoreError> {
+        let mut conditions = vec!["i.is_current = 1".to_string()];
+        let mut n = 0;
+        let mut next = || {
+            n += 1;
+            format!("${n}")
+        };
+        if filter.agent_id.is_some() {
+            conditions.push(format!("i.agent_id = {}", next()));
+        }
+        if filter.from_ms.is_some() {
+            conditions.push(format!("i.started_at >= {}", next()));
+        }
+        if filter.to_ms.is_some() {
+            conditions.push(format!("i.started_at < {}", next()));
+        }
+        if filter.passed.is_some() {
+            conditions.push(format!("i.passed = {}", next()));
+        }
+        if filter.rule.is_some() {
+            conditions.push(format!(
+                "EXISTS (SELECT 1 FROM findings f WHERE f.inspection_id = i.id AND f.rule = {})",
+                next()
+            ));
+        }
+        if filter.min_score.is_some() {
+            conditions.push(format!("i.score >= {}", next()));
+        }
+        if filter.max_score.is_some() {
+            conditions.push(format!("i.score <= {}", next()));
+        }
+        let limit_ph = next();
+        let offset_ph = next();
+        let where_sql = conditions.join(" AND ");
+        let bind_filters = |mut q: AnyQuery<'static>| {
+            if let Some(a) = &filter.agent_id {
+                q = q.bind(a.clone());
+            }
+            if let Some(v) = filter.from_ms {
+                q = q.bind(v);
+            }
+            if let Some(v) = filter.to_ms {
+                q = q.bind(v);
+            }
+            if let Some(v) = filter.passed {
+                q = q.bind(flag(v));
+            }
+            if let Some(r) = &filter.rule {
+                q = q.bind(r.clone());
+            }
+            if let Some(v) = filter.min_score {
+                q = q.bind(v);
+            }
+            if let Some(v) = filter.max_score {
+                q = q.bind(v);
+            }
+            q
+        };
+        let list_sql = format!(
+            "SELECT i.id, i.conversation_id, i.pack_version_id, i.is_current, i.agent_id, i.started_at, \
+             i.score, i.passed, i.veto, i.grade, i.finding_count, i.result, i.created_at \
+             FROM inspections i WHERE {where_sql} ORDER BY i.started_at DESC, i.id DESC LIMIT {limit_ph} OFFSET {offset_ph}"
+        );
+        let limit = filter.limit.unwrap_or(50).clamp(1, 1000);
+        let offset = filter.offset.unwrap_or(0).max(0);
+        let rows = bind_filters(sqlx::query(AssertSqlSafe(list_sql)))
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(self.pool())
+            .await
+            .context("listing inspections")?;
+        let count_sql = format!("SELECT COUNT(*) AS n FROM inspections i WHERE {where_sql}");
+        let total: i64 = bind_filters(sqlx::query(AssertSqlSafe(count_sql)))
+            .fetch_one(self.pool())
+            .await
+            .context("counting inspections")?
+            .try_get("n")
+            .context("count")?;
+        let items = rows
+            .iter()
+            .map(inspection_from_row)
+            .collect::<Result<_, _>>()?;
+        Ok((items, total))
+    }
+}
+
+fn inspection_from_row(row: &sqlx::any::AnyRow) -> Result<InspectionRow, StoreError> {
+    let result: String = row.try_get("result").context("inspections.result")?;
+    let id: i64 = row.try_get("id").context("inspections.id")?;
+    Ok(InspectionRow {
+        id,
+        conversation_id: row
+            .try_get("conversation_id")
+            .context("inspections.conversation_id")?,
+        pack_version_id: row
+            .try_get("pack_version_id")
+            .context("inspections.pack_version_id")?,
+        is_current: row
+            .try_get::<i64, _>("is_current")
+            .context("inspections.is_current")?
+            != 0,
+        agent_id: row.try_get("agent_id").context("inspections.agent_id")?,
+        started_at: row
+            .try_get("started_at")
+            .context("inspections.started_at")?,
+        score: row.try_get("score").context("inspections.score")?,
+        passed: row
+            .try_get::<i64, _>("passed")
+            .context("inspections.passed")?
+            != 0,
+        veto: row.try_get::<i64, _>("veto").context("inspections.veto")? != 0,
+        grade: row.try_get("grade").context("inspections.grade")?,
+        finding_count: row
+            .try_get("finding_count")
+            .context("inspections.finding_count")?,
+        result: serde_json::from_str(&result).map_err(|e| StoreError::Corrupt {
+            what: format!("inspection {id}"),
+            reason: e.to_string(),
+        })?,
+        created_at: row
+            .try_get("created_at")
+            .context("inspections.created_at")?,
+    })
+}
+
+/// Inserts results (current) and their findings inside `tx`.
+async fn insert_inspections(
+    tx: &mut sqlx::Transaction<'_, Any>,
+    pack_version_id: i64,
+    results: &[&Inspection],
+    now: i64,
+) -> Result<(), StoreError> {
+    for chunk in results.chunks(ROWS_PER_STATEMENT) {
+        let sql = format!(
+            "INSERT INTO inspections (conversation_id, pack_version_id, is_current, agent_id, started_at, score, \
+             passed, veto, grade, finding_count, result, created_at) VALUES {} RETURNING id, conversation_id",
+            placeholders(chunk.len(), 12)
+        );
+        let mut q: AnyQuery<'_> = sqlx::query(AssertSqlSafe(sql));
+        for ins in chunk {
+            let result = serde_json::to_string(ins).map_err(|e| StoreError::Corrupt {
+                what: format!("result of {}", ins.id),
+                reason: e.to_string(),
+            })?;
+            q = q
+                .bind(ins.id.clone())
+                .bind(pack_version_id)
+                .bind(1i64)
+                .bind(ins.agent_id.clone())
+                .bind(ins.started_at_ms())
+                .bind(ins.score)
+                .bind(flag(ins.passed))
+                .bind(flag(ins.veto))
+                .bind(ins.grade.clone())
+                .bind(ins.findings.len() as i64)
+                .bind(result)
+                .bind(now);
+        }
+        let rows = q
+            .fetch_all(&mut **tx)
+            .await
+            .context("storing inspection results")?;
+        let mut ids: HashMap<String, i64> = HashMap::with_capacity(rows.len());
+        for row in rows {
+            ids.insert(
+                row.try_get("conversation_id")
+                    .context("inspections.conversation_id")?,
+                row.try_get("id").context("inspections.id")?,
+            );
+        }
+        let findings: Vec<(i64, &kefu_engine::Finding)> = chunk
+            .iter()
+            .filter_map(|ins| ids.get(&ins.id).map(|&id| (id, ins)))
+            .flat_map(|(id, ins)| ins.findings.iter().map(move |f| (id, f)))
+            .collect();
+        for fchunk in findings.chunks(ROWS_PER_STATEMENT * 2) {
+            let sql = format!(
+                "INSERT INTO findings (inspection_id, rule, dimension, turn, deduction) VALUES {}",
+                placeholders(fchunk.len(), 5)
+            );
+            let mut q: AnyQuery<'_> = sqlx::query(AssertSqlSafe(sql));
+            for (id, f) in fchunk {
+                q = q
+                    .bind(*id)
+                    .bind(f.rule.to_string())
+                    .bind(f.dimension.to_string())
+                    .bind(f.turn.map(|t| t as i64))
+                    .bind(f.deduction);
+            }
+            q.execute(&mut **tx).await.context("storing findings")?;
+        }
+    }
+    Ok(())
+}
