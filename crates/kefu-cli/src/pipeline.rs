@@ -135,7 +135,8 @@ pub trait Work: Sync {
     /// Per-batch product.
     type Output: Send + Default;
     /// Handles one result.
-    fn record(&self, conv: &Conversation<'_>, ins: Inspection, out: &mut Self::Output);
+    /// Handles one result; `raw` is the record's JSON text.
+    fn record(&self, raw: &str, conv: &Conversation<'_>, ins: Inspection, out: &mut Self::Output);
 }
 
 /// Formats results for an output stream.
@@ -143,7 +144,7 @@ pub struct Format(pub OutputFormat);
 
 impl Work for Format {
     type Output = Vec<u8>;
-    fn record(&self, conv: &Conversation<'_>, ins: Inspection, out: &mut Vec<u8>) {
+    fn record(&self, _raw: &str, conv: &Conversation<'_>, ins: Inspection, out: &mut Vec<u8>) {
         write_record(out, self.0, conv, &ins);
     }
 }
@@ -174,7 +175,9 @@ fn process<W: Work>(
             Ok(conv) => {
                 let ins = inspector.inspect(&conv, scratch);
                 done.summary.add(&ins);
-                work.record(&conv, ins, &mut done.out);
+                // parse_conversation succeeded, so the bytes are UTF-8.
+                let raw = std::str::from_utf8(bytes).unwrap_or_default();
+                work.record(raw, &conv, ins, &mut done.out);
             }
             Err(reason) => done.errors.push((line, reason)),
         }

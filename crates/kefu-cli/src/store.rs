@@ -7,10 +7,13 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use kefu_engine::{Conversation, Inspection};
-use kefu_store::{ImportOutcome, Store, DEFAULT_DATABASE_URL};
+use kefu_store::{ImportItem, ImportOutcome, Store, DEFAULT_DATABASE_URL};
 
 use crate::pipeline::{self, Work};
 use crate::{load_inspector_with_source, EXIT_UNUSABLE};
+
+/// Conversations per import transaction.
+const TRANSACTION_ROWS: usize = 4096;
 
 /// Where the database is.
 #[derive(clap::Args)]
@@ -70,9 +73,9 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 struct Collect;
 
 impl Work for Collect {
-    type Output = Vec<(Conversation<'static>, Inspection)>;
-    fn record(&self, conv: &Conversation<'_>, ins: Inspection, out: &mut Self::Output) {
-        out.push((conv.clone().into_owned(), ins));
+    type Output = Vec<ImportItem>;
+    fn record(&self, raw: &str, conv: &Conversation<'_>, ins: Inspection, out: &mut Self::Output) {
+        out.push(ImportItem::new(conv, Some(raw), ins));
     }
 }
 
@@ -121,16 +124,34 @@ pub fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
         echo_errors: true,
     };
     let mut stored = ImportOutcome::default();
-    let outcome = pipeline::run_with(&inputs, Arc::new(inspector), &Collect, &opts, |items| {
-        if items.is_empty() {
+    // Several reader batches go into one transaction: fewer commits, and
+    // each commit still holds only whole conversations.
+    let mut pending: Vec<ImportItem> = Vec::with_capacity(TRANSACTION_ROWS);
+    let mut flush = |pending: &mut Vec<ImportItem>| -> io::Result<()> {
+        if pending.is_empty() {
             return Ok(());
         }
         let done = rt
-            .block_on(store.import_batch(version.id, &items))
+            .block_on(store.import_batch(version.id, pending))
             .map_err(io::Error::other)?;
         stored.add(done);
+        pending.clear();
         Ok(())
-    })?;
+    };
+    let outcome = pipeline::run_with(
+        &inputs,
+        Arc::new(inspector),
+        &Collect,
+        &opts,
+        |mut items| {
+            pending.append(&mut items);
+            if pending.len() >= TRANSACTION_ROWS {
+                flush(&mut pending)?;
+            }
+            Ok(())
+        },
+    )?;
+    flush(&mut pending)?;
     rt.block_on(store.close());
     errors.extend(outcome.errors);
     println!(

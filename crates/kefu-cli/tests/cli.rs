@@ -338,3 +338,90 @@ fn a_ten_megabyte_turn_is_inspected() {
     );
     assert_eq!(stdout.lines().count(), 2);
 }
+
+/// Counts (conversations, current results) in an SQLite database.
+fn sqlite_counts(db: &Path) -> (i64, i64) {
+    let url = format!("sqlite://{}", db.display());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::AnyPool::connect(&url).await.unwrap();
+        let row: (i64, i64) = sqlx::query_as(
+            "SELECT (SELECT COUNT(*) FROM conversations), (SELECT COUNT(*) FROM inspections WHERE is_current = 1)",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        pool.close().await;
+        row
+    })
+}
+
+#[test]
+fn an_import_killed_half_way_leaves_whole_conversations_and_completes_on_rerun() {
+    let (dir, _) = setup("kill");
+    let gen = kefu(&[
+        "bench",
+        "--conversations",
+        "20000",
+        "--generate-only",
+        "--dir",
+        s(&dir),
+    ]);
+    assert!(
+        gen.status.success(),
+        "{}",
+        String::from_utf8_lossy(&gen.stderr)
+    );
+    let data = dir.join("conversations-20000x30.jsonl");
+    let db = dir.join("kill.db");
+    let url = format!("sqlite://{}", db.display());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kefu"))
+        .args(["import", s(&data), "--database", &url, "--jobs", "2"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Kill once some, but not all, batches are committed.
+    let started = std::time::Instant::now();
+    loop {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let (n, _) = if db.exists() {
+            sqlite_counts(&db)
+        } else {
+            (0, 0)
+        };
+        if n > 0 || started.elapsed().as_secs() > 120 {
+            break;
+        }
+    }
+    child.kill().unwrap();
+    let _ = child.wait();
+    let (convs, current) = sqlite_counts(&db);
+    assert!(
+        convs < 20_000,
+        "the import finished before it could be killed ({convs})"
+    );
+    assert_eq!(
+        convs, current,
+        "every stored conversation has exactly its result"
+    );
+    let rerun = kefu(&["import", s(&data), "--database", &url]);
+    assert!(
+        rerun.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rerun.stderr)
+    );
+    let said = String::from_utf8_lossy(&rerun.stdout);
+    assert!(
+        said.contains(&format!(
+            "{} conversations stored, {convs} already there",
+            20_000 - convs
+        )),
+        "{said}"
+    );
+    assert_eq!(sqlite_counts(&db), (20_000, 20_000));
+}

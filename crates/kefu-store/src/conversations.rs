@@ -13,11 +13,81 @@ use sqlx::any::AnyArguments;
 use sqlx::query::Query;
 use sqlx::{Any, AssertSqlSafe, Row};
 
-use crate::{now_ms, Context, Store, StoreError};
+use crate::{now_ms, Backend, Context, Store, StoreError};
 
 /// Rows per multi-row INSERT: well under SQLite's and PostgreSQL's limits on
 /// bound parameters (32,766 and 65,535) for the widest table here.
 const ROWS_PER_STATEMENT: usize = 400;
+
+/// One conversation ready to store: the columns kefu filters on, the
+/// record as it arrived, and its result already serialised (so that
+/// workers, not the single writer, pay for the JSON).
+#[derive(Debug, Clone)]
+pub struct ImportItem {
+    /// Conversation id.
+    pub id: String,
+    /// `phone` or `chat`.
+    pub channel: &'static str,
+    /// Agent id.
+    pub agent_id: Option<String>,
+    /// Agent name.
+    pub agent_name: Option<String>,
+    /// Customer id.
+    pub customer_id: Option<String>,
+    /// Customer name.
+    pub customer_name: Option<String>,
+    /// Start, Unix ms.
+    pub started_at: Option<i64>,
+    /// UTC offset of the start, seconds east.
+    pub utc_offset_s: Option<i64>,
+    /// Wait before answer.
+    pub wait_ms: Option<i64>,
+    /// Who ended it.
+    pub ended_by: Option<&'static str>,
+    /// Number of turns.
+    pub turn_count: i64,
+    /// The record as JSON (the native format), compressed.
+    pub record: Vec<u8>,
+    /// The inspection result.
+    pub inspection: Inspection,
+    /// The inspection result as JSON, compressed.
+    pub result: Vec<u8>,
+}
+
+impl ImportItem {
+    /// Prepares a conversation and its result. `raw` is the record's JSON
+    /// text when the caller has it (kept as it arrived); otherwise the
+    /// conversation is serialised.
+    pub fn new(conv: &Conversation<'_>, raw: Option<&str>, inspection: Inspection) -> ImportItem {
+        let record = match raw {
+            Some(r) => pack(r.as_bytes()),
+            None => pack(&serde_json::to_vec(conv).unwrap_or_default()),
+        };
+        let result = pack(&serde_json::to_vec(&inspection).unwrap_or_default());
+        ImportItem {
+            id: conv.id.to_string(),
+            channel: conv.channel.as_str(),
+            agent_id: conv.agent_id.as_deref().map(str::to_string),
+            agent_name: conv.agent_name.as_deref().map(str::to_string),
+            customer_id: conv.customer_id.as_deref().map(str::to_string),
+            customer_name: conv.customer_name.as_deref().map(str::to_string),
+            started_at: conv.started_at.map(|t| t.timestamp_millis()),
+            utc_offset_s: conv
+                .started_at
+                .map(|t| i64::from(t.offset().local_minus_utc())),
+            wait_ms: conv.wait_ms.map(|w| i64::try_from(w).unwrap_or(i64::MAX)),
+            ended_by: conv.ended_by.map(|e| match e {
+                kefu_engine::EndedBy::Agent => "agent",
+                kefu_engine::EndedBy::Customer => "customer",
+                kefu_engine::EndedBy::System => "system",
+            }),
+            turn_count: conv.turns.len() as i64,
+            record,
+            inspection,
+            result,
+        }
+    }
+}
 
 /// What an import batch did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -101,8 +171,10 @@ pub struct ConversationFilter {
     pub offset: Option<i64>,
 }
 
-/// `($1,$2,…),($n,…)` for `rows` rows of `cols` columns.
-fn placeholders(rows: usize, cols: usize) -> String {
+/// `($1,$2,…),($n,…)` for `rows` rows of `cols` columns. SQLite gets
+/// anonymous `?` instead: it resolves `$N` by searching the statement's
+/// parameter names, which is quadratic in a multi-row INSERT.
+fn placeholders(backend: Backend, rows: usize, cols: usize) -> String {
     let mut s = String::with_capacity(rows * cols * 5);
     let mut n = 1;
     for r in 0..rows {
@@ -114,7 +186,12 @@ fn placeholders(rows: usize, cols: usize) -> String {
             if c > 0 {
                 s.push(',');
             }
-            let _ = write!(s, "${n}");
+            match backend {
+                Backend::Sqlite => s.push('?'),
+                Backend::Postgres => {
+                    let _ = write!(s, "${n}");
+                }
+            }
             n += 1;
         }
         s.push(')');
@@ -123,6 +200,17 @@ fn placeholders(rows: usize, cols: usize) -> String {
 }
 
 type AnyQuery<'q> = Query<'q, Any, AnyArguments>;
+
+/// Compresses a stored document (records and results are JSON; LZ4 roughly
+/// halves them and makes SQLite imports much faster for it).
+fn pack(json: &[u8]) -> Vec<u8> {
+    lz4_flex::compress_prepend_size(json)
+}
+
+/// Decompresses a stored document.
+fn unpack(bytes: &[u8]) -> Result<Vec<u8>, String> {
+    lz4_flex::decompress_size_prepended(bytes).map_err(|e| e.to_string())
+}
 
 fn flag(b: bool) -> i64 {
     i64::from(b)
@@ -135,12 +223,12 @@ impl Store {
     pub async fn import_batch(
         &self,
         pack_version_id: i64,
-        items: &[(Conversation<'_>, Inspection)],
+        items: &[ImportItem],
     ) -> Result<ImportOutcome, StoreError> {
         let mut seen = HashSet::with_capacity(items.len());
-        let unique: Vec<&(Conversation<'_>, Inspection)> = items
+        let unique: Vec<&ImportItem> = items
             .iter()
-            .filter(|(c, _)| seen.insert(c.id.as_ref()))
+            .filter(|i| seen.insert(i.id.as_str()))
             .collect();
         let now = now_ms();
         let mut tx = self
@@ -154,37 +242,23 @@ impl Store {
                 "INSERT INTO conversations (id, channel, agent_id, agent_name, customer_id, customer_name, \
                  started_at, utc_offset_s, wait_ms, ended_by, turn_count, record, imported_at) VALUES {} \
                  ON CONFLICT (id) DO NOTHING RETURNING id",
-                placeholders(chunk.len(), 13)
+                placeholders(self.backend(), chunk.len(), 13)
             );
             let mut q: AnyQuery<'_> = sqlx::query(AssertSqlSafe(sql));
-            for (conv, _) in chunk {
-                let record = serde_json::to_string(conv).map_err(|e| StoreError::Corrupt {
-                    what: format!("conversation {}", conv.id),
-                    reason: e.to_string(),
-                })?;
+            for item in chunk {
                 q = q
-                    .bind(conv.id.to_string())
-                    .bind(conv.channel.as_str())
-                    .bind(conv.agent_id.as_deref().map(str::to_string))
-                    .bind(conv.agent_name.as_deref().map(str::to_string))
-                    .bind(conv.customer_id.as_deref().map(str::to_string))
-                    .bind(conv.customer_name.as_deref().map(str::to_string))
-                    .bind(conv.started_at.map(|t| t.timestamp_millis()))
-                    .bind(
-                        conv.started_at
-                            .map(|t| i64::from(t.offset().local_minus_utc())),
-                    )
-                    .bind(conv.wait_ms.map(|w| i64::try_from(w).unwrap_or(i64::MAX)))
-                    .bind(conv.ended_by.map(|e| {
-                        match e {
-                            kefu_engine::EndedBy::Agent => "agent",
-                            kefu_engine::EndedBy::Customer => "customer",
-                            kefu_engine::EndedBy::System => "system",
-                        }
-                        .to_string()
-                    }))
-                    .bind(conv.turns.len() as i64)
-                    .bind(record)
+                    .bind(item.id.as_str())
+                    .bind(item.channel)
+                    .bind(item.agent_id.as_deref())
+                    .bind(item.agent_name.as_deref())
+                    .bind(item.customer_id.as_deref())
+                    .bind(item.customer_name.as_deref())
+                    .bind(item.started_at)
+                    .bind(item.utc_offset_s)
+                    .bind(item.wait_ms)
+                    .bind(item.ended_by)
+                    .bind(item.turn_count)
+                    .bind(item.record.as_slice())
                     .bind(now);
             }
             let rows = q
@@ -195,12 +269,12 @@ impl Store {
                 inserted_ids.insert(row.try_get::<String, _>("id").context("conversations.id")?);
             }
         }
-        let fresh: Vec<&Inspection> = unique
+        let fresh: Vec<(&Inspection, &[u8])> = unique
             .iter()
-            .filter(|(c, _)| inserted_ids.contains(c.id.as_ref()))
-            .map(|(_, i)| i)
+            .filter(|i| inserted_ids.contains(&i.id))
+            .map(|i| (&i.inspection, i.result.as_slice()))
             .collect();
-        insert_inspections(&mut tx, pack_version_id, &fresh, now).await?;
+        insert_inspections(&mut tx, self.backend(), pack_version_id, &fresh, now).await?;
         tx.commit().await.context("committing an import")?;
         Ok(ImportOutcome {
             inserted: inserted_ids.len() as u64,
@@ -244,8 +318,9 @@ impl Store {
                     outcome.unchanged += 1;
                     continue;
                 }
-                let record: String = row.try_get("record").context("conversations.record")?;
-                match serde_json::from_str::<Conversation<'_>>(&record) {
+                let record: Vec<u8> = row.try_get("record").context("conversations.record")?;
+                let json = unpack(&record).unwrap_or_default();
+                match serde_json::from_slice::<Conversation<'_>>(&json) {
                     Ok(conv) => results.push(inspector.inspect(&conv, &mut scratch)),
                     Err(e) => {
                         tracing::warn!(conversation = %id, error = %e, "stored conversation unreadable");
@@ -262,9 +337,9 @@ impl Store {
                 .await
                 .context("starting a re-inspection")?;
             for chunk in results.chunks(ROWS_PER_STATEMENT) {
+                let list = placeholders(self.backend(), chunk.len(), 1).replace(['(', ')'], "");
                 let sql = format!(
-                    "UPDATE inspections SET is_current = 0 WHERE is_current = 1 AND conversation_id IN ({})",
-                    (1..=chunk.len()).map(|n| format!("${n}")).collect::<Vec<_>>().join(",")
+                    "UPDATE inspections SET is_current = 0 WHERE is_current = 1 AND conversation_id IN ({list})"
                 );
                 let mut q: AnyQuery<'_> = sqlx::query(AssertSqlSafe(sql));
                 for ins in chunk {
@@ -272,8 +347,16 @@ impl Store {
                 }
                 q.execute(&mut *tx).await.context("retiring old results")?;
             }
-            let refs: Vec<&Inspection> = results.iter().collect();
-            insert_inspections(&mut tx, pack_version_id, &refs, now_ms()).await?;
+            let packed: Vec<Vec<u8>> = results
+                .iter()
+                .map(|r| pack(&serde_json::to_vec(r).unwrap_or_default()))
+                .collect();
+            let refs: Vec<(&Inspection, &[u8])> = results
+                .iter()
+                .zip(packed.iter())
+                .map(|(r, j)| (r, j.as_slice()))
+                .collect();
+            insert_inspections(&mut tx, self.backend(), pack_version_id, &refs, now_ms()).await?;
             tx.commit().await.context("committing a re-inspection")?;
             outcome.reinspected += results.len() as u64;
         }
@@ -301,9 +384,13 @@ impl Store {
             .await
             .context("reading a conversation")?;
         let Some(row) = row else { return Ok(None) };
-        let record: String = row.try_get("record").context("conversations.record")?;
+        let record: Vec<u8> = row.try_get("record").context("conversations.record")?;
+        let json = unpack(&record).map_err(|reason| StoreError::Corrupt {
+            what: format!("conversation {id}"),
+            reason,
+        })?;
         let conv: Conversation<'_> =
-            serde_json::from_str(&record).map_err(|e| StoreError::Corrupt {
+            serde_json::from_slice(&json).map_err(|e| StoreError::Corrupt {
                 what: format!("conversation {id}"),
                 reason: e.to_string(),
             })?;
@@ -419,8 +506,12 @@ impl Store {
 }
 
 fn inspection_from_row(row: &sqlx::any::AnyRow) -> Result<InspectionRow, StoreError> {
-    let result: String = row.try_get("result").context("inspections.result")?;
+    let packed: Vec<u8> = row.try_get("result").context("inspections.result")?;
     let id: i64 = row.try_get("id").context("inspections.id")?;
+    let result = unpack(&packed).map_err(|reason| StoreError::Corrupt {
+        what: format!("inspection {id}"),
+        reason,
+    })?;
     Ok(InspectionRow {
         id,
         conversation_id: row
@@ -447,7 +538,7 @@ fn inspection_from_row(row: &sqlx::any::AnyRow) -> Result<InspectionRow, StoreEr
         finding_count: row
             .try_get("finding_count")
             .context("inspections.finding_count")?,
-        result: serde_json::from_str(&result).map_err(|e| StoreError::Corrupt {
+        result: serde_json::from_slice(&result).map_err(|e| StoreError::Corrupt {
             what: format!("inspection {id}"),
             reason: e.to_string(),
         })?,
@@ -460,34 +551,31 @@ fn inspection_from_row(row: &sqlx::any::AnyRow) -> Result<InspectionRow, StoreEr
 /// Inserts results (current) and their findings inside `tx`.
 async fn insert_inspections(
     tx: &mut sqlx::Transaction<'_, Any>,
+    backend: Backend,
     pack_version_id: i64,
-    results: &[&Inspection],
+    results: &[(&Inspection, &[u8])],
     now: i64,
 ) -> Result<(), StoreError> {
     for chunk in results.chunks(ROWS_PER_STATEMENT) {
         let sql = format!(
             "INSERT INTO inspections (conversation_id, pack_version_id, is_current, agent_id, started_at, score, \
              passed, veto, grade, finding_count, result, created_at) VALUES {} RETURNING id, conversation_id",
-            placeholders(chunk.len(), 12)
+            placeholders(backend, chunk.len(), 12)
         );
         let mut q: AnyQuery<'_> = sqlx::query(AssertSqlSafe(sql));
-        for ins in chunk {
-            let result = serde_json::to_string(ins).map_err(|e| StoreError::Corrupt {
-                what: format!("result of {}", ins.id),
-                reason: e.to_string(),
-            })?;
+        for (ins, result) in chunk {
             q = q
-                .bind(ins.id.clone())
+                .bind(ins.id.as_str())
                 .bind(pack_version_id)
                 .bind(1i64)
-                .bind(ins.agent_id.clone())
+                .bind(ins.agent_id.as_deref())
                 .bind(ins.started_at_ms())
                 .bind(ins.score)
                 .bind(flag(ins.passed))
                 .bind(flag(ins.veto))
-                .bind(ins.grade.clone())
+                .bind(ins.grade.as_deref())
                 .bind(ins.findings.len() as i64)
-                .bind(result)
+                .bind(*result)
                 .bind(now);
         }
         let rows = q
@@ -504,20 +592,20 @@ async fn insert_inspections(
         }
         let findings: Vec<(i64, &kefu_engine::Finding)> = chunk
             .iter()
-            .filter_map(|ins| ids.get(&ins.id).map(|&id| (id, ins)))
+            .filter_map(|(ins, _)| ids.get(&ins.id).map(|&id| (id, *ins)))
             .flat_map(|(id, ins)| ins.findings.iter().map(move |f| (id, f)))
             .collect();
         for fchunk in findings.chunks(ROWS_PER_STATEMENT * 2) {
             let sql = format!(
                 "INSERT INTO findings (inspection_id, rule, dimension, turn, deduction) VALUES {}",
-                placeholders(fchunk.len(), 5)
+                placeholders(backend, fchunk.len(), 5)
             );
             let mut q: AnyQuery<'_> = sqlx::query(AssertSqlSafe(sql));
             for (id, f) in fchunk {
                 q = q
                     .bind(*id)
-                    .bind(f.rule.to_string())
-                    .bind(f.dimension.to_string())
+                    .bind(&*f.rule)
+                    .bind(&*f.dimension)
                     .bind(f.turn.map(|t| t as i64))
                     .bind(f.deduction);
             }

@@ -19,7 +19,9 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, Executor};
 
-pub use conversations::{ConversationFilter, ImportOutcome, InspectionRow, ReinspectOutcome};
+pub use conversations::{
+    ConversationFilter, ImportItem, ImportOutcome, InspectionRow, ReinspectOutcome,
+};
 pub use packs::PackVersion;
 
 /// Errors of the store.
@@ -116,7 +118,8 @@ impl Store {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
                         conn.execute(
-                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                            "PRAGMA page_size = 16384; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                             PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY; \
                              PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;",
                         )
                         .await?;

@@ -14,11 +14,11 @@ CREATE TABLE conversations (
     wait_ms        BIGINT,
     ended_by       TEXT,
     turn_count     BIGINT NOT NULL,
-    record         TEXT NOT NULL,
+    record         BYTEA NOT NULL,  -- native JSON, LZ4-compressed (size-prefixed)
     imported_at    BIGINT NOT NULL
 );
-CREATE INDEX conversations_agent_started ON conversations (agent_id, started_at);
-CREATE INDEX conversations_started ON conversations (started_at);
+-- Lists and reports filter through inspections (which carry agent and
+-- start time), so conversations need no secondary index: imports stay fast.
 
 CREATE TABLE pack_versions (
     id          BIGSERIAL PRIMARY KEY,
@@ -41,14 +41,14 @@ CREATE TABLE inspections (
     veto             BIGINT NOT NULL,
     grade            TEXT,
     finding_count    BIGINT NOT NULL,
-    result           TEXT NOT NULL,
+    result           BYTEA NOT NULL,  -- result JSON, LZ4-compressed (size-prefixed)
     created_at       BIGINT NOT NULL
 );
 CREATE INDEX inspections_conversation ON inspections (conversation_id);
 -- At most one current result per conversation, even with several nodes.
 CREATE UNIQUE INDEX inspections_one_current ON inspections (conversation_id) WHERE is_current = 1;
-CREATE INDEX inspections_current_agent ON inspections (is_current, agent_id, started_at);
-CREATE INDEX inspections_current_started ON inspections (is_current, started_at);
+CREATE INDEX inspections_current_agent ON inspections (agent_id, started_at) WHERE is_current = 1;
+CREATE INDEX inspections_current_started ON inspections (started_at) WHERE is_current = 1;
 
 CREATE TABLE findings (
     inspection_id  BIGINT NOT NULL REFERENCES inspections (id),
