@@ -589,7 +589,7 @@ pub fn parse_utc_offset(text: &str) -> Result<FixedOffset, SlaError> {
     } else {
         0
     };
-    if h > 23 || m > 59 || (rest.contains(':') && rest.len() != 5) {
+    if h > 23 || m > 59 || (rest.contains(':') && (rest.find(':') != Some(2) || rest.len() != 5)) {
         return Err(bad());
     }
     FixedOffset::east_opt(sign * (h * 3600 + m * 60)).ok_or_else(bad)
@@ -1551,6 +1551,9 @@ impl Pause {
 }
 
 /// Where an SLA target stands.
+///
+/// Serde: internally tagged, e.g. `{"kind": "near_breach"}` or
+/// `{"kind": "met", "on_time": true}`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum SlaState {
@@ -1920,7 +1923,17 @@ mod tests {
             Ok(-(5 * 3600 + 30 * 60))
         );
         assert_eq!(parse_utc_offset("Z").map(|o| o.local_minus_utc()), Ok(0));
-        for bad in ["08:00", "+8", "+25:00", "+08:60", "+08:0", "beijing", ""] {
+        for bad in [
+            "08:00",
+            "+0:800",
+            "+08:00:00",
+            "+8",
+            "+25:00",
+            "+08:60",
+            "+08:0",
+            "beijing",
+            "",
+        ] {
             assert!(parse_utc_offset(bad).is_err(), "{bad}");
         }
         assert_eq!(format_utc_offset(CHINA_STANDARD_TIME), "+08:00");
