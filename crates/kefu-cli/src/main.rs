@@ -3,6 +3,7 @@
 mod bench;
 mod pipeline;
 mod rules;
+mod serve;
 mod store;
 
 use std::fs::File;
@@ -47,6 +48,13 @@ enum Command {
     Migrate(store::DatabaseArgs),
     /// Re-run a (changed) pack over stored conversations, keeping history.
     Reinspect(store::ReinspectArgs),
+    /// Run the HTTP API (SQLite ./kefu.db by default).
+    Serve(serve::ServeArgs),
+    /// Manage users and API tokens.
+    User {
+        #[command(subcommand)]
+        command: serve::UserCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -135,6 +143,8 @@ fn main() -> ExitCode {
         Command::Import(args) => store::import(args),
         Command::Migrate(args) => store::migrate(args),
         Command::Reinspect(args) => store::reinspect(args),
+        Command::Serve(args) => serve::serve(args),
+        Command::User { command } => serve::user(command),
     };
     match result {
         Ok(code) => code,

@@ -25,7 +25,8 @@ pub struct DatabaseArgs {
 }
 
 impl DatabaseArgs {
-    fn url(&self) -> String {
+    /// The URL to use: flag, environment, default.
+    pub fn url(&self) -> String {
         self.database
             .clone()
             .or_else(|| {
@@ -201,7 +202,7 @@ pub fn reinspect(args: ReinspectArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// The URL without its password, for messages.
-fn redact(url: &str) -> String {
+pub fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(s), Some(at)) if at > s => {
             let creds = &url[s + 3..at];

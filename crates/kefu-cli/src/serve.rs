@@ -1,0 +1,208 @@
+//! `kefu serve` and `kefu user …`.
+
+use std::io::{self, BufRead, IsTerminal};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use kefu_server::AppState;
+use kefu_service::auth::{self, NewUser, Role};
+use kefu_store::Store;
+
+use crate::store::DatabaseArgs;
+use crate::{load_inspector_with_source, EXIT_UNUSABLE};
+
+#[derive(clap::Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    db: DatabaseArgs,
+    /// Address to listen on. Default: $KEFU_LISTEN, else 127.0.0.1:8080.
+    #[arg(long)]
+    listen: Option<String>,
+    /// Rule pack (TOML) for conversations posted to the API. Default: built-in zh-CN.
+    #[arg(long)]
+    pack: Option<PathBuf>,
+}
+
+#[derive(clap::Subcommand)]
+pub enum UserCommand {
+    /// Add a user. The password is read from $KEFU_PASSWORD or standard input.
+    Add {
+        /// Login name (agents: their agent id, e.g. a-07).
+        id: String,
+        /// agent, inspector, supervisor or admin.
+        #[arg(long, default_value = "agent")]
+        role: String,
+        /// Display name.
+        #[arg(long, default_value = "")]
+        name: String,
+        /// Team.
+        #[arg(long)]
+        team: Option<String>,
+        /// Create without a password (a service account that uses API tokens).
+        #[arg(long)]
+        no_password: bool,
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+    /// Create an API token for a user; it is printed once.
+    Token {
+        /// The user.
+        id: String,
+        /// What the token is for.
+        #[arg(long, default_value = "api")]
+        name: String,
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+    /// List users.
+    List {
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let (inspector, source) = match load_inspector_with_source(args.pack.as_deref()) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("{e}");
+            return Ok(ExitCode::from(EXIT_UNUSABLE));
+        }
+    };
+    let listen = args
+        .listen
+        .or_else(|| std::env::var("KEFU_LISTEN").ok().filter(|v| !v.is_empty()))
+        .unwrap_or_else(|| "127.0.0.1:8080".to_string());
+    let url = args.db.url();
+    runtime()?.block_on(async move {
+        let store = Store::open(&url).await?;
+        let meta = inspector.pack().meta.clone();
+        let version = store
+            .register_pack(&meta.id, &meta.version, &source)
+            .await?;
+        let listener = tokio::net::TcpListener::bind(&listen)
+            .await
+            .with_context(|| format!("cannot listen on {listen}"))?;
+        eprintln!(
+            "kefu serving on http://{} (database {}, pack {} {})",
+            listener.local_addr()?,
+            crate::store::redact(&url),
+            meta.id,
+            meta.version
+        );
+        let state = AppState {
+            store,
+            inspector: Arc::new(inspector),
+            pack_version_id: version.id,
+        };
+        kefu_server::serve(listener, state, async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+        anyhow::Ok(())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn read_password() -> anyhow::Result<String> {
+    if let Ok(p) = std::env::var("KEFU_PASSWORD") {
+        return Ok(p);
+    }
+    if io::stdin().is_terminal() {
+        eprint!("password: ");
+    }
+    let mut line = String::new();
+    io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("reading the password")?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_string())
+}
+
+pub fn user(cmd: UserCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        UserCommand::Add {
+            id,
+            role,
+            name,
+            team,
+            no_password,
+            db,
+        } => {
+            let role: Role = role.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
+            let password = if no_password {
+                None
+            } else {
+                Some(read_password()?)
+            };
+            let url = db.url();
+            let user = runtime()?.block_on(async {
+                let store = Store::open(&url).await?;
+                let user = auth::add_user(
+                    &store,
+                    NewUser {
+                        id,
+                        display_name: name,
+                        role,
+                        team,
+                        password,
+                    },
+                )
+                .await?;
+                store.close().await;
+                anyhow::Ok(user)
+            })?;
+            println!(
+                "added {} ({}, {})",
+                user.id,
+                user.display_name,
+                user.role.as_str()
+            );
+        }
+        UserCommand::Token { id, name, db } => {
+            let url = db.url();
+            let token = runtime()?.block_on(async {
+                let store = Store::open(&url).await?;
+                let (token, _) = auth::create_api_token(
+                    &store,
+                    &id,
+                    &name,
+                    chrono::Utc::now().timestamp_millis(),
+                )
+                .await?;
+                store.close().await;
+                anyhow::Ok(token)
+            })?;
+            println!("{token}");
+        }
+        UserCommand::List { db } => {
+            let url = db.url();
+            let users = runtime()?.block_on(async {
+                let store = Store::open(&url).await?;
+                let users = auth::list_users(&store).await?;
+                store.close().await;
+                anyhow::Ok(users)
+            })?;
+            for u in users {
+                println!(
+                    "{}\t{}\t{}\t{}\t{}",
+                    u.id,
+                    u.display_name,
+                    u.role.as_str(),
+                    u.team.unwrap_or_default(),
+                    if u.active { "active" } else { "inactive" }
+                );
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

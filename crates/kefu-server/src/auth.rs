@@ -1,0 +1,140 @@
+//! Who is calling: `Authorization: Bearer <token>`, where the token is a
+//! session from `/auth/login` or an API token. Both are looked up in the
+//! database, so any server node can serve any request.
+
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::Json;
+use chrono::Utc;
+use kefu_service::auth::{self as users, AuthError, Principal, Role};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::error::ApiError;
+use crate::AppState;
+
+/// How long a login session lasts.
+const SESSION_HOURS: u64 = 12;
+
+/// The authenticated caller of a request.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// Who, and with which role.
+    pub principal: Principal,
+    /// The bearer token presented (to end a session).
+    token: String,
+}
+
+impl Caller {
+    /// For agents, their own id: the only agent whose data they may see.
+    pub fn agent_scope(&self) -> Option<&str> {
+        (self.principal.role == Role::Agent).then_some(self.principal.user_id.as_str())
+    }
+
+    /// Inspectors, supervisors and admins (and systems with such a token).
+    pub fn require_staff(&self, what: &str) -> Result<(), ApiError> {
+        match self.principal.role {
+            Role::Inspector | Role::Supervisor | Role::Admin => Ok(()),
+            Role::Agent => Err(ApiError::Forbidden(format!("agents may not {what}"))),
+        }
+    }
+
+    /// Supervisors and admins.
+    pub fn require_supervisor(&self, what: &str) -> Result<(), ApiError> {
+        match self.principal.role {
+            Role::Supervisor | Role::Admin => Ok(()),
+            _ => Err(ApiError::Forbidden(format!(
+                "only supervisors and admins may {what}"
+            ))),
+        }
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> ApiError {
+        match e {
+            AuthError::Unauthenticated => {
+                ApiError::Unauthorized("wrong user name or password".into())
+            }
+            AuthError::Forbidden => ApiError::Forbidden("not allowed".into()),
+            AuthError::Invalid(m) => ApiError::BadRequest(m),
+            AuthError::Conflict(m) => ApiError::Conflict(m),
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+fn bearer(parts: &Parts) -> Option<&str> {
+    let value = parts
+        .headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Caller, ApiError> {
+        let token = bearer(parts)
+            .ok_or_else(|| ApiError::Unauthorized("send `Authorization: Bearer <token>`".into()))?
+            .to_string();
+        let now = Utc::now().timestamp_millis();
+        let principal = match users::principal_for_session(&state.store, &token, now).await? {
+            Some(p) => p,
+            None => users::principal_for_token(&state.store, &token, now)
+                .await?
+                .ok_or_else(|| {
+                    ApiError::Unauthorized("the token is unknown, expired or revoked".into())
+                })?,
+        };
+        Ok(Caller { principal, token })
+    }
+}
+
+/// Body of `POST /auth/login`.
+#[derive(Debug, Deserialize)]
+pub struct Login {
+    user: String,
+    password: String,
+}
+
+/// `POST /api/v1/auth/login`.
+pub async fn login(
+    State(state): State<AppState>,
+    body: Result<Json<Login>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Json(login) = body.map_err(crate::error::rejection)?;
+    let principal = users::verify_password(&state.store, &login.user, &login.password).await?;
+    let (token, expires_at) = users::create_session(
+        &state.store,
+        &principal.user_id,
+        std::time::Duration::from_secs(SESSION_HOURS * 3600),
+        Utc::now().timestamp_millis(),
+    )
+    .await?;
+    Ok(Json(json!({
+        "token": token,
+        "expires_at": expires_at,
+        "user": principal,
+    })))
+}
+
+/// `POST /api/v1/auth/logout`.
+pub async fn logout(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Value>, ApiError> {
+    users::end_session(&state.store, &caller.token).await?;
+    Ok(Json(json!({"ok": true})))
+}
+
+/// `GET /api/v1/me`.
+pub async fn me(caller: Caller) -> Json<Value> {
+    Json(json!({"user": caller.principal}))
+}

@@ -1,0 +1,193 @@
+//! `/api/v1/conversations`: store and inspect conversations, list and read
+//! results.
+
+use std::collections::HashMap;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::Json;
+use kefu_engine::Scratch;
+use kefu_formats::native::parse_conversation;
+use kefu_store::{ConversationFilter, ImportItem};
+use serde_json::{json, Value};
+
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::params::{page_params, parse_bool, parse_f64, parse_time_bound, Page};
+use crate::AppState;
+
+/// `POST /api/v1/conversations`: one conversation (an object) or a batch (an
+/// array), in the native format. Each is inspected and stored with its
+/// result; ids already stored are skipped (idempotent). Bad items are
+/// reported by index; the rest are stored.
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    caller.require_staff("store conversations")?;
+    let inspector = state.inspector.clone();
+    // Parsing and inspection are CPU work: keep them off the async threads.
+    let (items, errors) = tokio::task::spawn_blocking(move || prepare(&body, &inspector))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))??;
+    if items.is_empty() && !errors.is_empty() {
+        return Err(ApiError::BadRequest(format!(
+            "no usable conversation: {}",
+            errors
+                .iter()
+                .map(|(i, m)| format!("[{i}] {m}"))
+                .collect::<Vec<_>>()
+                .join("; ")
+        )));
+    }
+    let outcome = state
+        .store
+        .import_batch(state.pack_version_id, &items)
+        .await?;
+    let results: Vec<Value> = items
+        .iter()
+        .map(|i| {
+            json!({
+                "id": i.id,
+                "score": i.inspection.score,
+                "grade": i.inspection.grade,
+                "passed": i.inspection.passed,
+                "veto": i.inspection.veto,
+                "findings": i.inspection.findings.len(),
+            })
+        })
+        .collect();
+    Ok(Json(json!({
+        "stored": outcome.inserted,
+        "skipped": outcome.skipped,
+        "results": results,
+        "errors": errors.iter().map(|(i, m)| json!({"index": i, "message": m})).collect::<Vec<_>>(),
+    })))
+}
+
+type Prepared = (Vec<ImportItem>, Vec<(usize, String)>);
+
+fn prepare(body: &[u8], inspector: &kefu_engine::Inspector) -> Result<Prepared, ApiError> {
+    let trimmed = body.trim_ascii_start();
+    let raws: Vec<Box<serde_json::value::RawValue>> = if trimmed.starts_with(b"[") {
+        serde_json::from_slice(trimmed)
+            .map_err(|e| ApiError::BadRequest(format!("the body is not a JSON array: {e}")))?
+    } else {
+        vec![serde_json::from_slice(trimmed)
+            .map_err(|e| ApiError::BadRequest(format!("the body is not JSON: {e}")))?]
+    };
+    let mut scratch = Scratch::default();
+    let mut items = Vec::with_capacity(raws.len());
+    let mut errors = Vec::new();
+    for (index, raw) in raws.iter().enumerate() {
+        match parse_conversation(raw.get().as_bytes()) {
+            Ok(conv) => {
+                let ins = inspector.inspect(&conv, &mut scratch);
+                items.push(ImportItem::new(&conv, Some(raw.get()), ins));
+            }
+            Err(e) => errors.push((index, e)),
+        }
+    }
+    Ok((items, errors))
+}
+
+/// `GET /api/v1/conversations`: current results, newest first. Filters:
+/// `agent`, `from`, `to` (RFC 3339 or `YYYY-MM-DD`, China time), `passed`,
+/// `rule`, `min_score`, `max_score`; pagination `page` (from 1) and
+/// `per_page` (≤ 1000). Agents see only their own conversations.
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
+    let Page {
+        page,
+        per_page,
+        offset,
+    } = page_params(&q)?;
+    let mut filter = ConversationFilter {
+        agent_id: q.get("agent").cloned(),
+        from_ms: q
+            .get("from")
+            .map(|v| parse_time_bound("from", v))
+            .transpose()?,
+        to_ms: q.get("to").map(|v| parse_time_bound("to", v)).transpose()?,
+        passed: q
+            .get("passed")
+            .map(|v| parse_bool("passed", v))
+            .transpose()?,
+        rule: q.get("rule").cloned(),
+        min_score: q
+            .get("min_score")
+            .map(|v| parse_f64("min_score", v))
+            .transpose()?,
+        max_score: q
+            .get("max_score")
+            .map(|v| parse_f64("max_score", v))
+            .transpose()?,
+        limit: Some(per_page),
+        offset: Some(offset),
+    };
+    if let Some(own) = caller.agent_scope() {
+        match &filter.agent_id {
+            Some(asked) if asked != own => {
+                return Err(ApiError::Forbidden(
+                    "agents see only their own conversations".into(),
+                ));
+            }
+            _ => filter.agent_id = Some(own.to_string()),
+        }
+    }
+    let (rows, total) = state.store.list_inspections(&filter).await?;
+    Ok(Json(json!({
+        "items": rows,
+        "page": page,
+        "per_page": per_page,
+        "total": total,
+    })))
+}
+
+/// `GET /api/v1/conversations/{id}`: the conversation, its current result
+/// and the history of results (which pack version produced which).
+pub async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let not_found = || ApiError::NotFound(format!("no conversation `{id}`"));
+    let conv = state.store.conversation(&id).await?.ok_or_else(not_found)?;
+    if let Some(own) = caller.agent_scope() {
+        // Same answer as for a missing id: an agent learns nothing about
+        // other agents' conversations.
+        if conv.agent_id.as_deref() != Some(own) {
+            return Err(not_found());
+        }
+    }
+    let history = state.store.inspection_history(&id).await?;
+    let current = history
+        .iter()
+        .find(|h| h.is_current)
+        .map(|h| h.result.clone());
+    Ok(Json(json!({
+        "conversation": conv,
+        "inspection": current,
+        "history": history.iter().map(|h| json!({
+            "id": h.id,
+            "pack_version_id": h.pack_version_id,
+            "current": h.is_current,
+            "score": h.score,
+            "passed": h.passed,
+            "created_at": h.created_at,
+        })).collect::<Vec<_>>(),
+    })))
+}
+
+/// `GET /api/v1/packs`: rule-pack versions that produced stored results.
+pub async fn packs(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
+    caller.require_staff("list rule pack versions")?;
+    let versions = state.store.pack_versions().await?;
+    Ok(Json(
+        json!({"items": versions, "active": state.pack_version_id}),
+    ))
+}

@@ -1,0 +1,365 @@
+//! The real server on a random port, over a real SQLite file and, when
+//! `KEFU_TEST_PG_URL` is set, a fresh PostgreSQL database.
+
+use std::sync::Arc;
+
+use kefu_engine::{Inspector, RulePack};
+use kefu_server::AppState;
+use kefu_service::auth::{self, NewUser, PasswordCost, Role};
+use kefu_store::Store;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+const FIXTURES: &str = include_str!("../../kefu-engine/tests/golden/conversations.jsonl");
+
+/// A running server and what it needs to be dropped cleanly.
+struct App {
+    base: String,
+    http: reqwest::Client,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    pg_drop: Option<(String, String)>,
+    file: Option<std::path::PathBuf>,
+}
+
+impl App {
+    async fn start(name: &str, postgres: bool) -> Option<App> {
+        let _ = auth::set_password_cost(PasswordCost::CHEAP_FOR_TESTS);
+        let (url, pg_drop, file) = if postgres {
+            let Ok(admin_url) = std::env::var("KEFU_TEST_PG_URL") else {
+                eprintln!("KEFU_TEST_PG_URL is not set: skipping the PostgreSQL run of `{name}`");
+                return None;
+            };
+            let db = format!("kefu_test_{}_{name}", std::process::id());
+            let admin = Store::connect(&admin_url)
+                .await
+                .expect("connect to KEFU_TEST_PG_URL");
+            for sql in [
+                format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"),
+                format!("CREATE DATABASE {db}"),
+            ] {
+                sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .execute(admin.pool())
+                    .await
+                    .expect("prepare test db");
+            }
+            admin.close().await;
+            let base = admin_url
+                .rsplit_once('/')
+                .map_or(admin_url.as_str(), |(b, _)| b)
+                .to_string();
+            (format!("{base}/{db}"), Some((admin_url, db)), None)
+        } else {
+            let path =
+                std::env::temp_dir().join(format!("kefu-api-{}-{name}.db", std::process::id()));
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+            }
+            (format!("sqlite://{}", path.display()), None, Some(path))
+        };
+        let store = Store::open(&url).await.expect("open store");
+        for (id, role, password) in [
+            ("admin", Role::Admin, "admin-pass-1"),
+            ("qa", Role::Inspector, "inspector-pass-1"),
+            ("a-07", Role::Agent, "agent-pass-07"),
+            ("a-11", Role::Agent, "agent-pass-11"),
+        ] {
+            auth::add_user(
+                &store,
+                NewUser {
+                    id: id.into(),
+                    display_name: id.into(),
+                    role,
+                    team: None,
+                    password: Some(password.into()),
+                },
+            )
+            .await
+            .expect("add user");
+        }
+        let source = kefu_engine::pack::DEFAULT_PACK_ZH_CN;
+        let inspector =
+            Inspector::new(RulePack::from_toml(source).expect("pack")).expect("compile");
+        let version = store
+            .register_pack("zh-CN", "test", source)
+            .await
+            .expect("register pack");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let state = AppState {
+            store,
+            inspector: Arc::new(inspector),
+            pack_version_id: version.id,
+        };
+        tokio::spawn(kefu_server::serve(listener, state, async {
+            let _ = rx.await;
+        }));
+        Some(App {
+            base,
+            http: reqwest::Client::new(),
+            shutdown: Some(tx),
+            pg_drop,
+            file,
+        })
+    }
+
+    async fn login(&self, user: &str, password: &str) -> String {
+        let r = self
+            .http
+            .post(format!("{}/api/v1/auth/login", self.base))
+            .json(&json!({"user": user, "password": password}))
+            .send()
+            .await
+            .expect("login");
+        assert_eq!(r.status(), StatusCode::OK);
+        let body: Value = r.json().await.expect("json");
+        body["token"].as_str().expect("token").to_string()
+    }
+
+    async fn get(&self, token: Option<&str>, path: &str) -> (StatusCode, Value) {
+        let mut req = self.http.get(format!("{}{path}", self.base));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let r = req.send().await.expect("request");
+        let status = r.status();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn post(&self, token: &str, path: &str, body: String) -> (StatusCode, Value) {
+        let r = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .expect("request");
+        let status = r.status();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        if let Some((admin_url, db)) = self.pg_drop.take() {
+            if let Ok(admin) = Store::connect(&admin_url).await {
+                let sql = format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)");
+                let _ = sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .execute(admin.pool())
+                    .await;
+                admin.close().await;
+            }
+        }
+        if let Some(path) = self.file.take() {
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+            }
+        }
+    }
+}
+
+fn assert_error_shape(body: &Value, code: &str) {
+    assert_eq!(body["error"]["code"], code, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
+}
+
+/// All golden conversations as one JSON array, plus one broken item.
+fn batch_with_one_bad_item() -> String {
+    let mut items: Vec<Value> = FIXTURES
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).expect("fixture"))
+        .collect();
+    items.insert(3, json!({"id": "broken", "channel": "fax", "turns": []}));
+    serde_json::to_string(&items).expect("json")
+}
+
+async fn scenario(app: &App) {
+    let fixtures = FIXTURES.lines().filter(|l| !l.trim().is_empty()).count();
+    let (status, body) = app.get(None, "/healthz").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["status"], "ok");
+
+    // Authentication.
+    let (status, body) = app.get(None, "/api/v1/conversations").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_error_shape(&body, "unauthorized");
+    let r = app
+        .http
+        .post(format!("{}/api/v1/auth/login", app.base))
+        .json(&json!({"user": "admin", "password": "wrong-password"}))
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert_error_shape(&r.json().await.expect("json"), "unauthorized");
+    let (status, body) = app.get(Some("not-a-real-token"), "/api/v1/me").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+
+    let admin = app.login("admin", "admin-pass-1").await;
+    let qa = app.login("qa", "inspector-pass-1").await;
+    let agent = app.login("a-07", "agent-pass-07").await;
+    let (_, me) = app.get(Some(&agent), "/api/v1/me").await;
+    assert_eq!(me["user"]["user_id"], "a-07");
+
+    // A batch with one bad item: the rest is stored, the bad one reported.
+    let (status, body) = app
+        .post(&qa, "/api/v1/conversations", batch_with_one_bad_item())
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["stored"], fixtures);
+    assert_eq!(body["errors"][0]["index"], 3);
+    assert!(body["errors"][0]["message"]
+        .as_str()
+        .expect("message")
+        .contains("fax"));
+    // Idempotent: the same batch again stores nothing.
+    let (_, body) = app
+        .post(&admin, "/api/v1/conversations", batch_with_one_bad_item())
+        .await;
+    assert_eq!(
+        (body["stored"].as_u64(), body["skipped"].as_u64()),
+        (Some(0), Some(fixtures as u64))
+    );
+    // A single object works too; garbage is a 400 in the one error shape.
+    let one = FIXTURES.lines().next().expect("line").to_string();
+    let (status, body) = app.post(&admin, "/api/v1/conversations", one).await;
+    assert_eq!(
+        (status, body["skipped"].as_u64()),
+        (StatusCode::OK, Some(1))
+    );
+    let (status, body) = app
+        .post(&admin, "/api/v1/conversations", "{not json".into())
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_error_shape(&body, "bad_request");
+
+    // Lists: pagination and filters.
+    let (status, page) = app
+        .get(Some(&qa), "/api/v1/conversations?per_page=10&page=2")
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(page["total"], fixtures);
+    assert_eq!(page["items"].as_array().map(Vec::len), Some(10));
+    let (_, failed) = app
+        .get(
+            Some(&qa),
+            "/api/v1/conversations?passed=false&per_page=1000",
+        )
+        .await;
+    assert!(failed["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .all(|i| i["passed"] == false));
+    let (_, by_rule) = app
+        .get(Some(&qa), "/api/v1/conversations?rule=insult")
+        .await;
+    assert!(by_rule["total"].as_i64().expect("total") >= 1);
+    assert!(by_rule["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .all(|i| i["veto"] == true));
+    let (status, body) = app.get(Some(&qa), "/api/v1/conversations?per_page=0").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_error_shape(&body, "bad_request");
+    let (status, body) = app
+        .get(Some(&qa), "/api/v1/conversations?from=yesterday")
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+
+    // Detail with history.
+    let first: Value = serde_json::from_str(FIXTURES.lines().next().expect("line")).expect("json");
+    let id = first["id"].as_str().expect("id");
+    let (status, detail) = app
+        .get(Some(&qa), &format!("/api/v1/conversations/{id}"))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(detail["conversation"]["id"], id);
+    assert_eq!(detail["history"].as_array().map(Vec::len), Some(1));
+    let (status, body) = app
+        .get(Some(&qa), "/api/v1/conversations/does-not-exist")
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_error_shape(&body, "not_found");
+
+    // An agent sees only their own data, through every endpoint.
+    let (_, own) = app
+        .get(Some(&agent), "/api/v1/conversations?per_page=1000")
+        .await;
+    let own_items = own["items"].as_array().expect("items");
+    assert!(!own_items.is_empty(), "fixtures have conversations of a-07");
+    assert!(own_items.iter().all(|i| i["agent_id"] == "a-07"));
+    let (status, _) = app
+        .get(Some(&agent), "/api/v1/conversations?agent=a-11")
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let other = FIXTURES
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|c| c["agent_id"].as_str().is_some_and(|a| a != "a-07"))
+        .expect("another agent's conversation");
+    let other_id = other["id"].as_str().expect("id");
+    let (status, _) = app
+        .get(Some(&agent), &format!("/api/v1/conversations/{other_id}"))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let own_id = own_items[0]["conversation_id"].as_str().expect("id");
+    let (status, _) = app
+        .get(Some(&agent), &format!("/api/v1/conversations/{own_id}"))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = app.post(&agent, "/api/v1/conversations", "[]".into()).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = app.get(Some(&agent), "/api/v1/packs").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // Every documented path is routed (no "no such endpoint").
+    let (_, spec) = app.get(None, "/api/openapi.json").await;
+    for path in spec["paths"].as_object().expect("paths").keys() {
+        let concrete = path.replace("{id}", id);
+        let (status, body) = app.get(Some(&admin), &concrete).await;
+        let unrouted =
+            status == StatusCode::NOT_FOUND && body["error"]["message"] == "no such endpoint";
+        assert!(!unrouted, "{path} is documented but not routed");
+    }
+
+    // Logging out ends the session.
+    let r = app
+        .http
+        .post(format!("{}/api/v1/auth/logout", app.base))
+        .bearer_auth(&agent)
+        .send()
+        .await
+        .expect("logout");
+    assert_eq!(r.status(), StatusCode::OK);
+    let (status, _) = app.get(Some(&agent), "/api/v1/me").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_on_sqlite() {
+    let app = App::start("api", false).await.expect("sqlite app");
+    scenario(&app).await;
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_on_postgres() {
+    if let Some(app) = App::start("api", true).await {
+        scenario(&app).await;
+        app.stop().await;
+    }
+}
