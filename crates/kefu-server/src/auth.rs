@@ -59,6 +59,7 @@ impl From<AuthError> for ApiError {
             AuthError::Forbidden => ApiError::Forbidden("not allowed".into()),
             AuthError::Invalid(m) => ApiError::BadRequest(m),
             AuthError::Conflict(m) => ApiError::Conflict(m),
+            AuthError::NotFound(m) => ApiError::NotFound(m),
             other => ApiError::Internal(other.to_string()),
         }
     }

@@ -2,5 +2,6 @@
 //! SLA clocks over business hours and holiday calendars, the complaint
 //! lifecycle, satisfaction bands and revisit tasks.
 
+pub mod auth;
 pub mod complaint;
 pub mod sla;

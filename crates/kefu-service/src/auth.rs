@@ -1,0 +1,852 @@
+//! Users, roles, password logins, sessions and API tokens.
+//!
+//! People sign in with a password (argon2id, stored as a PHC string) and get
+//! a session token; systems use API tokens. Both kinds of token are 32
+//! random bytes, written as 64 lowercase hex characters and shown once:
+//! the database keeps only their SHA-256, so a copy of it lets no one in.
+//! Sessions live in the database (not in a node's memory), so several
+//! stateless server nodes share them.
+//!
+//! Every request runs as a [`Principal`]; the `can_*` functions are the
+//! access rules the HTTP layer applies to it.
+//!
+//! | role         | zh     | reads agent data | settings | users | personal data |
+//! |--------------|--------|------------------|----------|-------|---------------|
+//! | `agent`      | 坐席   | own id only      | no       | no    | no            |
+//! | `inspector`  | 质检员 | all              | no       | no    | masked        |
+//! | `supervisor` | 主管   | all              | yes      | no    | yes           |
+//! | `admin`      | 管理员 | all              | yes      | yes   | yes           |
+//!
+//! Functions that change state take `now` (Unix ms) where expiry or usage
+//! times matter, so tests control the clock; user rows are stamped with
+//! the wall clock.
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::RwLock;
+use std::time::Duration;
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use kefu_store::{now_ms, Store, StoreError};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+/// Shortest password accepted, in characters.
+pub const MIN_PASSWORD_CHARS: usize = 8;
+/// Longest password accepted, in characters (argon2 takes any length; this
+/// only bounds the work a request can ask for).
+pub const MAX_PASSWORD_CHARS: usize = 1024;
+/// Longest user id, in characters.
+pub const MAX_USER_ID_CHARS: usize = 64;
+/// `last_used_at` of an API token is written at most this often.
+pub const TOKEN_TOUCH_INTERVAL_MS: i64 = 60_000;
+
+/// Errors of authentication and user management.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// No valid credentials: unknown user, wrong password, inactive user,
+    /// expired or unknown session, revoked or unknown token. Deliberately
+    /// one message for all, so a caller cannot tell which.
+    #[error("authentication required: the credentials are missing, wrong or expired")]
+    Unauthenticated,
+    /// Signed in, but the role does not allow this.
+    #[error("not allowed for this role")]
+    Forbidden,
+    /// Input that cannot be accepted (bad id, short password …).
+    #[error("invalid input: {0}")]
+    Invalid(String),
+    /// The thing exists already (a user id taken).
+    #[error("{0}")]
+    Conflict(String),
+    /// The user or token named does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// Hashing or the random source failed (not the caller's fault).
+    #[error("internal error: {0}")]
+    Internal(String),
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Adds context to a sqlx error.
+trait Context<T> {
+    fn context(self, context: &'static str) -> Result<T, AuthError>;
+}
+
+impl<T> Context<T> for Result<T, sqlx::Error> {
+    fn context(self, context: &'static str) -> Result<T, AuthError> {
+        self.map_err(|source| AuthError::Store(StoreError::Database { context, source }))
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Roles, users, principals
+
+/// What a user may do.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// 坐席: a customer-service agent; sees only their own data. The default
+    /// (least privileged).
+    #[default]
+    Agent,
+    /// 质检员: quality inspector; sees every agent's data, personal data masked.
+    Inspector,
+    /// 主管: supervisor; sees everything and changes settings.
+    Supervisor,
+    /// 管理员: administrator; also manages users and tokens.
+    Admin,
+}
+
+impl Role {
+    /// Every role, least privileged first.
+    pub const ALL: [Role; 4] = [Role::Agent, Role::Inspector, Role::Supervisor, Role::Admin];
+
+    /// The stable name (`agent`, `inspector`, `supervisor`, `admin`), as
+    /// stored and serialised.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Agent => "agent",
+            Role::Inspector => "inspector",
+            Role::Supervisor => "supervisor",
+            Role::Admin => "admin",
+        }
+    }
+
+    /// The Chinese label for the UI.
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            Role::Agent => "坐席",
+            Role::Inspector => "质检员",
+            Role::Supervisor => "主管",
+            Role::Admin => "管理员",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Role {
+    type Err = AuthError;
+
+    /// Accepts the stable name (any case) or the Chinese label.
+    fn from_str(s: &str) -> Result<Role, AuthError> {
+        let s = s.trim();
+        Role::ALL
+            .into_iter()
+            .find(|r| r.as_str().eq_ignore_ascii_case(s) || r.label_zh() == s)
+            .ok_or_else(|| {
+                AuthError::Invalid(format!(
+                    "unknown role `{s}`: use agent, inspector, supervisor or admin"
+                ))
+            })
+    }
+}
+
+/// A user as listed (never with the password hash).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    /// Login name; for agents the `agent_id` their conversations carry.
+    pub id: String,
+    /// Name shown in the UI.
+    pub display_name: String,
+    /// Role.
+    pub role: Role,
+    /// Team (班组), if any.
+    pub team: Option<String>,
+    /// Whether the user may sign in and use tokens.
+    pub active: bool,
+}
+
+impl User {
+    /// What requests by this user run as.
+    pub fn principal(&self) -> Principal {
+        Principal {
+            user_id: self.id.clone(),
+            role: self.role,
+            team: self.team.clone(),
+        }
+    }
+}
+
+/// Who a request runs as: the result of a password, session or token check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Principal {
+    /// The user's id.
+    pub user_id: String,
+    /// The user's role.
+    pub role: Role,
+    /// The user's team, if any.
+    pub team: Option<String>,
+}
+
+/// A user to create.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct NewUser {
+    /// Login name: 1–64 characters of ASCII letters, digits, `.`, `_`, `-`,
+    /// starting with a letter or digit (`a-07`, `zhang.wei`).
+    pub id: String,
+    /// Name shown in the UI (1–100 characters; empty means the id).
+    pub display_name: String,
+    /// Role.
+    pub role: Role,
+    /// Team, if any (empty means none).
+    pub team: Option<String>,
+    /// Password (at least 8 characters); `None` for a token-only service
+    /// account, which cannot sign in with a password.
+    pub password: Option<String>,
+}
+
+fn user_from_row(row: &AnyRow) -> Result<User, AuthError> {
+    let role: String = row.try_get("role").context("users.role")?;
+    let id: String = row.try_get("id").context("users.id")?;
+    let role = role.parse::<Role>().map_err(|_| {
+        AuthError::Store(StoreError::Corrupt {
+            what: format!("user `{id}`"),
+            reason: format!("unknown role `{role}`"),
+        })
+    })?;
+    Ok(User {
+        display_name: row.try_get("display_name").context("users.display_name")?,
+        role,
+        team: row.try_get("team").context("users.team")?,
+        active: row.try_get::<i64, _>("active").context("users.active")? != 0,
+        id,
+    })
+}
+
+/// Checks a user id: 1–64 ASCII letters, digits, `.`, `_`, `-`, starting
+/// with a letter or digit.
+pub fn validate_user_id(id: &str) -> Result<(), AuthError> {
+    let ok_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
+    let first_ok = id.chars().next().is_some_and(|c| c.is_ascii_alphanumeric());
+    if id.is_empty() || id.len() > MAX_USER_ID_CHARS || !first_ok || !id.chars().all(ok_char) {
+        return Err(AuthError::Invalid(format!(
+            "user id `{id}`: use 1–{MAX_USER_ID_CHARS} ASCII letters, digits, `.`, `_` or `-`, \
+             starting with a letter or digit"
+        )));
+    }
+    Ok(())
+}
+
+/// Checks a new password's length (8–1024 characters).
+pub fn validate_password(password: &str) -> Result<(), AuthError> {
+    let n = password.chars().count();
+    if n < MIN_PASSWORD_CHARS {
+        return Err(AuthError::Invalid(format!(
+            "the password must have at least {MIN_PASSWORD_CHARS} characters"
+        )));
+    }
+    if n > MAX_PASSWORD_CHARS {
+        return Err(AuthError::Invalid(format!(
+            "the password must have at most {MAX_PASSWORD_CHARS} characters"
+        )));
+    }
+    Ok(())
+}
+
+fn clean_display_name(name: &str, id: &str) -> Result<String, AuthError> {
+    let name = name.trim();
+    if name.chars().count() > 100 {
+        return Err(AuthError::Invalid(
+            "the display name must have at most 100 characters".into(),
+        ));
+    }
+    Ok(if name.is_empty() { id } else { name }.to_string())
+}
+
+fn clean_team(team: Option<&str>) -> Result<Option<String>, AuthError> {
+    let team = team.map(str::trim).filter(|t| !t.is_empty());
+    if team.is_some_and(|t| t.chars().count() > 64) {
+        return Err(AuthError::Invalid(
+            "the team must have at most 64 characters".into(),
+        ));
+    }
+    Ok(team.map(str::to_string))
+}
+
+/// Creates a user. A taken id is [`AuthError::Conflict`].
+pub async fn add_user(store: &Store, new: NewUser) -> Result<User, AuthError> {
+    validate_user_id(&new.id)?;
+    let display_name = clean_display_name(&new.display_name, &new.id)?;
+    let team = clean_team(new.team.as_deref())?;
+    let password_hash = match new.password {
+        Some(password) => {
+            validate_password(&password)?;
+            Some(hash_password_async(password, password_cost()).await?)
+        }
+        None => None,
+    };
+    let now = now_ms();
+    let inserted = sqlx::query(
+        "INSERT INTO users (id, display_name, role, team, password_hash, active, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, 1, $6, $6) ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(&new.id)
+    .bind(&display_name)
+    .bind(new.role.as_str())
+    .bind(team.clone())
+    .bind(password_hash)
+    .bind(now)
+    .execute(store.pool())
+    .await
+    .context("adding a user")?
+    .rows_affected();
+    if inserted == 0 {
+        return Err(AuthError::Conflict(format!(
+            "a user with id `{}` already exists",
+            new.id
+        )));
+    }
+    Ok(User {
+        id: new.id,
+        display_name,
+        role: new.role,
+        team,
+        active: true,
+    })
+}
+
+/// One user, or `None`.
+pub async fn get_user(store: &Store, id: &str) -> Result<Option<User>, AuthError> {
+    let row = sqlx::query("SELECT id, display_name, role, team, active FROM users WHERE id = $1")
+        .bind(id)
+        .fetch_optional(store.pool())
+        .await
+        .context("reading a user")?;
+    row.as_ref().map(user_from_row).transpose()
+}
+
+/// Every user, by id.
+pub async fn list_users(store: &Store) -> Result<Vec<User>, AuthError> {
+    let rows = sqlx::query("SELECT id, display_name, role, team, active FROM users ORDER BY id")
+        .fetch_all(store.pool())
+        .await
+        .context("listing users")?;
+    rows.iter().map(user_from_row).collect()
+}
+
+/// Sets (or, with `None`, removes) a user's password. Removing it makes a
+/// token-only account. Existing sessions stay valid; end them with
+/// [`end_user_sessions`] when the password was compromised.
+pub async fn set_password(
+    store: &Store,
+    id: &str,
+    password: Option<String>,
+) -> Result<(), AuthError> {
+    let hash = match password {
+        Some(password) => {
+            validate_password(&password)?;
+            Some(hash_password_async(password, password_cost()).await?)
+        }
+        None => None,
+    };
+    let n = sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
+        .bind(hash)
+        .bind(now_ms())
+        .bind(id)
+        .execute(store.pool())
+        .await
+        .context("setting a password")?
+        .rows_affected();
+    if n == 0 {
+        return Err(no_such_user(id));
+    }
+    Ok(())
+}
+
+/// Activates or deactivates a user. An inactive user's password, sessions
+/// and tokens stop working at once (they are kept, and work again when the
+/// user is reactivated, unless they expired or were revoked meanwhile).
+pub async fn set_active(store: &Store, id: &str, active: bool) -> Result<(), AuthError> {
+    let n = sqlx::query("UPDATE users SET active = $1, updated_at = $2 WHERE id = $3")
+        .bind(i64::from(active))
+        .bind(now_ms())
+        .bind(id)
+        .execute(store.pool())
+        .await
+        .context("activating or deactivating a user")?
+        .rows_affected();
+    if n == 0 {
+        return Err(no_such_user(id));
+    }
+    Ok(())
+}
+
+fn no_such_user(id: &str) -> AuthError {
+    AuthError::NotFound(format!("no user with id `{id}`"))
+}
+
+// ---------------------------------------------------------------------------
+// Passwords
+
+/// Argon2id cost parameters for new password hashes. Verification always
+/// uses the parameters recorded in the stored hash, so changing the cost
+/// affects only passwords set afterwards.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PasswordCost {
+    /// Memory, KiB.
+    pub memory_kib: u32,
+    /// Passes over the memory (t).
+    pub iterations: u32,
+    /// Lanes (p).
+    pub parallelism: u32,
+}
+
+impl PasswordCost {
+    /// The default: OWASP's argon2id recommendation, m = 19 MiB, t = 2,
+    /// p = 1 (about 20–40 ms per hash on one core).
+    pub const OWASP: PasswordCost = PasswordCost {
+        memory_kib: 19 * 1024,
+        iterations: 2,
+        parallelism: 1,
+    };
+
+    /// Cheap parameters (m = 1 MiB, t = 1) for tests only: they protect
+    /// stored hashes poorly.
+    pub const CHEAP_FOR_TESTS: PasswordCost = PasswordCost {
+        memory_kib: 1024,
+        iterations: 1,
+        parallelism: 1,
+    };
+
+    fn params(self) -> Result<Params, AuthError> {
+        Params::new(self.memory_kib, self.iterations, self.parallelism, None)
+            .map_err(|e| AuthError::Invalid(format!("argon2 parameters: {e}")))
+    }
+}
+
+impl Default for PasswordCost {
+    fn default() -> PasswordCost {
+        PasswordCost::OWASP
+    }
+}
+
+static PASSWORD_COST: RwLock<PasswordCost> = RwLock::new(PasswordCost::OWASP);
+
+/// The cost used for new password hashes in this process
+/// ([`PasswordCost::OWASP`] unless changed).
+pub fn password_cost() -> PasswordCost {
+    *PASSWORD_COST
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Sets the cost of new password hashes for this process (a setting read
+/// at start-up; tests use [`PasswordCost::CHEAP_FOR_TESTS`]).
+pub fn set_password_cost(cost: PasswordCost) -> Result<(), AuthError> {
+    cost.params()?;
+    *PASSWORD_COST
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = cost;
+    Ok(())
+}
+
+/// Hashes a password with argon2id at `cost` and a random 16-byte salt;
+/// returns the PHC string (`$argon2id$v=19$m=19456,t=2,p=1$…`). Blocking
+/// and deliberately slow: [`add_user`] and [`set_password`] run it on a
+/// blocking thread.
+pub fn hash_password(password: &str, cost: PasswordCost) -> Result<String, AuthError> {
+    let mut salt = [0u8; 16];
+    getrandom::fill(&mut salt).map_err(|e| AuthError::Internal(format!("random source: {e}")))?;
+    let salt =
+        SaltString::encode_b64(&salt).map_err(|e| AuthError::Internal(format!("salt: {e}")))?;
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, cost.params()?)
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| AuthError::Internal(format!("hashing a password: {e}")))
+}
+
+/// Hashes off the async threads: argon2 is deliberately slow.
+async fn hash_password_async(password: String, cost: PasswordCost) -> Result<String, AuthError> {
+    tokio::task::spawn_blocking(move || hash_password(&password, cost))
+        .await
+        .map_err(|e| AuthError::Internal(format!("password hashing task: {e}")))?
+}
+
+/// Whether `password` matches the PHC string `stored`; a malformed stored
+/// hash matches nothing. Without one (unknown user, token-only account) a
+/// hash is computed all the same, so every failure costs about the same.
+async fn password_matches(stored: Option<String>, password: String) -> Result<bool, AuthError> {
+    let cost = password_cost();
+    tokio::task::spawn_blocking(move || match stored {
+        Some(stored) => match PasswordHash::new(&stored) {
+            Ok(parsed) => Ok(Argon2::default()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok()),
+            Err(_) => Ok(false),
+        },
+        None => hash_password(&password, cost).map(|_| false),
+    })
+    .await
+    .map_err(|e| AuthError::Internal(format!("password check task: {e}")))?
+}
+
+/// Checks a user's password. Unknown users, wrong passwords, inactive users
+/// and token-only accounts all give the same [`AuthError::Unauthenticated`],
+/// after about the same time (one argon2 computation in every case).
+pub async fn verify_password(
+    store: &Store,
+    id: &str,
+    password: &str,
+) -> Result<Principal, AuthError> {
+    let row = sqlx::query("SELECT role, team, active, password_hash FROM users WHERE id = $1")
+        .bind(id)
+        .fetch_optional(store.pool())
+        .await
+        .context("reading a user to sign in")?;
+    let (user, stored) = match row {
+        Some(row) => {
+            let stored: Option<String> = row
+                .try_get("password_hash")
+                .context("users.password_hash")?;
+            let role: String = row.try_get("role").context("users.role")?;
+            let active = row.try_get::<i64, _>("active").context("users.active")? != 0;
+            let team: Option<String> = row.try_get("team").context("users.team")?;
+            (Some((role, team, active)), stored)
+        }
+        None => (None, None),
+    };
+    let matches = password_matches(stored, password.to_string()).await?;
+    match user {
+        Some((role, team, true)) if matches => Ok(Principal {
+            user_id: id.to_string(),
+            role: role.parse()?,
+            team,
+        }),
+        _ => Err(AuthError::Unauthenticated),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Tokens and sessions
+
+/// 32 random bytes as 64 lowercase hex characters.
+fn new_token() -> Result<String, AuthError> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| AuthError::Internal(format!("random source: {e}")))?;
+    Ok(hex(&bytes))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(char::from(DIGITS[usize::from(b >> 4)]));
+        s.push(char::from(DIGITS[usize::from(b & 15)]));
+    }
+    s
+}
+
+/// SHA-256 of a token, hex: what the database stores instead of the token.
+pub fn token_hash(token: &str) -> String {
+    hex(&Sha256::digest(token.as_bytes()))
+}
+
+/// Whether `token` has the shape of a kefu token (so garbage costs no query).
+fn plausible_token(token: &str) -> bool {
+    token.len() == 64 && token.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// `now + ttl` in Unix ms, saturating.
+fn add_ttl(now: i64, ttl: Duration) -> i64 {
+    now.saturating_add(i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// Fails unless `user_id` names an active user.
+async fn require_active_user(store: &Store, user_id: &str) -> Result<User, AuthError> {
+    match get_user(store, user_id).await? {
+        Some(user) if user.active => Ok(user),
+        Some(_) => Err(AuthError::Invalid(format!("user `{user_id}` is inactive"))),
+        None => Err(no_such_user(user_id)),
+    }
+}
+
+/// Starts a session for an active user (normally right after
+/// [`verify_password`]). Returns the session token, to hand to the client
+/// once (e.g. as a cookie), and when it expires (Unix ms). Only the
+/// token's hash is stored.
+pub async fn create_session(
+    store: &Store,
+    user_id: &str,
+    ttl: Duration,
+    now: i64,
+) -> Result<(String, i64), AuthError> {
+    require_active_user(store, user_id).await?;
+    let token = new_token()?;
+    let expires_at = add_ttl(now, ttl);
+    sqlx::query(
+        "INSERT INTO sessions (id, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(token_hash(&token))
+    .bind(user_id)
+    .bind(now)
+    .bind(expires_at)
+    .execute(store.pool())
+    .await
+    .context("starting a session")?;
+    Ok((token, expires_at))
+}
+
+/// Who a session token belongs to, if it is known, unexpired and its user
+/// active.
+pub async fn principal_for_session(
+    store: &Store,
+    token: &str,
+    now: i64,
+) -> Result<Option<Principal>, AuthError> {
+    if !plausible_token(token) {
+        return Ok(None);
+    }
+    let row = sqlx::query(
+        "SELECT u.id, u.role, u.team FROM sessions s JOIN users u ON u.id = s.user_id \
+         WHERE s.id = $1 AND s.expires_at > $2 AND u.active = 1",
+    )
+    .bind(token_hash(token))
+    .bind(now)
+    .fetch_optional(store.pool())
+    .await
+    .context("looking up a session")?;
+    row.as_ref().map(principal_from_row).transpose()
+}
+
+fn principal_from_row(row: &AnyRow) -> Result<Principal, AuthError> {
+    let role: String = row.try_get("role").context("users.role")?;
+    Ok(Principal {
+        user_id: row.try_get("id").context("users.id")?,
+        role: role.parse()?,
+        team: row.try_get("team").context("users.team")?,
+    })
+}
+
+/// Ends a session (signing out). Unknown tokens are ignored.
+pub async fn end_session(store: &Store, token: &str) -> Result<(), AuthError> {
+    sqlx::query("DELETE FROM sessions WHERE id = $1")
+        .bind(token_hash(token))
+        .execute(store.pool())
+        .await
+        .context("ending a session")?;
+    Ok(())
+}
+
+/// Ends every session of a user (e.g. after a password leak); returns how
+/// many there were.
+pub async fn end_user_sessions(store: &Store, user_id: &str) -> Result<u64, AuthError> {
+    Ok(sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+        .bind(user_id)
+        .execute(store.pool())
+        .await
+        .context("ending a user's sessions")?
+        .rows_affected())
+}
+
+/// Deletes sessions that expired before `now` (housekeeping; expired
+/// sessions are refused whether or not they were purged). Returns how many.
+pub async fn purge_expired_sessions(store: &Store, now: i64) -> Result<u64, AuthError> {
+    Ok(sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
+        .bind(now)
+        .execute(store.pool())
+        .await
+        .context("purging expired sessions")?
+        .rows_affected())
+}
+
+/// An API token as listed (never the token itself).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenInfo {
+    /// Row id, to revoke it by.
+    pub id: i64,
+    /// The user it acts as.
+    pub user_id: String,
+    /// What it is for (`crm-sync`).
+    pub name: String,
+    /// Its first 8 characters, to recognise it.
+    pub prefix: String,
+    /// Created, Unix ms.
+    pub created_at: i64,
+    /// Last used, Unix ms (to the minute: see [`TOKEN_TOUCH_INTERVAL_MS`]).
+    pub last_used_at: Option<i64>,
+    /// Revoked, Unix ms.
+    pub revoked_at: Option<i64>,
+}
+
+fn token_info_from_row(row: &AnyRow) -> Result<TokenInfo, AuthError> {
+    Ok(TokenInfo {
+        id: row.try_get("id").context("api_tokens.id")?,
+        user_id: row.try_get("user_id").context("api_tokens.user_id")?,
+        name: row.try_get("name").context("api_tokens.name")?,
+        prefix: row.try_get("prefix").context("api_tokens.prefix")?,
+        created_at: row.try_get("created_at").context("api_tokens.created_at")?,
+        last_used_at: row
+            .try_get("last_used_at")
+            .context("api_tokens.last_used_at")?,
+        revoked_at: row.try_get("revoked_at").context("api_tokens.revoked_at")?,
+    })
+}
+
+/// Creates an API token acting as an active user. Returns the token, to
+/// show once, and its listing entry; only the token's hash is stored.
+pub async fn create_api_token(
+    store: &Store,
+    user_id: &str,
+    name: &str,
+    now: i64,
+) -> Result<(String, TokenInfo), AuthError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(AuthError::Invalid(
+            "a token needs a name of 1–100 characters".into(),
+        ));
+    }
+    require_active_user(store, user_id).await?;
+    let token = new_token()?;
+    let hash = token_hash(&token);
+    let prefix: String = token.chars().take(8).collect();
+    sqlx::query(
+        "INSERT INTO api_tokens (user_id, name, token_hash, prefix, created_at) \
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(user_id)
+    .bind(name)
+    .bind(&hash)
+    .bind(&prefix)
+    .bind(now)
+    .execute(store.pool())
+    .await
+    .context("creating an API token")?;
+    let row = sqlx::query(
+        "SELECT id, user_id, name, prefix, created_at, last_used_at, revoked_at \
+         FROM api_tokens WHERE token_hash = $1",
+    )
+    .bind(&hash)
+    .fetch_one(store.pool())
+    .await
+    .context("reading the new API token")?;
+    Ok((token, token_info_from_row(&row)?))
+}
+
+/// Who an API token acts as, if it is known, not revoked and its user
+/// active. Records the use in `last_used_at`, at most once a minute per
+/// token (so busy integrations do not turn every read into a write).
+pub async fn principal_for_token(
+    store: &Store,
+    token: &str,
+    now: i64,
+) -> Result<Option<Principal>, AuthError> {
+    if !plausible_token(token) {
+        return Ok(None);
+    }
+    let row = sqlx::query(
+        "SELECT t.id AS token_id, t.last_used_at, u.id, u.role, u.team \
+         FROM api_tokens t JOIN users u ON u.id = t.user_id \
+         WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND u.active = 1",
+    )
+    .bind(token_hash(token))
+    .fetch_optional(store.pool())
+    .await
+    .context("looking up an API token")?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let principal = principal_from_row(&row)?;
+    let token_id: i64 = row.try_get("token_id").context("api_tokens.id")?;
+    let last_used: Option<i64> = row
+        .try_get("last_used_at")
+        .context("api_tokens.last_used_at")?;
+    let stale = now.saturating_sub(TOKEN_TOUCH_INTERVAL_MS);
+    if last_used.is_none_or(|t| t <= stale) {
+        // The condition is repeated so that concurrent nodes write once.
+        sqlx::query(
+            "UPDATE api_tokens SET last_used_at = $1 \
+             WHERE id = $2 AND (last_used_at IS NULL OR last_used_at <= $3)",
+        )
+        .bind(now)
+        .bind(token_id)
+        .bind(stale)
+        .execute(store.pool())
+        .await
+        .context("recording an API token's use")?;
+    }
+    Ok(Some(principal))
+}
+
+/// Revokes one of `user_id`'s tokens. Revoking a revoked token keeps the
+/// first revocation time. A token id that is not this user's is
+/// [`AuthError::NotFound`].
+pub async fn revoke_token(
+    store: &Store,
+    user_id: &str,
+    token_id: i64,
+    now: i64,
+) -> Result<(), AuthError> {
+    let n = sqlx::query(
+        "UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2 AND user_id = $3",
+    )
+    .bind(now)
+    .bind(token_id)
+    .bind(user_id)
+    .execute(store.pool())
+    .await
+    .context("revoking an API token")?
+    .rows_affected();
+    if n == 0 {
+        return Err(AuthError::NotFound(format!(
+            "user `{user_id}` has no API token {token_id}"
+        )));
+    }
+    Ok(())
+}
+
+/// A user's API tokens, revoked ones included, newest first.
+pub async fn list_tokens(store: &Store, user_id: &str) -> Result<Vec<TokenInfo>, AuthError> {
+    let rows = sqlx::query(
+        "SELECT id, user_id, name, prefix, created_at, last_used_at, revoked_at \
+         FROM api_tokens WHERE user_id = $1 ORDER BY id DESC",
+    )
+    .bind(user_id)
+    .fetch_all(store.pool())
+    .await
+    .context("listing API tokens")?;
+    rows.iter().map(token_info_from_row).collect()
+}
+
+// ---------------------------------------------------------------------------
+// Access rules
+
+/// Whether `principal` may read the conversations, results and statistics
+/// of agent `agent_id`: agents only their own, every other role all.
+pub fn can_read_agent_data(principal: &Principal, agent_id: &str) -> bool {
+    match principal.role {
+        Role::Agent => principal.user_id == agent_id,
+        Role::Inspector | Role::Supervisor | Role::Admin => true,
+    }
+}
+
+/// Whether `principal` may change settings (rule packs, SLA policies,
+/// calendars): supervisors and admins.
+pub fn can_change_settings(principal: &Principal) -> bool {
+    matches!(principal.role, Role::Supervisor | Role::Admin)
+}
+
+/// Whether `principal` may manage users and other users' tokens: admins.
+pub fn can_manage_users(principal: &Principal) -> bool {
+    principal.role == Role::Admin
+}
+
+/// Whether `principal` sees customers' personal data (names, phone numbers)
+/// unmasked in general: supervisors and admins. Inspectors see it masked;
+/// agents see the data of their own complaints through the complaint
+/// module's rules, not through this.
+pub fn sees_personal_data(principal: &Principal) -> bool {
+    matches!(principal.role, Role::Supervisor | Role::Admin)
+}
