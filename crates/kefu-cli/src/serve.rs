@@ -104,10 +104,18 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             inspector: Arc::new(inspector),
             pack_version_id: version.id,
         };
+        let node = format!(
+            "{}-{}",
+            std::env::var("HOSTNAME").unwrap_or_else(|_| "kefu".into()),
+            std::process::id()
+        );
+        let scanner =
+            kefu_server::spawn_sla_scanner(&state, std::time::Duration::from_secs(60), node);
         kefu_server::serve(listener, state, async {
             let _ = tokio::signal::ctrl_c().await;
         })
         .await?;
+        scanner.abort();
         anyhow::Ok(())
     })?;
     Ok(ExitCode::SUCCESS)

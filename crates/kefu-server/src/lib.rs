@@ -6,6 +6,7 @@
 //! `kefu serve` processes can share one PostgreSQL database.
 
 mod auth;
+mod complaints;
 mod conversations;
 mod error;
 mod openapi;
@@ -51,6 +52,22 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/conversations/{id}", get(conversations::get))
         .route("/packs", get(conversations::packs))
+        .route(
+            "/complaints",
+            post(complaints::create).get(complaints::list),
+        )
+        .route("/complaints/{id}", get(complaints::get))
+        .route("/complaints/{id}/commands", post(complaints::command))
+        .route("/revisits/overdue", get(complaints::revisits_overdue))
+        .route(
+            "/revisits/{id}/complete",
+            post(complaints::complete_revisit),
+        )
+        .route(
+            "/settings/sla",
+            get(complaints::sla_settings).put(complaints::set_sla_settings),
+        )
+        .route("/reports/sla", get(complaints::sla_report))
         .fallback(not_found);
     Router::new()
         .route("/healthz", get(health))
@@ -82,6 +99,31 @@ async fn health(State(state): State<AppState>) -> Result<Json<Value>, ApiError> 
             kefu_store::Backend::Postgres => "postgres",
         },
     })))
+}
+
+/// Scans SLA clocks every `every`, escalating breaches to supervisors. Safe
+/// to run on every node: the database lets each escalation happen once.
+pub fn spawn_sla_scanner(
+    state: &AppState,
+    every: Duration,
+    node_id: String,
+) -> tokio::task::JoinHandle<()> {
+    let service = kefu_service::complaints::ComplaintService::new(state.store.clone());
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            match service.scan_sla(chrono::Utc::now(), &node_id).await {
+                Ok(outcome) => {
+                    for e in &outcome.escalated {
+                        tracing::warn!(escalation = ?e, "SLA escalation to supervisor");
+                    }
+                }
+                Err(e) => tracing::error!(error = %e, "SLA scan failed"),
+            }
+        }
+    })
 }
 
 /// Serves on `listener` until the future `shutdown` completes.

@@ -61,6 +61,23 @@ pub fn spec() -> Value {
             );
         }
     }
+    let mut complaint_params = page_params();
+    if let Some(arr) = complaint_params.as_array_mut() {
+        for (name, ty, desc) in [
+            ("state", "string", "comma-separated states: accepted, investigating, handling, awaiting_follow_up, closed"),
+            ("assignee", "string", "assigned agent id"),
+            ("group", "string", "assigned group"),
+            ("unassigned", "boolean", "only unassigned"),
+            ("from", "string", "opened at or after"),
+            ("to", "string", "opened before"),
+            ("special", "boolean", "特殊疑难 only (true) or not (false)"),
+            ("priority", "string", "low, normal, high, urgent"),
+            ("sla", "string", "breached, near_breach, at_risk, paused"),
+            ("claimable", "boolean", "agents: complaints they may claim"),
+        ] {
+            arr.push(json!({"name": name, "in": "query", "description": desc, "schema": {"type": ty}}));
+        }
+    }
     json!({
         "openapi": "3.1.0",
         "info": {
@@ -116,6 +133,58 @@ pub fn spec() -> Value {
                 "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}],
                 "responses": with_errors(json!({"200": {"description": "the conversation", "content": {"application/json": {"schema": {"type": "object"}}}}}))
             }},
+            "/api/v1/complaints": {
+                "post": {
+                    "summary": "Open a complaint (投诉工单), by hand or from a conversation",
+                    "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/NewComplaint"}}}},
+                    "responses": with_errors(json!({"200": {"description": "the complaint", "content": {"application/json": {"schema": {"type": "object"}}}}}))
+                },
+                "get": {
+                    "summary": "Complaints; agents see their own",
+                    "parameters": complaint_params,
+                    "responses": with_errors(json!({"200": {"description": "a page", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Page"}}}}}))
+                }
+            },
+            "/api/v1/complaints/{id}": {"get": {
+                "summary": "A complaint with its SLA clocks and history (personal data masked per role)",
+                "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}],
+                "responses": with_errors(json!({"200": {"description": "the complaint", "content": {"application/json": {"schema": {"type": "object"}}}}}))
+            }},
+            "/api/v1/complaints/{id}/commands": {"post": {
+                "summary": "Move a complaint on: investigate, start_handling, reply, wait_on_customer, customer_responded, resolve, request_follow_up, close, reopen, assign, set_priority, mark_special, set_category, add_key_fact, add_note, record_survey",
+                "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}],
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["command"],
+                    "properties": {"version": {"type": "integer", "description": "the version last seen; a concurrent change answers 409"},
+                                   "command": {"type": "object", "required": ["type"], "properties": {"type": {"type": "string"}}}}}}}},
+                "responses": with_errors(json!({"200": {"description": "the complaint", "content": {"application/json": {"schema": {"type": "object"}}}},
+                                                 "409": {"$ref": "#/components/responses/Error"}, "422": {"$ref": "#/components/responses/Error"}}))
+            }},
+            "/api/v1/revisits/overdue": {"get": {
+                "summary": "Revisit tasks (回访) past their due date",
+                "responses": with_errors(json!({"200": {"description": "tasks", "content": {"application/json": {"schema": {"type": "object"}}}}}))
+            }},
+            "/api/v1/revisits/{id}/complete": {"post": {
+                "summary": "Record a revisit's outcome",
+                "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}],
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["outcome_kind"],
+                    "properties": {"outcome_kind": {"type": "string", "enum": ["resolved", "still_unsatisfied", "unreachable"]}, "outcome": {"type": "string"}}}}}},
+                "responses": with_errors(json!({"200": {"description": "the task", "content": {"application/json": {"schema": {"type": "object"}}}}}))
+            }},
+            "/api/v1/settings/sla": {
+                "get": {"summary": "SLA targets, business hours, holidays",
+                        "responses": with_errors(json!({"200": {"description": "settings", "content": {"application/json": {"schema": {"type": "object"}}}}}))},
+                "put": {"summary": "Change SLA settings (supervisors and admins)",
+                        "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object"}}}},
+                        "responses": with_errors(json!({"200": {"description": "saved", "content": {"application/json": {"schema": {"type": "object"}}}}}))}
+            },
+            "/api/v1/reports/sla": {"get": {
+                "summary": "SLA met-rate per agent or team, with the complaint ids behind each number",
+                "parameters": [
+                    {"name": "from", "in": "query", "schema": {"type": "string"}},
+                    {"name": "to", "in": "query", "schema": {"type": "string"}},
+                    {"name": "by", "in": "query", "schema": {"type": "string", "enum": ["agent", "team"]}}],
+                "responses": with_errors(json!({"200": {"description": "report", "content": {"application/json": {"schema": {"type": "object"}}}}}))
+            }},
             "/api/v1/packs": {"get": {
                 "summary": "Rule-pack versions that produced stored results",
                 "responses": with_errors(json!({"200": {"description": "versions", "content": {"application/json": {"schema": {"type": "object"}}}}}))
@@ -130,6 +199,16 @@ pub fn spec() -> Value {
                 "Page": {"type": "object", "properties": {
                     "items": {"type": "array", "items": {"type": "object"}},
                     "page": {"type": "integer"}, "per_page": {"type": "integer"}, "total": {"type": "integer"}}},
+                "NewComplaint": {"type": "object", "required": ["customer", "channel", "category", "description"], "properties": {
+                    "id": {"type": "string", "description": "empty: generated"},
+                    "conversation_id": {"type": "string"},
+                    "customer": {"type": "object", "required": ["name"], "properties": {
+                        "id": {"type": "string"}, "name": {"type": "string"}, "phone": {"type": "string"}, "id_number": {"type": "string"}}},
+                    "channel": {"type": "string"}, "category": {"type": "string"}, "description": {"type": "string"},
+                    "key_facts": {"type": "array", "items": {"type": "object"}},
+                    "priority": {"type": "string", "enum": ["low", "normal", "high", "urgent"]},
+                    "special": {"type": "boolean"},
+                    "assignee": {"type": "object", "properties": {"kind": {"type": "string", "enum": ["agent", "group"]}, "id": {"type": "string"}}}}},
                 "Turn": {"type": "object", "required": ["role"], "properties": {
                     "role": {"type": "string", "enum": ["agent", "customer", "system"]},
                     "text": {"type": "string"},

@@ -128,6 +128,19 @@ impl App {
         (status, r.json().await.unwrap_or(Value::Null))
     }
 
+    async fn put(&self, token: &str, path: &str, body: Value) -> (StatusCode, Value) {
+        let r = self
+            .http
+            .put(format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .expect("request");
+        let status = r.status();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
     async fn post(&self, token: &str, path: &str, body: String) -> (StatusCode, Value) {
         let r = self
             .http
@@ -336,6 +349,8 @@ async fn scenario(app: &App) {
         assert!(!unrouted, "{path} is documented but not routed");
     }
 
+    complaints(app, &admin, &qa, &agent).await;
+
     // Logging out ends the session.
     let r = app
         .http
@@ -347,6 +362,121 @@ async fn scenario(app: &App) {
     assert_eq!(r.status(), StatusCode::OK);
     let (status, _) = app.get(Some(&agent), "/api/v1/me").await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+async fn command(app: &App, token: &str, id: &str, command: Value) -> (StatusCode, Value) {
+    app.post(
+        token,
+        &format!("/api/v1/complaints/{id}/commands"),
+        json!({"command": command}).to_string(),
+    )
+    .await
+}
+
+async fn complaints(app: &App, admin: &str, qa: &str, agent: &str) {
+    let other_agent = app.login("a-11", "agent-pass-11").await;
+    let new = json!({
+        "id": "",
+        "customer": {"name": "张伟", "phone": "13812345678", "id_number": "110101199001011234"},
+        "channel": "phone",
+        "category": "计费",
+        "description": "上月话费多扣二十元，客服未解释",
+        "special": false
+    });
+    let (status, body) = app.post(agent, "/api/v1/complaints", new.to_string()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let id = body["complaint"]["id"]
+        .as_str()
+        .expect("generated id")
+        .to_string();
+    assert_eq!(body["complaint"]["state"], "accepted");
+
+    // Visibility and masking.
+    let (status, view) = app
+        .get(Some(admin), &format!("/api/v1/complaints/{id}"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{view}");
+    assert!(
+        view.to_string().contains("13812345678"),
+        "supervisors and admins see the number"
+    );
+    let (status, view) = app.get(Some(qa), &format!("/api/v1/complaints/{id}")).await;
+    assert_eq!(status, StatusCode::OK, "{view}");
+    assert!(
+        !view.to_string().contains("13812345678"),
+        "inspectors see it masked: {view}"
+    );
+    assert!(view.to_string().contains("138****5678"), "{view}");
+    let (status, _) = app
+        .get(Some(&other_agent), &format!("/api/v1/complaints/{id}"))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (_, list) = app.get(Some(&other_agent), "/api/v1/complaints").await;
+    assert_eq!(list["total"], 0);
+    let (status, _) = command(app, &other_agent, &id, json!({"type": "investigate"})).await;
+    assert!(
+        status == StatusCode::NOT_FOUND || status == StatusCode::FORBIDDEN,
+        "{status}"
+    );
+
+    // The lifecycle, as the assigned agent.
+    for c in [
+        json!({"type": "investigate"}),
+        json!({"type": "start_handling"}),
+        json!({"type": "reply", "message": "已核实，多扣费用将退回"}),
+        json!({"type": "resolve", "summary": "退回二十元"}),
+        json!({"type": "record_survey", "result_score": 3, "attitude_score": 8}),
+    ] {
+        let (status, body) = command(app, agent, &id, c.clone()).await;
+        assert_eq!(status, StatusCode::OK, "{c}: {body}");
+    }
+    let (_, view) = app
+        .get(Some(admin), &format!("/api/v1/complaints/{id}"))
+        .await;
+    let text = view.to_string();
+    assert!(text.contains("first_reply_at"), "{view}");
+    assert!(
+        view["history"].as_array().is_some_and(|h| h.len() >= 6),
+        "{view}"
+    );
+    // A stale version is a conflict.
+    let (status, body) = app
+        .post(
+            admin,
+            &format!("/api/v1/complaints/{id}/commands"),
+            json!({"version": 1, "command": {"type": "add_note", "text": "迟到的备注"}})
+                .to_string(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_error_shape(&body, "conflict");
+    // An invalid transition is explained.
+    let (status, body) = command(app, admin, &id, json!({"type": "investigate"})).await;
+    assert!(status.is_client_error(), "{body}");
+    assert!(body["error"]["message"].as_str().is_some());
+
+    // Settings: supervisors and admins only.
+    let (status, settings) = app.get(Some(agent), "/api/v1/settings/sla").await;
+    assert_eq!(status, StatusCode::OK, "{settings}");
+    let (status, body) = app
+        .put(agent, "/api/v1/settings/sla", settings.clone())
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let (status, body) = app.put(admin, "/api/v1/settings/sla", settings).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    // Reports and revisits answer.
+    let (status, body) = app
+        .get(Some(admin), "/api/v1/reports/sla?from=2020-01-01")
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = app.get(Some(admin), "/api/v1/revisits/overdue").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body["items"].as_array().map(Vec::len),
+        Some(0),
+        "due in 7 days, not overdue"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,4 +4,5 @@
 
 pub mod auth;
 pub mod complaint;
+pub mod complaints;
 pub mod sla;
