@@ -124,22 +124,26 @@ pub fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
         progress: io::stderr().is_terminal(),
         echo_errors: true,
     };
-    let mut stored = ImportOutcome::default();
-    // Several reader batches go into one transaction: fewer commits, and
-    // each commit still holds only whole conversations.
-    let mut pending: Vec<ImportItem> = Vec::with_capacity(TRANSACTION_ROWS);
-    let mut flush = |pending: &mut Vec<ImportItem>| -> io::Result<()> {
-        if pending.is_empty() {
-            return Ok(());
+    // Several reader batches go into one transaction (fewer commits; each
+    // commit still holds only whole conversations), written by a task on the
+    // runtime so that reading, inspecting and writing overlap. The channel
+    // holds one transaction's worth: memory stays bounded.
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<ImportItem>>(1);
+    let writer_store = store.clone();
+    let pack_version = version.id;
+    let writer = rt.spawn(async move {
+        let mut stored = ImportOutcome::default();
+        while let Some(items) = rx.recv().await {
+            stored.add(writer_store.import_batch(pack_version, &items).await?);
         }
-        let done = rt
-            .block_on(store.import_batch(version.id, pending))
-            .map_err(io::Error::other)?;
-        stored.add(done);
-        pending.clear();
-        Ok(())
+        Ok::<_, kefu_store::StoreError>(stored)
+    });
+    let mut pending: Vec<ImportItem> = Vec::with_capacity(TRANSACTION_ROWS);
+    let send = |items: Vec<ImportItem>| -> io::Result<()> {
+        tx.blocking_send(items)
+            .map_err(|_| io::Error::other("the database writer stopped"))
     };
-    let outcome = pipeline::run_with(
+    let run = pipeline::run_with(
         &inputs,
         Arc::new(inspector),
         &Collect,
@@ -147,12 +151,27 @@ pub fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
         |mut items| {
             pending.append(&mut items);
             if pending.len() >= TRANSACTION_ROWS {
-                flush(&mut pending)?;
+                send(std::mem::replace(
+                    &mut pending,
+                    Vec::with_capacity(TRANSACTION_ROWS),
+                ))?;
             }
             Ok(())
         },
-    )?;
-    flush(&mut pending)?;
+    );
+    let last = if pending.is_empty() {
+        Ok(())
+    } else {
+        send(pending)
+    };
+    drop(tx);
+    // The writer's own error says more than "the writer stopped".
+    let stored = rt
+        .block_on(writer)
+        .context("the database writer panicked")?
+        .context("storing conversations")?;
+    let outcome = run?;
+    last?;
     rt.block_on(store.close());
     errors.extend(outcome.errors);
     println!(

@@ -57,5 +57,6 @@ CREATE TABLE findings (
     turn           INTEGER,
     deduction      REAL NOT NULL
 );
-CREATE INDEX findings_inspection ON findings (inspection_id);
+-- Findings are read through the result document or by rule; no index on
+-- inspection_id (it would cost every import a B-tree insert per finding).
 CREATE INDEX findings_rule ON findings (rule, inspection_id);
