@@ -14,5 +14,5 @@ pub mod normalize;
 pub mod pack;
 
 pub use inspect::{Finding, Inspection, Inspector, Scratch};
-pub use model::{Channel, Conversation, EndedBy, Role, Turn};
+pub use model::{Channel, Conversation, EndedBy, Meta, Role, Turn};
 pub use pack::{PackError, PackIssue, Rule, RuleKind, RulePack};

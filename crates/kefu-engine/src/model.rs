@@ -89,7 +89,14 @@ pub struct Turn<'a> {
         skip_serializing_if = "Option::is_none"
     )]
     pub end_ms: Option<u64>,
+    /// Source metadata kept with the turn (ASR emotion, speech rate, audio
+    /// channel …), for rules and reports; empty for most inputs.
+    #[serde(default, skip_serializing_if = "Meta::is_empty")]
+    pub meta: Meta,
 }
+
+/// Free-form metadata from the source system, by field name.
+pub type Meta = std::collections::BTreeMap<String, serde_json::Value>;
 
 impl Turn<'_> {
     /// A copy that owns its text.
@@ -99,6 +106,7 @@ impl Turn<'_> {
             text: Cow::Owned(self.text.into_owned()),
             start_ms: self.start_ms,
             end_ms: self.end_ms,
+            meta: self.meta,
         }
     }
 }
@@ -169,6 +177,10 @@ pub struct Conversation<'a> {
     /// The turns, in the order they happened.
     #[serde(borrow, default)]
     pub turns: Vec<Turn<'a>>,
+    /// Source metadata about the whole conversation (e.g. call analytics:
+    /// interruptions, non-talk time).
+    #[serde(default, skip_serializing_if = "Meta::is_empty")]
+    pub meta: Meta,
 }
 
 impl Conversation<'_> {
@@ -188,6 +200,7 @@ impl Conversation<'_> {
             wait_ms: self.wait_ms,
             ended_by: self.ended_by,
             turns: self.turns.into_iter().map(Turn::into_owned).collect(),
+            meta: self.meta,
         }
     }
 }

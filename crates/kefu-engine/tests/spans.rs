@@ -51,6 +51,7 @@ proptest! {
                 text: t.as_str().into(),
                 start_ms: Some(i as u64 * 3000),
                 end_ms: Some(i as u64 * 3000 + 2500),
+                meta: Default::default(),
             })
             .collect();
         let conv = Conversation {
@@ -64,6 +65,7 @@ proptest! {
             wait_ms: None,
             ended_by: None,
             turns,
+            meta: Default::default(),
         };
         let result = inspector.inspect(&conv, &mut Scratch::default());
         for f in &result.findings {
