@@ -6,7 +6,7 @@ use std::sync::Arc;
 use kefu_engine::{Inspector, RulePack};
 use kefu_server::AppState;
 use kefu_service::auth::{self, NewUser, PasswordCost, Role};
-use kefu_store::Store;
+use kefu_store::testing::TestDb;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
@@ -17,46 +17,19 @@ struct App {
     base: String,
     http: reqwest::Client,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    pg_drop: Option<(String, String)>,
-    file: Option<std::path::PathBuf>,
+    /// Removed when the app is dropped.
+    _db: TestDb,
 }
 
 impl App {
     async fn start(name: &str, postgres: bool) -> Option<App> {
         let _ = auth::set_password_cost(PasswordCost::CHEAP_FOR_TESTS);
-        let (url, pg_drop, file) = if postgres {
-            let Ok(admin_url) = std::env::var("KEFU_TEST_PG_URL") else {
-                eprintln!("KEFU_TEST_PG_URL is not set: skipping the PostgreSQL run of `{name}`");
-                return None;
-            };
-            let db = format!("kefu_test_{}_{name}", std::process::id());
-            let admin = Store::connect(&admin_url)
-                .await
-                .expect("connect to KEFU_TEST_PG_URL");
-            for sql in [
-                format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"),
-                format!("CREATE DATABASE {db}"),
-            ] {
-                sqlx::query(sqlx::AssertSqlSafe(sql))
-                    .execute(admin.pool())
-                    .await
-                    .expect("prepare test db");
-            }
-            admin.close().await;
-            let base = admin_url
-                .rsplit_once('/')
-                .map_or(admin_url.as_str(), |(b, _)| b)
-                .to_string();
-            (format!("{base}/{db}"), Some((admin_url, db)), None)
+        let db = if postgres {
+            TestDb::postgres(name).await?
         } else {
-            let path =
-                std::env::temp_dir().join(format!("kefu-api-{}-{name}.db", std::process::id()));
-            for suffix in ["", "-wal", "-shm"] {
-                let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-            }
-            (format!("sqlite://{}", path.display()), None, Some(path))
+            TestDb::sqlite(name)
         };
-        let store = Store::open(&url).await.expect("open store");
+        let store = db.open().await;
         for (id, role, password) in [
             ("admin", Role::Admin, "admin-pass-1"),
             ("qa", Role::Inspector, "inspector-pass-1"),
@@ -100,8 +73,7 @@ impl App {
             base,
             http: reqwest::Client::new(),
             shutdown: Some(tx),
-            pg_drop,
-            file,
+            _db: db,
         })
     }
 
@@ -160,20 +132,6 @@ impl App {
             let _ = tx.send(());
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        if let Some((admin_url, db)) = self.pg_drop.take() {
-            if let Ok(admin) = Store::connect(&admin_url).await {
-                let sql = format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)");
-                let _ = sqlx::query(sqlx::AssertSqlSafe(sql))
-                    .execute(admin.pool())
-                    .await;
-                admin.close().await;
-            }
-        }
-        if let Some(path) = self.file.take() {
-            for suffix in ["", "-wal", "-shm"] {
-                let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-            }
-        }
     }
 }
 

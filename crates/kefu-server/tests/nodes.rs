@@ -11,6 +11,7 @@ use kefu_engine::{Inspector, RulePack};
 use kefu_server::AppState;
 use kefu_service::complaint::{Actor, ActorRole, Customer, NewComplaint};
 use kefu_service::complaints::ComplaintService;
+use kefu_store::testing::TestDb;
 use kefu_store::Store;
 use sqlx::Row;
 
@@ -116,38 +117,13 @@ async fn two_nodes_escalate_once(url: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_nodes_on_sqlite() {
-    let path = std::env::temp_dir().join(format!("kefu-nodes-{}.db", std::process::id()));
-    let url = format!("sqlite://{}", path.display());
-    two_nodes_escalate_once(&url).await;
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-    }
+    let db = TestDb::sqlite("nodes");
+    two_nodes_escalate_once(&db.url).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_nodes_on_postgres() {
-    let Ok(admin_url) = std::env::var("KEFU_TEST_PG_URL") else {
-        eprintln!("KEFU_TEST_PG_URL is not set: skipping the two-node PostgreSQL test");
-        return;
-    };
-    let db = format!("kefu_test_{}_nodes", std::process::id());
-    let admin = Store::connect(&admin_url).await.expect("connect");
-    for sql in [
-        format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"),
-        format!("CREATE DATABASE {db}"),
-    ] {
-        sqlx::query(sqlx::AssertSqlSafe(sql))
-            .execute(admin.pool())
-            .await
-            .expect("prepare");
+    if let Some(db) = TestDb::postgres("nodes").await {
+        two_nodes_escalate_once(&db.url).await;
     }
-    let base = admin_url
-        .rsplit_once('/')
-        .map_or(admin_url.as_str(), |(b, _)| b);
-    two_nodes_escalate_once(&format!("{base}/{db}")).await;
-    let sql = format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)");
-    let _ = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .execute(admin.pool())
-        .await;
-    admin.close().await;
 }

@@ -16,103 +16,16 @@ use kefu_service::complaints::{
 use kefu_service::sla::{BusinessCalendar, Period, SlaState};
 use kefu_store::Store;
 
-/// A database for one test; removes itself when dropped (best effort).
-struct TestDb {
-    url: String,
-    cleanup: Cleanup,
-}
-
-enum Cleanup {
-    File(std::path::PathBuf),
-    Postgres { admin_url: String, name: String },
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        match &self.cleanup {
-            Cleanup::File(p) => {
-                for suffix in ["", "-wal", "-shm"] {
-                    let _ = std::fs::remove_file(format!("{}{suffix}", p.display()));
-                }
-            }
-            Cleanup::Postgres { admin_url, name } => {
-                let admin_url = admin_url.clone();
-                let name = name.clone();
-                let _ = std::thread::spawn(move || {
-                    let rt = tokio::runtime::Builder::new_current_thread()
-                        .enable_all()
-                        .build();
-                    if let Ok(rt) = rt {
-                        rt.block_on(async {
-                            if let Ok(admin) = Store::connect(&admin_url).await {
-                                let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-                                let _ = sqlx::query(sqlx::AssertSqlSafe(sql))
-                                    .execute(admin.pool())
-                                    .await;
-                                admin.close().await;
-                            }
-                        });
-                    }
-                })
-                .join();
-            }
-        }
-    }
-}
-
-fn sqlite_db(name: &str) -> TestDb {
-    let path = std::env::temp_dir().join(format!("kefu-service-{}-{name}.db", std::process::id()));
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-    }
-    TestDb {
-        url: format!("sqlite://{}", path.display()),
-        cleanup: Cleanup::File(path),
-    }
-}
-
-async fn postgres_db(name: &str) -> Option<TestDb> {
-    let Ok(admin_url) = std::env::var("KEFU_TEST_PG_URL") else {
-        eprintln!("KEFU_TEST_PG_URL is not set: skipping the PostgreSQL run of `{name}`");
-        return None;
-    };
-    let db = format!("kefu_test_{}_{}", std::process::id(), name);
-    let admin = Store::connect(&admin_url)
-        .await
-        .expect("connect to KEFU_TEST_PG_URL");
-    let sql = format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)");
-    sqlx::query(sqlx::AssertSqlSafe(sql))
-        .execute(admin.pool())
-        .await
-        .expect("drop old test db");
-    let sql = format!("CREATE DATABASE {db}");
-    sqlx::query(sqlx::AssertSqlSafe(sql))
-        .execute(admin.pool())
-        .await
-        .expect("create test db");
-    admin.close().await;
-    let base = admin_url
-        .rsplit_once('/')
-        .map_or(admin_url.as_str(), |(b, _)| b);
-    Some(TestDb {
-        url: format!("{base}/{db}"),
-        cleanup: Cleanup::Postgres {
-            admin_url,
-            name: db,
-        },
-    })
-}
-
 /// Runs `body(store, url)` against SQLite and, when configured, PostgreSQL.
 macro_rules! both_backends {
     ($name:ident, $body:expr) => {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn $name() {
-            let db = sqlite_db(stringify!($name));
+            let db = kefu_store::testing::TestDb::sqlite(stringify!($name));
             let store = Store::open(&db.url).await.expect("open sqlite");
             ($body)(store.clone(), db.url.clone()).await;
             store.close().await;
-            if let Some(db) = postgres_db(stringify!($name)).await {
+            if let Some(db) = kefu_store::testing::TestDb::postgres(stringify!($name)).await {
                 let store = Store::open(&db.url).await.expect("open postgres");
                 ($body)(store.clone(), db.url.clone()).await;
                 store.close().await;

@@ -11,6 +11,8 @@
 
 mod conversations;
 mod packs;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 use std::str::FromStr;
 use std::time::Duration;
