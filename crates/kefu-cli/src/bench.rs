@@ -251,11 +251,12 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         compile.elapsed().as_secs_f64() * 1e3,
         inspector.pack().rules.len()
     );
-    let inputs = vec![pipeline::Input::File(data.clone())];
+    let inputs = vec![pipeline::Input::native(data.clone())];
     for &jobs in &args.jobs {
         let out_path = args.dir.join(format!("results-j{jobs}.jsonl"));
         let mut out = BufWriter::with_capacity(1 << 20, File::create(&out_path)?);
         let opts = pipeline::RunOptions {
+            import: Default::default(),
             format: OutputFormat::Jsonl,
             jobs,
             progress: false,

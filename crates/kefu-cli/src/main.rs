@@ -1,6 +1,7 @@
 //! `kefu`: customer-service quality inspection from the command line.
 
 mod bench;
+mod formats;
 mod pipeline;
 mod rules;
 mod serve;
@@ -15,6 +16,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use kefu_engine::{Inspector, RulePack};
+use kefu_formats::export::XlsxReport;
 use kefu_formats::report::{write_footer, write_header, OutputFormat};
 
 // Inspection and import allocate many short-lived strings across threads;
@@ -90,14 +92,37 @@ enum Format {
     Jsonl,
     Csv,
     Html,
+    /// An Excel workbook (needs --out): conversations, findings, agents, rules, errors.
+    Xlsx,
 }
 
-impl From<Format> for OutputFormat {
-    fn from(f: Format) -> OutputFormat {
-        match f {
-            Format::Jsonl => OutputFormat::Jsonl,
-            Format::Csv => OutputFormat::Csv,
-            Format::Html => OutputFormat::Html,
+/// Language of headers in CSV and XLSX output.
+#[derive(Clone, Copy, ValueEnum)]
+enum Lang {
+    /// 中文 (default).
+    Zh,
+    /// English.
+    En,
+}
+
+impl From<Lang> for kefu_formats::export::Lang {
+    fn from(l: Lang) -> Self {
+        match l {
+            Lang::Zh => kefu_formats::export::Lang::Zh,
+            Lang::En => kefu_formats::export::Lang::En,
+        }
+    }
+}
+
+impl Format {
+    /// The streaming writer for this format; `None` for the workbook, which
+    /// is written by its own writer.
+    fn stream(self) -> Option<OutputFormat> {
+        match self {
+            Format::Jsonl => Some(OutputFormat::Jsonl),
+            Format::Csv => Some(OutputFormat::Csv),
+            Format::Html => Some(OutputFormat::Html),
+            Format::Xlsx => None,
         }
     }
 }
@@ -113,6 +138,9 @@ struct InspectArgs {
     /// Format of the per-conversation results.
     #[arg(long, value_enum, default_value = "jsonl")]
     format: Format,
+    /// Language of CSV/XLSX headers.
+    #[arg(long, value_enum, default_value = "zh")]
+    lang: Lang,
     /// Where to write results. Default: stdout (the summary then goes to stderr).
     #[arg(long, short)]
     out: Option<PathBuf>,
@@ -122,6 +150,8 @@ struct InspectArgs {
     /// Do not print the summary table.
     #[arg(long, short)]
     quiet: bool,
+    #[command(flatten)]
+    input: formats::InputArgs,
 }
 
 fn main() -> ExitCode {
@@ -205,7 +235,7 @@ fn inspect(args: InspectArgs) -> anyhow::Result<ExitCode> {
         }
     };
     let mut errors = Vec::new();
-    let inputs = pipeline::expand_inputs(&args.inputs, &mut errors);
+    let inputs = pipeline::expand_inputs(&args.inputs, args.input.from.format(), &mut errors);
     for e in &errors {
         eprintln!("{e}");
     }
@@ -213,32 +243,57 @@ fn inspect(args: InspectArgs) -> anyhow::Result<ExitCode> {
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
         .max(1);
-    let format: OutputFormat = args.format.into();
     let to_stdout = args.out.is_none();
-    let mut out: Box<dyn Write> = match &args.out {
-        Some(p) => Box::new(BufWriter::with_capacity(
-            1 << 20,
-            File::create(p).with_context(|| format!("cannot create {}", p.display()))?,
-        )),
-        None => Box::new(BufWriter::with_capacity(1 << 20, io::stdout().lock())),
-    };
-    let title = format!(
-        "质检报告 Inspection report — {} {}",
-        inspector.pack().meta.name,
-        inspector.pack().meta.version
-    );
-    write_header(&mut out, format, &title)?;
     let opts = pipeline::RunOptions {
-        format,
+        import: args.input.options(),
+        format: OutputFormat::Jsonl,
         jobs,
         progress: io::stderr().is_terminal(),
         echo_errors: true,
     };
-    let mut outcome = pipeline::run(&inputs, inspector.clone(), &mut out, &opts)?;
-    errors.append(&mut outcome.errors);
-    write_footer(&mut out, format, &outcome.summary, &errors)?;
-    out.flush()?;
-    drop(out);
+    let outcome = match args.format.stream() {
+        None => {
+            let Some(path) = &args.out else {
+                eprintln!("kefu: --format xlsx writes a workbook: give it a file with --out");
+                return Ok(ExitCode::from(EXIT_UNUSABLE));
+            };
+            let mut report = XlsxReport::new(path, args.lang.into())?;
+            let mut outcome = pipeline::run_with(&inputs, inspector.clone(), &pipeline::Results, &opts, |results| {
+                for r in &results {
+                    report.add_conversation(r).map_err(io::Error::other)?;
+                }
+                Ok(())
+            })?;
+            errors.append(&mut outcome.errors);
+            let rows: Vec<(String, String)> = errors
+                .iter()
+                .map(|e| (format!("{}:{}", e.file, e.line), e.reason.clone()))
+                .collect();
+            report.finish(&outcome.summary, &rows)?;
+            outcome
+        }
+        Some(format) => {
+            let mut out: Box<dyn Write> = match &args.out {
+                Some(p) => Box::new(BufWriter::with_capacity(
+                    1 << 20,
+                    File::create(p).with_context(|| format!("cannot create {}", p.display()))?,
+                )),
+                None => Box::new(BufWriter::with_capacity(1 << 20, io::stdout().lock())),
+            };
+            let title = format!(
+                "质检报告 Inspection report — {} {}",
+                inspector.pack().meta.name,
+                inspector.pack().meta.version
+            );
+            write_header(&mut out, format, &title)?;
+            let opts = pipeline::RunOptions { format, ..opts };
+            let mut outcome = pipeline::run(&inputs, inspector.clone(), &mut out, &opts)?;
+            errors.append(&mut outcome.errors);
+            write_footer(&mut out, format, &outcome.summary, &errors)?;
+            out.flush()?;
+            outcome
+        }
+    };
     if !args.quiet {
         let table = outcome.summary.to_table();
         if to_stdout {

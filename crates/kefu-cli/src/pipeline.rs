@@ -6,14 +6,15 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Write};
+use std::io::{self, BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crossbeam_channel::bounded;
 use indicatif::{ProgressBar, ProgressStyle};
 use kefu_engine::{Conversation, Inspection, Inspector, Scratch};
-use kefu_formats::native::{parse_conversation, Batch, RecordReader};
+use kefu_formats::import::{Format, ImportOptions, ImportedBatches};
+use kefu_formats::native::{parse_conversation, Batch, BatchSource, RecordReader};
 use kefu_formats::report::{write_record, InputError, OutputFormat};
 use kefu_formats::summary::Summary;
 
@@ -23,58 +24,151 @@ const BATCH_RECORDS: usize = 512;
 /// Soft byte limit of a batch.
 const BATCH_BYTES: usize = 4 << 20;
 
-/// One input: a file or standard input.
+/// Where an input comes from.
 #[derive(Debug, Clone)]
-pub enum Input {
+pub enum Source {
     /// A file on disk.
     File(PathBuf),
     /// Standard input (`-`).
     Stdin,
 }
 
+/// One input and its format.
+#[derive(Debug, Clone)]
+pub struct Input {
+    /// File or standard input.
+    pub source: Source,
+    /// How to read it.
+    pub format: Format,
+}
+
+/// Largest non-native file read whole into memory for an importer.
+const MAX_IMPORT_FILE: u64 = 2 << 30;
+
 impl Input {
-    /// Name used in error messages.
-    pub fn name(&self) -> String {
-        match self {
-            Input::File(p) => p.display().to_string(),
-            Input::Stdin => "-".to_string(),
+    /// A native-format input (tests and benchmarks).
+    pub fn native(path: PathBuf) -> Input {
+        Input {
+            source: Source::File(path),
+            format: Format::Native,
         }
     }
 
-    fn open(&self) -> io::Result<Box<dyn BufRead + Send>> {
-        Ok(match self {
-            Input::File(p) => Box::new(BufReader::with_capacity(1 << 20, File::open(p)?)),
-            Input::Stdin => Box::new(BufReader::with_capacity(1 << 20, io::stdin())),
-        })
+    /// Name used in error messages.
+    pub fn name(&self) -> String {
+        match &self.source {
+            Source::File(p) => p.display().to_string(),
+            Source::Stdin => "-".to_string(),
+        }
+    }
+
+    /// Batches of native records: streamed for native files; for other
+    /// formats the file is read whole and run through its importer.
+    fn open(&self, opts: &ImportOptions) -> io::Result<Box<dyn BatchSource + Send>> {
+        let reader: Box<dyn BufRead + Send> = match &self.source {
+            Source::File(p) => Box::new(BufReader::with_capacity(1 << 20, File::open(p)?)),
+            Source::Stdin => Box::new(BufReader::with_capacity(1 << 20, io::stdin())),
+        };
+        if self.format == Format::Native {
+            return Ok(Box::new(RecordReader::new(reader)));
+        }
+        let mut bytes = Vec::new();
+        reader.take(MAX_IMPORT_FILE + 1).read_to_end(&mut bytes)?;
+        if bytes.len() as u64 > MAX_IMPORT_FILE {
+            return Err(io::Error::other(format!(
+                "larger than {} GiB; split it or convert it to JSON Lines first",
+                MAX_IMPORT_FILE >> 30
+            )));
+        }
+        let imported = crate::formats::import(self.format, &self.name(), &bytes, opts);
+        Ok(Box::new(ImportedBatches::new(imported)))
     }
 
     fn size(&self) -> Option<u64> {
-        match self {
-            Input::File(p) => std::fs::metadata(p).ok().map(|m| m.len()),
-            Input::Stdin => None,
+        match &self.source {
+            Source::File(p) => std::fs::metadata(p).ok().map(|m| m.len()),
+            Source::Stdin => None,
         }
     }
 }
 
-/// Expands arguments: files as given, directories walked for `*.jsonl` and
-/// `*.json`, `-` for stdin. Missing paths become input errors.
-pub fn expand_inputs(args: &[PathBuf], errors: &mut Vec<InputError>) -> Vec<Input> {
+/// Extensions picked up when walking a directory.
+const KNOWN_EXTENSIONS: &[&str] = &["jsonl", "json", "ndjson", "csv", "tsv", "txt", "log"];
+
+/// Expands arguments: files as given, globs (`'calls/*.json'`), directories
+/// walked for known extensions, `-` for stdin; each file's format is `from`
+/// or detected. Missing paths become input errors.
+pub fn expand_inputs(args: &[PathBuf], from: Option<Format>, errors: &mut Vec<InputError>) -> Vec<Input> {
+    let mut files = Vec::new();
     let mut out = Vec::new();
     for a in args {
-        if a.as_os_str() == "-" {
-            out.push(Input::Stdin);
-        } else if a.is_dir() {
-            let mut files = Vec::new();
+        let text = a.to_string_lossy();
+        if text == "-" {
+            out.push(Input {
+                source: Source::Stdin,
+                format: from.unwrap_or(Format::Native),
+            });
+            continue;
+        }
+        files.clear();
+        if a.is_dir() {
             walk(a, &mut files, errors);
             files.sort();
-            out.extend(files.into_iter().map(Input::File));
         } else if a.exists() {
-            out.push(Input::File(a.clone()));
+            files.push(a.clone());
+        } else if text.contains(['*', '?', '[']) {
+            match glob::glob(&text) {
+                Ok(paths) => {
+                    for p in paths {
+                        match p {
+                            Ok(p) if p.is_file() => files.push(p),
+                            Ok(_) => {}
+                            Err(e) => errors.push(InputError {
+                                file: e.path().display().to_string(),
+                                line: 0,
+                                reason: e.error().to_string(),
+                            }),
+                        }
+                    }
+                    if files.is_empty() {
+                        errors.push(InputError {
+                            file: text.to_string(),
+                            line: 0,
+                            reason: "no file matches this pattern".into(),
+                        });
+                    }
+                }
+                Err(e) => errors.push(InputError {
+                    file: text.to_string(),
+                    line: 0,
+                    reason: format!("bad pattern: {e}"),
+                }),
+            }
         } else {
             errors.push(InputError {
-                file: a.display().to_string(),
+                file: text.to_string(),
                 line: 0,
                 reason: "no such file or directory".into(),
+            });
+        }
+        for f in files.drain(..) {
+            let format = match from {
+                Some(f) => f,
+                None => match crate::formats::read_head(&f) {
+                    Ok(head) => crate::formats::detect(&f, &head),
+                    Err(e) => {
+                        errors.push(InputError {
+                            file: f.display().to_string(),
+                            line: 0,
+                            reason: e.to_string(),
+                        });
+                        continue;
+                    }
+                },
+            };
+            out.push(Input {
+                source: Source::File(f),
+                format,
             });
         }
     }
@@ -97,10 +191,11 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>, errors: &mut Vec<InputError>) {
         let p = entry.path();
         if p.is_dir() {
             walk(&p, files, errors);
-        } else if matches!(
-            p.extension().and_then(|e| e.to_str()),
-            Some("jsonl" | "json" | "ndjson")
-        ) {
+        } else if p
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| KNOWN_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+        {
             files.push(p);
         }
     }
@@ -119,6 +214,8 @@ pub struct RunOutcome {
 
 /// Options of a run.
 pub struct RunOptions {
+    /// How non-native formats map onto conversations.
+    pub import: ImportOptions,
     /// Output format.
     pub format: OutputFormat,
     /// Worker threads; 1 runs everything on the calling thread.
@@ -140,12 +237,22 @@ pub trait Work: Sync {
 }
 
 /// Formats results for an output stream.
-pub struct Format(pub OutputFormat);
+pub struct Formatted(pub OutputFormat);
 
-impl Work for Format {
+impl Work for Formatted {
     type Output = Vec<u8>;
     fn record(&self, _raw: &str, conv: &Conversation<'_>, ins: Inspection, out: &mut Vec<u8>) {
         write_record(out, self.0, conv, &ins);
+    }
+}
+
+/// Keeps the results themselves (for writers that need them whole).
+pub struct Results;
+
+impl Work for Results {
+    type Output = Vec<Inspection>;
+    fn record(&self, _raw: &str, _conv: &Conversation<'_>, ins: Inspection, out: &mut Vec<Inspection>) {
+        out.push(ins);
     }
 }
 
@@ -212,7 +319,7 @@ pub fn run(
     out: &mut dyn Write,
     opts: &RunOptions,
 ) -> io::Result<RunOutcome> {
-    let work = Format(opts.format);
+    let work = Formatted(opts.format);
     run_with(inputs, inspector, &work, opts, |bytes: Vec<u8>| {
         out.write_all(&bytes)
     })
@@ -253,8 +360,8 @@ pub fn run_with<W: Work>(
         let mut scratch = Scratch::default();
         let mut batch = Batch::default();
         for (i, input) in inputs.iter().enumerate() {
-            let mut reader = match input.open() {
-                Ok(r) => RecordReader::new(r),
+            let mut reader = match input.open(&opts.import) {
+                Ok(r) => r,
                 Err(e) => {
                     open_error(input, e, &mut outcome, opts, &pb);
                     continue;
@@ -295,11 +402,12 @@ pub fn run_with<W: Work>(
     std::thread::scope(|scope| -> io::Result<()> {
         // Reader.
         let reader_inputs = inputs.to_vec();
+        let import_opts = opts.import.clone();
         scope.spawn(move || {
             let mut seq = 0u64;
             for (i, input) in reader_inputs.iter().enumerate() {
-                let mut reader = match input.open() {
-                    Ok(r) => RecordReader::new(r),
+                let mut reader = match input.open(&import_opts) {
+                    Ok(r) => r,
                     Err(e) => {
                         let _ = ioerr_tx.send((i, e));
                         continue;

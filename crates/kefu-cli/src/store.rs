@@ -51,6 +51,8 @@ pub struct ImportArgs {
     /// Worker threads. Default: all cores.
     #[arg(long, short)]
     jobs: Option<usize>,
+    #[command(flatten)]
+    input: crate::formats::InputArgs,
 }
 
 #[derive(clap::Args)]
@@ -110,7 +112,7 @@ pub fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
         anyhow::Ok((store, version))
     })?;
     let mut errors = Vec::new();
-    let inputs = pipeline::expand_inputs(&args.inputs, &mut errors);
+    let inputs = pipeline::expand_inputs(&args.inputs, args.input.from.format(), &mut errors);
     for e in &errors {
         eprintln!("{e}");
     }
@@ -119,6 +121,7 @@ pub fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
         .max(1);
     let opts = pipeline::RunOptions {
+        import: args.input.options(),
         format: kefu_formats::report::OutputFormat::Jsonl,
         jobs,
         progress: io::stderr().is_terminal(),

@@ -5,6 +5,7 @@
 //! - [`report`]: JSON Lines, CSV and HTML output of inspection results.
 //! - [`summary`]: per-agent and per-rule totals and the terminal table.
 
+pub mod export;
 pub mod import;
 pub mod native;
 pub mod report;

@@ -87,6 +87,29 @@ fn describe_json_error(e: &serde_json::Error) -> String {
     }
 }
 
+/// Anything that hands out batches of native records: the JSONL reader, or
+/// the output of an importer.
+pub trait BatchSource {
+    /// Fills `batch` (cleared first); `false` once nothing more comes.
+    fn next_batch(
+        &mut self,
+        batch: &mut Batch,
+        max_records: usize,
+        max_bytes: usize,
+    ) -> io::Result<bool>;
+}
+
+impl<R: BufRead> BatchSource for RecordReader<R> {
+    fn next_batch(
+        &mut self,
+        batch: &mut Batch,
+        max_records: usize,
+        max_bytes: usize,
+    ) -> io::Result<bool> {
+        RecordReader::next_batch(self, batch, max_records, max_bytes)
+    }
+}
+
 /// Cuts a stream into records, batch by batch.
 pub struct RecordReader<R: BufRead> {
     input: R,

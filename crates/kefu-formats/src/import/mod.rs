@@ -6,14 +6,19 @@
 //!
 //! See docs/formats.md for each vendor's fields and the mapping.
 
+use std::collections::VecDeque;
+use std::io;
+
 use kefu_engine::Conversation;
 
+use crate::native::{Batch, BatchSource, RecordError};
+
+pub mod aliyun;
 pub mod amazon;
 pub mod chatlog;
 pub mod csv;
 pub mod huawei;
 pub mod tencent;
-pub mod aliyun;
 
 /// A record that could not be read, located by line (1-based; 0 when the
 /// whole file is concerned).
@@ -105,4 +110,53 @@ pub enum Format {
     Csv,
     /// Plain chat-log text export.
     ChatLog,
+}
+
+/// An importer's output as a [`BatchSource`]: each conversation becomes a
+/// native record (numbered from 1, in file order), each error a record error,
+/// so imported files flow through the same pipeline as native ones.
+pub struct ImportedBatches {
+    queue: VecDeque<Result<Conversation<'static>, ImportError>>,
+    record: u64,
+}
+
+impl ImportedBatches {
+    /// Wraps an importer's output.
+    pub fn new(imported: Imported) -> ImportedBatches {
+        let mut queue: VecDeque<_> = imported.conversations.into_iter().map(Ok).collect();
+        queue.extend(imported.errors.into_iter().map(Err));
+        ImportedBatches { queue, record: 0 }
+    }
+}
+
+impl BatchSource for ImportedBatches {
+    fn next_batch(
+        &mut self,
+        batch: &mut Batch,
+        max_records: usize,
+        max_bytes: usize,
+    ) -> io::Result<bool> {
+        batch.data.clear();
+        batch.records.clear();
+        batch.errors.clear();
+        while batch.records.len() + batch.errors.len() < max_records && batch.data.len() < max_bytes
+        {
+            let Some(next) = self.queue.pop_front() else {
+                break;
+            };
+            match next {
+                Ok(conv) => {
+                    self.record += 1;
+                    let start = batch.data.len();
+                    serde_json::to_writer(&mut batch.data, &conv).map_err(io::Error::other)?;
+                    batch.records.push((start, batch.data.len(), self.record));
+                }
+                Err(e) => batch.errors.push(RecordError {
+                    line: e.line,
+                    reason: e.reason,
+                }),
+            }
+        }
+        Ok(!batch.is_empty())
+    }
 }
