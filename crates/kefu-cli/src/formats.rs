@@ -117,7 +117,9 @@ pub fn detect(path: &Path, head: &[u8]) -> Format {
 pub fn read_head(path: &Path) -> std::io::Result<Vec<u8>> {
     use std::io::Read;
     let mut head = Vec::with_capacity(HEAD_BYTES);
-    std::fs::File::open(path)?.take(HEAD_BYTES as u64).read_to_end(&mut head)?;
+    std::fs::File::open(path)?
+        .take(HEAD_BYTES as u64)
+        .read_to_end(&mut head)?;
     Ok(head)
 }
 
@@ -132,7 +134,9 @@ pub fn import(format: Format, name: &str, bytes: &[u8], opts: &ImportOptions) ->
         Format::ChatLog => import::chatlog::read(name, bytes, opts),
         Format::Native => Imported {
             conversations: Vec::new(),
-            errors: vec![import::ImportError::file("native files are read as a stream, not imported")],
+            errors: vec![import::ImportError::file(
+                "native files are read as a stream, not imported",
+            )],
         },
     }
 }

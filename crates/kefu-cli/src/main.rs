@@ -258,12 +258,18 @@ fn inspect(args: InspectArgs) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::from(EXIT_UNUSABLE));
             };
             let mut report = XlsxReport::new(path, args.lang.into())?;
-            let mut outcome = pipeline::run_with(&inputs, inspector.clone(), &pipeline::Results, &opts, |results| {
-                for r in &results {
-                    report.add_conversation(r).map_err(io::Error::other)?;
-                }
-                Ok(())
-            })?;
+            let mut outcome = pipeline::run_with(
+                &inputs,
+                inspector.clone(),
+                &pipeline::Results,
+                &opts,
+                |results| {
+                    for r in &results {
+                        report.add_conversation(r).map_err(io::Error::other)?;
+                    }
+                    Ok(())
+                },
+            )?;
             errors.append(&mut outcome.errors);
             let rows: Vec<(String, String)> = errors
                 .iter()

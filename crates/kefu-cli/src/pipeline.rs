@@ -98,7 +98,11 @@ const KNOWN_EXTENSIONS: &[&str] = &["jsonl", "json", "ndjson", "csv", "tsv", "tx
 /// Expands arguments: files as given, globs (`'calls/*.json'`), directories
 /// walked for known extensions, `-` for stdin; each file's format is `from`
 /// or detected. Missing paths become input errors.
-pub fn expand_inputs(args: &[PathBuf], from: Option<Format>, errors: &mut Vec<InputError>) -> Vec<Input> {
+pub fn expand_inputs(
+    args: &[PathBuf],
+    from: Option<Format>,
+    errors: &mut Vec<InputError>,
+) -> Vec<Input> {
     let mut files = Vec::new();
     let mut out = Vec::new();
     for a in args {
@@ -251,7 +255,13 @@ pub struct Results;
 
 impl Work for Results {
     type Output = Vec<Inspection>;
-    fn record(&self, _raw: &str, _conv: &Conversation<'_>, ins: Inspection, out: &mut Vec<Inspection>) {
+    fn record(
+        &self,
+        _raw: &str,
+        _conv: &Conversation<'_>,
+        ins: Inspection,
+        out: &mut Vec<Inspection>,
+    ) {
         out.push(ins);
     }
 }

@@ -434,10 +434,22 @@ fn examples() -> PathBuf {
 #[test]
 fn vendor_csv_and_chat_files_are_detected_and_inspected() {
     let ex = examples();
-    let out = kefu(&["inspect", s(&ex.join("vendors")), s(&ex.join("imports")), "-q"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = kefu(&[
+        "inspect",
+        s(&ex.join("vendors")),
+        s(&ex.join("imports")),
+        "-q",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stdout = String::from_utf8(out.stdout).unwrap();
-    let results: Vec<serde_json::Value> = stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let results: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     // Five vendor files (one call each) plus the CSV, GBK CSV, TSV and chat log.
     assert!(results.len() >= 9, "{stdout}");
     assert!(results.iter().any(|r| r["channel"] == "chat"));
@@ -446,7 +458,12 @@ fn vendor_csv_and_chat_files_are_detected_and_inspected() {
     let gbk = kefu(&["inspect", s(&ex.join("imports/turns-gbk.csv")), "-q"]);
     assert_eq!(utf8.stdout, gbk.stdout);
     // --from overrides detection: a vendor file read as native is an error, reported.
-    let forced = kefu(&["inspect", s(&ex.join("vendors/tencent.json")), "--from", "csv"]);
+    let forced = kefu(&[
+        "inspect",
+        s(&ex.join("vendors/tencent.json")),
+        "--from",
+        "csv",
+    ]);
     assert_eq!(forced.status.code(), Some(2));
     // Globs are expanded by kefu itself.
     let pattern = format!("{}/*.json", ex.join("vendors").display());
@@ -461,8 +478,23 @@ fn xlsx_output_is_a_workbook() {
     let input = dir.join("in.jsonl");
     std::fs::write(&input, format!("{GOOD}\n{CLEAN}\n")).unwrap();
     let path = dir.join("out.xlsx");
-    let out = kefu(&["inspect", s(&input), "--pack", s(&pack), "--format", "xlsx", "--out", s(&path), "--lang", "en"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = kefu(&[
+        "inspect",
+        s(&input),
+        "--pack",
+        s(&pack),
+        "--format",
+        "xlsx",
+        "--out",
+        s(&path),
+        "--lang",
+        "en",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let bytes = std::fs::read(&path).unwrap();
     assert!(bytes.starts_with(b"PK"), "an XLSX file is a zip archive");
     let no_out = kefu(&["inspect", s(&input), "--format", "xlsx"]);

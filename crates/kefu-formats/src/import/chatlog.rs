@@ -267,7 +267,7 @@ impl<'t, 'o> Senders<'t, 'o> {
     /// `name ×count` of the busiest senders, for messages.
     fn describe(&self) -> String {
         let mut list: Vec<(&str, u64)> = self.order.iter().map(|n| (*n, self.seen[n].1)).collect();
-        list.sort_by(|a, b| b.1.cmp(&a.1));
+        list.sort_by_key(|entry| std::cmp::Reverse(entry.1));
         let mut out: Vec<String> = list
             .iter()
             .take(6)

@@ -145,6 +145,7 @@ fn decode_unmarked(bytes: &[u8]) -> Result<Decoded<'_>, ImportError> {
     let mut lines_utf8 = memchr::memchr_iter(b'\n', valid).count();
     let lines_before = lines_utf8;
     let (mut lines_gb, mut lines_bad) = (0, 0);
+    let mut buf = Vec::new();
     // From there on, line by line (validating the rest of the file again at
     // each bad line would be quadratic).
     for (n, raw) in bytes[pos..].split_inclusive(|&b| b == b'\n').enumerate() {
@@ -154,7 +155,7 @@ fn decode_unmarked(bytes: &[u8]) -> Result<Decoded<'_>, ImportError> {
             lines_utf8 += 1;
             continue;
         }
-        if push_gb18030(raw, &mut out) {
+        if push_gb18030(raw, &mut out, &mut buf) {
             lines_gb += 1;
             continue;
         }
@@ -202,27 +203,23 @@ fn push_utf8(bytes: &[u8], out: &mut String) {
 }
 
 /// Appends `line` decoded as GB18030; `false` (and nothing appended) when it
-/// is not valid GB18030.
-fn push_gb18030(line: &[u8], out: &mut String) -> bool {
-    let start = out.len();
+/// is not valid GB18030. `buf` is scratch space kept across lines: decoding
+/// straight into `out` would have encoding_rs zero all of `out`'s spare
+/// capacity on every line.
+fn push_gb18030(line: &[u8], out: &mut String, buf: &mut Vec<u8>) -> bool {
     let mut decoder = GB18030.new_decoder_without_bom_handling();
-    let mut read = 0;
-    loop {
-        let need = decoder
-            .max_utf8_buffer_length_without_replacement(line.len() - read)
-            .unwrap_or(line.len() * 4);
-        out.reserve(need);
-        let (result, n) = decoder.decode_to_string_without_replacement(&line[read..], out, true);
-        read += n;
-        match result {
-            DecoderResult::InputEmpty => return true,
-            DecoderResult::OutputFull => continue,
-            DecoderResult::Malformed(..) => {
-                out.truncate(start);
-                return false;
-            }
-        }
+    let need = decoder
+        .max_utf8_buffer_length_without_replacement(line.len())
+        .unwrap_or(line.len().saturating_mul(4));
+    if buf.len() < need {
+        buf.resize(need, 0);
     }
+    let (result, _, written) = decoder.decode_to_utf8_without_replacement(line, buf, true);
+    if result != DecoderResult::InputEmpty {
+        return false;
+    }
+    push_utf8(&buf[..written], out);
+    true
 }
 
 /// Parses a `YYYY-MM-DD HH:MM[:SS[.fff]][Z|±HH:MM]` timestamp (date
