@@ -1,10 +1,17 @@
 //! Throughput of the CSV and chat-log importers on ~50 MB generated files
 //! (UTF-8 CSV, GBK CSV, UTF-8 chat log), reported in bytes per second.
+//!
+//! Runs with mimalloc, the allocator of the `kefu` binary (an owned string
+//! per turn makes importing allocation-heavy); remove the
+//! `#[global_allocator]` line to measure the system allocator.
 
 use std::fmt::Write;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use kefu_formats::import::{chatlog, csv, ImportOptions};
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const TARGET_BYTES: usize = 50 * 1024 * 1024;
 

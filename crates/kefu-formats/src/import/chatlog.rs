@@ -194,11 +194,14 @@ fn strip_colon(s: &str) -> Option<&str> {
     s.strip_prefix(':').or_else(|| s.strip_prefix('：'))
 }
 
-/// Short, one line, no sentence punctuation: could be a sender name.
+/// Short, one line, no sentence punctuation, not a label such as 导出时间:
+/// could be a sender name.
 fn plausible_name(s: &str) -> bool {
     !s.is_empty()
         && s.chars().count() <= MAX_NAME_CHARS
-        && !s.contains(['\t', '，', '。', '？', '！', '、', '；', ',', '"'])
+        && !s.contains(['\t', '，', '。', '？', '！', '、', '；', ',', '"', '：'])
+        && !s.ends_with("时间")
+        && !s.ends_with("日期")
 }
 
 /// `name STAMP`, `name (STAMP)`, `name [STAMP]:` on one line.
@@ -558,6 +561,7 @@ mod tests {
             Some(("tb_123", Some("hi")))
         );
         assert_eq!(msg("订单号 2026040112875"), None);
+        assert_eq!(msg("导出时间 2026-10-02 10:00:00"), None);
         assert_eq!(msg("2026-10-01 09:15:02，我们约好了，明天"), None);
         assert_eq!(classify("---- 会话 2 ----", &[]), Line::Separator);
         assert_eq!(classify("======", &[]), Line::Separator);
