@@ -693,6 +693,27 @@ fn chat_log_bots_transfers_and_preamble() {
 }
 
 #[test]
+fn chat_log_other_layouts() {
+    // Stamp then sender alone on a line; bracketed stamps; full-width colon;
+    // an offset in the stamp; Windows line ends.
+    let text = "2026-10-01 09:15:02 tb_77\r\n在吗\r\n第二行\r\n\r\n\
+                客服小周[2026-10-01 09:15:30]：\r\n您好，在的\r\n\
+                [2026/10/01 01:16:00Z] tb_77：好的\r\n";
+    let imported = chatlog::read("log.txt", text.as_bytes(), &opts());
+    assert!(imported.errors.is_empty(), "{}", reasons(&imported.errors));
+    let c = &imported.conversations[0];
+    assert_eq!(c.id, "log#1");
+    assert_eq!(
+        turn_summary(c),
+        [
+            (Role::Customer, "在吗\n第二行", Some(0), None),
+            (Role::Agent, "您好，在的", Some(28_000), None),
+            (Role::Customer, "好的", Some(58_000), None),
+        ]
+    );
+}
+
+#[test]
 fn chat_log_without_messages() {
     let imported = chatlog::read("x.txt", "hello\nworld\n".as_bytes(), &opts());
     assert!(imported.conversations.is_empty());

@@ -965,59 +965,29 @@ pub fn read(source_name: &str, bytes: &[u8], opts: &ImportOptions) -> Imported {
         b.has_headers(false).flexible(true).delimiter(delimiter);
         b
     };
-
-    // Find the header: the first of the top records with the required
-    // columns (a title line above it is skipped).
-    let mut reader = builder().from_reader(body.as_bytes());
-    let mut record = csv::ByteRecord::new();
-    let mut found: Option<(Columns, usize, u64)> = None;
-    // The error for the widest record seen: the likeliest header.
-    let mut error: Option<(usize, String)> = None;
-    for _ in 0..HEADER_SEARCH {
-        match reader.read_byte_record(&mut record) {
-            Ok(true) => {}
-            Ok(false) => break,
+    let (columns, data_start, header_lines) =
+        match find_header(builder().from_reader(body.as_bytes()), &opts.csv) {
+            Ok(found) => found,
             Err(e) => {
-                out.errors
-                    .push(ImportError::file(format!("unreadable CSV: {e}")));
+                out.errors.push(e);
                 return out;
             }
-        }
-        let header: Vec<String> = (0..record.len())
-            .map(|i| field(&record, i).to_string())
-            .collect();
-        match Columns::resolve(&header, &opts.csv) {
-            Ok(columns) => {
-                let pos = reader.position();
-                found = Some((columns, pos.byte() as usize, pos.line() - 1));
-                break;
-            }
-            Err(e) => {
-                if error.as_ref().is_none_or(|(n, _)| header.len() > *n) {
-                    error = Some((header.len(), e));
-                }
-            }
-        }
-    }
-    let Some((columns, data_start, header_lines)) = found else {
-        let reason = match error {
-            Some((_, e)) => e,
-            None => "empty file: no header row".to_string(),
         };
-        out.errors.push(ImportError::file(reason));
-        return out;
-    };
     line_offset += header_lines;
 
     let data = &body.as_bytes()[data_start..];
     let ends_with_newline = data.last().is_none_or(|&b| b == b'\n' || b == b'\r');
-    let stem = stem(source_name, opts);
+    let mut table = Table {
+        stem: stem(source_name, opts),
+        id_column: columns.id.map(|i| columns.name(i).to_string()),
+        pending: Vec::new(),
+        index: HashMap::new(),
+        current: None,
+    };
     let mut roles = Roles::new(&opts.csv);
-    let mut pending: Vec<Pending> = Vec::new();
-    let mut index: HashMap<String, usize> = HashMap::new();
-    let mut current: Option<usize> = None;
     let mut reader = builder().from_reader(data);
-    let mut next = csv::ByteRecord::new();
+    let (mut record, mut next) = (csv::ByteRecord::new(), csv::ByteRecord::new());
+    // One record ahead, to know which is the last (it may be truncated).
     let mut have = match reader.read_byte_record(&mut record) {
         Ok(h) => h,
         Err(e) => {
@@ -1039,85 +1009,145 @@ pub fn read(source_name: &str, bytes: &[u8], opts: &ImportOptions) -> Imported {
                 false
             }
         };
-        let last = !more;
+        let end = match next.position() {
+            Some(p) if more => (p.byte() as usize).min(data.len()),
+            _ => data.len(),
+        };
         let row = Row {
             record: &record,
             line,
-            last,
-            raw: &data[start..if last {
-                data.len()
-            } else {
-                next_start(&next, data.len())
-            }],
+            last: !more,
+            raw: &data[start.min(end)..end],
             ends_with_newline,
         };
         match row.read(&columns, &mut roles) {
-            Ok(r) => {
-                // Which conversation: same as above, a known one, or new.
-                let id = match r.id {
-                    Some(id) => Some(id),
-                    None if columns.id.is_none() => Some(stem.as_str()),
-                    None => None,
-                };
-                let slot = match (id, current) {
-                    (None, Some(c)) => Some(c),
-                    (None, None) => None,
-                    (Some(id), Some(c)) if pending[c].conv.id == id => Some(c),
-                    (Some(id), _) => Some(match index.get(id) {
-                        Some(&i) => i,
-                        None => {
-                            pending.push(Pending::new(id.to_string(), line));
-                            index.insert(id.to_string(), pending.len() - 1);
-                            pending.len() - 1
-                        }
-                    }),
-                };
-                let Some(slot) = slot else {
-                    out.errors.push(ImportError {
-                        line,
-                        reason: format!(
-                            "empty conversation id in column {:?}, and no row above to continue",
-                            columns.id.map_or("?", |i| columns.name(i))
-                        ),
-                    });
-                    std::mem::swap(&mut record, &mut next);
-                    have = more;
-                    continue;
-                };
-                current = Some(slot);
-                let p = &mut pending[slot];
-                let c = &mut p.conv;
-                set_once(&mut c.agent_id, r.agent);
-                set_once(&mut c.customer_id, r.customer);
-                set_once(&mut c.agent_name, r.agent_name);
-                set_once(&mut c.customer_name, r.customer_name);
-                if c.started_at.is_none() {
-                    c.started_at = r.started_at;
+            Ok(values) => {
+                if let Err(e) = table.file(values, line, &mut out.errors) {
+                    out.errors.push(e);
                 }
-                if p.channel.is_none() {
-                    p.channel = r.channel;
-                }
-                c.turns.push(Turn {
-                    role: r.role,
-                    text: Cow::Owned(own_text(r.text)),
-                    start_ms: None,
-                    end_ms: None,
-                    meta: Meta::new(),
-                });
-                p.times.push((r.start, r.end));
-                out.errors.extend(r.warnings);
             }
             Err(e) => out.errors.push(e),
         }
         std::mem::swap(&mut record, &mut next);
         have = more;
     }
-    for p in pending {
+    for p in table.pending {
         let conv = p.finish(&mut out.errors);
         out.conversations.push(conv);
     }
     out.errors.sort_by_key(|e| e.line);
     out
+}
+
+/// Finds the header: the first of the top records with the required
+/// columns (a title line above it is skipped). Returns the columns, the
+/// byte where the data starts and the lines before it.
+fn find_header(
+    mut reader: csv::Reader<&[u8]>,
+    opts: &CsvOptions,
+) -> Result<(Columns, usize, u64), ImportError> {
+    let mut record = csv::ByteRecord::new();
+    // The error for the widest record seen: the likeliest header.
+    let mut error: Option<(usize, String)> = None;
+    for _ in 0..HEADER_SEARCH {
+        match reader.read_byte_record(&mut record) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => return Err(ImportError::file(format!("unreadable CSV: {e}"))),
+        }
+        let header: Vec<String> = (0..record.len())
+            .map(|i| field(&record, i).to_string())
+            .collect();
+        match Columns::resolve(&header, opts) {
+            Ok(columns) => {
+                let pos = reader.position();
+                return Ok((columns, pos.byte() as usize, pos.line() - 1));
+            }
+            Err(e) => {
+                if error.as_ref().is_none_or(|(n, _)| header.len() > *n) {
+                    error = Some((header.len(), e));
+                }
+            }
+        }
+    }
+    Err(ImportError::file(match error {
+        Some((_, e)) => e,
+        None => "empty file: no header row".to_string(),
+    }))
+}
+
+/// The conversations of a file, by id, in order of first appearance.
+struct Table {
+    /// Id when the file has no id column.
+    stem: String,
+    /// Name of the id column, for messages.
+    id_column: Option<String>,
+    pending: Vec<Pending>,
+    index: HashMap<String, usize>,
+    /// The conversation of the previous row.
+    current: Option<usize>,
+}
+
+impl Table {
+    /// Files a row under its conversation: the one of the row above when
+    /// the id is the same or empty, a known one, or a new one.
+    fn file(
+        &mut self,
+        r: RowValues<'_>,
+        line: u64,
+        errors: &mut Vec<ImportError>,
+    ) -> Result<(), ImportError> {
+        let id = match (r.id, &self.id_column) {
+            (Some(id), _) => Some(id),
+            (None, None) => Some(self.stem.as_str()),
+            (None, Some(_)) => None,
+        };
+        let slot = match (id, self.current) {
+            (None, Some(c)) => c,
+            (None, None) => {
+                return Err(ImportError {
+                    line,
+                    reason: format!(
+                        "empty conversation id in column {:?}, and no row above to \
+                         continue; row skipped",
+                        self.id_column.as_deref().unwrap_or("?")
+                    ),
+                })
+            }
+            (Some(id), Some(c)) if self.pending[c].conv.id == id => c,
+            (Some(id), _) => match self.index.get(id) {
+                Some(&i) => i,
+                None => {
+                    self.pending.push(Pending::new(id.to_string(), line));
+                    self.index.insert(id.to_string(), self.pending.len() - 1);
+                    self.pending.len() - 1
+                }
+            },
+        };
+        self.current = Some(slot);
+        let p = &mut self.pending[slot];
+        let c = &mut p.conv;
+        set_once(&mut c.agent_id, r.agent);
+        set_once(&mut c.customer_id, r.customer);
+        set_once(&mut c.agent_name, r.agent_name);
+        set_once(&mut c.customer_name, r.customer_name);
+        if c.started_at.is_none() {
+            c.started_at = r.started_at;
+        }
+        if p.channel.is_none() {
+            p.channel = r.channel;
+        }
+        c.turns.push(Turn {
+            role: r.role,
+            text: Cow::Owned(own_text(r.text)),
+            start_ms: None,
+            end_ms: None,
+            meta: Meta::new(),
+        });
+        p.times.push((r.start, r.end));
+        errors.extend(r.warnings);
+        Ok(())
+    }
 }
 
 /// The text of a cell, with Windows line breaks inside it made `\n`.
@@ -1127,11 +1157,6 @@ fn own_text(text: &str) -> String {
     } else {
         text.to_string()
     }
-}
-
-fn next_start(next: &csv::ByteRecord, len: usize) -> usize {
-    next.position()
-        .map_or(len, |p| (p.byte() as usize).min(len))
 }
 
 fn set_once(slot: &mut Option<Cow<'static, str>>, value: Option<&str>) {
@@ -1227,8 +1252,8 @@ impl<'r> Row<'r> {
         }
         let Some(role) = roles.get(role_value) else {
             return Err(self.error(format!(
-                "unknown role {role_value:?} in column {:?} (accepted: {}); add it to the \
-                 agent or customer role values; row skipped",
+                "unknown role {role_value:?} in column {:?} (accepted: {}); add it with \
+                 --agent-values or --customer-values; row skipped",
                 cols.name(cols.role),
                 roles.accepted()
             )));
