@@ -24,20 +24,20 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use super::aliyun::shared::{self, conversation, number_value, put, Fail, Parsed};
+use super::vendor::{self, conversation, number_value, put, Fail, Parsed};
 use super::{ImportOptions, Imported};
 
 /// Reads an Amazon Transcribe Call Analytics result, a JSON array of them or
 /// JSON Lines of them; each result becomes one conversation.
 pub fn read(source_name: &str, bytes: &[u8], opts: &ImportOptions) -> Imported {
-    shared::import(source_name, bytes, opts, parse_record)
+    vendor::import(source_name, bytes, opts, parse_record)
 }
 
 /// Whether `json` (a result, or an array of them) has the shape of Call
 /// Analytics output: a `Transcript` array whose segments carry
 /// `ParticipantRole`.
 pub fn detect(json: &Value) -> bool {
-    shared::vendor_of(json) == Some(shared::Vendor::Amazon)
+    vendor::vendor_of(json) == Some(vendor::Vendor::Amazon)
 }
 
 #[derive(Deserialize)]
@@ -102,10 +102,10 @@ struct Segment<'a> {
 }
 
 fn begin_offset<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
-    shared::millis(d, "BeginOffsetMillis")
+    vendor::millis(d, "BeginOffsetMillis")
 }
 fn end_offset<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
-    shared::millis(d, "EndOffsetMillis")
+    vendor::millis(d, "EndOffsetMillis")
 }
 
 fn role(label: &str) -> Option<Role> {

@@ -27,20 +27,20 @@ use kefu_engine::{lenient, Meta, Role, Turn};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::aliyun::shared::{self, conversation, put, put_number, Fail, Parsed};
+use super::vendor::{self, conversation, put, put_number, Fail, Parsed};
 use super::{ImportOptions, Imported};
 
 /// Reads a Huawei Cloud SIS recording-recognition result, a JSON array of
 /// them or JSON Lines of them; each result becomes one phone conversation.
 pub fn read(source_name: &str, bytes: &[u8], opts: &ImportOptions) -> Imported {
-    shared::import(source_name, bytes, opts, |text| parse_record(text, opts))
+    vendor::import(source_name, bytes, opts, |text| parse_record(text, opts))
 }
 
 /// Whether `json` (a result, or an array of them) has the shape of a Huawei
 /// Cloud SIS result: a `segments` array whose elements carry `result`
 /// (optionally wrapped in `asr_result`).
 pub fn detect(json: &Value) -> bool {
-    shared::vendor_of(json) == Some(shared::Vendor::Huawei)
+    vendor::vendor_of(json) == Some(vendor::Vendor::Huawei)
 }
 
 #[derive(Deserialize)]
@@ -94,16 +94,16 @@ struct Analysis<'a> {
 }
 
 fn audio_duration<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
-    shared::millis(d, "audio_duration")
+    vendor::millis(d, "audio_duration")
 }
 fn start_time<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
-    shared::millis(d, "start_time")
+    vendor::millis(d, "start_time")
 }
 fn end_time<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
-    shared::millis(d, "end_time")
+    vendor::millis(d, "end_time")
 }
 fn speed<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
-    shared::number(d, "speed")
+    vendor::number(d, "speed")
 }
 
 /// Who a segment's `role` names.
@@ -195,7 +195,7 @@ fn parse_record(text: &str, opts: &ImportOptions) -> Result<Parsed, Fail> {
             })?),
             None => None,
         };
-        Some(shared::agent_channel(
+        Some(vendor::agent_channel(
             option.as_deref(),
             &numbered,
             1,

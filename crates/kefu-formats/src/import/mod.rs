@@ -19,6 +19,8 @@ pub mod chatlog;
 pub mod csv;
 pub mod huawei;
 pub mod tencent;
+/// What the four vendor importers share.
+pub(crate) mod vendor;
 
 /// A record that could not be read, located by line (1-based; 0 when the
 /// whole file is concerned).

@@ -32,20 +32,20 @@ use kefu_engine::{lenient, Meta, Role, Turn};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::aliyun::shared::{self, conversation, put, put_number, Fail, Parsed};
+use super::vendor::{self, conversation, put, put_number, Fail, Parsed};
 use super::{ImportOptions, Imported};
 
 /// Reads a Tencent Cloud recording-recognition result, a JSON array of them
 /// or JSON Lines of them; each result becomes one phone conversation.
 pub fn read(source_name: &str, bytes: &[u8], opts: &ImportOptions) -> Imported {
-    shared::import(source_name, bytes, opts, |text| parse_record(text, opts))
+    vendor::import(source_name, bytes, opts, |text| parse_record(text, opts))
 }
 
 /// Whether `json` (a result, or an array of them) has the shape of a Tencent
 /// Cloud task status: `ResultDetail` or `StatusStr`, at the top level or
 /// under `Data` / `Response.Data`.
 pub fn detect(json: &Value) -> bool {
-    shared::vendor_of(json) == Some(shared::Vendor::Tencent)
+    vendor::vendor_of(json) == Some(vendor::Vendor::Tencent)
 }
 
 /// The response, `Data` or the task status itself: all optional, so the
@@ -140,28 +140,28 @@ struct Sentence<'a> {
 }
 
 fn status<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
-    shared::integer(d, "Status")
+    vendor::integer(d, "Status")
 }
 fn audio_duration<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
-    shared::number(d, "AudioDuration")
+    vendor::number(d, "AudioDuration")
 }
 fn start_ms<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
-    shared::millis(d, "StartMs")
+    vendor::millis(d, "StartMs")
 }
 fn end_ms<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
-    shared::millis(d, "EndMs")
+    vendor::millis(d, "EndMs")
 }
 fn speaker_id<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
-    shared::integer(d, "SpeakerId")
+    vendor::integer(d, "SpeakerId")
 }
 fn speech_speed<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
-    shared::number(d, "SpeechSpeed")
+    vendor::number(d, "SpeechSpeed")
 }
 fn emotional_energy<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
-    shared::number(d, "EmotionalEnergy")
+    vendor::number(d, "EmotionalEnergy")
 }
 fn silence_time<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
-    shared::number(d, "SilenceTime")
+    vendor::number(d, "SilenceTime")
 }
 
 /// The task status object: the innermost of `Response` → `Data` that
@@ -214,7 +214,7 @@ fn parse_record(text: &str, opts: &ImportOptions) -> Result<Parsed, Fail> {
         }
     }
     speakers.sort_unstable();
-    let agent = shared::agent_channel(opts.agent_channel.as_deref(), &speakers, 0, "speaker")?;
+    let agent = vendor::agent_channel(opts.agent_channel.as_deref(), &speakers, 0, "speaker")?;
 
     let mut turns = Vec::with_capacity(sentences.len());
     for s in sentences {
