@@ -1777,15 +1777,21 @@ impl ComplaintService {
         Ok(done)
     }
 
-    /// The SLA settings in force (the default when none are stored).
-    pub async fn sla_settings(&self) -> Result<SlaSettings, ServiceError> {
+    /// The stored settings (defaults where none are stored), read outside
+    /// any transaction.
+    async fn rules(&self) -> Result<Rules, ServiceError> {
         let mut conn = self
             .store
             .pool()
             .acquire()
             .await
             .db("connecting to the database")?;
-        Ok(load_rules(&mut conn).await?.sla)
+        load_rules(&mut conn).await
+    }
+
+    /// The SLA settings in force (the default when none are stored).
+    pub async fn sla_settings(&self) -> Result<SlaSettings, ServiceError> {
+        Ok(self.rules().await?.sla)
     }
 
     /// Stores new SLA settings (supervisors and admins only) and recomputes
@@ -1814,13 +1820,7 @@ impl ComplaintService {
     /// The survey bands and revisit delay in force (the default when none
     /// are stored).
     pub async fn complaint_policy(&self) -> Result<ComplaintPolicy, ServiceError> {
-        let mut conn = self
-            .store
-            .pool()
-            .acquire()
-            .await
-            .db("connecting to the database")?;
-        Ok(load_rules(&mut conn).await?.complaint)
+        Ok(self.rules().await?.complaint)
     }
 
     /// Stores new survey bands and revisit delay (supervisors and admins
