@@ -12,6 +12,7 @@ pub mod lenient;
 pub mod model;
 pub mod normalize;
 pub mod pack;
+pub mod review;
 
 pub use inspect::{Finding, Inspection, Inspector, Scratch};
 pub use model::{Channel, Conversation, EndedBy, Meta, Role, Turn};

@@ -5,4 +5,7 @@
 pub mod auth;
 pub mod complaint;
 pub mod complaints;
+pub mod kpi;
+pub mod period;
+pub mod review;
 pub mod sla;

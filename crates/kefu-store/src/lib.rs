@@ -11,6 +11,8 @@
 
 mod conversations;
 mod packs;
+mod search;
+pub mod quality;
 #[cfg(feature = "testing")]
 pub mod testing;
 
@@ -22,9 +24,17 @@ use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, Executor};
 
 pub use conversations::{
-    ConversationFilter, ImportItem, ImportOutcome, InspectionRow, ReinspectOutcome,
+    day_date, local_day, ConversationFacts, ConversationFilter, ImportItem, ImportOutcome,
+    InspectionRow, ReinspectOutcome,
 };
 pub use packs::PackVersion;
+pub use search::{search_form, transcript_text, MAX_QUERY_TERMS};
+
+/// Decompresses a stored document (a conversation record or a result), for
+/// services that read those columns themselves.
+pub fn unpack_document(bytes: &[u8]) -> Result<Vec<u8>, String> {
+    conversations::unpack(bytes)
+}
 
 /// Errors of the store.
 #[derive(Debug, thiserror::Error)]
