@@ -3,6 +3,7 @@
 mod bench;
 mod formats;
 mod pipeline;
+mod report;
 mod rules;
 mod serve;
 mod store;
@@ -57,6 +58,8 @@ enum Command {
     Reinspect(store::ReinspectArgs),
     /// Run the HTTP API (SQLite ./kefu.db by default).
     Serve(serve::ServeArgs),
+    /// KPIs, star ratings, violations and assessment for a period.
+    Report(report::ReportArgs),
     /// Manage users and API tokens.
     User {
         #[command(subcommand)]
@@ -98,7 +101,7 @@ enum Format {
 
 /// Language of headers in CSV and XLSX output.
 #[derive(Clone, Copy, ValueEnum)]
-enum Lang {
+pub(crate) enum Lang {
     /// 中文 (default).
     Zh,
     /// English.
@@ -179,6 +182,7 @@ fn main() -> ExitCode {
         Command::Migrate(args) => store::migrate(args),
         Command::Reinspect(args) => store::reinspect(args),
         Command::Serve(args) => serve::serve(args),
+        Command::Report(args) => report::report(args),
         Command::User { command } => serve::user(command),
     };
     match result {

@@ -175,6 +175,10 @@ pub fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
         .context("storing conversations")?;
     let outcome = run?;
     last?;
+    // Bring the report rollups up to date now, so that the first report
+    // after an import does not pay for it.
+    rt.block_on(store.refresh_rollups())
+        .context("refreshing report rollups")?;
     rt.block_on(store.close());
     errors.extend(outcome.errors);
     println!(
@@ -208,6 +212,7 @@ pub fn reinspect(args: ReinspectArgs) -> anyhow::Result<ExitCode> {
             .register_pack(&meta.id, &meta.version, &source)
             .await?;
         let outcome = store.reinspect(&inspector, version.id, 1000).await?;
+        store.refresh_rollups().await?;
         store.close().await;
         anyhow::Ok(outcome)
     })?;

@@ -184,6 +184,20 @@ impl Cell {
         }
     }
 
+    /// The value as people read it in a terminal: percentages with one
+    /// decimal and a `%`, numbers without trailing zeros.
+    pub fn display(&self, lang: Lang) -> String {
+        match self {
+            Cell::Text(s) => s.clone(),
+            Cell::Int(n) => n.to_string(),
+            Cell::Num(v) => fmt_num(round_to(*v, 2)),
+            Cell::Percent(p) => format!("{:.1}%", p * 100.0),
+            Cell::Time(t) => fmt_time(t),
+            Cell::Bool(b) => lang.yes_no(*b).to_string(),
+            Cell::Empty => String::new(),
+        }
+    }
+
     fn opt_text(s: Option<&str>) -> Cell {
         s.map_or(Cell::Empty, Cell::text)
     }

@@ -37,6 +37,14 @@ fn page_params() -> Value {
 
 /// The document.
 pub fn spec() -> Value {
+    let mut doc = base_spec();
+    if let (Some(paths), Value::Object(more)) = (doc["paths"].as_object_mut(), quality_paths()) {
+        paths.extend(more);
+    }
+    doc
+}
+
+fn base_spec() -> Value {
     let mut list_params = page_params();
     if let Some(arr) = list_params.as_array_mut() {
         for (name, ty, desc) in [
@@ -223,5 +231,103 @@ pub fn spec() -> Value {
                     "turns": {"type": "array", "items": {"$ref": "#/components/schemas/Turn"}}}}
             }
         }
+    })
+}
+
+fn obj(description: &str) -> Value {
+    json!({"200": {"description": description, "content": {"application/json": {"schema": {"type": "object"}}}}})
+}
+
+fn period_param() -> Value {
+    json!({"name": "period", "in": "query", "required": true,
+           "description": "2026-10 (month), 2026-Q4, 2026-W44, 2026-10-05, 2026 or 2026-10-01..2026-10-15",
+           "schema": {"type": "string"}})
+}
+
+fn report_params() -> Value {
+    json!([period_param(),
+        {"name": "format", "in": "query", "schema": {"type": "string", "enum": ["json", "csv"]}},
+        {"name": "lang", "in": "query", "schema": {"type": "string", "enum": ["zh", "en"]}}])
+}
+
+/// Review, appeals, queues, KPI reports, ratings and assessments.
+fn quality_paths() -> Value {
+    let id = json!({"name": "id", "in": "path", "required": true, "schema": {"type": "string"}});
+    let num_id = json!({"name": "id", "in": "path", "required": true, "schema": {"type": "integer"}});
+    json!({
+        "/api/v1/conversations/{id}/review": {
+            "get": {"summary": "The automatic result, the review, the effective findings (keys auto:N, added:N, manual:RULE) and appeals",
+                    "parameters": [id], "responses": with_errors(obj("review view"))},
+            "put": {"summary": "Save a review (inspectors, supervisors, admins): confirm/overturn findings, score manual items, add findings",
+                    "parameters": [id],
+                    "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "properties": {
+                        "version": {"type": "integer", "description": "the review version edited; absent for a first review"},
+                        "decisions": {"type": "array", "items": {"type": "object", "required": ["key", "verdict"], "properties": {
+                            "key": {"type": "string"}, "verdict": {"type": "string", "enum": ["confirm", "overturn"]}, "comment": {"type": "string"}}}},
+                        "manual": {"type": "array", "items": {"type": "object", "required": ["rule", "deduction"], "properties": {
+                            "rule": {"type": "string"}, "deduction": {"type": "number"}, "comment": {"type": "string"}}}},
+                        "added": {"type": "array", "items": {"type": "object", "required": ["rule", "comment"], "properties": {
+                            "rule": {"type": "string"}, "turn": {"type": "integer"}, "text": {"type": "string"},
+                            "deduction": {"type": "number"}, "comment": {"type": "string"}}}},
+                        "comment": {"type": "string"}}}}}},
+                    "responses": with_errors(obj("the recomputed review view"))}
+        },
+        "/api/v1/conversations/{id}/appeals": {"post": {
+            "summary": "Appeal one finding (the conversation's agent)",
+            "parameters": [id],
+            "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["finding", "reason"],
+                "properties": {"finding": {"type": "string"}, "reason": {"type": "string"}}}}}},
+            "responses": with_errors(json!({"201": {"description": "the appeal"}}))
+        }},
+        "/api/v1/appeals": {"get": {
+            "summary": "Appeals, newest first (agents: their own)",
+            "parameters": [{"name": "state", "in": "query", "schema": {"type": "string", "enum": ["open", "accepted", "rejected"]}}],
+            "responses": with_errors(obj("appeals"))
+        }},
+        "/api/v1/appeals/{id}": {"get": {
+            "summary": "An appeal and its audit trail", "parameters": [num_id],
+            "responses": with_errors(obj("appeal"))
+        }},
+        "/api/v1/appeals/{id}/decision": {"post": {
+            "summary": "Accept (the finding is withdrawn) or reject an appeal (supervisors, admins; not the reviewing inspector)",
+            "parameters": [num_id],
+            "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["decision", "comment"],
+                "properties": {"decision": {"type": "string", "enum": ["accept", "reject"]}, "comment": {"type": "string"}}}}}},
+            "responses": with_errors(obj("the decided appeal"))
+        }},
+        "/api/v1/review-queue": {
+            "get": {"summary": "Results to review, vetoes first",
+                    "parameters": [{"name": "open", "in": "query", "schema": {"type": "boolean"}},
+                                   {"name": "agent", "in": "query", "schema": {"type": "string"}}],
+                    "responses": with_errors(obj("queue"))},
+            "post": {"summary": "Queue every veto, every failed result and a seeded random share per agent and week",
+                     "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["period"],
+                         "properties": {"period": {"type": "string"}, "rate": {"type": "number"}, "seed": {"type": "string"}}}}}},
+                     "responses": with_errors(obj("what was queued"))}
+        },
+        "/api/v1/reports/agents": {"get": {"summary": "KPIs against targets and star ratings per agent",
+            "parameters": report_params(), "responses": with_errors(obj("report"))}},
+        "/api/v1/reports/rules": {"get": {"summary": "Violations per rule, most broken first",
+            "parameters": report_params(), "responses": with_errors(obj("report"))}},
+        "/api/v1/reports/centre": {"get": {"summary": "Centre and team KPIs against targets",
+            "parameters": report_params(), "responses": with_errors(obj("report"))}},
+        "/api/v1/reports/assessment": {"get": {"summary": "The weighted assessment computed now (not stored)",
+            "parameters": [period_param()], "responses": with_errors(obj("assessment"))}},
+        "/api/v1/settings/quality": {
+            "get": {"summary": "KPI targets, star thresholds, assessment scheme, sampling", "responses": with_errors(obj("settings"))},
+            "put": {"summary": "Change them (supervisors, admins)",
+                    "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object"}}}},
+                    "responses": with_errors(obj("saved"))}
+        },
+        "/api/v1/assessments": {
+            "get": {"summary": "Assessment runs (agents: their rows of published runs)", "responses": with_errors(obj("runs"))},
+            "post": {"summary": "Run a period's assessment as a draft",
+                     "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["period"],
+                         "properties": {"period": {"type": "string"}}}}}},
+                     "responses": with_errors(json!({"201": {"description": "the draft"}}))}
+        },
+        "/api/v1/assessments/{id}": {"get": {"summary": "One run", "parameters": [num_id], "responses": with_errors(obj("run"))}},
+        "/api/v1/assessments/{id}/publish": {"post": {"summary": "Publish (freeze) a draft",
+            "parameters": [num_id], "responses": with_errors(obj("the published run"))}}
     })
 }

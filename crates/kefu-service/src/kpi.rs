@@ -659,14 +659,23 @@ pub struct Gap {
     pub needed: Target,
 }
 
+/// Too few conversations to rate or assess an agent fairly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TooFew {
+    /// Answered conversations in the period.
+    pub conversations: i64,
+    /// How many are needed.
+    pub needed: i64,
+}
+
 /// An agent's star rating for a period.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Rating {
     /// 1–5, or `None`: not rated.
     pub stars: Option<u8>,
-    /// Why not rated.
+    /// Why not rated: too few conversations.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub not_rated: Option<String>,
+    pub not_rated: Option<TooFew>,
     /// What the next star needs and the agent lacks (empty at five stars).
     pub limited_by: Vec<Gap>,
     /// Criteria without data in the period (not held against the agent).
@@ -678,10 +687,10 @@ pub fn rate_agent(kpis: &[KpiValue], answered: i64, vetoes: i64, scheme: &StarSc
     if answered < scheme.min_conversations {
         return Rating {
             stars: None,
-            not_rated: Some(format!(
-                "{answered} conversations, fewer than the {} needed",
-                scheme.min_conversations
-            )),
+            not_rated: Some(TooFew {
+                conversations: answered,
+                needed: scheme.min_conversations,
+            }),
             limited_by: Vec::new(),
             no_data: Vec::new(),
         };
@@ -945,9 +954,9 @@ pub struct AgentAssessment {
     pub focus_rules: Vec<FocusRule>,
     /// Stars in the period.
     pub stars: Option<u8>,
-    /// Why not assessed.
+    /// Why not assessed: too few conversations.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub not_assessed: Option<String>,
+    pub not_assessed: Option<TooFew>,
 }
 
 /// A rule an agent should work on.
@@ -997,10 +1006,10 @@ pub fn assess(report: &PeriodReport, scheme: &AssessmentScheme) -> Vec<AgentAsse
                     recommendation: None,
                     focus_rules: focus,
                     stars,
-                    not_assessed: Some(format!(
-                        "{answered} conversations, fewer than the {} needed",
-                        scheme.min_conversations
-                    )),
+                    not_assessed: Some(TooFew {
+                        conversations: answered,
+                        needed: scheme.min_conversations,
+                    }),
                 };
             }
             let mut indicators = BTreeMap::new();

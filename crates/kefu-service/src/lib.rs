@@ -7,5 +7,6 @@ pub mod complaint;
 pub mod complaints;
 pub mod kpi;
 pub mod period;
+pub mod report_tables;
 pub mod review;
 pub mod sla;
