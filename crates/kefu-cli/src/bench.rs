@@ -278,3 +278,115 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     }
     Ok(ExitCode::SUCCESS)
 }
+
+#[derive(clap::Args)]
+pub struct KpiBenchArgs {
+    /// Conversations in the month (generated across 500 agents in 2026-10).
+    #[arg(long, default_value_t = 1_000_000)]
+    conversations: usize,
+    /// Turns per generated conversation.
+    #[arg(long, default_value_t = 12)]
+    turns: usize,
+    /// Where to keep the data and the SQLite database (reused when present).
+    #[arg(long, default_value = "bench-data")]
+    dir: PathBuf,
+    /// Timed report runs.
+    #[arg(long, default_value_t = 5)]
+    runs: usize,
+}
+
+/// `kefu bench-kpi`: KPIs and star ratings of every agent for a month,
+/// on a SQLite database of generated, inspected conversations.
+///
+/// Prints three figures: rebuilding every daily rollup of the month from
+/// the base tables (what a full re-inspection costs), the report with
+/// ratings and the assessment when the rollups are current (what a
+/// supervisor waits for), and the same after one day was changed.
+pub fn kpi(args: KpiBenchArgs) -> anyhow::Result<ExitCode> {
+    use kefu_service::kpi::{assess, KpiService};
+    std::fs::create_dir_all(&args.dir)
+        .with_context(|| format!("cannot create {}", args.dir.display()))?;
+    let data = args.dir.join(format!(
+        "conversations-{}x{}.jsonl",
+        args.conversations, args.turns
+    ));
+    if std::fs::metadata(&data).map_or(true, |m| m.len() == 0) {
+        let t = Instant::now();
+        generate(&data, args.conversations, args.turns)?;
+        eprintln!("generated {} in {:.1}s", data.display(), t.elapsed().as_secs_f64());
+    }
+    let db_path = args.dir.join(format!("kpi-{}x{}.db", args.conversations, args.turns));
+    let url = format!("sqlite://{}", db_path.display());
+    if !db_path.exists() {
+        let t = Instant::now();
+        let status = std::process::Command::new(std::env::current_exe()?)
+            .arg("import")
+            .arg(&data)
+            .arg("--database")
+            .arg(&url)
+            .status()
+            .context("running kefu import")?;
+        anyhow::ensure!(status.success(), "kefu import failed");
+        eprintln!("imported in {:.1}s", t.elapsed().as_secs_f64());
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let store = kefu_store::Store::open(&url).await?;
+        let period: kefu_service::period::Period = "2026-10".parse()?;
+        let kpis = KpiService::new(store.clone());
+        let settings = kpis.settings().await?;
+        let t = Instant::now();
+        let days = store.rebuild_rollups().await?;
+        let rebuild = t.elapsed().as_secs_f64();
+        let n = kpis
+            .report_with(&period, &settings)
+            .await?
+            .centre
+            .kpi("offered")
+            .unwrap_or(0.0);
+        println!(
+            "{n} conversations in {}: rebuilt {days} daily rollups in {rebuild:.2}s",
+            period.label
+        );
+
+        let mut times = Vec::with_capacity(args.runs);
+        let mut agents = 0;
+        let mut rated = 0;
+        for _ in 0..args.runs.max(1) {
+            let t = Instant::now();
+            let report = kpis.report_with(&period, &settings).await?;
+            let assessment = assess(&report, &settings.assessment);
+            times.push(t.elapsed().as_secs_f64());
+            agents = report.agents.len();
+            rated = report
+                .agents
+                .iter()
+                .filter(|a| a.rating.as_ref().is_some_and(|r| r.stars.is_some()))
+                .count();
+            std::hint::black_box(assessment);
+        }
+        times.sort_by(f64::total_cmp);
+        println!(
+            "KPIs + star ratings + assessment for {agents} agents ({rated} rated): median {:.1} ms, best {:.1} ms, worst {:.1} ms over {} runs",
+            times[times.len() / 2] * 1e3,
+            times[0] * 1e3,
+            times[times.len() - 1] * 1e3,
+            times.len()
+        );
+
+        store.mark_day_stale(period.start_day() + 14).await?;
+        let t = Instant::now();
+        let report = kpis.report_with(&period, &settings).await?;
+        std::hint::black_box(assess(&report, &settings.assessment));
+        println!(
+            "the same after one day changed (refreshes that day first): {:.1} ms",
+            t.elapsed().as_secs_f64() * 1e3
+        );
+        store.close().await;
+        anyhow::Ok(())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -50,6 +50,8 @@ enum Command {
     },
     /// Measure inspection throughput on generated conversations.
     Bench(bench::BenchArgs),
+    /// Measure KPIs and star ratings for a month of generated conversations on SQLite.
+    BenchKpi(bench::KpiBenchArgs),
     /// Inspect conversations and store them with their results (idempotent by id).
     Import(store::ImportArgs),
     /// Apply database migrations.
@@ -178,6 +180,7 @@ fn main() -> ExitCode {
             RulesCommand::List { pack } => rules::list(pack.as_deref()),
         },
         Command::Bench(args) => bench::run(args),
+        Command::BenchKpi(args) => bench::kpi(args),
         Command::Import(args) => store::import(args),
         Command::Migrate(args) => store::migrate(args),
         Command::Reinspect(args) => store::reinspect(args),

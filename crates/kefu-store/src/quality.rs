@@ -178,6 +178,29 @@ impl Store {
         Ok(done)
     }
 
+    /// Marks every day with results for refresh and rebuilds them all (after
+    /// a change the dirty marks could not follow, or to measure).
+    pub async fn rebuild_rollups(&self) -> Result<u64, StoreError> {
+        sqlx::query(
+            "INSERT INTO rollup_dirty (day) SELECT DISTINCT local_day FROM inspections \
+             WHERE local_day IS NOT NULL ON CONFLICT (day) DO NOTHING",
+        )
+        .execute(self.pool())
+        .await
+        .context("marking every day for refresh")?;
+        self.refresh_rollups().await
+    }
+
+    /// Marks one day for refresh.
+    pub async fn mark_day_stale(&self, day: i64) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO rollup_dirty (day) VALUES ($1) ON CONFLICT (day) DO NOTHING")
+            .bind(day)
+            .execute(self.pool())
+            .await
+            .context("marking a day for refresh")?;
+        Ok(())
+    }
+
     /// Whether any day is waiting for a refresh.
     pub async fn rollups_stale(&self) -> Result<bool, StoreError> {
         let row = sqlx::query("SELECT COUNT(*) AS n FROM rollup_dirty")
