@@ -313,9 +313,15 @@ pub fn kpi(args: KpiBenchArgs) -> anyhow::Result<ExitCode> {
     if std::fs::metadata(&data).map_or(true, |m| m.len() == 0) {
         let t = Instant::now();
         generate(&data, args.conversations, args.turns)?;
-        eprintln!("generated {} in {:.1}s", data.display(), t.elapsed().as_secs_f64());
+        eprintln!(
+            "generated {} in {:.1}s",
+            data.display(),
+            t.elapsed().as_secs_f64()
+        );
     }
-    let db_path = args.dir.join(format!("kpi-{}x{}.db", args.conversations, args.turns));
+    let db_path = args
+        .dir
+        .join(format!("kpi-{}x{}.db", args.conversations, args.turns));
     let url = format!("sqlite://{}", db_path.display());
     if !db_path.exists() {
         let t = Instant::now();

@@ -72,12 +72,21 @@ pub struct ReportArgs {
 }
 
 /// The assessment as a table.
-fn assessment_table(results: &[kefu_service::kpi::AgentAssessment], scheme: &kefu_service::kpi::AssessmentScheme, lang: Lang) -> Table {
+fn assessment_table(
+    results: &[kefu_service::kpi::AgentAssessment],
+    scheme: &kefu_service::kpi::AssessmentScheme,
+    lang: Lang,
+) -> Table {
     let mut columns = vec![
         Column::new("rank", "排名", "Rank", ColumnKind::Integer),
         Column::new("agent_id", "坐席", "Agent", ColumnKind::Text),
         Column::new("name", "姓名", "Name", ColumnKind::Text),
-        Column::new("conversations", "会话数", "Conversations", ColumnKind::Integer),
+        Column::new(
+            "conversations",
+            "会话数",
+            "Conversations",
+            ColumnKind::Integer,
+        ),
     ];
     for i in &scheme.indicators {
         columns.push(Column::new(
@@ -91,7 +100,12 @@ fn assessment_table(results: &[kefu_service::kpi::AgentAssessment], scheme: &kef
         Column::new("total", "总分", "Total", ColumnKind::Number),
         Column::new("stars", "星级", "Stars", ColumnKind::Integer),
         Column::new("recommendation", "建议", "Recommendation", ColumnKind::Text),
-        Column::new("focus_rules", "重点改进规则", "Rules to work on", ColumnKind::Text),
+        Column::new(
+            "focus_rules",
+            "重点改进规则",
+            "Rules to work on",
+            ColumnKind::Text,
+        ),
     ]);
     let mut t = Table::new("考核", "Assessment", columns);
     for a in results {
@@ -102,20 +116,34 @@ fn assessment_table(results: &[kefu_service::kpi::AgentAssessment], scheme: &kef
             Cell::Int(a.conversations),
         ];
         for i in &scheme.indicators {
-            row.push(a.indicators.get(&i.id).map_or(Cell::Empty, |v| Cell::Num(*v)));
+            row.push(
+                a.indicators
+                    .get(&i.id)
+                    .map_or(Cell::Empty, |v| Cell::Num(*v)),
+            );
         }
         row.push(a.total.map_or(Cell::Empty, Cell::Num));
         row.push(a.stars.map_or(Cell::Empty, |s| Cell::Int(i64::from(s))));
-        row.push(Cell::text(match (a.recommendation.as_deref(), &a.not_assessed) {
-            (_, Some(few)) => too_few_text(few, lang.pick("不参评", "not assessed"), lang),
-            (Some("reward"), _) => lang.pick("奖励", "reward").to_string(),
-            (Some("coaching"), _) => lang.pick("辅导培训", "coaching").to_string(),
-            _ => String::new(),
-        }));
+        row.push(Cell::text(
+            match (a.recommendation.as_deref(), &a.not_assessed) {
+                (_, Some(few)) => too_few_text(few, lang.pick("不参评", "not assessed"), lang),
+                (Some("reward"), _) => lang.pick("奖励", "reward").to_string(),
+                (Some("coaching"), _) => lang.pick("辅导培训", "coaching").to_string(),
+                _ => String::new(),
+            },
+        ));
         row.push(Cell::text(
             a.focus_rules
                 .iter()
-                .map(|f| format!("{} {:.1}% ({} {:.1}%)", f.rule, f.rate * 100.0, lang.pick("中心", "centre"), f.centre_rate * 100.0))
+                .map(|f| {
+                    format!(
+                        "{} {:.1}% ({} {:.1}%)",
+                        f.rule,
+                        f.rate * 100.0,
+                        lang.pick("中心", "centre"),
+                        f.centre_rate * 100.0
+                    )
+                })
                 .collect::<Vec<_>>()
                 .join("; "),
         ));
@@ -162,9 +190,11 @@ pub fn report(args: ReportArgs) -> anyhow::Result<ExitCode> {
         ReportKind::Agents => agents_table_in(&report, Some(&pack), lang),
         ReportKind::Rules => rules_table(&report, Some(&pack)),
         ReportKind::Centre => centre_table_in(&report, lang),
-        ReportKind::Assessment => {
-            assessment_table(&assess(&report, &settings.assessment), &settings.assessment, lang)
-        }
+        ReportKind::Assessment => assessment_table(
+            &assess(&report, &settings.assessment),
+            &settings.assessment,
+            lang,
+        ),
     };
     let mut out: Box<dyn Write> = match &args.out {
         Some(path) if !matches!(args.format, ReportFormat::Xlsx) => Box::new(BufWriter::new(
@@ -183,7 +213,11 @@ pub fn report(args: ReportArgs) -> anyhow::Result<ExitCode> {
                 period.end.pred_opt().unwrap_or(period.end)
             )?;
             if table.rows.is_empty() {
-                writeln!(out, "{}", lang.pick("（本期没有数据）", "(no data in this period)"))?;
+                writeln!(
+                    out,
+                    "{}",
+                    lang.pick("（本期没有数据）", "(no data in this period)")
+                )?;
             } else {
                 write!(out, "{}", render_table(&display_rows(&table, lang)))?;
             }
@@ -196,7 +230,9 @@ pub fn report(args: ReportArgs) -> anyhow::Result<ExitCode> {
         }
         ReportFormat::Json => {
             let value = match args.kind {
-                ReportKind::Assessment => serde_json::to_value(assess(&report, &settings.assessment))?,
+                ReportKind::Assessment => {
+                    serde_json::to_value(assess(&report, &settings.assessment))?
+                }
                 _ => serde_json::to_value(&report)?,
             };
             serde_json::to_writer_pretty(&mut out, &value)?;

@@ -273,7 +273,7 @@ pub fn apply_review(
             return Err(ReviewError::UnknownFinding(d.key.clone()));
         }
         if d.verdict == Verdict::Overturn
-            && d.comment.as_deref().map_or(true, |c| c.trim().is_empty())
+            && d.comment.as_deref().is_none_or(|c| c.trim().is_empty())
         {
             return Err(ReviewError::CommentRequired(d.key.clone()));
         }
@@ -535,7 +535,10 @@ mod tests {
         insult.veto = true;
         let auto = vec![insult];
         let vetoed = apply_review(&p, &auto, &ReviewInput::default(), &BTreeSet::new()).unwrap();
-        assert_eq!((vetoed.score, vetoed.passed, vetoed.veto), (0.0, false, true));
+        assert_eq!(
+            (vetoed.score, vetoed.passed, vetoed.veto),
+            (0.0, false, true)
+        );
         let withdrawn = BTreeSet::from(["auto:0".to_string()]);
         let r = apply_review(&p, &auto, &ReviewInput::default(), &withdrawn).unwrap();
         assert_eq!((r.score, r.passed, r.veto), (100.0, true, false));

@@ -253,7 +253,8 @@ fn report_params() -> Value {
 /// Review, appeals, queues, KPI reports, ratings and assessments.
 fn quality_paths() -> Value {
     let id = json!({"name": "id", "in": "path", "required": true, "schema": {"type": "string"}});
-    let num_id = json!({"name": "id", "in": "path", "required": true, "schema": {"type": "integer"}});
+    let num_id =
+        json!({"name": "id", "in": "path", "required": true, "schema": {"type": "integer"}});
     json!({
         "/api/v1/conversations/{id}/review": {
             "get": {"summary": "The automatic result, the review, the effective findings (keys auto:N, added:N, manual:RULE) and appeals",

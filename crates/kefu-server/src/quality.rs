@@ -217,7 +217,9 @@ pub async fn build_queue(
     let outcome = ReviewService::new(state.store.clone())
         .build_queue(&caller.principal, &period, rate, &seed, now())
         .await?;
-    Ok(Json(json!({"period": period.label, "rate": rate, "seed": seed, "queued": outcome})))
+    Ok(Json(
+        json!({"period": period.label, "rate": rate, "seed": seed, "queued": outcome}),
+    ))
 }
 
 /// `GET /api/v1/review-queue?open=true&agent=a-01`: entries to review,
@@ -246,7 +248,9 @@ pub async fn list_queue(
             offset,
         )
         .await?;
-    Ok(Json(json!({"page": page, "per_page": per_page, "items": items})))
+    Ok(Json(
+        json!({"page": page, "per_page": per_page, "items": items}),
+    ))
 }
 
 /// The period report, with agents limited to the caller's own row.
@@ -268,7 +272,11 @@ fn lang_param(q: &HashMap<String, String>) -> Lang {
         .unwrap_or_default()
 }
 
-fn csv_response(table: &kefu_formats::export::Table, lang: Lang, name: &str) -> Result<Response, ApiError> {
+fn csv_response(
+    table: &kefu_formats::export::Table,
+    lang: Lang,
+    name: &str,
+) -> Result<Response, ApiError> {
     let mut body = Vec::new();
     write_csv(table, lang, &mut body).map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok((
@@ -340,7 +348,10 @@ pub async fn report_rules(
         .iter()
         .map(|r| {
             let mut v = json!(r);
-            v["name"] = json!(names.get(r.rule.as_str()).copied().unwrap_or(r.rule.as_str()));
+            v["name"] = json!(names
+                .get(r.rule.as_str())
+                .copied()
+                .unwrap_or(r.rule.as_str()));
             v
         })
         .collect();
@@ -363,7 +374,10 @@ pub async fn report_centre(
         let table = centre_table_in(&report, lang);
         return csv_response(&table, lang, &format!("centre-{}", period.label));
     }
-    Ok(Json(json!({"period": report.period, "centre": report.centre, "teams": report.teams})).into_response())
+    Ok(
+        Json(json!({"period": report.period, "centre": report.centre, "teams": report.teams}))
+            .into_response(),
+    )
 }
 
 /// `GET /api/v1/settings/quality`: targets, star thresholds, assessment
@@ -372,7 +386,9 @@ pub async fn get_settings(
     State(state): State<AppState>,
     _caller: Caller,
 ) -> Result<Json<Value>, ApiError> {
-    Ok(Json(json!(KpiService::new(state.store.clone()).settings().await?)))
+    Ok(Json(json!(
+        KpiService::new(state.store.clone()).settings().await?
+    )))
 }
 
 /// `PUT /api/v1/settings/quality` (supervisors, admins).
@@ -463,14 +479,16 @@ pub async fn publish_assessment(
         .publish_assessment(id, &caller.principal, now())
         .await
         .map_err(|e| match e {
-            KpiError::Store(_) => ApiError::Conflict(
-                "this period already has a published assessment".into(),
-            ),
+            KpiError::Store(_) => {
+                ApiError::Conflict("this period already has a published assessment".into())
+            }
             other => other.into(),
         })?
         .ok_or_else(|| ApiError::NotFound(format!("no assessment {id}")))?;
     if run.status != "published" {
-        return Err(ApiError::Conflict(format!("assessment {id} was not published")));
+        return Err(ApiError::Conflict(format!(
+            "assessment {id} was not published"
+        )));
     }
     Ok(Json(json!(run)))
 }

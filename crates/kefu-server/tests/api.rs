@@ -340,15 +340,31 @@ async fn quality(app: &App, admin: &str, qa: &str, agent: &str) {
     assert_eq!(status, StatusCode::OK, "{view}");
     assert_eq!(view["result"]["findings"][0]["key"], "auto:0");
     let (status, body) = app
-        .put(agent, &path, json!({"decisions": [{"key": "auto:0", "verdict": "confirm"}]}))
+        .put(
+            agent,
+            &path,
+            json!({"decisions": [{"key": "auto:0", "verdict": "confirm"}]}),
+        )
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     let (status, body) = app
-        .put(qa, &path, json!({"decisions": [{"key": "auto:0", "verdict": "overturn"}]}))
+        .put(
+            qa,
+            &path,
+            json!({"decisions": [{"key": "auto:0", "verdict": "overturn"}]}),
+        )
         .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "overturning needs a comment: {body}");
+    assert_eq!(
+        status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "overturning needs a comment: {body}"
+    );
     let (status, reviewed) = app
-        .put(qa, &path, json!({"decisions": [{"key": "auto:0", "verdict": "confirm"}], "comment": "属实"}))
+        .put(
+            qa,
+            &path,
+            json!({"decisions": [{"key": "auto:0", "verdict": "confirm"}], "comment": "属实"}),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{reviewed}");
     assert_eq!(reviewed["review"]["version"], 1);
@@ -367,11 +383,23 @@ async fn quality(app: &App, admin: &str, qa: &str, agent: &str) {
     assert_eq!(mine["items"].as_array().map(Vec::len), Some(1));
     let decision = format!("/api/v1/appeals/{appeal_id}/decision");
     let (status, _) = app
-        .post(qa, &decision, json!({"decision": "accept", "comment": "同意"}).to_string())
+        .post(
+            qa,
+            &decision,
+            json!({"decision": "accept", "comment": "同意"}).to_string(),
+        )
         .await;
-    assert_eq!(status, StatusCode::FORBIDDEN, "inspectors do not decide appeals");
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "inspectors do not decide appeals"
+    );
     let (status, decided) = app
-        .post(admin, &decision, json!({"decision": "accept", "comment": "核实为客户原话"}).to_string())
+        .post(
+            admin,
+            &decision,
+            json!({"decision": "accept", "comment": "核实为客户原话"}).to_string(),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{decided}");
     assert_eq!(decided["state"], "accepted");
@@ -382,44 +410,71 @@ async fn quality(app: &App, admin: &str, qa: &str, agent: &str) {
     assert_eq!(trail["audit"].as_array().map(Vec::len), Some(2), "{trail}");
 
     // Reports: agents see only themselves and no centre-wide reports.
-    let (status, report) = app.get(Some(agent), "/api/v1/reports/agents?period=2026").await;
+    let (status, report) = app
+        .get(Some(agent), "/api/v1/reports/agents?period=2026")
+        .await;
     assert_eq!(status, StatusCode::OK, "{report}");
     let rows = report["agents"].as_array().expect("agents");
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0]["id"], "a-07");
-    let (status, _) = app.get(Some(agent), "/api/v1/reports/centre?period=2026").await;
+    let (status, _) = app
+        .get(Some(agent), "/api/v1/reports/centre?period=2026")
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    let (status, body) = app.get(Some(admin), "/api/v1/reports/centre?period=2026-99").await;
+    let (status, body) = app
+        .get(Some(admin), "/api/v1/reports/centre?period=2026-99")
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
-    let (status, centre) = app.get(Some(admin), "/api/v1/reports/centre?period=2026").await;
+    let (status, centre) = app
+        .get(Some(admin), "/api/v1/reports/centre?period=2026")
+        .await;
     assert_eq!(status, StatusCode::OK, "{centre}");
-    assert!(centre["centre"]["kpis"].as_array().is_some_and(|k| k.iter().any(|v| v["key"] == "answer_rate")));
+    assert!(centre["centre"]["kpis"]
+        .as_array()
+        .is_some_and(|k| k.iter().any(|v| v["key"] == "answer_rate")));
     let csv = app
         .http
-        .get(format!("{}/api/v1/reports/rules?period=2026&format=csv", app.base))
+        .get(format!(
+            "{}/api/v1/reports/rules?period=2026&format=csv",
+            app.base
+        ))
         .bearer_auth(admin)
         .send()
         .await
         .expect("csv");
     assert_eq!(csv.status(), StatusCode::OK);
-    assert!(csv.headers()["content-type"].to_str().is_ok_and(|t| t.starts_with("text/csv")));
+    assert!(csv.headers()["content-type"]
+        .to_str()
+        .is_ok_and(|t| t.starts_with("text/csv")));
     let text = csv.text().await.expect("csv text");
     assert!(text.starts_with("\u{feff}规则,"), "{text}");
 
     // Review queue and assessment.
     let (status, queued) = app
-        .post(qa, "/api/v1/review-queue", json!({"period": "2026", "rate": 0.2, "seed": "t"}).to_string())
+        .post(
+            qa,
+            "/api/v1/review-queue",
+            json!({"period": "2026", "rate": 0.2, "seed": "t"}).to_string(),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{queued}");
     let (_, queue) = app.get(Some(qa), "/api/v1/review-queue").await;
     assert!(queue["items"].as_array().is_some_and(|q| !q.is_empty()));
     let (status, run) = app
-        .post(admin, "/api/v1/assessments", json!({"period": "2026"}).to_string())
+        .post(
+            admin,
+            "/api/v1/assessments",
+            json!({"period": "2026"}).to_string(),
+        )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{run}");
     let id = run["id"].as_i64().expect("run id");
     let (status, published) = app
-        .post(admin, &format!("/api/v1/assessments/{id}/publish"), String::new())
+        .post(
+            admin,
+            &format!("/api/v1/assessments/{id}/publish"),
+            String::new(),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{published}");
     assert_eq!(published["status"], "published");

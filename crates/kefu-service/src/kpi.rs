@@ -164,7 +164,13 @@ impl Default for AssessmentScheme {
         AssessmentScheme {
             indicators: vec![
                 dims("language", "语言规范", "Language", 30.0, &["用语规范"]),
-                dims("communication", "沟通技巧", "Communication", 25.0, &["沟通技巧"]),
+                dims(
+                    "communication",
+                    "沟通技巧",
+                    "Communication",
+                    25.0,
+                    &["沟通技巧"],
+                ),
                 dims(
                     "process",
                     "服务流程执行",
@@ -178,10 +184,7 @@ impl Default for AssessmentScheme {
                     name_en: "Customer satisfaction".into(),
                     weight: 20.0,
                     source: IndicatorSource::Kpi {
-                        keys: vec![
-                            "satisfied_share".into(),
-                            "complaint_satisfied_share".into(),
-                        ],
+                        keys: vec!["satisfied_share".into(), "complaint_satisfied_share".into()],
                     },
                 },
             ],
@@ -277,14 +280,21 @@ impl QualitySettings {
         let mut seen = BTreeSet::new();
         for l in &self.stars.levels {
             if !(2..=5).contains(&l.stars) || !seen.insert(l.stars) {
-                problems.push(format!("star level {} must be 2–5 and appear once", l.stars));
+                problems.push(format!(
+                    "star level {} must be 2–5 and appear once",
+                    l.stars
+                ));
             }
         }
         if self.stars.min_conversations < 1 || self.assessment.min_conversations < 1 {
             problems.push("min_conversations must be at least 1".into());
         }
         let a = &self.assessment;
-        if a.indicators.is_empty() || a.indicators.iter().any(|i| !(i.weight > 0.0)) {
+        if a.indicators.is_empty()
+            || a.indicators
+                .iter()
+                .any(|i| i.weight.is_nan() || i.weight <= 0.0)
+        {
             problems.push("assessment needs indicators with positive weights".into());
         }
         for i in &a.indicators {
@@ -328,8 +338,16 @@ pub const KPI_KEYS: &[(&str, &str, &str)] = &[
     ("complaints", "投诉量", "Complaints"),
     ("complaint_reply_rate", "12小时答复率", "Replied in 12 h"),
     ("complaint_resolve_rate", "48小时解决率", "Resolved in 48 h"),
-    ("complaint_satisfaction_avg", "投诉满意度均分", "Complaint satisfaction"),
-    ("complaint_satisfied_share", "投诉满意率", "Complaint satisfied share"),
+    (
+        "complaint_satisfaction_avg",
+        "投诉满意度均分",
+        "Complaint satisfaction",
+    ),
+    (
+        "complaint_satisfied_share",
+        "投诉满意率",
+        "Complaint satisfied share",
+    ),
     ("revisit_on_time_rate", "回访及时率", "Revisits on time"),
 ];
 
@@ -494,7 +512,7 @@ impl Acc {
         let p90 = percentile(&self.wait_hist, 0.9);
         let c = &self.complaints;
         let with_of = |v: Option<(f64, (f64, f64))>| v.map(|(v, of)| (v, Some(of)));
-        let values: Vec<(&'static str, Option<(f64, Option<(f64, f64)>)>)> = vec![
+        let values: Vec<(&'static str, Measured)> = vec![
             ("offered", count(self.offered)),
             ("answered", count(self.answered)),
             ("answer_rate", with_of(ratio(self.answered, self.offered))),
@@ -595,6 +613,9 @@ impl Acc {
         v
     }
 }
+
+/// A value and, for rates, its numerator and denominator.
+type Measured = Option<(f64, Option<(f64, f64)>)>;
 
 /// The smallest whole second at or below which `q` of the waits fall.
 fn percentile(hist: &BTreeMap<i64, i64>, q: f64) -> Option<i64> {
@@ -698,8 +719,10 @@ pub fn rate_agent(kpis: &[KpiValue], answered: i64, vetoes: i64, scheme: &StarSc
     let get = |k: &str| kpis.iter().find(|v| v.key == k).and_then(|v| v.value);
     let values = [
         (Criterion::Quality, get("avg_score")),
-        (Criterion::Satisfaction, get("satisfied_share")
-            .or_else(|| get("complaint_satisfied_share"))),
+        (
+            Criterion::Satisfaction,
+            get("satisfied_share").or_else(|| get("complaint_satisfied_share")),
+        ),
         (Criterion::Response, get("timely_answer_rate")),
         (Criterion::Errors, get("error_rate")),
         (Criterion::Resolution, get("complaint_resolve_rate")),
@@ -712,10 +735,16 @@ pub fn rate_agent(kpis: &[KpiValue], answered: i64, vetoes: i64, scheme: &StarSc
     let gaps_at = |level: &StarLevel| -> Vec<Gap> {
         let needs = [
             (Criterion::Quality, level.quality_min.map(Target::AtLeast)),
-            (Criterion::Satisfaction, level.satisfaction_min.map(Target::AtLeast)),
+            (
+                Criterion::Satisfaction,
+                level.satisfaction_min.map(Target::AtLeast),
+            ),
             (Criterion::Response, level.response_min.map(Target::AtLeast)),
             (Criterion::Errors, level.error_max.map(Target::AtMost)),
-            (Criterion::Resolution, level.resolution_min.map(Target::AtLeast)),
+            (
+                Criterion::Resolution,
+                level.resolution_min.map(Target::AtLeast),
+            ),
         ];
         needs
             .iter()
@@ -792,7 +821,10 @@ pub struct ScopeReport {
 impl ScopeReport {
     /// A KPI's value.
     pub fn kpi(&self, key: &str) -> Option<f64> {
-        self.kpis.iter().find(|k| k.key == key).and_then(|k| k.value)
+        self.kpis
+            .iter()
+            .find(|k| k.key == key)
+            .and_then(|k| k.value)
     }
 }
 
@@ -838,7 +870,10 @@ pub fn build_report(
         if agent.is_empty() {
             centre.add_complaints(&acc);
         } else {
-            agents.entry(agent.clone()).or_default().add_complaints(&acc);
+            agents
+                .entry(agent.clone())
+                .or_default()
+                .add_complaints(&acc);
         }
     }
     let mut teams: BTreeMap<String, Acc> = BTreeMap::new();
@@ -1064,7 +1099,10 @@ pub fn assess(report: &PeriodReport, scheme: &AssessmentScheme) -> Vec<AgentAsse
         let a = &mut out[i];
         a.rank = Some(pos + 1);
         let total = a.total.unwrap_or(0.0);
-        if pos < reward_slots.max(usize::from(!ranked.is_empty() && scheme.reward_top_share > 0.0))
+        if pos
+            < reward_slots.max(usize::from(
+                !ranked.is_empty() && scheme.reward_top_share > 0.0,
+            ))
             && total >= scheme.reward_min
         {
             a.recommendation = Some("reward".into());
@@ -1143,7 +1181,8 @@ impl KpiService {
         now: i64,
     ) -> Result<(), KpiError> {
         settings.validate().map_err(KpiError::Settings)?;
-        let text = serde_json::to_string(settings).map_err(|e| KpiError::Settings(e.to_string()))?;
+        let text =
+            serde_json::to_string(settings).map_err(|e| KpiError::Settings(e.to_string()))?;
         db(
             sqlx::query(
                 "INSERT INTO settings (key, value, updated_at, updated_by) VALUES ($1, $2, $3, $4) \
@@ -1179,7 +1218,13 @@ impl KpiService {
             .await?;
         let complaints = self.complaint_facts(period, settings).await?;
         let people = self.people().await?;
-        Ok(build_report(period, &rollups, &complaints, &people, settings))
+        Ok(build_report(
+            period,
+            &rollups,
+            &complaints,
+            &people,
+            settings,
+        ))
     }
 
     async fn people(&self) -> Result<HashMap<String, Person>, KpiError> {
@@ -1318,7 +1363,8 @@ impl KpiService {
         let results = assess(&report, &settings.assessment);
         let scheme = serde_json::to_string(&settings.assessment)
             .map_err(|e| KpiError::Settings(e.to_string()))?;
-        let body = serde_json::to_string(&results).map_err(|e| KpiError::Settings(e.to_string()))?;
+        let body =
+            serde_json::to_string(&results).map_err(|e| KpiError::Settings(e.to_string()))?;
         let mut tx = db(self.store.pool().begin().await, "starting an assessment")?;
         db(
             sqlx::query("DELETE FROM assessments WHERE period = $1 AND status = 'draft'")

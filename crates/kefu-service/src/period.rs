@@ -94,7 +94,9 @@ impl Period {
                 let start = add_months(self.start, -months);
                 let label = match self.kind {
                     PeriodKind::Month => format!("{:04}-{:02}", start.year(), start.month()),
-                    PeriodKind::Quarter => format!("{:04}-Q{}", start.year(), start.month0() / 3 + 1),
+                    PeriodKind::Quarter => {
+                        format!("{:04}-Q{}", start.year(), start.month0() / 3 + 1)
+                    }
                     _ => format!("{:04}", start.year()),
                 };
                 Period {
@@ -232,7 +234,10 @@ mod tests {
     #[test]
     fn periods_parse_to_day_ranges() {
         let oct = p("2026-10");
-        assert_eq!((oct.start.to_string(), oct.days()), ("2026-10-01".into(), 31));
+        assert_eq!(
+            (oct.start.to_string(), oct.days()),
+            ("2026-10-01".into(), 31)
+        );
         assert_eq!(p("2026-Q4").days(), 92);
         assert_eq!(p("2026-q1").label, "2026-Q1");
         let w = p("2026-W44");

@@ -69,7 +69,10 @@ pub fn gap_text(g: &Gap, lang: Lang) -> String {
 pub fn too_few_text(few: &TooFew, what: &str, lang: Lang) -> String {
     match lang {
         Lang::Zh => format!("{what}：{} 个会话，少于 {}", few.conversations, few.needed),
-        Lang::En => format!("{what}: {} conversations, fewer than {}", few.conversations, few.needed),
+        Lang::En => format!(
+            "{what}: {} conversations, fewer than {}",
+            few.conversations, few.needed
+        ),
     }
 }
 
@@ -88,7 +91,10 @@ pub fn rating_text(r: &Rating, lang: Lang) -> String {
 fn kpi_column(key: &str) -> Column {
     let kind = if is_rate(key) {
         ColumnKind::Percent
-    } else if matches!(key, "avg_wait_s" | "avg_score" | "satisfaction_avg" | "complaint_satisfaction_avg") {
+    } else if matches!(
+        key,
+        "avg_wait_s" | "avg_score" | "satisfaction_avg" | "complaint_satisfaction_avg"
+    ) {
         ColumnKind::Number
     } else {
         ColumnKind::Integer
@@ -117,10 +123,20 @@ pub fn agents_table(report: &PeriodReport, pack: Option<&RulePack>) -> Table {
         Column::new("name", "姓名", "Name", ColumnKind::Text),
         Column::new("team", "班组", "Team", ColumnKind::Text),
         Column::new("stars", "星级", "Stars", ColumnKind::Integer),
-        Column::new("limited_by", "提升方向", "To reach the next star", ColumnKind::Text),
+        Column::new(
+            "limited_by",
+            "提升方向",
+            "To reach the next star",
+            ColumnKind::Text,
+        ),
     ];
     columns.extend(AGENT_KPIS.iter().map(|k| kpi_column(k)));
-    columns.push(Column::new("top_rules", "主要问题", "Most broken rules", ColumnKind::Text));
+    columns.push(Column::new(
+        "top_rules",
+        "主要问题",
+        "Most broken rules",
+        ColumnKind::Text,
+    ));
     let mut t = Table::new("坐席KPI", "Agents", columns);
     for a in &report.agents {
         let rating = a.rating.as_ref();
@@ -152,7 +168,12 @@ pub fn agents_table_in(report: &PeriodReport, pack: Option<&RulePack>, lang: Lan
     let mut t = agents_table(report, pack);
     if lang == Lang::En {
         for (row, a) in t.rows.iter_mut().zip(&report.agents) {
-            row[4] = Cell::text(a.rating.as_ref().map(|r| rating_text(r, lang)).unwrap_or_default());
+            row[4] = Cell::text(
+                a.rating
+                    .as_ref()
+                    .map(|r| rating_text(r, lang))
+                    .unwrap_or_default(),
+            );
         }
     }
     t
@@ -165,12 +186,27 @@ pub fn rules_table(report: &PeriodReport, pack: Option<&RulePack>) -> Table {
         Column::new("rule", "规则", "Rule", ColumnKind::Text),
         Column::new("name", "名称", "Name", ColumnKind::Text),
         Column::new("dimension", "维度", "Dimension", ColumnKind::Text),
-        Column::new("conversations", "违规会话", "Conversations", ColumnKind::Integer),
+        Column::new(
+            "conversations",
+            "违规会话",
+            "Conversations",
+            ColumnKind::Integer,
+        ),
         Column::new("rate", "违规率", "Violation rate", ColumnKind::Percent),
         Column::new("findings", "违规次数", "Findings", ColumnKind::Integer),
         Column::new("deduction", "扣分", "Points deducted", ColumnKind::Number),
-        Column::new("cumulative", "累计占比", "Cumulative share", ColumnKind::Percent),
-        Column::new("top_agents", "主要坐席", "Agents breaking it most", ColumnKind::Text),
+        Column::new(
+            "cumulative",
+            "累计占比",
+            "Cumulative share",
+            ColumnKind::Percent,
+        ),
+        Column::new(
+            "top_agents",
+            "主要坐席",
+            "Agents breaking it most",
+            ColumnKind::Text,
+        ),
     ];
     let mut t = Table::new("规则违规", "Rules", columns);
     let total: i64 = report.centre.rules.iter().map(|r| r.conversations).sum();
@@ -270,7 +306,11 @@ pub fn centre_table_in(report: &PeriodReport, lang: Lang) -> Table {
 
 /// A table as rows of display strings, header first (for the terminal).
 pub fn display_rows(t: &Table, lang: Lang) -> Vec<Vec<String>> {
-    let mut rows = vec![t.columns.iter().map(|c| c.header(lang).to_string()).collect()];
+    let mut rows = vec![t
+        .columns
+        .iter()
+        .map(|c| c.header(lang).to_string())
+        .collect()];
     rows.extend(
         t.rows
             .iter()

@@ -250,7 +250,10 @@ impl ReviewService {
         Ok(Current {
             inspection_id: id,
             agent_id: db(row.try_get("agent_id"), "inspections.agent_id")?,
-            pack_version_id: db(row.try_get("pack_version_id"), "inspections.pack_version_id")?,
+            pack_version_id: db(
+                row.try_get("pack_version_id"),
+                "inspections.pack_version_id",
+            )?,
             local_day: db(row.try_get("local_day"), "inspections.local_day")?,
             score: db(row.try_get("score"), "inspections.score")?,
             automatic: serde_json::from_slice(&json)
@@ -407,9 +410,7 @@ impl ReviewService {
         &self,
         tx: &mut Transaction<'static, Any>,
         actor: &Principal,
-        entity: &str,
-        entity_id: &str,
-        action: &str,
+        (entity, entity_id, action): (&str, &str, &str),
         detail: serde_json::Value,
         now: i64,
     ) -> Result<()> {
@@ -499,8 +500,8 @@ impl ReviewService {
             .and_then(serde_json::Value::as_f64)
             .unwrap_or(cur.score);
         let reviewed = self.recompute(&mut tx, &cur, input, now).await?;
-        let input_json = serde_json::to_string(input)
-            .map_err(|e| ReviewServiceError::Invalid(e.to_string()))?;
+        let input_json =
+            serde_json::to_string(input).map_err(|e| ReviewServiceError::Invalid(e.to_string()))?;
         match previous {
             None => db(
                 sqlx::query(
@@ -564,9 +565,7 @@ impl ReviewService {
         self.audit(
             &mut tx,
             actor,
-            "review",
-            conversation_id,
-            if stored_version.is_some() { "revised" } else { "reviewed" },
+            ("review", conversation_id, if stored_version.is_some() { "revised" } else { "reviewed" }),
             serde_json::json!({
                 "inspection_id": cur.inspection_id,
                 "auto_score": auto_score,
@@ -665,9 +664,7 @@ impl ReviewService {
         self.audit(
             &mut tx,
             actor,
-            "appeal",
-            &appeal.id.to_string(),
-            "filed",
+            ("appeal", &appeal.id.to_string(), "filed"),
             serde_json::json!({
                 "conversation_id": conversation_id,
                 "finding": finding_key,
@@ -776,9 +773,7 @@ impl ReviewService {
         self.audit(
             &mut tx,
             actor,
-            "appeal",
-            &appeal_id.to_string(),
-            state,
+            ("appeal", &appeal_id.to_string(), state),
             serde_json::json!({
                 "conversation_id": appeal.conversation_id,
                 "finding": appeal.finding_key,
@@ -796,10 +791,12 @@ impl ReviewService {
 
     async fn appeal_in(&self, tx: &mut Transaction<'static, Any>, id: i64) -> Result<Appeal> {
         let row = db(
-            sqlx::query(AssertSqlSafe(format!("SELECT {APPEAL_COLUMNS} FROM appeals WHERE id = $1")))
-                .bind(id)
-                .fetch_optional(&mut **tx)
-                .await,
+            sqlx::query(AssertSqlSafe(format!(
+                "SELECT {APPEAL_COLUMNS} FROM appeals WHERE id = $1"
+            )))
+            .bind(id)
+            .fetch_optional(&mut **tx)
+            .await,
             "reading an appeal",
         )?
         .ok_or_else(|| ReviewServiceError::NotFound {
@@ -810,11 +807,7 @@ impl ReviewService {
     }
 
     /// One appeal with its audit trail; agents see only their own.
-    pub async fn appeal(
-        &self,
-        actor: &Principal,
-        id: i64,
-    ) -> Result<(Appeal, Vec<AuditEntry>)> {
+    pub async fn appeal(&self, actor: &Principal, id: i64) -> Result<(Appeal, Vec<AuditEntry>)> {
         let mut tx = self.begin().await?;
         let appeal = self.appeal_in(&mut tx, id).await?;
         db(tx.commit().await, "finishing a read")?;
@@ -921,7 +914,9 @@ impl ReviewService {
             day: i64,
         }
         let mut picks: Vec<(Candidate, &'static str)> = Vec::new();
-        let mut rest: BTreeMap<(String, i64), Vec<(Vec<u8>, Candidate)>> = BTreeMap::new();
+        /// Results per (agent, week), each with its draw.
+        type AgentWeeks = BTreeMap<(String, i64), Vec<(Vec<u8>, Candidate)>>;
+        let mut rest: AgentWeeks = BTreeMap::new();
         for r in &rows {
             let c = Candidate {
                 id: db(r.try_get("id"), "inspections.id")?,
@@ -936,7 +931,10 @@ impl ReviewService {
             } else if passed == 0 {
                 picks.push((c, "below_pass"));
             } else {
-                let key = (c.agent_id.clone().unwrap_or_default(), Period::week_of_day(c.day));
+                let key = (
+                    c.agent_id.clone().unwrap_or_default(),
+                    Period::week_of_day(c.day),
+                );
                 let draw = Sha256::new()
                     .chain_update(seed.as_bytes())
                     .chain_update([0])
@@ -950,7 +948,10 @@ impl ReviewService {
             if rate <= 0.0 {
                 continue;
             }
-            group.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.conversation_id.cmp(&b.1.conversation_id)));
+            group.sort_by(|a, b| {
+                a.0.cmp(&b.0)
+                    .then_with(|| a.1.conversation_id.cmp(&b.1.conversation_id))
+            });
             let take = ((group.len() as f64 * rate).round() as usize).clamp(1, group.len());
             picks.extend(group.into_iter().take(take).map(|(_, c)| (c, "random")));
         }
@@ -986,9 +987,7 @@ impl ReviewService {
         self.audit(
             &mut tx,
             actor,
-            "queue",
-            &period.label,
-            "built",
+            ("queue", &period.label, "built"),
             serde_json::json!({"rate": rate, "seed": seed, "veto": outcome.veto,
                 "below_pass": outcome.below_pass, "random": outcome.random,
                 "already_queued": outcome.already_queued}),
@@ -1034,7 +1033,10 @@ impl ReviewService {
             .map(|r| {
                 Ok(QueueItem {
                     inspection_id: db(r.try_get("inspection_id"), "review_queue.inspection_id")?,
-                    conversation_id: db(r.try_get("conversation_id"), "review_queue.conversation_id")?,
+                    conversation_id: db(
+                        r.try_get("conversation_id"),
+                        "review_queue.conversation_id",
+                    )?,
                     agent_id: db(r.try_get("agent_id"), "review_queue.agent_id")?,
                     local_day: db(r.try_get("local_day"), "review_queue.local_day")?,
                     reason: db(r.try_get("reason"), "review_queue.reason")?,
@@ -1053,7 +1055,8 @@ impl ReviewService {
     }
 }
 
-const APPEAL_COLUMNS: &str = "id, inspection_id, conversation_id, agent_id, finding_key, rule, reason, state, \
+const APPEAL_COLUMNS: &str =
+    "id, inspection_id, conversation_id, agent_id, finding_key, rule, reason, state, \
     created_at, decided_by, decided_at, decision_comment, score_before, score_after";
 
 fn appeal_from_row(r: &sqlx::any::AnyRow) -> Result<Appeal> {

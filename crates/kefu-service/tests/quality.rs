@@ -93,7 +93,15 @@ macro_rules! both_backends {
 }
 
 /// One conversation of the fixture.
-fn conv(id: &str, agent: &str, day: u32, agent_line: &str, closing: bool, wait_s: u32, sat: Option<u8>) -> String {
+fn conv(
+    id: &str,
+    agent: &str,
+    day: u32,
+    agent_line: &str,
+    closing: bool,
+    wait_s: u32,
+    sat: Option<u8>,
+) -> String {
     let mut turns = vec![
         serde_json::json!({"role": "agent", "text": "您好，请问有什么可以帮您？", "start_ms": 0, "end_ms": 2000}),
         serde_json::json!({"role": "customer", "text": "我想问一下订单。", "start_ms": 2500, "end_ms": 4000}),
@@ -139,13 +147,37 @@ fn fixture() -> Vec<String> {
             20..=24 => Some(6),
             _ => None,
         };
-        lines.push(conv(&format!("a1-clean-{i:02}"), "a1", 1 + i % 28, "好的，我帮您查询。", true, 10, sat));
+        lines.push(conv(
+            &format!("a1-clean-{i:02}"),
+            "a1",
+            1 + i % 28,
+            "好的，我帮您查询。",
+            true,
+            10,
+            sat,
+        ));
     }
     for i in 0..6 {
-        lines.push(conv(&format!("a1-taboo-{i}"), "a1", 2 + i, "这个我不知道。", true, 20, None));
+        lines.push(conv(
+            &format!("a1-taboo-{i}"),
+            "a1",
+            2 + i,
+            "这个我不知道。",
+            true,
+            20,
+            None,
+        ));
     }
     for i in 0..4 {
-        lines.push(conv(&format!("a1-noclose-{i}"), "a1", 10 + i, "好的，我帮您查询。", false, 5, None));
+        lines.push(conv(
+            &format!("a1-noclose-{i}"),
+            "a1",
+            10 + i,
+            "好的，我帮您查询。",
+            false,
+            5,
+            None,
+        ));
     }
     for i in 0..5 {
         lines.push(abandoned(&format!("a1-abandoned-{i}"), "a1", 3 + i));
@@ -155,9 +187,25 @@ fn fixture() -> Vec<String> {
             .replace("2026-10-01", "2026-11-01"),
     );
     for i in 0..9 {
-        lines.push(conv(&format!("a2-clean-{i}"), "a2", 5 + i, "好的，我帮您查询。", true, 12, None));
+        lines.push(conv(
+            &format!("a2-clean-{i}"),
+            "a2",
+            5 + i,
+            "好的，我帮您查询。",
+            true,
+            12,
+            None,
+        ));
     }
-    lines.push(conv("a2-insult", "a2", 20, "你是神经病吧。", true, 12, None));
+    lines.push(conv(
+        "a2-insult",
+        "a2",
+        20,
+        "你是神经病吧。",
+        true,
+        12,
+        None,
+    ));
     lines
 }
 
@@ -178,7 +226,10 @@ async fn load(store: &Store) {
             ImportItem::new(&conv, Some(line), result)
         })
         .collect();
-    store.import_batch(version.id, &items).await.expect("import");
+    store
+        .import_batch(version.id, &items)
+        .await
+        .expect("import");
     for (id, name, role, team) in [
         ("a1", "张三", Role::Agent, Some("一组")),
         ("a2", "李四", Role::Agent, Some("二组")),
@@ -212,308 +263,359 @@ fn close(a: f64, b: f64) -> bool {
     (a - b).abs() < 1e-9
 }
 
-both_backends!(kpis_ratings_and_assessment_match_hand_computed_figures, |store: Store| async move {
-    load(&store).await;
-    let kpis = KpiService::new(store.clone());
-    let oct: Period = "2026-10".parse().unwrap();
-    let report = kpis.report(&oct).await.expect("report");
+both_backends!(
+    kpis_ratings_and_assessment_match_hand_computed_figures,
+    |store: Store| async move {
+        load(&store).await;
+        let kpis = KpiService::new(store.clone());
+        let oct: Period = "2026-10".parse().unwrap();
+        let report = kpis.report(&oct).await.expect("report");
+        // The sums the import added equal a rebuild from the base tables.
+        store.rebuild_rollups().await.expect("rebuild");
+        assert_eq!(kpis.report(&oct).await.expect("report after rebuild"), report);
 
-    let a1 = report.agents.iter().find(|a| a.id == "a1").expect("a1");
-    assert_eq!(a1.name, "张三");
-    assert_eq!(a1.team.as_deref(), Some("一组"));
-    let k = |key: &str| a1.kpi(key).unwrap_or_else(|| panic!("a1 has no {key}"));
-    assert_eq!(k("offered"), 45.0);
-    assert_eq!(k("answered"), 40.0);
-    assert!(close(k("answer_rate"), 40.0 / 45.0));
-    // 34 of 40 waited 15 s or less; waits 4×5 s, 30×10 s, 6×20 s.
-    assert!(close(k("timely_answer_rate"), 0.85));
-    assert!(close(k("avg_wait_s"), 11.0));
-    assert_eq!(k("p90_wait_s"), 20.0);
-    assert!(close(k("avg_score"), 3830.0 / 40.0));
-    assert!(close(k("pass_rate"), 0.85));
-    assert!(close(k("error_rate"), 0.15));
-    assert_eq!(k("vetoes"), 0.0);
-    assert!(close(k("satisfaction_avg"), 230.0 / 25.0));
-    assert!(close(k("satisfied_share"), 0.8));
-    assert_eq!(a1.kpi("complaint_reply_rate"), None);
-    // Every KPI is reported against its target.
-    let answer_rate = a1.kpis.iter().find(|v| v.key == "answer_rate").unwrap();
-    assert_eq!(answer_rate.target, Some(Target::AtLeast(0.9)));
-    assert_eq!(answer_rate.met, Some(false));
-    assert_eq!(answer_rate.of, Some((40.0, 45.0)));
-    let rules: Vec<(&str, i64)> = a1
-        .rules
-        .iter()
-        .map(|r| (r.rule.as_str(), r.conversations))
-        .collect();
-    assert_eq!(rules, vec![("taboo", 6), ("closing", 4)]);
+        let a1 = report.agents.iter().find(|a| a.id == "a1").expect("a1");
+        assert_eq!(a1.name, "张三");
+        assert_eq!(a1.team.as_deref(), Some("一组"));
+        let k = |key: &str| a1.kpi(key).unwrap_or_else(|| panic!("a1 has no {key}"));
+        assert_eq!(k("offered"), 45.0);
+        assert_eq!(k("answered"), 40.0);
+        assert!(close(k("answer_rate"), 40.0 / 45.0));
+        // 34 of 40 waited 15 s or less; waits 4×5 s, 30×10 s, 6×20 s.
+        assert!(close(k("timely_answer_rate"), 0.85));
+        assert!(close(k("avg_wait_s"), 11.0));
+        assert_eq!(k("p90_wait_s"), 20.0);
+        assert!(close(k("avg_score"), 3830.0 / 40.0));
+        assert!(close(k("pass_rate"), 0.85));
+        assert!(close(k("error_rate"), 0.15));
+        assert_eq!(k("vetoes"), 0.0);
+        assert!(close(k("satisfaction_avg"), 230.0 / 25.0));
+        assert!(close(k("satisfied_share"), 0.8));
+        assert_eq!(a1.kpi("complaint_reply_rate"), None);
+        // Every KPI is reported against its target.
+        let answer_rate = a1.kpis.iter().find(|v| v.key == "answer_rate").unwrap();
+        assert_eq!(answer_rate.target, Some(Target::AtLeast(0.9)));
+        assert_eq!(answer_rate.met, Some(false));
+        assert_eq!(answer_rate.of, Some((40.0, 45.0)));
+        let rules: Vec<(&str, i64)> = a1
+            .rules
+            .iter()
+            .map(|r| (r.rule.as_str(), r.conversations))
+            .collect();
+        assert_eq!(rules, vec![("taboo", 6), ("closing", 4)]);
 
-    // Two stars: the error rate 15 % is above the 10 % that three need.
-    let rating = a1.rating.as_ref().unwrap();
-    assert_eq!(rating.stars, Some(2));
-    assert_eq!(rating.limited_by.len(), 1);
-    assert_eq!(rating.limited_by[0].criterion, Criterion::Errors);
-    assert_eq!(rating.limited_by[0].needed, Target::AtMost(0.10));
-    assert_eq!(rating.no_data, vec![Criterion::Resolution]);
+        // Two stars: the error rate 15 % is above the 10 % that three need.
+        let rating = a1.rating.as_ref().unwrap();
+        assert_eq!(rating.stars, Some(2));
+        assert_eq!(rating.limited_by.len(), 1);
+        assert_eq!(rating.limited_by[0].criterion, Criterion::Errors);
+        assert_eq!(rating.limited_by[0].needed, Target::AtMost(0.10));
+        assert_eq!(rating.no_data, vec![Criterion::Resolution]);
 
-    // a2: ten calls are too few to rate.
-    let a2 = report.agents.iter().find(|a| a.id == "a2").unwrap();
-    assert_eq!(a2.rating.as_ref().unwrap().stars, None);
-    assert_eq!(a2.kpi("vetoes"), Some(1.0));
-    assert!(close(a2.kpi("avg_score").unwrap(), 90.0));
+        // a2: ten calls are too few to rate.
+        let a2 = report.agents.iter().find(|a| a.id == "a2").unwrap();
+        assert_eq!(a2.rating.as_ref().unwrap().stars, None);
+        assert_eq!(a2.kpi("vetoes"), Some(1.0));
+        assert!(close(a2.kpi("avg_score").unwrap(), 90.0));
 
-    // The centre and the teams.
-    assert_eq!(report.centre.kpi("offered"), Some(55.0));
-    assert_eq!(report.centre.kpi("answered"), Some(50.0));
-    assert_eq!(report.centre.kpi("vetoes"), Some(1.0));
-    let team1 = report.teams.iter().find(|t| t.id == "一组").unwrap();
-    assert_eq!(team1.kpi("answered"), Some(40.0));
+        // The centre and the teams.
+        assert_eq!(report.centre.kpi("offered"), Some(55.0));
+        assert_eq!(report.centre.kpi("answered"), Some(50.0));
+        assert_eq!(report.centre.kpi("vetoes"), Some(1.0));
+        let team1 = report.teams.iter().find(|t| t.id == "一组").unwrap();
+        assert_eq!(team1.kpi("answered"), Some(40.0));
 
-    // Assessment: language 85 (6 of 40 broke it), communication 100,
-    // process (服务流程 90, 时效 100) 95, satisfaction 80; weighted
-    // (85×30 + 100×25 + 95×25 + 80×20) / 100 = 90.25 → reward.
-    let settings = kpis.settings().await.unwrap();
-    let results = assess(&report, &settings.assessment);
-    let r1 = results.iter().find(|r| r.agent_id == "a1").unwrap();
-    assert_eq!(r1.indicators.get("language"), Some(&85.0));
-    assert_eq!(r1.indicators.get("communication"), Some(&100.0));
-    assert_eq!(r1.indicators.get("process"), Some(&95.0));
-    assert_eq!(r1.indicators.get("satisfaction"), Some(&80.0));
-    assert_eq!(r1.total, Some(90.25));
-    assert_eq!(r1.rank, Some(1));
-    assert_eq!(r1.recommendation.as_deref(), Some("reward"));
-    assert_eq!(r1.focus_rules[0].rule, "taboo");
-    let r2 = results.iter().find(|r| r.agent_id == "a2").unwrap();
-    assert!(r2.not_assessed.is_some());
+        // Assessment: language 85 (6 of 40 broke it), communication 100,
+        // process (服务流程 90, 时效 100) 95, satisfaction 80; weighted
+        // (85×30 + 100×25 + 95×25 + 80×20) / 100 = 90.25 → reward.
+        let settings = kpis.settings().await.unwrap();
+        let results = assess(&report, &settings.assessment);
+        let r1 = results.iter().find(|r| r.agent_id == "a1").unwrap();
+        assert_eq!(r1.indicators.get("language"), Some(&85.0));
+        assert_eq!(r1.indicators.get("communication"), Some(&100.0));
+        assert_eq!(r1.indicators.get("process"), Some(&95.0));
+        assert_eq!(r1.indicators.get("satisfaction"), Some(&80.0));
+        assert_eq!(r1.total, Some(90.25));
+        assert_eq!(r1.rank, Some(1));
+        assert_eq!(r1.recommendation.as_deref(), Some("reward"));
+        assert_eq!(r1.focus_rules[0].rule, "taboo");
+        let r2 = results.iter().find(|r| r.agent_id == "a2").unwrap();
+        assert!(r2.not_assessed.is_some());
 
-    // A run is frozen once published.
-    let sup = who("sup1", Role::Supervisor);
-    let run = kpis.run_assessment(&oct, &sup, 1).await.expect("run");
-    assert_eq!(run.status, "draft");
-    let published = kpis.publish_assessment(run.id, &sup, 2).await.unwrap().unwrap();
-    assert_eq!(published.status, "published");
-    let tamper = sqlx::query("UPDATE assessments SET results = '[]' WHERE id = $1")
-        .bind(run.id)
-        .execute(store.pool())
-        .await;
-    assert!(tamper.is_err(), "a published assessment must be frozen");
-    // A new run of the period is a new draft beside the published one.
-    let again = kpis.run_assessment(&oct, &sup, 3).await.expect("rerun");
-    assert_ne!(again.id, run.id);
+        // A run is frozen once published.
+        let sup = who("sup1", Role::Supervisor);
+        let run = kpis.run_assessment(&oct, &sup, 1).await.expect("run");
+        assert_eq!(run.status, "draft");
+        let published = kpis
+            .publish_assessment(run.id, &sup, 2)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(published.status, "published");
+        let tamper = sqlx::query("UPDATE assessments SET results = '[]' WHERE id = $1")
+            .bind(run.id)
+            .execute(store.pool())
+            .await;
+        assert!(tamper.is_err(), "a published assessment must be frozen");
+        // A new run of the period is a new draft beside the published one.
+        let again = kpis.run_assessment(&oct, &sup, 3).await.expect("rerun");
+        assert_ne!(again.id, run.id);
 
-    // Tighter settings are honoured: with 10 s as the answer limit only
-    // 4 + 30 of 40 are timely (the same here), with 5 s only 4.
-    let mut strict = settings.clone();
-    strict.answer_within_s = 5;
-    kpis.set_settings(&strict, "sup1", 4).await.unwrap();
-    let report = kpis.report(&oct).await.unwrap();
-    let a1 = report.agents.iter().find(|a| a.id == "a1").unwrap();
-    assert!(close(a1.kpi("timely_answer_rate").unwrap(), 0.1));
-    strict.answer_within_s = 0;
-    assert!(kpis.set_settings(&strict, "sup1", 5).await.is_err());
-});
+        // Tighter settings are honoured: with 10 s as the answer limit only
+        // 4 + 30 of 40 are timely (the same here), with 5 s only 4.
+        let mut strict = settings.clone();
+        strict.answer_within_s = 5;
+        kpis.set_settings(&strict, "sup1", 4).await.unwrap();
+        let report = kpis.report(&oct).await.unwrap();
+        let a1 = report.agents.iter().find(|a| a.id == "a1").unwrap();
+        assert!(close(a1.kpi("timely_answer_rate").unwrap(), 0.1));
+        strict.answer_within_s = 0;
+        assert!(kpis.set_settings(&strict, "sup1", 5).await.is_err());
+    }
+);
 
-both_backends!(reviews_and_appeals_change_scores_and_are_audited, |store: Store| async move {
-    load(&store).await;
-    let reviews = ReviewService::new(store.clone());
-    let kpis = KpiService::new(store.clone());
-    let oct: Period = "2026-10".parse().unwrap();
-    let qa = who("qa1", Role::Inspector);
-    let sup = who("sup1", Role::Supervisor);
-    let a1 = who("a1", Role::Agent);
-    let a2 = who("a2", Role::Agent);
+both_backends!(
+    reviews_and_appeals_change_scores_and_are_audited,
+    |store: Store| async move {
+        load(&store).await;
+        let reviews = ReviewService::new(store.clone());
+        let kpis = KpiService::new(store.clone());
+        let oct: Period = "2026-10".parse().unwrap();
+        let qa = who("qa1", Role::Inspector);
+        let sup = who("sup1", Role::Supervisor);
+        let a1 = who("a1", Role::Agent);
+        let a2 = who("a2", Role::Agent);
 
-    // The automatic result of a taboo call: 75, failed.
-    let view = reviews.view(&qa, "a1-taboo-0").await.unwrap();
-    assert_eq!(view.result.score, 75.0);
-    assert_eq!(view.result.findings[0].key, "auto:0");
-    assert!(view.review.is_none());
-    // Other agents do not see it.
-    assert!(matches!(
-        reviews.view(&a2, "a1-taboo-0").await,
-        Err(ReviewServiceError::NotFound { .. })
-    ));
-    // Agents do not review.
-    assert!(matches!(
-        reviews.save_review(&a1, "a1-taboo-0", &ReviewInput::default(), None, 1).await,
-        Err(ReviewServiceError::Forbidden(_))
-    ));
+        // The automatic result of a taboo call: 75, failed.
+        let view = reviews.view(&qa, "a1-taboo-0").await.unwrap();
+        assert_eq!(view.result.score, 75.0);
+        assert_eq!(view.result.findings[0].key, "auto:0");
+        assert!(view.review.is_none());
+        // Other agents do not see it.
+        assert!(matches!(
+            reviews.view(&a2, "a1-taboo-0").await,
+            Err(ReviewServiceError::NotFound { .. })
+        ));
+        // Agents do not review.
+        assert!(matches!(
+            reviews
+                .save_review(&a1, "a1-taboo-0", &ReviewInput::default(), None, 1)
+                .await,
+            Err(ReviewServiceError::Forbidden(_))
+        ));
 
-    // The inspector overturns the finding on a1-taboo-1 (the customer
-    // said it) and scores 普通话 −2: 100 − 2 = 98.
-    let input = ReviewInput {
-        decisions: vec![Decision {
-            key: "auto:0".into(),
-            verdict: Verdict::Overturn,
-            comment: Some("转述客户原话".into()),
-        }],
-        manual: vec![ManualScore {
-            rule: "mandarin".into(),
-            deduction: 2.0,
-            comment: Some("有方言".into()),
-        }],
-        ..Default::default()
-    };
-    let reviewed = reviews
-        .save_review(&qa, "a1-taboo-1", &input, None, 10)
-        .await
-        .expect("review");
-    assert_eq!(reviewed.result.score, 98.0);
-    assert!(reviewed.result.passed);
-    assert_eq!(reviewed.review.as_ref().unwrap().auto_score, 75.0);
-    assert_eq!(reviewed.automatic["score"], 75);
-    // Saving again from a stale version is a conflict.
-    assert!(matches!(
-        reviews.save_review(&qa, "a1-taboo-1", &input, None, 11).await,
-        Err(ReviewServiceError::Conflict(_))
-    ));
+        // The inspector overturns the finding on a1-taboo-1 (the customer
+        // said it) and scores 普通话 −2: 100 − 2 = 98.
+        let input = ReviewInput {
+            decisions: vec![Decision {
+                key: "auto:0".into(),
+                verdict: Verdict::Overturn,
+                comment: Some("转述客户原话".into()),
+            }],
+            manual: vec![ManualScore {
+                rule: "mandarin".into(),
+                deduction: 2.0,
+                comment: Some("有方言".into()),
+            }],
+            ..Default::default()
+        };
+        let reviewed = reviews
+            .save_review(&qa, "a1-taboo-1", &input, None, 10)
+            .await
+            .expect("review");
+        assert_eq!(reviewed.result.score, 98.0);
+        assert!(reviewed.result.passed);
+        assert_eq!(reviewed.review.as_ref().unwrap().auto_score, 75.0);
+        assert_eq!(reviewed.automatic["score"], 75);
+        // Saving again from a stale version is a conflict.
+        assert!(matches!(
+            reviews
+                .save_review(&qa, "a1-taboo-1", &input, None, 11)
+                .await,
+            Err(ReviewServiceError::Conflict(_))
+        ));
 
-    // The agent appeals the taboo finding on a1-taboo-0.
-    let appeal = reviews
-        .file_appeal(&a1, "a1-taboo-0", "auto:0", "是在复述客户的话", 20)
-        .await
-        .expect("appeal");
-    assert_eq!(appeal.state, "open");
-    assert_eq!(appeal.score_before, 75.0);
-    // Once per finding; only by the conversation's agent.
-    assert!(matches!(
-        reviews.file_appeal(&a1, "a1-taboo-0", "auto:0", "再申诉", 21).await,
-        Err(ReviewServiceError::Conflict(_))
-    ));
-    assert!(matches!(
-        reviews.file_appeal(&a2, "a1-taboo-0", "auto:0", "代申诉", 21).await,
-        Err(ReviewServiceError::NotFound { .. })
-    ));
-    // The inspector who reviewed a result may not decide its appeal.
-    reviews
-        .save_review(&qa, "a1-taboo-0", &ReviewInput::default(), None, 22)
-        .await
-        .expect("confirming review");
-    assert!(matches!(
-        reviews.decide_appeal(&qa, appeal.id, true, "同意", 23).await,
-        Err(ReviewServiceError::Forbidden(_))
-    ));
-    let qa_as_supervisor = who("qa1", Role::Supervisor);
-    assert!(matches!(
-        reviews.decide_appeal(&qa_as_supervisor, appeal.id, true, "同意", 23).await,
-        Err(ReviewServiceError::Forbidden(_))
-    ));
-    // The supervisor accepts: the finding is withdrawn, the score is 100.
-    let decided = reviews
-        .decide_appeal(&sup, appeal.id, true, "录音核实为复述", 30)
-        .await
-        .expect("decide");
-    assert_eq!(decided.state, "accepted");
-    assert_eq!(decided.score_after, Some(100.0));
-    assert!(matches!(
-        reviews.decide_appeal(&sup, appeal.id, false, "改判", 31).await,
-        Err(ReviewServiceError::Conflict(_))
-    ));
-    let view = reviews.view(&a1, "a1-taboo-0").await.unwrap();
-    assert_eq!(view.result.score, 100.0);
-    assert_eq!(view.appeals.len(), 1);
+        // The agent appeals the taboo finding on a1-taboo-0.
+        let appeal = reviews
+            .file_appeal(&a1, "a1-taboo-0", "auto:0", "是在复述客户的话", 20)
+            .await
+            .expect("appeal");
+        assert_eq!(appeal.state, "open");
+        assert_eq!(appeal.score_before, 75.0);
+        // Once per finding; only by the conversation's agent.
+        assert!(matches!(
+            reviews
+                .file_appeal(&a1, "a1-taboo-0", "auto:0", "再申诉", 21)
+                .await,
+            Err(ReviewServiceError::Conflict(_))
+        ));
+        assert!(matches!(
+            reviews
+                .file_appeal(&a2, "a1-taboo-0", "auto:0", "代申诉", 21)
+                .await,
+            Err(ReviewServiceError::NotFound { .. })
+        ));
+        // The inspector who reviewed a result may not decide its appeal.
+        reviews
+            .save_review(&qa, "a1-taboo-0", &ReviewInput::default(), None, 22)
+            .await
+            .expect("confirming review");
+        assert!(matches!(
+            reviews
+                .decide_appeal(&qa, appeal.id, true, "同意", 23)
+                .await,
+            Err(ReviewServiceError::Forbidden(_))
+        ));
+        let qa_as_supervisor = who("qa1", Role::Supervisor);
+        assert!(matches!(
+            reviews
+                .decide_appeal(&qa_as_supervisor, appeal.id, true, "同意", 23)
+                .await,
+            Err(ReviewServiceError::Forbidden(_))
+        ));
+        // The supervisor accepts: the finding is withdrawn, the score is 100.
+        let decided = reviews
+            .decide_appeal(&sup, appeal.id, true, "录音核实为复述", 30)
+            .await
+            .expect("decide");
+        assert_eq!(decided.state, "accepted");
+        assert_eq!(decided.score_after, Some(100.0));
+        assert!(matches!(
+            reviews
+                .decide_appeal(&sup, appeal.id, false, "改判", 31)
+                .await,
+            Err(ReviewServiceError::Conflict(_))
+        ));
+        let view = reviews.view(&a1, "a1-taboo-0").await.unwrap();
+        assert_eq!(view.result.score, 100.0);
+        assert_eq!(view.appeals.len(), 1);
 
-    // A rejected appeal leaves the score.
-    let second = reviews
-        .file_appeal(&a1, "a1-taboo-2", "auto:0", "客户没有听清", 40)
-        .await
-        .unwrap();
-    let rejected = reviews
-        .decide_appeal(&sup, second.id, false, "录音清楚，维持", 41)
-        .await
-        .unwrap();
-    assert_eq!((rejected.state.as_str(), rejected.score_after), ("rejected", Some(75.0)));
+        // A rejected appeal leaves the score.
+        let second = reviews
+            .file_appeal(&a1, "a1-taboo-2", "auto:0", "客户没有听清", 40)
+            .await
+            .unwrap();
+        let rejected = reviews
+            .decide_appeal(&sup, second.id, false, "录音清楚，维持", 41)
+            .await
+            .unwrap();
+        assert_eq!(
+            (rejected.state.as_str(), rejected.score_after),
+            ("rejected", Some(75.0))
+        );
 
-    // The agent sees every step of their appeal.
-    let (_, trail) = reviews.appeal(&a1, appeal.id).await.unwrap();
-    let actions: Vec<&str> = trail.iter().map(|e| e.action.as_str()).collect();
-    assert_eq!(actions, vec!["filed", "accepted"]);
-    assert!(matches!(
-        reviews.appeal(&a2, appeal.id).await,
-        Err(ReviewServiceError::NotFound { .. })
-    ));
-    assert_eq!(reviews.appeals(&a2, None, 50).await.unwrap().len(), 0);
-    assert_eq!(reviews.appeals(&sup, Some("open"), 50).await.unwrap().len(), 0);
-    // The audit log cannot be rewritten.
-    assert!(sqlx::query("DELETE FROM audit_log")
-        .execute(store.pool())
-        .await
-        .is_err());
+        // The agent sees every step of their appeal.
+        let (_, trail) = reviews.appeal(&a1, appeal.id).await.unwrap();
+        let actions: Vec<&str> = trail.iter().map(|e| e.action.as_str()).collect();
+        assert_eq!(actions, vec!["filed", "accepted"]);
+        assert!(matches!(
+            reviews.appeal(&a2, appeal.id).await,
+            Err(ReviewServiceError::NotFound { .. })
+        ));
+        assert_eq!(reviews.appeals(&a2, None, 50).await.unwrap().len(), 0);
+        assert_eq!(
+            reviews.appeals(&sup, Some("open"), 50).await.unwrap().len(),
+            0
+        );
+        // The audit log cannot be rewritten.
+        assert!(sqlx::query("DELETE FROM audit_log")
+            .execute(store.pool())
+            .await
+            .is_err());
 
-    // KPIs follow: two of the six taboo calls now score 98 and 100.
-    let report = kpis.report(&oct).await.unwrap();
-    let a1r = report.agents.iter().find(|a| a.id == "a1").unwrap();
-    let expected = (3000.0 + 4.0 * 75.0 + 98.0 + 100.0 + 380.0) / 40.0;
-    assert!(close(a1r.kpi("avg_score").unwrap(), expected));
-    assert!(close(a1r.kpi("pass_rate").unwrap(), 36.0 / 40.0));
-    assert_eq!(a1r.kpi("reviewed"), Some(2.0));
-    let taboo = a1r.rules.iter().find(|r| r.rule == "taboo").unwrap();
-    assert_eq!(taboo.conversations, 4);
-});
+        // KPIs follow: two of the six taboo calls now score 98 and 100.
+        let report = kpis.report(&oct).await.unwrap();
+        let a1r = report.agents.iter().find(|a| a.id == "a1").unwrap();
+        let expected = (3000.0 + 4.0 * 75.0 + 98.0 + 100.0 + 380.0) / 40.0;
+        assert!(close(a1r.kpi("avg_score").unwrap(), expected));
+        assert!(close(a1r.kpi("pass_rate").unwrap(), 36.0 / 40.0));
+        assert_eq!(a1r.kpi("reviewed"), Some(2.0));
+        let taboo = a1r.rules.iter().find(|r| r.rule == "taboo").unwrap();
+        assert_eq!(taboo.conversations, 4);
+    }
+);
 
-both_backends!(review_queues_are_fair_and_reproducible, |store: Store| async move {
-    load(&store).await;
-    let reviews = ReviewService::new(store.clone());
-    let qa = who("qa1", Role::Inspector);
-    let oct: Period = "2026-10".parse().unwrap();
-    let outcome = reviews.build_queue(&qa, &oct, 0.1, "seed-1", 1).await.unwrap();
-    assert_eq!(outcome.veto, 1);
-    assert_eq!(outcome.below_pass, 6);
-    let queue = reviews.queue(&qa, true, None, 1000, 0).await.unwrap();
-    assert_eq!(queue[0].reason, "veto");
-    let random: BTreeSet<String> = queue
-        .iter()
-        .filter(|q| q.reason == "random")
-        .map(|q| q.conversation_id.clone())
-        .collect();
-    assert_eq!(random.len() as u64, outcome.random);
-    // Every agent with passing calls gets at least one pick per week.
-    assert!(random.iter().any(|c| c.starts_with("a2-")));
-    assert!(random.iter().any(|c| c.starts_with("a1-")));
-    // Building again adds nothing.
-    let again = reviews.build_queue(&qa, &oct, 0.1, "seed-1", 2).await.unwrap();
-    assert_eq!((again.veto, again.below_pass, again.random), (0, 0, 0));
-    assert_eq!(again.already_queued, 7 + outcome.random);
-    // The same data and seed in another database pick the same sample; a
-    // different seed picks a different one.
-    let other_db = kefu_store::testing::TestDb::sqlite("queue_reproducible_twin");
-    let twin = Store::open(&other_db.url).await.unwrap();
-    load(&twin).await;
-    let twin_reviews = ReviewService::new(twin.clone());
-    twin_reviews.build_queue(&qa, &oct, 0.1, "seed-1", 1).await.unwrap();
-    let twin_random: BTreeSet<String> = twin_reviews
-        .queue(&qa, true, None, 1000, 0)
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|q| q.reason == "random")
-        .map(|q| q.conversation_id)
-        .collect();
-    assert_eq!(twin_random, random);
-    twin.close().await;
-    let third_db = kefu_store::testing::TestDb::sqlite("queue_reproducible_other_seed");
-    let third = Store::open(&third_db.url).await.unwrap();
-    load(&third).await;
-    let third_reviews = ReviewService::new(third.clone());
-    third_reviews.build_queue(&qa, &oct, 0.1, "seed-2", 1).await.unwrap();
-    let third_random: BTreeSet<String> = third_reviews
-        .queue(&qa, true, None, 1000, 0)
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|q| q.reason == "random")
-        .map(|q| q.conversation_id)
-        .collect();
-    assert_ne!(third_random, random);
-    third.close().await;
-    // Reviewing a queued conversation closes its entry.
-    let first = queue[0].conversation_id.clone();
-    reviews
-        .save_review(&qa, &first, &ReviewInput::default(), None, 5)
-        .await
-        .unwrap();
-    let open = reviews.queue(&qa, true, None, 1000, 0).await.unwrap();
-    assert!(open.iter().all(|q| q.conversation_id != first));
-    // Agents have no queue.
-    assert!(reviews.queue(&who("a1", Role::Agent), true, None, 10, 0).await.is_err());
-});
+both_backends!(
+    review_queues_are_fair_and_reproducible,
+    |store: Store| async move {
+        load(&store).await;
+        let reviews = ReviewService::new(store.clone());
+        let qa = who("qa1", Role::Inspector);
+        let oct: Period = "2026-10".parse().unwrap();
+        let outcome = reviews
+            .build_queue(&qa, &oct, 0.1, "seed-1", 1)
+            .await
+            .unwrap();
+        assert_eq!(outcome.veto, 1);
+        assert_eq!(outcome.below_pass, 6);
+        let queue = reviews.queue(&qa, true, None, 1000, 0).await.unwrap();
+        assert_eq!(queue[0].reason, "veto");
+        let random: BTreeSet<String> = queue
+            .iter()
+            .filter(|q| q.reason == "random")
+            .map(|q| q.conversation_id.clone())
+            .collect();
+        assert_eq!(random.len() as u64, outcome.random);
+        // Every agent with passing calls gets at least one pick per week.
+        assert!(random.iter().any(|c| c.starts_with("a2-")));
+        assert!(random.iter().any(|c| c.starts_with("a1-")));
+        // Building again adds nothing.
+        let again = reviews
+            .build_queue(&qa, &oct, 0.1, "seed-1", 2)
+            .await
+            .unwrap();
+        assert_eq!((again.veto, again.below_pass, again.random), (0, 0, 0));
+        assert_eq!(again.already_queued, 7 + outcome.random);
+        // The same data and seed in another database pick the same sample; a
+        // different seed picks a different one.
+        let other_db = kefu_store::testing::TestDb::sqlite("queue_reproducible_twin");
+        let twin = Store::open(&other_db.url).await.unwrap();
+        load(&twin).await;
+        let twin_reviews = ReviewService::new(twin.clone());
+        twin_reviews
+            .build_queue(&qa, &oct, 0.1, "seed-1", 1)
+            .await
+            .unwrap();
+        let twin_random: BTreeSet<String> = twin_reviews
+            .queue(&qa, true, None, 1000, 0)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|q| q.reason == "random")
+            .map(|q| q.conversation_id)
+            .collect();
+        assert_eq!(twin_random, random);
+        twin.close().await;
+        let third_db = kefu_store::testing::TestDb::sqlite("queue_reproducible_other_seed");
+        let third = Store::open(&third_db.url).await.unwrap();
+        load(&third).await;
+        let third_reviews = ReviewService::new(third.clone());
+        third_reviews
+            .build_queue(&qa, &oct, 0.1, "seed-2", 1)
+            .await
+            .unwrap();
+        let third_random: BTreeSet<String> = third_reviews
+            .queue(&qa, true, None, 1000, 0)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|q| q.reason == "random")
+            .map(|q| q.conversation_id)
+            .collect();
+        assert_ne!(third_random, random);
+        third.close().await;
+        // Reviewing a queued conversation closes its entry.
+        let first = queue[0].conversation_id.clone();
+        reviews
+            .save_review(&qa, &first, &ReviewInput::default(), None, 5)
+            .await
+            .unwrap();
+        let open = reviews.queue(&qa, true, None, 1000, 0).await.unwrap();
+        assert!(open.iter().all(|q| q.conversation_id != first));
+        // Agents have no queue.
+        assert!(reviews
+            .queue(&who("a1", Role::Agent), true, None, 10, 0)
+            .await
+            .is_err());
+    }
+);

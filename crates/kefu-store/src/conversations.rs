@@ -52,6 +52,67 @@ pub struct ImportItem {
     pub inspection: Inspection,
     /// The inspection result as JSON, compressed.
     pub result: Vec<u8>,
+    /// What KPIs need to know about the conversation.
+    pub facts: ConversationFacts,
+}
+
+/// Facts about a conversation that KPIs count, copied onto its results.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ConversationFacts {
+    /// Local calendar day of the start (days since 1970-01-01 in the
+    /// conversation's own UTC offset); `None` without a start time.
+    pub local_day: Option<i64>,
+    /// Wait before an agent answered, ms.
+    pub wait_ms: Option<i64>,
+    /// Whether an agent answered. A call with no agent turn, or marked
+    /// `abandoned: true` / `answered: false` in its metadata, was offered
+    /// but not answered (it counts against the answer rate, not in quality).
+    pub answered: bool,
+    /// Post-contact satisfaction 0–10 (metadata `satisfaction` or `满意度`).
+    pub satisfaction: Option<i64>,
+}
+
+impl ConversationFacts {
+    /// Reads the facts off a conversation.
+    pub fn of(conv: &Conversation<'_>) -> ConversationFacts {
+        use kefu_engine::Role;
+        let flag = |key: &str| conv.meta.get(key).and_then(serde_json::Value::as_bool);
+        let has_agent_turn = conv
+            .turns
+            .iter()
+            .any(|t| t.role == Role::Agent && !t.text.trim().is_empty());
+        let answered = has_agent_turn
+            && flag("abandoned") != Some(true)
+            && flag("answered") != Some(false);
+        let satisfaction = ["satisfaction", "满意度"]
+            .iter()
+            .find_map(|k| conv.meta.get(*k))
+            .and_then(|v| match v {
+                serde_json::Value::Number(n) => n.as_f64(),
+                serde_json::Value::String(s) => s.trim().parse::<f64>().ok(),
+                _ => None,
+            })
+            .filter(|v| (0.0..=10.0).contains(v))
+            .map(|v| v.round() as i64);
+        ConversationFacts {
+            local_day: conv.started_at.map(|t| local_day(t.naive_local().date())),
+            wait_ms: conv.wait_ms.map(|w| i64::try_from(w).unwrap_or(i64::MAX)),
+            answered,
+            satisfaction,
+        }
+    }
+}
+
+/// Days since 1970-01-01 of a calendar date.
+pub fn local_day(date: chrono::NaiveDate) -> i64 {
+    i64::from(chrono::Datelike::num_days_from_ce(&date)) - 719_163
+}
+
+/// The calendar date of a day number from [`local_day`].
+pub fn day_date(day: i64) -> Option<chrono::NaiveDate> {
+    i32::try_from(day + 719_163)
+        .ok()
+        .and_then(chrono::NaiveDate::from_num_days_from_ce_opt)
 }
 
 impl ImportItem {
@@ -85,6 +146,7 @@ impl ImportItem {
             record,
             inspection,
             result,
+            facts: ConversationFacts::of(conv),
         }
     }
 }
@@ -169,12 +231,17 @@ pub struct ConversationFilter {
     pub limit: Option<i64>,
     /// Rows to skip.
     pub offset: Option<i64>,
+    /// Only conversations whose transcript contains every whitespace-
+    /// separated term of this text, as a plain substring (no operators;
+    /// full/half width, Traditional/Simplified and case do not matter; see
+    /// `search.rs`). Conversations not yet indexed do not match.
+    pub text: Option<String>,
 }
 
 /// `($1,$2,…),($n,…)` for `rows` rows of `cols` columns. SQLite gets
 /// anonymous `?` instead: it resolves `$N` by searching the statement's
 /// parameter names, which is quadratic in a multi-row INSERT.
-fn placeholders(backend: Backend, rows: usize, cols: usize) -> String {
+pub(crate) fn placeholders(backend: Backend, rows: usize, cols: usize) -> String {
     let mut s = String::with_capacity(rows * cols * 5);
     let mut n = 1;
     for r in 0..rows {
@@ -199,7 +266,7 @@ fn placeholders(backend: Backend, rows: usize, cols: usize) -> String {
     s
 }
 
-type AnyQuery<'q> = Query<'q, Any, AnyArguments>;
+pub(crate) type AnyQuery<'q> = Query<'q, Any, AnyArguments>;
 
 /// Compresses a stored document (records and results are JSON; LZ4 roughly
 /// halves them and makes SQLite imports much faster for it).
@@ -208,11 +275,11 @@ fn pack(json: &[u8]) -> Vec<u8> {
 }
 
 /// Decompresses a stored document.
-fn unpack(bytes: &[u8]) -> Result<Vec<u8>, String> {
+pub(crate) fn unpack(bytes: &[u8]) -> Result<Vec<u8>, String> {
     lz4_flex::decompress_size_prepended(bytes).map_err(|e| e.to_string())
 }
 
-fn flag(b: bool) -> i64 {
+pub(crate) fn flag(b: bool) -> i64 {
     i64::from(b)
 }
 
@@ -269,12 +336,17 @@ impl Store {
                 inserted_ids.insert(row.try_get::<String, _>("id").context("conversations.id")?);
             }
         }
-        let fresh: Vec<(&Inspection, &[u8])> = unique
+        let fresh: Vec<(&Inspection, &[u8], ConversationFacts)> = unique
             .iter()
             .filter(|i| inserted_ids.contains(&i.id))
-            .map(|i| (&i.inspection, i.result.as_slice()))
+            .map(|i| (&i.inspection, i.result.as_slice(), i.facts))
             .collect();
         insert_inspections(&mut tx, self.backend(), pack_version_id, &fresh, now).await?;
+        let mut sums = crate::quality::BatchSums::default();
+        for (ins, _, facts) in &fresh {
+            sums.add(ins, facts);
+        }
+        sums.write(&mut tx, self.backend()).await?;
         tx.commit().await.context("committing an import")?;
         Ok(ImportOutcome {
             inserted: inserted_ids.len() as u64,
@@ -321,7 +393,10 @@ impl Store {
                 let record: Vec<u8> = row.try_get("record").context("conversations.record")?;
                 let json = unpack(&record).unwrap_or_default();
                 match serde_json::from_slice::<Conversation<'_>>(&json) {
-                    Ok(conv) => results.push(inspector.inspect(&conv, &mut scratch)),
+                    Ok(conv) => results.push((
+                        inspector.inspect(&conv, &mut scratch),
+                        ConversationFacts::of(&conv),
+                    )),
                     Err(e) => {
                         tracing::warn!(conversation = %id, error = %e, "stored conversation unreadable");
                         outcome.unreadable += 1;
@@ -342,21 +417,24 @@ impl Store {
                     "UPDATE inspections SET is_current = 0 WHERE is_current = 1 AND conversation_id IN ({list})"
                 );
                 let mut q: AnyQuery<'_> = sqlx::query(AssertSqlSafe(sql));
-                for ins in chunk {
+                for (ins, _) in chunk {
                     q = q.bind(ins.id.clone());
                 }
                 q.execute(&mut *tx).await.context("retiring old results")?;
             }
             let packed: Vec<Vec<u8>> = results
                 .iter()
-                .map(|r| pack(&serde_json::to_vec(r).unwrap_or_default()))
+                .map(|(r, _)| pack(&serde_json::to_vec(r).unwrap_or_default()))
                 .collect();
-            let refs: Vec<(&Inspection, &[u8])> = results
+            let refs: Vec<(&Inspection, &[u8], ConversationFacts)> = results
                 .iter()
                 .zip(packed.iter())
-                .map(|(r, j)| (r, j.as_slice()))
+                .map(|((r, f), j)| (r, j.as_slice(), *f))
                 .collect();
             insert_inspections(&mut tx, self.backend(), pack_version_id, &refs, now_ms()).await?;
+            let days: std::collections::BTreeSet<i64> =
+                refs.iter().filter_map(|(_, _, f)| f.local_day).collect();
+            crate::quality::mark_days_dirty(&mut tx, self.backend(), days.into_iter()).await?;
             tx.commit().await.context("committing a re-inspection")?;
             outcome.reinspected += results.len() as u64;
         }
@@ -450,6 +528,13 @@ impl Store {
         if filter.max_score.is_some() {
             conditions.push(format!("i.score <= {}", next()));
         }
+        let text = filter
+            .text
+            .as_deref()
+            .and_then(|t| crate::search::TextQuery::parse(self.backend(), t));
+        if let Some(t) = &text {
+            conditions.push(t.condition("i.conversation_id", &mut next));
+        }
         let limit_ph = next();
         let offset_ph = next();
         let where_sql = conditions.join(" AND ");
@@ -474,6 +559,9 @@ impl Store {
             }
             if let Some(v) = filter.max_score {
                 q = q.bind(v);
+            }
+            if let Some(t) = &text {
+                q = t.bind(q);
             }
             q
         };
@@ -553,17 +641,18 @@ async fn insert_inspections(
     tx: &mut sqlx::Transaction<'_, Any>,
     backend: Backend,
     pack_version_id: i64,
-    results: &[(&Inspection, &[u8])],
+    results: &[(&Inspection, &[u8], ConversationFacts)],
     now: i64,
 ) -> Result<(), StoreError> {
     for chunk in results.chunks(ROWS_PER_STATEMENT) {
         let sql = format!(
             "INSERT INTO inspections (conversation_id, pack_version_id, is_current, agent_id, started_at, score, \
-             passed, veto, grade, finding_count, result, created_at) VALUES {} RETURNING id, conversation_id",
-            placeholders(backend, chunk.len(), 12)
+             passed, veto, grade, finding_count, result, created_at, local_day, wait_ms, answered, satisfaction) \
+             VALUES {} RETURNING id, conversation_id",
+            placeholders(backend, chunk.len(), 16)
         );
         let mut q: AnyQuery<'_> = sqlx::query(AssertSqlSafe(sql));
-        for (ins, result) in chunk {
+        for (ins, result, facts) in chunk {
             q = q
                 .bind(ins.id.as_str())
                 .bind(pack_version_id)
@@ -576,7 +665,11 @@ async fn insert_inspections(
                 .bind(ins.grade.as_deref())
                 .bind(ins.findings.len() as i64)
                 .bind(*result)
-                .bind(now);
+                .bind(now)
+                .bind(facts.local_day)
+                .bind(facts.wait_ms)
+                .bind(flag(facts.answered))
+                .bind(facts.satisfaction);
         }
         let rows = q
             .fetch_all(&mut **tx)
@@ -592,7 +685,7 @@ async fn insert_inspections(
         }
         let findings: Vec<(i64, &kefu_engine::Finding)> = chunk
             .iter()
-            .filter_map(|(ins, _)| ids.get(&ins.id).map(|&id| (id, *ins)))
+            .filter_map(|(ins, _, _)| ids.get(&ins.id).map(|&id| (id, *ins)))
             .flat_map(|(id, ins)| ins.findings.iter().map(move |f| (id, f)))
             .collect();
         for fchunk in findings.chunks(ROWS_PER_STATEMENT * 2) {

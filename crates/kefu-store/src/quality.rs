@@ -2,14 +2,18 @@
 //!
 //! Reports over a month of a million conversations must not scan a million
 //! rows, so results are summed per local day and agent into `kpi_daily`,
-//! `rule_daily` and `dimension_daily`. Every write that changes results
-//! (import, re-inspection, review, appeal decision) lists the days it
-//! touched in `rollup_dirty` inside its own transaction; [`Store::refresh_rollups`]
-//! rebuilds exactly those days. A day is rebuilt from the base tables, never
-//! patched, so a rollup is always what a full recount would give.
+//! `wait_daily`, `rule_daily` and `dimension_daily`.
+//!
+//! * Imports add their new conversations to the rollups in the import's own
+//!   transaction (sums computed in memory, one upsert per day and agent), so
+//!   a report right after an import reads current figures at no extra cost.
+//! * Writes that change existing results (re-inspection, review, appeal
+//!   decision) list the days they touched in `rollup_dirty` inside their
+//!   transaction; [`Store::refresh_rollups`] rebuilds exactly those days
+//!   from the base tables before the next report. A rebuilt day is what a
+//!   full recount gives.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 
 use sqlx::{Any, AssertSqlSafe, Row};
 
@@ -57,7 +61,8 @@ pub async fn mark_days_dirty_in(
     mark_days_dirty(tx, backend, days.iter().copied()).await
 }
 
-/// One agent's sums for one day.
+/// One agent's sums (for one day, or a whole range when read back with
+/// [`Store::rollups`]).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct KpiDay {
     /// Local day number.
@@ -91,7 +96,7 @@ pub struct KpiDay {
     pub sat_satisfied: i64,
 }
 
-/// One agent's findings of one rule on one day.
+/// One agent's findings of one rule (per day, or summed over a range).
 #[derive(Debug, Clone, PartialEq)]
 pub struct RuleDay {
     /// Local day number.
@@ -110,7 +115,7 @@ pub struct RuleDay {
     pub deduction: f64,
 }
 
-/// One agent's findings in one dimension on one day.
+/// One agent's findings in one dimension (per day, or summed over a range).
 #[derive(Debug, Clone, PartialEq)]
 pub struct DimensionDay {
     /// Local day number.
@@ -125,7 +130,8 @@ pub struct DimensionDay {
     pub deduction: f64,
 }
 
-/// The rollups of a range of days.
+/// The rollups of a range of days, summed per agent (`day` is the range's
+/// first day).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Rollups {
     /// Per day and agent.
@@ -134,26 +140,6 @@ pub struct Rollups {
     pub rules: Vec<RuleDay>,
     /// Per day, agent and dimension.
     pub dimensions: Vec<DimensionDay>,
-}
-
-fn encode_hist(h: &BTreeMap<i64, i64>) -> String {
-    let mut s = String::with_capacity(h.len() * 6);
-    for (sec, n) in h {
-        if !s.is_empty() {
-            s.push(' ');
-        }
-        let _ = write!(s, "{sec}:{n}");
-    }
-    s
-}
-
-fn decode_hist(s: &str) -> BTreeMap<i64, i64> {
-    s.split_ascii_whitespace()
-        .filter_map(|pair| {
-            let (a, b) = pair.split_once(':')?;
-            Some((a.parse().ok()?, b.parse().ok()?))
-        })
-        .collect()
 }
 
 impl Store {
@@ -226,7 +212,7 @@ impl Store {
         if claimed.is_none() {
             return Ok(false);
         }
-        for table in ["kpi_daily", "rule_daily", "dimension_daily"] {
+        for table in ["kpi_daily", "wait_daily", "rule_daily", "dimension_daily"] {
             sqlx::query(AssertSqlSafe(format!("DELETE FROM {table} WHERE day = $1")))
                 .bind(day)
                 .execute(&mut *tx)
@@ -235,14 +221,14 @@ impl Store {
         }
         sqlx::query(
             "INSERT INTO kpi_daily (day, agent_id, offered, answered, score_sum, passed, vetoes, reviewed, \
-             wait_count, wait_sum, wait_hist, sat_count, sat_sum, sat_satisfied) \
+             wait_count, wait_sum, sat_count, sat_sum, sat_satisfied) \
              SELECT local_day, COALESCE(agent_id, ''), COUNT(*), SUM(answered), \
              COALESCE(SUM(CASE WHEN answered = 1 THEN score ELSE 0 END), 0), \
              SUM(CASE WHEN answered = 1 AND passed = 1 THEN 1 ELSE 0 END), \
              SUM(CASE WHEN answered = 1 AND veto = 1 THEN 1 ELSE 0 END), \
              SUM(CASE WHEN reviewed_at IS NOT NULL THEN 1 ELSE 0 END), \
              SUM(CASE WHEN answered = 1 AND wait_ms IS NOT NULL THEN 1 ELSE 0 END), \
-             COALESCE(SUM(CASE WHEN answered = 1 THEN wait_ms ELSE 0 END), 0), '', \
+             COALESCE(SUM(CASE WHEN answered = 1 THEN wait_ms ELSE 0 END), 0), \
              COUNT(satisfaction), COALESCE(SUM(satisfaction), 0), \
              SUM(CASE WHEN satisfaction >= $2 THEN 1 ELSE 0 END) \
              FROM inspections WHERE is_current = 1 AND local_day = $1 \
@@ -253,33 +239,18 @@ impl Store {
         .execute(&mut *tx)
         .await
         .context("summing a day's results")?;
-        let hist_rows = sqlx::query(
-            "SELECT COALESCE(agent_id, '') AS agent, \
-             CASE WHEN (wait_ms + 999) / 1000 > $2 THEN $2 ELSE (wait_ms + 999) / 1000 END AS sec, COUNT(*) AS n \
+        sqlx::query(
+            "INSERT INTO wait_daily (day, agent_id, sec, n) \
+             SELECT local_day, COALESCE(agent_id, ''), \
+             CASE WHEN (wait_ms + 999) / 1000 > $2 THEN $2 ELSE (wait_ms + 999) / 1000 END, COUNT(*) \
              FROM inspections WHERE is_current = 1 AND local_day = $1 AND answered = 1 \
-             AND wait_ms IS NOT NULL GROUP BY 1, 2",
+             AND wait_ms IS NOT NULL GROUP BY 1, 2, 3",
         )
         .bind(day)
         .bind(WAIT_HIST_MAX_S)
-        .fetch_all(&mut *tx)
+        .execute(&mut *tx)
         .await
-        .context("reading a day's waits")?;
-        let mut hists: BTreeMap<String, BTreeMap<i64, i64>> = BTreeMap::new();
-        for r in &hist_rows {
-            let agent: String = r.try_get("agent").context("agent")?;
-            let sec: i64 = r.try_get("sec").context("sec")?;
-            let n: i64 = r.try_get("n").context("n")?;
-            *hists.entry(agent).or_default().entry(sec).or_insert(0) += n;
-        }
-        for (agent, h) in &hists {
-            sqlx::query("UPDATE kpi_daily SET wait_hist = $1 WHERE day = $2 AND agent_id = $3")
-                .bind(encode_hist(h))
-                .bind(day)
-                .bind(agent.as_str())
-                .execute(&mut *tx)
-                .await
-                .context("storing a day's waits")?;
-        }
+        .context("summing a day's waits")?;
         sqlx::query(
             "INSERT INTO rule_daily (day, agent_id, rule, dimension, conversations, findings, deduction) \
              SELECT i.local_day, COALESCE(i.agent_id, ''), f.rule, MAX(f.dimension), \
@@ -308,14 +279,18 @@ impl Store {
         Ok(true)
     }
 
-    /// The rollups of days `from..to` (local day numbers, `to` excluded),
-    /// refreshing stale days first.
+    /// The rollups of days `from..to` (local day numbers, `to` excluded)
+    /// summed per agent, refreshing stale days first.
     pub async fn rollups(&self, from: i64, to: i64) -> Result<Rollups, StoreError> {
         self.refresh_rollups().await?;
-        let kpi = sqlx::query(
-            "SELECT day, agent_id, offered, answered, score_sum, passed, vetoes, reviewed, wait_count, \
-             wait_sum, wait_hist, sat_count, sat_sum, sat_satisfied FROM kpi_daily \
-             WHERE day >= $1 AND day < $2",
+        let mut kpi: Vec<KpiDay> = sqlx::query(
+            "SELECT agent_id, CAST(SUM(offered) AS BIGINT) AS offered, CAST(SUM(answered) AS BIGINT) AS answered, \
+             SUM(score_sum) AS score_sum, CAST(SUM(passed) AS BIGINT) AS passed, \
+             CAST(SUM(vetoes) AS BIGINT) AS vetoes, CAST(SUM(reviewed) AS BIGINT) AS reviewed, \
+             CAST(SUM(wait_count) AS BIGINT) AS wait_count, CAST(SUM(wait_sum) AS BIGINT) AS wait_sum, \
+             CAST(SUM(sat_count) AS BIGINT) AS sat_count, CAST(SUM(sat_sum) AS BIGINT) AS sat_sum, \
+             CAST(SUM(sat_satisfied) AS BIGINT) AS sat_satisfied \
+             FROM kpi_daily WHERE day >= $1 AND day < $2 GROUP BY agent_id ORDER BY agent_id",
         )
         .bind(from)
         .bind(to)
@@ -325,7 +300,7 @@ impl Store {
         .iter()
         .map(|r| -> Result<KpiDay, sqlx::Error> {
             Ok(KpiDay {
-                day: r.try_get("day")?,
+                day: from,
                 agent_id: r.try_get("agent_id")?,
                 offered: r.try_get("offered")?,
                 answered: r.try_get("answered")?,
@@ -335,7 +310,7 @@ impl Store {
                 reviewed: r.try_get("reviewed")?,
                 wait_count: r.try_get("wait_count")?,
                 wait_sum: r.try_get("wait_sum")?,
-                wait_hist: decode_hist(&r.try_get::<String, _>("wait_hist")?),
+                wait_hist: BTreeMap::new(),
                 sat_count: r.try_get("sat_count")?,
                 sat_sum: r.try_get("sat_sum")?,
                 sat_satisfied: r.try_get("sat_satisfied")?,
@@ -343,9 +318,32 @@ impl Store {
         })
         .collect::<Result<Vec<_>, _>>()
         .context("kpi_daily")?;
+        let waits = sqlx::query(
+            "SELECT agent_id, sec, CAST(SUM(n) AS BIGINT) AS n FROM wait_daily \
+             WHERE day >= $1 AND day < $2 GROUP BY agent_id, sec",
+        )
+        .bind(from)
+        .bind(to)
+        .fetch_all(self.pool())
+        .await
+        .context("reading wait rollups")?;
+        let index: std::collections::HashMap<String, usize> = kpi
+            .iter()
+            .enumerate()
+            .map(|(i, k)| (k.agent_id.clone(), i))
+            .collect();
+        for r in &waits {
+            let agent: String = r.try_get("agent_id").context("wait_daily.agent_id")?;
+            let sec: i64 = r.try_get("sec").context("wait_daily.sec")?;
+            let n: i64 = r.try_get("n").context("wait_daily.n")?;
+            if let Some(&i) = index.get(&agent) {
+                *kpi[i].wait_hist.entry(sec).or_insert(0) += n;
+            }
+        }
         let rules = sqlx::query(
-            "SELECT day, agent_id, rule, dimension, conversations, findings, deduction FROM rule_daily \
-             WHERE day >= $1 AND day < $2",
+            "SELECT agent_id, rule, MAX(dimension) AS dimension, CAST(SUM(conversations) AS BIGINT) AS conversations, \
+             CAST(SUM(findings) AS BIGINT) AS findings, SUM(deduction) AS deduction FROM rule_daily \
+             WHERE day >= $1 AND day < $2 GROUP BY agent_id, rule",
         )
         .bind(from)
         .bind(to)
@@ -355,7 +353,7 @@ impl Store {
         .iter()
         .map(|r| -> Result<RuleDay, sqlx::Error> {
             Ok(RuleDay {
-                day: r.try_get("day")?,
+                day: from,
                 agent_id: r.try_get("agent_id")?,
                 rule: r.try_get("rule")?,
                 dimension: r.try_get("dimension")?,
@@ -367,8 +365,9 @@ impl Store {
         .collect::<Result<Vec<_>, _>>()
         .context("rule_daily")?;
         let dimensions = sqlx::query(
-            "SELECT day, agent_id, dimension, conversations, deduction FROM dimension_daily \
-             WHERE day >= $1 AND day < $2",
+            "SELECT agent_id, dimension, CAST(SUM(conversations) AS BIGINT) AS conversations, \
+             SUM(deduction) AS deduction FROM dimension_daily \
+             WHERE day >= $1 AND day < $2 GROUP BY agent_id, dimension",
         )
         .bind(from)
         .bind(to)
@@ -378,7 +377,7 @@ impl Store {
         .iter()
         .map(|r| -> Result<DimensionDay, sqlx::Error> {
             Ok(DimensionDay {
-                day: r.try_get("day")?,
+                day: from,
                 agent_id: r.try_get("agent_id")?,
                 dimension: r.try_get("dimension")?,
                 conversations: r.try_get("conversations")?,
@@ -395,15 +394,182 @@ impl Store {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// Sums of one import batch per day and agent, added to the rollups in the
+/// batch's transaction.
+#[derive(Debug, Default)]
+pub(crate) struct BatchSums {
+    kpi: BTreeMap<(i64, String), KpiDay>,
+    /// (day, agent, rule) → (dimension, conversations, findings, deduction)
+    rules: BTreeMap<(i64, String, String), (String, i64, i64, f64)>,
+    /// (day, agent, dimension) → (conversations, deduction)
+    dimensions: BTreeMap<(i64, String, String), (i64, f64)>,
+}
 
-    #[test]
-    fn wait_histograms_round_trip() {
-        let h = BTreeMap::from([(0, 3), (15, 2), (600, 1)]);
-        assert_eq!(decode_hist(&encode_hist(&h)), h);
-        assert!(decode_hist("").is_empty());
-        assert_eq!(decode_hist("x:1 2:y 3:4"), BTreeMap::from([(3, 4)]));
+impl BatchSums {
+    /// Counts one new, current result.
+    pub(crate) fn add(&mut self, ins: &kefu_engine::Inspection, facts: &crate::ConversationFacts) {
+        let Some(day) = facts.local_day else { return };
+        let agent = ins.agent_id.clone().unwrap_or_default();
+        let k = self
+            .kpi
+            .entry((day, agent.clone()))
+            .or_insert_with(|| KpiDay {
+                day,
+                agent_id: agent.clone(),
+                ..KpiDay::default()
+            });
+        k.offered += 1;
+        if let Some(s) = facts.satisfaction {
+            k.sat_count += 1;
+            k.sat_sum += s;
+            k.sat_satisfied += i64::from(s >= SATISFIED_MIN);
+        }
+        if !facts.answered {
+            return;
+        }
+        k.answered += 1;
+        k.score_sum += ins.score;
+        k.passed += i64::from(ins.passed);
+        k.vetoes += i64::from(ins.veto);
+        if let Some(w) = facts.wait_ms {
+            k.wait_count += 1;
+            k.wait_sum += w;
+            let sec = ((w + 999) / 1000).min(WAIT_HIST_MAX_S);
+            *k.wait_hist.entry(sec).or_insert(0) += 1;
+        }
+        let mut rules_seen: Vec<&str> = Vec::new();
+        let mut dims_seen: Vec<&str> = Vec::new();
+        for f in &ins.findings {
+            let r = self
+                .rules
+                .entry((day, agent.clone(), f.rule.to_string()))
+                .or_insert_with(|| (f.dimension.to_string(), 0, 0, 0.0));
+            if !rules_seen.contains(&&*f.rule) {
+                rules_seen.push(&f.rule);
+                r.1 += 1;
+            }
+            r.2 += 1;
+            r.3 += f.deduction;
+            let d = self
+                .dimensions
+                .entry((day, agent.clone(), f.dimension.to_string()))
+                .or_insert((0, 0.0));
+            if !dims_seen.contains(&&*f.dimension) {
+                dims_seen.push(&f.dimension);
+                d.0 += 1;
+            }
+            d.1 += f.deduction;
+        }
+    }
+
+    /// Adds the sums to the rollup tables inside `tx`.
+    pub(crate) async fn write(
+        &self,
+        tx: &mut sqlx::Transaction<'_, Any>,
+        backend: Backend,
+    ) -> Result<(), StoreError> {
+        let kpi: Vec<&KpiDay> = self.kpi.values().collect();
+        for chunk in kpi.chunks(200) {
+            let sql = format!(
+                "INSERT INTO kpi_daily (day, agent_id, offered, answered, score_sum, passed, vetoes, reviewed, \
+                 wait_count, wait_sum, sat_count, sat_sum, sat_satisfied) VALUES {} \
+                 ON CONFLICT (day, agent_id) DO UPDATE SET offered = kpi_daily.offered + excluded.offered, \
+                 answered = kpi_daily.answered + excluded.answered, \
+                 score_sum = kpi_daily.score_sum + excluded.score_sum, \
+                 passed = kpi_daily.passed + excluded.passed, vetoes = kpi_daily.vetoes + excluded.vetoes, \
+                 reviewed = kpi_daily.reviewed + excluded.reviewed, \
+                 wait_count = kpi_daily.wait_count + excluded.wait_count, \
+                 wait_sum = kpi_daily.wait_sum + excluded.wait_sum, \
+                 sat_count = kpi_daily.sat_count + excluded.sat_count, \
+                 sat_sum = kpi_daily.sat_sum + excluded.sat_sum, \
+                 sat_satisfied = kpi_daily.sat_satisfied + excluded.sat_satisfied",
+                placeholders(backend, chunk.len(), 13)
+            );
+            let mut q: AnyQuery<'_> = sqlx::query(AssertSqlSafe(sql));
+            for k in chunk {
+                q = q
+                    .bind(k.day)
+                    .bind(k.agent_id.as_str())
+                    .bind(k.offered)
+                    .bind(k.answered)
+                    .bind(k.score_sum)
+                    .bind(k.passed)
+                    .bind(k.vetoes)
+                    .bind(k.reviewed)
+                    .bind(k.wait_count)
+                    .bind(k.wait_sum)
+                    .bind(k.sat_count)
+                    .bind(k.sat_sum)
+                    .bind(k.sat_satisfied);
+            }
+            q.execute(&mut **tx).await.context("adding to KPI rollups")?;
+        }
+        let waits: Vec<(i64, &str, i64, i64)> = self
+            .kpi
+            .values()
+            .flat_map(|k| {
+                k.wait_hist
+                    .iter()
+                    .map(move |(s, n)| (k.day, k.agent_id.as_str(), *s, *n))
+            })
+            .collect();
+        for chunk in waits.chunks(500) {
+            let sql = format!(
+                "INSERT INTO wait_daily (day, agent_id, sec, n) VALUES {} \
+                 ON CONFLICT (day, agent_id, sec) DO UPDATE SET n = wait_daily.n + excluded.n",
+                placeholders(backend, chunk.len(), 4)
+            );
+            let mut q: AnyQuery<'_> = sqlx::query(AssertSqlSafe(sql));
+            for (day, agent, sec, n) in chunk {
+                q = q.bind(*day).bind(*agent).bind(*sec).bind(*n);
+            }
+            q.execute(&mut **tx).await.context("adding to wait rollups")?;
+        }
+        let rules: Vec<_> = self.rules.iter().collect();
+        for chunk in rules.chunks(300) {
+            let sql = format!(
+                "INSERT INTO rule_daily (day, agent_id, rule, dimension, conversations, findings, deduction) \
+                 VALUES {} ON CONFLICT (day, agent_id, rule) DO UPDATE SET \
+                 conversations = rule_daily.conversations + excluded.conversations, \
+                 findings = rule_daily.findings + excluded.findings, \
+                 deduction = rule_daily.deduction + excluded.deduction",
+                placeholders(backend, chunk.len(), 7)
+            );
+            let mut q: AnyQuery<'_> = sqlx::query(AssertSqlSafe(sql));
+            for ((day, agent, rule), (dim, convs, findings, deduction)) in chunk {
+                q = q
+                    .bind(*day)
+                    .bind(agent.as_str())
+                    .bind(rule.as_str())
+                    .bind(dim.as_str())
+                    .bind(*convs)
+                    .bind(*findings)
+                    .bind(*deduction);
+            }
+            q.execute(&mut **tx).await.context("adding to rule rollups")?;
+        }
+        let dims: Vec<_> = self.dimensions.iter().collect();
+        for chunk in dims.chunks(400) {
+            let sql = format!(
+                "INSERT INTO dimension_daily (day, agent_id, dimension, conversations, deduction) VALUES {} \
+                 ON CONFLICT (day, agent_id, dimension) DO UPDATE SET \
+                 conversations = dimension_daily.conversations + excluded.conversations, \
+                 deduction = dimension_daily.deduction + excluded.deduction",
+                placeholders(backend, chunk.len(), 5)
+            );
+            let mut q: AnyQuery<'_> = sqlx::query(AssertSqlSafe(sql));
+            for ((day, agent, dim), (convs, deduction)) in chunk {
+                q = q
+                    .bind(*day)
+                    .bind(agent.as_str())
+                    .bind(dim.as_str())
+                    .bind(*convs)
+                    .bind(*deduction);
+            }
+            q.execute(&mut **tx)
+                .await
+                .context("adding to dimension rollups")?;
+        }
+        Ok(())
     }
 }

@@ -97,8 +97,11 @@ $$ LANGUAGE plpgsql;
 CREATE TRIGGER audit_log_no_change BEFORE UPDATE OR DELETE ON audit_log
     FOR EACH ROW EXECUTE FUNCTION audit_log_append_only();
 
--- Daily rollups per agent ('' when unknown), rebuilt for the days listed
--- in rollup_dirty (every write that changes results marks its days).
+-- Daily rollups per agent ('' when unknown). Imports add their own
+-- conversations to them in the import's transaction; other writes that
+-- change results (re-inspection, review, appeal decisions) list their days
+-- in rollup_dirty, and those days are rebuilt from the base tables before
+-- the next report.
 CREATE TABLE kpi_daily (
     day            BIGINT NOT NULL,
     agent_id       TEXT NOT NULL,
@@ -110,11 +113,18 @@ CREATE TABLE kpi_daily (
     reviewed       BIGINT NOT NULL,
     wait_count     BIGINT NOT NULL,
     wait_sum       BIGINT NOT NULL,
-    wait_hist      TEXT NOT NULL,   -- "second:count ..." (seconds capped at 600)
     sat_count      BIGINT NOT NULL,
     sat_sum        BIGINT NOT NULL,
     sat_satisfied  BIGINT NOT NULL,
     PRIMARY KEY (day, agent_id)
+);
+-- Waits before answer per second (rounded up, capped at 600 s).
+CREATE TABLE wait_daily (
+    day       BIGINT NOT NULL,
+    agent_id  TEXT NOT NULL,
+    sec       BIGINT NOT NULL,
+    n         BIGINT NOT NULL,
+    PRIMARY KEY (day, agent_id, sec)
 );
 CREATE TABLE rule_daily (
     day            BIGINT NOT NULL,

@@ -98,8 +98,11 @@ BEGIN
     SELECT RAISE(ABORT, 'audit_log is append-only');
 END;
 
--- Daily rollups per agent ('' when unknown), rebuilt for the days listed
--- in rollup_dirty (every write that changes results marks its days).
+-- Daily rollups per agent ('' when unknown). Imports add their own
+-- conversations to them in the import's transaction; other writes that
+-- change results (re-inspection, review, appeal decisions) list their days
+-- in rollup_dirty, and those days are rebuilt from the base tables before
+-- the next report.
 CREATE TABLE kpi_daily (
     day            INTEGER NOT NULL,
     agent_id       TEXT NOT NULL,
@@ -111,11 +114,18 @@ CREATE TABLE kpi_daily (
     reviewed       INTEGER NOT NULL,
     wait_count     INTEGER NOT NULL,
     wait_sum       INTEGER NOT NULL,
-    wait_hist      TEXT NOT NULL,   -- "second:count ..." (seconds capped at 600)
     sat_count      INTEGER NOT NULL,
     sat_sum        INTEGER NOT NULL,
     sat_satisfied  INTEGER NOT NULL,
     PRIMARY KEY (day, agent_id)
+);
+-- Waits before answer per second (rounded up, capped at 600 s).
+CREATE TABLE wait_daily (
+    day       INTEGER NOT NULL,
+    agent_id  TEXT NOT NULL,
+    sec       INTEGER NOT NULL,
+    n         INTEGER NOT NULL,
+    PRIMARY KEY (day, agent_id, sec)
 );
 CREATE TABLE rule_daily (
     day            INTEGER NOT NULL,
