@@ -94,7 +94,8 @@ fn prepare(body: &[u8], inspector: &kefu_engine::Inspector) -> Result<Prepared, 
 
 /// `GET /api/v1/conversations`: current results, newest first. Filters:
 /// `agent`, `from`, `to` (RFC 3339 or `YYYY-MM-DD`, China time), `passed`,
-/// `rule`, `min_score`, `max_score`; pagination `page` (from 1) and
+/// `rule`, `min_score`, `max_score`, `q` (full-text search of the
+/// transcript; space-separated terms must all occur); pagination `page` (from 1) and
 /// `per_page` (≤ 1000). Agents see only their own conversations.
 pub async fn list(
     State(state): State<AppState>,
@@ -126,6 +127,7 @@ pub async fn list(
             .get("max_score")
             .map(|v| parse_f64("max_score", v))
             .transpose()?,
+        text: q.get("q").filter(|t| !t.trim().is_empty()).cloned(),
         limit: Some(per_page),
         offset: Some(offset),
     };

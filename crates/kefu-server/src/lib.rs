@@ -11,6 +11,8 @@ mod conversations;
 mod error;
 mod openapi;
 mod params;
+mod quality;
+mod web;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -68,11 +70,38 @@ pub fn router(state: AppState) -> Router {
             get(complaints::sla_settings).put(complaints::set_sla_settings),
         )
         .route("/reports/sla", get(complaints::sla_report))
+        .route(
+            "/conversations/{id}/review",
+            get(quality::get_review).put(quality::put_review),
+        )
+        .route("/conversations/{id}/appeals", post(quality::file_appeal))
+        .route("/appeals", get(quality::list_appeals))
+        .route("/appeals/{id}", get(quality::get_appeal))
+        .route("/appeals/{id}/decision", post(quality::decide_appeal))
+        .route(
+            "/review-queue",
+            get(quality::list_queue).post(quality::build_queue),
+        )
+        .route("/reports/agents", get(quality::report_agents))
+        .route("/reports/rules", get(quality::report_rules))
+        .route("/reports/centre", get(quality::report_centre))
+        .route("/reports/assessment", get(quality::report_assessment))
+        .route(
+            "/settings/quality",
+            get(quality::get_settings).put(quality::put_settings),
+        )
+        .route(
+            "/assessments",
+            get(quality::list_assessments).post(quality::run_assessment),
+        )
+        .route("/assessments/{id}", get(quality::get_assessment))
+        .route("/assessments/{id}/publish", post(quality::publish_assessment))
         .fallback(not_found);
     Router::new()
         .route("/healthz", get(health))
         .route("/api/openapi.json", get(openapi::document))
         .nest("/api/v1", api)
+        .merge(web::router())
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,

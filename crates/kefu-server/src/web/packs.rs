@@ -1,0 +1,396 @@
+//! Rule packs: the active pack (rules by dimension), the stored versions,
+//! and an editor that validates a pack text (every problem with its line)
+//! and tries it on a pasted or stored conversation. Saving a new version is
+//! not offered here yet.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use kefu_engine::{Conversation, Inspection, Inspector, RulePack, Scratch};
+use kefu_formats::native::parse_conversation;
+use kefu_service::auth::can_read_agent_data;
+use sqlx::Row;
+
+use super::html;
+use super::i18n::msg;
+use super::labels;
+use super::page::{encode_path, render, CsrfForm, Ctx, Page, PageResult, Section, WebError};
+use crate::AppState;
+
+/// A rule as listed.
+struct RuleRow {
+    id: String,
+    name: String,
+    kind: String,
+    role: String,
+    channels: String,
+    deduction: String,
+    cap: String,
+    veto: bool,
+    message: String,
+    source: String,
+}
+
+/// A dimension with its rules.
+struct DimensionGroup {
+    name: String,
+    description: String,
+    rules: Vec<RuleRow>,
+}
+
+/// A stored version.
+struct VersionRow {
+    id: i64,
+    pack: String,
+    digest: String,
+    created: String,
+    active: bool,
+    href: String,
+}
+
+#[derive(askama::Template)]
+#[template(path = "packs.html")]
+struct OverviewPage {
+    ctx: Ctx,
+    name: String,
+    id: String,
+    version: String,
+    description: String,
+    base: String,
+    pass_mark: String,
+    grades: Vec<(String, String)>,
+    groups: Vec<DimensionGroup>,
+    disabled: Vec<String>,
+    rule_count: usize,
+    versions: Vec<VersionRow>,
+}
+
+fn rule_role(r: &kefu_engine::Rule) -> &'static str {
+    match r.role {
+        kefu_engine::pack::RoleFilter::Agent => "agent",
+        kefu_engine::pack::RoleFilter::Customer => "customer",
+        kefu_engine::pack::RoleFilter::Any => "any",
+    }
+}
+
+fn rule_row(ctx: &Ctx, r: &kefu_engine::Rule) -> RuleRow {
+    let kind = r.kind.name();
+    RuleRow {
+        id: r.id.clone(),
+        name: r.name.clone(),
+        kind: ctx.label(&labels::rule_kind(kind), kind).to_string(),
+        role: ctx.t(&labels::rule_role(rule_role(r))).to_string(),
+        channels: r
+            .channels
+            .iter()
+            .map(|c| ctx.t(&labels::channel(c.as_str())).to_string())
+            .collect::<Vec<_>>()
+            .join(" / "),
+        deduction: html::num(r.deduction),
+        cap: html::num(r.cap),
+        veto: r.veto,
+        message: r.message.clone().unwrap_or_default(),
+        source: r.source.clone().unwrap_or_default(),
+    }
+}
+
+/// Groups the rules of a pack by dimension (by id or name), in pack order;
+/// rules of no known dimension come last.
+fn groups(ctx: &Ctx, pack: &RulePack) -> Vec<DimensionGroup> {
+    let mut out: Vec<DimensionGroup> = pack
+        .dimensions
+        .iter()
+        .map(|d| DimensionGroup {
+            name: d.name.clone(),
+            description: d.description.clone(),
+            rules: pack
+                .rules
+                .iter()
+                .filter(|r| r.dimension == d.id || r.dimension == d.name)
+                .map(|r| rule_row(ctx, r))
+                .collect(),
+        })
+        .collect();
+    let other: Vec<RuleRow> = pack
+        .rules
+        .iter()
+        .filter(|r| {
+            !pack
+                .dimensions
+                .iter()
+                .any(|d| r.dimension == d.id || r.dimension == d.name)
+        })
+        .map(|r| rule_row(ctx, r))
+        .collect();
+    if !other.is_empty() {
+        out.push(DimensionGroup {
+            name: ctx.t("packs.other_dimension").to_string(),
+            description: String::new(),
+            rules: other,
+        });
+    }
+    out
+}
+
+/// `GET /packs`: the active pack and the stored versions.
+pub async fn overview(State(state): State<AppState>, page: Page) -> PageResult {
+    page.user.require(Section::Packs)?;
+    let ctx = page.ctx(Some(Section::Packs), msg("packs.title"));
+    let pack = state.inspector.pack();
+    let versions = state
+        .store
+        .pack_versions()
+        .await?
+        .into_iter()
+        .map(|v| VersionRow {
+            id: v.id,
+            pack: format!("{}@{}", v.pack_id, v.version),
+            digest: v.digest.chars().take(12).collect(),
+            created: html::fmt_ms(v.created_at),
+            active: v.id == state.pack_version_id,
+            href: format!("/packs/editor?version={}", encode_path(&v.id.to_string())),
+        })
+        .collect();
+    render(&OverviewPage {
+        name: pack.meta.name.clone(),
+        id: pack.meta.id.clone(),
+        version: pack.meta.version.clone(),
+        description: pack.meta.description.clone(),
+        base: html::num(pack.scoring.base),
+        pass_mark: html::num(pack.scoring.pass_mark),
+        grades: pack
+            .scoring
+            .grades
+            .iter()
+            .map(|g| (g.name.clone(), html::num(g.min)))
+            .collect(),
+        groups: groups(&ctx, pack),
+        disabled: pack.disabled.clone(),
+        rule_count: pack.rules.len(),
+        versions,
+        ctx,
+    })
+}
+
+/// The stored text of a pack version.
+async fn version_source(state: &AppState, id: i64) -> Result<Option<String>, WebError> {
+    let row = sqlx::query("SELECT source FROM pack_versions WHERE id = $1")
+        .bind(id)
+        .fetch_optional(state.store.pool())
+        .await
+        .map_err(|e| WebError::Internal(format!("reading a pack version: {e}")))?;
+    row.map(|r| r.try_get::<String, _>("source"))
+        .transpose()
+        .map_err(|e| WebError::Internal(format!("pack_versions.source: {e}")))
+}
+
+/// A problem of the edited pack.
+struct Issue {
+    line: usize,
+    message: String,
+    /// The offending line's text.
+    excerpt: String,
+}
+
+/// A finding of the trial run.
+struct TrialFinding {
+    rule: String,
+    name: String,
+    turn: String,
+    text: String,
+    deduction: String,
+    veto: bool,
+    message: String,
+}
+
+/// The outcome of a trial run.
+struct Trial {
+    score: String,
+    grade: String,
+    passed: bool,
+    veto: bool,
+    /// The active pack's score for the same conversation.
+    active_score: String,
+    findings: Vec<TrialFinding>,
+}
+
+#[derive(askama::Template)]
+#[template(path = "pack_editor.html")]
+struct EditorPage {
+    ctx: Ctx,
+    source: String,
+    sample: String,
+    conversation_id: String,
+    /// Validation ran.
+    checked: bool,
+    issues: Vec<Issue>,
+    summary: String,
+    /// Why the trial could not run, if it was asked for.
+    trial_error: Option<String>,
+    trial: Option<Trial>,
+}
+
+fn editor_page(ctx: Ctx, source: String) -> EditorPage {
+    EditorPage {
+        ctx,
+        source,
+        sample: String::new(),
+        conversation_id: String::new(),
+        checked: false,
+        issues: Vec::new(),
+        summary: String::new(),
+        trial_error: None,
+        trial: None,
+    }
+}
+
+/// `GET /packs/editor?version=…`: the editor with the active pack's text
+/// (or a stored version's).
+pub async fn editor(State(state): State<AppState>, page: Page) -> PageResult {
+    page.user.require(Section::Packs)?;
+    let id = match page.param("version") {
+        Some(v) => v.parse::<i64>().map_err(|_| WebError::NotFound)?,
+        None => state.pack_version_id,
+    };
+    let source = match version_source(&state, id).await? {
+        Some(s) => s,
+        None if page.param("version").is_some() => return Err(WebError::NotFound),
+        None => kefu_engine::pack::DEFAULT_PACK_ZH_CN.to_string(),
+    };
+    let ctx = page.ctx(Some(Section::Packs), msg("packs.editor_title"));
+    render(&editor_page(ctx, source))
+}
+
+fn trial_of(ctx: &Ctx, ins: &Inspection, active: &Inspection) -> Trial {
+    Trial {
+        score: html::num(ins.score),
+        grade: ins.grade.clone().unwrap_or_default(),
+        passed: ins.passed,
+        veto: ins.veto,
+        active_score: html::num(active.score),
+        findings: ins
+            .findings
+            .iter()
+            .map(|f| TrialFinding {
+                rule: f.rule.to_string(),
+                name: f.name.to_string(),
+                turn: f.turn.map(|t| (t + 1).to_string()).unwrap_or_default(),
+                text: f.text.clone().unwrap_or_default(),
+                deduction: html::num(f.deduction),
+                veto: f.veto,
+                message: if f.message.is_empty() {
+                    ctx.t("packs.no_message").to_string()
+                } else {
+                    f.message.clone()
+                },
+            })
+            .collect(),
+    }
+}
+
+/// Inspects `conv` with the edited pack and with the active one.
+fn run_both(
+    pack: RulePack,
+    active: Arc<Inspector>,
+    conv: &Conversation<'_>,
+) -> Result<(Inspection, Inspection), kefu_engine::PackError> {
+    let inspector = Inspector::new(pack)?;
+    let mut scratch = Scratch::default();
+    let edited = inspector.inspect(conv, &mut scratch);
+    let current = active.inspect(conv, &mut scratch);
+    Ok((edited, current))
+}
+
+/// `POST /packs/editor`: validates the text (`action=validate`) and, with
+/// `action=try`, inspects the pasted conversation (`sample`, the native
+/// JSON format) or the stored one (`conversation_id`) with it.
+pub async fn check(
+    State(state): State<AppState>,
+    page: Page,
+    CsrfForm(form): CsrfForm,
+) -> PageResult {
+    page.user.require(Section::Packs)?;
+    let ctx = page.ctx(Some(Section::Packs), msg("packs.editor_title"));
+    let source = form.raw("source").replace("\r\n", "\n");
+    let mut out = editor_page(ctx, source.clone());
+    out.sample = form.raw("sample").to_string();
+    out.conversation_id = form.text("conversation_id");
+    out.checked = true;
+    let lines: Vec<&str> = source.lines().collect();
+    let parsed = {
+        let s = source.clone();
+        tokio::task::spawn_blocking(move || RulePack::from_toml(&s))
+            .await
+            .map_err(|e| WebError::Internal(e.to_string()))?
+    };
+    let pack = match parsed {
+        Ok(pack) => {
+            out.summary = out
+                .ctx
+                .t2("packs.valid", pack.rules.len(), pack.dimensions.len());
+            Some(pack)
+        }
+        Err(e) => {
+            out.issues = e
+                .issues
+                .iter()
+                .map(|i| Issue {
+                    line: i.line,
+                    message: i.message.clone(),
+                    excerpt: i
+                        .line
+                        .checked_sub(1)
+                        .and_then(|l| lines.get(l))
+                        .map(|l| l.trim_end().to_string())
+                        .unwrap_or_default(),
+                })
+                .collect();
+            None
+        }
+    };
+    if form.get("action") == Some("try") {
+        match pack {
+            None => out.trial_error = Some(out.ctx.t("packs.fix_first").to_string()),
+            Some(pack) => {
+                let conv = if let Some(id) = form.get("conversation_id") {
+                    match state.store.conversation(id).await? {
+                        Some(c)
+                            if can_read_agent_data(
+                                &page.user.principal,
+                                c.agent_id.as_deref().unwrap_or(""),
+                            ) =>
+                        {
+                            Ok(c)
+                        }
+                        _ => Err(out.ctx.t1("packs.no_conversation", id)),
+                    }
+                } else if let Some(sample) = form.get("sample") {
+                    parse_conversation(sample.as_bytes())
+                        .map(Conversation::into_owned)
+                        .map_err(|e| out.ctx.t1("packs.bad_sample", e))
+                } else {
+                    Err(out.ctx.t("packs.need_sample").to_string())
+                };
+                match conv {
+                    Err(message) => out.trial_error = Some(message),
+                    Ok(conv) => {
+                        let active = state.inspector.clone();
+                        let ran =
+                            tokio::task::spawn_blocking(move || run_both(pack, active, &conv))
+                                .await
+                                .map_err(|e| WebError::Internal(e.to_string()))?;
+                        match ran {
+                            Ok((edited, current)) => {
+                                out.trial = Some(trial_of(&out.ctx, &edited, &current));
+                            }
+                            Err(e) => {
+                                out.trial_error = Some(e.to_string());
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    render(&out)
+}

@@ -1,0 +1,188 @@
+//! Signing in and out, and the language switch.
+//!
+//! The login form is protected by a double-submit token (a random value in
+//! a `kefu_login` cookie and in the form; a page on another site can set
+//! neither); forms of signed-in users carry the session-derived token.
+
+use axum::extract::{Path, Request, State};
+use axum::http::header::{self, HeaderMap};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use kefu_service::auth as users;
+
+use super::i18n::{msg, Lang, LANG_COOKIE};
+use super::page::{
+    cookie, is_https, query_pairs, render_status, request_lang, safe_next, same, see_other,
+    session_user, set_cookie, Ctx, FormData, Page, PageResult, WebError, CSRF_FIELD,
+    SESSION_COOKIE,
+};
+use crate::AppState;
+
+/// How long a dashboard session lasts (as the API's).
+const SESSION_HOURS: u64 = 12;
+/// Cookie of the login form's double-submit token.
+const LOGIN_COOKIE: &str = "kefu_login";
+
+#[derive(askama::Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    ctx: Ctx,
+    next: String,
+    user: String,
+    token: String,
+    failed: bool,
+}
+
+#[derive(askama::Template)]
+#[template(path = "logout.html")]
+struct LogoutPage {
+    ctx: Ctx,
+}
+
+fn random_token() -> Result<String, WebError> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).map_err(|e| WebError::Internal(format!("random source: {e}")))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+fn login_page(
+    headers: &HeaderMap,
+    lang: Lang,
+    next: String,
+    user: String,
+    failed: bool,
+) -> PageResult {
+    let token = random_token()?;
+    let page = LoginPage {
+        ctx: Ctx::new(
+            lang,
+            None,
+            &format!("/login?next={}", super::page::encode(&next)),
+            None,
+            msg("login.title"),
+        ),
+        next,
+        user,
+        token: token.clone(),
+        failed,
+    };
+    let status = if failed {
+        StatusCode::UNAUTHORIZED
+    } else {
+        StatusCode::OK
+    };
+    let mut response = render_status(status, &page)?;
+    if let Some(v) = set_cookie(LOGIN_COOKIE, &token, 3600, "/login", is_https(headers)) {
+        response.headers_mut().append(header::SET_COOKIE, v);
+    }
+    Ok(response)
+}
+
+/// `GET /login?next=…`: the sign-in form (or straight on when signed in).
+pub async fn login_form(State(state): State<AppState>, req: Request) -> PageResult {
+    let query = query_pairs(req.uri().query());
+    let next = safe_next(
+        query
+            .iter()
+            .find(|(k, _)| k == "next")
+            .map(|(_, v)| v.as_str()),
+    );
+    if session_user(req.headers(), &state).await?.is_some() {
+        return Ok(see_other(&next));
+    }
+    let lang = request_lang(req.headers(), req.uri().query());
+    login_page(req.headers(), lang, next, String::new(), false)
+}
+
+/// `POST /login`: checks the password, starts a session, sets the
+/// `kefu_session` cookie (HttpOnly, SameSite=Lax) and goes to `next`.
+pub async fn login(State(state): State<AppState>, req: Request) -> PageResult {
+    let headers = req.headers().clone();
+    let lang = request_lang(&headers, req.uri().query());
+    let body = axum::body::to_bytes(req.into_body(), 64 * 1024)
+        .await
+        .map_err(|e| WebError::BadRequest(e.to_string()))?;
+    let form = FormData::parse(&body);
+    let expected = cookie(&headers, LOGIN_COOKIE).unwrap_or_default();
+    let sent = form.get(CSRF_FIELD).unwrap_or("");
+    if expected.is_empty() || !same(sent, &expected) {
+        return Err(WebError::Csrf);
+    }
+    let next = safe_next(form.get("next"));
+    let user = form.text("user");
+    let password = form.raw("password").to_string();
+    let principal = match users::verify_password(&state.store, &user, &password).await {
+        Ok(p) => p,
+        Err(users::AuthError::Unauthenticated) => {
+            return login_page(&headers, lang, next, user, true);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let (token, _expires) = users::create_session(
+        &state.store,
+        &principal.user_id,
+        std::time::Duration::from_secs(SESSION_HOURS * 3600),
+        Utc::now().timestamp_millis(),
+    )
+    .await?;
+    let https = is_https(&headers);
+    let mut response = see_other(&next);
+    let max_age = i64::try_from(SESSION_HOURS * 3600).unwrap_or(43_200);
+    for v in [
+        set_cookie(SESSION_COOKIE, &token, max_age, "/", https),
+        set_cookie(LOGIN_COOKIE, "", 0, "/login", https),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        response.headers_mut().append(header::SET_COOKIE, v);
+    }
+    Ok(response)
+}
+
+/// `GET /logout`: a page with the sign-out button (signing out is a POST).
+pub async fn logout_form(page: Page) -> PageResult {
+    super::page::render(&LogoutPage {
+        ctx: page.ctx(None, msg("logout.title")),
+    })
+}
+
+/// `POST /logout`: ends the session and clears the cookie.
+pub async fn logout(
+    State(state): State<AppState>,
+    page: Page,
+    headers: HeaderMap,
+    _form: super::page::CsrfForm,
+) -> PageResult {
+    users::end_session(&state.store, &page.user.session).await?;
+    let mut response = see_other("/login");
+    if let Some(v) = set_cookie(SESSION_COOKIE, "", 0, "/", is_https(&headers)) {
+        response.headers_mut().append(header::SET_COOKIE, v);
+    }
+    Ok(response)
+}
+
+/// `GET /lang/{zh|en}?next=…`: remembers the language in the `lang`
+/// cookie and goes back.
+pub async fn switch_lang(Path(code): Path<String>, req: Request) -> Result<Response, WebError> {
+    let lang = Lang::parse(&code).ok_or(WebError::NotFound)?;
+    let query = query_pairs(req.uri().query());
+    let next = safe_next(
+        query
+            .iter()
+            .find(|(k, _)| k == "next")
+            .map(|(_, v)| v.as_str()),
+    );
+    let mut response = see_other(&next);
+    if let Some(v) = set_cookie(
+        LANG_COOKIE,
+        lang.code(),
+        365 * 24 * 3600,
+        "/",
+        is_https(req.headers()),
+    ) {
+        response.headers_mut().append(header::SET_COOKIE, v);
+    }
+    Ok(response.into_response())
+}

@@ -1,0 +1,658 @@
+//! The dashboard in a real headless Chromium, driven through chromedriver
+//! (WebDriver, with fantoccini): every role signs in and opens every page of
+//! its navigation; a failing conversation shows its finding highlighted; a
+//! complaint is filed, resolved and surveyed; languages switch; an admin
+//! adds and deactivates a user. Every page visited must log no browser
+//! error (the script's `window.__kefuErrors` capture and chromedriver's
+//! browser log, which also sees failed resources and CSP violations), and
+//! every same-site link on it must answer below 400.
+//!
+//! Set `KEFU_BROWSER_SCREENSHOTS=<dir>` to keep a PNG of every page checked
+//! (and of a few at tablet size).
+//!
+//! Needs `/usr/bin/chromium` and `/usr/bin/chromedriver` (Debian packages
+//! `chromium`, `chromium-driver`; `.ci/run` installs them). Without them the
+//! test prints a notice and passes.
+
+use std::collections::{BTreeSet, HashSet};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use kefu_engine::{Inspector, RulePack};
+use kefu_server::AppState;
+use kefu_service::auth::{self, NewUser, PasswordCost, Role};
+use kefu_store::testing::TestDb;
+use serde_json::{json, Value};
+
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+const CHROMIUM: &str = "/usr/bin/chromium";
+const FIXTURES: &str = include_str!("../../kefu-engine/tests/golden/conversations.jsonl");
+
+/// Users of every role: (id, role, password).
+const USERS: &[(&str, Role, &str)] = &[
+    ("admin", Role::Admin, "admin-pass-1"),
+    ("boss", Role::Supervisor, "boss-pass-1"),
+    ("qa", Role::Inspector, "inspector-pass-1"),
+    ("a-07", Role::Agent, "agent-pass-07"),
+];
+
+/// A failing conversation: 不知道 (and two more forbidden phrases) in turn 3.
+fn failing(id: &str, agent: &str) -> Value {
+    json!({
+        "id": id, "channel": "phone", "agent_id": agent, "agent_name": "李娜",
+        "customer_name": "王芳", "started_at": "2026-03-18T10:00:00+08:00", "ended_by": "customer",
+        "turns": [
+            {"role": "agent", "text": "您好，星联通信，请问有什么可以帮您？", "start_ms": 0, "end_ms": 4000},
+            {"role": "customer", "text": "我的话费怎么多扣了二十块？", "start_ms": 4500, "end_ms": 8000},
+            {"role": "agent", "text": "这个我不知道。不关我的事，爱找谁找谁去。", "start_ms": 19500, "end_ms": 24000},
+            {"role": "customer", "text": "你这是什么态度！", "start_ms": 24500, "end_ms": 30000},
+            {"role": "agent", "text": "好的。", "start_ms": 29000, "end_ms": 31000}
+        ]
+    })
+}
+
+type Res<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
+
+/// chromedriver, killed when dropped.
+struct Driver {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> Res<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+async fn start_driver(http: &reqwest::Client) -> Res<Driver> {
+    let port = free_port()?;
+    let child = Command::new(CHROMEDRIVER)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()?;
+    let driver = Driver {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+    };
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Ok(r) = http.get(format!("{}/status", driver.url)).send().await {
+            if let Ok(v) = r.json::<Value>().await {
+                if v["value"]["ready"] == json!(true) {
+                    return Ok(driver);
+                }
+            }
+        }
+        if Instant::now() > deadline {
+            return Err("chromedriver did not start".into());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+struct App {
+    base: String,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    _db: TestDb,
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+async fn start_app() -> App {
+    let _ = auth::set_password_cost(PasswordCost::CHEAP_FOR_TESTS);
+    let db = TestDb::sqlite("browser");
+    let store = db.open().await;
+    for (id, role, password) in USERS {
+        auth::add_user(
+            &store,
+            NewUser {
+                id: (*id).into(),
+                display_name: format!("{id} 名"),
+                role: *role,
+                team: None,
+                password: Some((*password).into()),
+            },
+        )
+        .await
+        .expect("add user");
+    }
+    let source = kefu_engine::pack::DEFAULT_PACK_ZH_CN;
+    let inspector = Inspector::new(RulePack::from_toml(source).expect("pack")).expect("compile");
+    let version = store
+        .register_pack("zh-CN", "test", source)
+        .await
+        .expect("register pack");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let state = AppState {
+        store,
+        inspector: Arc::new(inspector),
+        pack_version_id: version.id,
+    };
+    tokio::spawn(kefu_server::serve(listener, state, async {
+        let _ = rx.await;
+    }));
+    App {
+        base,
+        shutdown: Some(tx),
+        _db: db,
+    }
+}
+
+/// What the test checks on every page, and the links already checked.
+struct Checker {
+    http: reqwest::Client,
+    driver: String,
+    base: String,
+    checked: HashSet<String>,
+    pages: usize,
+}
+
+impl Checker {
+    /// Errors the page recorded (script errors, failed resources, CSP) and
+    /// the severe entries of the browser log since the last call.
+    async fn errors(&self, c: &Client) -> Res<Vec<String>> {
+        let mut out = Vec::new();
+        match c
+            .execute("return window.__kefuErrors || null;", vec![])
+            .await?
+        {
+            Value::Array(list) => out.extend(list.iter().map(|v| v.to_string())),
+            Value::Null => out.push("the page's script (app.js) did not run".to_string()),
+            other => out.push(format!("unexpected error list {other}")),
+        }
+        let sid = c.session_id().await?.ok_or("no session id")?;
+        let log: Value = self
+            .http
+            .post(format!("{}/session/{sid}/se/log", self.driver))
+            .json(&json!({"type": "browser"}))
+            .send()
+            .await?
+            .json()
+            .await?;
+        for entry in log["value"].as_array().into_iter().flatten() {
+            if entry["level"] == json!("SEVERE") {
+                out.push(format!("browser log: {}", entry["message"]));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Fails on browser errors, then checks every link of the page that
+    /// stays on the site (with the browser's cookies).
+    async fn check_page(&mut self, c: &Client, what: &str) -> Res<()> {
+        self.pages += 1;
+        if let Some(dir) = std::env::var_os("KEFU_BROWSER_SCREENSHOTS") {
+            let name: String = what
+                .chars()
+                .map(|ch| if ch.is_ascii_alphanumeric() { ch } else { '_' })
+                .collect();
+            let png = c.screenshot().await?;
+            std::fs::write(
+                Path::new(&dir).join(format!("{:03}-{name}.png", self.pages)),
+                png,
+            )?;
+        }
+        let errors = self.errors(c).await?;
+        if !errors.is_empty() {
+            return Err(format!(
+                "{what} ({}): browser errors: {errors:#?}",
+                c.current_url().await?
+            )
+            .into());
+        }
+        let links = c
+            .execute(
+                "return Array.from(document.querySelectorAll('a[href]')).map(a => a.href);",
+                vec![],
+            )
+            .await?;
+        let cookies: Vec<String> = c
+            .get_all_cookies()
+            .await?
+            .iter()
+            .map(|k| format!("{}={}", k.name(), k.value()))
+            .collect();
+        let cookie_header = cookies.join("; ");
+        let mut todo = BTreeSet::new();
+        for link in links.as_array().into_iter().flatten() {
+            let Some(href) = link.as_str() else { continue };
+            let href = href.split('#').next().unwrap_or("");
+            if href.starts_with(&self.base) && self.checked.insert(href.to_string()) {
+                todo.insert(href.to_string());
+            }
+        }
+        for href in todo {
+            let r = self
+                .http
+                .get(&href)
+                .header("cookie", &cookie_header)
+                .send()
+                .await?;
+            if r.status().as_u16() >= 400 {
+                return Err(format!("{what}: broken link {href}: {}", r.status()).into());
+            }
+        }
+        Ok(())
+    }
+
+    /// Opens `path` and checks it.
+    async fn visit(&mut self, c: &Client, path: &str) -> Res<()> {
+        c.goto(&format!("{}{path}", self.base)).await?;
+        self.check_page(c, path).await
+    }
+}
+
+async fn wait_css(c: &Client, css: &str) -> Res<fantoccini::elements::Element> {
+    Ok(c.wait()
+        .at_most(Duration::from_secs(10))
+        .every(Duration::from_millis(50))
+        .for_element(Locator::Css(css))
+        .await
+        .map_err(|e| format!("waiting for `{css}`: {e}"))?)
+}
+
+async fn wait_url(c: &Client, pred: impl Fn(&str) -> bool) -> Res<String> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let url = c.current_url().await?.to_string();
+        if pred(&url) {
+            return Ok(url);
+        }
+        if Instant::now() > deadline {
+            return Err(format!("still at {url}").into());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Waits until the element `css` (of the page loaded after a click) shows
+/// `needle`.
+async fn wait_text(c: &Client, css: &str, needle: &str) -> Res<()> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Ok(e) = c.find(Locator::Css(css)).await {
+            if e.text().await.is_ok_and(|t| t.contains(needle)) {
+                return Ok(());
+            }
+        }
+        if Instant::now() > deadline {
+            return Err(format!("`{css}` never showed {needle:?}").into());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn text_of(c: &Client, css: &str) -> Res<String> {
+    Ok(c.find(Locator::Css(css)).await?.text().await?)
+}
+
+async fn login(c: &Client, k: &mut Checker, user: &str, password: &str) -> Res<()> {
+    c.delete_all_cookies().await?;
+    k.visit(c, "/login").await?;
+    c.find(Locator::Css("input[name=user]"))
+        .await?
+        .send_keys(user)
+        .await?;
+    c.find(Locator::Css("input[name=password]"))
+        .await?
+        .send_keys(password)
+        .await?;
+    c.find(Locator::Css("form button[type=submit]"))
+        .await?
+        .click()
+        .await?;
+    wait_url(c, |u| !u.contains("/login")).await?;
+    let who = text_of(c, ".who").await?;
+    if !who.contains(&format!("{user} 名")) {
+        return Err(format!("{user}: header shows {who:?}").into());
+    }
+    k.check_page(c, "after login").await
+}
+
+async fn run(app: &App, driver: &Driver, http: &reqwest::Client) -> Res<()> {
+    let mut caps = serde_json::Map::new();
+    caps.insert("browserName".into(), json!("chrome"));
+    caps.insert(
+        "goog:chromeOptions".into(),
+        json!({
+            "binary": CHROMIUM,
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                     "--window-size=1280,900", "--lang=zh-CN", "--no-first-run"],
+        }),
+    );
+    caps.insert("goog:loggingPrefs".into(), json!({"browser": "ALL"}));
+    let c = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(caps)
+        .connect(&driver.url)
+        .await?;
+    let result = scenario(app, &c, driver, http).await;
+    let _ = c.close().await;
+    result
+}
+
+async fn scenario(app: &App, c: &Client, driver: &Driver, http: &reqwest::Client) -> Res<()> {
+    let mut k = Checker {
+        http: http.clone(),
+        driver: driver.url.clone(),
+        base: app.base.clone(),
+        checked: HashSet::new(),
+        pages: 0,
+    };
+
+    // Conversations arrive through the API.
+    let token: Value = http
+        .post(format!("{}/api/v1/auth/login", app.base))
+        .json(&json!({"user": "admin", "password": "admin-pass-1"}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let token = token["token"].as_str().ok_or("no token")?.to_string();
+    let mut batch: Vec<Value> = FIXTURES
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .take(30)
+        .map(serde_json::from_str)
+        .collect::<Result<_, _>>()?;
+    batch.push(failing("b-fail-1", "a-07"));
+    let r = http
+        .post(format!("{}/api/v1/conversations", app.base))
+        .bearer_auth(&token)
+        .json(&batch)
+        .send()
+        .await?;
+    if !r.status().is_success() {
+        return Err(format!("import: {}", r.text().await?).into());
+    }
+
+    // Every role: sign in, every page of the navigation.
+    for (user, _, password) in USERS {
+        login(c, &mut k, user, password).await?;
+        let nav = c
+            .execute(
+                "return Array.from(document.querySelectorAll('.main-nav a')).map(a => a.getAttribute('href'));",
+                vec![],
+            )
+            .await?;
+        let nav: Vec<String> = nav
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect();
+        let expected = match *user {
+            "admin" => 8,
+            "boss" | "qa" => 7,
+            _ => 4,
+        };
+        if nav.len() != expected {
+            return Err(format!("{user} sees {} sections: {nav:?}", nav.len()).into());
+        }
+        for path in &nav {
+            k.visit(c, path).await?;
+            let current = c
+                .find(Locator::Css(".main-nav a[aria-current=page]"))
+                .await?
+                .attr("href")
+                .await?;
+            if current.as_deref() != Some(path.as_str()) {
+                return Err(format!("{path}: current section is {current:?}").into());
+            }
+        }
+    }
+
+    // The agent (still signed in) sees the failing conversation, highlighted.
+    k.visit(c, "/conversations/b-fail-1").await?;
+    let marks = c.find_all(Locator::Css("mark.finding")).await?;
+    let mut texts = Vec::new();
+    for m in &marks {
+        texts.push(m.text().await?);
+    }
+    if !texts.iter().any(|t| t == "不知道") {
+        return Err(format!("no <mark> over 不知道: {texts:?}").into());
+    }
+    // Following the finding's link lands on its highlight.
+    let link = c
+        .find(Locator::XPath(
+            "//a[contains(@class,'finding-link') and text()='服务禁语']",
+        ))
+        .await?;
+    let href = link
+        .attr("href")
+        .await?
+        .ok_or("finding link without href")?;
+    link.click().await?;
+    let url = wait_url(c, |u| u.ends_with(&href)).await?;
+    let target = c
+        .execute(
+            "var t = document.querySelector(':target'); return t && t.nextElementSibling ? t.nextElementSibling.textContent : null;",
+            vec![],
+        )
+        .await?;
+    if target != json!("不知道") {
+        return Err(format!("{url}: the link's target is {target}").into());
+    }
+    k.check_page(c, "finding link").await?;
+
+    // English and back.
+    c.find(Locator::Css(".langs a[lang=en]"))
+        .await?
+        .click()
+        .await?;
+    wait_css(c, "html[lang=en]").await?;
+    let nav = text_of(c, ".main-nav").await?;
+    if !nav.contains("Conversations") || nav.contains("会话") {
+        return Err(format!("English navigation: {nav:?}").into());
+    }
+    k.check_page(c, "English").await?;
+    c.find(Locator::Css(".langs a[lang=zh]"))
+        .await?
+        .click()
+        .await?;
+    wait_css(c, "html[lang=zh-CN]").await?;
+
+    // A supervisor files a complaint, resolves it, records the survey and
+    // the revisit it calls for.
+    login(c, &mut k, "boss", "boss-pass-1").await?;
+    k.visit(c, "/complaints/new?conversation_id=b-fail-1")
+        .await?;
+    c.find(Locator::Css("input[name=customer_name]"))
+        .await?
+        .send_keys("王芳")
+        .await?;
+    c.find(Locator::Css("input[name=customer_phone]"))
+        .await?
+        .send_keys("13800138000")
+        .await?;
+    c.find(Locator::Css("input[name=category]"))
+        .await?
+        .send_keys("服务态度")
+        .await?;
+    c.find(Locator::Css("textarea[name=description]"))
+        .await?
+        .send_keys("坐席说“不知道”，让客户自己去营业厅")
+        .await?;
+    c.find(Locator::Css("#new-complaint button[type=submit]"))
+        .await?
+        .click()
+        .await?;
+    let detail = wait_url(c, |u| u.contains("/complaints/CMP-")).await?;
+    k.check_page(c, "complaint created").await?;
+    let state = text_of(c, "#complaint-state").await?;
+    if state != "受理" {
+        return Err(format!("new complaint in {state:?}").into());
+    }
+    c.find(Locator::Css("form[data-action=start_handling] button"))
+        .await?
+        .click()
+        .await?;
+    wait_text(c, "#complaint-state", "处理中").await?;
+    k.check_page(c, "handling").await?;
+    c.find(Locator::Css("details[data-action=resolve] summary"))
+        .await?
+        .click()
+        .await?;
+    c.find(Locator::Css(
+        "details[data-action=resolve] textarea[name=summary]",
+    ))
+    .await?
+    .send_keys("已致歉并退还多扣的 20 元")
+    .await?;
+    c.find(Locator::Css(
+        "details[data-action=resolve] button[type=submit]",
+    ))
+    .await?
+    .click()
+    .await?;
+    wait_css(c, "#resolved-at").await?;
+    k.check_page(c, "resolved").await?;
+    c.find(Locator::Css("#survey-form input[name=result_score]"))
+        .await?
+        .send_keys("3")
+        .await?;
+    c.find(Locator::Css("#survey-form input[name=attitude_score]"))
+        .await?
+        .send_keys("9")
+        .await?;
+    c.find(Locator::Css("#survey-form input[name=comment]"))
+        .await?
+        .send_keys("钱退了，但太慢")
+        .await?;
+    c.find(Locator::Css("#survey-form button[type=submit]"))
+        .await?
+        .click()
+        .await?;
+    let survey = wait_css(c, "#survey").await?.text().await?;
+    if !survey.contains("3 (不满意)") || !survey.contains("9 (满意)") {
+        return Err(format!("survey shows {survey:?}").into());
+    }
+    k.check_page(c, "surveyed").await?;
+    let history = text_of(c, "#history").await?;
+    for event in ["创建", "开始处理", "办结", "记录满意度"] {
+        if !history.contains(event) {
+            return Err(format!("history lacks {event}: {history}").into());
+        }
+    }
+    c.find(Locator::Css(".revisits form button[type=submit]"))
+        .await?
+        .click()
+        .await?;
+    wait_text(c, "#history", "回访完成").await?;
+    k.check_page(c, "revisit").await?;
+    if !detail.contains("/complaints/CMP-") {
+        return Err(detail.into());
+    }
+
+    // The pack editor points at a broken line.
+    login(c, &mut k, "qa", "inspector-pass-1").await?;
+    k.visit(c, "/packs/editor").await?;
+    let source = c.find(Locator::Css("#source")).await?;
+    source.clear().await?;
+    source.send_keys("[pack]\nid = \"x\"\nname = 1\n").await?;
+    c.find(Locator::Css("button[value=validate]"))
+        .await?
+        .click()
+        .await?;
+    let goto = wait_css(c, ".goto-line").await?;
+    goto.click().await?;
+    let selected = c
+        .execute(
+            "var t = document.getElementById('source'); return t.value.substring(t.selectionStart, t.selectionEnd);",
+            vec![],
+        )
+        .await?;
+    if selected.as_str().is_none_or(str::is_empty) {
+        return Err(format!("goto-line selected {selected}").into());
+    }
+    k.check_page(c, "pack issues").await?;
+
+    // An admin adds a user and deactivates them (confirming the dialog).
+    login(c, &mut k, "admin", "admin-pass-1").await?;
+    k.visit(c, "/admin").await?;
+    c.find(Locator::Css("#add-user input[name=id]"))
+        .await?
+        .send_keys("a-30")
+        .await?;
+    c.find(Locator::Css("#add-user input[name=display_name]"))
+        .await?
+        .send_keys("新坐席")
+        .await?;
+    c.find(Locator::Css("#add-user input[name=password]"))
+        .await?
+        .send_keys("new-pass-123")
+        .await?;
+    c.find(Locator::Css("#add-user button[type=submit]"))
+        .await?
+        .click()
+        .await?;
+    wait_css(c, "tr[data-user=a-30]").await?;
+    k.check_page(c, "user added").await?;
+    c.find(Locator::Css("tr[data-user=a-30] button"))
+        .await?
+        .click()
+        .await?;
+    c.accept_alert().await?;
+    wait_url(c, |u| u.contains("done=user_deactivated")).await?;
+    k.check_page(c, "user deactivated").await?;
+
+    // Tablet width: the same pages must still work (and can be looked at).
+    c.set_window_size(820, 1180).await?;
+    for path in [
+        "/conversations",
+        "/conversations/b-fail-1",
+        "/complaints",
+        "/admin",
+    ] {
+        k.visit(c, path).await?;
+    }
+
+    eprintln!(
+        "browser test: {} pages checked, {} links followed",
+        k.pages,
+        k.checked.len()
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dashboard_in_a_real_browser() {
+    if !Path::new(CHROMEDRIVER).exists() || !Path::new(CHROMIUM).exists() {
+        eprintln!(
+            "NOTICE: {CHROMEDRIVER} or {CHROMIUM} is missing (Debian packages chromium, chromium-driver): \
+             skipping the browser test"
+        );
+        return;
+    }
+    let started = Instant::now();
+    let app = start_app().await;
+    let http = reqwest::Client::new();
+    let driver = start_driver(&http).await.expect("chromedriver");
+    let outcome = run(&app, &driver, &http).await;
+    drop(driver);
+    if let Err(e) = outcome {
+        panic!("browser test failed: {e}");
+    }
+    eprintln!("browser test took {:?}", started.elapsed());
+}

@@ -1,0 +1,1045 @@
+//! The web dashboard over HTTP (no browser): sign-in and cookies, CSRF,
+//! roles, languages, assets, error pages, and the forms of every page,
+//! against the real server on a random port and a fresh SQLite database.
+
+use std::sync::Arc;
+
+use kefu_engine::{Inspector, RulePack};
+use kefu_server::AppState;
+use kefu_service::auth::{self, NewUser, PasswordCost, Role};
+use kefu_store::testing::TestDb;
+use reqwest::header::{HeaderMap, COOKIE, LOCATION, SET_COOKIE};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+/// Users of every role: (id, role, password).
+const USERS: &[(&str, Role, &str)] = &[
+    ("admin", Role::Admin, "admin-pass-1"),
+    ("boss", Role::Supervisor, "boss-pass-1"),
+    ("qa", Role::Inspector, "inspector-pass-1"),
+    ("a-07", Role::Agent, "agent-pass-07"),
+    ("a-11", Role::Agent, "agent-pass-11"),
+];
+
+/// A failing conversation of `agent`: three forbidden phrases in turn 3
+/// (不知道 at characters 3..6), an 11.5 s silence before it, and the agent
+/// talking over the customer for 1 s.
+fn failing(id: &str, agent: &str) -> Value {
+    json!({
+        "id": id, "channel": "phone", "agent_id": agent, "agent_name": "李娜",
+        "customer_name": "王芳", "started_at": "2026-03-18T10:00:00+08:00", "ended_by": "customer",
+        "turns": [
+            {"role": "agent", "text": "您好，星联通信，请问有什么可以帮您？", "start_ms": 0, "end_ms": 4000},
+            {"role": "customer", "text": "我的话费怎么多扣了二十块？", "start_ms": 4500, "end_ms": 8000},
+            {"role": "agent", "text": "这个我不知道。不关我的事，爱找谁找谁去。", "start_ms": 19500, "end_ms": 24000},
+            {"role": "customer", "text": "你这是什么态度！<script>alert(1)</script>", "start_ms": 24500, "end_ms": 30000},
+            {"role": "agent", "text": "好的。", "start_ms": 29000, "end_ms": 31000}
+        ]
+    })
+}
+
+struct App {
+    base: String,
+    http: reqwest::Client,
+    store: kefu_store::Store,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    _db: TestDb,
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// A signed-in browser, in cookies.
+#[derive(Clone)]
+struct Session {
+    cookies: String,
+}
+
+fn set_cookies(headers: &HeaderMap) -> Vec<String> {
+    headers
+        .get_all(SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .map(str::to_string)
+        .collect()
+}
+
+fn cookie_value(set: &[String], name: &str) -> Option<String> {
+    set.iter()
+        .filter_map(|c| c.split(';').next())
+        .filter_map(|kv| kv.split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_string())
+}
+
+/// The value of the first hidden `_csrf` field of a page.
+fn csrf(html: &str) -> String {
+    let at = html
+        .find("name=\"_csrf\" value=\"")
+        .expect("a form with a CSRF token");
+    let rest = &html[at + "name=\"_csrf\" value=\"".len()..];
+    rest[..rest.find('"').expect("end of value")].to_string()
+}
+
+impl App {
+    async fn start(name: &str) -> App {
+        let _ = auth::set_password_cost(PasswordCost::CHEAP_FOR_TESTS);
+        let db = TestDb::sqlite(name);
+        let store = db.open().await;
+        for (id, role, password) in USERS {
+            auth::add_user(
+                &store,
+                NewUser {
+                    id: (*id).into(),
+                    display_name: format!("{id} 名"),
+                    role: *role,
+                    team: None,
+                    password: Some((*password).into()),
+                },
+            )
+            .await
+            .expect("add user");
+        }
+        let source = kefu_engine::pack::DEFAULT_PACK_ZH_CN;
+        let inspector =
+            Inspector::new(RulePack::from_toml(source).expect("pack")).expect("compile");
+        let version = store
+            .register_pack("zh-CN", "test", source)
+            .await
+            .expect("register pack");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let state = AppState {
+            store: store.clone(),
+            inspector: Arc::new(inspector),
+            pack_version_id: version.id,
+        };
+        tokio::spawn(kefu_server::serve(listener, state, async {
+            let _ = rx.await;
+        }));
+        App {
+            base,
+            store,
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("client"),
+            shutdown: Some(tx),
+            _db: db,
+        }
+    }
+
+    async fn get(&self, s: Option<&Session>, path: &str) -> (StatusCode, HeaderMap, String) {
+        let mut req = self.http.get(format!("{}{path}", self.base));
+        if let Some(s) = s {
+            req = req.header(COOKIE, &s.cookies);
+        }
+        let r = req.send().await.expect("GET");
+        let (status, headers) = (r.status(), r.headers().clone());
+        (status, headers, r.text().await.unwrap_or_default())
+    }
+
+    async fn post(
+        &self,
+        s: Option<&Session>,
+        path: &str,
+        form: &[(&str, &str)],
+    ) -> (StatusCode, HeaderMap, String) {
+        let mut req = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("content-type", "application/x-www-form-urlencoded");
+        if let Some(s) = s {
+            req = req.header(COOKIE, &s.cookies);
+        }
+        let body = form
+            .iter()
+            .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
+            .collect::<Vec<_>>()
+            .join("&");
+        let r = req.body(body).send().await.expect("POST");
+        let (status, headers) = (r.status(), r.headers().clone());
+        (status, headers, r.text().await.unwrap_or_default())
+    }
+
+    /// Signs in through the login form.
+    async fn login(&self, user: &str, password: &str) -> Session {
+        let (status, headers, html) = self.get(None, "/login?next=/conversations").await;
+        assert_eq!(status, StatusCode::OK);
+        let login_cookie =
+            cookie_value(&set_cookies(&headers), "kefu_login").expect("login cookie");
+        let pre = Session {
+            cookies: format!("kefu_login={login_cookie}"),
+        };
+        let token = csrf(&html);
+        let (status, headers, _) = self
+            .post(
+                Some(&pre),
+                "/login",
+                &[
+                    ("_csrf", &token),
+                    ("user", user),
+                    ("password", password),
+                    ("next", "/conversations"),
+                ],
+            )
+            .await;
+        assert_eq!(status, StatusCode::SEE_OTHER, "login of {user}");
+        assert_eq!(headers[LOCATION], "/conversations");
+        let set = set_cookies(&headers);
+        let session_line = set
+            .iter()
+            .find(|c| c.starts_with("kefu_session="))
+            .expect("session cookie");
+        assert!(session_line.contains("HttpOnly"), "{session_line}");
+        assert!(session_line.contains("SameSite=Lax"), "{session_line}");
+        assert!(session_line.contains("Path=/"), "{session_line}");
+        Session {
+            cookies: format!(
+                "kefu_session={}",
+                cookie_value(&set, "kefu_session").expect("value")
+            ),
+        }
+    }
+
+    /// A bearer token for the JSON API.
+    async fn api_token(&self, user: &str, password: &str) -> String {
+        let r = self
+            .http
+            .post(format!("{}/api/v1/auth/login", self.base))
+            .json(&json!({"user": user, "password": password}))
+            .send()
+            .await
+            .expect("login");
+        let body: Value = r.json().await.expect("json");
+        body["token"].as_str().expect("token").to_string()
+    }
+
+    async fn import(&self, token: &str, items: Value) {
+        let r = self
+            .http
+            .post(format!("{}/api/v1/conversations", self.base))
+            .bearer_auth(token)
+            .body(items.to_string())
+            .send()
+            .await
+            .expect("import");
+        assert_eq!(
+            r.status(),
+            StatusCode::OK,
+            "{}",
+            r.text().await.unwrap_or_default()
+        );
+    }
+}
+
+fn enc(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_roles_and_languages() {
+    let app = App::start("web_sign_in").await;
+
+    // Not signed in: every page sends to the login page, and back after.
+    let (status, headers, _) = app.get(None, "/conversations?page=2").await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(headers[LOCATION], "/login?next=%2Fconversations%3Fpage%3D2");
+
+    // Wrong password: the form again, 401, the name kept.
+    let (_, headers, html) = app.get(None, "/login").await;
+    assert!(html.contains("<html lang=\"zh-CN\">"), "Chinese by default");
+    assert!(html.contains("登录"));
+    let pre = Session {
+        cookies: format!(
+            "kefu_login={}",
+            cookie_value(&set_cookies(&headers), "kefu_login").expect("cookie")
+        ),
+    };
+    let (status, _, html) = app
+        .post(
+            Some(&pre),
+            "/login",
+            &[
+                ("_csrf", &csrf(&html)),
+                ("user", "qa"),
+                ("password", "nope-nope"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(html.contains("用户名或密码错误"));
+    assert!(html.contains("value=\"qa\""));
+    // The login form's token must match its cookie.
+    let (status, _, _) = app
+        .post(
+            Some(&pre),
+            "/login",
+            &[
+                ("_csrf", "forged"),
+                ("user", "qa"),
+                ("password", "inspector-pass-1"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    // An outside `next` is not followed.
+    let (_, headers, html) = app.get(None, "/login?next=//evil.example/").await;
+    assert!(
+        html.contains("name=\"next\" value=\"/\""),
+        "next reset to /"
+    );
+    drop(headers);
+
+    // Each role sees its own navigation.
+    let expect: &[(&str, &str, &[&str], &[&str])] = &[
+        (
+            "admin",
+            "admin-pass-1",
+            &[
+                "概览",
+                "会话",
+                "复核队列",
+                "申诉",
+                "投诉",
+                "坐席",
+                "规则包",
+                "用户与设置",
+            ],
+            &[],
+        ),
+        (
+            "boss",
+            "boss-pass-1",
+            &["复核队列", "规则包"],
+            &["用户与设置"],
+        ),
+        (
+            "qa",
+            "inspector-pass-1",
+            &["复核队列", "坐席", "规则包"],
+            &["用户与设置"],
+        ),
+        (
+            "a-07",
+            "agent-pass-07",
+            &["概览", "会话", "申诉", "投诉"],
+            &["复核队列", "坐席", "规则包", "用户与设置"],
+        ),
+    ];
+    for (user, password, shown, hidden) in expect {
+        let s = app.login(user, password).await;
+        let (status, headers, html) = app.get(Some(&s), "/").await;
+        assert_eq!(status, StatusCode::OK, "{user}");
+        let nav =
+            &html[html.find("class=\"main-nav\"").expect("nav")..html.find("</nav>").expect("end")];
+        for label in *shown {
+            assert!(
+                nav.contains(&format!(">{label}</a>")),
+                "{user} should see {label}"
+            );
+        }
+        for label in *hidden {
+            assert!(
+                !nav.contains(&format!(">{label}</a>")),
+                "{user} should not see {label}"
+            );
+        }
+        assert!(
+            html.contains(&format!("{user} 名")),
+            "user name in the header"
+        );
+        assert!(html.contains("即将上线"), "the overview is a placeholder");
+        let csp = headers["content-security-policy"].to_str().expect("csp");
+        assert!(csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"));
+        assert_eq!(headers["x-content-type-options"], "nosniff");
+        assert_eq!(headers["cache-control"], "no-store");
+    }
+
+    // Pages outside a role are refused with a page, not a blank.
+    let agent = app.login("a-07", "agent-pass-07").await;
+    for path in ["/packs", "/packs/editor", "/review", "/agents", "/admin"] {
+        let (status, _, html) = app.get(Some(&agent), path).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{path}");
+        assert!(html.contains("您的角色无权使用此功能"), "{path}");
+    }
+    let boss = app.login("boss", "boss-pass-1").await;
+    let (status, _, _) = app.get(Some(&boss), "/admin").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // English by the switch (a cookie) and by ?lang=.
+    let (status, headers, _) = app.get(Some(&agent), "/lang/en?next=/complaints").await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(headers[LOCATION], "/complaints");
+    let lang = cookie_value(&set_cookies(&headers), "lang").expect("lang cookie");
+    assert_eq!(lang, "en");
+    let english = Session {
+        cookies: format!("{}; lang=en", agent.cookies),
+    };
+    let (_, _, html) = app.get(Some(&english), "/complaints").await;
+    assert!(html.contains("<html lang=\"en\">"));
+    assert!(html.contains(">Conversations</a>") && html.contains(">Sign out</button>"));
+    assert!(!html.contains(">会话</a>"));
+    let (_, headers, html) = app.get(Some(&agent), "/conversations?lang=en").await;
+    assert!(html.contains(">Conversations</a>"));
+    assert_eq!(
+        cookie_value(&set_cookies(&headers), "lang").as_deref(),
+        Some("en"),
+        "?lang= is remembered"
+    );
+    let (status, _, _) = app.get(Some(&agent), "/lang/fr").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // The switch links come back to the page, without lang= or done=.
+    let (_, _, html) = app
+        .get(Some(&agent), "/conversations?passed=0&lang=zh&done=saved")
+        .await;
+    assert!(
+        html.contains("href=\"/lang/en?next=%2Fconversations%3Fpassed%3D0\""),
+        "switch link"
+    );
+
+    // Unknown pages: an HTML 404 in the user's language; the API keeps JSON.
+    let (status, headers, html) = app.get(Some(&english), "/no/such/page").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(headers["content-type"]
+        .to_str()
+        .expect("ct")
+        .starts_with("text/html"));
+    assert!(html.contains("This page or record does not exist"));
+    let (status, _, body) = app.get(None, "/api/v1/nope").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(body.contains("\"not_found\""), "{body}");
+    let (status, _, _) = app.get(None, "/healthz").await;
+    assert_eq!(status, StatusCode::OK);
+
+    // Sign out: POST with the token; the session is over.
+    let (_, _, html) = app.get(Some(&agent), "/logout").await;
+    let token = csrf(&html);
+    let (status, _, _) = app
+        .post(Some(&agent), "/logout", &[("_csrf", "wrong")])
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "CSRF checked on logout");
+    let (status, headers, _) = app
+        .post(Some(&agent), "/logout", &[("_csrf", &token)])
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(headers[LOCATION], "/login");
+    let (status, _, _) = app.get(Some(&agent), "/conversations").await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "session ended");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn assets_are_embedded_and_cached() {
+    let app = App::start("web_assets").await;
+    let s = app.login("qa", "inspector-pass-1").await;
+    let (_, _, html) = app.get(Some(&s), "/").await;
+    for (name, ctype) in [
+        ("app.css", "text/css"),
+        ("app.js", "text/javascript"),
+        ("favicon.svg", "image/svg+xml"),
+    ] {
+        let at = html
+            .find(&format!("/assets/{name}?v="))
+            .unwrap_or_else(|| panic!("{name} linked"));
+        let url = &html[at..at + html[at..].find('"').expect("end")];
+        let (status, headers, body) = app.get(None, url).await;
+        assert_eq!(status, StatusCode::OK, "{url}");
+        assert!(headers["content-type"]
+            .to_str()
+            .expect("ct")
+            .starts_with(ctype));
+        assert!(headers["cache-control"]
+            .to_str()
+            .expect("cc")
+            .contains("max-age=31536000"));
+        assert!(!body.is_empty());
+        let etag = headers["etag"].to_str().expect("etag").to_string();
+        let r = app
+            .http
+            .get(format!("{}{url}", app.base))
+            .header("if-none-match", etag)
+            .send()
+            .await
+            .expect("revalidate");
+        assert_eq!(r.status(), StatusCode::NOT_MODIFIED);
+    }
+    let (status, _, _) = app.get(None, "/assets/nope.js").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, headers, _) = app.get(None, "/favicon.ico").await;
+    assert_eq!(status, StatusCode::PERMANENT_REDIRECT);
+    assert!(headers[LOCATION]
+        .to_str()
+        .expect("loc")
+        .starts_with("/assets/favicon.svg?v="));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conversations_list_and_detail() {
+    let app = App::start("web_conversations").await;
+    let token = app.api_token("admin", "admin-pass-1").await;
+    let mut other = failing("web-a11", "a-11");
+    other["started_at"] = json!("2026-03-20T09:00:00+08:00");
+    app.import(&token, json!([failing("web-fail-1", "a-07"), other]))
+        .await;
+    // The search index (kefu-store's search.rs) may not be filled on import.
+    app.store.reindex_missing().await.expect("reindex");
+
+    let qa = app.login("qa", "inspector-pass-1").await;
+    let (status, _, html) = app.get(Some(&qa), "/conversations").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("href=\"/conversations/web-fail-1\""));
+    assert!(html.contains("href=\"/conversations/web-a11\""));
+    assert!(html.contains("共 2 条"));
+    assert!(html.contains("<svg"), "charts");
+    // Filters: agent, dates (the end day included), result, rule, score.
+    for (query, one, two) in [
+        ("agent=a-07", true, false),
+        ("from=2026-03-19", false, true),
+        ("to=2026-03-18", true, false),
+        ("passed=1", false, false),
+        ("passed=0", true, true),
+        ("rule=forbidden", true, true),
+        ("max=0.5&min=0", false, false),
+        // Full-text search over the transcripts.
+        (
+            "q=%E4%B8%8D%E5%85%B3%E6%88%91%E7%9A%84%E4%BA%8B",
+            true,
+            true,
+        ),
+        ("q=%E5%AE%BD%E5%B8%A6", false, false),
+    ] {
+        let (status, _, html) = app.get(Some(&qa), &format!("/conversations?{query}")).await;
+        assert_eq!(status, StatusCode::OK, "{query}");
+        assert_eq!(html.contains("/conversations/web-fail-1\""), one, "{query}");
+        assert_eq!(html.contains("/conversations/web-a11\""), two, "{query}");
+    }
+    let (status, _, html) = app
+        .get(Some(&qa), "/conversations?from=yesterday&min=abc")
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "bad filters are reported, not fatal"
+    );
+    assert!(html.contains("以下筛选条件无法识别"));
+
+    // The detail: the finding highlighted over its characters, linked.
+    let (status, _, html) = app.get(Some(&qa), "/conversations/web-fail-1").await;
+    assert_eq!(status, StatusCode::OK);
+    let at = html.find(">不知道</mark>").expect("不知道 highlighted");
+    let mark_start = html[..at].rfind("<mark").expect("mark");
+    let anchor = &html[..mark_start];
+    let id_at = anchor.rfind("id=\"f").expect("anchor before the mark");
+    let number: String = anchor[id_at + 5..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    assert!(
+        html.contains(&format!("href=\"#f{number}\"")),
+        "the findings list links to it"
+    );
+    assert!(
+        html.contains("这个我<span class=\"anchor\""),
+        "span is in characters: 这个我 before it"
+    );
+    assert!(html.contains("静默 11.5 秒"), "the silence");
+    assert!(html.contains("重叠 1 秒"), "the overlap");
+    assert!(
+        html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+        "text escaped"
+    );
+    assert!(!html.contains("<script>alert(1)"));
+    assert!(html.contains("zh-CN@"), "pack version");
+    assert!(html.contains("class=\"turn agent flagged\""));
+    assert!(
+        html.contains("王*") || html.contains("王"),
+        "customer shown"
+    );
+
+    // Agents: their own only, others' are "not found".
+    let agent = app.login("a-07", "agent-pass-07").await;
+    let (_, _, html) = app.get(Some(&agent), "/conversations?agent=a-11").await;
+    assert!(html.contains("/conversations/web-fail-1\""));
+    assert!(
+        !html.contains("/conversations/web-a11\""),
+        "agent filter forced to self"
+    );
+    assert!(
+        !html.contains("name=\"agent\""),
+        "no agent field for agents"
+    );
+    let (status, _, _) = app.get(Some(&agent), "/conversations/web-a11").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _, _) = app.get(Some(&agent), "/conversations/web-fail-1").await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _, _) = app.get(Some(&qa), "/conversations/missing").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn complaint_forms() {
+    let app = App::start("web_complaints").await;
+    let boss = app.login("boss", "boss-pass-1").await;
+    let (status, _, html) = app.get(Some(&boss), "/complaints").await;
+    assert_eq!(status, StatusCode::OK);
+    for state in ["受理", "调查", "处理中", "待回访", "已关闭"] {
+        assert!(
+            html.contains(&format!("<h2>{state} <small>")),
+            "column {state}"
+        );
+    }
+    let token = csrf(&html);
+
+    // No token, a wrong token, or a cross-site request: refused.
+    let (status, _, _) = app
+        .post(Some(&boss), "/complaints", &[("customer_name", "张三")])
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _, _) = app
+        .post(
+            Some(&boss),
+            "/complaints",
+            &[("_csrf", "0000"), ("customer_name", "张三")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, headers, _) = app.post(None, "/complaints", &[("_csrf", &token)]).await;
+    assert_eq!(
+        status,
+        StatusCode::SEE_OTHER,
+        "no session: to the login page"
+    );
+    assert_eq!(headers[LOCATION], "/login?next=%2F");
+    let (status, headers, html) = app.get(Some(&boss), "/complaints/x/command").await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    assert!(headers.contains_key("allow"));
+    assert!(html.contains("此地址不支持这种请求方式"));
+
+    // A mistake shows the form again with what was typed.
+    let (status, _, html) = app
+        .post(
+            Some(&boss),
+            "/complaints",
+            &[
+                ("_csrf", &token),
+                ("customer_name", "张三"),
+                ("category", ""),
+                ("description", "多扣费"),
+                ("channel", "phone"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(html.contains("value=\"张三\""));
+    assert!(html.contains("未保存"));
+
+    let (status, headers, _) = app
+        .post(
+            Some(&boss),
+            "/complaints",
+            &[
+                ("_csrf", &token),
+                ("customer_name", "张三"),
+                ("customer_phone", "13800138000"),
+                ("category", "计费"),
+                ("description", "话费多扣了 20 元"),
+                ("channel", "phone"),
+                ("priority", "high"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let location = headers[LOCATION].to_str().expect("loc").to_string();
+    assert!(
+        location.starts_with("/complaints/CMP-") && location.ends_with("?done=created"),
+        "{location}"
+    );
+    let path = location.trim_end_matches("?done=created").to_string();
+    let (_, _, html) = app.get(Some(&boss), &location).await;
+    assert!(html.contains("已创建"));
+    assert!(html.contains("13800138000"), "supervisors see the phone");
+    assert!(html.contains("class=\"countdown\""), "SLA countdown");
+    let version = |html: &str| -> String {
+        let at = html.find("name=\"version\" value=\"").expect("version");
+        let rest = &html[at + 22..];
+        rest[..rest.find('"').expect("end")].to_string()
+    };
+    let cmd = format!("{path}/command");
+    let run = |form: Vec<(&'static str, String)>| {
+        let app = &app;
+        let boss = &boss;
+        let cmd = cmd.clone();
+        async move {
+            let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            app.post(Some(boss), &cmd, &pairs).await
+        }
+    };
+    let v = version(&html);
+    let (status, headers, _) = run(vec![
+        ("_csrf", token.clone()),
+        ("version", v.clone()),
+        ("type", "start_handling".into()),
+    ])
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(headers[LOCATION]
+        .to_str()
+        .expect("loc")
+        .ends_with("?done=saved"));
+    // The old version is a conflict, shown on the page.
+    let (status, _, html) = run(vec![
+        ("_csrf", token.clone()),
+        ("version", v),
+        ("type", "reply".into()),
+        ("message", "您好".into()),
+    ])
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(html.contains("role=\"alert\""));
+    // A missing field is named.
+    let v = version(&html);
+    let (status, _, html) = run(vec![
+        ("_csrf", token.clone()),
+        ("version", v.clone()),
+        ("type", "resolve".into()),
+    ])
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(html.contains("请填写「处理结果」"));
+    let (status, _, _) = run(vec![
+        ("_csrf", token.clone()),
+        ("version", v),
+        ("type", "resolve".into()),
+        ("summary", "已退还 20 元".into()),
+    ])
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, _, html) = app.get(Some(&boss), &path).await;
+    assert!(
+        html.contains("id=\"survey-form\""),
+        "survey form once resolved"
+    );
+    let v = version(&html);
+    let (status, _, html) = run(vec![
+        ("_csrf", token.clone()),
+        ("version", v.clone()),
+        ("type", "record_survey".into()),
+        ("result_score", "11".into()),
+        ("attitude_score", "9".into()),
+    ])
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "scores are 0–10");
+    assert!(html.contains("须为 0–10 的整数"));
+    let (status, _, _) = run(vec![
+        ("_csrf", token.clone()),
+        ("version", v),
+        ("type", "record_survey".into()),
+        ("result_score", "3".into()),
+        ("attitude_score", "9".into()),
+        ("comment", "钱退了但很慢".into()),
+    ])
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, _, html) = app.get(Some(&boss), &path).await;
+    assert!(html.contains("id=\"survey\""));
+    assert!(html.contains("3 (不满意)"));
+    assert!(html.contains("记录满意度"), "history entry");
+    // An unsatisfied score makes a revisit task; completing it records it.
+    let at = html.find("action=\"/revisits/").expect("revisit form");
+    let rest = &html[at + 8..];
+    let revisit = &rest[..rest.find('"').expect("end")];
+    let (status, headers, _) = app
+        .post(
+            Some(&boss),
+            revisit,
+            &[
+                ("_csrf", &token),
+                ("outcome_kind", "resolved"),
+                ("outcome", "客户已满意"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{revisit}");
+    assert!(headers[LOCATION].to_str().expect("loc").starts_with(&path));
+    let (_, _, html) = app.get(Some(&boss), &path).await;
+    assert!(html.contains("客户已满意"));
+    assert!(html.contains("回访完成"));
+
+    // The board shows it under 处理中; the one-state list pages.
+    let (_, _, html) = app.get(Some(&boss), "/complaints?state=handling").await;
+    assert!(html.contains(&format!("href=\"{path}\"")));
+    let (status, _, _) = app.get(Some(&boss), "/complaints?state=bogus").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // Inspectors see it masked and cannot open complaints; agents cannot see it.
+    let qa = app.login("qa", "inspector-pass-1").await;
+    let (status, _, html) = app.get(Some(&qa), &path).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        !html.contains("13800138000"),
+        "inspectors see the phone masked"
+    );
+    let (status, _, _) = app.get(Some(&qa), "/complaints/new").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let agent = app.login("a-11", "agent-pass-11").await;
+    let (status, _, _) = app.get(Some(&agent), &path).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _, html) = app.get(Some(&agent), "/complaints?view=claimable").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("可认领的投诉"));
+    // The agent cannot open it yet, but can claim it, and then work it.
+    let claim = format!("{path}/command");
+    assert!(
+        html.contains(&format!("action=\"{claim}\"")),
+        "claim button"
+    );
+    assert!(
+        !html.contains(&format!("href=\"{path}\"")),
+        "no link to a 404"
+    );
+    let agent_token = csrf(&html);
+    let (status, headers, _) = app
+        .post(
+            Some(&agent),
+            &claim,
+            &[
+                ("_csrf", &agent_token),
+                ("type", "assign"),
+                ("assignee_kind", "self"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(headers[LOCATION].to_str().expect("loc").starts_with(&path));
+    let (status, _, html) = app.get(Some(&agent), &path).await;
+    assert_eq!(status, StatusCode::OK, "claimed: now theirs");
+    assert!(html.contains("坐席 a-11"));
+    assert!(html.contains("13800138000"), "the assignee sees the phone");
+    // Claiming again (no longer claimable) is refused with a page.
+    let (status, _, _) = app
+        .post(
+            Some(&agent),
+            &claim,
+            &[
+                ("_csrf", &agent_token),
+                ("type", "assign"),
+                ("assignee_kind", "self"),
+            ],
+        )
+        .await;
+    assert!(status.is_client_error(), "{status}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pack_editor_validates_and_tries() {
+    let app = App::start("web_packs").await;
+    let token = app.api_token("admin", "admin-pass-1").await;
+    app.import(&token, failing("web-fail-1", "a-07")).await;
+    let qa = app.login("qa", "inspector-pass-1").await;
+    let (status, _, html) = app.get(Some(&qa), "/packs").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("服务禁语"), "rules listed");
+    assert!(html.contains("使用中"), "the active version marked");
+    let (status, _, html) = app.get(Some(&qa), "/packs/editor").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("[pack]"), "the active pack's text");
+    let csrf_token = csrf(&html);
+    let source = kefu_engine::pack::DEFAULT_PACK_ZH_CN;
+
+    let (status, _, html) = app
+        .post(
+            Some(&qa),
+            "/packs/editor",
+            &[
+                ("_csrf", &csrf_token),
+                ("source", source),
+                ("action", "validate"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains("id=\"pack-valid\""),
+        "the default pack is valid"
+    );
+
+    // Two mistakes: both reported, with their lines.
+    let broken = source
+        .replacen("deduction = ", "deduction = \"lots\" #", 1)
+        .replacen("kind = \"forbidden\"", "kind = \"forbiden\"", 1);
+    let (_, _, html) = app
+        .post(
+            Some(&qa),
+            "/packs/editor",
+            &[
+                ("_csrf", &csrf_token),
+                ("source", &broken),
+                ("action", "validate"),
+            ],
+        )
+        .await;
+    assert!(html.contains("id=\"pack-issues\""), "issues listed");
+    assert!(html.contains("data-line=\""), "with line numbers");
+    assert!(html.contains("第 "), "line label");
+    let (_, _, html) = app
+        .post(
+            Some(&qa),
+            "/packs/editor",
+            &[
+                ("_csrf", &csrf_token),
+                ("source", "[pack\nid=1"),
+                ("action", "validate"),
+            ],
+        )
+        .await;
+    assert!(
+        html.contains("data-line=\"1\""),
+        "TOML syntax error on line 1"
+    );
+
+    // Try: a stored conversation, a pasted one, and bad input.
+    let (_, _, html) = app
+        .post(
+            Some(&qa),
+            "/packs/editor",
+            &[
+                ("_csrf", &csrf_token),
+                ("source", source),
+                ("action", "try"),
+                ("conversation_id", "web-fail-1"),
+            ],
+        )
+        .await;
+    assert!(html.contains("id=\"trial\""), "trial ran");
+    assert!(html.contains("<mark class=\"finding\">不知道</mark>"));
+    let sample = failing("pasted", "a-01").to_string();
+    let (_, _, html) = app
+        .post(
+            Some(&qa),
+            "/packs/editor",
+            &[
+                ("_csrf", &csrf_token),
+                ("source", source),
+                ("action", "try"),
+                ("sample", &sample),
+            ],
+        )
+        .await;
+    assert!(html.contains("<mark class=\"finding\">不知道</mark>"));
+    let (_, _, html) = app
+        .post(
+            Some(&qa),
+            "/packs/editor",
+            &[
+                ("_csrf", &csrf_token),
+                ("source", source),
+                ("action", "try"),
+                ("sample", "{not json"),
+            ],
+        )
+        .await;
+    assert!(html.contains("粘贴的会话无法读取"));
+    let (_, _, html) = app
+        .post(
+            Some(&qa),
+            "/packs/editor",
+            &[
+                ("_csrf", &csrf_token),
+                ("source", &broken),
+                ("action", "try"),
+                ("sample", &sample),
+            ],
+        )
+        .await;
+    assert!(html.contains("请先修正规则包中的问题"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_manages_users() {
+    let app = App::start("web_admin").await;
+    let admin = app.login("admin", "admin-pass-1").await;
+    let (status, _, html) = app.get(Some(&admin), "/admin").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("12 小时 0 分"), "SLA first-reply target");
+    assert!(html.contains("data-user=\"a-07\""));
+    let token = csrf(&html);
+    let (status, _, html) = app
+        .post(
+            Some(&admin),
+            "/admin/users",
+            &[
+                ("_csrf", &token),
+                ("id", "bad id!"),
+                ("display_name", "新人"),
+                ("role", "agent"),
+                ("password", "new-pass-123"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(html.contains("value=\"新人\""));
+    let (status, headers, _) = app
+        .post(
+            Some(&admin),
+            "/admin/users",
+            &[
+                ("_csrf", &token),
+                ("id", "a-20"),
+                ("display_name", "新人"),
+                ("role", "agent"),
+                ("password", "new-pass-123"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(headers[LOCATION], "/admin?done=user_added");
+    let newcomer = app.login("a-20", "new-pass-123").await;
+    let (status, _, _) = app.get(Some(&newcomer), "/conversations").await;
+    assert_eq!(status, StatusCode::OK);
+    // Deactivating ends the sessions; reactivating lets them in again.
+    let (status, _, _) = app
+        .post(
+            Some(&admin),
+            "/admin/users/a-20/active",
+            &[("_csrf", &token), ("active", "0")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (status, _, _) = app.get(Some(&newcomer), "/conversations").await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "signed out");
+    let (status, _, _) = app
+        .post(
+            Some(&admin),
+            "/admin/users/admin/active",
+            &[("_csrf", &token), ("active", "0")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "not yourself");
+    let (status, _, _) = app
+        .post(
+            Some(&admin),
+            "/admin/users/a-20/active",
+            &[("_csrf", &token), ("active", "1")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    app.login("a-20", "new-pass-123").await;
+}
