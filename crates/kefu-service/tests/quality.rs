@@ -270,9 +270,26 @@ both_backends!(
         let kpis = KpiService::new(store.clone());
         let oct: Period = "2026-10".parse().unwrap();
         let report = kpis.report(&oct).await.expect("report");
+        let (from, to) = (oct.start_day(), oct.end_day());
+        let histogram = store.score_histogram(from, to, Some("a1")).await.unwrap();
+        assert_eq!(
+            histogram,
+            std::collections::BTreeMap::from([(75, 6), (95, 4), (100, 30)])
+        );
+        let days = store.daily_totals(from, to, Some("a1"), 15).await.unwrap();
+        assert_eq!(days.iter().map(|d| d.offered).sum::<i64>(), 45);
+        assert_eq!(days.iter().map(|d| d.timely).sum::<i64>(), 34);
         // The sums the import added equal a rebuild from the base tables.
         store.rebuild_rollups().await.expect("rebuild");
         assert_eq!(kpis.report(&oct).await.expect("report after rebuild"), report);
+        assert_eq!(
+            store.score_histogram(from, to, Some("a1")).await.unwrap(),
+            histogram
+        );
+        assert_eq!(
+            store.daily_totals(from, to, Some("a1"), 15).await.unwrap(),
+            days
+        );
 
         let a1 = report.agents.iter().find(|a| a.id == "a1").expect("a1");
         assert_eq!(a1.name, "张三");

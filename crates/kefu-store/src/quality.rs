@@ -212,7 +212,13 @@ impl Store {
         if claimed.is_none() {
             return Ok(false);
         }
-        for table in ["kpi_daily", "wait_daily", "rule_daily", "dimension_daily"] {
+        for table in [
+            "kpi_daily",
+            "wait_daily",
+            "score_daily",
+            "rule_daily",
+            "dimension_daily",
+        ] {
             sqlx::query(AssertSqlSafe(format!("DELETE FROM {table} WHERE day = $1")))
                 .bind(day)
                 .execute(&mut *tx)
@@ -251,6 +257,16 @@ impl Store {
         .execute(&mut *tx)
         .await
         .context("summing a day's waits")?;
+        sqlx::query(
+            "INSERT INTO score_daily (day, agent_id, bucket, n) \
+             SELECT local_day, COALESCE(agent_id, ''), \
+             CASE WHEN score >= 100 THEN 100 WHEN score < 0 THEN 0 ELSE CAST(score / 5 AS INTEGER) * 5 END, COUNT(*) \
+             FROM inspections WHERE is_current = 1 AND local_day = $1 AND answered = 1 GROUP BY 1, 2, 3",
+        )
+        .bind(day)
+        .execute(&mut *tx)
+        .await
+        .context("summing a day's scores")?;
         sqlx::query(
             "INSERT INTO rule_daily (day, agent_id, rule, dimension, conversations, findings, deduction) \
              SELECT i.local_day, COALESCE(i.agent_id, ''), f.rule, MAX(f.dimension), \
@@ -394,6 +410,122 @@ impl Store {
     }
 }
 
+/// One day's totals, for trend charts.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct DayTotals {
+    /// Local day number.
+    pub day: i64,
+    /// Conversations offered.
+    pub offered: i64,
+    /// Conversations answered.
+    pub answered: i64,
+    /// Sum of scores of answered conversations.
+    pub score_sum: f64,
+    /// Answered conversations that passed.
+    pub passed: i64,
+    /// Vetoes.
+    pub vetoes: i64,
+    /// Answered conversations with a known wait.
+    pub wait_count: i64,
+    /// Of those, answered within `within_s` seconds.
+    pub timely: i64,
+    /// Conversations with a satisfaction score.
+    pub sat_count: i64,
+    /// Of those, satisfied.
+    pub sat_satisfied: i64,
+}
+
+impl Store {
+    /// Per-day totals of days `from..to` (one agent, or everyone), for
+    /// trends; `within_s` is the answer limit counted as timely.
+    pub async fn daily_totals(
+        &self,
+        from: i64,
+        to: i64,
+        agent_id: Option<&str>,
+        within_s: i64,
+    ) -> Result<Vec<DayTotals>, StoreError> {
+        self.refresh_rollups().await?;
+        let rows = sqlx::query(
+            "SELECT day, CAST(SUM(offered) AS BIGINT) AS offered, CAST(SUM(answered) AS BIGINT) AS answered, \
+             SUM(score_sum) AS score_sum, CAST(SUM(passed) AS BIGINT) AS passed, \
+             CAST(SUM(vetoes) AS BIGINT) AS vetoes, CAST(SUM(wait_count) AS BIGINT) AS wait_count, \
+             CAST(SUM(sat_count) AS BIGINT) AS sat_count, CAST(SUM(sat_satisfied) AS BIGINT) AS sat_satisfied \
+             FROM kpi_daily WHERE day >= $1 AND day < $2 AND ($3 IS NULL OR agent_id = $3) \
+             GROUP BY day ORDER BY day",
+        )
+        .bind(from)
+        .bind(to)
+        .bind(agent_id)
+        .fetch_all(self.pool())
+        .await
+        .context("reading daily totals")?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            out.push(DayTotals {
+                day: r.try_get("day").context("day")?,
+                offered: r.try_get("offered").context("offered")?,
+                answered: r.try_get("answered").context("answered")?,
+                score_sum: r.try_get("score_sum").context("score_sum")?,
+                passed: r.try_get("passed").context("passed")?,
+                vetoes: r.try_get("vetoes").context("vetoes")?,
+                wait_count: r.try_get("wait_count").context("wait_count")?,
+                timely: 0,
+                sat_count: r.try_get("sat_count").context("sat_count")?,
+                sat_satisfied: r.try_get("sat_satisfied").context("sat_satisfied")?,
+            });
+        }
+        let timely = sqlx::query(
+            "SELECT day, CAST(SUM(n) AS BIGINT) AS n FROM wait_daily WHERE day >= $1 AND day < $2 \
+             AND ($3 IS NULL OR agent_id = $3) AND sec <= $4 GROUP BY day",
+        )
+        .bind(from)
+        .bind(to)
+        .bind(agent_id)
+        .bind(within_s)
+        .fetch_all(self.pool())
+        .await
+        .context("reading daily waits")?;
+        for r in &timely {
+            let day: i64 = r.try_get("day").context("day")?;
+            let n: i64 = r.try_get("n").context("n")?;
+            if let Some(t) = out.iter_mut().find(|t| t.day == day) {
+                t.timely = n;
+            }
+        }
+        Ok(out)
+    }
+
+    /// How many answered conversations of days `from..to` scored in each
+    /// 5-point bucket (0, 5, …, 100), for one agent or everyone.
+    pub async fn score_histogram(
+        &self,
+        from: i64,
+        to: i64,
+        agent_id: Option<&str>,
+    ) -> Result<BTreeMap<i64, i64>, StoreError> {
+        self.refresh_rollups().await?;
+        let rows = sqlx::query(
+            "SELECT bucket, CAST(SUM(n) AS BIGINT) AS n FROM score_daily WHERE day >= $1 AND day < $2 \
+             AND ($3 IS NULL OR agent_id = $3) GROUP BY bucket",
+        )
+        .bind(from)
+        .bind(to)
+        .bind(agent_id)
+        .fetch_all(self.pool())
+        .await
+        .context("reading the score histogram")?;
+        let mut out = BTreeMap::new();
+        for r in &rows {
+            out.insert(
+                r.try_get::<i64, _>("bucket").context("bucket")?,
+                r.try_get::<i64, _>("n").context("n")?,
+            );
+        }
+        Ok(out)
+    }
+}
+
 /// Sums of one import batch per day and agent, added to the rollups in the
 /// batch's transaction.
 #[derive(Debug, Default)]
@@ -403,6 +535,13 @@ pub(crate) struct BatchSums {
     rules: BTreeMap<(i64, String, String), (String, i64, i64, f64)>,
     /// (day, agent, dimension) → (conversations, deduction)
     dimensions: BTreeMap<(i64, String, String), (i64, f64)>,
+    /// (day, agent, score bucket) → conversations
+    scores: BTreeMap<(i64, String, i64), i64>,
+}
+
+/// The 5-point bucket of a score (0, 5, …, 100).
+pub fn score_bucket(score: f64) -> i64 {
+    ((score.clamp(0.0, 100.0) / 5.0).floor() as i64 * 5).min(100)
 }
 
 impl BatchSums {
@@ -428,6 +567,14 @@ impl BatchSums {
             return;
         }
         k.answered += 1;
+        *self
+            .scores
+            .entry((day, agent.clone(), score_bucket(ins.score)))
+            .or_insert(0) += 1;
+        let k = self
+            .kpi
+            .get_mut(&(day, agent.clone()))
+            .expect("inserted above");
         k.score_sum += ins.score;
         k.passed += i64::from(ins.passed);
         k.vetoes += i64::from(ins.veto);
@@ -524,6 +671,19 @@ impl BatchSums {
                 q = q.bind(*day).bind(*agent).bind(*sec).bind(*n);
             }
             q.execute(&mut **tx).await.context("adding to wait rollups")?;
+        }
+        let scores: Vec<_> = self.scores.iter().collect();
+        for chunk in scores.chunks(500) {
+            let sql = format!(
+                "INSERT INTO score_daily (day, agent_id, bucket, n) VALUES {} \
+                 ON CONFLICT (day, agent_id, bucket) DO UPDATE SET n = score_daily.n + excluded.n",
+                placeholders(backend, chunk.len(), 4)
+            );
+            let mut q: AnyQuery<'_> = sqlx::query(AssertSqlSafe(sql));
+            for ((day, agent, bucket), n) in chunk {
+                q = q.bind(*day).bind(agent.as_str()).bind(*bucket).bind(*n);
+            }
+            q.execute(&mut **tx).await.context("adding to score rollups")?;
         }
         let rules: Vec<_> = self.rules.iter().collect();
         for chunk in rules.chunks(300) {

@@ -11,10 +11,19 @@ use std::collections::HashMap;
 use std::fmt::Display;
 use std::sync::LazyLock;
 
-/// The Chinese catalogue (the default language).
-const ZH_TOML: &str = include_str!("../../messages/zh.toml");
-/// The English catalogue.
-const EN_TOML: &str = include_str!("../../messages/en.toml");
+/// The Chinese catalogue (the default language), one file per area of the
+/// dashboard; a key is defined in exactly one of them.
+const ZH_TOML: &[(&str, &str)] = &[
+    ("zh.toml", include_str!("../../messages/zh.toml")),
+    ("zh-quality.toml", include_str!("../../messages/zh-quality.toml")),
+    ("zh-overview.toml", include_str!("../../messages/zh-overview.toml")),
+];
+/// The English catalogue, file for file.
+const EN_TOML: &[(&str, &str)] = &[
+    ("en.toml", include_str!("../../messages/en.toml")),
+    ("en-quality.toml", include_str!("../../messages/en-quality.toml")),
+    ("en-overview.toml", include_str!("../../messages/en-overview.toml")),
+];
 
 /// Name of the cookie that remembers the language.
 pub const LANG_COOKIE: &str = "lang";
@@ -82,18 +91,20 @@ pub struct Messages {
     map: HashMap<String, String>,
 }
 
-static ZH: LazyLock<Messages> = LazyLock::new(|| Messages::parse(ZH_TOML, "zh.toml"));
-static EN: LazyLock<Messages> = LazyLock::new(|| Messages::parse(EN_TOML, "en.toml"));
+static ZH: LazyLock<Messages> = LazyLock::new(|| Messages::parse_all(ZH_TOML));
+static EN: LazyLock<Messages> = LazyLock::new(|| Messages::parse_all(EN_TOML));
 
 impl Messages {
-    /// Reads a catalogue; a broken file (caught by the tests) logs an error
-    /// and yields what could be read.
-    fn parse(source: &str, name: &str) -> Messages {
+    /// Reads a catalogue from its files; a broken file (caught by the
+    /// tests) logs an error and yields what could be read.
+    fn parse_all(files: &[(&str, &str)]) -> Messages {
         let mut map = HashMap::new();
-        match source.parse::<toml::Table>() {
-            Ok(table) => flatten("", &table, &mut map),
-            Err(e) => {
-                tracing::error!(file = name, error = %e, "message catalogue is not valid TOML")
+        for (name, source) in files {
+            match source.parse::<toml::Table>() {
+                Ok(table) => flatten("", &table, &mut map),
+                Err(e) => {
+                    tracing::error!(file = name, error = %e, "message catalogue is not valid TOML")
+                }
             }
         }
         Messages { map }
@@ -160,16 +171,20 @@ mod tests {
 
     use super::*;
 
-    fn keys(source: &str, name: &str) -> BTreeSet<String> {
-        let table: toml::Table = source
-            .parse()
-            .unwrap_or_else(|e| panic!("{name} is not valid TOML: {e}"));
-        let mut map = HashMap::new();
-        flatten("", &table, &mut map);
-        for (k, v) in &map {
-            assert!(!v.trim().is_empty(), "{name}: `{k}` is empty");
+    fn keys(files: &[(&str, &str)], _name: &str) -> BTreeSet<String> {
+        let mut all = BTreeSet::new();
+        for (name, source) in files {
+            let table: toml::Table = source
+                .parse()
+                .unwrap_or_else(|e| panic!("{name} is not valid TOML: {e}"));
+            let mut map = HashMap::new();
+            flatten("", &table, &mut map);
+            for (k, v) in &map {
+                assert!(!v.trim().is_empty(), "{name}: `{k}` is empty");
+                assert!(all.insert(k.clone()), "{name}: `{k}` is defined in two files");
+            }
         }
-        map.into_keys().collect()
+        all
     }
 
     #[test]

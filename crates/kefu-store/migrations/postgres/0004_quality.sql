@@ -126,6 +126,14 @@ CREATE TABLE wait_daily (
     n         BIGINT NOT NULL,
     PRIMARY KEY (day, agent_id, sec)
 );
+-- Scores of answered conversations in 5-point buckets (0, 5, …, 100).
+CREATE TABLE score_daily (
+    day       BIGINT NOT NULL,
+    agent_id  TEXT NOT NULL,
+    bucket    BIGINT NOT NULL,
+    n         BIGINT NOT NULL,
+    PRIMARY KEY (day, agent_id, bucket)
+);
 CREATE TABLE rule_daily (
     day            BIGINT NOT NULL,
     agent_id       TEXT NOT NULL,

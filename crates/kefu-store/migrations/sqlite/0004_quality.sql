@@ -127,6 +127,14 @@ CREATE TABLE wait_daily (
     n         INTEGER NOT NULL,
     PRIMARY KEY (day, agent_id, sec)
 );
+-- Scores of answered conversations in 5-point buckets (0, 5, …, 100).
+CREATE TABLE score_daily (
+    day       INTEGER NOT NULL,
+    agent_id  TEXT NOT NULL,
+    bucket    INTEGER NOT NULL,
+    n         INTEGER NOT NULL,
+    PRIMARY KEY (day, agent_id, bucket)
+);
 CREATE TABLE rule_daily (
     day            INTEGER NOT NULL,
     agent_id       TEXT NOT NULL,
