@@ -36,8 +36,37 @@ const USERS: &[(&str, Role, &str)] = &[
     ("admin", Role::Admin, "admin-pass-1"),
     ("boss", Role::Supervisor, "boss-pass-1"),
     ("qa", Role::Inspector, "inspector-pass-1"),
+    ("a-90", Role::Agent, "agent-pass-90"),
+    // Last: the scenario goes on signed in as this agent.
     ("a-07", Role::Agent, "agent-pass-07"),
 ];
+
+/// A month of one agent (a-90, 2026-03): 38 clean calls (a golden
+/// conversation that scores 100) and 3 that fail with three taboo phrases
+/// (70 points). Error rate 3/41 = 7.3 % gives three stars; one accepted
+/// appeal makes one pass (80) and 2/41 = 4.9 % gives four.
+fn rated_month() -> Res<Vec<Value>> {
+    let template: Value = FIXTURES
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(serde_json::from_str::<Value>)
+        .find(|c| c.as_ref().is_ok_and(|c| c["id"] == "g-001"))
+        .ok_or("g-001 missing")??;
+    let mut out = Vec::new();
+    for i in 0..41 {
+        let mut c = template.clone();
+        c["agent_id"] = json!("a-90");
+        c["agent_name"] = json!("赵敏");
+        if i < 3 {
+            c["id"] = json!(format!("r-fail-{i}"));
+            c["turns"][4]["text"] = json!("这个我不知道，不清楚，也不明白。");
+        } else {
+            c["id"] = json!(format!("r-ok-{i:02}"));
+        }
+        out.push(c);
+    }
+    Ok(out)
+}
 
 /// A failing conversation: 不知道 (and two more forbidden phrases) in turn 3.
 fn failing(id: &str, agent: &str) -> Value {
@@ -331,6 +360,101 @@ async fn login(c: &Client, k: &mut Checker, user: &str, password: &str) -> Res<(
     k.check_page(c, "after login").await
 }
 
+/// The stars of `agent` on the leaderboard of March 2026.
+async fn stars_of(c: &Client, k: &mut Checker, agent: &str) -> Res<String> {
+    k.visit(c, "/agents?period=2026-03").await?;
+    let cell = c
+        .find(Locator::XPath(&format!(
+            "//table[@id='leaderboard']//tr[.//code[text()='{agent}']]/td[@data-stars]"
+        )))
+        .await?;
+    Ok(cell.attr("data-stars").await?.unwrap_or_default())
+}
+
+/// An inspector builds the queue and confirms a finding; the agent appeals
+/// another; a supervisor accepts it; the agent's stars go from 3 to 4.
+async fn review_and_appeal(c: &Client, k: &mut Checker) -> Res<()> {
+    login(c, k, "boss", "boss-pass-1").await?;
+    let before = stars_of(c, k, "a-90").await?;
+    if before != "3" {
+        return Err(format!("a-90 starts with {before:?} stars, expected 3").into());
+    }
+    k.visit(c, "/agents/a-90?period=2026-03").await?;
+    wait_text(c, "#rating", "差错率").await?;
+
+    login(c, k, "qa", "inspector-pass-1").await?;
+    k.visit(c, "/review").await?;
+    c.find(Locator::Css("input[name=period]"))
+        .await?
+        .clear()
+        .await?;
+    c.find(Locator::Css("input[name=period]"))
+        .await?
+        .send_keys("2026-03")
+        .await?;
+    c.find(Locator::Css("#build-queue")).await?.click().await?;
+    wait_css(c, "#review-queue").await?;
+    k.check_page(c, "queue built").await?;
+    let queued = text_of(c, "#review-queue").await?;
+    if !queued.contains("r-fail-0") {
+        return Err(format!("r-fail-0 is not queued: {queued}").into());
+    }
+    k.visit(c, "/conversations/r-fail-0").await?;
+    c.find(Locator::Css("input[name=verdict_auto_0][value=confirm]"))
+        .await?
+        .click()
+        .await?;
+    c.find(Locator::Css("input[name=remark]"))
+        .await?
+        .send_keys("录音核实属实")
+        .await?;
+    c.find(Locator::Css("#save-review")).await?.click().await?;
+    wait_url(c, |u| u.contains("done=reviewed")).await?;
+    wait_text(c, "#review-findings", "已确认").await?;
+    k.check_page(c, "reviewed").await?;
+
+    login(c, k, "a-90", "agent-pass-90").await?;
+    k.visit(c, "/conversations/r-fail-1").await?;
+    c.find(Locator::Css("details.appeal-form summary"))
+        .await?
+        .click()
+        .await?;
+    c.find(Locator::Css("details.appeal-form textarea[name=reason]"))
+        .await?
+        .send_keys("第三句是复述客户的话")
+        .await?;
+    c.find(Locator::Css("details.appeal-form button[type=submit]"))
+        .await?
+        .click()
+        .await?;
+    wait_url(c, |u| u.contains("done=appealed")).await?;
+    wait_text(c, "#review-findings", "待裁决").await?;
+    k.check_page(c, "appealed").await?;
+    k.visit(c, "/appeals").await?;
+    wait_text(c, ".appeal-list", "r-fail-1").await?;
+
+    login(c, k, "boss", "boss-pass-1").await?;
+    k.visit(c, "/appeals").await?;
+    c.find(Locator::Css(".appeal-list form.decide input[name=comment]"))
+        .await?
+        .send_keys("核实为复述，申诉成立")
+        .await?;
+    c.find(Locator::Css(
+        ".appeal-list form.decide button[value=accept]",
+    ))
+    .await?
+    .click()
+    .await?;
+    wait_url(c, |u| u.contains("done=decided")).await?;
+    wait_text(c, "#appeal-state", "申诉成立").await?;
+    k.check_page(c, "appeal decided").await?;
+    let after = stars_of(c, k, "a-90").await?;
+    if after != "4" {
+        return Err(format!("after the appeal a-90 has {after:?} stars, expected 4").into());
+    }
+    Ok(())
+}
+
 async fn run(app: &App, driver: &Driver, http: &reqwest::Client) -> Res<()> {
     let mut caps = serde_json::Map::new();
     caps.insert("browserName".into(), json!("chrome"));
@@ -377,6 +501,7 @@ async fn scenario(app: &App, c: &Client, driver: &Driver, http: &reqwest::Client
         .map(serde_json::from_str)
         .collect::<Result<_, _>>()?;
     batch.push(failing("b-fail-1", "a-07"));
+    batch.extend(rated_month()?);
     let r = http
         .post(format!("{}/api/v1/conversations", app.base))
         .bearer_auth(&token)
@@ -472,6 +597,8 @@ async fn scenario(app: &App, c: &Client, driver: &Driver, http: &reqwest::Client
         .click()
         .await?;
     wait_css(c, "html[lang=zh-CN]").await?;
+
+    review_and_appeal(c, &mut k).await?;
 
     // A supervisor files a complaint, resolves it, records the survey and
     // the revisit it calls for.

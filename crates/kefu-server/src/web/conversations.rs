@@ -246,29 +246,14 @@ fn row(ctx: &Ctx, r: &InspectionRow) -> Row {
     }
 }
 
-/// A finding as stored in a result (the engine's `Finding`, read back).
+/// What the page needs of an automatic finding as stored in a result (the
+/// rest comes from the reviewed findings).
 #[derive(Debug, Clone, Deserialize)]
 struct StoredFinding {
     #[serde(default)]
-    rule: String,
-    #[serde(default)]
     name: String,
     #[serde(default)]
-    dimension: String,
-    #[serde(default)]
     kind: String,
-    #[serde(default)]
-    turn: Option<usize>,
-    #[serde(default)]
-    span: Option<[usize; 2]>,
-    #[serde(default)]
-    text: Option<String>,
-    #[serde(default)]
-    deduction: f64,
-    #[serde(default)]
-    veto: bool,
-    #[serde(default)]
-    message: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -325,6 +310,8 @@ struct FindingRow {
     href: Option<String>,
     /// The turn it is in, 1-based, for people.
     turn: Option<usize>,
+    /// Whether it still counts (not overturned or withdrawn).
+    counts: bool,
 }
 
 /// Something between two turns.
@@ -380,6 +367,35 @@ struct DetailPage {
     gauge: String,
     history: Vec<HistoryRow>,
     complaint_href: Option<String>,
+    /// Review and appeal state and forms.
+    review: Option<super::quality::ReviewPanel>,
+}
+
+/// Points deducted per dimension, after review when there is a review
+/// view (dimensions in the result's order, then any others).
+fn dimension_data(
+    result: &StoredResult,
+    reviewed: &[kefu_engine::review::ReviewedFinding],
+) -> Vec<Datum> {
+    if reviewed.is_empty() {
+        return result
+            .dimensions
+            .iter()
+            .map(|d| Datum::new(d.dimension.clone(), d.deduction))
+            .collect();
+    }
+    let mut data: Vec<Datum> = result
+        .dimensions
+        .iter()
+        .map(|d| Datum::new(d.dimension.clone(), 0.0))
+        .collect();
+    for f in reviewed.iter().filter(|f| f.status.counts()) {
+        match data.iter_mut().find(|d| d.label == f.dimension) {
+            Some(d) => d.value += f.deduction,
+            None => data.push(Datum::new(f.dimension.clone(), f.deduction)),
+        }
+    }
+    data
 }
 
 fn speaker_name(s: Speaker) -> &'static str {
@@ -423,13 +439,23 @@ pub async fn detail(
         .and_then(|h| serde_json::from_value(h.result.clone()).ok())
         .unwrap_or_default();
 
-    // Findings, numbered; marks per turn.
+    // The effective findings (after review and appeals), numbered; marks
+    // per turn for those that count.
+    let panel = match current {
+        Some(_) => super::quality::review_panel(&state, &page, &ctx, &id).await?,
+        None => None,
+    };
+    let reviewed: Vec<kefu_engine::review::ReviewedFinding> = match &panel {
+        Some((_, f)) => f.clone(),
+        None => Vec::new(),
+    };
     let mut marks: HashMap<usize, Vec<Mark>> = HashMap::new();
-    let mut findings = Vec::with_capacity(result.findings.len());
-    for (i, f) in result.findings.iter().enumerate() {
+    let mut findings = Vec::with_capacity(reviewed.len());
+    for (i, f) in reviewed.iter().enumerate() {
         let number = i + 1;
+        let counts = f.status.counts();
         let in_text = f.turn.filter(|t| *t < conv.turns.len());
-        if let Some(t) = in_text {
+        if let (Some(t), true) = (in_text, counts) {
             let [start, end] = f.span.unwrap_or([0, 0]);
             marks.entry(t).or_default().push(Mark {
                 start,
@@ -438,18 +464,25 @@ pub async fn detail(
                 veto: f.veto,
             });
         }
+        let kind = f
+            .key
+            .strip_prefix("auto:")
+            .and_then(|n| n.parse::<usize>().ok())
+            .and_then(|n| result.findings.get(n))
+            .map_or_else(|| "manual".to_string(), |a| a.kind.clone());
         findings.push(FindingRow {
             number,
             rule: f.rule.clone(),
             name: f.name.clone(),
             dimension: f.dimension.clone(),
-            kind: ctx.label(&labels::rule_kind(&f.kind), &f.kind).to_string(),
+            kind: ctx.label(&labels::rule_kind(&kind), &kind).to_string(),
             message: f.message.clone(),
             text: f.text.clone().unwrap_or_default(),
             deduction: html::num(f.deduction),
             veto: f.veto,
-            href: in_text.map(|_| format!("#f{number}")),
+            href: (in_text.is_some() && counts).then(|| format!("#f{number}")),
             turn: in_text.map(|t| t + 1),
+            counts,
         });
     }
 
@@ -489,16 +522,13 @@ pub async fn detail(
         &Chart::new(ctx.t("conv.chart_dimensions"), ctx.t("chart.no_data"))
             .axes("", ctx.t("conv.deduction"))
             .size(560.0, 240.0),
-        &result
-            .dimensions
-            .iter()
-            .map(|d| Datum::new(d.dimension.clone(), d.deduction))
-            .collect::<Vec<_>>(),
+        &dimension_data(&result, &reviewed),
     );
     let scoring = &state.inspector.pack().scoring;
+    let score = panel.as_ref().map_or(result.score, |(p, _)| p.score);
     let gauge = charts::gauge(
         &Chart::new(ctx.t("conv.score"), ctx.t("chart.no_data")).size(220.0, 150.0),
-        current.map(|_| result.score),
+        current.map(|_| score),
         0.0,
         scoring.base,
         Some(scoring.pass_mark),
@@ -563,9 +593,11 @@ pub async fn detail(
             .map(|w| ctx.t1("unit.seconds", html::secs(w as f64)))
             .unwrap_or_default(),
         has_result: current.is_some(),
-        grade: result.grade.clone().unwrap_or_default(),
-        passed: result.passed,
-        veto: result.veto,
+        grade: panel
+            .as_ref()
+            .map_or_else(|| result.grade.clone().unwrap_or_default(), |(p, _)| p.grade.clone()),
+        passed: panel.as_ref().map_or(result.passed, |(p, _)| p.passed),
+        veto: panel.as_ref().map_or(result.veto, |(p, _)| p.veto),
         pack,
         findings,
         turns,
@@ -575,6 +607,7 @@ pub async fn detail(
         gauge,
         history: history_rows,
         complaint_href,
+        review: panel.map(|(p, _)| p),
         ctx,
     })
 }

@@ -45,7 +45,9 @@ mod conversations;
 pub mod html;
 pub mod i18n;
 pub mod labels;
+mod overview;
 mod packs;
+mod quality;
 pub mod page;
 mod session;
 
@@ -63,7 +65,7 @@ use page::{is_https, query_pairs, request_lang, set_cookie, Ctx, ErrorInfo};
 /// The dashboard's routes (merged into the application router).
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/", get(coming::overview))
+        .route("/", get(overview::page))
         .route("/login", get(session::login_form).post(session::login))
         .route("/logout", get(session::logout_form).post(session::logout))
         .route("/lang/{lang}", get(session::switch_lang))
@@ -71,9 +73,15 @@ pub fn router() -> Router<AppState> {
         .route("/favicon.ico", get(assets::favicon))
         .route("/conversations", get(conversations::list))
         .route("/conversations/{id}", get(conversations::detail))
-        .route("/review", get(coming::review))
-        .route("/appeals", get(coming::appeals))
-        .route("/agents", get(coming::agents))
+        .route("/conversations/{id}/review", post(quality::save_review))
+        .route("/conversations/{id}/appeals", post(quality::file_appeal))
+        .route("/review", get(quality::queue))
+        .route("/review/build", post(quality::build_queue))
+        .route("/appeals", get(quality::appeals))
+        .route("/appeals/{id}", get(quality::appeal))
+        .route("/appeals/{id}/decision", post(quality::decide))
+        .route("/agents", get(quality::agents))
+        .route("/agents/{id}", get(quality::agent))
         .route(
             "/complaints",
             get(complaints::board).post(complaints::create),

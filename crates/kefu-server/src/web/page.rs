@@ -410,6 +410,11 @@ impl FormData {
         self.get(name).unwrap_or("").to_string()
     }
 
+    /// Every field, in order.
+    pub fn pairs(&self) -> &[(String, String)] {
+        &self.0
+    }
+
     /// Whether a checkbox `name` was ticked.
     pub fn checked(&self, name: &str) -> bool {
         matches!(self.get(name), Some("1" | "on" | "true" | "yes"))
