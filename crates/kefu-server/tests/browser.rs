@@ -715,6 +715,41 @@ async fn scenario(app: &App, c: &Client, driver: &Driver, http: &reqwest::Client
     }
     k.check_page(c, "pack issues").await?;
 
+    // An admin opens the settings, saves the KPI settings with a stricter
+    // answer limit, and a broken edit is refused with the reason.
+    login(c, &mut k, "admin", "admin-pass-1").await?;
+    k.visit(c, "/admin").await?;
+    c.find(Locator::Css("#edit-settings")).await?.click().await?;
+    wait_css(c, "#quality textarea").await?;
+    k.check_page(c, "settings").await?;
+    c.execute(
+        "var t = document.querySelector('#quality textarea'); t.value = t.value.replace('\"answer_within_s\": 15', '\"answer_within_s\": 20');",
+        vec![],
+    )
+    .await?;
+    c.find(Locator::Css("#quality button[type=submit]"))
+        .await?
+        .click()
+        .await?;
+    wait_url(c, |u| u.contains("done=saved")).await?;
+    let saved = c
+        .execute("return document.querySelector('#quality textarea').value;", vec![])
+        .await?;
+    if !saved.as_str().is_some_and(|t| t.contains("\"answer_within_s\": 20")) {
+        return Err(format!("the answer limit was not saved: {saved}").into());
+    }
+    c.execute(
+        "document.querySelector('#policy textarea').value = '{not json';",
+        vec![],
+    )
+    .await?;
+    c.find(Locator::Css("#policy button[type=submit]"))
+        .await?
+        .click()
+        .await?;
+    wait_css(c, "#policy .alert").await?;
+    k.check_page(c, "settings refused").await?;
+
     // An admin adds a user and deactivates them (confirming the dialog).
     login(c, &mut k, "admin", "admin-pass-1").await?;
     k.visit(c, "/admin").await?;
