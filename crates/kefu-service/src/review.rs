@@ -20,7 +20,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use kefu_engine::review::{apply_review, ReviewInput, Reviewed, StoredFinding};
 use kefu_engine::RulePack;
-use kefu_store::quality::mark_days_dirty_in;
+use kefu_store::quality::{mark_days_dirty_in, replace_contribution, ResultContribution};
 use kefu_store::{Backend, Store, StoreError};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -202,6 +202,10 @@ struct Current {
     pack_version_id: i64,
     local_day: Option<i64>,
     score: f64,
+    passed: bool,
+    veto: bool,
+    answered: bool,
+    reviewed: bool,
     automatic: serde_json::Value,
 }
 
@@ -232,8 +236,8 @@ impl ReviewService {
     ) -> Result<Current> {
         let row = db(
             sqlx::query(
-                "SELECT id, agent_id, pack_version_id, local_day, score, result FROM inspections \
-                 WHERE conversation_id = $1 AND is_current = 1",
+                "SELECT id, agent_id, pack_version_id, local_day, score, passed, veto, answered, reviewed_at, \
+                 result FROM inspections WHERE conversation_id = $1 AND is_current = 1",
             )
             .bind(conversation_id)
             .fetch_optional(&mut **tx)
@@ -256,6 +260,14 @@ impl ReviewService {
             )?,
             local_day: db(row.try_get("local_day"), "inspections.local_day")?,
             score: db(row.try_get("score"), "inspections.score")?,
+            passed: db(row.try_get::<i64, _>("passed"), "inspections.passed")? != 0,
+            veto: db(row.try_get::<i64, _>("veto"), "inspections.veto")? != 0,
+            answered: db(row.try_get::<i64, _>("answered"), "inspections.answered")? != 0,
+            reviewed: db(
+                row.try_get::<Option<i64>, _>("reviewed_at"),
+                "inspections.reviewed_at",
+            )?
+            .is_some(),
             automatic: serde_json::from_slice(&json)
                 .map_err(|e| corrupt(format!("inspection {id}"), e))?,
         })
@@ -377,6 +389,22 @@ impl ReviewService {
             .await,
             "storing the reviewed score",
         )?;
+        let old_findings = db(
+            sqlx::query("SELECT rule, dimension, deduction FROM findings WHERE inspection_id = $1")
+                .bind(cur.inspection_id)
+                .fetch_all(&mut **tx)
+                .await,
+            "reading findings",
+        )?
+        .iter()
+        .map(|r| {
+            Ok((
+                db(r.try_get("rule"), "findings.rule")?,
+                db(r.try_get("dimension"), "findings.dimension")?,
+                db(r.try_get("deduction"), "findings.deduction")?,
+            ))
+        })
+        .collect::<Result<Vec<(String, String, f64)>>>()?;
         db(
             sqlx::query("DELETE FROM findings WHERE inspection_id = $1")
                 .bind(cur.inspection_id)
@@ -400,7 +428,29 @@ impl ReviewService {
                 "storing reviewed findings",
             )?;
         }
-        if let Some(day) = cur.local_day {
+        // The day's report figures follow at once: this result's old
+        // contribution out, the new one in.
+        if let (Some(day), true) = (cur.local_day, cur.answered) {
+            let old = ResultContribution {
+                score: cur.score,
+                passed: cur.passed,
+                veto: cur.veto,
+                reviewed: cur.reviewed,
+                findings: old_findings,
+            };
+            let new = ResultContribution {
+                score: reviewed.score,
+                passed: reviewed.passed,
+                veto: reviewed.veto,
+                reviewed: true,
+                findings: counting
+                    .iter()
+                    .map(|f| (f.rule.clone(), f.dimension.clone(), f.deduction))
+                    .collect(),
+            };
+            replace_contribution(tx, day, cur.agent_id.as_deref().unwrap_or(""), &old, &new)
+                .await?;
+        } else if let Some(day) = cur.local_day {
             mark_days_dirty_in(tx, self.store.backend(), &[day]).await?;
         }
         Ok(reviewed)

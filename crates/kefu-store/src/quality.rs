@@ -359,7 +359,7 @@ impl Store {
         let rules = sqlx::query(
             "SELECT agent_id, rule, MAX(dimension) AS dimension, CAST(SUM(conversations) AS BIGINT) AS conversations, \
              CAST(SUM(findings) AS BIGINT) AS findings, SUM(deduction) AS deduction FROM rule_daily \
-             WHERE day >= $1 AND day < $2 GROUP BY agent_id, rule",
+             WHERE day >= $1 AND day < $2 GROUP BY agent_id, rule HAVING SUM(conversations) > 0",
         )
         .bind(from)
         .bind(to)
@@ -383,7 +383,7 @@ impl Store {
         let dimensions = sqlx::query(
             "SELECT agent_id, dimension, CAST(SUM(conversations) AS BIGINT) AS conversations, \
              SUM(deduction) AS deduction FROM dimension_daily \
-             WHERE day >= $1 AND day < $2 GROUP BY agent_id, dimension",
+             WHERE day >= $1 AND day < $2 GROUP BY agent_id, dimension HAVING SUM(conversations) > 0",
         )
         .bind(from)
         .bind(to)
@@ -507,7 +507,7 @@ impl Store {
         self.refresh_rollups().await?;
         let rows = sqlx::query(
             "SELECT bucket, CAST(SUM(n) AS BIGINT) AS n FROM score_daily WHERE day >= $1 AND day < $2 \
-             AND ($3 IS NULL OR agent_id = $3) GROUP BY bucket",
+             AND ($3 IS NULL OR agent_id = $3) GROUP BY bucket HAVING SUM(n) > 0",
         )
         .bind(from)
         .bind(to)
@@ -732,4 +732,124 @@ impl BatchSums {
         }
         Ok(())
     }
+}
+
+/// What one result contributes to the rollups (for changing it in place).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ResultContribution {
+    /// Score.
+    pub score: f64,
+    /// Passed.
+    pub passed: bool,
+    /// Veto.
+    pub veto: bool,
+    /// Reviewed by a person.
+    pub reviewed: bool,
+    /// Findings: (rule, dimension, points).
+    pub findings: Vec<(String, String, f64)>,
+}
+
+/// Replaces one answered conversation's contribution to the rollups of
+/// `day` (`old` out, `new` in) inside `tx`: what a review or an appeal
+/// decision changes, without rebuilding the day.
+pub async fn replace_contribution(
+    tx: &mut sqlx::Transaction<'_, Any>,
+    day: i64,
+    agent_id: &str,
+    old: &ResultContribution,
+    new: &ResultContribution,
+) -> Result<(), StoreError> {
+    let flag = |b: bool| i64::from(b);
+    sqlx::query(
+        "UPDATE kpi_daily SET score_sum = score_sum + $1, passed = passed + $2, vetoes = vetoes + $3, \
+         reviewed = reviewed + $4 WHERE day = $5 AND agent_id = $6",
+    )
+    .bind(new.score - old.score)
+    .bind(flag(new.passed) - flag(old.passed))
+    .bind(flag(new.veto) - flag(old.veto))
+    .bind(flag(new.reviewed) - flag(old.reviewed))
+    .bind(day)
+    .bind(agent_id)
+    .execute(&mut **tx)
+    .await
+    .context("adjusting KPI rollups")?;
+    let (ob, nb) = (score_bucket(old.score), score_bucket(new.score));
+    if ob != nb {
+        for (bucket, delta) in [(ob, -1i64), (nb, 1)] {
+            sqlx::query(
+                "INSERT INTO score_daily (day, agent_id, bucket, n) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (day, agent_id, bucket) DO UPDATE SET n = score_daily.n + excluded.n",
+            )
+            .bind(day)
+            .bind(agent_id)
+            .bind(bucket)
+            .bind(delta)
+            .execute(&mut **tx)
+            .await
+            .context("adjusting score rollups")?;
+        }
+    }
+    // Per rule and per dimension: (conversations, findings, points) before
+    // and after.
+    type Tally = BTreeMap<String, (String, i64, f64)>;
+    let tally = |c: &ResultContribution, by_dimension: bool| -> Tally {
+        let mut t: Tally = BTreeMap::new();
+        for (rule, dim, points) in &c.findings {
+            let key = if by_dimension { dim.clone() } else { rule.clone() };
+            let e = t.entry(key).or_insert_with(|| (dim.clone(), 0, 0.0));
+            e.1 += 1;
+            e.2 += points;
+        }
+        t
+    };
+    for by_dimension in [false, true] {
+        let (before, after) = (tally(old, by_dimension), tally(new, by_dimension));
+        let keys: std::collections::BTreeSet<&String> = before.keys().chain(after.keys()).collect();
+        for key in keys {
+            let b = before.get(key);
+            let a = after.get(key);
+            let dim = a.or(b).map(|x| x.0.clone()).unwrap_or_default();
+            let convs = i64::from(a.is_some()) - i64::from(b.is_some());
+            let findings = a.map_or(0, |x| x.1) - b.map_or(0, |x| x.1);
+            let points = a.map_or(0.0, |x| x.2) - b.map_or(0.0, |x| x.2);
+            if convs == 0 && findings == 0 && points == 0.0 {
+                continue;
+            }
+            if by_dimension {
+                sqlx::query(
+                    "INSERT INTO dimension_daily (day, agent_id, dimension, conversations, deduction) \
+                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (day, agent_id, dimension) DO UPDATE SET \
+                     conversations = dimension_daily.conversations + excluded.conversations, \
+                     deduction = dimension_daily.deduction + excluded.deduction",
+                )
+                .bind(day)
+                .bind(agent_id)
+                .bind(key.as_str())
+                .bind(convs)
+                .bind(points)
+                .execute(&mut **tx)
+                .await
+                .context("adjusting dimension rollups")?;
+            } else {
+                sqlx::query(
+                    "INSERT INTO rule_daily (day, agent_id, rule, dimension, conversations, findings, deduction) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (day, agent_id, rule) DO UPDATE SET \
+                     conversations = rule_daily.conversations + excluded.conversations, \
+                     findings = rule_daily.findings + excluded.findings, \
+                     deduction = rule_daily.deduction + excluded.deduction",
+                )
+                .bind(day)
+                .bind(agent_id)
+                .bind(key.as_str())
+                .bind(dim.as_str())
+                .bind(convs)
+                .bind(findings)
+                .bind(points)
+                .execute(&mut **tx)
+                .await
+                .context("adjusting rule rollups")?;
+            }
+        }
+    }
+    Ok(())
 }
