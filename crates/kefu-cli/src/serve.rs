@@ -111,11 +111,24 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         );
         let scanner =
             kefu_server::spawn_sla_scanner(&state, std::time::Duration::from_secs(60), node);
+        // Conversations stored before full-text search existed are indexed
+        // in the background; search finds them as they are reached.
+        let indexer = {
+            let store = state.store.clone();
+            tokio::spawn(async move {
+                match store.reindex_missing().await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(conversations = n, "indexed for full-text search"),
+                    Err(e) => tracing::error!(error = %e, "full-text indexing failed"),
+                }
+            })
+        };
         kefu_server::serve(listener, state, async {
             let _ = tokio::signal::ctrl_c().await;
         })
         .await?;
         scanner.abort();
+        indexer.abort();
         anyhow::Ok(())
     })?;
     Ok(ExitCode::SUCCESS)

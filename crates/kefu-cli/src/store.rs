@@ -87,7 +87,11 @@ pub fn migrate(args: DatabaseArgs) -> anyhow::Result<ExitCode> {
     runtime()?.block_on(async {
         let store = Store::connect(&url).await?;
         store.migrate().await?;
-        println!("{}: migrations applied", redact(&url));
+        let indexed = store.reindex_missing().await?;
+        println!(
+            "{}: migrations applied; {indexed} conversations added to the search index",
+            redact(&url)
+        );
         anyhow::Ok(())
     })?;
     Ok(ExitCode::SUCCESS)

@@ -297,6 +297,23 @@ async fn scenario(app: &App) {
     let (status, _) = app.get(Some(&agent), "/api/v1/packs").await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 
+    // Full-text search finds imported transcripts at once, in any width or
+    // script form of the words.
+    for q in ["流量包", "流量包%20套餐", "機主"] {
+        let (status, found) = app
+            .get(Some(&admin), &format!("/api/v1/conversations?q={q}"))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{found}");
+        assert!(
+            found["items"]
+                .as_array()
+                .is_some_and(|items| items.iter().any(|i| i["conversation_id"] == "g-001")),
+            "{q}: {found}"
+        );
+    }
+    let (_, none) = app.get(Some(&admin), "/api/v1/conversations?q=没有这句话xyz").await;
+    assert_eq!(none["total"], 0, "{none}");
+
     // Every documented path is routed (no "no such endpoint").
     let (_, spec) = app.get(None, "/api/openapi.json").await;
     for path in spec["paths"].as_object().expect("paths").keys() {

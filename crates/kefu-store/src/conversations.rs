@@ -54,6 +54,8 @@ pub struct ImportItem {
     pub result: Vec<u8>,
     /// What KPIs need to know about the conversation.
     pub facts: ConversationFacts,
+    /// The transcript as the full-text index keeps it.
+    pub text: String,
 }
 
 /// Facts about a conversation that KPIs count, copied onto its results.
@@ -81,9 +83,8 @@ impl ConversationFacts {
             .turns
             .iter()
             .any(|t| t.role == Role::Agent && !t.text.trim().is_empty());
-        let answered = has_agent_turn
-            && flag("abandoned") != Some(true)
-            && flag("answered") != Some(false);
+        let answered =
+            has_agent_turn && flag("abandoned") != Some(true) && flag("answered") != Some(false);
         let satisfaction = ["satisfaction", "满意度"]
             .iter()
             .find_map(|k| conv.meta.get(*k))
@@ -147,6 +148,7 @@ impl ImportItem {
             inspection,
             result,
             facts: ConversationFacts::of(conv),
+            text: crate::search::transcript_text(conv),
         }
     }
 }
@@ -336,6 +338,12 @@ impl Store {
                 inserted_ids.insert(row.try_get::<String, _>("id").context("conversations.id")?);
             }
         }
+        let texts: Vec<(&str, &str)> = unique
+            .iter()
+            .filter(|i| inserted_ids.contains(&i.id))
+            .map(|i| (i.id.as_str(), i.text.as_str()))
+            .collect();
+        crate::search::index_transcripts(&mut tx, self.backend(), &texts).await?;
         let fresh: Vec<(&Inspection, &[u8], ConversationFacts)> = unique
             .iter()
             .filter(|i| inserted_ids.contains(&i.id))
@@ -498,46 +506,71 @@ impl Store {
         &self,
         filter: &ConversationFilter,
     ) -> Result<(Vec<InspectionRow>, i64), StoreError> {
-        let mut conditions = vec!["i.is_current = 1".to_string()];
-        let mut n = 0;
-        let mut next = || {
-            n += 1;
-            format!("${n}")
+        let limit = filter.limit.unwrap_or(50).clamp(1, 1000);
+        let offset = filter.offset.unwrap_or(0).max(0);
+        // The transcript search is planned first: on SQLite the full-text
+        // index says how many conversations match, which picks how the page
+        // and the count are found (and answers "none" at once).
+        let text = match filter.text.as_deref() {
+            Some(t) => self.text_filter(t).await?,
+            None => None,
         };
-        if filter.agent_id.is_some() {
-            conditions.push(format!("i.agent_id = {}", next()));
+        if text.as_ref().and_then(|t| t.matches()) == Some(0) {
+            return Ok((Vec::new(), 0));
         }
-        if filter.from_ms.is_some() {
-            conditions.push(format!("i.started_at >= {}", next()));
-        }
-        if filter.to_ms.is_some() {
-            conditions.push(format!("i.started_at < {}", next()));
-        }
-        if filter.passed.is_some() {
-            conditions.push(format!("i.passed = {}", next()));
-        }
-        if filter.rule.is_some() {
-            conditions.push(format!(
-                "EXISTS (SELECT 1 FROM findings f WHERE f.inspection_id = i.id AND f.rule = {})",
-                next()
-            ));
-        }
-        if filter.min_score.is_some() {
-            conditions.push(format!("i.score >= {}", next()));
-        }
-        if filter.max_score.is_some() {
-            conditions.push(format!("i.score <= {}", next()));
-        }
-        let text = filter
-            .text
-            .as_deref()
-            .and_then(|t| crate::search::TextQuery::parse(self.backend(), t));
-        if let Some(t) = &text {
-            conditions.push(t.condition("i.conversation_id", &mut next));
-        }
-        let limit_ph = next();
-        let offset_ph = next();
-        let where_sql = conditions.join(" AND ");
+        // The SQL is built in a block: its placeholder counter must not live
+        // across the awaits below (the future has to be `Send`).
+        let (page_where, count_where, limit_ph, offset_ph, other_filters) = {
+            let mut conditions = vec!["i.is_current = 1".to_string()];
+            let n = std::cell::Cell::new(0);
+            let mut next = || {
+                n.set(n.get() + 1);
+                format!("${}", n.get())
+            };
+            if filter.agent_id.is_some() {
+                conditions.push(format!("i.agent_id = {}", next()));
+            }
+            if filter.from_ms.is_some() {
+                conditions.push(format!("i.started_at >= {}", next()));
+            }
+            if filter.to_ms.is_some() {
+                conditions.push(format!("i.started_at < {}", next()));
+            }
+            if filter.passed.is_some() {
+                conditions.push(format!("i.passed = {}", next()));
+            }
+            if filter.rule.is_some() {
+                conditions.push(format!(
+                    "EXISTS (SELECT 1 FROM findings f WHERE f.inspection_id = i.id AND f.rule = {})",
+                    next()
+                ));
+            }
+            if filter.min_score.is_some() {
+                conditions.push(format!("i.score >= {}", next()));
+            }
+            if filter.max_score.is_some() {
+                conditions.push(format!("i.score <= {}", next()));
+            }
+            let other_filters = conditions.len() > 1;
+            // The page and the count take the same parameters; only the shape
+            // of the text condition differs between them.
+            let (page_where, count_where) = match &text {
+                Some(t) => {
+                    let before = n.get();
+                    let page = t.page_condition("i.conversation_id", offset + limit, &mut next);
+                    n.set(before);
+                    let count = t.count_condition("i.conversation_id", &mut next);
+                    (
+                        format!("{} AND {page}", conditions.join(" AND ")),
+                        format!("{} AND {count}", conditions.join(" AND ")),
+                    )
+                }
+                None => (conditions.join(" AND "), conditions.join(" AND ")),
+            };
+            let limit_ph = next();
+            let offset_ph = next();
+            (page_where, count_where, limit_ph, offset_ph, other_filters)
+        };
         let bind_filters = |mut q: AnyQuery<'static>| {
             if let Some(a) = &filter.agent_id {
                 q = q.bind(a.clone());
@@ -568,23 +601,29 @@ impl Store {
         let list_sql = format!(
             "SELECT i.id, i.conversation_id, i.pack_version_id, i.is_current, i.agent_id, i.started_at, \
              i.score, i.passed, i.veto, i.grade, i.finding_count, i.result, i.created_at \
-             FROM inspections i WHERE {where_sql} ORDER BY i.started_at DESC, i.id DESC LIMIT {limit_ph} OFFSET {offset_ph}"
+             FROM inspections i WHERE {page_where} ORDER BY i.started_at DESC, i.id DESC LIMIT {limit_ph} OFFSET {offset_ph}"
         );
-        let limit = filter.limit.unwrap_or(50).clamp(1, 1000);
-        let offset = filter.offset.unwrap_or(0).max(0);
         let rows = bind_filters(sqlx::query(AssertSqlSafe(list_sql)))
             .bind(limit)
             .bind(offset)
             .fetch_all(self.pool())
             .await
             .context("listing inspections")?;
-        let count_sql = format!("SELECT COUNT(*) AS n FROM inspections i WHERE {where_sql}");
-        let total: i64 = bind_filters(sqlx::query(AssertSqlSafe(count_sql)))
-            .fetch_one(self.pool())
-            .await
-            .context("counting inspections")?
-            .try_get("n")
-            .context("count")?;
+        let total = match text.as_ref().and_then(|t| t.matches()) {
+            // Every indexed conversation has a current result: with no
+            // other filter the index's count is the total.
+            Some(m) if !other_filters => m,
+            _ => {
+                let count_sql =
+                    format!("SELECT COUNT(*) AS n FROM inspections i WHERE {count_where}");
+                bind_filters(sqlx::query(AssertSqlSafe(count_sql)))
+                    .fetch_one(self.pool())
+                    .await
+                    .context("counting inspections")?
+                    .try_get("n")
+                    .context("count")?
+            }
+        };
         let items = rows
             .iter()
             .map(inspection_from_row)

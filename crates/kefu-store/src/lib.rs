@@ -28,7 +28,7 @@ pub use conversations::{
     InspectionRow, ReinspectOutcome,
 };
 pub use packs::PackVersion;
-pub use search::{search_form, transcript_text, MAX_QUERY_TERMS};
+pub use search::{search_form, transcript_text, TextFilter, MAX_QUERY_TERMS};
 
 /// Decompresses a stored document (a conversation record or a result), for
 /// services that read those columns themselves.
