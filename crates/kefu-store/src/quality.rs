@@ -532,12 +532,15 @@ impl Store {
 pub(crate) struct BatchSums {
     kpi: BTreeMap<(i64, String), KpiDay>,
     /// (day, agent, rule) → (dimension, conversations, findings, deduction)
-    rules: BTreeMap<(i64, String, String), (String, i64, i64, f64)>,
+    rules: BTreeMap<DayAgentKey, (String, i64, i64, f64)>,
     /// (day, agent, dimension) → (conversations, deduction)
-    dimensions: BTreeMap<(i64, String, String), (i64, f64)>,
+    dimensions: BTreeMap<DayAgentKey, (i64, f64)>,
     /// (day, agent, score bucket) → conversations
     scores: BTreeMap<(i64, String, i64), i64>,
 }
+
+/// (day, agent, rule or dimension).
+type DayAgentKey = (i64, String, String);
 
 /// The 5-point bucket of a score (0, 5, …, 100).
 pub fn score_bucket(score: f64) -> i64 {
