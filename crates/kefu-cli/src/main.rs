@@ -203,6 +203,14 @@ pub fn load_inspector(path: Option<&std::path::Path>) -> Result<Inspector, Strin
     load_inspector_with_source(path).map(|(inspector, _)| inspector)
 }
 
+/// Compiles a stored pack text (the active pack from the database).
+pub fn compile_pack(text: &str) -> anyhow::Result<Inspector> {
+    let pack = RulePack::from_toml(text)
+        .map_err(|e| anyhow::anyhow!("the active rule pack in the database is invalid: {e}"))?;
+    Inspector::new(pack)
+        .map_err(|e| anyhow::anyhow!("the active rule pack cannot be compiled: {e}"))
+}
+
 /// Like [`load_inspector`], also returning the pack's text (stored with
 /// results so history shows which version judged).
 pub fn load_inspector_with_source(

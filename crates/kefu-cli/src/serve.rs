@@ -78,6 +78,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(EXIT_UNUSABLE));
         }
     };
+    let pack_given = args.pack.is_some();
     let listen = args
         .listen
         .or_else(|| std::env::var("KEFU_LISTEN").ok().filter(|v| !v.is_empty()))
@@ -85,10 +86,31 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let url = args.db.url();
     runtime()?.block_on(async move {
         let store = Store::open(&url).await?;
-        let meta = inspector.pack().meta.clone();
         let version = store
-            .register_pack(&meta.id, &meta.version, &source)
+            .register_pack(
+                &inspector.pack().meta.id,
+                &inspector.pack().meta.version,
+                &source,
+            )
             .await?;
+        // `--pack` makes its pack the active one for every node; without it
+        // the pack last activated (in the dashboard) stays active, and the
+        // built-in pack is used when none ever was.
+        let (inspector, version_id) = if pack_given {
+            store
+                .set_active_pack(version.id, "kefu serve --pack")
+                .await?;
+            (inspector, version.id)
+        } else {
+            match store.active_pack().await? {
+                Some(id) if id != version.id => match store.pack_source(id).await? {
+                    Some(text) => (crate::compile_pack(&text)?, id),
+                    None => (inspector, version.id),
+                },
+                _ => (inspector, version.id),
+            }
+        };
+        let meta = inspector.pack().meta.clone();
         let listener = tokio::net::TcpListener::bind(&listen)
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
@@ -99,11 +121,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             meta.id,
             meta.version
         );
-        let state = AppState {
-            store,
-            inspector: Arc::new(inspector),
-            pack_version_id: version.id,
-        };
+        let state = AppState::new(store, inspector, version_id);
         let node = format!(
             "{}-{}",
             std::env::var("HOSTNAME").unwrap_or_else(|_| "kefu".into()),

@@ -107,14 +107,32 @@ pub fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
     };
     let url = args.db.url();
     let rt = runtime()?;
-    let meta = inspector.pack().meta.clone();
-    let (store, version) = rt.block_on(async {
+    let pack_given = args.pack.is_some();
+    let (store, version, inspector) = rt.block_on(async {
         let store = Store::open(&url).await?;
+        // Without --pack, conversations are judged by the pack activated in
+        // the dashboard, like those posted to the API.
+        if !pack_given {
+            if let Some(id) = store.active_pack().await? {
+                if let Some(text) = store.pack_source(id).await? {
+                    let active = crate::compile_pack(&text)?;
+                    let version = store
+                        .register_pack(&active.pack().meta.id, &active.pack().meta.version, &text)
+                        .await?;
+                    return anyhow::Ok((store, version, active));
+                }
+            }
+        }
         let version = store
-            .register_pack(&meta.id, &meta.version, &source)
+            .register_pack(
+                &inspector.pack().meta.id,
+                &inspector.pack().meta.version,
+                &source,
+            )
             .await?;
-        anyhow::Ok((store, version))
+        anyhow::Ok((store, version, inspector))
     })?;
+    let meta = inspector.pack().meta.clone();
     let mut errors = Vec::new();
     let inputs = pipeline::expand_inputs(&args.inputs, args.input.from.format(), &mut errors);
     for e in &errors {

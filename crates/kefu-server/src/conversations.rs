@@ -26,7 +26,7 @@ pub async fn create(
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     caller.require_staff("store conversations")?;
-    let inspector = state.inspector.clone();
+    let inspector = state.inspector();
     // Parsing and inspection are CPU work: keep them off the async threads.
     let (items, errors) = tokio::task::spawn_blocking(move || prepare(&body, &inspector))
         .await
@@ -43,7 +43,7 @@ pub async fn create(
     }
     let outcome = state
         .store
-        .import_batch(state.pack_version_id, &items)
+        .import_batch(state.pack_version_id(), &items)
         .await?;
     let results: Vec<Value> = items
         .iter()
@@ -190,6 +190,6 @@ pub async fn packs(State(state): State<AppState>, caller: Caller) -> Result<Json
     caller.require_staff("list rule pack versions")?;
     let versions = state.store.pack_versions().await?;
     Ok(Json(
-        json!({"items": versions, "active": state.pack_version_id}),
+        json!({"items": versions, "active": state.pack_version_id()}),
     ))
 }

@@ -14,7 +14,7 @@ mod params;
 mod quality;
 mod web;
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use axum::extract::{DefaultBodyLimit, State};
@@ -31,15 +31,77 @@ pub use error::ApiError;
 /// Largest request body: a batch of conversations.
 const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
 
+/// The rule pack new conversations are inspected with, compiled, and its
+/// version row; replaced whole when another version is activated.
+type Active = (Arc<Inspector>, i64);
+
 /// What every request handler can reach.
 #[derive(Clone)]
 pub struct AppState {
     /// The database.
     pub store: Store,
-    /// The active rule pack, compiled.
-    pub inspector: Arc<Inspector>,
+    active: Arc<RwLock<Active>>,
+}
+
+impl AppState {
+    /// A state over `store` inspecting with `inspector` (pack version row
+    /// `pack_version_id`).
+    pub fn new(store: Store, inspector: Inspector, pack_version_id: i64) -> AppState {
+        AppState {
+            store,
+            active: Arc::new(RwLock::new((Arc::new(inspector), pack_version_id))),
+        }
+    }
+
+    fn active(&self) -> Active {
+        match self.active.read() {
+            Ok(a) => a.clone(),
+            // A panic while swapping left the old value: still usable.
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// The active pack, compiled.
+    pub fn inspector(&self) -> Arc<Inspector> {
+        self.active().0
+    }
+
     /// The active pack's version row.
-    pub pack_version_id: i64,
+    pub fn pack_version_id(&self) -> i64 {
+        self.active().1
+    }
+
+    /// Makes `inspector` (version row `pack_version_id`) the active pack of
+    /// this node.
+    pub fn activate(&self, inspector: Inspector, pack_version_id: i64) {
+        let next = (Arc::new(inspector), pack_version_id);
+        match self.active.write() {
+            Ok(mut a) => *a = next,
+            Err(poisoned) => *poisoned.into_inner() = next,
+        }
+    }
+
+    /// Switches to the pack version recorded as active in the database when
+    /// another node (or the dashboard) activated one; true when it switched.
+    pub async fn follow_active_pack(&self) -> Result<bool, String> {
+        let Some(id) = self.store.active_pack().await.map_err(|e| e.to_string())? else {
+            return Ok(false);
+        };
+        if id == self.pack_version_id() {
+            return Ok(false);
+        }
+        let source = self
+            .store
+            .pack_source(id)
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("active pack version {id} is missing"))?;
+        let inspector = kefu_engine::RulePack::from_toml(&source)
+            .map_err(|e| e.to_string())
+            .and_then(|p| Inspector::new(p).map_err(|e| e.to_string()))?;
+        self.activate(inspector, id);
+        Ok(true)
+    }
 }
 
 /// The whole application.
@@ -95,7 +157,10 @@ pub fn router(state: AppState) -> Router {
             get(quality::list_assessments).post(quality::run_assessment),
         )
         .route("/assessments/{id}", get(quality::get_assessment))
-        .route("/assessments/{id}/publish", post(quality::publish_assessment))
+        .route(
+            "/assessments/{id}/publish",
+            post(quality::publish_assessment),
+        )
         .fallback(not_found);
     Router::new()
         .route("/healthz", get(health))
@@ -130,19 +195,29 @@ async fn health(State(state): State<AppState>) -> Result<Json<Value>, ApiError> 
     })))
 }
 
-/// Scans SLA clocks every `every`, escalating breaches to supervisors. Safe
-/// to run on every node: the database lets each escalation happen once.
+/// Scans SLA clocks every `every`, escalating breaches to supervisors, and
+/// follows the active rule pack. Safe to run on every node: the database
+/// lets each escalation happen once.
 pub fn spawn_sla_scanner(
     state: &AppState,
     every: Duration,
     node_id: String,
 ) -> tokio::task::JoinHandle<()> {
     let service = kefu_service::complaints::ComplaintService::new(state.store.clone());
+    let state = state.clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
+            match state.follow_active_pack().await {
+                Ok(true) => tracing::info!(
+                    version = state.pack_version_id(),
+                    "switched to the rule pack activated on another node"
+                ),
+                Ok(false) => {}
+                Err(e) => tracing::error!(error = %e, "cannot load the active rule pack"),
+            }
             match service.scan_sla(chrono::Utc::now(), &node_id).await {
                 Ok(outcome) => {
                     for e in &outcome.escalated {

@@ -314,7 +314,7 @@ pub async fn report_agents(
     let report = scoped_report(&state, &caller, &period).await?;
     if csv {
         let lang = lang_param(&q);
-        let table = agents_table_in(&report, Some(state.inspector.pack()), lang);
+        let table = agents_table_in(&report, Some(state.inspector().pack()), lang);
         return csv_response(&table, lang, &format!("agents-{}", period.label));
     }
     Ok(Json(json!({"period": report.period, "agents": report.agents})).into_response())
@@ -332,11 +332,11 @@ pub async fn report_rules(
     let report = scoped_report(&state, &caller, &period).await?;
     if csv {
         let lang = lang_param(&q);
-        let table = rules_table(&report, Some(state.inspector.pack()));
+        let table = rules_table(&report, Some(state.inspector().pack()));
         return csv_response(&table, lang, &format!("rules-{}", period.label));
     }
-    let names: HashMap<&str, &str> = state
-        .inspector
+    let active = state.inspector();
+    let names: HashMap<&str, &str> = active
         .pack()
         .rules
         .iter()

@@ -61,11 +61,7 @@ impl App {
             .expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let state = AppState {
-            store,
-            inspector: Arc::new(inspector),
-            pack_version_id: version.id,
-        };
+        let state = AppState::new(store, inspector, version.id);
         tokio::spawn(kefu_server::serve(listener, state, async {
             let _ = rx.await;
         }));
@@ -311,7 +307,9 @@ async fn scenario(app: &App) {
             "{q}: {found}"
         );
     }
-    let (_, none) = app.get(Some(&admin), "/api/v1/conversations?q=没有这句话xyz").await;
+    let (_, none) = app
+        .get(Some(&admin), "/api/v1/conversations?q=没有这句话xyz")
+        .await;
     assert_eq!(none["total"], 0, "{none}");
 
     // Every documented path is routed (no "no such endpoint").

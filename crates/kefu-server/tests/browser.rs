@@ -174,11 +174,7 @@ async fn start_app() -> App {
         .expect("bind");
     let base = format!("http://{}", listener.local_addr().expect("addr"));
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let state = AppState {
-        store,
-        inspector: Arc::new(inspector),
-        pack_version_id: version.id,
-    };
+    let state = AppState::new(store, inspector, version.id);
     tokio::spawn(kefu_server::serve(listener, state, async {
         let _ = rx.await;
     }));
@@ -714,12 +710,31 @@ async fn scenario(app: &App, c: &Client, driver: &Driver, http: &reqwest::Client
         return Err(format!("goto-line selected {selected}").into());
     }
     k.check_page(c, "pack issues").await?;
+    // Inspectors may not activate packs; a supervisor saves an edited
+    // version, which becomes the active one.
+    if c.find(Locator::Css("#save-pack")).await.is_ok() {
+        return Err("an inspector is offered to activate a pack".into());
+    }
+    login(c, &mut k, "boss", "boss-pass-1").await?;
+    k.visit(c, "/packs/editor").await?;
+    c.execute(
+        "var t = document.getElementById('source'); t.value = t.value.replace(/^version = \".*\"$/m, 'version = \"2026.12.9\"');",
+        vec![],
+    )
+    .await?;
+    c.find(Locator::Css("#save-pack")).await?.click().await?;
+    wait_url(c, |u| u.contains("/packs?done=saved")).await?;
+    wait_text(c, ".summary", "2026.12.9").await?;
+    k.check_page(c, "pack activated").await?;
 
     // An admin opens the settings, saves the KPI settings with a stricter
     // answer limit, and a broken edit is refused with the reason.
     login(c, &mut k, "admin", "admin-pass-1").await?;
     k.visit(c, "/admin").await?;
-    c.find(Locator::Css("#edit-settings")).await?.click().await?;
+    c.find(Locator::Css("#edit-settings"))
+        .await?
+        .click()
+        .await?;
     wait_css(c, "#quality textarea").await?;
     k.check_page(c, "settings").await?;
     c.execute(
@@ -733,9 +748,15 @@ async fn scenario(app: &App, c: &Client, driver: &Driver, http: &reqwest::Client
         .await?;
     wait_url(c, |u| u.contains("done=saved")).await?;
     let saved = c
-        .execute("return document.querySelector('#quality textarea').value;", vec![])
+        .execute(
+            "return document.querySelector('#quality textarea').value;",
+            vec![],
+        )
         .await?;
-    if !saved.as_str().is_some_and(|t| t.contains("\"answer_within_s\": 20")) {
+    if !saved
+        .as_str()
+        .is_some_and(|t| t.contains("\"answer_within_s\": 20"))
+    {
         return Err(format!("the answer limit was not saved: {saved}").into());
     }
     c.execute(

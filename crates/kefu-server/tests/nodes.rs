@@ -22,13 +22,11 @@ async fn node(url: &str) -> AppState {
         .register_pack("zh-CN", "t", source)
         .await
         .expect("pack");
-    AppState {
+    AppState::new(
         store,
-        inspector: Arc::new(
-            Inspector::new(RulePack::from_toml(source).expect("pack")).expect("compile"),
-        ),
-        pack_version_id: version.id,
-    }
+        Inspector::new(RulePack::from_toml(source).expect("pack")).expect("compile"),
+        version.id,
+    )
 }
 
 async fn two_nodes_escalate_once(url: &str) {

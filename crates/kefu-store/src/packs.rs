@@ -82,3 +82,50 @@ impl Store {
         rows.iter().map(PackVersion::from_row).collect()
     }
 }
+
+/// Settings key of the pack version new conversations are inspected with.
+pub const ACTIVE_PACK_KEY: &str = "active_pack";
+
+impl Store {
+    /// The text of a stored pack version.
+    pub async fn pack_source(&self, id: i64) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query("SELECT source FROM pack_versions WHERE id = $1")
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await
+            .context("reading a rule pack version")?;
+        row.map(|r| r.try_get::<String, _>("source"))
+            .transpose()
+            .context("pack_versions.source")
+    }
+
+    /// The pack version activated in the dashboard (or by `kefu serve
+    /// --pack`), if any.
+    pub async fn active_pack(&self) -> Result<Option<i64>, StoreError> {
+        let row = sqlx::query("SELECT value FROM settings WHERE key = $1")
+            .bind(ACTIVE_PACK_KEY)
+            .fetch_optional(self.pool())
+            .await
+            .context("reading the active pack")?;
+        Ok(row
+            .and_then(|r| r.try_get::<String, _>("value").ok())
+            .and_then(|v| v.trim().parse::<i64>().ok()))
+    }
+
+    /// Records `id` as the active pack version (every node follows it).
+    pub async fn set_active_pack(&self, id: i64, by: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO settings (key, value, updated_at, updated_by) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at, \
+             updated_by = excluded.updated_by",
+        )
+        .bind(ACTIVE_PACK_KEY)
+        .bind(id.to_string())
+        .bind(now_ms())
+        .bind(by)
+        .execute(self.pool())
+        .await
+        .context("recording the active pack")?;
+        Ok(())
+    }
+}

@@ -192,7 +192,7 @@ pub async fn list(State(state): State<AppState>, page: Page) -> PageResult {
         ctx.t("chart.cumulative"),
     );
     let rules = state
-        .inspector
+        .inspector()
         .pack()
         .rules
         .iter()
@@ -524,7 +524,8 @@ pub async fn detail(
             .size(560.0, 240.0),
         &dimension_data(&result, &reviewed),
     );
-    let scoring = &state.inspector.pack().scoring;
+    let active = state.inspector();
+    let scoring = &active.pack().scoring;
     let score = panel.as_ref().map_or(result.score, |(p, _)| p.score);
     let gauge = charts::gauge(
         &Chart::new(ctx.t("conv.score"), ctx.t("chart.no_data")).size(220.0, 150.0),
@@ -593,9 +594,10 @@ pub async fn detail(
             .map(|w| ctx.t1("unit.seconds", html::secs(w as f64)))
             .unwrap_or_default(),
         has_result: current.is_some(),
-        grade: panel
-            .as_ref()
-            .map_or_else(|| result.grade.clone().unwrap_or_default(), |(p, _)| p.grade.clone()),
+        grade: panel.as_ref().map_or_else(
+            || result.grade.clone().unwrap_or_default(),
+            |(p, _)| p.grade.clone(),
+        ),
         passed: panel.as_ref().map_or(result.passed, |(p, _)| p.passed),
         veto: panel.as_ref().map_or(result.veto, |(p, _)| p.veto),
         pack,

@@ -136,7 +136,8 @@ fn groups(ctx: &Ctx, pack: &RulePack) -> Vec<DimensionGroup> {
 pub async fn overview(State(state): State<AppState>, page: Page) -> PageResult {
     page.user.require(Section::Packs)?;
     let ctx = page.ctx(Some(Section::Packs), msg("packs.title"));
-    let pack = state.inspector.pack();
+    let active = state.inspector();
+    let pack = active.pack();
     let versions = state
         .store
         .pack_versions()
@@ -147,7 +148,7 @@ pub async fn overview(State(state): State<AppState>, page: Page) -> PageResult {
             pack: format!("{}@{}", v.pack_id, v.version),
             digest: v.digest.chars().take(12).collect(),
             created: html::fmt_ms(v.created_at),
-            active: v.id == state.pack_version_id,
+            active: v.id == state.pack_version_id(),
             href: format!("/packs/editor?version={}", encode_path(&v.id.to_string())),
         })
         .collect();
@@ -228,6 +229,8 @@ struct EditorPage {
     /// Why the trial could not run, if it was asked for.
     trial_error: Option<String>,
     trial: Option<Trial>,
+    /// The user may save and activate a pack (supervisors, admins).
+    can_save: bool,
 }
 
 fn editor_page(ctx: Ctx, source: String) -> EditorPage {
@@ -241,6 +244,7 @@ fn editor_page(ctx: Ctx, source: String) -> EditorPage {
         summary: String::new(),
         trial_error: None,
         trial: None,
+        can_save: false,
     }
 }
 
@@ -250,7 +254,7 @@ pub async fn editor(State(state): State<AppState>, page: Page) -> PageResult {
     page.user.require(Section::Packs)?;
     let id = match page.param("version") {
         Some(v) => v.parse::<i64>().map_err(|_| WebError::NotFound)?,
-        None => state.pack_version_id,
+        None => state.pack_version_id(),
     };
     let source = match version_source(&state, id).await? {
         Some(s) => s,
@@ -258,7 +262,9 @@ pub async fn editor(State(state): State<AppState>, page: Page) -> PageResult {
         None => kefu_engine::pack::DEFAULT_PACK_ZH_CN.to_string(),
     };
     let ctx = page.ctx(Some(Section::Packs), msg("packs.editor_title"));
-    render(&editor_page(ctx, source))
+    let mut out = editor_page(ctx, source);
+    out.can_save = kefu_service::auth::can_change_settings(&page.user.principal);
+    render(&out)
 }
 
 fn trial_of(ctx: &Ctx, ins: &Inspection, active: &Inspection) -> Trial {
@@ -313,6 +319,7 @@ pub async fn check(
     let ctx = page.ctx(Some(Section::Packs), msg("packs.editor_title"));
     let source = form.raw("source").replace("\r\n", "\n");
     let mut out = editor_page(ctx, source.clone());
+    out.can_save = kefu_service::auth::can_change_settings(&page.user.principal);
     out.sample = form.raw("sample").to_string();
     out.conversation_id = form.text("conversation_id");
     out.checked = true;
@@ -348,6 +355,30 @@ pub async fn check(
             None
         }
     };
+    if form.get("action") == Some("save") {
+        if !out.can_save {
+            return Err(WebError::Forbidden);
+        }
+        if let Some(pack) = pack.clone() {
+            // A new version: recorded by its text, made active on this node
+            // at once and on the others at their next check (every minute).
+            let meta = pack.meta.clone();
+            let inspector = tokio::task::spawn_blocking(move || kefu_engine::Inspector::new(pack))
+                .await
+                .map_err(|e| WebError::Internal(e.to_string()))?
+                .map_err(|e| WebError::BadRequest(e.to_string()))?;
+            let version = state
+                .store
+                .register_pack(&meta.id, &meta.version, &source)
+                .await?;
+            state
+                .store
+                .set_active_pack(version.id, page.user.id())
+                .await?;
+            state.activate(inspector, version.id);
+            return Ok(super::page::see_other("/packs?done=saved"));
+        }
+    }
     if form.get("action") == Some("try") {
         match pack {
             None => out.trial_error = Some(out.ctx.t("packs.fix_first").to_string()),
@@ -374,7 +405,7 @@ pub async fn check(
                 match conv {
                     Err(message) => out.trial_error = Some(message),
                     Ok(conv) => {
-                        let active = state.inspector.clone();
+                        let active = state.inspector();
                         let ran =
                             tokio::task::spawn_blocking(move || run_both(pack, active, &conv))
                                 .await

@@ -21,7 +21,7 @@ use super::charts::{self, Chart};
 use super::html;
 use super::i18n::msg;
 use super::page::{
-    encode, encode_path, render, render_status, see_other, Ctx, CsrfForm, FormData, Page,
+    encode, encode_path, render, render_status, see_other, CsrfForm, Ctx, FormData, Page,
     PageResult, Section, WebError,
 };
 use crate::AppState;
@@ -103,7 +103,12 @@ fn rating_words(ctx: &Ctx, r: &Rating) -> String {
                 Target::AtLeast(t) => ("≥", t),
                 Target::AtMost(t) => ("≤", t),
             };
-            format!("{} {} → {op} {}", ctx.t(criterion_key(g.criterion)), fmt(g.value), fmt(t))
+            format!(
+                "{} {} → {op} {}",
+                ctx.t(criterion_key(g.criterion)),
+                fmt(g.value),
+                fmt(t)
+            )
         })
         .collect::<Vec<_>>()
         .join("；")
@@ -140,9 +145,18 @@ pub fn dynamic_keys() -> Vec<String> {
                 .map(|s| format!("q.appeal_tab.{s}")),
         )
         .chain(
-            ["filed", "accepted", "rejected", "reviewed", "revised", "built", "run", "published"]
-                .iter()
-                .map(|s| format!("q.audit.{s}")),
+            [
+                "filed",
+                "accepted",
+                "rejected",
+                "reviewed",
+                "revised",
+                "built",
+                "run",
+                "published",
+            ]
+            .iter()
+            .map(|s| format!("q.audit.{s}")),
         )
         .collect()
 }
@@ -256,7 +270,11 @@ fn panel_of(
     ctx: &Ctx,
     view: ReviewView,
 ) -> (ReviewPanel, Vec<ReviewedFinding>) {
-    let input = view.review.as_ref().map(|r| r.input.clone()).unwrap_or_default();
+    let input = view
+        .review
+        .as_ref()
+        .map(|r| r.input.clone())
+        .unwrap_or_default();
     let own = view.agent_id.as_deref() == Some(page.user.id());
     let staff = matches!(
         page.user.role(),
@@ -302,8 +320,9 @@ fn panel_of(
             }
         })
         .collect();
-    let same_pack = view.pack_version_id == state.pack_version_id;
-    let pack = state.inspector.pack();
+    let same_pack = view.pack_version_id == state.pack_version_id();
+    let active = state.inspector();
+    let pack = active.pack();
     let manual = if same_pack {
         pack.rules
             .iter()
@@ -458,7 +477,11 @@ pub async fn save_review(
         .view(&page.user.principal, &id)
         .await
         .map_err(review_error)?;
-    let previous = view.review.as_ref().map(|r| r.input.clone()).unwrap_or_default();
+    let previous = view
+        .review
+        .as_ref()
+        .map(|r| r.input.clone())
+        .unwrap_or_default();
     let autos = view
         .result
         .findings
@@ -466,7 +489,9 @@ pub async fn save_review(
         .filter(|f| f.origin == Origin::Auto)
         .count();
     let input = review_input(&form, &previous, autos);
-    let version = form.get("version").and_then(|v| v.trim().parse::<i64>().ok());
+    let version = form
+        .get("version")
+        .and_then(|v| v.trim().parse::<i64>().ok());
     match svc
         .save_review(&page.user.principal, &id, &input, version, now())
         .await
@@ -572,13 +597,9 @@ async fn queue_page(
                 .unwrap_or_default(),
             reason: ctx.t(&format!("q.reason.{}", q.reason)).to_string(),
             score: html::num(q.score),
-            done: q.done_at.map(|t| {
-                format!(
-                    "{} · {}",
-                    q.done_by.unwrap_or_default(),
-                    html::fmt_ms(t)
-                )
-            }),
+            done: q
+                .done_at
+                .map(|t| format!("{} · {}", q.done_by.unwrap_or_default(), html::fmt_ms(t))),
             conversation_id: q.conversation_id,
         })
         .collect();
@@ -780,11 +801,7 @@ struct AppealPage {
 }
 
 /// `GET /appeals/{id}`: one appeal and every step taken on it.
-pub async fn appeal(
-    State(state): State<AppState>,
-    page: Page,
-    Path(id): Path<i64>,
-) -> PageResult {
+pub async fn appeal(State(state): State<AppState>, page: Page, Path(id): Path<i64>) -> PageResult {
     page.user.require(Section::Appeals)?;
     let ctx = page.ctx(Some(Section::Appeals), msg("q.appeal_title"));
     let (a, trail) = ReviewService::new(state.store.clone())
@@ -828,7 +845,13 @@ pub async fn decide(
         _ => return Err(WebError::BadRequest("decision".into())),
     };
     ReviewService::new(state.store.clone())
-        .decide_appeal(&page.user.principal, id, accept, &form.text("comment"), now())
+        .decide_appeal(
+            &page.user.principal,
+            id,
+            accept,
+            &form.text("comment"),
+            now(),
+        )
         .await
         .map_err(|e| match e {
             ReviewServiceError::Invalid(m) => WebError::BadRequest(m),
@@ -878,8 +901,14 @@ fn period_links(period: &Period, base: &str) -> Vec<(String, String)> {
     let prev = period.previous();
     let this_month = Period::month_of(Utc::now().with_timezone(&html::china()).date_naive());
     let mut v = vec![
-        (format!("{base}?period={}", encode(&prev.label)), prev.label.clone()),
-        (format!("{base}?period={}", encode(&this_month.label)), this_month.label.clone()),
+        (
+            format!("{base}?period={}", encode(&prev.label)),
+            prev.label.clone(),
+        ),
+        (
+            format!("{base}?period={}", encode(&this_month.label)),
+            this_month.label.clone(),
+        ),
     ];
     let year = period.start.format("%Y").to_string();
     v.push((format!("{base}?period={year}"), year));
@@ -890,8 +919,14 @@ fn period_links(period: &Period, base: &str) -> Vec<(String, String)> {
 /// their own page.
 pub async fn agents(State(state): State<AppState>, page: Page) -> PageResult {
     if page.user.role() == Role::Agent {
-        let q = page.param("period").map(|p| format!("?period={}", encode(p))).unwrap_or_default();
-        return Ok(see_other(&format!("/agents/{}{q}", encode_path(page.user.id()))));
+        let q = page
+            .param("period")
+            .map(|p| format!("?period={}", encode(p)))
+            .unwrap_or_default();
+        return Ok(see_other(&format!(
+            "/agents/{}{q}",
+            encode_path(page.user.id())
+        )));
     }
     page.user.require(Section::Agents)?;
     let period = period_of(&page)?;
@@ -1011,8 +1046,8 @@ pub async fn agent(
         .await
         .map_err(kpi_error)?;
     let me = report.agents.iter().find(|a| a.id == id);
-    let names: HashMap<&str, &str> = state
-        .inspector
+    let active = state.inspector();
+    let names: HashMap<&str, &str> = active
         .pack()
         .rules
         .iter()
@@ -1031,7 +1066,10 @@ pub async fn agent(
                 .iter()
                 .map(|k| KpiRow {
                     label: ctx.t(&kpi_key(k.key)).to_string(),
-                    value: k.value.map(|v| fmt_kpi(k.key, v)).unwrap_or_else(|| "—".into()),
+                    value: k
+                        .value
+                        .map(|v| fmt_kpi(k.key, v))
+                        .unwrap_or_else(|| "—".into()),
                     target: k
                         .target
                         .map(|t| match t {
@@ -1040,10 +1078,7 @@ pub async fn agent(
                         })
                         .unwrap_or_default(),
                     met: k.met,
-                    of: k
-                        .of
-                        .map(|(n, d)| format!("{n}/{d}"))
-                        .unwrap_or_default(),
+                    of: k.of.map(|(n, d)| format!("{n}/{d}")).unwrap_or_default(),
                 })
                 .collect()
         })
@@ -1054,7 +1089,11 @@ pub async fn agent(
                 .iter()
                 .take(10)
                 .map(|r| RuleRow {
-                    name: names.get(r.rule.as_str()).copied().unwrap_or(&r.rule).to_string(),
+                    name: names
+                        .get(r.rule.as_str())
+                        .copied()
+                        .unwrap_or(&r.rule)
+                        .to_string(),
                     href: format!(
                         "/conversations?agent={}&rule={}&from={}&to={}",
                         encode(&id),
@@ -1064,14 +1103,22 @@ pub async fn agent(
                     ),
                     conversations: r.conversations,
                     rate: format!("{:.1}%", r.rate * 100.0),
-                    centre: format!("{:.1}%", centre.get(r.rule.as_str()).copied().unwrap_or(0.0) * 100.0),
+                    centre: format!(
+                        "{:.1}%",
+                        centre.get(r.rule.as_str()).copied().unwrap_or(0.0) * 100.0
+                    ),
                 })
                 .collect()
         })
         .unwrap_or_default();
     let days = state
         .store
-        .daily_totals(period.start_day(), period.end_day(), Some(&id), settings.answer_within_s)
+        .daily_totals(
+            period.start_day(),
+            period.end_day(),
+            Some(&id),
+            settings.answer_within_s,
+        )
         .await?;
     let points: Vec<(String, Option<f64>)> = days
         .iter()
@@ -1090,7 +1137,7 @@ pub async fn agent(
             .size(640.0, 240.0),
         &points,
         Some((
-            state.inspector.pack().scoring.pass_mark,
+            state.inspector().pack().scoring.pass_mark,
             ctx.t("q.pass_mark"),
         )),
     );
@@ -1109,7 +1156,11 @@ pub async fn agent(
         team: me.and_then(|a| a.team.clone()).unwrap_or_default(),
         periods: period_links(&period, &format!("/agents/{}", encode_path(&id))),
         period: period.label.clone(),
-        stars: if stars_n > 0 { stars_text(stars_n) } else { String::new() },
+        stars: if stars_n > 0 {
+            stars_text(stars_n)
+        } else {
+            String::new()
+        },
         stars_n,
         rating: rating.map(|r| rating_words(&ctx, r)).unwrap_or_default(),
         kpis: kpi_rows,
