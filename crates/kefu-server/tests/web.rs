@@ -117,11 +117,7 @@ impl App {
             .expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let state = AppState {
-            store: store.clone(),
-            inspector: Arc::new(inspector),
-            pack_version_id: version.id,
-        };
+        let state = AppState::new(store.clone(), inspector, version.id);
         tokio::spawn(kefu_server::serve(listener, state, async {
             let _ = rx.await;
         }));
@@ -367,7 +363,7 @@ async fn sign_in_roles_and_languages() {
             html.contains(&format!("{user} 名")),
             "user name in the header"
         );
-        assert!(html.contains("即将上线"), "the overview is a placeholder");
+        assert!(html.contains("关键指标"), "the overview with its KPIs");
         let csp = headers["content-security-policy"].to_str().expect("csp");
         assert!(csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"));
         assert_eq!(headers["x-content-type-options"], "nosniff");
@@ -376,11 +372,18 @@ async fn sign_in_roles_and_languages() {
 
     // Pages outside a role are refused with a page, not a blank.
     let agent = app.login("a-07", "agent-pass-07").await;
-    for path in ["/packs", "/packs/editor", "/review", "/agents", "/admin"] {
+    for path in ["/packs", "/packs/editor", "/review", "/admin"] {
         let (status, _, html) = app.get(Some(&agent), path).await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{path}");
         assert!(html.contains("您的角色无权使用此功能"), "{path}");
     }
+    // Agents have no leaderboard: /agents takes them to their own page,
+    // and another agent's page does not exist for them.
+    let (status, headers, _) = app.get(Some(&agent), "/agents").await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(headers["location"], "/agents/a-07");
+    let (status, _, _) = app.get(Some(&agent), "/agents/a-11").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
     let boss = app.login("boss", "boss-pass-1").await;
     let (status, _, _) = app.get(Some(&boss), "/admin").await;
     assert_eq!(status, StatusCode::FORBIDDEN);
@@ -1042,4 +1045,113 @@ async fn admin_manages_users() {
         .await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     app.login("a-20", "new-pass-123").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn overview_shows_kpis_trends_rules_and_scores() {
+    let app = App::start("web_overview").await;
+    let token = app.api_token("admin", "admin-pass-1").await;
+    let mut other = failing("ov-a11", "a-11");
+    other["started_at"] = json!("2026-03-20T09:00:00+08:00");
+    app.import(&token, json!([failing("ov-a07", "a-07"), other]))
+        .await;
+    let boss = app.login("boss", "boss-pass-1").await;
+    // An open complaint assigned to a-07.
+    let (_, _, html) = app.get(Some(&boss), "/complaints/new").await;
+    let (status, _, _) = app
+        .post(
+            Some(&boss),
+            "/complaints",
+            &[
+                ("_csrf", &csrf(&html)),
+                ("customer_name", "张三"),
+                ("category", "计费"),
+                ("description", "话费多扣了 20 元"),
+                ("channel", "phone"),
+                ("assignee_kind", "agent"),
+                ("assignee_id", "a-07"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+
+    // Staff: the centre.
+    let (status, _, html) = app.get(Some(&boss), "/?period=2026-03").await;
+    assert_eq!(status, StatusCode::OK);
+    for label in [
+        "接通率",
+        "应答及时率",
+        "平均质检分",
+        "合格率",
+        "满意率",
+        "全中心",
+    ] {
+        assert!(html.contains(label), "{label}");
+    }
+    assert!(html.contains("2026-03-01 至 2026-03-31"));
+    assert!(html.contains("合格 0 / 接待 2"), "rate with its parts");
+    assert!(html.contains("✗ 未达标"), "not met, in words");
+    assert!(html.contains("目标 ≥ 90%"));
+    assert!(
+        html.contains("<dt>未结案</dt><dd>1</dd>"),
+        "open complaints"
+    );
+    assert!(html.contains("class=\"point\""), "trend points");
+    assert!(html.contains("class=\"cumulative\""), "Pareto of rules");
+    assert!(html.contains("合格线 80 分"), "pass mark on the histogram");
+    assert!(!html.contains(" style="), "no inline style (CSP)");
+    assert_eq!(html.matches("<script").count(), 1, "only the app script");
+    // Each rule links to its conversations of the period.
+    let at = html
+        .find("href=\"/conversations?rule=")
+        .expect("a rule link")
+        + "href=\"".len();
+    let link = html[at..at + html[at..].find('"').expect("end")].replace("&#38;", "&");
+    assert!(link.contains("from=2026-03-01&to=2026-03-31"), "{link}");
+    let (status, _, list) = app.get(Some(&boss), &link).await;
+    assert_eq!(status, StatusCode::OK, "{link}");
+    assert!(list.contains("ov-a07") && list.contains("ov-a11"), "{link}");
+    // The quick choices and the previous period.
+    for (label, href) in [
+        ("上月", "/?period="),
+        ("上一期", "/?period=2026-02"),
+        ("下一期", "/?period=2026-04"),
+    ] {
+        assert!(html.contains(href) && html.contains(label), "{label}");
+    }
+    // One agent, chosen by staff.
+    let (_, _, html) = app.get(Some(&boss), "/?period=2026-03&agent=a-11").await;
+    assert!(html.contains("坐席 a-11 名（a-11）"));
+    assert!(html.contains("合格 0 / 接待 1"));
+    assert!(html.contains("<dt>未结案</dt><dd>0</dd>"));
+
+    // An agent sees only their own figures, whatever they ask for.
+    let agent = app.login("a-07", "agent-pass-07").await;
+    let (status, _, html) = app.get(Some(&agent), "/?period=2026-03&agent=a-11").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("坐席 a-07 名（a-07）"));
+    assert!(!html.contains("全中心"));
+    assert!(!html.contains("name=\"agent\""), "no agent field");
+    assert!(html.contains("合格 0 / 接待 1"));
+    assert!(
+        html.contains("<dt>未结案</dt><dd>1</dd>"),
+        "their complaint"
+    );
+
+    // No data this month; a period that cannot be read; English.
+    let (status, _, html) = app.get(Some(&boss), "/").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("暂无数据"));
+    let (status, _, html) = app.get(Some(&boss), "/?period=nope").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("无法识别期间「nope」"));
+    let (_, _, html) = app.get(Some(&boss), "/?period=2026-Q1&lang=en").await;
+    for label in [
+        "Answer rate",
+        "Pass rate",
+        "by ISO week",
+        "0 passed / 2 answered",
+    ] {
+        assert!(html.contains(label), "{label}");
+    }
 }

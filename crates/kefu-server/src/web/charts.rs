@@ -83,8 +83,6 @@ impl Chart {
     }
 
     /// With a suffix for values.
-    // For the overview's KPI tiles and trends, which are being built.
-    #[allow(dead_code)]
     pub fn suffix(mut self, s: impl Into<String>) -> Chart {
         self.suffix = s.into();
         self
@@ -443,8 +441,6 @@ fn legend(chart: &Chart, label: &str, colour: &str, dash: &str, marker: bool, ou
 
 /// A line chart over categories (e.g. days), missing values (`None`, NaN)
 /// leaving gaps, with an optional dashed target line labelled `target.1`.
-// For the overview's KPI trends, which are being built.
-#[allow(dead_code)]
 pub fn line_chart(
     chart: &Chart,
     points: &[(String, Option<f64>)],

@@ -15,14 +15,26 @@ use std::sync::LazyLock;
 /// dashboard; a key is defined in exactly one of them.
 const ZH_TOML: &[(&str, &str)] = &[
     ("zh.toml", include_str!("../../messages/zh.toml")),
-    ("zh-quality.toml", include_str!("../../messages/zh-quality.toml")),
-    ("zh-overview.toml", include_str!("../../messages/zh-overview.toml")),
+    (
+        "zh-quality.toml",
+        include_str!("../../messages/zh-quality.toml"),
+    ),
+    (
+        "zh-overview.toml",
+        include_str!("../../messages/zh-overview.toml"),
+    ),
 ];
 /// The English catalogue, file for file.
 const EN_TOML: &[(&str, &str)] = &[
     ("en.toml", include_str!("../../messages/en.toml")),
-    ("en-quality.toml", include_str!("../../messages/en-quality.toml")),
-    ("en-overview.toml", include_str!("../../messages/en-overview.toml")),
+    (
+        "en-quality.toml",
+        include_str!("../../messages/en-quality.toml"),
+    ),
+    (
+        "en-overview.toml",
+        include_str!("../../messages/en-overview.toml"),
+    ),
 ];
 
 /// Name of the cookie that remembers the language.
@@ -181,7 +193,10 @@ mod tests {
             flatten("", &table, &mut map);
             for (k, v) in &map {
                 assert!(!v.trim().is_empty(), "{name}: `{k}` is empty");
-                assert!(all.insert(k.clone()), "{name}: `{k}` is defined in two files");
+                assert!(
+                    all.insert(k.clone()),
+                    "{name}: `{k}` is defined in two files"
+                );
             }
         }
         all

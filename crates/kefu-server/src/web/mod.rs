@@ -33,13 +33,11 @@
 //!    from domain values live in [`labels`] (with their list in
 //!    `labels::dynamic_keys`). The unit tests in [`i18n`] fail when a key is
 //!    missing from either file or the two files differ.
-//! 4. A route in [`router`]; replace the handler in `coming.rs` for the
-//!    pages that are placeholders now (overview, review, appeals, agents).
+//! 4. A route in [`router`].
 
 mod admin;
 pub mod assets;
 pub mod charts;
-mod coming;
 mod complaints;
 mod conversations;
 pub mod html;
@@ -47,9 +45,10 @@ pub mod i18n;
 pub mod labels;
 mod overview;
 mod packs;
-mod quality;
 pub mod page;
+mod quality;
 mod session;
+mod settings;
 
 use axum::extract::Request;
 use axum::http::header::{self, HeaderValue};
@@ -97,6 +96,7 @@ pub fn router() -> Router<AppState> {
         .route("/packs/editor", get(packs::editor).post(packs::check))
         .route("/admin", get(admin::page))
         .route("/admin/users", post(admin::add_user))
+        .route("/admin/settings", get(settings::page).post(settings::save))
         .route("/admin/users/{id}/active", post(admin::set_active))
         .fallback(not_found)
         .layer(middleware::from_fn(web_layer))

@@ -12,7 +12,7 @@ use kefu_service::complaints::{ComplaintService, SlaSettings};
 use kefu_service::kpi::{KpiService, QualitySettings};
 
 use super::i18n::msg;
-use super::page::{render_status, see_other, Ctx, CsrfForm, Page, PageResult, Section, WebError};
+use super::page::{render_status, see_other, CsrfForm, Ctx, Page, PageResult, Section, WebError};
 use crate::AppState;
 
 /// One editable setting.
@@ -59,9 +59,17 @@ async fn current(state: &AppState) -> Result<[String; 3], WebError> {
 
 fn editors(texts: [String; 3], failed: Option<(&str, String, String)>) -> Vec<Editor> {
     let keys = [
-        ("quality", msg("settings.quality"), msg("settings.quality_about")),
+        (
+            "quality",
+            msg("settings.quality"),
+            msg("settings.quality_about"),
+        ),
         ("sla", msg("settings.sla"), msg("settings.sla_about")),
-        ("policy", msg("settings.policy"), msg("settings.policy_about")),
+        (
+            "policy",
+            msg("settings.policy"),
+            msg("settings.policy_about"),
+        ),
     ];
     keys.into_iter()
         .zip(texts)
@@ -132,10 +140,7 @@ pub async fn save(
         _ => return Err(WebError::BadRequest("which".into())),
     };
     match outcome {
-        Ok(()) => Ok(see_other(&format!(
-            "/admin/settings?done=saved#{}",
-            which
-        ))),
+        Ok(()) => Ok(see_other(&format!("/admin/settings?done=saved#{}", which))),
         Err(error) => {
             let ctx = page.ctx(Some(Section::Admin), msg("settings.title"));
             let which: &str = match which.as_str() {
