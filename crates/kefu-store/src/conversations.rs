@@ -15,6 +15,10 @@ use sqlx::{Any, AssertSqlSafe, Row};
 
 use crate::{now_ms, Backend, Context, Store, StoreError};
 
+/// A rule with at most this many findings is "rare": listing by it starts
+/// from its findings.
+const RARE_RULE_FINDINGS: i64 = 5_000;
+
 /// Rows per multi-row INSERT: well under SQLite's and PostgreSQL's limits on
 /// bound parameters (32,766 and 65,535) for the widest table here.
 const ROWS_PER_STATEMENT: usize = 400;
@@ -518,9 +522,31 @@ impl Store {
         if text.as_ref().and_then(|t| t.matches()) == Some(0) {
             return Ok((Vec::new(), 0));
         }
+        // A rule filter drives from the findings index when the rule is rare
+        // (a newest-first scan would read every result to find a few), and
+        // is checked row by row on the newest results when it is common.
+        let rare_rule = match &filter.rule {
+            Some(rule) => {
+                let n: i64 = sqlx::query(
+                    "SELECT COUNT(*) AS n FROM (SELECT 1 FROM findings WHERE rule = $1 LIMIT $2) AS x",
+                )
+                .bind(rule.as_str())
+                .bind(RARE_RULE_FINDINGS + 1)
+                .fetch_one(self.pool())
+                .await
+                .context("counting a rule's findings")?
+                .try_get("n")
+                .context("count")?;
+                if n == 0 {
+                    return Ok((Vec::new(), 0));
+                }
+                n <= RARE_RULE_FINDINGS
+            }
+            None => false,
+        };
         // The SQL is built in a block: its placeholder counter must not live
         // across the awaits below (the future has to be `Send`).
-        let (page_where, count_where, limit_ph, offset_ph, other_filters) = {
+        let (page_where, count_where, limit_ph, offset_ph, other_filters, from) = {
             let mut conditions = vec!["i.is_current = 1".to_string()];
             let n = std::cell::Cell::new(0);
             let mut next = || {
@@ -539,11 +565,20 @@ impl Store {
             if filter.passed.is_some() {
                 conditions.push(format!("i.passed = {}", next()));
             }
-            if filter.rule.is_some() {
-                conditions.push(format!(
-                    "EXISTS (SELECT 1 FROM findings f WHERE f.inspection_id = i.id AND f.rule = {})",
-                    next()
+            let rule_ph = filter.rule.as_ref().map(|_| next());
+            // A common rule: the page checks the newest results one by one
+            // (it soon has a page full); the count starts from the rule's
+            // findings instead of probing every result.
+            let mut count_swap = None;
+            if let (Some(ph), false) = (&rule_ph, rare_rule) {
+                let exists = format!(
+                    "EXISTS (SELECT 1 FROM findings f WHERE f.inspection_id = i.id AND f.rule = {ph})"
+                );
+                count_swap = Some((
+                    exists.clone(),
+                    format!("i.id IN (SELECT inspection_id FROM findings WHERE rule = {ph})"),
                 ));
+                conditions.push(exists);
             }
             if filter.min_score.is_some() {
                 conditions.push(format!("i.score >= {}", next()));
@@ -551,7 +586,7 @@ impl Store {
             if filter.max_score.is_some() {
                 conditions.push(format!("i.score <= {}", next()));
             }
-            let other_filters = conditions.len() > 1;
+            let other_filters = conditions.len() > 1 || rare_rule;
             // The page and the count take the same parameters; only the shape
             // of the text condition differs between them.
             let (page_where, count_where) = match &text {
@@ -567,9 +602,26 @@ impl Store {
                 }
                 None => (conditions.join(" AND "), conditions.join(" AND ")),
             };
+            let count_where = match &count_swap {
+                Some((exists, within)) => count_where.replace(exists.as_str(), within),
+                None => count_where,
+            };
             let limit_ph = next();
             let offset_ph = next();
-            (page_where, count_where, limit_ph, offset_ph, other_filters)
+            // SQLite keeps the written join order with CROSS JOIN; the
+            // rule's few results come first, then the other conditions.
+            let from = match (&rule_ph, rare_rule) {
+                (Some(ph), true) => format!(
+                    "(SELECT DISTINCT inspection_id FROM findings WHERE rule = {ph}) AS fr \
+                     {} inspections i ON i.id = fr.inspection_id",
+                    match self.backend() {
+                        Backend::Sqlite => "CROSS JOIN",
+                        Backend::Postgres => "JOIN",
+                    }
+                ),
+                _ => "inspections i".to_string(),
+            };
+            (page_where, count_where, limit_ph, offset_ph, other_filters, from)
         };
         let bind_filters = |mut q: AnyQuery<'static>| {
             if let Some(a) = &filter.agent_id {
@@ -601,7 +653,7 @@ impl Store {
         let list_sql = format!(
             "SELECT i.id, i.conversation_id, i.pack_version_id, i.is_current, i.agent_id, i.started_at, \
              i.score, i.passed, i.veto, i.grade, i.finding_count, i.result, i.created_at \
-             FROM inspections i WHERE {page_where} ORDER BY i.started_at DESC, i.id DESC LIMIT {limit_ph} OFFSET {offset_ph}"
+             FROM {from} WHERE {page_where} ORDER BY i.started_at DESC, i.id DESC LIMIT {limit_ph} OFFSET {offset_ph}"
         );
         let rows = bind_filters(sqlx::query(AssertSqlSafe(list_sql)))
             .bind(limit)
@@ -615,7 +667,7 @@ impl Store {
             Some(m) if !other_filters => m,
             _ => {
                 let count_sql =
-                    format!("SELECT COUNT(*) AS n FROM inspections i WHERE {count_where}");
+                    format!("SELECT COUNT(*) AS n FROM {from} WHERE {count_where}");
                 bind_filters(sqlx::query(AssertSqlSafe(count_sql)))
                     .fetch_one(self.pool())
                     .await

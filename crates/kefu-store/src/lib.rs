@@ -132,7 +132,8 @@ impl Store {
                         conn.execute(
                             "PRAGMA page_size = 16384; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
                              PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY; \
-                             PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;",
+                             PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; \
+                             PRAGMA mmap_size = 1073741824;",
                         )
                         .await?;
                     }
