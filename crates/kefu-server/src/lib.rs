@@ -14,7 +14,10 @@ mod params;
 mod quality;
 mod web;
 
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
+
+use kefu_service::kpi::{KpiError, KpiService, PeriodReport};
+use kefu_service::period::Period;
 use std::time::Duration;
 
 use axum::extract::{DefaultBodyLimit, State};
@@ -35,12 +38,25 @@ const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
 /// version row; replaced whole when another version is activated.
 type Active = (Arc<Inspector>, i64);
 
+/// How long a node keeps a computed period report when nothing changed
+/// through it (other nodes' and the CLI's writes show after this).
+const REPORT_TTL: Duration = Duration::from_secs(30);
+
+/// Period reports computed recently, by period; dropped whenever this node
+/// handles a write (any request but GET and HEAD).
+#[derive(Default)]
+struct ReportCache {
+    generation: u64,
+    reports: std::collections::HashMap<String, (std::time::Instant, u64, Arc<PeriodReport>)>,
+}
+
 /// What every request handler can reach.
 #[derive(Clone)]
 pub struct AppState {
     /// The database.
     pub store: Store,
     active: Arc<RwLock<Active>>,
+    reports: Arc<Mutex<ReportCache>>,
 }
 
 impl AppState {
@@ -50,7 +66,41 @@ impl AppState {
         AppState {
             store,
             active: Arc::new(RwLock::new((Arc::new(inspector), pack_version_id))),
+            reports: Arc::new(Mutex::new(ReportCache::default())),
         }
+    }
+
+    /// KPIs and ratings of `period` with the current settings, reused for
+    /// up to 30 s while no write went through this node.
+    pub async fn period_report(&self, period: &Period) -> Result<Arc<PeriodReport>, KpiError> {
+        let key = period.label.clone();
+        let generation = {
+            let cache = self.reports.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some((at, g, report)) = cache.reports.get(&key) {
+                if *g == cache.generation && at.elapsed() < REPORT_TTL {
+                    return Ok(report.clone());
+                }
+            }
+            cache.generation
+        };
+        let report = Arc::new(KpiService::new(self.store.clone()).report(period).await?);
+        let mut cache = self.reports.lock().unwrap_or_else(|p| p.into_inner());
+        if cache.generation == generation {
+            cache
+                .reports
+                .retain(|_, (at, _, _)| at.elapsed() < REPORT_TTL);
+            cache
+                .reports
+                .insert(key, (std::time::Instant::now(), generation, report.clone()));
+        }
+        Ok(report)
+    }
+
+    /// Forgets computed reports (something changed).
+    pub fn reports_changed(&self) {
+        let mut cache = self.reports.lock().unwrap_or_else(|p| p.into_inner());
+        cache.generation += 1;
+        cache.reports.clear();
     }
 
     fn active(&self) -> Active {
@@ -172,8 +222,30 @@ pub fn router(state: AppState) -> Router {
             axum::http::StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(120),
         ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            forget_reports_on_write,
+        ))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// Any request that may change data makes this node's cached reports
+/// stale (after it is handled, so a report asked for next sees the change).
+async fn forget_reports_on_write(
+    State(state): State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let writes = !matches!(
+        *req.method(),
+        axum::http::Method::GET | axum::http::Method::HEAD
+    );
+    let response = next.run(req).await;
+    if writes {
+        state.reports_changed();
+    }
+    response
 }
 
 async fn not_found() -> ApiError {

@@ -259,7 +259,7 @@ async fn scoped_report(
     caller: &Caller,
     period: &Period,
 ) -> Result<PeriodReport, ApiError> {
-    let mut report = KpiService::new(state.store.clone()).report(period).await?;
+    let mut report = (*state.period_report(period).await?).clone();
     if let Some(own) = caller.agent_scope() {
         report.agents.retain(|a| a.id == own);
     }

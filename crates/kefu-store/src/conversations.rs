@@ -621,7 +621,14 @@ impl Store {
                 ),
                 _ => "inspections i".to_string(),
             };
-            (page_where, count_where, limit_ph, offset_ph, other_filters, from)
+            (
+                page_where,
+                count_where,
+                limit_ph,
+                offset_ph,
+                other_filters,
+                from,
+            )
         };
         let bind_filters = |mut q: AnyQuery<'static>| {
             if let Some(a) = &filter.agent_id {
@@ -666,8 +673,7 @@ impl Store {
             // other filter the index's count is the total.
             Some(m) if !other_filters => m,
             _ => {
-                let count_sql =
-                    format!("SELECT COUNT(*) AS n FROM {from} WHERE {count_where}");
+                let count_sql = format!("SELECT COUNT(*) AS n FROM {from} WHERE {count_where}");
                 bind_filters(sqlx::query(AssertSqlSafe(count_sql)))
                     .fetch_one(self.pool())
                     .await

@@ -506,8 +506,10 @@ impl Store {
     ) -> Result<BTreeMap<i64, i64>, StoreError> {
         self.refresh_rollups().await?;
         let rows = sqlx::query(
-            "SELECT bucket, CAST(SUM(n) AS BIGINT) AS n FROM score_daily WHERE day >= $1 AND day < $2 \
-             AND ($3 IS NULL OR agent_id = $3) GROUP BY bucket HAVING SUM(n) > 0",
+            // Summed per day and band first (in index order), then per band.
+            "SELECT bucket, CAST(SUM(n) AS BIGINT) AS n FROM (SELECT day, bucket, SUM(n) AS n FROM score_daily \
+             WHERE day >= $1 AND day < $2 AND ($3 IS NULL OR agent_id = $3) GROUP BY day, bucket) AS d \
+             GROUP BY bucket HAVING SUM(n) > 0",
         )
         .bind(from)
         .bind(to)
@@ -652,7 +654,9 @@ impl BatchSums {
                     .bind(k.sat_sum)
                     .bind(k.sat_satisfied);
             }
-            q.execute(&mut **tx).await.context("adding to KPI rollups")?;
+            q.execute(&mut **tx)
+                .await
+                .context("adding to KPI rollups")?;
         }
         let waits: Vec<(i64, &str, i64, i64)> = self
             .kpi
@@ -673,7 +677,9 @@ impl BatchSums {
             for (day, agent, sec, n) in chunk {
                 q = q.bind(*day).bind(*agent).bind(*sec).bind(*n);
             }
-            q.execute(&mut **tx).await.context("adding to wait rollups")?;
+            q.execute(&mut **tx)
+                .await
+                .context("adding to wait rollups")?;
         }
         let scores: Vec<_> = self.scores.iter().collect();
         for chunk in scores.chunks(500) {
@@ -686,7 +692,9 @@ impl BatchSums {
             for ((day, agent, bucket), n) in chunk {
                 q = q.bind(*day).bind(agent.as_str()).bind(*bucket).bind(*n);
             }
-            q.execute(&mut **tx).await.context("adding to score rollups")?;
+            q.execute(&mut **tx)
+                .await
+                .context("adding to score rollups")?;
         }
         let rules: Vec<_> = self.rules.iter().collect();
         for chunk in rules.chunks(300) {
@@ -709,7 +717,9 @@ impl BatchSums {
                     .bind(*findings)
                     .bind(*deduction);
             }
-            q.execute(&mut **tx).await.context("adding to rule rollups")?;
+            q.execute(&mut **tx)
+                .await
+                .context("adding to rule rollups")?;
         }
         let dims: Vec<_> = self.dimensions.iter().collect();
         for chunk in dims.chunks(400) {
@@ -798,7 +808,11 @@ pub async fn replace_contribution(
     let tally = |c: &ResultContribution, by_dimension: bool| -> Tally {
         let mut t: Tally = BTreeMap::new();
         for (rule, dim, points) in &c.findings {
-            let key = if by_dimension { dim.clone() } else { rule.clone() };
+            let key = if by_dimension {
+                dim.clone()
+            } else {
+                rule.clone()
+            };
             let e = t.entry(key).or_insert_with(|| (dim.clone(), 0, 0.0));
             e.1 += 1;
             e.2 += points;

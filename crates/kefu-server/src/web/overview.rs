@@ -554,8 +554,12 @@ async fn rule_totals(
     agent: Option<&str>,
 ) -> Result<Vec<RuleTotal>, WebError> {
     let rows = sqlx::query(
+        // Summed per day and rule first (in the order of the day-rule
+        // index), then per rule.
         "SELECT rule, MAX(dimension) AS dimension, CAST(SUM(conversations) AS BIGINT) AS conversations \
-         FROM rule_daily WHERE day >= $1 AND day < $2 AND ($3 IS NULL OR agent_id = $3) GROUP BY rule",
+         FROM (SELECT day, rule, MAX(dimension) AS dimension, SUM(conversations) AS conversations \
+         FROM rule_daily WHERE day >= $1 AND day < $2 AND ($3 IS NULL OR agent_id = $3) GROUP BY day, rule) AS d \
+         GROUP BY rule",
     )
     .bind(from)
     .bind(to)

@@ -931,10 +931,7 @@ pub async fn agents(State(state): State<AppState>, page: Page) -> PageResult {
     page.user.require(Section::Agents)?;
     let period = period_of(&page)?;
     let ctx = page.ctx(Some(Section::Agents), msg("nav.agents"));
-    let report = KpiService::new(state.store.clone())
-        .report(&period)
-        .await
-        .map_err(kpi_error)?;
+    let report = state.period_report(&period).await.map_err(kpi_error)?;
     let mut agents: Vec<_> = report.agents.iter().collect();
     // Rated agents by stars then average score; not rated last.
     agents.sort_by(|a, b| {
@@ -1039,12 +1036,11 @@ pub async fn agent(
     let period = period_of(&page)?;
     let section = (page.user.role() != Role::Agent).then_some(Section::Agents);
     let ctx = page.ctx(section, msg("q.agent_title"));
-    let kpis = KpiService::new(state.store.clone());
-    let settings = kpis.settings().await.map_err(kpi_error)?;
-    let report = kpis
-        .report_with(&period, &settings)
+    let settings = KpiService::new(state.store.clone())
+        .settings()
         .await
         .map_err(kpi_error)?;
+    let report = state.period_report(&period).await.map_err(kpi_error)?;
     let me = report.agents.iter().find(|a| a.id == id);
     let active = state.inspector();
     let names: HashMap<&str, &str> = active

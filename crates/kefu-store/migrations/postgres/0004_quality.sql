@@ -184,3 +184,9 @@ END;
 $$ LANGUAGE plpgsql;
 CREATE TRIGGER assessments_frozen BEFORE UPDATE OR DELETE ON assessments
     FOR EACH ROW EXECUTE FUNCTION assessments_frozen();
+
+-- Centre-wide charts read a period's rollups by day then rule, score band
+-- or wait second: these keep those reads in index order (no sorting).
+CREATE INDEX rule_daily_day_rule ON rule_daily (day, rule, dimension, conversations);
+CREATE INDEX score_daily_day_bucket ON score_daily (day, bucket, n);
+CREATE INDEX wait_daily_day_sec ON wait_daily (day, sec, n);

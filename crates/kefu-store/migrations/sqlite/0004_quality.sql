@@ -182,3 +182,9 @@ WHEN OLD.status = 'published'
 BEGIN
     SELECT RAISE(ABORT, 'a published assessment is frozen');
 END;
+
+-- Centre-wide charts read a period's rollups by day then rule, score band
+-- or wait second: these keep those reads in index order (no sorting).
+CREATE INDEX rule_daily_day_rule ON rule_daily (day, rule, dimension, conversations);
+CREATE INDEX score_daily_day_bucket ON score_daily (day, bucket, n);
+CREATE INDEX wait_daily_day_sec ON wait_daily (day, sec, n);
