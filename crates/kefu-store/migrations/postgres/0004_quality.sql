@@ -187,6 +187,8 @@ CREATE TRIGGER assessments_frozen BEFORE UPDATE OR DELETE ON assessments
 
 -- Centre-wide charts read a period's rollups by day then rule, score band
 -- or wait second: these keep those reads in index order (no sorting).
-CREATE INDEX rule_daily_day_rule ON rule_daily (day, rule, dimension, conversations);
-CREATE INDEX score_daily_day_bucket ON score_daily (day, bucket, n);
-CREATE INDEX wait_daily_day_sec ON wait_daily (day, sec, n);
+-- They cover every column, so per-agent reports read them without
+-- visiting the table either.
+CREATE INDEX rule_daily_day_rule ON rule_daily (day, rule, agent_id, dimension, conversations, findings, deduction);
+CREATE INDEX score_daily_day_bucket ON score_daily (day, bucket, agent_id, n);
+CREATE INDEX wait_daily_day_sec ON wait_daily (day, sec, agent_id, n);
