@@ -1,8 +1,6 @@
 //! The real server on a random port, over a real SQLite file and, when
 //! `KEFU_TEST_PG_URL` is set, a fresh PostgreSQL database.
 
-use std::sync::Arc;
-
 use kefu_engine::{Inspector, RulePack};
 use kefu_server::AppState;
 use kefu_service::auth::{self, NewUser, PasswordCost, Role};

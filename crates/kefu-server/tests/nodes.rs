@@ -3,7 +3,6 @@
 //! must still be escalated exactly once. Runs on PostgreSQL when
 //! `KEFU_TEST_PG_URL` is set, and always on an SQLite file.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;

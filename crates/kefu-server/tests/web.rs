@@ -2,8 +2,6 @@
 //! roles, languages, assets, error pages, and the forms of every page,
 //! against the real server on a random port and a fresh SQLite database.
 
-use std::sync::Arc;
-
 use kefu_engine::{Inspector, RulePack};
 use kefu_server::AppState;
 use kefu_service::auth::{self, NewUser, PasswordCost, Role};

@@ -281,7 +281,10 @@ both_backends!(
         assert_eq!(days.iter().map(|d| d.timely).sum::<i64>(), 34);
         // The sums the import added equal a rebuild from the base tables.
         store.rebuild_rollups().await.expect("rebuild");
-        assert_eq!(kpis.report(&oct).await.expect("report after rebuild"), report);
+        assert_eq!(
+            kpis.report(&oct).await.expect("report after rebuild"),
+            report
+        );
         assert_eq!(
             store.score_histogram(from, to, Some("a1")).await.unwrap(),
             histogram

@@ -11,8 +11,8 @@
 
 mod conversations;
 mod packs;
-mod search;
 pub mod quality;
+mod search;
 #[cfg(feature = "testing")]
 pub mod testing;
 
