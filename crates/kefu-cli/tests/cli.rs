@@ -341,6 +341,12 @@ fn a_ten_megabyte_turn_is_inspected() {
 
 /// Counts (conversations, current results) in an SQLite database.
 fn sqlite_counts(db: &Path) -> (i64, i64) {
+    try_sqlite_counts(db).unwrap()
+}
+
+/// Like [`sqlite_counts`], `Err` while the database is still being created
+/// (the file exists before the migrations made the tables).
+fn try_sqlite_counts(db: &Path) -> Result<(i64, i64), sqlx::Error> {
     let url = format!("sqlite://{}", db.display());
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -348,13 +354,12 @@ fn sqlite_counts(db: &Path) -> (i64, i64) {
         .unwrap();
     rt.block_on(async {
         sqlx::any::install_default_drivers();
-        let pool = sqlx::AnyPool::connect(&url).await.unwrap();
-        let row: (i64, i64) = sqlx::query_as(
+        let pool = sqlx::AnyPool::connect(&url).await?;
+        let row = sqlx::query_as::<_, (i64, i64)>(
             "SELECT (SELECT COUNT(*) FROM conversations), (SELECT COUNT(*) FROM inspections WHERE is_current = 1)",
         )
         .fetch_one(&pool)
-        .await
-        .unwrap();
+        .await;
         pool.close().await;
         row
     })
@@ -389,11 +394,7 @@ fn an_import_killed_half_way_leaves_whole_conversations_and_completes_on_rerun()
     let started = std::time::Instant::now();
     loop {
         std::thread::sleep(std::time::Duration::from_millis(100));
-        let (n, _) = if db.exists() {
-            sqlite_counts(&db)
-        } else {
-            (0, 0)
-        };
+        let (n, _) = try_sqlite_counts(&db).unwrap_or((0, 0));
         if n > 0 || started.elapsed().as_secs() > 120 {
             break;
         }
