@@ -94,7 +94,7 @@ fn prepare(body: &[u8], inspector: &kefu_engine::Inspector) -> Result<Prepared, 
 
 /// `GET /api/v1/conversations`: current results, newest first. Filters:
 /// `agent`, `from`, `to` (RFC 3339 or `YYYY-MM-DD`, China time), `passed`,
-/// `rule`, `min_score`, `max_score`, `q` (full-text search of the
+/// `rule`, `min_score`, `max_score`, `channel`, `team`, `reviewed`, `q` (full-text search of the
 /// transcript; space-separated terms must all occur); pagination `page` (from 1) and
 /// `per_page` (≤ 1000). Agents see only their own conversations.
 pub async fn list(
@@ -128,6 +128,20 @@ pub async fn list(
             .map(|v| parse_f64("max_score", v))
             .transpose()?,
         text: q.get("q").filter(|t| !t.trim().is_empty()).cloned(),
+        channel: match q.get("channel").map(String::as_str) {
+            None | Some("") => None,
+            Some(c @ ("phone" | "chat")) => Some(c.to_string()),
+            Some(other) => {
+                return Err(ApiError::BadRequest(format!(
+                    "channel `{other}`: use phone or chat"
+                )))
+            }
+        },
+        team: q.get("team").filter(|t| !t.trim().is_empty()).cloned(),
+        reviewed: q
+            .get("reviewed")
+            .map(|v| parse_bool("reviewed", v))
+            .transpose()?,
         limit: Some(per_page),
         offset: Some(offset),
     };

@@ -63,6 +63,18 @@ fn base_spec() -> Value {
             ),
             ("min_score", "number", "score at least"),
             ("max_score", "number", "score at most"),
+            ("channel", "string", "phone or chat"),
+            ("team", "string", "agents of this team"),
+            (
+                "reviewed",
+                "boolean",
+                "reviewed by a person (true) or not yet (false)",
+            ),
+            (
+                "q",
+                "string",
+                "full-text search of the transcripts; space-separated terms must all occur",
+            ),
         ] {
             arr.push(
                 json!({"name": name, "in": "query", "description": desc, "schema": {"type": ty}}),

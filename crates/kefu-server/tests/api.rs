@@ -381,6 +381,29 @@ async fn quality(app: &App, admin: &str, qa: &str, agent: &str) {
         .await;
     assert_eq!(status, StatusCode::OK, "{reviewed}");
     assert_eq!(reviewed["review"]["version"], 1);
+    // Lists filter by review, channel and team.
+    let total = |v: &Value| v["total"].as_i64().unwrap_or(-1);
+    let (_, only_reviewed) = app
+        .get(Some(qa), "/api/v1/conversations?reviewed=true")
+        .await;
+    assert_eq!(total(&only_reviewed), 1, "{only_reviewed}");
+    assert_eq!(
+        only_reviewed["items"][0]["conversation_id"],
+        failing.as_str()
+    );
+    let (_, all) = app.get(Some(qa), "/api/v1/conversations").await;
+    let (_, phone) = app
+        .get(Some(qa), "/api/v1/conversations?channel=phone")
+        .await;
+    let (_, chat) = app
+        .get(Some(qa), "/api/v1/conversations?channel=chat")
+        .await;
+    assert!(total(&phone) > 0 && total(&chat) > 0, "{phone} {chat}");
+    assert_eq!(total(&phone) + total(&chat), total(&all));
+    let (status, _) = app.get(Some(qa), "/api/v1/conversations?channel=fax").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (_, no_team) = app.get(Some(qa), "/api/v1/conversations?team=nobody").await;
+    assert_eq!(total(&no_team), 0);
     assert_eq!(reviewed["result"]["findings"][0]["status"], "confirmed");
 
     let (status, appeal) = app

@@ -242,6 +242,12 @@ pub struct ConversationFilter {
     /// full/half width, Traditional/Simplified and case do not matter; see
     /// `search.rs`). Conversations not yet indexed do not match.
     pub text: Option<String>,
+    /// Only this channel (`phone`, `chat`).
+    pub channel: Option<String>,
+    /// Only agents of this team (`users.team`).
+    pub team: Option<String>,
+    /// Only results reviewed by a person (true) or not yet (false).
+    pub reviewed: Option<bool>,
 }
 
 /// `($1,$2,…),($n,…)` for `rows` rows of `cols` columns. SQLite gets
@@ -583,6 +589,20 @@ impl Store {
             if filter.min_score.is_some() {
                 conditions.push(format!("i.score >= {}", next()));
             }
+            if filter.channel.is_some() {
+                conditions.push(format!("i.channel = {}", next()));
+            }
+            if filter.team.is_some() {
+                conditions.push(format!(
+                    "i.agent_id IN (SELECT id FROM users WHERE team = {})",
+                    next()
+                ));
+            }
+            match filter.reviewed {
+                Some(true) => conditions.push("i.reviewed_at IS NOT NULL".into()),
+                Some(false) => conditions.push("i.reviewed_at IS NULL".into()),
+                None => {}
+            }
             if filter.max_score.is_some() {
                 conditions.push(format!("i.score <= {}", next()));
             }
@@ -648,6 +668,12 @@ impl Store {
             }
             if let Some(v) = filter.min_score {
                 q = q.bind(v);
+            }
+            if let Some(c) = &filter.channel {
+                q = q.bind(c.clone());
+            }
+            if let Some(t) = &filter.team {
+                q = q.bind(t.clone());
             }
             if let Some(v) = filter.max_score {
                 q = q.bind(v);
@@ -744,9 +770,9 @@ async fn insert_inspections(
     for chunk in results.chunks(ROWS_PER_STATEMENT) {
         let sql = format!(
             "INSERT INTO inspections (conversation_id, pack_version_id, is_current, agent_id, started_at, score, \
-             passed, veto, grade, finding_count, result, created_at, local_day, wait_ms, answered, satisfaction) \
-             VALUES {} RETURNING id, conversation_id",
-            placeholders(backend, chunk.len(), 16)
+             passed, veto, grade, finding_count, result, created_at, local_day, wait_ms, answered, satisfaction, \
+             channel) VALUES {} RETURNING id, conversation_id",
+            placeholders(backend, chunk.len(), 17)
         );
         let mut q: AnyQuery<'_> = sqlx::query(AssertSqlSafe(sql));
         for (ins, result, facts) in chunk {
@@ -766,7 +792,8 @@ async fn insert_inspections(
                 .bind(facts.local_day)
                 .bind(facts.wait_ms)
                 .bind(flag(facts.answered))
-                .bind(facts.satisfaction);
+                .bind(facts.satisfaction)
+                .bind(ins.channel.as_str());
         }
         let rows = q
             .fetch_all(&mut **tx)

@@ -62,6 +62,9 @@ struct ListPage {
     f_max: String,
     f_passed: String,
     f_text: String,
+    f_channel: String,
+    f_team: String,
+    f_reviewed: String,
     rules: Vec<RuleOption>,
     /// Agents see only their own; no agent field for them.
     agent_field: bool,
@@ -83,9 +86,10 @@ fn date_bound(value: &str, end: bool) -> Option<i64> {
     Some(t.timestamp_millis())
 }
 
-/// `GET /conversations`: filters `agent`, `from`, `to` (dates, both
-/// included), `min`, `max` (score), `rule`, `passed` (`1`/`0`), `q` (text
-/// in the transcript); `page` from 1.
+/// `GET /conversations`: filters `agent`, `team`, `from`, `to` (dates,
+/// both included), `min`, `max` (score), `rule`, `channel`, `passed`
+/// (`1`/`0`), `reviewed` (`1`/`0`), `q` (text in the transcript); `page`
+/// from 1.
 pub async fn list(State(state): State<AppState>, page: Page) -> PageResult {
     page.user.require(Section::Conversations)?;
     let ctx = page.ctx(Some(Section::Conversations), msg("conv.list_title"));
@@ -128,10 +132,20 @@ pub async fn list(State(state): State<AppState>, page: Page) -> PageResult {
     };
     let rule = page.param("rule").map(str::to_string);
     let text = page.param("q").map(str::to_string);
-    // TODO(channel): `ConversationFilter` has no channel filter yet; add
-    // `channel: Option<String>` in kefu-store and a select here.
-    // Written out in full, but robust to filters added to the store later.
-    #[allow(clippy::needless_update)]
+    let channel = page
+        .param("channel")
+        .filter(|c| matches!(*c, "phone" | "chat"))
+        .map(str::to_string);
+    // Agents have no team filter: they see their own conversations only.
+    let team = page
+        .param("team")
+        .filter(|_| page.user.agent_scope().is_none())
+        .map(str::to_string);
+    let reviewed = match page.param("reviewed") {
+        Some("1") => Some(true),
+        Some("0") => Some(false),
+        _ => None,
+    };
     let filter = ConversationFilter {
         agent_id,
         from_ms,
@@ -143,7 +157,9 @@ pub async fn list(State(state): State<AppState>, page: Page) -> PageResult {
         limit: Some(PER_PAGE),
         offset: Some((page_no - 1).saturating_mul(PER_PAGE)),
         text: text.clone(),
-        ..ConversationFilter::default()
+        channel: channel.clone(),
+        team: team.clone(),
+        reviewed,
     };
     let (items, total) = state.store.list_inspections(&filter).await?;
     let pages = ((total + PER_PAGE - 1) / PER_PAGE).max(1);
@@ -217,6 +233,9 @@ pub async fn list(State(state): State<AppState>, page: Page) -> PageResult {
         f_max: p("max"),
         f_passed: p("passed"),
         f_text: text.unwrap_or_default(),
+        f_channel: channel.unwrap_or_default(),
+        f_team: team.unwrap_or_default(),
+        f_reviewed: p("reviewed"),
         rules,
         agent_field: page.user.agent_scope().is_none(),
         invalid,

@@ -16,11 +16,14 @@ ALTER TABLE inspections ADD COLUMN satisfaction BIGINT;
 -- `passed`, `veto`, `grade` and the findings rows are then the reviewed
 -- values (the automatic ones stay in `result`).
 ALTER TABLE inspections ADD COLUMN reviewed_at BIGINT;
+-- The channel (phone, chat), for filtering lists without the records.
+ALTER TABLE inspections ADD COLUMN channel TEXT;
 
 UPDATE inspections SET
     local_day = (SELECT (c.started_at + COALESCE(c.utc_offset_s, 28800) * 1000) / 86400000
                  FROM conversations c WHERE c.id = inspections.conversation_id),
-    wait_ms = (SELECT c.wait_ms FROM conversations c WHERE c.id = inspections.conversation_id);
+    wait_ms = (SELECT c.wait_ms FROM conversations c WHERE c.id = inspections.conversation_id),
+    channel = (SELECT c.channel FROM conversations c WHERE c.id = inspections.conversation_id);
 
 CREATE INDEX inspections_current_day ON inspections (local_day, agent_id) WHERE is_current = 1;
 CREATE INDEX findings_inspection ON findings (inspection_id);
