@@ -85,9 +85,18 @@ fn csrf(html: &str) -> String {
 }
 
 impl App {
-    async fn start(name: &str) -> App {
+    /// The app on SQLite and, when `KEFU_TEST_PG_URL` is set, on a fresh
+    /// PostgreSQL database: every test runs on both.
+    async fn both(name: &str) -> Vec<App> {
+        let mut apps = vec![App::on(TestDb::sqlite(name)).await];
+        if let Some(db) = TestDb::postgres(name).await {
+            apps.push(App::on(db).await);
+        }
+        apps
+    }
+
+    async fn on(db: TestDb) -> App {
         let _ = auth::set_password_cost(PasswordCost::CHEAP_FOR_TESTS);
-        let db = TestDb::sqlite(name);
         let store = db.open().await;
         for (id, role, password) in USERS {
             auth::add_user(
@@ -251,905 +260,911 @@ fn enc(s: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sign_in_roles_and_languages() {
-    let app = App::start("web_sign_in").await;
+    for app in App::both("web_sign_in").await {
+        // Not signed in: every page sends to the login page, and back after.
+        let (status, headers, _) = app.get(None, "/conversations?page=2").await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        assert_eq!(headers[LOCATION], "/login?next=%2Fconversations%3Fpage%3D2");
 
-    // Not signed in: every page sends to the login page, and back after.
-    let (status, headers, _) = app.get(None, "/conversations?page=2").await;
-    assert_eq!(status, StatusCode::SEE_OTHER);
-    assert_eq!(headers[LOCATION], "/login?next=%2Fconversations%3Fpage%3D2");
-
-    // Wrong password: the form again, 401, the name kept.
-    let (_, headers, html) = app.get(None, "/login").await;
-    assert!(html.contains("<html lang=\"zh-CN\">"), "Chinese by default");
-    assert!(html.contains("登录"));
-    let pre = Session {
-        cookies: format!(
-            "kefu_login={}",
-            cookie_value(&set_cookies(&headers), "kefu_login").expect("cookie")
-        ),
-    };
-    let (status, _, html) = app
-        .post(
-            Some(&pre),
-            "/login",
-            &[
-                ("_csrf", &csrf(&html)),
-                ("user", "qa"),
-                ("password", "nope-nope"),
-            ],
-        )
-        .await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED);
-    assert!(html.contains("用户名或密码错误"));
-    assert!(html.contains("value=\"qa\""));
-    // The login form's token must match its cookie.
-    let (status, _, _) = app
-        .post(
-            Some(&pre),
-            "/login",
-            &[
-                ("_csrf", "forged"),
-                ("user", "qa"),
-                ("password", "inspector-pass-1"),
-            ],
-        )
-        .await;
-    assert_eq!(status, StatusCode::FORBIDDEN);
-    // An outside `next` is not followed.
-    let (_, headers, html) = app.get(None, "/login?next=//evil.example/").await;
-    assert!(
-        html.contains("name=\"next\" value=\"/\""),
-        "next reset to /"
-    );
-    drop(headers);
-
-    // Each role sees its own navigation.
-    let expect: &[(&str, &str, &[&str], &[&str])] = &[
-        (
-            "admin",
-            "admin-pass-1",
-            &[
-                "概览",
-                "会话",
-                "复核队列",
-                "申诉",
-                "投诉",
-                "坐席",
-                "规则包",
-                "用户与设置",
-            ],
-            &[],
-        ),
-        (
-            "boss",
-            "boss-pass-1",
-            &["复核队列", "规则包"],
-            &["用户与设置"],
-        ),
-        (
-            "qa",
-            "inspector-pass-1",
-            &["复核队列", "坐席", "规则包"],
-            &["用户与设置"],
-        ),
-        (
-            "a-07",
-            "agent-pass-07",
-            &["概览", "会话", "申诉", "投诉"],
-            &["复核队列", "坐席", "规则包", "用户与设置"],
-        ),
-    ];
-    for (user, password, shown, hidden) in expect {
-        let s = app.login(user, password).await;
-        let (status, headers, html) = app.get(Some(&s), "/").await;
-        assert_eq!(status, StatusCode::OK, "{user}");
-        let nav =
-            &html[html.find("class=\"main-nav\"").expect("nav")..html.find("</nav>").expect("end")];
-        for label in *shown {
-            assert!(
-                nav.contains(&format!(">{label}</a>")),
-                "{user} should see {label}"
-            );
-        }
-        for label in *hidden {
-            assert!(
-                !nav.contains(&format!(">{label}</a>")),
-                "{user} should not see {label}"
-            );
-        }
+        // Wrong password: the form again, 401, the name kept.
+        let (_, headers, html) = app.get(None, "/login").await;
+        assert!(html.contains("<html lang=\"zh-CN\">"), "Chinese by default");
+        assert!(html.contains("登录"));
+        let pre = Session {
+            cookies: format!(
+                "kefu_login={}",
+                cookie_value(&set_cookies(&headers), "kefu_login").expect("cookie")
+            ),
+        };
+        let (status, _, html) = app
+            .post(
+                Some(&pre),
+                "/login",
+                &[
+                    ("_csrf", &csrf(&html)),
+                    ("user", "qa"),
+                    ("password", "nope-nope"),
+                ],
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert!(html.contains("用户名或密码错误"));
+        assert!(html.contains("value=\"qa\""));
+        // The login form's token must match its cookie.
+        let (status, _, _) = app
+            .post(
+                Some(&pre),
+                "/login",
+                &[
+                    ("_csrf", "forged"),
+                    ("user", "qa"),
+                    ("password", "inspector-pass-1"),
+                ],
+            )
+            .await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        // An outside `next` is not followed.
+        let (_, headers, html) = app.get(None, "/login?next=//evil.example/").await;
         assert!(
-            html.contains(&format!("{user} 名")),
-            "user name in the header"
+            html.contains("name=\"next\" value=\"/\""),
+            "next reset to /"
         );
-        assert!(html.contains("关键指标"), "the overview with its KPIs");
-        let csp = headers["content-security-policy"].to_str().expect("csp");
-        assert!(csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"));
-        assert_eq!(headers["x-content-type-options"], "nosniff");
-        assert_eq!(headers["cache-control"], "no-store");
+        drop(headers);
+
+        // Each role sees its own navigation.
+        let expect: &[(&str, &str, &[&str], &[&str])] = &[
+            (
+                "admin",
+                "admin-pass-1",
+                &[
+                    "概览",
+                    "会话",
+                    "复核队列",
+                    "申诉",
+                    "投诉",
+                    "坐席",
+                    "规则包",
+                    "用户与设置",
+                ],
+                &[],
+            ),
+            (
+                "boss",
+                "boss-pass-1",
+                &["复核队列", "规则包"],
+                &["用户与设置"],
+            ),
+            (
+                "qa",
+                "inspector-pass-1",
+                &["复核队列", "坐席", "规则包"],
+                &["用户与设置"],
+            ),
+            (
+                "a-07",
+                "agent-pass-07",
+                &["概览", "会话", "申诉", "投诉"],
+                &["复核队列", "坐席", "规则包", "用户与设置"],
+            ),
+        ];
+        for (user, password, shown, hidden) in expect {
+            let s = app.login(user, password).await;
+            let (status, headers, html) = app.get(Some(&s), "/").await;
+            assert_eq!(status, StatusCode::OK, "{user}");
+            let nav = &html
+                [html.find("class=\"main-nav\"").expect("nav")..html.find("</nav>").expect("end")];
+            for label in *shown {
+                assert!(
+                    nav.contains(&format!(">{label}</a>")),
+                    "{user} should see {label}"
+                );
+            }
+            for label in *hidden {
+                assert!(
+                    !nav.contains(&format!(">{label}</a>")),
+                    "{user} should not see {label}"
+                );
+            }
+            assert!(
+                html.contains(&format!("{user} 名")),
+                "user name in the header"
+            );
+            assert!(html.contains("关键指标"), "the overview with its KPIs");
+            let csp = headers["content-security-policy"].to_str().expect("csp");
+            assert!(csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"));
+            assert_eq!(headers["x-content-type-options"], "nosniff");
+            assert_eq!(headers["cache-control"], "no-store");
+        }
+
+        // Pages outside a role are refused with a page, not a blank.
+        let agent = app.login("a-07", "agent-pass-07").await;
+        for path in ["/packs", "/packs/editor", "/review", "/admin"] {
+            let (status, _, html) = app.get(Some(&agent), path).await;
+            assert_eq!(status, StatusCode::FORBIDDEN, "{path}");
+            assert!(html.contains("您的角色无权使用此功能"), "{path}");
+        }
+        // Agents have no leaderboard: /agents takes them to their own page,
+        // and another agent's page does not exist for them.
+        let (status, headers, _) = app.get(Some(&agent), "/agents").await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        assert_eq!(headers["location"], "/agents/a-07");
+        let (status, _, _) = app.get(Some(&agent), "/agents/a-11").await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        let boss = app.login("boss", "boss-pass-1").await;
+        let (status, _, _) = app.get(Some(&boss), "/admin").await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+
+        // English by the switch (a cookie) and by ?lang=.
+        let (status, headers, _) = app.get(Some(&agent), "/lang/en?next=/complaints").await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        assert_eq!(headers[LOCATION], "/complaints");
+        let lang = cookie_value(&set_cookies(&headers), "lang").expect("lang cookie");
+        assert_eq!(lang, "en");
+        let english = Session {
+            cookies: format!("{}; lang=en", agent.cookies),
+        };
+        let (_, _, html) = app.get(Some(&english), "/complaints").await;
+        assert!(html.contains("<html lang=\"en\">"));
+        assert!(html.contains(">Conversations</a>") && html.contains(">Sign out</button>"));
+        assert!(!html.contains(">会话</a>"));
+        let (_, headers, html) = app.get(Some(&agent), "/conversations?lang=en").await;
+        assert!(html.contains(">Conversations</a>"));
+        assert_eq!(
+            cookie_value(&set_cookies(&headers), "lang").as_deref(),
+            Some("en"),
+            "?lang= is remembered"
+        );
+        let (status, _, _) = app.get(Some(&agent), "/lang/fr").await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        // The switch links come back to the page, without lang= or done=.
+        let (_, _, html) = app
+            .get(Some(&agent), "/conversations?passed=0&lang=zh&done=saved")
+            .await;
+        assert!(
+            html.contains("href=\"/lang/en?next=%2Fconversations%3Fpassed%3D0\""),
+            "switch link"
+        );
+
+        // Unknown pages: an HTML 404 in the user's language; the API keeps JSON.
+        let (status, headers, html) = app.get(Some(&english), "/no/such/page").await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert!(headers["content-type"]
+            .to_str()
+            .expect("ct")
+            .starts_with("text/html"));
+        assert!(html.contains("This page or record does not exist"));
+        let (status, _, body) = app.get(None, "/api/v1/nope").await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert!(body.contains("\"not_found\""), "{body}");
+        let (status, _, _) = app.get(None, "/healthz").await;
+        assert_eq!(status, StatusCode::OK);
+
+        // Sign out: POST with the token; the session is over.
+        let (_, _, html) = app.get(Some(&agent), "/logout").await;
+        let token = csrf(&html);
+        let (status, _, _) = app
+            .post(Some(&agent), "/logout", &[("_csrf", "wrong")])
+            .await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "CSRF checked on logout");
+        let (status, headers, _) = app
+            .post(Some(&agent), "/logout", &[("_csrf", &token)])
+            .await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        assert_eq!(headers[LOCATION], "/login");
+        let (status, _, _) = app.get(Some(&agent), "/conversations").await;
+        assert_eq!(status, StatusCode::SEE_OTHER, "session ended");
     }
-
-    // Pages outside a role are refused with a page, not a blank.
-    let agent = app.login("a-07", "agent-pass-07").await;
-    for path in ["/packs", "/packs/editor", "/review", "/admin"] {
-        let (status, _, html) = app.get(Some(&agent), path).await;
-        assert_eq!(status, StatusCode::FORBIDDEN, "{path}");
-        assert!(html.contains("您的角色无权使用此功能"), "{path}");
-    }
-    // Agents have no leaderboard: /agents takes them to their own page,
-    // and another agent's page does not exist for them.
-    let (status, headers, _) = app.get(Some(&agent), "/agents").await;
-    assert_eq!(status, StatusCode::SEE_OTHER);
-    assert_eq!(headers["location"], "/agents/a-07");
-    let (status, _, _) = app.get(Some(&agent), "/agents/a-11").await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
-    let boss = app.login("boss", "boss-pass-1").await;
-    let (status, _, _) = app.get(Some(&boss), "/admin").await;
-    assert_eq!(status, StatusCode::FORBIDDEN);
-
-    // English by the switch (a cookie) and by ?lang=.
-    let (status, headers, _) = app.get(Some(&agent), "/lang/en?next=/complaints").await;
-    assert_eq!(status, StatusCode::SEE_OTHER);
-    assert_eq!(headers[LOCATION], "/complaints");
-    let lang = cookie_value(&set_cookies(&headers), "lang").expect("lang cookie");
-    assert_eq!(lang, "en");
-    let english = Session {
-        cookies: format!("{}; lang=en", agent.cookies),
-    };
-    let (_, _, html) = app.get(Some(&english), "/complaints").await;
-    assert!(html.contains("<html lang=\"en\">"));
-    assert!(html.contains(">Conversations</a>") && html.contains(">Sign out</button>"));
-    assert!(!html.contains(">会话</a>"));
-    let (_, headers, html) = app.get(Some(&agent), "/conversations?lang=en").await;
-    assert!(html.contains(">Conversations</a>"));
-    assert_eq!(
-        cookie_value(&set_cookies(&headers), "lang").as_deref(),
-        Some("en"),
-        "?lang= is remembered"
-    );
-    let (status, _, _) = app.get(Some(&agent), "/lang/fr").await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
-    // The switch links come back to the page, without lang= or done=.
-    let (_, _, html) = app
-        .get(Some(&agent), "/conversations?passed=0&lang=zh&done=saved")
-        .await;
-    assert!(
-        html.contains("href=\"/lang/en?next=%2Fconversations%3Fpassed%3D0\""),
-        "switch link"
-    );
-
-    // Unknown pages: an HTML 404 in the user's language; the API keeps JSON.
-    let (status, headers, html) = app.get(Some(&english), "/no/such/page").await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
-    assert!(headers["content-type"]
-        .to_str()
-        .expect("ct")
-        .starts_with("text/html"));
-    assert!(html.contains("This page or record does not exist"));
-    let (status, _, body) = app.get(None, "/api/v1/nope").await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
-    assert!(body.contains("\"not_found\""), "{body}");
-    let (status, _, _) = app.get(None, "/healthz").await;
-    assert_eq!(status, StatusCode::OK);
-
-    // Sign out: POST with the token; the session is over.
-    let (_, _, html) = app.get(Some(&agent), "/logout").await;
-    let token = csrf(&html);
-    let (status, _, _) = app
-        .post(Some(&agent), "/logout", &[("_csrf", "wrong")])
-        .await;
-    assert_eq!(status, StatusCode::FORBIDDEN, "CSRF checked on logout");
-    let (status, headers, _) = app
-        .post(Some(&agent), "/logout", &[("_csrf", &token)])
-        .await;
-    assert_eq!(status, StatusCode::SEE_OTHER);
-    assert_eq!(headers[LOCATION], "/login");
-    let (status, _, _) = app.get(Some(&agent), "/conversations").await;
-    assert_eq!(status, StatusCode::SEE_OTHER, "session ended");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn assets_are_embedded_and_cached() {
-    let app = App::start("web_assets").await;
-    let s = app.login("qa", "inspector-pass-1").await;
-    let (_, _, html) = app.get(Some(&s), "/").await;
-    for (name, ctype) in [
-        ("app.css", "text/css"),
-        ("app.js", "text/javascript"),
-        ("favicon.svg", "image/svg+xml"),
-    ] {
-        let at = html
-            .find(&format!("/assets/{name}?v="))
-            .unwrap_or_else(|| panic!("{name} linked"));
-        let url = &html[at..at + html[at..].find('"').expect("end")];
-        let (status, headers, body) = app.get(None, url).await;
-        assert_eq!(status, StatusCode::OK, "{url}");
-        assert!(headers["content-type"]
+    for app in App::both("web_assets").await {
+        let s = app.login("qa", "inspector-pass-1").await;
+        let (_, _, html) = app.get(Some(&s), "/").await;
+        for (name, ctype) in [
+            ("app.css", "text/css"),
+            ("app.js", "text/javascript"),
+            ("favicon.svg", "image/svg+xml"),
+        ] {
+            let at = html
+                .find(&format!("/assets/{name}?v="))
+                .unwrap_or_else(|| panic!("{name} linked"));
+            let url = &html[at..at + html[at..].find('"').expect("end")];
+            let (status, headers, body) = app.get(None, url).await;
+            assert_eq!(status, StatusCode::OK, "{url}");
+            assert!(headers["content-type"]
+                .to_str()
+                .expect("ct")
+                .starts_with(ctype));
+            assert!(headers["cache-control"]
+                .to_str()
+                .expect("cc")
+                .contains("max-age=31536000"));
+            assert!(!body.is_empty());
+            let etag = headers["etag"].to_str().expect("etag").to_string();
+            let r = app
+                .http
+                .get(format!("{}{url}", app.base))
+                .header("if-none-match", etag)
+                .send()
+                .await
+                .expect("revalidate");
+            assert_eq!(r.status(), StatusCode::NOT_MODIFIED);
+        }
+        let (status, _, _) = app.get(None, "/assets/nope.js").await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        let (status, headers, _) = app.get(None, "/favicon.ico").await;
+        assert_eq!(status, StatusCode::PERMANENT_REDIRECT);
+        assert!(headers[LOCATION]
             .to_str()
-            .expect("ct")
-            .starts_with(ctype));
-        assert!(headers["cache-control"]
-            .to_str()
-            .expect("cc")
-            .contains("max-age=31536000"));
-        assert!(!body.is_empty());
-        let etag = headers["etag"].to_str().expect("etag").to_string();
-        let r = app
-            .http
-            .get(format!("{}{url}", app.base))
-            .header("if-none-match", etag)
-            .send()
-            .await
-            .expect("revalidate");
-        assert_eq!(r.status(), StatusCode::NOT_MODIFIED);
+            .expect("loc")
+            .starts_with("/assets/favicon.svg?v="));
     }
-    let (status, _, _) = app.get(None, "/assets/nope.js").await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, headers, _) = app.get(None, "/favicon.ico").await;
-    assert_eq!(status, StatusCode::PERMANENT_REDIRECT);
-    assert!(headers[LOCATION]
-        .to_str()
-        .expect("loc")
-        .starts_with("/assets/favicon.svg?v="));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn conversations_list_and_detail() {
-    let app = App::start("web_conversations").await;
-    let token = app.api_token("admin", "admin-pass-1").await;
-    let mut other = failing("web-a11", "a-11");
-    other["started_at"] = json!("2026-03-20T09:00:00+08:00");
-    app.import(&token, json!([failing("web-fail-1", "a-07"), other]))
-        .await;
-    // The search index (kefu-store's search.rs) may not be filled on import.
-    app.store.reindex_missing().await.expect("reindex");
+    for app in App::both("web_conversations").await {
+        let token = app.api_token("admin", "admin-pass-1").await;
+        let mut other = failing("web-a11", "a-11");
+        other["started_at"] = json!("2026-03-20T09:00:00+08:00");
+        app.import(&token, json!([failing("web-fail-1", "a-07"), other]))
+            .await;
+        // The search index (kefu-store's search.rs) may not be filled on import.
+        app.store.reindex_missing().await.expect("reindex");
 
-    let qa = app.login("qa", "inspector-pass-1").await;
-    let (status, _, html) = app.get(Some(&qa), "/conversations").await;
-    assert_eq!(status, StatusCode::OK);
-    assert!(html.contains("href=\"/conversations/web-fail-1\""));
-    assert!(html.contains("href=\"/conversations/web-a11\""));
-    assert!(html.contains("共 2 条"));
-    assert!(html.contains("<svg"), "charts");
-    // Filters: agent, dates (the end day included), result, rule, score.
-    for (query, one, two) in [
-        ("agent=a-07", true, false),
-        ("from=2026-03-19", false, true),
-        ("to=2026-03-18", true, false),
-        ("passed=1", false, false),
-        ("passed=0", true, true),
-        ("rule=forbidden", true, true),
-        ("max=0.5&min=0", false, false),
-        // Full-text search over the transcripts.
-        (
-            "q=%E4%B8%8D%E5%85%B3%E6%88%91%E7%9A%84%E4%BA%8B",
-            true,
-            true,
-        ),
-        ("q=%E5%AE%BD%E5%B8%A6", false, false),
-    ] {
-        let (status, _, html) = app.get(Some(&qa), &format!("/conversations?{query}")).await;
-        assert_eq!(status, StatusCode::OK, "{query}");
-        assert_eq!(html.contains("/conversations/web-fail-1\""), one, "{query}");
-        assert_eq!(html.contains("/conversations/web-a11\""), two, "{query}");
+        let qa = app.login("qa", "inspector-pass-1").await;
+        let (status, _, html) = app.get(Some(&qa), "/conversations").await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(html.contains("href=\"/conversations/web-fail-1\""));
+        assert!(html.contains("href=\"/conversations/web-a11\""));
+        assert!(html.contains("共 2 条"));
+        assert!(html.contains("<svg"), "charts");
+        // Filters: agent, dates (the end day included), result, rule, score.
+        for (query, one, two) in [
+            ("agent=a-07", true, false),
+            ("from=2026-03-19", false, true),
+            ("to=2026-03-18", true, false),
+            ("passed=1", false, false),
+            ("passed=0", true, true),
+            ("rule=forbidden", true, true),
+            ("max=0.5&min=0", false, false),
+            // Full-text search over the transcripts.
+            (
+                "q=%E4%B8%8D%E5%85%B3%E6%88%91%E7%9A%84%E4%BA%8B",
+                true,
+                true,
+            ),
+            ("q=%E5%AE%BD%E5%B8%A6", false, false),
+        ] {
+            let (status, _, html) = app.get(Some(&qa), &format!("/conversations?{query}")).await;
+            assert_eq!(status, StatusCode::OK, "{query}");
+            assert_eq!(html.contains("/conversations/web-fail-1\""), one, "{query}");
+            assert_eq!(html.contains("/conversations/web-a11\""), two, "{query}");
+        }
+        let (status, _, html) = app
+            .get(Some(&qa), "/conversations?from=yesterday&min=abc")
+            .await;
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "bad filters are reported, not fatal"
+        );
+        assert!(html.contains("以下筛选条件无法识别"));
+
+        // The detail: the finding highlighted over its characters, linked.
+        let (status, _, html) = app.get(Some(&qa), "/conversations/web-fail-1").await;
+        assert_eq!(status, StatusCode::OK);
+        let at = html.find(">不知道</mark>").expect("不知道 highlighted");
+        let mark_start = html[..at].rfind("<mark").expect("mark");
+        let anchor = &html[..mark_start];
+        let id_at = anchor.rfind("id=\"f").expect("anchor before the mark");
+        let number: String = anchor[id_at + 5..]
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        assert!(
+            html.contains(&format!("href=\"#f{number}\"")),
+            "the findings list links to it"
+        );
+        assert!(
+            html.contains("这个我<span class=\"anchor\""),
+            "span is in characters: 这个我 before it"
+        );
+        assert!(html.contains("静默 11.5 秒"), "the silence");
+        assert!(html.contains("重叠 1 秒"), "the overlap");
+        assert!(
+            html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+            "text escaped"
+        );
+        assert!(!html.contains("<script>alert(1)"));
+        assert!(html.contains("zh-CN@"), "pack version");
+        assert!(html.contains("class=\"turn agent flagged\""));
+        assert!(
+            html.contains("王*") || html.contains("王"),
+            "customer shown"
+        );
+
+        // Agents: their own only, others' are "not found".
+        let agent = app.login("a-07", "agent-pass-07").await;
+        let (_, _, html) = app.get(Some(&agent), "/conversations?agent=a-11").await;
+        assert!(html.contains("/conversations/web-fail-1\""));
+        assert!(
+            !html.contains("/conversations/web-a11\""),
+            "agent filter forced to self"
+        );
+        assert!(
+            !html.contains("name=\"agent\""),
+            "no agent field for agents"
+        );
+        let (status, _, _) = app.get(Some(&agent), "/conversations/web-a11").await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        let (status, _, _) = app.get(Some(&agent), "/conversations/web-fail-1").await;
+        assert_eq!(status, StatusCode::OK);
+        let (status, _, _) = app.get(Some(&qa), "/conversations/missing").await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
     }
-    let (status, _, html) = app
-        .get(Some(&qa), "/conversations?from=yesterday&min=abc")
-        .await;
-    assert_eq!(
-        status,
-        StatusCode::OK,
-        "bad filters are reported, not fatal"
-    );
-    assert!(html.contains("以下筛选条件无法识别"));
-
-    // The detail: the finding highlighted over its characters, linked.
-    let (status, _, html) = app.get(Some(&qa), "/conversations/web-fail-1").await;
-    assert_eq!(status, StatusCode::OK);
-    let at = html.find(">不知道</mark>").expect("不知道 highlighted");
-    let mark_start = html[..at].rfind("<mark").expect("mark");
-    let anchor = &html[..mark_start];
-    let id_at = anchor.rfind("id=\"f").expect("anchor before the mark");
-    let number: String = anchor[id_at + 5..]
-        .chars()
-        .take_while(char::is_ascii_digit)
-        .collect();
-    assert!(
-        html.contains(&format!("href=\"#f{number}\"")),
-        "the findings list links to it"
-    );
-    assert!(
-        html.contains("这个我<span class=\"anchor\""),
-        "span is in characters: 这个我 before it"
-    );
-    assert!(html.contains("静默 11.5 秒"), "the silence");
-    assert!(html.contains("重叠 1 秒"), "the overlap");
-    assert!(
-        html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
-        "text escaped"
-    );
-    assert!(!html.contains("<script>alert(1)"));
-    assert!(html.contains("zh-CN@"), "pack version");
-    assert!(html.contains("class=\"turn agent flagged\""));
-    assert!(
-        html.contains("王*") || html.contains("王"),
-        "customer shown"
-    );
-
-    // Agents: their own only, others' are "not found".
-    let agent = app.login("a-07", "agent-pass-07").await;
-    let (_, _, html) = app.get(Some(&agent), "/conversations?agent=a-11").await;
-    assert!(html.contains("/conversations/web-fail-1\""));
-    assert!(
-        !html.contains("/conversations/web-a11\""),
-        "agent filter forced to self"
-    );
-    assert!(
-        !html.contains("name=\"agent\""),
-        "no agent field for agents"
-    );
-    let (status, _, _) = app.get(Some(&agent), "/conversations/web-a11").await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, _, _) = app.get(Some(&agent), "/conversations/web-fail-1").await;
-    assert_eq!(status, StatusCode::OK);
-    let (status, _, _) = app.get(Some(&qa), "/conversations/missing").await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn complaint_forms() {
-    let app = App::start("web_complaints").await;
-    let boss = app.login("boss", "boss-pass-1").await;
-    let (status, _, html) = app.get(Some(&boss), "/complaints").await;
-    assert_eq!(status, StatusCode::OK);
-    for state in ["受理", "调查", "处理中", "待回访", "已关闭"] {
-        assert!(
-            html.contains(&format!("<h2>{state} <small>")),
-            "column {state}"
-        );
-    }
-    let token = csrf(&html);
-
-    // No token, a wrong token, or a cross-site request: refused.
-    let (status, _, _) = app
-        .post(Some(&boss), "/complaints", &[("customer_name", "张三")])
-        .await;
-    assert_eq!(status, StatusCode::FORBIDDEN);
-    let (status, _, _) = app
-        .post(
-            Some(&boss),
-            "/complaints",
-            &[("_csrf", "0000"), ("customer_name", "张三")],
-        )
-        .await;
-    assert_eq!(status, StatusCode::FORBIDDEN);
-    let (status, headers, _) = app.post(None, "/complaints", &[("_csrf", &token)]).await;
-    assert_eq!(
-        status,
-        StatusCode::SEE_OTHER,
-        "no session: to the login page"
-    );
-    assert_eq!(headers[LOCATION], "/login?next=%2F");
-    let (status, headers, html) = app.get(Some(&boss), "/complaints/x/command").await;
-    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
-    assert!(headers.contains_key("allow"));
-    assert!(html.contains("此地址不支持这种请求方式"));
-
-    // A mistake shows the form again with what was typed.
-    let (status, _, html) = app
-        .post(
-            Some(&boss),
-            "/complaints",
-            &[
-                ("_csrf", &token),
-                ("customer_name", "张三"),
-                ("category", ""),
-                ("description", "多扣费"),
-                ("channel", "phone"),
-            ],
-        )
-        .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(html.contains("value=\"张三\""));
-    assert!(html.contains("未保存"));
-
-    let (status, headers, _) = app
-        .post(
-            Some(&boss),
-            "/complaints",
-            &[
-                ("_csrf", &token),
-                ("customer_name", "张三"),
-                ("customer_phone", "13800138000"),
-                ("category", "计费"),
-                ("description", "话费多扣了 20 元"),
-                ("channel", "phone"),
-                ("priority", "high"),
-            ],
-        )
-        .await;
-    assert_eq!(status, StatusCode::SEE_OTHER);
-    let location = headers[LOCATION].to_str().expect("loc").to_string();
-    assert!(
-        location.starts_with("/complaints/CMP-") && location.ends_with("?done=created"),
-        "{location}"
-    );
-    let path = location.trim_end_matches("?done=created").to_string();
-    let (_, _, html) = app.get(Some(&boss), &location).await;
-    assert!(html.contains("已创建"));
-    assert!(html.contains("13800138000"), "supervisors see the phone");
-    assert!(html.contains("class=\"countdown\""), "SLA countdown");
-    let version = |html: &str| -> String {
-        let at = html.find("name=\"version\" value=\"").expect("version");
-        let rest = &html[at + 22..];
-        rest[..rest.find('"').expect("end")].to_string()
-    };
-    let cmd = format!("{path}/command");
-    let run = |form: Vec<(&'static str, String)>| {
-        let app = &app;
-        let boss = &boss;
-        let cmd = cmd.clone();
-        async move {
-            let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
-            app.post(Some(boss), &cmd, &pairs).await
+    for app in App::both("web_complaints").await {
+        let boss = app.login("boss", "boss-pass-1").await;
+        let (status, _, html) = app.get(Some(&boss), "/complaints").await;
+        assert_eq!(status, StatusCode::OK);
+        for state in ["受理", "调查", "处理中", "待回访", "已关闭"] {
+            assert!(
+                html.contains(&format!("<h2>{state} <small>")),
+                "column {state}"
+            );
         }
-    };
-    let v = version(&html);
-    let (status, headers, _) = run(vec![
-        ("_csrf", token.clone()),
-        ("version", v.clone()),
-        ("type", "start_handling".into()),
-    ])
-    .await;
-    assert_eq!(status, StatusCode::SEE_OTHER);
-    assert!(headers[LOCATION]
-        .to_str()
-        .expect("loc")
-        .ends_with("?done=saved"));
-    // The old version is a conflict, shown on the page.
-    let (status, _, html) = run(vec![
-        ("_csrf", token.clone()),
-        ("version", v),
-        ("type", "reply".into()),
-        ("message", "您好".into()),
-    ])
-    .await;
-    assert_eq!(status, StatusCode::CONFLICT);
-    assert!(html.contains("role=\"alert\""));
-    // A missing field is named.
-    let v = version(&html);
-    let (status, _, html) = run(vec![
-        ("_csrf", token.clone()),
-        ("version", v.clone()),
-        ("type", "resolve".into()),
-    ])
-    .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(html.contains("请填写「处理结果」"));
-    let (status, _, _) = run(vec![
-        ("_csrf", token.clone()),
-        ("version", v),
-        ("type", "resolve".into()),
-        ("summary", "已退还 20 元".into()),
-    ])
-    .await;
-    assert_eq!(status, StatusCode::SEE_OTHER);
-    let (_, _, html) = app.get(Some(&boss), &path).await;
-    assert!(
-        html.contains("id=\"survey-form\""),
-        "survey form once resolved"
-    );
-    let v = version(&html);
-    let (status, _, html) = run(vec![
-        ("_csrf", token.clone()),
-        ("version", v.clone()),
-        ("type", "record_survey".into()),
-        ("result_score", "11".into()),
-        ("attitude_score", "9".into()),
-    ])
-    .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "scores are 0–10");
-    assert!(html.contains("须为 0–10 的整数"));
-    let (status, _, _) = run(vec![
-        ("_csrf", token.clone()),
-        ("version", v),
-        ("type", "record_survey".into()),
-        ("result_score", "3".into()),
-        ("attitude_score", "9".into()),
-        ("comment", "钱退了但很慢".into()),
-    ])
-    .await;
-    assert_eq!(status, StatusCode::SEE_OTHER);
-    let (_, _, html) = app.get(Some(&boss), &path).await;
-    assert!(html.contains("id=\"survey\""));
-    assert!(html.contains("3 (不满意)"));
-    assert!(html.contains("记录满意度"), "history entry");
-    // An unsatisfied score makes a revisit task; completing it records it.
-    let at = html.find("action=\"/revisits/").expect("revisit form");
-    let rest = &html[at + 8..];
-    let revisit = &rest[..rest.find('"').expect("end")];
-    let (status, headers, _) = app
-        .post(
-            Some(&boss),
-            revisit,
-            &[
-                ("_csrf", &token),
-                ("outcome_kind", "resolved"),
-                ("outcome", "客户已满意"),
-            ],
-        )
-        .await;
-    assert_eq!(status, StatusCode::SEE_OTHER, "{revisit}");
-    assert!(headers[LOCATION].to_str().expect("loc").starts_with(&path));
-    let (_, _, html) = app.get(Some(&boss), &path).await;
-    assert!(html.contains("客户已满意"));
-    assert!(html.contains("回访完成"));
+        let token = csrf(&html);
 
-    // The board shows it under 处理中; the one-state list pages.
-    let (_, _, html) = app.get(Some(&boss), "/complaints?state=handling").await;
-    assert!(html.contains(&format!("href=\"{path}\"")));
-    let (status, _, _) = app.get(Some(&boss), "/complaints?state=bogus").await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
+        // No token, a wrong token, or a cross-site request: refused.
+        let (status, _, _) = app
+            .post(Some(&boss), "/complaints", &[("customer_name", "张三")])
+            .await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        let (status, _, _) = app
+            .post(
+                Some(&boss),
+                "/complaints",
+                &[("_csrf", "0000"), ("customer_name", "张三")],
+            )
+            .await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        let (status, headers, _) = app.post(None, "/complaints", &[("_csrf", &token)]).await;
+        assert_eq!(
+            status,
+            StatusCode::SEE_OTHER,
+            "no session: to the login page"
+        );
+        assert_eq!(headers[LOCATION], "/login?next=%2F");
+        let (status, headers, html) = app.get(Some(&boss), "/complaints/x/command").await;
+        assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+        assert!(headers.contains_key("allow"));
+        assert!(html.contains("此地址不支持这种请求方式"));
 
-    // Inspectors see it masked and cannot open complaints; agents cannot see it.
-    let qa = app.login("qa", "inspector-pass-1").await;
-    let (status, _, html) = app.get(Some(&qa), &path).await;
-    assert_eq!(status, StatusCode::OK);
-    assert!(
-        !html.contains("13800138000"),
-        "inspectors see the phone masked"
-    );
-    let (status, _, _) = app.get(Some(&qa), "/complaints/new").await;
-    assert_eq!(status, StatusCode::FORBIDDEN);
-    let agent = app.login("a-11", "agent-pass-11").await;
-    let (status, _, _) = app.get(Some(&agent), &path).await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, _, html) = app.get(Some(&agent), "/complaints?view=claimable").await;
-    assert_eq!(status, StatusCode::OK);
-    assert!(html.contains("可认领的投诉"));
-    // The agent cannot open it yet, but can claim it, and then work it.
-    let claim = format!("{path}/command");
-    assert!(
-        html.contains(&format!("action=\"{claim}\"")),
-        "claim button"
-    );
-    assert!(
-        !html.contains(&format!("href=\"{path}\"")),
-        "no link to a 404"
-    );
-    let agent_token = csrf(&html);
-    let (status, headers, _) = app
-        .post(
-            Some(&agent),
-            &claim,
-            &[
-                ("_csrf", &agent_token),
-                ("type", "assign"),
-                ("assignee_kind", "self"),
-            ],
-        )
+        // A mistake shows the form again with what was typed.
+        let (status, _, html) = app
+            .post(
+                Some(&boss),
+                "/complaints",
+                &[
+                    ("_csrf", &token),
+                    ("customer_name", "张三"),
+                    ("category", ""),
+                    ("description", "多扣费"),
+                    ("channel", "phone"),
+                ],
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(html.contains("value=\"张三\""));
+        assert!(html.contains("未保存"));
+
+        let (status, headers, _) = app
+            .post(
+                Some(&boss),
+                "/complaints",
+                &[
+                    ("_csrf", &token),
+                    ("customer_name", "张三"),
+                    ("customer_phone", "13800138000"),
+                    ("category", "计费"),
+                    ("description", "话费多扣了 20 元"),
+                    ("channel", "phone"),
+                    ("priority", "high"),
+                ],
+            )
+            .await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        let location = headers[LOCATION].to_str().expect("loc").to_string();
+        assert!(
+            location.starts_with("/complaints/CMP-") && location.ends_with("?done=created"),
+            "{location}"
+        );
+        let path = location.trim_end_matches("?done=created").to_string();
+        let (_, _, html) = app.get(Some(&boss), &location).await;
+        assert!(html.contains("已创建"));
+        assert!(html.contains("13800138000"), "supervisors see the phone");
+        assert!(html.contains("class=\"countdown\""), "SLA countdown");
+        let version = |html: &str| -> String {
+            let at = html.find("name=\"version\" value=\"").expect("version");
+            let rest = &html[at + 22..];
+            rest[..rest.find('"').expect("end")].to_string()
+        };
+        let cmd = format!("{path}/command");
+        let run = |form: Vec<(&'static str, String)>| {
+            let app = &app;
+            let boss = &boss;
+            let cmd = cmd.clone();
+            async move {
+                let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                app.post(Some(boss), &cmd, &pairs).await
+            }
+        };
+        let v = version(&html);
+        let (status, headers, _) = run(vec![
+            ("_csrf", token.clone()),
+            ("version", v.clone()),
+            ("type", "start_handling".into()),
+        ])
         .await;
-    assert_eq!(status, StatusCode::SEE_OTHER);
-    assert!(headers[LOCATION].to_str().expect("loc").starts_with(&path));
-    let (status, _, html) = app.get(Some(&agent), &path).await;
-    assert_eq!(status, StatusCode::OK, "claimed: now theirs");
-    assert!(html.contains("坐席 a-11"));
-    assert!(html.contains("13800138000"), "the assignee sees the phone");
-    // Claiming again (no longer claimable) is refused with a page.
-    let (status, _, _) = app
-        .post(
-            Some(&agent),
-            &claim,
-            &[
-                ("_csrf", &agent_token),
-                ("type", "assign"),
-                ("assignee_kind", "self"),
-            ],
-        )
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        assert!(headers[LOCATION]
+            .to_str()
+            .expect("loc")
+            .ends_with("?done=saved"));
+        // The old version is a conflict, shown on the page.
+        let (status, _, html) = run(vec![
+            ("_csrf", token.clone()),
+            ("version", v),
+            ("type", "reply".into()),
+            ("message", "您好".into()),
+        ])
         .await;
-    assert!(status.is_client_error(), "{status}");
+        assert_eq!(status, StatusCode::CONFLICT);
+        assert!(html.contains("role=\"alert\""));
+        // A missing field is named.
+        let v = version(&html);
+        let (status, _, html) = run(vec![
+            ("_csrf", token.clone()),
+            ("version", v.clone()),
+            ("type", "resolve".into()),
+        ])
+        .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(html.contains("请填写「处理结果」"));
+        let (status, _, _) = run(vec![
+            ("_csrf", token.clone()),
+            ("version", v),
+            ("type", "resolve".into()),
+            ("summary", "已退还 20 元".into()),
+        ])
+        .await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        let (_, _, html) = app.get(Some(&boss), &path).await;
+        assert!(
+            html.contains("id=\"survey-form\""),
+            "survey form once resolved"
+        );
+        let v = version(&html);
+        let (status, _, html) = run(vec![
+            ("_csrf", token.clone()),
+            ("version", v.clone()),
+            ("type", "record_survey".into()),
+            ("result_score", "11".into()),
+            ("attitude_score", "9".into()),
+        ])
+        .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "scores are 0–10");
+        assert!(html.contains("须为 0–10 的整数"));
+        let (status, _, _) = run(vec![
+            ("_csrf", token.clone()),
+            ("version", v),
+            ("type", "record_survey".into()),
+            ("result_score", "3".into()),
+            ("attitude_score", "9".into()),
+            ("comment", "钱退了但很慢".into()),
+        ])
+        .await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        let (_, _, html) = app.get(Some(&boss), &path).await;
+        assert!(html.contains("id=\"survey\""));
+        assert!(html.contains("3 (不满意)"));
+        assert!(html.contains("记录满意度"), "history entry");
+        // An unsatisfied score makes a revisit task; completing it records it.
+        let at = html.find("action=\"/revisits/").expect("revisit form");
+        let rest = &html[at + 8..];
+        let revisit = &rest[..rest.find('"').expect("end")];
+        let (status, headers, _) = app
+            .post(
+                Some(&boss),
+                revisit,
+                &[
+                    ("_csrf", &token),
+                    ("outcome_kind", "resolved"),
+                    ("outcome", "客户已满意"),
+                ],
+            )
+            .await;
+        assert_eq!(status, StatusCode::SEE_OTHER, "{revisit}");
+        assert!(headers[LOCATION].to_str().expect("loc").starts_with(&path));
+        let (_, _, html) = app.get(Some(&boss), &path).await;
+        assert!(html.contains("客户已满意"));
+        assert!(html.contains("回访完成"));
+
+        // The board shows it under 处理中; the one-state list pages.
+        let (_, _, html) = app.get(Some(&boss), "/complaints?state=handling").await;
+        assert!(html.contains(&format!("href=\"{path}\"")));
+        let (status, _, _) = app.get(Some(&boss), "/complaints?state=bogus").await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+
+        // Inspectors see it masked and cannot open complaints; agents cannot see it.
+        let qa = app.login("qa", "inspector-pass-1").await;
+        let (status, _, html) = app.get(Some(&qa), &path).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(
+            !html.contains("13800138000"),
+            "inspectors see the phone masked"
+        );
+        let (status, _, _) = app.get(Some(&qa), "/complaints/new").await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        let agent = app.login("a-11", "agent-pass-11").await;
+        let (status, _, _) = app.get(Some(&agent), &path).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        let (status, _, html) = app.get(Some(&agent), "/complaints?view=claimable").await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(html.contains("可认领的投诉"));
+        // The agent cannot open it yet, but can claim it, and then work it.
+        let claim = format!("{path}/command");
+        assert!(
+            html.contains(&format!("action=\"{claim}\"")),
+            "claim button"
+        );
+        assert!(
+            !html.contains(&format!("href=\"{path}\"")),
+            "no link to a 404"
+        );
+        let agent_token = csrf(&html);
+        let (status, headers, _) = app
+            .post(
+                Some(&agent),
+                &claim,
+                &[
+                    ("_csrf", &agent_token),
+                    ("type", "assign"),
+                    ("assignee_kind", "self"),
+                ],
+            )
+            .await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        assert!(headers[LOCATION].to_str().expect("loc").starts_with(&path));
+        let (status, _, html) = app.get(Some(&agent), &path).await;
+        assert_eq!(status, StatusCode::OK, "claimed: now theirs");
+        assert!(html.contains("坐席 a-11"));
+        assert!(html.contains("13800138000"), "the assignee sees the phone");
+        // Claiming again (no longer claimable) is refused with a page.
+        let (status, _, _) = app
+            .post(
+                Some(&agent),
+                &claim,
+                &[
+                    ("_csrf", &agent_token),
+                    ("type", "assign"),
+                    ("assignee_kind", "self"),
+                ],
+            )
+            .await;
+        assert!(status.is_client_error(), "{status}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pack_editor_validates_and_tries() {
-    let app = App::start("web_packs").await;
-    let token = app.api_token("admin", "admin-pass-1").await;
-    app.import(&token, failing("web-fail-1", "a-07")).await;
-    let qa = app.login("qa", "inspector-pass-1").await;
-    let (status, _, html) = app.get(Some(&qa), "/packs").await;
-    assert_eq!(status, StatusCode::OK);
-    assert!(html.contains("服务禁语"), "rules listed");
-    assert!(html.contains("使用中"), "the active version marked");
-    let (status, _, html) = app.get(Some(&qa), "/packs/editor").await;
-    assert_eq!(status, StatusCode::OK);
-    assert!(html.contains("[pack]"), "the active pack's text");
-    let csrf_token = csrf(&html);
-    let source = kefu_engine::pack::DEFAULT_PACK_ZH_CN;
+    for app in App::both("web_packs").await {
+        let token = app.api_token("admin", "admin-pass-1").await;
+        app.import(&token, failing("web-fail-1", "a-07")).await;
+        let qa = app.login("qa", "inspector-pass-1").await;
+        let (status, _, html) = app.get(Some(&qa), "/packs").await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(html.contains("服务禁语"), "rules listed");
+        assert!(html.contains("使用中"), "the active version marked");
+        let (status, _, html) = app.get(Some(&qa), "/packs/editor").await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(html.contains("[pack]"), "the active pack's text");
+        let csrf_token = csrf(&html);
+        let source = kefu_engine::pack::DEFAULT_PACK_ZH_CN;
 
-    let (status, _, html) = app
-        .post(
-            Some(&qa),
-            "/packs/editor",
-            &[
-                ("_csrf", &csrf_token),
-                ("source", source),
-                ("action", "validate"),
-            ],
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK);
-    assert!(
-        html.contains("id=\"pack-valid\""),
-        "the default pack is valid"
-    );
+        let (status, _, html) = app
+            .post(
+                Some(&qa),
+                "/packs/editor",
+                &[
+                    ("_csrf", &csrf_token),
+                    ("source", source),
+                    ("action", "validate"),
+                ],
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(
+            html.contains("id=\"pack-valid\""),
+            "the default pack is valid"
+        );
 
-    // Two mistakes: both reported, with their lines.
-    let broken = source
-        .replacen("deduction = ", "deduction = \"lots\" #", 1)
-        .replacen("kind = \"forbidden\"", "kind = \"forbiden\"", 1);
-    let (_, _, html) = app
-        .post(
-            Some(&qa),
-            "/packs/editor",
-            &[
-                ("_csrf", &csrf_token),
-                ("source", &broken),
-                ("action", "validate"),
-            ],
-        )
-        .await;
-    assert!(html.contains("id=\"pack-issues\""), "issues listed");
-    assert!(html.contains("data-line=\""), "with line numbers");
-    assert!(html.contains("第 "), "line label");
-    let (_, _, html) = app
-        .post(
-            Some(&qa),
-            "/packs/editor",
-            &[
-                ("_csrf", &csrf_token),
-                ("source", "[pack\nid=1"),
-                ("action", "validate"),
-            ],
-        )
-        .await;
-    assert!(
-        html.contains("data-line=\"1\""),
-        "TOML syntax error on line 1"
-    );
+        // Two mistakes: both reported, with their lines.
+        let broken = source
+            .replacen("deduction = ", "deduction = \"lots\" #", 1)
+            .replacen("kind = \"forbidden\"", "kind = \"forbiden\"", 1);
+        let (_, _, html) = app
+            .post(
+                Some(&qa),
+                "/packs/editor",
+                &[
+                    ("_csrf", &csrf_token),
+                    ("source", &broken),
+                    ("action", "validate"),
+                ],
+            )
+            .await;
+        assert!(html.contains("id=\"pack-issues\""), "issues listed");
+        assert!(html.contains("data-line=\""), "with line numbers");
+        assert!(html.contains("第 "), "line label");
+        let (_, _, html) = app
+            .post(
+                Some(&qa),
+                "/packs/editor",
+                &[
+                    ("_csrf", &csrf_token),
+                    ("source", "[pack\nid=1"),
+                    ("action", "validate"),
+                ],
+            )
+            .await;
+        assert!(
+            html.contains("data-line=\"1\""),
+            "TOML syntax error on line 1"
+        );
 
-    // Try: a stored conversation, a pasted one, and bad input.
-    let (_, _, html) = app
-        .post(
-            Some(&qa),
-            "/packs/editor",
-            &[
-                ("_csrf", &csrf_token),
-                ("source", source),
-                ("action", "try"),
-                ("conversation_id", "web-fail-1"),
-            ],
-        )
-        .await;
-    assert!(html.contains("id=\"trial\""), "trial ran");
-    assert!(html.contains("<mark class=\"finding\">不知道</mark>"));
-    let sample = failing("pasted", "a-01").to_string();
-    let (_, _, html) = app
-        .post(
-            Some(&qa),
-            "/packs/editor",
-            &[
-                ("_csrf", &csrf_token),
-                ("source", source),
-                ("action", "try"),
-                ("sample", &sample),
-            ],
-        )
-        .await;
-    assert!(html.contains("<mark class=\"finding\">不知道</mark>"));
-    let (_, _, html) = app
-        .post(
-            Some(&qa),
-            "/packs/editor",
-            &[
-                ("_csrf", &csrf_token),
-                ("source", source),
-                ("action", "try"),
-                ("sample", "{not json"),
-            ],
-        )
-        .await;
-    assert!(html.contains("粘贴的会话无法读取"));
-    let (_, _, html) = app
-        .post(
-            Some(&qa),
-            "/packs/editor",
-            &[
-                ("_csrf", &csrf_token),
-                ("source", &broken),
-                ("action", "try"),
-                ("sample", &sample),
-            ],
-        )
-        .await;
-    assert!(html.contains("请先修正规则包中的问题"));
+        // Try: a stored conversation, a pasted one, and bad input.
+        let (_, _, html) = app
+            .post(
+                Some(&qa),
+                "/packs/editor",
+                &[
+                    ("_csrf", &csrf_token),
+                    ("source", source),
+                    ("action", "try"),
+                    ("conversation_id", "web-fail-1"),
+                ],
+            )
+            .await;
+        assert!(html.contains("id=\"trial\""), "trial ran");
+        assert!(html.contains("<mark class=\"finding\">不知道</mark>"));
+        let sample = failing("pasted", "a-01").to_string();
+        let (_, _, html) = app
+            .post(
+                Some(&qa),
+                "/packs/editor",
+                &[
+                    ("_csrf", &csrf_token),
+                    ("source", source),
+                    ("action", "try"),
+                    ("sample", &sample),
+                ],
+            )
+            .await;
+        assert!(html.contains("<mark class=\"finding\">不知道</mark>"));
+        let (_, _, html) = app
+            .post(
+                Some(&qa),
+                "/packs/editor",
+                &[
+                    ("_csrf", &csrf_token),
+                    ("source", source),
+                    ("action", "try"),
+                    ("sample", "{not json"),
+                ],
+            )
+            .await;
+        assert!(html.contains("粘贴的会话无法读取"));
+        let (_, _, html) = app
+            .post(
+                Some(&qa),
+                "/packs/editor",
+                &[
+                    ("_csrf", &csrf_token),
+                    ("source", &broken),
+                    ("action", "try"),
+                    ("sample", &sample),
+                ],
+            )
+            .await;
+        assert!(html.contains("请先修正规则包中的问题"));
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admin_manages_users() {
-    let app = App::start("web_admin").await;
-    let admin = app.login("admin", "admin-pass-1").await;
-    let (status, _, html) = app.get(Some(&admin), "/admin").await;
-    assert_eq!(status, StatusCode::OK);
-    assert!(html.contains("12 小时 0 分"), "SLA first-reply target");
-    assert!(html.contains("data-user=\"a-07\""));
-    let token = csrf(&html);
-    let (status, _, html) = app
-        .post(
-            Some(&admin),
-            "/admin/users",
-            &[
-                ("_csrf", &token),
-                ("id", "bad id!"),
-                ("display_name", "新人"),
-                ("role", "agent"),
-                ("password", "new-pass-123"),
-            ],
-        )
-        .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(html.contains("value=\"新人\""));
-    let (status, headers, _) = app
-        .post(
-            Some(&admin),
-            "/admin/users",
-            &[
-                ("_csrf", &token),
-                ("id", "a-20"),
-                ("display_name", "新人"),
-                ("role", "agent"),
-                ("password", "new-pass-123"),
-            ],
-        )
-        .await;
-    assert_eq!(status, StatusCode::SEE_OTHER);
-    assert_eq!(headers[LOCATION], "/admin?done=user_added");
-    let newcomer = app.login("a-20", "new-pass-123").await;
-    let (status, _, _) = app.get(Some(&newcomer), "/conversations").await;
-    assert_eq!(status, StatusCode::OK);
-    // Deactivating ends the sessions; reactivating lets them in again.
-    let (status, _, _) = app
-        .post(
-            Some(&admin),
-            "/admin/users/a-20/active",
-            &[("_csrf", &token), ("active", "0")],
-        )
-        .await;
-    assert_eq!(status, StatusCode::SEE_OTHER);
-    let (status, _, _) = app.get(Some(&newcomer), "/conversations").await;
-    assert_eq!(status, StatusCode::SEE_OTHER, "signed out");
-    let (status, _, _) = app
-        .post(
-            Some(&admin),
-            "/admin/users/admin/active",
-            &[("_csrf", &token), ("active", "0")],
-        )
-        .await;
-    assert_eq!(status, StatusCode::CONFLICT, "not yourself");
-    let (status, _, _) = app
-        .post(
-            Some(&admin),
-            "/admin/users/a-20/active",
-            &[("_csrf", &token), ("active", "1")],
-        )
-        .await;
-    assert_eq!(status, StatusCode::SEE_OTHER);
-    app.login("a-20", "new-pass-123").await;
+    for app in App::both("web_admin").await {
+        let admin = app.login("admin", "admin-pass-1").await;
+        let (status, _, html) = app.get(Some(&admin), "/admin").await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(html.contains("12 小时 0 分"), "SLA first-reply target");
+        assert!(html.contains("data-user=\"a-07\""));
+        let token = csrf(&html);
+        let (status, _, html) = app
+            .post(
+                Some(&admin),
+                "/admin/users",
+                &[
+                    ("_csrf", &token),
+                    ("id", "bad id!"),
+                    ("display_name", "新人"),
+                    ("role", "agent"),
+                    ("password", "new-pass-123"),
+                ],
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(html.contains("value=\"新人\""));
+        let (status, headers, _) = app
+            .post(
+                Some(&admin),
+                "/admin/users",
+                &[
+                    ("_csrf", &token),
+                    ("id", "a-20"),
+                    ("display_name", "新人"),
+                    ("role", "agent"),
+                    ("password", "new-pass-123"),
+                ],
+            )
+            .await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        assert_eq!(headers[LOCATION], "/admin?done=user_added");
+        let newcomer = app.login("a-20", "new-pass-123").await;
+        let (status, _, _) = app.get(Some(&newcomer), "/conversations").await;
+        assert_eq!(status, StatusCode::OK);
+        // Deactivating ends the sessions; reactivating lets them in again.
+        let (status, _, _) = app
+            .post(
+                Some(&admin),
+                "/admin/users/a-20/active",
+                &[("_csrf", &token), ("active", "0")],
+            )
+            .await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        let (status, _, _) = app.get(Some(&newcomer), "/conversations").await;
+        assert_eq!(status, StatusCode::SEE_OTHER, "signed out");
+        let (status, _, _) = app
+            .post(
+                Some(&admin),
+                "/admin/users/admin/active",
+                &[("_csrf", &token), ("active", "0")],
+            )
+            .await;
+        assert_eq!(status, StatusCode::CONFLICT, "not yourself");
+        let (status, _, _) = app
+            .post(
+                Some(&admin),
+                "/admin/users/a-20/active",
+                &[("_csrf", &token), ("active", "1")],
+            )
+            .await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        app.login("a-20", "new-pass-123").await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn overview_shows_kpis_trends_rules_and_scores() {
-    let app = App::start("web_overview").await;
-    let token = app.api_token("admin", "admin-pass-1").await;
-    let mut other = failing("ov-a11", "a-11");
-    other["started_at"] = json!("2026-03-20T09:00:00+08:00");
-    app.import(&token, json!([failing("ov-a07", "a-07"), other]))
-        .await;
-    let boss = app.login("boss", "boss-pass-1").await;
-    // An open complaint assigned to a-07.
-    let (_, _, html) = app.get(Some(&boss), "/complaints/new").await;
-    let (status, _, _) = app
-        .post(
-            Some(&boss),
-            "/complaints",
-            &[
-                ("_csrf", &csrf(&html)),
-                ("customer_name", "张三"),
-                ("category", "计费"),
-                ("description", "话费多扣了 20 元"),
-                ("channel", "phone"),
-                ("assignee_kind", "agent"),
-                ("assignee_id", "a-07"),
-            ],
-        )
-        .await;
-    assert_eq!(status, StatusCode::SEE_OTHER);
+    for app in App::both("web_overview").await {
+        let token = app.api_token("admin", "admin-pass-1").await;
+        let mut other = failing("ov-a11", "a-11");
+        other["started_at"] = json!("2026-03-20T09:00:00+08:00");
+        app.import(&token, json!([failing("ov-a07", "a-07"), other]))
+            .await;
+        let boss = app.login("boss", "boss-pass-1").await;
+        // An open complaint assigned to a-07.
+        let (_, _, html) = app.get(Some(&boss), "/complaints/new").await;
+        let (status, _, _) = app
+            .post(
+                Some(&boss),
+                "/complaints",
+                &[
+                    ("_csrf", &csrf(&html)),
+                    ("customer_name", "张三"),
+                    ("category", "计费"),
+                    ("description", "话费多扣了 20 元"),
+                    ("channel", "phone"),
+                    ("assignee_kind", "agent"),
+                    ("assignee_id", "a-07"),
+                ],
+            )
+            .await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
 
-    // Staff: the centre.
-    let (status, _, html) = app.get(Some(&boss), "/?period=2026-03").await;
-    assert_eq!(status, StatusCode::OK);
-    for label in [
-        "接通率",
-        "应答及时率",
-        "平均质检分",
-        "合格率",
-        "满意率",
-        "全中心",
-    ] {
-        assert!(html.contains(label), "{label}");
-    }
-    assert!(html.contains("2026-03-01 至 2026-03-31"));
-    assert!(html.contains("合格 0 / 接待 2"), "rate with its parts");
-    assert!(html.contains("✗ 未达标"), "not met, in words");
-    assert!(html.contains("目标 ≥ 90%"));
-    assert!(
-        html.contains("<dt>未结案</dt><dd>1</dd>"),
-        "open complaints"
-    );
-    assert!(html.contains("class=\"point\""), "trend points");
-    assert!(html.contains("class=\"cumulative\""), "Pareto of rules");
-    assert!(html.contains("合格线 80 分"), "pass mark on the histogram");
-    assert!(!html.contains(" style="), "no inline style (CSP)");
-    assert_eq!(html.matches("<script").count(), 1, "only the app script");
-    // Each rule links to its conversations of the period.
-    let at = html
-        .find("href=\"/conversations?rule=")
-        .expect("a rule link")
-        + "href=\"".len();
-    let link = html[at..at + html[at..].find('"').expect("end")].replace("&#38;", "&");
-    assert!(link.contains("from=2026-03-01&to=2026-03-31"), "{link}");
-    let (status, _, list) = app.get(Some(&boss), &link).await;
-    assert_eq!(status, StatusCode::OK, "{link}");
-    assert!(list.contains("ov-a07") && list.contains("ov-a11"), "{link}");
-    // The quick choices and the previous period.
-    for (label, href) in [
-        ("上月", "/?period="),
-        ("上一期", "/?period=2026-02"),
-        ("下一期", "/?period=2026-04"),
-    ] {
-        assert!(html.contains(href) && html.contains(label), "{label}");
-    }
-    // One agent, chosen by staff.
-    let (_, _, html) = app.get(Some(&boss), "/?period=2026-03&agent=a-11").await;
-    assert!(html.contains("坐席 a-11 名（a-11）"));
-    assert!(html.contains("合格 0 / 接待 1"));
-    assert!(html.contains("<dt>未结案</dt><dd>0</dd>"));
+        // Staff: the centre.
+        let (status, _, html) = app.get(Some(&boss), "/?period=2026-03").await;
+        assert_eq!(status, StatusCode::OK);
+        for label in [
+            "接通率",
+            "应答及时率",
+            "平均质检分",
+            "合格率",
+            "满意率",
+            "全中心",
+        ] {
+            assert!(html.contains(label), "{label}");
+        }
+        assert!(html.contains("2026-03-01 至 2026-03-31"));
+        assert!(html.contains("合格 0 / 接待 2"), "rate with its parts");
+        assert!(html.contains("✗ 未达标"), "not met, in words");
+        assert!(html.contains("目标 ≥ 90%"));
+        assert!(
+            html.contains("<dt>未结案</dt><dd>1</dd>"),
+            "open complaints"
+        );
+        assert!(html.contains("class=\"point\""), "trend points");
+        assert!(html.contains("class=\"cumulative\""), "Pareto of rules");
+        assert!(html.contains("合格线 80 分"), "pass mark on the histogram");
+        assert!(!html.contains(" style="), "no inline style (CSP)");
+        assert_eq!(html.matches("<script").count(), 1, "only the app script");
+        // Each rule links to its conversations of the period.
+        let at = html
+            .find("href=\"/conversations?rule=")
+            .expect("a rule link")
+            + "href=\"".len();
+        let link = html[at..at + html[at..].find('"').expect("end")].replace("&#38;", "&");
+        assert!(link.contains("from=2026-03-01&to=2026-03-31"), "{link}");
+        let (status, _, list) = app.get(Some(&boss), &link).await;
+        assert_eq!(status, StatusCode::OK, "{link}");
+        assert!(list.contains("ov-a07") && list.contains("ov-a11"), "{link}");
+        // The quick choices and the previous period.
+        for (label, href) in [
+            ("上月", "/?period="),
+            ("上一期", "/?period=2026-02"),
+            ("下一期", "/?period=2026-04"),
+        ] {
+            assert!(html.contains(href) && html.contains(label), "{label}");
+        }
+        // One agent, chosen by staff.
+        let (_, _, html) = app.get(Some(&boss), "/?period=2026-03&agent=a-11").await;
+        assert!(html.contains("坐席 a-11 名（a-11）"));
+        assert!(html.contains("合格 0 / 接待 1"));
+        assert!(html.contains("<dt>未结案</dt><dd>0</dd>"));
 
-    // An agent sees only their own figures, whatever they ask for.
-    let agent = app.login("a-07", "agent-pass-07").await;
-    let (status, _, html) = app.get(Some(&agent), "/?period=2026-03&agent=a-11").await;
-    assert_eq!(status, StatusCode::OK);
-    assert!(html.contains("坐席 a-07 名（a-07）"));
-    assert!(!html.contains("全中心"));
-    assert!(!html.contains("name=\"agent\""), "no agent field");
-    assert!(html.contains("合格 0 / 接待 1"));
-    assert!(
-        html.contains("<dt>未结案</dt><dd>1</dd>"),
-        "their complaint"
-    );
+        // An agent sees only their own figures, whatever they ask for.
+        let agent = app.login("a-07", "agent-pass-07").await;
+        let (status, _, html) = app.get(Some(&agent), "/?period=2026-03&agent=a-11").await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(html.contains("坐席 a-07 名（a-07）"));
+        assert!(!html.contains("全中心"));
+        assert!(!html.contains("name=\"agent\""), "no agent field");
+        assert!(html.contains("合格 0 / 接待 1"));
+        assert!(
+            html.contains("<dt>未结案</dt><dd>1</dd>"),
+            "their complaint"
+        );
 
-    // No data this month; a period that cannot be read; English.
-    let (status, _, html) = app.get(Some(&boss), "/").await;
-    assert_eq!(status, StatusCode::OK);
-    assert!(html.contains("暂无数据"));
-    let (status, _, html) = app.get(Some(&boss), "/?period=nope").await;
-    assert_eq!(status, StatusCode::OK);
-    assert!(html.contains("无法识别期间「nope」"));
-    let (_, _, html) = app.get(Some(&boss), "/?period=2026-Q1&lang=en").await;
-    for label in [
-        "Answer rate",
-        "Pass rate",
-        "by ISO week",
-        "0 passed / 2 answered",
-    ] {
-        assert!(html.contains(label), "{label}");
+        // No data this month; a period that cannot be read; English.
+        let (status, _, html) = app.get(Some(&boss), "/").await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(html.contains("暂无数据"));
+        let (status, _, html) = app.get(Some(&boss), "/?period=nope").await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(html.contains("无法识别期间「nope」"));
+        let (_, _, html) = app.get(Some(&boss), "/?period=2026-Q1&lang=en").await;
+        for label in [
+            "Answer rate",
+            "Pass rate",
+            "by ISO week",
+            "0 passed / 2 answered",
+        ] {
+            assert!(html.contains(label), "{label}");
+        }
     }
 }

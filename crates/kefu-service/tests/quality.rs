@@ -276,6 +276,11 @@ both_backends!(
             histogram,
             std::collections::BTreeMap::from([(75, 6), (95, 4), (100, 30)])
         );
+        // The centre (no agent) reads the same way on both backends.
+        let centre_days = store.daily_totals(from, to, None, 15).await.unwrap();
+        assert_eq!(centre_days.iter().map(|d| d.offered).sum::<i64>(), 55);
+        let centre_scores = store.score_histogram(from, to, None).await.unwrap();
+        assert_eq!(centre_scores.values().sum::<i64>(), 50);
         let days = store.daily_totals(from, to, Some("a1"), 15).await.unwrap();
         assert_eq!(days.iter().map(|d| d.offered).sum::<i64>(), 45);
         assert_eq!(days.iter().map(|d| d.timely).sum::<i64>(), 34);
