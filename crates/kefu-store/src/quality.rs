@@ -299,56 +299,66 @@ impl Store {
     /// summed per agent, refreshing stale days first.
     pub async fn rollups(&self, from: i64, to: i64) -> Result<Rollups, StoreError> {
         self.refresh_rollups().await?;
-        let mut kpi: Vec<KpiDay> = sqlx::query(
-            "SELECT agent_id, CAST(SUM(offered) AS BIGINT) AS offered, CAST(SUM(answered) AS BIGINT) AS answered, \
+        // The four reads are independent: run them side by side (SQLite
+        // readers share the WAL; each takes its own pooled connection).
+        let (kpi_rows, wait_rows, rule_rows, dim_rows) = tokio::try_join!(
+            sqlx::query("SELECT agent_id, CAST(SUM(offered) AS BIGINT) AS offered, CAST(SUM(answered) AS BIGINT) AS answered, \
              SUM(score_sum) AS score_sum, CAST(SUM(passed) AS BIGINT) AS passed, \
              CAST(SUM(vetoes) AS BIGINT) AS vetoes, CAST(SUM(reviewed) AS BIGINT) AS reviewed, \
              CAST(SUM(wait_count) AS BIGINT) AS wait_count, CAST(SUM(wait_sum) AS BIGINT) AS wait_sum, \
              CAST(SUM(sat_count) AS BIGINT) AS sat_count, CAST(SUM(sat_sum) AS BIGINT) AS sat_sum, \
              CAST(SUM(sat_satisfied) AS BIGINT) AS sat_satisfied \
-             FROM kpi_daily WHERE day >= $1 AND day < $2 GROUP BY agent_id ORDER BY agent_id",
+             FROM kpi_daily WHERE day >= $1 AND day < $2 GROUP BY agent_id ORDER BY agent_id")
+                .bind(from)
+                .bind(to)
+                .fetch_all(self.pool()),
+            sqlx::query("SELECT agent_id, sec, CAST(SUM(n) AS BIGINT) AS n FROM wait_daily \
+             WHERE day >= $1 AND day < $2 GROUP BY agent_id, sec")
+                .bind(from)
+                .bind(to)
+                .fetch_all(self.pool()),
+            sqlx::query("SELECT agent_id, rule, MAX(dimension) AS dimension, CAST(SUM(conversations) AS BIGINT) AS conversations, \
+             CAST(SUM(findings) AS BIGINT) AS findings, SUM(deduction) AS deduction FROM rule_daily \
+             WHERE day >= $1 AND day < $2 GROUP BY agent_id, rule HAVING SUM(conversations) > 0")
+                .bind(from)
+                .bind(to)
+                .fetch_all(self.pool()),
+            sqlx::query("SELECT agent_id, dimension, CAST(SUM(conversations) AS BIGINT) AS conversations, \
+             SUM(deduction) AS deduction FROM dimension_daily \
+             WHERE day >= $1 AND day < $2 GROUP BY agent_id, dimension HAVING SUM(conversations) > 0")
+                .bind(from)
+                .bind(to)
+                .fetch_all(self.pool()),
         )
-        .bind(from)
-        .bind(to)
-        .fetch_all(self.pool())
-        .await
-        .context("reading KPI rollups")?
-        .iter()
-        .map(|r| -> Result<KpiDay, sqlx::Error> {
-            Ok(KpiDay {
-                day: from,
-                agent_id: r.try_get("agent_id")?,
-                offered: r.try_get("offered")?,
-                answered: r.try_get("answered")?,
-                score_sum: r.try_get("score_sum")?,
-                passed: r.try_get("passed")?,
-                vetoes: r.try_get("vetoes")?,
-                reviewed: r.try_get("reviewed")?,
-                wait_count: r.try_get("wait_count")?,
-                wait_sum: r.try_get("wait_sum")?,
-                wait_hist: BTreeMap::new(),
-                sat_count: r.try_get("sat_count")?,
-                sat_sum: r.try_get("sat_sum")?,
-                sat_satisfied: r.try_get("sat_satisfied")?,
+        .context("reading report rollups")?;
+        let mut kpi: Vec<KpiDay> = kpi_rows
+            .iter()
+            .map(|r| -> Result<KpiDay, sqlx::Error> {
+                Ok(KpiDay {
+                    day: from,
+                    agent_id: r.try_get("agent_id")?,
+                    offered: r.try_get("offered")?,
+                    answered: r.try_get("answered")?,
+                    score_sum: r.try_get("score_sum")?,
+                    passed: r.try_get("passed")?,
+                    vetoes: r.try_get("vetoes")?,
+                    reviewed: r.try_get("reviewed")?,
+                    wait_count: r.try_get("wait_count")?,
+                    wait_sum: r.try_get("wait_sum")?,
+                    wait_hist: BTreeMap::new(),
+                    sat_count: r.try_get("sat_count")?,
+                    sat_sum: r.try_get("sat_sum")?,
+                    sat_satisfied: r.try_get("sat_satisfied")?,
+                })
             })
-        })
-        .collect::<Result<Vec<_>, _>>()
-        .context("kpi_daily")?;
-        let waits = sqlx::query(
-            "SELECT agent_id, sec, CAST(SUM(n) AS BIGINT) AS n FROM wait_daily \
-             WHERE day >= $1 AND day < $2 GROUP BY agent_id, sec",
-        )
-        .bind(from)
-        .bind(to)
-        .fetch_all(self.pool())
-        .await
-        .context("reading wait rollups")?;
+            .collect::<Result<Vec<_>, _>>()
+            .context("kpi_daily")?;
         let index: std::collections::HashMap<String, usize> = kpi
             .iter()
             .enumerate()
             .map(|(i, k)| (k.agent_id.clone(), i))
             .collect();
-        for r in &waits {
+        for r in &wait_rows {
             let agent: String = r.try_get("agent_id").context("wait_daily.agent_id")?;
             let sec: i64 = r.try_get("sec").context("wait_daily.sec")?;
             let n: i64 = r.try_get("n").context("wait_daily.n")?;
@@ -356,52 +366,34 @@ impl Store {
                 *kpi[i].wait_hist.entry(sec).or_insert(0) += n;
             }
         }
-        let rules = sqlx::query(
-            "SELECT agent_id, rule, MAX(dimension) AS dimension, CAST(SUM(conversations) AS BIGINT) AS conversations, \
-             CAST(SUM(findings) AS BIGINT) AS findings, SUM(deduction) AS deduction FROM rule_daily \
-             WHERE day >= $1 AND day < $2 GROUP BY agent_id, rule HAVING SUM(conversations) > 0",
-        )
-        .bind(from)
-        .bind(to)
-        .fetch_all(self.pool())
-        .await
-        .context("reading rule rollups")?
-        .iter()
-        .map(|r| -> Result<RuleDay, sqlx::Error> {
-            Ok(RuleDay {
-                day: from,
-                agent_id: r.try_get("agent_id")?,
-                rule: r.try_get("rule")?,
-                dimension: r.try_get("dimension")?,
-                conversations: r.try_get("conversations")?,
-                findings: r.try_get("findings")?,
-                deduction: r.try_get("deduction")?,
+        let rules = rule_rows
+            .iter()
+            .map(|r| -> Result<RuleDay, sqlx::Error> {
+                Ok(RuleDay {
+                    day: from,
+                    agent_id: r.try_get("agent_id")?,
+                    rule: r.try_get("rule")?,
+                    dimension: r.try_get("dimension")?,
+                    conversations: r.try_get("conversations")?,
+                    findings: r.try_get("findings")?,
+                    deduction: r.try_get("deduction")?,
+                })
             })
-        })
-        .collect::<Result<Vec<_>, _>>()
-        .context("rule_daily")?;
-        let dimensions = sqlx::query(
-            "SELECT agent_id, dimension, CAST(SUM(conversations) AS BIGINT) AS conversations, \
-             SUM(deduction) AS deduction FROM dimension_daily \
-             WHERE day >= $1 AND day < $2 GROUP BY agent_id, dimension HAVING SUM(conversations) > 0",
-        )
-        .bind(from)
-        .bind(to)
-        .fetch_all(self.pool())
-        .await
-        .context("reading dimension rollups")?
-        .iter()
-        .map(|r| -> Result<DimensionDay, sqlx::Error> {
-            Ok(DimensionDay {
-                day: from,
-                agent_id: r.try_get("agent_id")?,
-                dimension: r.try_get("dimension")?,
-                conversations: r.try_get("conversations")?,
-                deduction: r.try_get("deduction")?,
+            .collect::<Result<Vec<_>, _>>()
+            .context("rule_daily")?;
+        let dimensions = dim_rows
+            .iter()
+            .map(|r| -> Result<DimensionDay, sqlx::Error> {
+                Ok(DimensionDay {
+                    day: from,
+                    agent_id: r.try_get("agent_id")?,
+                    dimension: r.try_get("dimension")?,
+                    conversations: r.try_get("conversations")?,
+                    deduction: r.try_get("deduction")?,
+                })
             })
-        })
-        .collect::<Result<Vec<_>, _>>()
-        .context("dimension_daily")?;
+            .collect::<Result<Vec<_>, _>>()
+            .context("dimension_daily")?;
         Ok(Rollups {
             kpi,
             rules,
