@@ -94,7 +94,8 @@ fn prepare(body: &[u8], inspector: &kefu_engine::Inspector) -> Result<Prepared, 
 
 /// `GET /api/v1/conversations`: current results, newest first. Filters:
 /// `agent`, `from`, `to` (RFC 3339 or `YYYY-MM-DD`, China time), `passed`,
-/// `rule`, `min_score`, `max_score`, `channel`, `team`, `reviewed`, `q` (full-text search of the
+/// `rule`, `min_score`, `max_score`, `channel`, `team`, `reviewed`,
+/// `pack_version`, `q` (full-text search of the
 /// transcript; space-separated terms must all occur); pagination `page` (from 1) and
 /// `per_page` (≤ 1000). Agents see only their own conversations.
 pub async fn list(
@@ -138,6 +139,14 @@ pub async fn list(
             }
         },
         team: q.get("team").filter(|t| !t.trim().is_empty()).cloned(),
+        pack_version_id: q
+            .get("pack_version")
+            .map(|v| {
+                v.trim().parse::<i64>().map_err(|_| {
+                    ApiError::BadRequest(format!("pack_version `{v}` is not a version id"))
+                })
+            })
+            .transpose()?,
         reviewed: q
             .get("reviewed")
             .map(|v| parse_bool("reviewed", v))

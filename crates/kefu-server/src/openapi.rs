@@ -66,6 +66,11 @@ fn base_spec() -> Value {
             ("channel", "string", "phone or chat"),
             ("team", "string", "agents of this team"),
             (
+                "pack_version",
+                "integer",
+                "results produced by this pack version",
+            ),
+            (
                 "reviewed",
                 "boolean",
                 "reviewed by a person (true) or not yet (false)",

@@ -404,6 +404,22 @@ async fn quality(app: &App, admin: &str, qa: &str, agent: &str) {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     let (_, no_team) = app.get(Some(qa), "/api/v1/conversations?team=nobody").await;
     assert_eq!(total(&no_team), 0);
+    let (_, packs) = app.get(Some(qa), "/api/v1/packs").await;
+    let active = packs["active"].as_i64().expect("active pack");
+    let (_, by_pack) = app
+        .get(
+            Some(qa),
+            &format!("/api/v1/conversations?pack_version={active}"),
+        )
+        .await;
+    assert_eq!(total(&by_pack), total(&all));
+    let (_, other_pack) = app
+        .get(
+            Some(qa),
+            &format!("/api/v1/conversations?pack_version={}", active + 1000),
+        )
+        .await;
+    assert_eq!(total(&other_pack), 0);
     assert_eq!(reviewed["result"]["findings"][0]["status"], "confirmed");
 
     let (status, appeal) = app

@@ -248,6 +248,8 @@ pub struct ConversationFilter {
     pub team: Option<String>,
     /// Only results reviewed by a person (true) or not yet (false).
     pub reviewed: Option<bool>,
+    /// Only results produced by this pack version.
+    pub pack_version_id: Option<i64>,
 }
 
 /// `($1,$2,…),($n,…)` for `rows` rows of `cols` columns. SQLite gets
@@ -598,6 +600,9 @@ impl Store {
                     next()
                 ));
             }
+            if filter.pack_version_id.is_some() {
+                conditions.push(format!("i.pack_version_id = {}", next()));
+            }
             match filter.reviewed {
                 Some(true) => conditions.push("i.reviewed_at IS NOT NULL".into()),
                 Some(false) => conditions.push("i.reviewed_at IS NULL".into()),
@@ -674,6 +679,9 @@ impl Store {
             }
             if let Some(t) = &filter.team {
                 q = q.bind(t.clone());
+            }
+            if let Some(v) = filter.pack_version_id {
+                q = q.bind(v);
             }
             if let Some(v) = filter.max_score {
                 q = q.bind(v);

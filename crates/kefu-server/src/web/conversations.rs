@@ -141,6 +141,9 @@ pub async fn list(State(state): State<AppState>, page: Page) -> PageResult {
         .param("team")
         .filter(|_| page.user.agent_scope().is_none())
         .map(str::to_string);
+    let pack_version_id = page
+        .param("pack_version")
+        .and_then(|v| v.parse::<i64>().ok());
     let reviewed = match page.param("reviewed") {
         Some("1") => Some(true),
         Some("0") => Some(false),
@@ -160,6 +163,7 @@ pub async fn list(State(state): State<AppState>, page: Page) -> PageResult {
         channel: channel.clone(),
         team: team.clone(),
         reviewed,
+        pack_version_id,
     };
     let (items, total) = state.store.list_inspections(&filter).await?;
     let pages = ((total + PER_PAGE - 1) / PER_PAGE).max(1);

@@ -46,6 +46,8 @@ struct VersionRow {
     created: String,
     active: bool,
     href: String,
+    /// The conversations whose current result this version produced.
+    results_href: String,
 }
 
 #[derive(askama::Template)]
@@ -150,6 +152,7 @@ pub async fn overview(State(state): State<AppState>, page: Page) -> PageResult {
             created: html::fmt_ms(v.created_at),
             active: v.id == state.pack_version_id(),
             href: format!("/packs/editor?version={}", encode_path(&v.id.to_string())),
+            results_href: format!("/conversations?pack_version={}", v.id),
         })
         .collect();
     render(&OverviewPage {
