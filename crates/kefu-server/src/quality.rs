@@ -35,6 +35,12 @@ impl From<ReviewServiceError> for ApiError {
     }
 }
 
+impl From<kefu_service::period::PeriodError> for ApiError {
+    fn from(e: kefu_service::period::PeriodError) -> ApiError {
+        ApiError::BadRequest(e.to_string())
+    }
+}
+
 impl From<KpiError> for ApiError {
     fn from(e: KpiError) -> ApiError {
         match e {
@@ -51,8 +57,8 @@ fn now() -> i64 {
 fn period_param(q: &HashMap<String, String>) -> Result<Period, ApiError> {
     q.get("period")
         .ok_or_else(|| ApiError::BadRequest("`period` is required, e.g. period=2026-10".into()))?
-        .parse()
-        .map_err(|e: kefu_service::period::PeriodError| ApiError::BadRequest(e.to_string()))
+        .parse::<Period>()
+        .map_err(ApiError::from)
 }
 
 /// `GET /api/v1/conversations/{id}/review`: the automatic result, the
@@ -207,10 +213,7 @@ pub async fn build_queue(
     body: Result<Json<QueueBody>, JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let Json(body) = body.map_err(rejection)?;
-    let period: Period = body
-        .period
-        .parse()
-        .map_err(|e: kefu_service::period::PeriodError| ApiError::BadRequest(e.to_string()))?;
+    let period: Period = body.period.parse()?;
     let settings = KpiService::new(state.store.clone()).settings().await?;
     let rate = body.rate.unwrap_or(settings.sampling.rate);
     let seed = body.seed.unwrap_or(settings.sampling.seed);
@@ -422,10 +425,7 @@ pub async fn run_assessment(
 ) -> Result<(axum::http::StatusCode, Json<Value>), ApiError> {
     caller.require_supervisor("run assessments")?;
     let Json(body) = body.map_err(rejection)?;
-    let period: Period = body
-        .period
-        .parse()
-        .map_err(|e: kefu_service::period::PeriodError| ApiError::BadRequest(e.to_string()))?;
+    let period: Period = body.period.parse()?;
     let run = KpiService::new(state.store.clone())
         .run_assessment(&period, &caller.principal, now())
         .await?;

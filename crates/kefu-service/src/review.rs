@@ -250,7 +250,8 @@ impl ReviewService {
         })?;
         let id: i64 = db(row.try_get("id"), "inspections.id")?;
         let packed: Vec<u8> = db(row.try_get("result"), "inspections.result")?;
-        let json = lz4_unpack(&packed).map_err(|e| corrupt(format!("inspection {id}"), e))?;
+        let json = kefu_store::unpack_document(&packed)
+            .map_err(|e| corrupt(format!("inspection {id}"), e))?;
         Ok(Current {
             inspection_id: id,
             agent_id: db(row.try_get("agent_id"), "inspections.agent_id")?,
@@ -1126,8 +1127,4 @@ fn appeal_from_row(r: &sqlx::any::AnyRow) -> Result<Appeal> {
         score_before: db(r.try_get("score_before"), "appeals.score_before")?,
         score_after: db(r.try_get("score_after"), "appeals.score_after")?,
     })
-}
-
-fn lz4_unpack(bytes: &[u8]) -> std::result::Result<Vec<u8>, String> {
-    kefu_store::unpack_document(bytes)
 }

@@ -251,6 +251,28 @@ async fn load(store: &Store) {
     }
 }
 
+/// The random part of the 2026-10 queue (10 %, `seed`) built in a fresh
+/// SQLite database loaded with the same fixture.
+async fn random_sample_elsewhere(name: &str, seed: &str) -> BTreeSet<String> {
+    let db = kefu_store::testing::TestDb::sqlite(name);
+    let store = Store::open(&db.url).await.unwrap();
+    load(&store).await;
+    let reviews = ReviewService::new(store.clone());
+    let qa = who("qa1", Role::Inspector);
+    let oct: Period = "2026-10".parse().unwrap();
+    reviews.build_queue(&qa, &oct, 0.1, seed, 1).await.unwrap();
+    let picked = reviews
+        .queue(&qa, true, None, 1000, 0)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|q| q.reason == "random")
+        .map(|q| q.conversation_id)
+        .collect();
+    store.close().await;
+    picked
+}
+
 fn who(id: &str, role: Role) -> Principal {
     Principal {
         user_id: id.into(),
@@ -597,42 +619,14 @@ both_backends!(
         assert_eq!(again.already_queued, 7 + outcome.random);
         // The same data and seed in another database pick the same sample; a
         // different seed picks a different one.
-        let other_db = kefu_store::testing::TestDb::sqlite("queue_reproducible_twin");
-        let twin = Store::open(&other_db.url).await.unwrap();
-        load(&twin).await;
-        let twin_reviews = ReviewService::new(twin.clone());
-        twin_reviews
-            .build_queue(&qa, &oct, 0.1, "seed-1", 1)
-            .await
-            .unwrap();
-        let twin_random: BTreeSet<String> = twin_reviews
-            .queue(&qa, true, None, 1000, 0)
-            .await
-            .unwrap()
-            .into_iter()
-            .filter(|q| q.reason == "random")
-            .map(|q| q.conversation_id)
-            .collect();
-        assert_eq!(twin_random, random);
-        twin.close().await;
-        let third_db = kefu_store::testing::TestDb::sqlite("queue_reproducible_other_seed");
-        let third = Store::open(&third_db.url).await.unwrap();
-        load(&third).await;
-        let third_reviews = ReviewService::new(third.clone());
-        third_reviews
-            .build_queue(&qa, &oct, 0.1, "seed-2", 1)
-            .await
-            .unwrap();
-        let third_random: BTreeSet<String> = third_reviews
-            .queue(&qa, true, None, 1000, 0)
-            .await
-            .unwrap()
-            .into_iter()
-            .filter(|q| q.reason == "random")
-            .map(|q| q.conversation_id)
-            .collect();
-        assert_ne!(third_random, random);
-        third.close().await;
+        assert_eq!(
+            random_sample_elsewhere("queue_twin", "seed-1").await,
+            random
+        );
+        assert_ne!(
+            random_sample_elsewhere("queue_other_seed", "seed-2").await,
+            random
+        );
         // Reviewing a queued conversation closes its entry.
         let first = queue[0].conversation_id.clone();
         reviews

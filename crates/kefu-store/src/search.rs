@@ -64,7 +64,6 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::fmt::Write as _;
 
 use kefu_engine::normalize::{is_separator, NormalizedText};
 use kefu_engine::Conversation;
@@ -72,6 +71,7 @@ use sqlx::any::AnyArguments;
 use sqlx::query::Query;
 use sqlx::{Any, AssertSqlSafe, Row};
 
+use crate::conversations::{placeholders, unpack};
 use crate::{Backend, Context, Store, StoreError};
 
 /// Rows per multi-row INSERT into the index (two parameters a row).
@@ -209,38 +209,6 @@ fn fts5_term(term: &str) -> String {
     }
     out.push('"');
     out
-}
-
-/// Decompresses a stored record (as `conversations.rs` stores them).
-fn unpack(bytes: &[u8]) -> Result<Vec<u8>, String> {
-    lz4_flex::decompress_size_prepended(bytes).map_err(|e| e.to_string())
-}
-
-/// `($1,$2,…),($n,…)` (PostgreSQL) or `(?,?),…` (SQLite) for `rows` rows of
-/// `cols` columns.
-fn placeholders(backend: Backend, rows: usize, cols: usize) -> String {
-    let mut s = String::with_capacity(rows * cols * 5);
-    let mut n = 1;
-    for r in 0..rows {
-        if r > 0 {
-            s.push(',');
-        }
-        s.push('(');
-        for c in 0..cols {
-            if c > 0 {
-                s.push(',');
-            }
-            match backend {
-                Backend::Sqlite => s.push('?'),
-                Backend::Postgres => {
-                    let _ = write!(s, "${n}");
-                }
-            }
-            n += 1;
-        }
-        s.push(')');
-    }
-    s
 }
 
 /// Indexes transcripts inside `tx`: `rows` are `(conversation id, text)`
