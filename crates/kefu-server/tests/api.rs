@@ -1,10 +1,10 @@
 //! The real server on a random port, over a real SQLite file and, when
 //! `KEFU_TEST_PG_URL` is set, a fresh PostgreSQL database.
 
-use kefu_engine::{Inspector, RulePack};
-use kefu_server::AppState;
-use kefu_service::auth::{self, NewUser, PasswordCost, Role};
+use kefu_service::auth::Role;
 use kefu_store::testing::TestDb;
+
+mod common;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
@@ -14,60 +14,31 @@ const FIXTURES: &str = include_str!("../../kefu-engine/tests/golden/conversation
 struct App {
     base: String,
     http: reqwest::Client,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    /// Removed when the app is dropped.
-    _db: TestDb,
+    server: common::Server,
 }
 
 impl App {
     async fn start(name: &str, postgres: bool) -> Option<App> {
-        let _ = auth::set_password_cost(PasswordCost::CHEAP_FOR_TESTS);
         let db = if postgres {
             TestDb::postgres(name).await?
         } else {
             TestDb::sqlite(name)
         };
-        let store = db.open().await;
-        for (id, role, password) in [
-            ("admin", Role::Admin, "admin-pass-1"),
-            ("qa", Role::Inspector, "inspector-pass-1"),
-            ("a-07", Role::Agent, "agent-pass-07"),
-            ("a-11", Role::Agent, "agent-pass-11"),
-        ] {
-            auth::add_user(
-                &store,
-                NewUser {
-                    id: id.into(),
-                    display_name: id.into(),
-                    role,
-                    team: None,
-                    password: Some(password.into()),
-                },
-            )
-            .await
-            .expect("add user");
-        }
-        let source = kefu_engine::pack::DEFAULT_PACK_ZH_CN;
-        let inspector =
-            Inspector::new(RulePack::from_toml(source).expect("pack")).expect("compile");
-        let version = store
-            .register_pack("zh-CN", "test", source)
-            .await
-            .expect("register pack");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let base = format!("http://{}", listener.local_addr().expect("addr"));
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let state = AppState::new(store, inspector, version.id);
-        tokio::spawn(kefu_server::serve(listener, state, async {
-            let _ = rx.await;
-        }));
+        let server = common::Server::start(
+            db,
+            &[
+                ("admin", Role::Admin, "admin-pass-1"),
+                ("qa", Role::Inspector, "inspector-pass-1"),
+                ("a-07", Role::Agent, "agent-pass-07"),
+                ("a-11", Role::Agent, "agent-pass-11"),
+            ],
+            str::to_string,
+        )
+        .await;
         Some(App {
-            base,
+            base: server.base.clone(),
             http: reqwest::Client::new(),
-            shutdown: Some(tx),
-            _db: db,
+            server,
         })
     }
 
@@ -121,11 +92,8 @@ impl App {
         (status, r.json().await.unwrap_or(Value::Null))
     }
 
-    async fn stop(mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    async fn stop(self) {
+        self.server.stop().await;
     }
 }
 

@@ -20,10 +20,10 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use fantoccini::{Client, ClientBuilder, Locator};
-use kefu_engine::{Inspector, RulePack};
-use kefu_server::AppState;
-use kefu_service::auth::{self, NewUser, PasswordCost, Role};
+use kefu_service::auth::Role;
 use kefu_store::testing::TestDb;
+
+mod common;
 use serde_json::{json, Value};
 
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
@@ -132,55 +132,15 @@ async fn start_driver(http: &reqwest::Client) -> Res<Driver> {
 
 struct App {
     base: String,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    _db: TestDb,
-}
-
-impl Drop for App {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-    }
+    _server: common::Server,
 }
 
 async fn start_app() -> App {
-    let _ = auth::set_password_cost(PasswordCost::CHEAP_FOR_TESTS);
-    let db = TestDb::sqlite("browser");
-    let store = db.open().await;
-    for (id, role, password) in USERS {
-        auth::add_user(
-            &store,
-            NewUser {
-                id: (*id).into(),
-                display_name: format!("{id} 名"),
-                role: *role,
-                team: None,
-                password: Some((*password).into()),
-            },
-        )
-        .await
-        .expect("add user");
-    }
-    let source = kefu_engine::pack::DEFAULT_PACK_ZH_CN;
-    let inspector = Inspector::new(RulePack::from_toml(source).expect("pack")).expect("compile");
-    let version = store
-        .register_pack("zh-CN", "test", source)
-        .await
-        .expect("register pack");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("addr"));
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let state = AppState::new(store, inspector, version.id);
-    tokio::spawn(kefu_server::serve(listener, state, async {
-        let _ = rx.await;
-    }));
+    let server =
+        common::Server::start(TestDb::sqlite("browser"), USERS, |id| format!("{id} 名")).await;
     App {
-        base,
-        shutdown: Some(tx),
-        _db: db,
+        base: server.base.clone(),
+        _server: server,
     }
 }
 

@@ -2,10 +2,10 @@
 //! roles, languages, assets, error pages, and the forms of every page,
 //! against the real server on a random port and a fresh SQLite database.
 
-use kefu_engine::{Inspector, RulePack};
-use kefu_server::AppState;
-use kefu_service::auth::{self, NewUser, PasswordCost, Role};
+use kefu_service::auth::Role;
 use kefu_store::testing::TestDb;
+
+mod common;
 use reqwest::header::{HeaderMap, COOKIE, LOCATION, SET_COOKIE};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -40,16 +40,7 @@ struct App {
     base: String,
     http: reqwest::Client,
     store: kefu_store::Store,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    _db: TestDb,
-}
-
-impl Drop for App {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-    }
+    _server: common::Server,
 }
 
 /// A signed-in browser, in cookies.
@@ -96,47 +87,15 @@ impl App {
     }
 
     async fn on(db: TestDb) -> App {
-        let _ = auth::set_password_cost(PasswordCost::CHEAP_FOR_TESTS);
-        let store = db.open().await;
-        for (id, role, password) in USERS {
-            auth::add_user(
-                &store,
-                NewUser {
-                    id: (*id).into(),
-                    display_name: format!("{id} 名"),
-                    role: *role,
-                    team: None,
-                    password: Some((*password).into()),
-                },
-            )
-            .await
-            .expect("add user");
-        }
-        let source = kefu_engine::pack::DEFAULT_PACK_ZH_CN;
-        let inspector =
-            Inspector::new(RulePack::from_toml(source).expect("pack")).expect("compile");
-        let version = store
-            .register_pack("zh-CN", "test", source)
-            .await
-            .expect("register pack");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let base = format!("http://{}", listener.local_addr().expect("addr"));
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let state = AppState::new(store.clone(), inspector, version.id);
-        tokio::spawn(kefu_server::serve(listener, state, async {
-            let _ = rx.await;
-        }));
+        let server = common::Server::start(db, USERS, |id| format!("{id} 名")).await;
         App {
-            base,
-            store,
+            base: server.base.clone(),
+            store: server.store.clone(),
             http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .expect("client"),
-            shutdown: Some(tx),
-            _db: db,
+            _server: server,
         }
     }
 

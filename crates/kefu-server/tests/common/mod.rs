@@ -1,0 +1,86 @@
+//! The real server for the HTTP, dashboard and browser tests: a database
+//! with users and the built-in pack, `kefu_server::serve` on a random
+//! loopback port, stopped and the database removed when dropped.
+
+use kefu_engine::{Inspector, RulePack};
+use kefu_server::AppState;
+use kefu_service::auth::{self, NewUser, PasswordCost, Role};
+use kefu_store::testing::TestDb;
+use kefu_store::Store;
+
+/// A running server.
+pub struct Server {
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    /// Its database.
+    #[allow(dead_code)] // not every suite reads the store directly
+    pub store: Store,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    _db: TestDb,
+}
+
+impl Server {
+    /// Starts a server on `db` with `users` (id, role, password), each
+    /// shown as `display(id)`.
+    pub async fn start(
+        db: TestDb,
+        users: &[(&str, Role, &str)],
+        display: impl Fn(&str) -> String,
+    ) -> Server {
+        let _ = auth::set_password_cost(PasswordCost::CHEAP_FOR_TESTS);
+        let store = db.open().await;
+        for (id, role, password) in users {
+            auth::add_user(
+                &store,
+                NewUser {
+                    id: (*id).into(),
+                    display_name: display(id),
+                    role: *role,
+                    team: None,
+                    password: Some((*password).into()),
+                },
+            )
+            .await
+            .expect("add user");
+        }
+        let source = kefu_engine::pack::DEFAULT_PACK_ZH_CN;
+        let inspector =
+            Inspector::new(RulePack::from_toml(source).expect("pack")).expect("compile");
+        let version = store
+            .register_pack("zh-CN", "test", source)
+            .await
+            .expect("register pack");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let state = AppState::new(store.clone(), inspector, version.id);
+        tokio::spawn(kefu_server::serve(listener, state, async {
+            let _ = rx.await;
+        }));
+        Server {
+            base,
+            store,
+            shutdown: Some(tx),
+            _db: db,
+        }
+    }
+
+    /// Stops the server and gives it a moment to close its connections.
+    #[allow(dead_code)] // the API suite stops explicitly; the others on drop
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
