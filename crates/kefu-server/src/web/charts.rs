@@ -379,18 +379,23 @@ pub fn bar_chart(chart: &Chart, data: &[Datum]) -> String {
     if data.is_empty() {
         return no_data(chart);
     }
-    let rotated = data.len() > 8;
-    let plot = plot_area(chart, false, rotated);
     let lo = data.iter().map(|d| d.value).fold(0.0, f64::min);
     let hi = data.iter().map(|d| d.value).fold(0.0, f64::max);
-    let scale = Scale::nice(lo, hi * 1.1);
+    bars_svg(chart, &data, Scale::nice(lo, hi * 1.1), 0.3)
+}
+
+/// Bars of `data` on `scale`, labelled underneath (slanted when many),
+/// `gap` the share of each slot left empty.
+fn bars_svg(chart: &Chart, data: &[&Datum], scale: Scale, gap: f64) -> String {
+    let rotated = data.len() > 8;
+    let plot = plot_area(chart, false, rotated);
     let mut out = String::new();
     open(chart, &mut out);
     axes(chart, &plot, &scale, &mut out);
-    let centres = bars(chart, &plot, &scale, &data, 0.3, &mut out);
+    let centres = bars(chart, &plot, &scale, data, gap, &mut out);
     let xs: Vec<(f64, &str)> = centres
         .iter()
-        .zip(&data)
+        .zip(data)
         .map(|(x, d)| (*x, d.label.as_str()))
         .collect();
     x_labels(&plot, &xs, rotated, &mut out);
@@ -648,22 +653,8 @@ pub fn histogram(chart: &Chart, values: &[f64], lo: f64, hi: f64, bins: usize) -
         })
         .collect();
     let refs: Vec<&Datum> = data.iter().collect();
-    let rotated = bins > 8;
-    let plot = plot_area(chart, false, rotated);
     let top = counts.iter().copied().max().unwrap_or(0) as f64;
-    let scale = Scale::nice(0.0, top * 1.1);
-    let mut out = String::new();
-    open(chart, &mut out);
-    axes(chart, &plot, &scale, &mut out);
-    let centres = bars(chart, &plot, &scale, &refs, 0.04, &mut out);
-    let xs: Vec<(f64, &str)> = centres
-        .iter()
-        .zip(&data)
-        .map(|(x, d)| (*x, d.label.as_str()))
-        .collect();
-    x_labels(&plot, &xs, rotated, &mut out);
-    close(&mut out);
-    out
+    bars_svg(chart, &refs, Scale::nice(0.0, top * 1.1), 0.04)
 }
 
 /// A KPI tile: a half-ring from `min` to `max` filled up to `value`, the
