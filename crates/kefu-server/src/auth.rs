@@ -6,7 +6,7 @@ use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::Json;
 use chrono::Utc;
-use kefu_service::auth::{self as users, AuthError, Principal, Role};
+use kefu_service::auth::{self as users, Principal, Role};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -46,21 +46,6 @@ impl Caller {
             _ => Err(ApiError::Forbidden(format!(
                 "only supervisors and admins may {what}"
             ))),
-        }
-    }
-}
-
-impl From<AuthError> for ApiError {
-    fn from(e: AuthError) -> ApiError {
-        match e {
-            AuthError::Unauthenticated => {
-                ApiError::Unauthorized("wrong user name or password".into())
-            }
-            AuthError::Forbidden => ApiError::Forbidden("not allowed".into()),
-            AuthError::Invalid(m) => ApiError::BadRequest(m),
-            AuthError::Conflict(m) => ApiError::Conflict(m),
-            AuthError::NotFound(m) => ApiError::NotFound(m),
-            other => ApiError::Internal(other.to_string()),
         }
     }
 }
@@ -111,7 +96,9 @@ pub async fn login(
     body: Result<Json<Login>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let Json(login) = body.map_err(crate::error::rejection)?;
-    let principal = users::verify_password(&state.store, &login.user, &login.password).await?;
+    let principal = users::verify_password(&state.store, &login.user, &login.password)
+        .await?
+        .ok_or_else(|| ApiError::Unauthorized("wrong user name or password".into()))?;
     let (token, expires_at) = users::create_session(
         &state.store,
         &principal.user_id,

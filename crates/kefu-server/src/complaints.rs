@@ -10,8 +10,7 @@ use kefu_service::complaint::{
     Actor, ActorRole, Assignee, Command, ComplaintState, NewComplaint, Priority, RevisitOutcome,
 };
 use kefu_service::complaints::{
-    ComplaintFilter, ComplaintService, MetRateGrouping, ServiceError, ServiceErrorClass, SlaFilter,
-    SlaSettings,
+    ComplaintFilter, ComplaintService, MetRateGrouping, SlaFilter, SlaSettings,
 };
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -20,19 +19,6 @@ use crate::auth::Caller;
 use crate::error::{rejection, ApiError};
 use crate::params::{page_params, parse_bool, parse_time_bound, Page};
 use crate::AppState;
-
-impl From<ServiceError> for ApiError {
-    fn from(e: ServiceError) -> ApiError {
-        let message = e.to_string();
-        match e.class() {
-            ServiceErrorClass::Invalid => ApiError::Unprocessable(message),
-            ServiceErrorClass::Forbidden => ApiError::Forbidden(message),
-            ServiceErrorClass::NotFound => ApiError::NotFound(message),
-            ServiceErrorClass::Conflict => ApiError::Conflict(message),
-            ServiceErrorClass::Internal => ApiError::Internal(message),
-        }
-    }
-}
 
 /// The complaint workflow's view of the caller.
 fn actor(caller: &Caller) -> Actor {

@@ -63,9 +63,24 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// The one mapping of the services' error kinds to the API's statuses.
+impl From<kefu_service::Error> for ApiError {
+    fn from(e: kefu_service::Error) -> ApiError {
+        use kefu_service::Error;
+        match e {
+            Error::Invalid(m) => ApiError::Unprocessable(m),
+            Error::Forbidden(m) => ApiError::Forbidden(m),
+            Error::NotFound(m) => ApiError::NotFound(m),
+            Error::Conflict(m) => ApiError::Conflict(m),
+            Error::Internal(m) => ApiError::Internal(m),
+        }
+    }
+}
+
+/// Store errors reach the API as the service error they are.
 impl From<kefu_store::StoreError> for ApiError {
     fn from(e: kefu_store::StoreError) -> ApiError {
-        ApiError::Internal(e.to_string())
+        kefu_service::Error::from(e).into()
     }
 }
 

@@ -16,7 +16,7 @@ mod web;
 
 use std::sync::{Arc, Mutex, RwLock};
 
-use kefu_service::kpi::{KpiError, KpiService, PeriodReport};
+use kefu_service::kpi::{KpiService, PeriodReport};
 use kefu_service::period::Period;
 use std::time::Duration;
 
@@ -72,7 +72,10 @@ impl AppState {
 
     /// KPIs and ratings of `period` with the current settings, reused for
     /// up to 30 s while no write went through this node.
-    pub async fn period_report(&self, period: &Period) -> Result<Arc<PeriodReport>, KpiError> {
+    pub async fn period_report(
+        &self,
+        period: &Period,
+    ) -> Result<Arc<PeriodReport>, kefu_service::Error> {
         let key = period.label.clone();
         let generation = {
             let cache = self.reports.lock().unwrap_or_else(|p| p.into_inner());

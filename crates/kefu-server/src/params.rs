@@ -78,3 +78,9 @@ pub fn parse_time_bound(name: &str, v: &str) -> Result<i64, ApiError> {
         ))
     })
 }
+
+/// A report period (`2026-10`, `2026-Q4`, `2026-W40`, `2026-10-01..2026-10-07` …).
+pub fn parse_period(v: &str) -> Result<kefu_service::period::Period, ApiError> {
+    v.parse()
+        .map_err(|e: kefu_service::period::PeriodError| ApiError::BadRequest(e.to_string()))
+}

@@ -11,54 +11,28 @@ use axum::Json;
 use chrono::Utc;
 use kefu_engine::review::ReviewInput;
 use kefu_formats::export::{write_csv, Lang};
-use kefu_service::kpi::{assess, KpiError, KpiService, PeriodReport, QualitySettings};
+use kefu_service::kpi::{assess, KpiService, PeriodReport, QualitySettings};
 use kefu_service::period::Period;
 use kefu_service::report_tables::{agents_table_in, centre_table_in, rules_table};
-use kefu_service::review::{ReviewService, ReviewServiceError};
+use kefu_service::review::ReviewService;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::auth::Caller;
 use crate::error::{rejection, ApiError};
-use crate::params::{page_params, parse_bool, Page};
+use crate::params::{page_params, parse_bool, parse_period, Page};
 use crate::AppState;
-
-impl From<ReviewServiceError> for ApiError {
-    fn from(e: ReviewServiceError) -> ApiError {
-        match e {
-            ReviewServiceError::NotFound { .. } => ApiError::NotFound(e.to_string()),
-            ReviewServiceError::Forbidden(m) => ApiError::Forbidden(m),
-            ReviewServiceError::Invalid(m) => ApiError::Unprocessable(m),
-            ReviewServiceError::Conflict(m) => ApiError::Conflict(m),
-            ReviewServiceError::Store(e) => ApiError::Internal(e.to_string()),
-        }
-    }
-}
-
-impl From<kefu_service::period::PeriodError> for ApiError {
-    fn from(e: kefu_service::period::PeriodError) -> ApiError {
-        ApiError::BadRequest(e.to_string())
-    }
-}
-
-impl From<KpiError> for ApiError {
-    fn from(e: KpiError) -> ApiError {
-        match e {
-            KpiError::Settings(m) => ApiError::Unprocessable(m),
-            KpiError::Store(e) => ApiError::Internal(e.to_string()),
-        }
-    }
-}
 
 fn now() -> i64 {
     Utc::now().timestamp_millis()
 }
 
 fn period_param(q: &HashMap<String, String>) -> Result<Period, ApiError> {
-    q.get("period")
-        .ok_or_else(|| ApiError::BadRequest("`period` is required, e.g. period=2026-10".into()))?
-        .parse::<Period>()
-        .map_err(ApiError::from)
+    parse_period(
+        q.get("period").ok_or_else(|| {
+            ApiError::BadRequest("`period` is required, e.g. period=2026-10".into())
+        })?,
+    )
 }
 
 /// `GET /api/v1/conversations/{id}/review`: the automatic result, the
@@ -213,7 +187,7 @@ pub async fn build_queue(
     body: Result<Json<QueueBody>, JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let Json(body) = body.map_err(rejection)?;
-    let period: Period = body.period.parse()?;
+    let period = parse_period(&body.period)?;
     let settings = KpiService::new(state.store.clone()).settings().await?;
     let rate = body.rate.unwrap_or(settings.sampling.rate);
     let seed = body.seed.unwrap_or(settings.sampling.seed);
@@ -425,7 +399,7 @@ pub async fn run_assessment(
 ) -> Result<(axum::http::StatusCode, Json<Value>), ApiError> {
     caller.require_supervisor("run assessments")?;
     let Json(body) = body.map_err(rejection)?;
-    let period: Period = body.period.parse()?;
+    let period = parse_period(&body.period)?;
     let run = KpiService::new(state.store.clone())
         .run_assessment(&period, &caller.principal, now())
         .await?;
@@ -477,13 +451,7 @@ pub async fn publish_assessment(
     let kpis = KpiService::new(state.store.clone());
     let run = kpis
         .publish_assessment(id, &caller.principal, now())
-        .await
-        .map_err(|e| match e {
-            KpiError::Store(_) => {
-                ApiError::Conflict("this period already has a published assessment".into())
-            }
-            other => other.into(),
-        })?
+        .await?
         .ok_or_else(|| ApiError::NotFound(format!("no assessment {id}")))?;
     if run.status != "published" {
         return Err(ApiError::Conflict(format!(

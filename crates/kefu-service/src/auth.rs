@@ -34,6 +34,8 @@ use sha2::{Digest, Sha256};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
+use crate::error::Error;
+
 /// Shortest password accepted, in characters.
 pub const MIN_PASSWORD_CHARS: usize = 8;
 /// Longest password accepted, in characters (argon2 takes any length; this
@@ -44,42 +46,14 @@ pub const MAX_USER_ID_CHARS: usize = 64;
 /// `last_used_at` of an API token is written at most this often.
 pub const TOKEN_TOUCH_INTERVAL_MS: i64 = 60_000;
 
-/// Errors of authentication and user management.
-#[derive(Debug, thiserror::Error)]
-pub enum AuthError {
-    /// No valid credentials: unknown user, wrong password, inactive user,
-    /// expired or unknown session, revoked or unknown token. Deliberately
-    /// one message for all, so a caller cannot tell which.
-    #[error("authentication required: the credentials are missing, wrong or expired")]
-    Unauthenticated,
-    /// Signed in, but the role does not allow this.
-    #[error("not allowed for this role")]
-    Forbidden,
-    /// Input that cannot be accepted (bad id, short password …).
-    #[error("invalid input: {0}")]
-    Invalid(String),
-    /// The thing exists already (a user id taken).
-    #[error("{0}")]
-    Conflict(String),
-    /// The user or token named does not exist.
-    #[error("{0}")]
-    NotFound(String),
-    /// Hashing or the random source failed (not the caller's fault).
-    #[error("internal error: {0}")]
-    Internal(String),
-    /// The database failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
-
 /// Adds context to a sqlx error.
 trait Context<T> {
-    fn context(self, context: &'static str) -> Result<T, AuthError>;
+    fn context(self, context: &'static str) -> Result<T, Error>;
 }
 
 impl<T> Context<T> for Result<T, sqlx::Error> {
-    fn context(self, context: &'static str) -> Result<T, AuthError> {
-        self.map_err(|source| AuthError::Store(StoreError::Database { context, source }))
+    fn context(self, context: &'static str) -> Result<T, Error> {
+        self.map_err(|source| Error::from(StoreError::Database { context, source }))
     }
 }
 
@@ -137,16 +111,16 @@ impl fmt::Display for Role {
 }
 
 impl FromStr for Role {
-    type Err = AuthError;
+    type Err = Error;
 
     /// Accepts the stable name (any case) or the Chinese label.
-    fn from_str(s: &str) -> Result<Role, AuthError> {
+    fn from_str(s: &str) -> Result<Role, Error> {
         let s = s.trim();
         Role::ALL
             .into_iter()
             .find(|r| r.as_str().eq_ignore_ascii_case(s) || r.label_zh() == s)
             .ok_or_else(|| {
-                AuthError::Invalid(format!(
+                Error::Invalid(format!(
                     "unknown role `{s}`: use agent, inspector, supervisor or admin"
                 ))
             })
@@ -207,15 +181,12 @@ pub struct NewUser {
     pub password: Option<String>,
 }
 
-fn user_from_row(row: &AnyRow) -> Result<User, AuthError> {
+fn user_from_row(row: &AnyRow) -> Result<User, Error> {
     let role: String = row.try_get("role").context("users.role")?;
     let id: String = row.try_get("id").context("users.id")?;
-    let role = role.parse::<Role>().map_err(|_| {
-        AuthError::Store(StoreError::Corrupt {
-            what: format!("user `{id}`"),
-            reason: format!("unknown role `{role}`"),
-        })
-    })?;
+    let role = role
+        .parse::<Role>()
+        .map_err(|_| Error::corrupt(format!("user `{id}`"), format!("unknown role `{role}`")))?;
     Ok(User {
         display_name: row.try_get("display_name").context("users.display_name")?,
         role,
@@ -227,11 +198,11 @@ fn user_from_row(row: &AnyRow) -> Result<User, AuthError> {
 
 /// Checks a user id: 1–64 ASCII letters, digits, `.`, `_`, `-`, starting
 /// with a letter or digit.
-pub fn validate_user_id(id: &str) -> Result<(), AuthError> {
+pub fn validate_user_id(id: &str) -> Result<(), Error> {
     let ok_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
     let first_ok = id.chars().next().is_some_and(|c| c.is_ascii_alphanumeric());
     if id.is_empty() || id.len() > MAX_USER_ID_CHARS || !first_ok || !id.chars().all(ok_char) {
-        return Err(AuthError::Invalid(format!(
+        return Err(Error::Invalid(format!(
             "user id `{id}`: use 1–{MAX_USER_ID_CHARS} ASCII letters, digits, `.`, `_` or `-`, \
              starting with a letter or digit"
         )));
@@ -240,43 +211,43 @@ pub fn validate_user_id(id: &str) -> Result<(), AuthError> {
 }
 
 /// Checks a new password's length (8–1024 characters).
-pub fn validate_password(password: &str) -> Result<(), AuthError> {
+pub fn validate_password(password: &str) -> Result<(), Error> {
     let n = password.chars().count();
     if n < MIN_PASSWORD_CHARS {
-        return Err(AuthError::Invalid(format!(
+        return Err(Error::Invalid(format!(
             "the password must have at least {MIN_PASSWORD_CHARS} characters"
         )));
     }
     if n > MAX_PASSWORD_CHARS {
-        return Err(AuthError::Invalid(format!(
+        return Err(Error::Invalid(format!(
             "the password must have at most {MAX_PASSWORD_CHARS} characters"
         )));
     }
     Ok(())
 }
 
-fn clean_display_name(name: &str, id: &str) -> Result<String, AuthError> {
+fn clean_display_name(name: &str, id: &str) -> Result<String, Error> {
     let name = name.trim();
     if name.chars().count() > 100 {
-        return Err(AuthError::Invalid(
+        return Err(Error::Invalid(
             "the display name must have at most 100 characters".into(),
         ));
     }
     Ok(if name.is_empty() { id } else { name }.to_string())
 }
 
-fn clean_team(team: Option<&str>) -> Result<Option<String>, AuthError> {
+fn clean_team(team: Option<&str>) -> Result<Option<String>, Error> {
     let team = team.map(str::trim).filter(|t| !t.is_empty());
     if team.is_some_and(|t| t.chars().count() > 64) {
-        return Err(AuthError::Invalid(
+        return Err(Error::Invalid(
             "the team must have at most 64 characters".into(),
         ));
     }
     Ok(team.map(str::to_string))
 }
 
-/// Creates a user. A taken id is [`AuthError::Conflict`].
-pub async fn add_user(store: &Store, new: NewUser) -> Result<User, AuthError> {
+/// Creates a user. A taken id is [`Error::Conflict`].
+pub async fn add_user(store: &Store, new: NewUser) -> Result<User, Error> {
     validate_user_id(&new.id)?;
     let display_name = clean_display_name(&new.display_name, &new.id)?;
     let team = clean_team(new.team.as_deref())?;
@@ -303,7 +274,7 @@ pub async fn add_user(store: &Store, new: NewUser) -> Result<User, AuthError> {
     .context("adding a user")?
     .rows_affected();
     if inserted == 0 {
-        return Err(AuthError::Conflict(format!(
+        return Err(Error::Conflict(format!(
             "a user with id `{}` already exists",
             new.id
         )));
@@ -318,7 +289,7 @@ pub async fn add_user(store: &Store, new: NewUser) -> Result<User, AuthError> {
 }
 
 /// One user, or `None`.
-pub async fn get_user(store: &Store, id: &str) -> Result<Option<User>, AuthError> {
+pub async fn get_user(store: &Store, id: &str) -> Result<Option<User>, Error> {
     let row = sqlx::query("SELECT id, display_name, role, team, active FROM users WHERE id = $1")
         .bind(id)
         .fetch_optional(store.pool())
@@ -328,7 +299,7 @@ pub async fn get_user(store: &Store, id: &str) -> Result<Option<User>, AuthError
 }
 
 /// Every user, by id.
-pub async fn list_users(store: &Store) -> Result<Vec<User>, AuthError> {
+pub async fn list_users(store: &Store) -> Result<Vec<User>, Error> {
     let rows = sqlx::query("SELECT id, display_name, role, team, active FROM users ORDER BY id")
         .fetch_all(store.pool())
         .await
@@ -339,11 +310,7 @@ pub async fn list_users(store: &Store) -> Result<Vec<User>, AuthError> {
 /// Sets (or, with `None`, removes) a user's password. Removing it makes a
 /// token-only account. Existing sessions stay valid; end them with
 /// [`end_user_sessions`] when the password was compromised.
-pub async fn set_password(
-    store: &Store,
-    id: &str,
-    password: Option<String>,
-) -> Result<(), AuthError> {
+pub async fn set_password(store: &Store, id: &str, password: Option<String>) -> Result<(), Error> {
     let hash = match password {
         Some(password) => {
             validate_password(&password)?;
@@ -368,7 +335,7 @@ pub async fn set_password(
 /// Activates or deactivates a user. An inactive user's password, sessions
 /// and tokens stop working at once (they are kept, and work again when the
 /// user is reactivated, unless they expired or were revoked meanwhile).
-pub async fn set_active(store: &Store, id: &str, active: bool) -> Result<(), AuthError> {
+pub async fn set_active(store: &Store, id: &str, active: bool) -> Result<(), Error> {
     let n = sqlx::query("UPDATE users SET active = $1, updated_at = $2 WHERE id = $3")
         .bind(i64::from(active))
         .bind(now_ms())
@@ -383,8 +350,8 @@ pub async fn set_active(store: &Store, id: &str, active: bool) -> Result<(), Aut
     Ok(())
 }
 
-fn no_such_user(id: &str) -> AuthError {
-    AuthError::NotFound(format!("no user with id `{id}`"))
+fn no_such_user(id: &str) -> Error {
+    Error::NotFound(format!("no user with id `{id}`"))
 }
 
 // ---------------------------------------------------------------------------
@@ -420,9 +387,9 @@ impl PasswordCost {
         parallelism: 1,
     };
 
-    fn params(self) -> Result<Params, AuthError> {
+    fn params(self) -> Result<Params, Error> {
         Params::new(self.memory_kib, self.iterations, self.parallelism, None)
-            .map_err(|e| AuthError::Invalid(format!("argon2 parameters: {e}")))
+            .map_err(|e| Error::Invalid(format!("argon2 parameters: {e}")))
     }
 }
 
@@ -444,7 +411,7 @@ pub fn password_cost() -> PasswordCost {
 
 /// Sets the cost of new password hashes for this process (a setting read
 /// at start-up; tests use [`PasswordCost::CHEAP_FOR_TESTS`]).
-pub fn set_password_cost(cost: PasswordCost) -> Result<(), AuthError> {
+pub fn set_password_cost(cost: PasswordCost) -> Result<(), Error> {
     cost.params()?;
     *PASSWORD_COST
         .write()
@@ -456,28 +423,27 @@ pub fn set_password_cost(cost: PasswordCost) -> Result<(), AuthError> {
 /// returns the PHC string (`$argon2id$v=19$m=19456,t=2,p=1$…`). Blocking
 /// and deliberately slow: [`add_user`] and [`set_password`] run it on a
 /// blocking thread.
-pub fn hash_password(password: &str, cost: PasswordCost) -> Result<String, AuthError> {
+pub fn hash_password(password: &str, cost: PasswordCost) -> Result<String, Error> {
     let mut salt = [0u8; 16];
-    getrandom::fill(&mut salt).map_err(|e| AuthError::Internal(format!("random source: {e}")))?;
-    let salt =
-        SaltString::encode_b64(&salt).map_err(|e| AuthError::Internal(format!("salt: {e}")))?;
+    getrandom::fill(&mut salt).map_err(|e| Error::Internal(format!("random source: {e}")))?;
+    let salt = SaltString::encode_b64(&salt).map_err(|e| Error::Internal(format!("salt: {e}")))?;
     Argon2::new(Algorithm::Argon2id, Version::V0x13, cost.params()?)
         .hash_password(password.as_bytes(), &salt)
         .map(|h| h.to_string())
-        .map_err(|e| AuthError::Internal(format!("hashing a password: {e}")))
+        .map_err(|e| Error::Internal(format!("hashing a password: {e}")))
 }
 
 /// Hashes off the async threads: argon2 is deliberately slow.
-async fn hash_password_async(password: String, cost: PasswordCost) -> Result<String, AuthError> {
+async fn hash_password_async(password: String, cost: PasswordCost) -> Result<String, Error> {
     tokio::task::spawn_blocking(move || hash_password(&password, cost))
         .await
-        .map_err(|e| AuthError::Internal(format!("password hashing task: {e}")))?
+        .map_err(|e| Error::Internal(format!("password hashing task: {e}")))?
 }
 
 /// Whether `password` matches the PHC string `stored`; a malformed stored
 /// hash matches nothing. Without one (unknown user, token-only account) a
 /// hash is computed all the same, so every failure costs about the same.
-async fn password_matches(stored: Option<String>, password: String) -> Result<bool, AuthError> {
+async fn password_matches(stored: Option<String>, password: String) -> Result<bool, Error> {
     let cost = password_cost();
     tokio::task::spawn_blocking(move || match stored {
         Some(stored) => match PasswordHash::new(&stored) {
@@ -489,17 +455,18 @@ async fn password_matches(stored: Option<String>, password: String) -> Result<bo
         None => hash_password(&password, cost).map(|_| false),
     })
     .await
-    .map_err(|e| AuthError::Internal(format!("password check task: {e}")))?
+    .map_err(|e| Error::Internal(format!("password check task: {e}")))?
 }
 
-/// Checks a user's password. Unknown users, wrong passwords, inactive users
-/// and token-only accounts all give the same [`AuthError::Unauthenticated`],
-/// after about the same time (one argon2 computation in every case).
+/// Checks a user's password: who signed in, or `None` when the
+/// credentials are not valid. Unknown users, wrong passwords, inactive users
+/// and token-only accounts all give the same `None`, after about the same
+/// time (one argon2 computation in every case).
 pub async fn verify_password(
     store: &Store,
     id: &str,
     password: &str,
-) -> Result<Principal, AuthError> {
+) -> Result<Option<Principal>, Error> {
     let row = sqlx::query("SELECT role, team, active, password_hash FROM users WHERE id = $1")
         .bind(id)
         .fetch_optional(store.pool())
@@ -519,12 +486,12 @@ pub async fn verify_password(
     };
     let matches = password_matches(stored, password.to_string()).await?;
     match user {
-        Some((role, team, true)) if matches => Ok(Principal {
+        Some((role, team, true)) if matches => Ok(Some(Principal {
             user_id: id.to_string(),
             role: role.parse()?,
             team,
-        }),
-        _ => Err(AuthError::Unauthenticated),
+        })),
+        _ => Ok(None),
     }
 }
 
@@ -532,9 +499,9 @@ pub async fn verify_password(
 // Tokens and sessions
 
 /// 32 random bytes as 64 lowercase hex characters.
-fn new_token() -> Result<String, AuthError> {
+fn new_token() -> Result<String, Error> {
     let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).map_err(|e| AuthError::Internal(format!("random source: {e}")))?;
+    getrandom::fill(&mut bytes).map_err(|e| Error::Internal(format!("random source: {e}")))?;
     Ok(hex(&bytes))
 }
 
@@ -564,10 +531,10 @@ fn add_ttl(now: i64, ttl: Duration) -> i64 {
 }
 
 /// Fails unless `user_id` names an active user.
-async fn require_active_user(store: &Store, user_id: &str) -> Result<User, AuthError> {
+async fn require_active_user(store: &Store, user_id: &str) -> Result<User, Error> {
     match get_user(store, user_id).await? {
         Some(user) if user.active => Ok(user),
-        Some(_) => Err(AuthError::Invalid(format!("user `{user_id}` is inactive"))),
+        Some(_) => Err(Error::Invalid(format!("user `{user_id}` is inactive"))),
         None => Err(no_such_user(user_id)),
     }
 }
@@ -581,7 +548,7 @@ pub async fn create_session(
     user_id: &str,
     ttl: Duration,
     now: i64,
-) -> Result<(String, i64), AuthError> {
+) -> Result<(String, i64), Error> {
     require_active_user(store, user_id).await?;
     let token = new_token()?;
     let expires_at = add_ttl(now, ttl);
@@ -604,7 +571,7 @@ pub async fn principal_for_session(
     store: &Store,
     token: &str,
     now: i64,
-) -> Result<Option<Principal>, AuthError> {
+) -> Result<Option<Principal>, Error> {
     if !plausible_token(token) {
         return Ok(None);
     }
@@ -620,7 +587,7 @@ pub async fn principal_for_session(
     row.as_ref().map(principal_from_row).transpose()
 }
 
-fn principal_from_row(row: &AnyRow) -> Result<Principal, AuthError> {
+fn principal_from_row(row: &AnyRow) -> Result<Principal, Error> {
     let role: String = row.try_get("role").context("users.role")?;
     Ok(Principal {
         user_id: row.try_get("id").context("users.id")?,
@@ -630,7 +597,7 @@ fn principal_from_row(row: &AnyRow) -> Result<Principal, AuthError> {
 }
 
 /// Ends a session (signing out). Unknown tokens are ignored.
-pub async fn end_session(store: &Store, token: &str) -> Result<(), AuthError> {
+pub async fn end_session(store: &Store, token: &str) -> Result<(), Error> {
     sqlx::query("DELETE FROM sessions WHERE id = $1")
         .bind(token_hash(token))
         .execute(store.pool())
@@ -641,7 +608,7 @@ pub async fn end_session(store: &Store, token: &str) -> Result<(), AuthError> {
 
 /// Ends every session of a user (e.g. after a password leak); returns how
 /// many there were.
-pub async fn end_user_sessions(store: &Store, user_id: &str) -> Result<u64, AuthError> {
+pub async fn end_user_sessions(store: &Store, user_id: &str) -> Result<u64, Error> {
     Ok(sqlx::query("DELETE FROM sessions WHERE user_id = $1")
         .bind(user_id)
         .execute(store.pool())
@@ -652,7 +619,7 @@ pub async fn end_user_sessions(store: &Store, user_id: &str) -> Result<u64, Auth
 
 /// Deletes sessions that expired before `now` (housekeeping; expired
 /// sessions are refused whether or not they were purged). Returns how many.
-pub async fn purge_expired_sessions(store: &Store, now: i64) -> Result<u64, AuthError> {
+pub async fn purge_expired_sessions(store: &Store, now: i64) -> Result<u64, Error> {
     Ok(sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
         .bind(now)
         .execute(store.pool())
@@ -680,7 +647,7 @@ pub struct TokenInfo {
     pub revoked_at: Option<i64>,
 }
 
-fn token_info_from_row(row: &AnyRow) -> Result<TokenInfo, AuthError> {
+fn token_info_from_row(row: &AnyRow) -> Result<TokenInfo, Error> {
     Ok(TokenInfo {
         id: row.try_get("id").context("api_tokens.id")?,
         user_id: row.try_get("user_id").context("api_tokens.user_id")?,
@@ -701,10 +668,10 @@ pub async fn create_api_token(
     user_id: &str,
     name: &str,
     now: i64,
-) -> Result<(String, TokenInfo), AuthError> {
+) -> Result<(String, TokenInfo), Error> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 100 {
-        return Err(AuthError::Invalid(
+        return Err(Error::Invalid(
             "a token needs a name of 1–100 characters".into(),
         ));
     }
@@ -742,7 +709,7 @@ pub async fn principal_for_token(
     store: &Store,
     token: &str,
     now: i64,
-) -> Result<Option<Principal>, AuthError> {
+) -> Result<Option<Principal>, Error> {
     if !plausible_token(token) {
         return Ok(None);
     }
@@ -782,13 +749,13 @@ pub async fn principal_for_token(
 
 /// Revokes one of `user_id`'s tokens. Revoking a revoked token keeps the
 /// first revocation time. A token id that is not this user's is
-/// [`AuthError::NotFound`].
+/// [`Error::NotFound`].
 pub async fn revoke_token(
     store: &Store,
     user_id: &str,
     token_id: i64,
     now: i64,
-) -> Result<(), AuthError> {
+) -> Result<(), Error> {
     let n = sqlx::query(
         "UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2 AND user_id = $3",
     )
@@ -800,7 +767,7 @@ pub async fn revoke_token(
     .context("revoking an API token")?
     .rows_affected();
     if n == 0 {
-        return Err(AuthError::NotFound(format!(
+        return Err(Error::NotFound(format!(
             "user `{user_id}` has no API token {token_id}"
         )));
     }
@@ -808,7 +775,7 @@ pub async fn revoke_token(
 }
 
 /// A user's API tokens, revoked ones included, newest first.
-pub async fn list_tokens(store: &Store, user_id: &str) -> Result<Vec<TokenInfo>, AuthError> {
+pub async fn list_tokens(store: &Store, user_id: &str) -> Result<Vec<TokenInfo>, Error> {
     let rows = sqlx::query(
         "SELECT id, user_id, name, prefix, created_at, last_used_at, revoked_at \
          FROM api_tokens WHERE user_id = $1 ORDER BY id DESC",

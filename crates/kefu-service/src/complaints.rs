@@ -67,18 +67,19 @@ use std::str::FromStr;
 use std::sync::OnceLock;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use kefu_store::{Backend, Store, StoreError};
+use kefu_store::{Backend, Store, StoreError, Tx};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sqlx::any::{AnyArguments, AnyRow};
 use sqlx::query::Query;
-use sqlx::{Any, AnyConnection, AssertSqlSafe, Row, Transaction};
+use sqlx::{Any, AnyConnection, AssertSqlSafe, Row};
 
 use crate::complaint::{
     self, Actor, ActorRole, Assignee, Command, CommandKind, Complaint, ComplaintError,
-    ComplaintPolicy, ComplaintState, ErrorClass, HistoryEvent, NewComplaint, Priority,
-    RevisitOutcome, RevisitTask, SideEffect,
+    ComplaintPolicy, ComplaintState, HistoryEvent, NewComplaint, Priority, RevisitOutcome,
+    RevisitTask, SideEffect,
 };
+use crate::error::{Error, Result};
 use crate::sla::{
     self, BusinessCalendar, HolidayTable, SlaClock, SlaError, SlaInput, SlaPolicy, SlaReport,
     SlaState, SlaStatus,
@@ -109,122 +110,29 @@ type AnyQuery<'q> = Query<'q, Any, AnyArguments>;
 
 // ---------------------------------------------------------------------------
 // Errors
-// ---------------------------------------------------------------------------
-
-/// Why a complaint service call failed.
-#[derive(Debug, thiserror::Error)]
-pub enum ServiceError {
-    /// Refused by the complaint rules: bad input, role, transition, or a
-    /// version conflict ([`ComplaintError::class`] tells which).
-    #[error(transparent)]
-    Complaint(#[from] ComplaintError),
-    /// The SLA settings are not usable.
-    #[error("invalid SLA settings: {0}")]
-    Sla(#[from] SlaError),
-    /// No such record — or one the actor may not see.
-    #[error("no {what} {id}")]
-    NotFound {
-        /// "complaint", "revisit task".
-        what: &'static str,
-        /// The id asked for.
-        id: String,
-    },
-    /// The actor's role does not allow the operation.
-    #[error("{} {actor_id} may not {action}", role.label_zh())]
-    Forbidden {
-        /// Who tried.
-        actor_id: String,
-        /// Their role.
-        role: ActorRole,
-        /// What they tried.
-        action: &'static str,
-    },
-    /// A request value is unusable (the complaint's own fields are checked
-    /// by [`crate::complaint`] and reported as [`ServiceError::Complaint`]).
-    #[error("invalid {field}: {reason}")]
-    Invalid {
-        /// The field.
-        field: &'static str,
-        /// What is wrong.
-        reason: String,
-    },
-    /// The operation collides with stored data (id taken, task already done).
-    #[error("conflict: {0}")]
-    Conflict(String),
-    /// The database failed, or stored data could not be read back.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
-
-/// A coarse classification of [`ServiceError`]s, for HTTP statuses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ServiceErrorClass {
-    /// 400: fix the request.
-    Invalid,
-    /// 403: not allowed.
-    Forbidden,
-    /// 404: no such thing (or not visible to the actor).
-    NotFound,
-    /// 409: the state or version does not allow it now.
-    Conflict,
-    /// 500: the database failed.
-    Internal,
-}
-
-impl ServiceErrorClass {
-    /// The HTTP status code of the class.
-    pub fn http_status(self) -> u16 {
-        match self {
-            ServiceErrorClass::Invalid => 400,
-            ServiceErrorClass::Forbidden => 403,
-            ServiceErrorClass::NotFound => 404,
-            ServiceErrorClass::Conflict => 409,
-            ServiceErrorClass::Internal => 500,
-        }
-    }
-}
-
-impl ServiceError {
-    /// The class of this error.
-    pub fn class(&self) -> ServiceErrorClass {
-        match self {
-            ServiceError::Complaint(e) => match e.class() {
-                ErrorClass::Invalid => ServiceErrorClass::Invalid,
-                ErrorClass::Forbidden => ServiceErrorClass::Forbidden,
-                ErrorClass::Conflict => ServiceErrorClass::Conflict,
-            },
-            ServiceError::Sla(_) | ServiceError::Invalid { .. } => ServiceErrorClass::Invalid,
-            ServiceError::NotFound { .. } => ServiceErrorClass::NotFound,
-            ServiceError::Forbidden { .. } => ServiceErrorClass::Forbidden,
-            ServiceError::Conflict(_) => ServiceErrorClass::Conflict,
-            ServiceError::Store(_) => ServiceErrorClass::Internal,
-        }
-    }
-}
 
 /// Adds what kefu was doing to a sqlx error.
 trait Db<T> {
-    fn db(self, context: &'static str) -> Result<T, ServiceError>;
+    fn db(self, context: &'static str) -> Result<T, Error>;
 }
 
 impl<T> Db<T> for Result<T, sqlx::Error> {
-    fn db(self, context: &'static str) -> Result<T, ServiceError> {
-        self.map_err(|source| ServiceError::Store(StoreError::Database { context, source }))
+    fn db(self, context: &'static str) -> Result<T, Error> {
+        self.map_err(|source| Error::from(StoreError::Database { context, source }))
     }
 }
 
-fn corrupt(what: impl Into<String>, reason: impl fmt::Display) -> ServiceError {
-    ServiceError::Store(StoreError::Corrupt {
-        what: what.into(),
-        reason: reason.to_string(),
-    })
+fn corrupt(what: impl Into<String>, reason: impl fmt::Display) -> Error {
+    Error::corrupt(what, reason)
 }
 
-fn not_found(what: &'static str, id: &str) -> ServiceError {
-    ServiceError::NotFound {
-        what,
-        id: id.to_string(),
-    }
+/// "conflict: …", as the complaint service words collisions.
+fn conflict(message: impl fmt::Display) -> Error {
+    Error::Conflict(format!("conflict: {message}"))
+}
+
+fn not_found(what: &'static str, id: &str) -> Error {
+    Error::not_found(what, id)
 }
 
 // ---------------------------------------------------------------------------
@@ -403,8 +311,8 @@ const FLAG_COLUMNS: &str =
     "escalated_reply_at, escalated_resolve_at, reply_near_notified_at, resolve_near_notified_at";
 
 impl Flags {
-    fn from_row(row: &AnyRow) -> Result<Flags, ServiceError> {
-        let set = |col: &'static str| -> Result<bool, ServiceError> {
+    fn from_row(row: &AnyRow) -> Result<Flags, Error> {
+        let set = |col: &'static str| -> Result<bool, Error> {
             Ok(row
                 .try_get::<Option<i64>, _>(col)
                 .db("reading escalation flags")?
@@ -723,17 +631,14 @@ impl fmt::Display for EscalationKind {
 }
 
 impl FromStr for EscalationKind {
-    type Err = ServiceError;
+    type Err = Error;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         EscalationKind::ALL
             .iter()
             .copied()
             .find(|k| k.as_str() == s.trim())
-            .ok_or_else(|| ServiceError::Invalid {
-                field: "escalation kind",
-                reason: format!("unknown kind {s:?}"),
-            })
+            .ok_or_else(|| Error::invalid_field("escalation kind", format!("unknown kind {s:?}")))
     }
 }
 
@@ -879,35 +784,32 @@ fn ms(t: DateTime<Utc>) -> i64 {
     t.timestamp_millis()
 }
 
-fn from_ms(v: i64, what: &str) -> Result<DateTime<Utc>, ServiceError> {
+fn from_ms(v: i64, what: &str) -> Result<DateTime<Utc>, Error> {
     DateTime::from_timestamp_millis(v)
         .ok_or_else(|| corrupt(what, format!("time {v} out of range")))
 }
 
-fn opt_from_ms(v: Option<i64>, what: &str) -> Result<Option<DateTime<Utc>>, ServiceError> {
+fn opt_from_ms(v: Option<i64>, what: &str) -> Result<Option<DateTime<Utc>>, Error> {
     v.map(|v| from_ms(v, what)).transpose()
 }
 
-fn version_i64(v: u64) -> Result<i64, ServiceError> {
-    i64::try_from(v).map_err(|_| ServiceError::Invalid {
-        field: "version",
-        reason: format!("{v} is out of range"),
-    })
+fn version_i64(v: u64) -> Result<i64, Error> {
+    i64::try_from(v).map_err(|_| Error::invalid_field("version", format!("{v} is out of range")))
 }
 
-fn complaint_from_doc(id: &str, doc: &str) -> Result<Complaint, ServiceError> {
+fn complaint_from_doc(id: &str, doc: &str) -> Result<Complaint, Error> {
     serde_json::from_str(doc).map_err(|e| corrupt(format!("complaint {id}"), e))
 }
 
-fn require_privileged(actor: &Actor, action: &'static str) -> Result<(), ServiceError> {
+fn require_privileged(actor: &Actor, action: &'static str) -> Result<(), Error> {
     if actor.role.is_privileged() {
         Ok(())
     } else {
-        Err(ServiceError::Forbidden {
-            actor_id: actor.id.clone(),
-            role: actor.role,
-            action,
-        })
+        Err(Error::Forbidden(format!(
+            "{} {} may not {action}",
+            actor.role.label_zh(),
+            actor.id
+        )))
     }
 }
 
@@ -983,7 +885,7 @@ fn bind_complaint<'q>(
     q: AnyQuery<'q>,
     c: &Complaint,
     sla: &SlaColumns,
-) -> Result<AnyQuery<'q>, ServiceError> {
+) -> Result<AnyQuery<'q>, Error> {
     let doc = serde_json::to_string(c).map_err(|e| corrupt(format!("complaint {}", c.id), e))?;
     Ok(q.bind(c.id.clone())
         .bind(version_i64(c.version)?)
@@ -1024,7 +926,7 @@ async fn update_sla_columns(
     id: &str,
     sla: &SlaColumns,
     new_flags: [Option<i64>; 4],
-) -> Result<(), ServiceError> {
+) -> Result<(), Error> {
     let [er, es, rn, sn] = new_flags;
     sqlx::query(
         "UPDATE complaints SET reply_due_at = $2, reply_near_at = $3, resolve_due_at = $4, \
@@ -1053,7 +955,7 @@ async fn update_sla_columns(
     Ok(())
 }
 
-async fn insert_history(conn: &mut AnyConnection, e: &HistoryEvent) -> Result<(), ServiceError> {
+async fn insert_history(conn: &mut AnyConnection, e: &HistoryEvent) -> Result<(), Error> {
     insert_history_row(
         conn,
         &e.complaint_id,
@@ -1079,7 +981,7 @@ async fn insert_history_row(
     from_state: Option<ComplaintState>,
     to_state: Option<ComplaintState>,
     detail: &Value,
-) -> Result<(), ServiceError> {
+) -> Result<(), Error> {
     sqlx::query(
         "INSERT INTO complaint_history (complaint_id, at, actor_id, actor_role, kind, from_state, \
          to_state, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -1098,7 +1000,7 @@ async fn insert_history_row(
     Ok(())
 }
 
-async fn load_rules(conn: &mut AnyConnection) -> Result<Rules, ServiceError> {
+async fn load_rules(conn: &mut AnyConnection) -> Result<Rules, Error> {
     let rows = sqlx::query("SELECT key, value FROM settings WHERE key IN ($1, $2)")
         .bind(SLA_SETTINGS_KEY)
         .bind(COMPLAINT_POLICY_KEY)
@@ -1130,7 +1032,7 @@ async fn put_setting(
     value: String,
     actor: &Actor,
     now: DateTime<Utc>,
-) -> Result<(), ServiceError> {
+) -> Result<(), Error> {
     sqlx::query(
         "INSERT INTO settings (key, value, updated_at, updated_by) VALUES ($1, $2, $3, $4) \
          ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at, \
@@ -1146,10 +1048,10 @@ async fn put_setting(
     Ok(())
 }
 
-fn history_from_row(row: &AnyRow) -> Result<HistoryRecord, ServiceError> {
+fn history_from_row(row: &AnyRow) -> Result<HistoryRecord, Error> {
     let id: i64 = row.try_get("id").db("complaint_history.id")?;
     let what = || format!("history entry {id}");
-    let state = |col: &'static str| -> Result<Option<ComplaintState>, ServiceError> {
+    let state = |col: &'static str| -> Result<Option<ComplaintState>, Error> {
         let s: Option<String> = row.try_get(col).db("complaint_history state")?;
         s.map(|s| s.parse::<ComplaintState>().map_err(|e| corrupt(what(), e)))
             .transpose()
@@ -1175,7 +1077,7 @@ fn history_from_row(row: &AnyRow) -> Result<HistoryRecord, ServiceError> {
 const REVISIT_COLUMNS: &str = "r.id, r.complaint_id, r.created_at, r.due_at, r.assigned_role, \
      r.done_at, r.done_by, r.outcome, r.outcome_kind";
 
-fn revisit_from_row(row: &AnyRow) -> Result<RevisitTask, ServiceError> {
+fn revisit_from_row(row: &AnyRow) -> Result<RevisitTask, Error> {
     let id: i64 = row.try_get("id").db("revisit_tasks.id")?;
     let what = || format!("revisit task {id}");
     let role: String = row
@@ -1206,7 +1108,7 @@ fn revisit_from_row(row: &AnyRow) -> Result<RevisitTask, ServiceError> {
 
 const ESCALATION_COLUMNS: &str = "id, complaint_id, kind, due_at, created_at, node_id, notified_to";
 
-fn escalation_from_row(row: &AnyRow) -> Result<Escalation, ServiceError> {
+fn escalation_from_row(row: &AnyRow) -> Result<Escalation, Error> {
     let id: i64 = row.try_get("id").db("escalations.id")?;
     let what = || format!("escalation {id}");
     let kind: String = row.try_get("kind").db("escalations.kind")?;
@@ -1289,25 +1191,19 @@ impl ComplaintService {
         }
     }
 
-    /// A write transaction: `BEGIN IMMEDIATE` on SQLite, so that it takes
-    /// the write lock up front (waiting up to the busy timeout) instead of
-    /// failing when a read transaction tries to upgrade.
-    async fn begin_write(&self) -> Result<Transaction<'static, Any>, ServiceError> {
-        match self.store.backend() {
-            Backend::Sqlite => self.store.pool().begin_with("BEGIN IMMEDIATE").await,
-            Backend::Postgres => self.store.pool().begin().await,
-        }
-        .db("starting a transaction")
+    /// A write transaction ([`Store::write`]).
+    async fn begin_write(&self) -> Result<Tx, Error> {
+        Ok(self.store.write().await?)
     }
 
-    async fn begin_read(&self) -> Result<Transaction<'static, Any>, ServiceError> {
-        self.store.pool().begin().await.db("starting a transaction")
+    async fn begin_read(&self) -> Result<Tx, Error> {
+        Ok(self.store.read().await?)
     }
 
     /// Opens a complaint ([`complaint::new_complaint`]) and stores it with
     /// its history. An empty `input.id` gets a generated id
     /// (`CMP-YYYYMMDD-NNNNNN`); a given id that is taken is a
-    /// [`ServiceError::Conflict`]. With `input.conversation_id`, the
+    /// [`Error::Conflict`]. With `input.conversation_id`, the
     /// conversation must be stored; it fills in a blank customer name, a
     /// missing customer id and a blank channel.
     ///
@@ -1317,21 +1213,19 @@ impl ComplaintService {
         mut input: NewComplaint,
         actor: &Actor,
         now: DateTime<Utc>,
-    ) -> Result<Complaint, ServiceError> {
+    ) -> Result<Complaint, Error> {
         if let Some(conv_id) = input
             .conversation_id
             .as_deref()
             .map(str::trim)
             .filter(|s| !s.is_empty())
         {
-            let conv =
-                self.store
-                    .conversation(conv_id)
-                    .await?
-                    .ok_or_else(|| ServiceError::Invalid {
-                        field: "conversation_id",
-                        reason: format!("no stored conversation {conv_id}"),
-                    })?;
+            let conv = self.store.conversation(conv_id).await?.ok_or_else(|| {
+                Error::invalid_field(
+                    "conversation_id",
+                    format!("no stored conversation {conv_id}"),
+                )
+            })?;
             if input.customer.name.trim().is_empty() {
                 if let Some(name) = conv.customer_name.as_deref() {
                     input.customer.name = name.to_string();
@@ -1362,20 +1256,15 @@ impl ComplaintService {
                 if generate {
                     continue;
                 }
-                return Err(ServiceError::Conflict(format!(
-                    "complaint {} already exists",
-                    c.id
-                )));
+                return Err(conflict(format!("complaint {} already exists", c.id)));
             }
             for e in &events {
                 insert_history(&mut tx, e).await?;
             }
-            tx.commit().await.db("committing a new complaint")?;
+            tx.commit().await?;
             return Ok(c.redacted_for(actor));
         }
-        Err(ServiceError::Conflict(
-            "could not allocate a free complaint id".into(),
-        ))
+        Err(conflict("could not allocate a free complaint id"))
     }
 
     /// Loads a complaint for writing (locked on PostgreSQL) with its
@@ -1384,7 +1273,7 @@ impl ComplaintService {
         &self,
         conn: &mut AnyConnection,
         id: &str,
-    ) -> Result<Option<(Complaint, Flags)>, ServiceError> {
+    ) -> Result<Option<(Complaint, Flags)>, Error> {
         let sql = format!(
             "SELECT id, doc, version, {FLAG_COLUMNS} FROM complaints WHERE id = $1{}",
             self.lock_clause()
@@ -1415,7 +1304,7 @@ impl ComplaintService {
     /// `expected_version` (e.g. from `If-Match`) makes the call fail with
     /// [`ComplaintError::VersionConflict`] when the complaint moved on. An
     /// agent acting on a complaint not assigned to them gets
-    /// [`ServiceError::NotFound`] (unless claiming it). Returns the complaint
+    /// [`Error::NotFound`] (unless claiming it). Returns the complaint
     /// as `actor` may see it.
     pub async fn execute(
         &self,
@@ -1424,7 +1313,7 @@ impl ComplaintService {
         actor: &Actor,
         command: Command,
         now: DateTime<Utc>,
-    ) -> Result<Complaint, ServiceError> {
+    ) -> Result<Complaint, Error> {
         let mut tx = self.begin_write().await?;
         let Some((current, flags)) = self.load_for_write(&mut tx, id).await? else {
             return Err(not_found("complaint", id));
@@ -1489,7 +1378,7 @@ impl ComplaintService {
             // NotifyAssignee: kefu has no notification channel yet; the
             // assignment is in the history.
         }
-        tx.commit().await.db("committing a complaint change")?;
+        tx.commit().await?;
         Ok(next.redacted_for(actor))
     }
 
@@ -1502,7 +1391,7 @@ impl ComplaintService {
         id: &str,
         actor: &Actor,
         now: DateTime<Utc>,
-    ) -> Result<Option<ComplaintView>, ServiceError> {
+    ) -> Result<Option<ComplaintView>, Error> {
         let mut tx = self.begin_read().await?;
         let row = sqlx::query("SELECT doc FROM complaints WHERE id = $1")
             .bind(id)
@@ -1549,7 +1438,7 @@ impl ComplaintService {
             .iter()
             .map(escalation_from_row)
             .collect::<Result<Vec<_>, _>>()?;
-        tx.commit().await.db("ending a read")?;
+        tx.commit().await?;
         let (_, sla) = rules.report(&c, now);
         Ok(Some(ComplaintView {
             sla_state: sla_state_label(&sla, c.state == ComplaintState::Closed).to_string(),
@@ -1571,7 +1460,7 @@ impl ComplaintService {
         filter: &ComplaintFilter,
         actor: &Actor,
         now: DateTime<Utc>,
-    ) -> Result<(Vec<ComplaintSummary>, i64), ServiceError> {
+    ) -> Result<(Vec<ComplaintSummary>, i64), Error> {
         let mut w = Conditions::default();
         if actor.role == ActorRole::Agent {
             if filter.claimable {
@@ -1672,7 +1561,7 @@ impl ComplaintService {
             .db("counting complaints")?
             .try_get("n")
             .db("count")?;
-        tx.commit().await.db("ending a read")?;
+        tx.commit().await?;
         let mut out = Vec::with_capacity(rows.len());
         for row in &rows {
             let id: String = row.try_get("id").db("complaints.id")?;
@@ -1689,7 +1578,7 @@ impl ComplaintService {
         &self,
         actor: &Actor,
         now: DateTime<Utc>,
-    ) -> Result<Vec<RevisitTask>, ServiceError> {
+    ) -> Result<Vec<RevisitTask>, Error> {
         let mut w = Conditions::default();
         w.push("r.done_at IS NULL".into());
         let p = w.arg(Arg::I(ms(now)));
@@ -1729,7 +1618,7 @@ impl ComplaintService {
         outcome_kind: RevisitOutcome,
         outcome: Option<String>,
         now: DateTime<Utc>,
-    ) -> Result<RevisitTask, ServiceError> {
+    ) -> Result<RevisitTask, Error> {
         let Ok(row_id) = task_id.trim().parse::<i64>() else {
             return Err(not_found("revisit task", task_id));
         };
@@ -1768,18 +1657,16 @@ impl ComplaintService {
         .db("completing a revisit task")?
         .rows_affected();
         if updated == 0 {
-            return Err(ServiceError::Conflict(format!(
-                "revisit task {task_id} is already done"
-            )));
+            return Err(conflict(format!("revisit task {task_id} is already done")));
         }
         insert_history(&mut tx, &event).await?;
-        tx.commit().await.db("committing a revisit outcome")?;
+        tx.commit().await?;
         Ok(done)
     }
 
     /// The stored settings (defaults where none are stored), read outside
     /// any transaction.
-    async fn rules(&self) -> Result<Rules, ServiceError> {
+    async fn rules(&self) -> Result<Rules, Error> {
         let mut conn = self
             .store
             .pool()
@@ -1790,7 +1677,7 @@ impl ComplaintService {
     }
 
     /// The SLA settings in force (the default when none are stored).
-    pub async fn sla_settings(&self) -> Result<SlaSettings, ServiceError> {
+    pub async fn sla_settings(&self) -> Result<SlaSettings, Error> {
         Ok(self.rules().await?.sla)
     }
 
@@ -1802,24 +1689,22 @@ impl ComplaintService {
         settings: SlaSettings,
         actor: &Actor,
         now: DateTime<Utc>,
-    ) -> Result<SlaSettings, ServiceError> {
+    ) -> Result<SlaSettings, Error> {
         require_privileged(actor, "change the SLA settings")?;
         settings.validate()?;
-        let value = serde_json::to_string(&settings).map_err(|e| ServiceError::Invalid {
-            field: "settings",
-            reason: e.to_string(),
-        })?;
+        let value = serde_json::to_string(&settings)
+            .map_err(|e| Error::invalid_field("settings", e.to_string()))?;
         let mut tx = self.begin_write().await?;
         put_setting(&mut tx, SLA_SETTINGS_KEY, value, actor, now).await?;
         let rules = load_rules(&mut tx).await?;
         self.recompute_open(&mut tx, &rules, now).await?;
-        tx.commit().await.db("committing SLA settings")?;
+        tx.commit().await?;
         Ok(rules.sla)
     }
 
     /// The survey bands and revisit delay in force (the default when none
     /// are stored).
-    pub async fn complaint_policy(&self) -> Result<ComplaintPolicy, ServiceError> {
+    pub async fn complaint_policy(&self) -> Result<ComplaintPolicy, Error> {
         Ok(self.rules().await?.complaint)
     }
 
@@ -1830,16 +1715,14 @@ impl ComplaintService {
         policy: ComplaintPolicy,
         actor: &Actor,
         now: DateTime<Utc>,
-    ) -> Result<ComplaintPolicy, ServiceError> {
+    ) -> Result<ComplaintPolicy, Error> {
         require_privileged(actor, "change the complaint policy")?;
         policy.validate()?;
-        let value = serde_json::to_string(&policy).map_err(|e| ServiceError::Invalid {
-            field: "policy",
-            reason: e.to_string(),
-        })?;
+        let value = serde_json::to_string(&policy)
+            .map_err(|e| Error::invalid_field("policy", e.to_string()))?;
         let mut tx = self.begin_write().await?;
         put_setting(&mut tx, COMPLAINT_POLICY_KEY, value, actor, now).await?;
-        tx.commit().await.db("committing the complaint policy")?;
+        tx.commit().await?;
         Ok(policy)
     }
 
@@ -1850,7 +1733,7 @@ impl ComplaintService {
         conn: &mut AnyConnection,
         rules: &Rules,
         now: DateTime<Utc>,
-    ) -> Result<(), ServiceError> {
+    ) -> Result<(), Error> {
         let sql = format!(
             "SELECT id, doc, {FLAG_COLUMNS} FROM complaints WHERE state <> 'closed' AND id > $1 \
              ORDER BY id LIMIT $2{}",
@@ -1886,11 +1769,7 @@ impl ComplaintService {
     ///
     /// Returns what this call created; delivering the notifications is the
     /// caller's business.
-    pub async fn scan_sla(
-        &self,
-        now: DateTime<Utc>,
-        node_id: &str,
-    ) -> Result<ScanOutcome, ServiceError> {
+    pub async fn scan_sla(&self, now: DateTime<Utc>, node_id: &str) -> Result<ScanOutcome, Error> {
         let mut outcome = ScanOutcome::default();
         let sql = format!(
             "SELECT id, doc, {FLAG_COLUMNS} FROM complaints \
@@ -1918,7 +1797,7 @@ impl ComplaintService {
                 let flags = Flags::from_row(row)?;
                 scan_one(&mut tx, &rules, &c, flags, now, node_id, &mut outcome).await?;
             }
-            tx.commit().await.db("committing an SLA scan")?;
+            tx.commit().await?;
             if (rows.len() as i64) < SCAN_BATCH {
                 break;
             }
@@ -1942,12 +1821,12 @@ impl ComplaintService {
         to: DateTime<Utc>,
         grouping: &MetRateGrouping,
         now: DateTime<Utc>,
-    ) -> Result<MetRateReport, ServiceError> {
+    ) -> Result<MetRateReport, Error> {
         if to <= from {
-            return Err(ServiceError::Invalid {
-                field: "to",
-                reason: "the period ends before it starts".into(),
-            });
+            return Err(Error::invalid_field(
+                "to",
+                "the period ends before it starts",
+            ));
         }
         let mut w = Conditions::default();
         let p = w.arg(Arg::I(ms(from)));
@@ -1971,7 +1850,7 @@ impl ComplaintService {
             .fetch_all(&mut *tx)
             .await
             .db("reading complaints for met rates")?;
-        tx.commit().await.db("ending a read")?;
+        tx.commit().await?;
         // Keyed by (kind, id) of the group key, for a stable order.
         let mut groups: BTreeMap<Option<(&'static str, String)>, MetRateRow> = BTreeMap::new();
         let mut total = MetRateRow::default();
@@ -2064,7 +1943,7 @@ async fn next_complaint_id(
     conn: &mut AnyConnection,
     rules: &Rules,
     now: DateTime<Utc>,
-) -> Result<String, ServiceError> {
+) -> Result<String, Error> {
     let date = now
         .with_timezone(&rules.sla.calendar.utc_offset())
         .format("%Y%m%d")
@@ -2092,7 +1971,7 @@ async fn scan_one(
     now: DateTime<Utc>,
     node_id: &str,
     outcome: &mut ScanOutcome,
-) -> Result<(), ServiceError> {
+) -> Result<(), Error> {
     let (_, report) = rules.report(c, now);
     let now_ms = ms(now);
     let mut new_flags: [Option<i64>; 4] = [None; 4];

@@ -18,6 +18,7 @@ use kefu_store::{Store, StoreError};
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
+use crate::error::Error;
 use crate::period::Period;
 
 /// Settings key of [`QualitySettings`].
@@ -1134,19 +1135,13 @@ pub struct KpiService {
     store: Store,
 }
 
-/// Errors of reports.
-#[derive(Debug, thiserror::Error)]
-pub enum KpiError {
-    /// The database failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// Settings are not usable.
-    #[error("invalid quality settings: {0}")]
-    Settings(String),
+fn db<T>(r: Result<T, sqlx::Error>, context: &'static str) -> Result<T, Error> {
+    r.map_err(|source| Error::from(StoreError::Database { context, source }))
 }
 
-fn db<T>(r: Result<T, sqlx::Error>, context: &'static str) -> Result<T, KpiError> {
-    r.map_err(|source| KpiError::Store(StoreError::Database { context, source }))
+/// Settings that cannot be used.
+fn invalid_settings(reason: impl std::fmt::Display) -> Error {
+    Error::Invalid(format!("invalid quality settings: {reason}"))
 }
 
 impl KpiService {
@@ -1156,7 +1151,7 @@ impl KpiService {
     }
 
     /// The stored settings, or the defaults.
-    pub async fn settings(&self) -> Result<QualitySettings, KpiError> {
+    pub async fn settings(&self) -> Result<QualitySettings, Error> {
         let row = db(
             sqlx::query("SELECT value FROM settings WHERE key = $1")
                 .bind(SETTINGS_KEY)
@@ -1168,7 +1163,7 @@ impl KpiService {
             None => Ok(QualitySettings::default()),
             Some(r) => {
                 let text: String = db(r.try_get("value"), "settings.value")?;
-                serde_json::from_str(&text).map_err(|e| KpiError::Settings(e.to_string()))
+                serde_json::from_str(&text).map_err(|e| Error::corrupt("quality settings", e))
             }
         }
     }
@@ -1179,10 +1174,9 @@ impl KpiService {
         settings: &QualitySettings,
         by: &str,
         now: i64,
-    ) -> Result<(), KpiError> {
-        settings.validate().map_err(KpiError::Settings)?;
-        let text =
-            serde_json::to_string(settings).map_err(|e| KpiError::Settings(e.to_string()))?;
+    ) -> Result<(), Error> {
+        settings.validate().map_err(invalid_settings)?;
+        let text = serde_json::to_string(settings).map_err(invalid_settings)?;
         db(
             sqlx::query(
                 "INSERT INTO settings (key, value, updated_at, updated_by) VALUES ($1, $2, $3, $4) \
@@ -1201,7 +1195,7 @@ impl KpiService {
     }
 
     /// KPIs and ratings of every agent, team and the centre for `period`.
-    pub async fn report(&self, period: &Period) -> Result<PeriodReport, KpiError> {
+    pub async fn report(&self, period: &Period) -> Result<PeriodReport, Error> {
         let settings = self.settings().await?;
         self.report_with(period, &settings).await
     }
@@ -1211,7 +1205,7 @@ impl KpiService {
         &self,
         period: &Period,
         settings: &QualitySettings,
-    ) -> Result<PeriodReport, KpiError> {
+    ) -> Result<PeriodReport, Error> {
         let rollups = self
             .store
             .rollups(period.start_day(), period.end_day())
@@ -1227,7 +1221,7 @@ impl KpiService {
         ))
     }
 
-    async fn people(&self) -> Result<HashMap<String, Person>, KpiError> {
+    async fn people(&self) -> Result<HashMap<String, Person>, Error> {
         let rows = db(
             sqlx::query("SELECT id, display_name, team FROM users")
                 .fetch_all(self.store.pool())
@@ -1251,7 +1245,7 @@ impl KpiService {
         &self,
         period: &Period,
         settings: &QualitySettings,
-    ) -> Result<HashMap<String, ComplaintFacts>, KpiError> {
+    ) -> Result<HashMap<String, ComplaintFacts>, Error> {
         let (from, to) = period.utc_ms(settings.utc_offset_s);
         let rows = db(
             sqlx::query(
@@ -1357,15 +1351,13 @@ impl KpiService {
         period: &Period,
         by: &crate::auth::Principal,
         now: i64,
-    ) -> Result<AssessmentRun, KpiError> {
+    ) -> Result<AssessmentRun, Error> {
         let settings = self.settings().await?;
         let report = self.report_with(period, &settings).await?;
         let results = assess(&report, &settings.assessment);
-        let scheme = serde_json::to_string(&settings.assessment)
-            .map_err(|e| KpiError::Settings(e.to_string()))?;
-        let body =
-            serde_json::to_string(&results).map_err(|e| KpiError::Settings(e.to_string()))?;
-        let mut tx = db(self.store.pool().begin().await, "starting an assessment")?;
+        let scheme = serde_json::to_string(&settings.assessment).map_err(invalid_settings)?;
+        let body = serde_json::to_string(&results).map_err(invalid_settings)?;
+        let mut tx = self.store.write().await?;
         db(
             sqlx::query("DELETE FROM assessments WHERE period = $1 AND status = 'draft'")
                 .bind(&period.label)
@@ -1402,10 +1394,10 @@ impl KpiService {
             .await,
             "auditing an assessment",
         )?;
-        db(tx.commit().await, "committing an assessment")?;
+        tx.commit().await?;
         self.assessment(id)
             .await?
-            .ok_or_else(|| KpiError::Settings("assessment vanished".into()))
+            .ok_or_else(|| Error::Internal(format!("assessment {id} vanished after it was stored")))
     }
 
     /// Publishes (freezes) a draft. A period has at most one published run.
@@ -1414,20 +1406,26 @@ impl KpiService {
         id: i64,
         by: &crate::auth::Principal,
         now: i64,
-    ) -> Result<Option<AssessmentRun>, KpiError> {
-        let mut tx = db(self.store.pool().begin().await, "starting a publication")?;
-        let done = db(
-            sqlx::query(
-                "UPDATE assessments SET status = 'published', published_by = $1, published_at = $2 \
-                 WHERE id = $3 AND status = 'draft'",
-            )
-            .bind(by.user_id.as_str())
-            .bind(now)
-            .bind(id)
-            .execute(&mut *tx)
-            .await,
-            "publishing an assessment (a period has one published assessment)",
-        )?;
+    ) -> Result<Option<AssessmentRun>, Error> {
+        let mut tx = self.store.write().await?;
+        let done = sqlx::query(
+            "UPDATE assessments SET status = 'published', published_by = $1, published_at = $2 \
+             WHERE id = $3 AND status = 'draft'",
+        )
+        .bind(by.user_id.as_str())
+        .bind(now)
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| match &e {
+            sqlx::Error::Database(d) if d.is_unique_violation() => {
+                Error::Conflict("this period already has a published assessment".into())
+            }
+            _ => Error::from(StoreError::Database {
+                context: "publishing an assessment",
+                source: e,
+            }),
+        })?;
         if done.rows_affected() == 1 {
             db(
                 sqlx::query(
@@ -1443,12 +1441,12 @@ impl KpiService {
                 "auditing a publication",
             )?;
         }
-        db(tx.commit().await, "committing a publication")?;
+        tx.commit().await?;
         self.assessment(id).await
     }
 
     /// One assessment run.
-    pub async fn assessment(&self, id: i64) -> Result<Option<AssessmentRun>, KpiError> {
+    pub async fn assessment(&self, id: i64) -> Result<Option<AssessmentRun>, Error> {
         let row = db(
             sqlx::query(
                 "SELECT id, period, status, scheme, results, created_by, created_at, published_by, published_at \
@@ -1463,7 +1461,7 @@ impl KpiService {
     }
 
     /// Assessment runs, newest first (results included).
-    pub async fn assessments(&self) -> Result<Vec<AssessmentRun>, KpiError> {
+    pub async fn assessments(&self) -> Result<Vec<AssessmentRun>, Error> {
         let rows = db(
             sqlx::query(
                 "SELECT id, period, status, scheme, results, created_by, created_at, published_by, published_at \
@@ -1477,15 +1475,10 @@ impl KpiService {
     }
 }
 
-fn assessment_from_row(r: &sqlx::any::AnyRow) -> Result<AssessmentRun, KpiError> {
+fn assessment_from_row(r: &sqlx::any::AnyRow) -> Result<AssessmentRun, Error> {
     let scheme: String = db(r.try_get("scheme"), "assessments.scheme")?;
     let results: String = db(r.try_get("results"), "assessments.results")?;
-    let bad = |e: serde_json::Error| {
-        KpiError::Store(StoreError::Corrupt {
-            what: "assessment".into(),
-            reason: e.to_string(),
-        })
-    };
+    let bad = |e: serde_json::Error| Error::corrupt("assessment", e);
     Ok(AssessmentRun {
         id: db(r.try_get("id"), "assessments.id")?,
         period: db(r.try_get("period"), "assessments.period")?,

@@ -5,8 +5,11 @@
 pub mod auth;
 pub mod complaint;
 pub mod complaints;
+pub mod error;
 pub mod kpi;
 pub mod period;
 pub mod report_tables;
 pub mod review;
 pub mod sla;
+
+pub use error::{Error, Result};

@@ -21,50 +21,21 @@ use std::collections::{BTreeMap, BTreeSet};
 use kefu_engine::review::{apply_review, ReviewInput, Reviewed, StoredFinding};
 use kefu_engine::RulePack;
 use kefu_store::quality::{mark_days_dirty_in, replace_contribution, ResultContribution};
-use kefu_store::{Backend, Store, StoreError};
+use kefu_store::{Backend, Store, StoreError, Tx};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use sqlx::{Any, AssertSqlSafe, Row, Transaction};
+use sqlx::{AssertSqlSafe, Row};
 
 use crate::auth::{Principal, Role};
+use crate::error::{Error, Result};
 use crate::period::Period;
 
-/// Errors of review, appeal and sampling operations.
-#[derive(Debug, thiserror::Error)]
-pub enum ReviewServiceError {
-    /// No such record, or one the caller may not see.
-    #[error("no {what} {id}")]
-    NotFound {
-        /// What was asked for.
-        what: &'static str,
-        /// Its id.
-        id: String,
-    },
-    /// The caller's role or relation to the record does not allow it.
-    #[error("{0}")]
-    Forbidden(String),
-    /// Bad input.
-    #[error("{0}")]
-    Invalid(String),
-    /// The record changed or is in the wrong state.
-    #[error("{0}")]
-    Conflict(String),
-    /// The database failed or stored data is unreadable.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
-
-type Result<T> = std::result::Result<T, ReviewServiceError>;
-
 fn db<T>(r: std::result::Result<T, sqlx::Error>, context: &'static str) -> Result<T> {
-    r.map_err(|source| ReviewServiceError::Store(StoreError::Database { context, source }))
+    r.map_err(|source| Error::from(StoreError::Database { context, source }))
 }
 
-fn corrupt(what: String, e: impl std::fmt::Display) -> ReviewServiceError {
-    ReviewServiceError::Store(StoreError::Corrupt {
-        what,
-        reason: e.to_string(),
-    })
+fn corrupt(what: String, e: impl std::fmt::Display) -> Error {
+    Error::corrupt(what, e)
 }
 
 /// A stored review.
@@ -225,15 +196,16 @@ impl ReviewService {
         ReviewService { store }
     }
 
-    async fn begin(&self) -> Result<Transaction<'static, Any>> {
-        db(self.store.pool().begin().await, "starting a transaction")
+    /// A write transaction ([`Store::write`]).
+    async fn begin(&self) -> Result<Tx> {
+        Ok(self.store.write().await?)
     }
 
-    async fn current(
-        &self,
-        tx: &mut Transaction<'static, Any>,
-        conversation_id: &str,
-    ) -> Result<Current> {
+    async fn begin_read(&self) -> Result<Tx> {
+        Ok(self.store.read().await?)
+    }
+
+    async fn current(&self, tx: &mut Tx, conversation_id: &str) -> Result<Current> {
         let row = db(
             sqlx::query(
                 "SELECT id, agent_id, pack_version_id, local_day, score, passed, veto, answered, reviewed_at, \
@@ -244,10 +216,7 @@ impl ReviewService {
             .await,
             "reading the current result",
         )?
-        .ok_or_else(|| ReviewServiceError::NotFound {
-            what: "inspected conversation",
-            id: conversation_id.to_string(),
-        })?;
+        .ok_or_else(|| Error::not_found("inspected conversation", conversation_id.to_string()))?;
         let id: i64 = db(row.try_get("id"), "inspections.id")?;
         let packed: Vec<u8> = db(row.try_get("result"), "inspections.result")?;
         let json = kefu_store::unpack_document(&packed)
@@ -276,15 +245,15 @@ impl ReviewService {
 
     fn check_can_see(p: &Principal, cur: &Current, conversation_id: &str) -> Result<()> {
         if p.role == Role::Agent && cur.agent_id.as_deref() != Some(p.user_id.as_str()) {
-            return Err(ReviewServiceError::NotFound {
-                what: "inspected conversation",
-                id: conversation_id.to_string(),
-            });
+            return Err(Error::not_found(
+                "inspected conversation",
+                conversation_id.to_string(),
+            ));
         }
         Ok(())
     }
 
-    async fn pack(&self, tx: &mut Transaction<'static, Any>, id: i64) -> Result<RulePack> {
+    async fn pack(&self, tx: &mut Tx, id: i64) -> Result<RulePack> {
         let row = db(
             sqlx::query("SELECT source FROM pack_versions WHERE id = $1")
                 .bind(id)
@@ -297,11 +266,7 @@ impl ReviewService {
         RulePack::from_toml(&source).map_err(|e| corrupt(format!("pack version {id}"), e))
     }
 
-    async fn review_record(
-        &self,
-        tx: &mut Transaction<'static, Any>,
-        inspection_id: i64,
-    ) -> Result<Option<ReviewRecord>> {
+    async fn review_record(&self, tx: &mut Tx, inspection_id: i64) -> Result<Option<ReviewRecord>> {
         let row = db(
             sqlx::query(
                 "SELECT reviewer_id, input, auto_score, final_score, version, created_at, updated_at \
@@ -326,11 +291,7 @@ impl ReviewService {
         }))
     }
 
-    async fn appeals_of(
-        &self,
-        tx: &mut Transaction<'static, Any>,
-        inspection_id: i64,
-    ) -> Result<Vec<Appeal>> {
+    async fn appeals_of(&self, tx: &mut Tx, inspection_id: i64) -> Result<Vec<Appeal>> {
         let rows = db(
             sqlx::query(AssertSqlSafe(format!(
                 "SELECT {APPEAL_COLUMNS} FROM appeals WHERE inspection_id = $1 ORDER BY id"
@@ -358,7 +319,7 @@ impl ReviewService {
     /// rollup mark) inside `tx`.
     async fn recompute(
         &self,
-        tx: &mut Transaction<'static, Any>,
+        tx: &mut Tx,
         cur: &Current,
         input: &ReviewInput,
         now: i64,
@@ -372,7 +333,7 @@ impl ReviewService {
             .map(|a| a.finding_key)
             .collect();
         let reviewed = apply_review(&pack, &Self::auto_findings(cur)?, input, &withdrawn)
-            .map_err(|e| ReviewServiceError::Invalid(e.to_string()))?;
+            .map_err(|e| Error::Invalid(e.to_string()))?;
         let counting: Vec<_> = reviewed.counting().collect();
         db(
             sqlx::query(
@@ -452,14 +413,14 @@ impl ReviewService {
             replace_contribution(tx, day, cur.agent_id.as_deref().unwrap_or(""), &old, &new)
                 .await?;
         } else if let Some(day) = cur.local_day {
-            mark_days_dirty_in(tx, self.store.backend(), &[day]).await?;
+            mark_days_dirty_in(tx, &[day]).await?;
         }
         Ok(reviewed)
     }
 
     async fn audit(
         &self,
-        tx: &mut Transaction<'static, Any>,
+        tx: &mut Tx,
         actor: &Principal,
         (entity, entity_id, action): (&str, &str, &str),
         detail: serde_json::Value,
@@ -486,7 +447,7 @@ impl ReviewService {
 
     /// The review view of a conversation's current result.
     pub async fn view(&self, actor: &Principal, conversation_id: &str) -> Result<ReviewView> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_read().await?;
         let cur = self.current(&mut tx, conversation_id).await?;
         Self::check_can_see(actor, &cur, conversation_id)?;
         let review = self.review_record(&mut tx, cur.inspection_id).await?;
@@ -500,7 +461,7 @@ impl ReviewService {
         let input = review.as_ref().map(|r| r.input.clone()).unwrap_or_default();
         let result = apply_review(&pack, &Self::auto_findings(&cur)?, &input, &withdrawn)
             .map_err(|e| corrupt(format!("review of {}", cur.inspection_id), e))?;
-        db(tx.commit().await, "finishing a read")?;
+        tx.commit().await?;
         Ok(ReviewView {
             conversation_id: conversation_id.to_string(),
             inspection_id: cur.inspection_id,
@@ -525,21 +486,21 @@ impl ReviewService {
         now: i64,
     ) -> Result<ReviewView> {
         if !is_staff(actor) {
-            return Err(ReviewServiceError::Forbidden(
+            return Err(Error::Forbidden(
                 "only inspectors, supervisors and admins review results".into(),
             ));
         }
         let mut tx = self.begin().await?;
         let cur = self.current(&mut tx, conversation_id).await?;
         if cur.agent_id.as_deref() == Some(actor.user_id.as_str()) {
-            return Err(ReviewServiceError::Forbidden(
+            return Err(Error::Forbidden(
                 "nobody reviews their own conversations".into(),
             ));
         }
         let previous = self.review_record(&mut tx, cur.inspection_id).await?;
         let stored_version = previous.as_ref().map(|r| r.version);
         if stored_version != expected_version {
-            return Err(ReviewServiceError::Conflict(format!(
+            return Err(Error::Conflict(format!(
                 "the review changed meanwhile (version {}, you had {}): reload it",
                 stored_version.map_or("none".into(), |v| v.to_string()),
                 expected_version.map_or("none".into(), |v| v.to_string()),
@@ -551,8 +512,7 @@ impl ReviewService {
             .and_then(serde_json::Value::as_f64)
             .unwrap_or(cur.score);
         let reviewed = self.recompute(&mut tx, &cur, input, now).await?;
-        let input_json =
-            serde_json::to_string(input).map_err(|e| ReviewServiceError::Invalid(e.to_string()))?;
+        let input_json = serde_json::to_string(input).map_err(|e| Error::Invalid(e.to_string()))?;
         match previous {
             None => db(
                 sqlx::query(
@@ -589,7 +549,7 @@ impl ReviewService {
                     "updating a review",
                 )?;
                 if done.rows_affected() != 1 {
-                    return Err(ReviewServiceError::Conflict(
+                    return Err(Error::Conflict(
                         "the review changed meanwhile: reload it".into(),
                     ));
                 }
@@ -629,7 +589,7 @@ impl ReviewService {
             now,
         )
         .await?;
-        db(tx.commit().await, "committing a review")?;
+        tx.commit().await?;
         self.view(actor, conversation_id).await
     }
 
@@ -644,9 +604,7 @@ impl ReviewService {
     ) -> Result<Appeal> {
         let reason = reason.trim();
         if reason.is_empty() {
-            return Err(ReviewServiceError::Invalid(
-                "an appeal needs a reason".into(),
-            ));
+            return Err(Error::Invalid("an appeal needs a reason".into()));
         }
         let mut tx = self.begin().await?;
         let cur = self.current(&mut tx, conversation_id).await?;
@@ -655,12 +613,12 @@ impl ReviewService {
             // Staff cannot appeal on an agent's behalf; other agents do not
             // learn the conversation exists.
             if actor.role == Role::Agent {
-                return Err(ReviewServiceError::NotFound {
-                    what: "inspected conversation",
-                    id: conversation_id.to_string(),
-                });
+                return Err(Error::not_found(
+                    "inspected conversation",
+                    conversation_id.to_string(),
+                ));
             }
-            return Err(ReviewServiceError::Forbidden(
+            return Err(Error::Forbidden(
                 "only the conversation's agent may appeal its findings".into(),
             ));
         }
@@ -679,17 +637,14 @@ impl ReviewService {
             .findings
             .iter()
             .find(|f| f.key == finding_key)
-            .ok_or_else(|| ReviewServiceError::NotFound {
-                what: "finding",
-                id: finding_key.to_string(),
-            })?;
+            .ok_or_else(|| Error::not_found("finding", finding_key.to_string()))?;
         if !finding.status.counts() {
-            return Err(ReviewServiceError::Conflict(format!(
+            return Err(Error::Conflict(format!(
                 "finding {finding_key} no longer counts: nothing to appeal"
             )));
         }
         if appeals.iter().any(|a| a.finding_key == finding_key) {
-            return Err(ReviewServiceError::Conflict(format!(
+            return Err(Error::Conflict(format!(
                 "finding {finding_key} has already been appealed"
             )));
         }
@@ -725,7 +680,7 @@ impl ReviewService {
             now,
         )
         .await?;
-        db(tx.commit().await, "committing an appeal")?;
+        tx.commit().await?;
         Ok(appeal)
     }
 
@@ -740,39 +695,37 @@ impl ReviewService {
         now: i64,
     ) -> Result<Appeal> {
         if !matches!(actor.role, Role::Supervisor | Role::Admin) {
-            return Err(ReviewServiceError::Forbidden(
+            return Err(Error::Forbidden(
                 "only supervisors and admins decide appeals".into(),
             ));
         }
         let comment = comment.trim();
         if comment.is_empty() {
-            return Err(ReviewServiceError::Invalid(
+            return Err(Error::Invalid(
                 "a decision needs a comment saying why".into(),
             ));
         }
         let mut tx = self.begin().await?;
         let appeal = self.appeal_in(&mut tx, appeal_id).await?;
         if appeal.state != "open" {
-            return Err(ReviewServiceError::Conflict(format!(
+            return Err(Error::Conflict(format!(
                 "appeal {appeal_id} was already {}",
                 appeal.state
             )));
         }
         if appeal.agent_id == actor.user_id {
-            return Err(ReviewServiceError::Forbidden(
-                "nobody decides their own appeal".into(),
-            ));
+            return Err(Error::Forbidden("nobody decides their own appeal".into()));
         }
         let cur = self.current(&mut tx, &appeal.conversation_id).await?;
         if cur.inspection_id != appeal.inspection_id {
-            return Err(ReviewServiceError::Conflict(
+            return Err(Error::Conflict(
                 "the conversation was re-inspected since the appeal; the appealed result is no longer current"
                     .into(),
             ));
         }
         let review = self.review_record(&mut tx, cur.inspection_id).await?;
         if review.as_ref().map(|r| r.reviewer_id.as_str()) == Some(actor.user_id.as_str()) {
-            return Err(ReviewServiceError::Forbidden(
+            return Err(Error::Forbidden(
                 "the inspector who reviewed this result may not decide its appeal".into(),
             ));
         }
@@ -792,7 +745,7 @@ impl ReviewService {
             "deciding an appeal",
         )?;
         if changed.rows_affected() != 1 {
-            return Err(ReviewServiceError::Conflict(format!(
+            return Err(Error::Conflict(format!(
                 "appeal {appeal_id} was decided meanwhile"
             )));
         }
@@ -836,11 +789,11 @@ impl ReviewService {
         )
         .await?;
         let decided = self.appeal_in(&mut tx, appeal_id).await?;
-        db(tx.commit().await, "committing an appeal decision")?;
+        tx.commit().await?;
         Ok(decided)
     }
 
-    async fn appeal_in(&self, tx: &mut Transaction<'static, Any>, id: i64) -> Result<Appeal> {
+    async fn appeal_in(&self, tx: &mut Tx, id: i64) -> Result<Appeal> {
         let row = db(
             sqlx::query(AssertSqlSafe(format!(
                 "SELECT {APPEAL_COLUMNS} FROM appeals WHERE id = $1"
@@ -850,23 +803,17 @@ impl ReviewService {
             .await,
             "reading an appeal",
         )?
-        .ok_or_else(|| ReviewServiceError::NotFound {
-            what: "appeal",
-            id: id.to_string(),
-        })?;
+        .ok_or_else(|| Error::not_found("appeal", id.to_string()))?;
         appeal_from_row(&row)
     }
 
     /// One appeal with its audit trail; agents see only their own.
     pub async fn appeal(&self, actor: &Principal, id: i64) -> Result<(Appeal, Vec<AuditEntry>)> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_read().await?;
         let appeal = self.appeal_in(&mut tx, id).await?;
-        db(tx.commit().await, "finishing a read")?;
+        tx.commit().await?;
         if actor.role == Role::Agent && appeal.agent_id != actor.user_id {
-            return Err(ReviewServiceError::NotFound {
-                what: "appeal",
-                id: id.to_string(),
-            });
+            return Err(Error::not_found("appeal", id.to_string()));
         }
         let trail = self.audit_trail("appeal", &id.to_string()).await?;
         Ok((appeal, trail))
@@ -938,12 +885,12 @@ impl ReviewService {
         now: i64,
     ) -> Result<QueueOutcome> {
         if !is_staff(actor) {
-            return Err(ReviewServiceError::Forbidden(
+            return Err(Error::Forbidden(
                 "only inspectors, supervisors and admins build review queues".into(),
             ));
         }
         if !(0.0..=1.0).contains(&rate) {
-            return Err(ReviewServiceError::Invalid(format!(
+            return Err(Error::Invalid(format!(
                 "the sampling rate {rate} must be between 0 and 1"
             )));
         }
@@ -1045,7 +992,7 @@ impl ReviewService {
             now,
         )
         .await?;
-        db(tx.commit().await, "committing a review queue")?;
+        tx.commit().await?;
         Ok(outcome)
     }
 
@@ -1059,9 +1006,7 @@ impl ReviewService {
         offset: i64,
     ) -> Result<Vec<QueueItem>> {
         if !is_staff(actor) {
-            return Err(ReviewServiceError::Forbidden(
-                "agents have no review queue".into(),
-            ));
+            return Err(Error::Forbidden("agents have no review queue".into()));
         }
         let rows = db(
             sqlx::query(

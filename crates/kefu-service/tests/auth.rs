@@ -4,9 +4,8 @@
 
 use std::time::Duration;
 
-use kefu_service::auth::{
-    self, AuthError, NewUser, PasswordCost, Principal, Role, TOKEN_TOUCH_INTERVAL_MS,
-};
+use kefu_service::auth::{self, NewUser, PasswordCost, Principal, Role, TOKEN_TOUCH_INTERVAL_MS};
+use kefu_service::Error;
 use kefu_store::Store;
 use sqlx::Row;
 
@@ -62,7 +61,8 @@ both_backends!(passwords_verify, |store: Store| async move {
 
     let p = auth::verify_password(&store, "boss", "correct horse")
         .await
-        .expect("right password");
+        .expect("right password")
+        .expect("signed in");
     assert_eq!(p, admin.principal());
     assert_eq!(p.user_id, "boss");
 
@@ -73,10 +73,7 @@ both_backends!(passwords_verify, |store: Store| async move {
         ("", "correct horse"),
     ] {
         let err = auth::verify_password(&store, id, password).await;
-        assert!(
-            matches!(err, Err(AuthError::Unauthenticated)),
-            "{id}/{password}: {err:?}"
-        );
+        assert!(matches!(err, Ok(None)), "{id}/{password}: {err:?}");
     }
 
     // The stored hash is an argon2id PHC string with the configured cost.
@@ -95,7 +92,7 @@ both_backends!(passwords_verify, |store: Store| async move {
         .expect("deactivate");
     assert!(matches!(
         auth::verify_password(&store, "boss", "correct horse").await,
-        Err(AuthError::Unauthenticated)
+        Ok(None)
     ));
     assert!(
         !auth::get_user(&store, "boss")
@@ -109,7 +106,8 @@ both_backends!(passwords_verify, |store: Store| async move {
         .expect("reactivate");
     auth::verify_password(&store, "boss", "correct horse")
         .await
-        .expect("active again");
+        .expect("active again")
+        .expect("signed in");
 
     // A new password replaces the old one.
     auth::set_password(&store, "boss", Some("battery staple".into()))
@@ -117,22 +115,23 @@ both_backends!(passwords_verify, |store: Store| async move {
         .expect("set password");
     assert!(matches!(
         auth::verify_password(&store, "boss", "correct horse").await,
-        Err(AuthError::Unauthenticated)
+        Ok(None)
     ));
     auth::verify_password(&store, "boss", "battery staple")
         .await
-        .expect("new password");
+        .expect("new password")
+        .expect("signed in");
     assert!(matches!(
         auth::set_password(&store, "boss", Some("short".into())).await,
-        Err(AuthError::Invalid(_))
+        Err(Error::Invalid(_))
     ));
     assert!(matches!(
         auth::set_password(&store, "ghost", Some("long enough".into())).await,
-        Err(AuthError::NotFound(_))
+        Err(Error::NotFound(_))
     ));
     assert!(matches!(
         auth::set_active(&store, "ghost", true).await,
-        Err(AuthError::NotFound(_))
+        Err(Error::NotFound(_))
     ));
 
     // A token-only service account cannot sign in with any password.
@@ -141,11 +140,11 @@ both_backends!(passwords_verify, |store: Store| async move {
         .expect("service account");
     assert!(matches!(
         auth::verify_password(&store, "crm-sync", "").await,
-        Err(AuthError::Unauthenticated)
+        Ok(None)
     ));
     assert!(matches!(
         auth::verify_password(&store, "crm-sync", "anything at all").await,
-        Err(AuthError::Unauthenticated)
+        Ok(None)
     ));
 });
 
@@ -159,7 +158,7 @@ both_backends!(users_validate_and_list, |store: Store| async move {
     )
     .await;
     match dup {
-        Err(AuthError::Conflict(msg)) => assert!(msg.contains("a-07"), "{msg}"),
+        Err(Error::Conflict(msg)) => assert!(msg.contains("a-07"), "{msg}"),
         other => panic!("duplicate id: {other:?}"),
     }
     // The first user is untouched by the failed duplicate.
@@ -170,7 +169,8 @@ both_backends!(users_validate_and_list, |store: Store| async move {
     assert_eq!(a07.role, Role::Agent);
     auth::verify_password(&store, "a-07", "12345678")
         .await
-        .expect("original password");
+        .expect("original password")
+        .expect("signed in");
 
     for bad_id in [
         "",
@@ -181,12 +181,12 @@ both_backends!(users_validate_and_list, |store: Store| async move {
         &"x".repeat(65),
     ] {
         let r = auth::add_user(&store, new_user(bad_id, Role::Agent, None)).await;
-        assert!(matches!(r, Err(AuthError::Invalid(_))), "{bad_id:?}: {r:?}");
+        assert!(matches!(r, Err(Error::Invalid(_))), "{bad_id:?}: {r:?}");
     }
     for bad_password in ["", "1234567", "七个字的密码啊"] {
         let r = auth::add_user(&store, new_user("a-08", Role::Agent, Some(bad_password))).await;
         assert!(
-            matches!(r, Err(AuthError::Invalid(_))),
+            matches!(r, Err(Error::Invalid(_))),
             "{bad_password:?}: {r:?}"
         );
     }
@@ -297,7 +297,7 @@ both_backends!(sessions_expire_and_end, |store: Store| async move {
         .is_none());
     assert!(matches!(
         auth::create_session(&store, "q-01", HOUR, NOW).await,
-        Err(AuthError::Invalid(_))
+        Err(Error::Invalid(_))
     ));
     auth::set_active(&store, "q-01", true)
         .await
@@ -315,7 +315,7 @@ both_backends!(sessions_expire_and_end, |store: Store| async move {
 
     assert!(matches!(
         auth::create_session(&store, "ghost", HOUR, NOW).await,
-        Err(AuthError::NotFound(_))
+        Err(Error::NotFound(_))
     ));
 
     // Housekeeping and signing out everywhere.
@@ -427,11 +427,11 @@ both_backends!(api_tokens_until_revoked, |store: Store| async move {
     // Only the owner's id revokes; revocation is immediate and sticks.
     assert!(matches!(
         auth::revoke_token(&store, "other", info.id, NOW).await,
-        Err(AuthError::NotFound(_))
+        Err(Error::NotFound(_))
     ));
     assert!(matches!(
         auth::revoke_token(&store, "crm", 999_999, NOW).await,
-        Err(AuthError::NotFound(_))
+        Err(Error::NotFound(_))
     ));
     auth::revoke_token(&store, "crm", info.id, later + 5)
         .await
@@ -470,11 +470,11 @@ both_backends!(api_tokens_until_revoked, |store: Store| async move {
         .is_none());
     assert!(matches!(
         auth::create_api_token(&store, "ghost", "x", NOW).await,
-        Err(AuthError::NotFound(_))
+        Err(Error::NotFound(_))
     ));
     assert!(matches!(
         auth::create_api_token(&store, "other", "  ", NOW).await,
-        Err(AuthError::Invalid(_))
+        Err(Error::Invalid(_))
     ));
 });
 
@@ -491,7 +491,7 @@ fn roles_parse_print_and_serialise() {
     }
     assert_eq!(Role::Inspector.label_zh(), "质检员");
     assert_eq!("ADMIN".parse::<Role>().expect("case"), Role::Admin);
-    assert!(matches!("root".parse::<Role>(), Err(AuthError::Invalid(_))));
+    assert!(matches!("root".parse::<Role>(), Err(Error::Invalid(_))));
     assert_eq!(
         serde_json::from_str::<Role>("\"supervisor\"").expect("de"),
         Role::Supervisor
@@ -550,6 +550,6 @@ fn owasp_cost_is_the_default() {
             iterations: 0,
             parallelism: 1
         }),
-        Err(AuthError::Invalid(_))
+        Err(Error::Invalid(_))
     ));
 }

@@ -9,7 +9,8 @@ use kefu_engine::{Conversation, Inspector, RulePack, Scratch};
 use kefu_service::auth::{add_user, NewUser, Principal, Role};
 use kefu_service::kpi::{assess, Criterion, KpiService, Target};
 use kefu_service::period::Period;
-use kefu_service::review::{ReviewService, ReviewServiceError};
+use kefu_service::review::ReviewService;
+use kefu_service::Error;
 use kefu_store::{ImportItem, Store};
 
 /// A small pack whose arithmetic is easy to follow: 不知道 costs 25 (cap
@@ -441,14 +442,14 @@ both_backends!(
         // Other agents do not see it.
         assert!(matches!(
             reviews.view(&a2, "a1-taboo-0").await,
-            Err(ReviewServiceError::NotFound { .. })
+            Err(Error::NotFound(_))
         ));
         // Agents do not review.
         assert!(matches!(
             reviews
                 .save_review(&a1, "a1-taboo-0", &ReviewInput::default(), None, 1)
                 .await,
-            Err(ReviewServiceError::Forbidden(_))
+            Err(Error::Forbidden(_))
         ));
 
         // The inspector overturns the finding on a1-taboo-1 (the customer
@@ -479,7 +480,7 @@ both_backends!(
             reviews
                 .save_review(&qa, "a1-taboo-1", &input, None, 11)
                 .await,
-            Err(ReviewServiceError::Conflict(_))
+            Err(Error::Conflict(_))
         ));
 
         // The agent appeals the taboo finding on a1-taboo-0.
@@ -494,13 +495,13 @@ both_backends!(
             reviews
                 .file_appeal(&a1, "a1-taboo-0", "auto:0", "再申诉", 21)
                 .await,
-            Err(ReviewServiceError::Conflict(_))
+            Err(Error::Conflict(_))
         ));
         assert!(matches!(
             reviews
                 .file_appeal(&a2, "a1-taboo-0", "auto:0", "代申诉", 21)
                 .await,
-            Err(ReviewServiceError::NotFound { .. })
+            Err(Error::NotFound(_))
         ));
         // The inspector who reviewed a result may not decide its appeal.
         reviews
@@ -511,14 +512,14 @@ both_backends!(
             reviews
                 .decide_appeal(&qa, appeal.id, true, "同意", 23)
                 .await,
-            Err(ReviewServiceError::Forbidden(_))
+            Err(Error::Forbidden(_))
         ));
         let qa_as_supervisor = who("qa1", Role::Supervisor);
         assert!(matches!(
             reviews
                 .decide_appeal(&qa_as_supervisor, appeal.id, true, "同意", 23)
                 .await,
-            Err(ReviewServiceError::Forbidden(_))
+            Err(Error::Forbidden(_))
         ));
         // The supervisor accepts: the finding is withdrawn, the score is 100.
         let decided = reviews
@@ -531,7 +532,7 @@ both_backends!(
             reviews
                 .decide_appeal(&sup, appeal.id, false, "改判", 31)
                 .await,
-            Err(ReviewServiceError::Conflict(_))
+            Err(Error::Conflict(_))
         ));
         let view = reviews.view(&a1, "a1-taboo-0").await.unwrap();
         assert_eq!(view.result.score, 100.0);
@@ -557,7 +558,7 @@ both_backends!(
         assert_eq!(actions, vec!["filed", "accepted"]);
         assert!(matches!(
             reviews.appeal(&a2, appeal.id).await,
-            Err(ReviewServiceError::NotFound { .. })
+            Err(Error::NotFound(_))
         ));
         assert_eq!(reviews.appeals(&a2, None, 50).await.unwrap().len(), 0);
         assert_eq!(

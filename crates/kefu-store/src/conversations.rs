@@ -6,14 +6,12 @@
 //! running it again skips what is there and completes the rest.
 
 use std::collections::{HashMap, HashSet};
-use std::fmt::Write as _;
 
 use kefu_engine::{Conversation, Inspection, Inspector, Scratch};
-use sqlx::any::AnyArguments;
-use sqlx::query::Query;
-use sqlx::{Any, AssertSqlSafe, Row};
+use sqlx::{AssertSqlSafe, Row};
 
-use crate::{now_ms, Backend, Context, Store, StoreError};
+use crate::dialect::{ordered_join, placeholders, AnyQuery};
+use crate::{now_ms, Context, Store, StoreError, Tx};
 
 /// A rule with at most this many findings is "rare": listing by it starts
 /// from its findings.
@@ -252,36 +250,6 @@ pub struct ConversationFilter {
     pub pack_version_id: Option<i64>,
 }
 
-/// `($1,$2,…),($n,…)` for `rows` rows of `cols` columns. SQLite gets
-/// anonymous `?` instead: it resolves `$N` by searching the statement's
-/// parameter names, which is quadratic in a multi-row INSERT.
-pub(crate) fn placeholders(backend: Backend, rows: usize, cols: usize) -> String {
-    let mut s = String::with_capacity(rows * cols * 5);
-    let mut n = 1;
-    for r in 0..rows {
-        if r > 0 {
-            s.push(',');
-        }
-        s.push('(');
-        for c in 0..cols {
-            if c > 0 {
-                s.push(',');
-            }
-            match backend {
-                Backend::Sqlite => s.push('?'),
-                Backend::Postgres => {
-                    let _ = write!(s, "${n}");
-                }
-            }
-            n += 1;
-        }
-        s.push(')');
-    }
-    s
-}
-
-pub(crate) type AnyQuery<'q> = Query<'q, Any, AnyArguments>;
-
 /// Compresses a stored document (records and results are JSON; LZ4 roughly
 /// halves them and makes SQLite imports much faster for it).
 fn pack(json: &[u8]) -> Vec<u8> {
@@ -312,18 +280,14 @@ impl Store {
             .filter(|i| seen.insert(i.id.as_str()))
             .collect();
         let now = now_ms();
-        let mut tx = self
-            .pool()
-            .begin()
-            .await
-            .context("starting an import transaction")?;
+        let mut tx = self.write().await?;
         let mut inserted_ids: HashSet<String> = HashSet::with_capacity(unique.len());
         for chunk in unique.chunks(ROWS_PER_STATEMENT) {
             let sql = format!(
                 "INSERT INTO conversations (id, channel, agent_id, agent_name, customer_id, customer_name, \
                  started_at, utc_offset_s, wait_ms, ended_by, turn_count, record, imported_at) VALUES {} \
                  ON CONFLICT (id) DO NOTHING RETURNING id",
-                placeholders(self.backend(), chunk.len(), 13)
+                placeholders(tx.backend(), chunk.len(), 13)
             );
             let mut q: AnyQuery<'_> = sqlx::query(AssertSqlSafe(sql));
             for item in chunk {
@@ -343,7 +307,7 @@ impl Store {
                     .bind(now);
             }
             let rows = q
-                .fetch_all(&mut *tx)
+                .fetch_all(tx.conn())
                 .await
                 .context("storing conversations")?;
             for row in rows {
@@ -355,19 +319,19 @@ impl Store {
             .filter(|i| inserted_ids.contains(&i.id))
             .map(|i| (i.id.as_str(), i.text.as_str()))
             .collect();
-        crate::search::index_transcripts(&mut tx, self.backend(), &texts).await?;
+        crate::search::index_transcripts(&mut tx, &texts).await?;
         let fresh: Vec<(&Inspection, &[u8], ConversationFacts)> = unique
             .iter()
             .filter(|i| inserted_ids.contains(&i.id))
             .map(|i| (&i.inspection, i.result.as_slice(), i.facts))
             .collect();
-        insert_inspections(&mut tx, self.backend(), pack_version_id, &fresh, now).await?;
+        insert_inspections(&mut tx, pack_version_id, &fresh, now).await?;
         let mut sums = crate::quality::BatchSums::default();
         for (ins, _, facts) in &fresh {
             sums.add(ins, facts);
         }
-        sums.write(&mut tx, self.backend()).await?;
-        tx.commit().await.context("committing an import")?;
+        sums.write(&mut tx).await?;
+        tx.commit().await?;
         Ok(ImportOutcome {
             inserted: inserted_ids.len() as u64,
             skipped: (items.len() - inserted_ids.len()) as u64,
@@ -426,13 +390,9 @@ impl Store {
             if results.is_empty() {
                 continue;
             }
-            let mut tx = self
-                .pool()
-                .begin()
-                .await
-                .context("starting a re-inspection")?;
+            let mut tx = self.write().await?;
             for chunk in results.chunks(ROWS_PER_STATEMENT) {
-                let list = placeholders(self.backend(), chunk.len(), 1).replace(['(', ')'], "");
+                let list = placeholders(tx.backend(), chunk.len(), 1).replace(['(', ')'], "");
                 let sql = format!(
                     "UPDATE inspections SET is_current = 0 WHERE is_current = 1 AND conversation_id IN ({list})"
                 );
@@ -440,7 +400,7 @@ impl Store {
                 for (ins, _) in chunk {
                     q = q.bind(ins.id.clone());
                 }
-                q.execute(&mut *tx).await.context("retiring old results")?;
+                q.execute(tx.conn()).await.context("retiring old results")?;
             }
             let packed: Vec<Vec<u8>> = results
                 .iter()
@@ -451,11 +411,11 @@ impl Store {
                 .zip(packed.iter())
                 .map(|((r, f), j)| (r, j.as_slice(), *f))
                 .collect();
-            insert_inspections(&mut tx, self.backend(), pack_version_id, &refs, now_ms()).await?;
+            insert_inspections(&mut tx, pack_version_id, &refs, now_ms()).await?;
             let days: std::collections::BTreeSet<i64> =
                 refs.iter().filter_map(|(_, _, f)| f.local_day).collect();
-            crate::quality::mark_days_dirty(&mut tx, self.backend(), days.into_iter()).await?;
-            tx.commit().await.context("committing a re-inspection")?;
+            crate::quality::mark_days_dirty(&mut tx, days.into_iter()).await?;
+            tx.commit().await?;
             outcome.reinspected += results.len() as u64;
         }
         Ok(outcome)
@@ -639,10 +599,7 @@ impl Store {
                 (Some(ph), true) => format!(
                     "(SELECT DISTINCT inspection_id FROM findings WHERE rule = {ph}) AS fr \
                      {} inspections i ON i.id = fr.inspection_id",
-                    match self.backend() {
-                        Backend::Sqlite => "CROSS JOIN",
-                        Backend::Postgres => "JOIN",
-                    }
+                    ordered_join(self.backend())
                 ),
                 _ => "inspections i".to_string(),
             };
@@ -769,8 +726,7 @@ fn inspection_from_row(row: &sqlx::any::AnyRow) -> Result<InspectionRow, StoreEr
 
 /// Inserts results (current) and their findings inside `tx`.
 async fn insert_inspections(
-    tx: &mut sqlx::Transaction<'_, Any>,
-    backend: Backend,
+    tx: &mut Tx,
     pack_version_id: i64,
     results: &[(&Inspection, &[u8], ConversationFacts)],
     now: i64,
@@ -780,7 +736,7 @@ async fn insert_inspections(
             "INSERT INTO inspections (conversation_id, pack_version_id, is_current, agent_id, started_at, score, \
              passed, veto, grade, finding_count, result, created_at, local_day, wait_ms, answered, satisfaction, \
              channel) VALUES {} RETURNING id, conversation_id",
-            placeholders(backend, chunk.len(), 17)
+            placeholders(tx.backend(), chunk.len(), 17)
         );
         let mut q: AnyQuery<'_> = sqlx::query(AssertSqlSafe(sql));
         for (ins, result, facts) in chunk {
@@ -804,7 +760,7 @@ async fn insert_inspections(
                 .bind(ins.channel.as_str());
         }
         let rows = q
-            .fetch_all(&mut **tx)
+            .fetch_all(tx.conn())
             .await
             .context("storing inspection results")?;
         let mut ids: HashMap<String, i64> = HashMap::with_capacity(rows.len());
@@ -823,7 +779,7 @@ async fn insert_inspections(
         for fchunk in findings.chunks(ROWS_PER_STATEMENT * 2) {
             let sql = format!(
                 "INSERT INTO findings (inspection_id, rule, dimension, turn, deduction) VALUES {}",
-                placeholders(backend, fchunk.len(), 5)
+                placeholders(tx.backend(), fchunk.len(), 5)
             );
             let mut q: AnyQuery<'_> = sqlx::query(AssertSqlSafe(sql));
             for (id, f) in fchunk {
@@ -834,7 +790,7 @@ async fn insert_inspections(
                     .bind(f.turn.map(|t| t as i64))
                     .bind(f.deduction);
             }
-            q.execute(&mut **tx).await.context("storing findings")?;
+            q.execute(tx.conn()).await.context("storing findings")?;
         }
     }
     Ok(())

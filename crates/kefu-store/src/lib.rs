@@ -10,11 +10,13 @@
 //! `migrations/postgres`), applied at start and by `kefu migrate`.
 
 mod conversations;
+pub mod dialect;
 mod packs;
 pub mod quality;
 mod search;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod transaction;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -29,6 +31,7 @@ pub use conversations::{
 };
 pub use packs::PackVersion;
 pub use search::{search_form, transcript_text, TextFilter, MAX_QUERY_TERMS};
+pub use transaction::Tx;
 
 /// Decompresses a stored document (a conversation record or a result), for
 /// services that read those columns themselves.
@@ -65,16 +68,52 @@ pub enum StoreError {
     /// The rule pack could not be compiled.
     #[error("rule pack: {0}")]
     Pack(String),
+    /// No such record.
+    #[error("no {what} {id}")]
+    NotFound {
+        /// What was asked for ("complaint", "appeal" …).
+        what: &'static str,
+        /// Its id.
+        id: String,
+    },
+    /// The write collides with what is stored: a unique key is taken, or
+    /// the record changed since it was read.
+    #[error("{0}")]
+    Conflict(String),
 }
 
-/// Adds context to a sqlx error.
+impl StoreError {
+    /// A [`StoreError::NotFound`].
+    pub fn not_found(what: &'static str, id: impl Into<String>) -> StoreError {
+        StoreError::NotFound {
+            what,
+            id: id.into(),
+        }
+    }
+
+    /// A [`StoreError::Corrupt`]: stored data that cannot be read back.
+    pub fn corrupt(what: impl Into<String>, reason: impl std::fmt::Display) -> StoreError {
+        StoreError::Corrupt {
+            what: what.into(),
+            reason: reason.to_string(),
+        }
+    }
+}
+
+/// Adds what kefu was doing to a sqlx error; a unique key taken becomes a
+/// [`StoreError::Conflict`].
 pub(crate) trait Context<T> {
     fn context(self, context: &'static str) -> Result<T, StoreError>;
 }
 
 impl<T> Context<T> for Result<T, sqlx::Error> {
     fn context(self, context: &'static str) -> Result<T, StoreError> {
-        self.map_err(|source| StoreError::Database { context, source })
+        self.map_err(|source| match &source {
+            sqlx::Error::Database(db) if db.is_unique_violation() => {
+                StoreError::Conflict(format!("{context}: {db}"))
+            }
+            _ => StoreError::Database { context, source },
+        })
     }
 }
 
@@ -129,13 +168,8 @@ impl Store {
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
-                        conn.execute(
-                            "PRAGMA page_size = 16384; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                             PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY; \
-                             PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; \
-                             PRAGMA mmap_size = 1073741824;",
-                        )
-                        .await?;
+                        conn.execute(sqlx::AssertSqlSafe(dialect::sqlite_pragmas()))
+                            .await?;
                     }
                     Ok(())
                 })

@@ -15,10 +15,10 @@
 
 use std::collections::BTreeMap;
 
-use sqlx::{Any, AssertSqlSafe, Row};
+use sqlx::{AssertSqlSafe, Row};
 
-use crate::conversations::{placeholders, AnyQuery};
-use crate::{Backend, Context, Store, StoreError};
+use crate::dialect::{placeholders, AnyQuery};
+use crate::{Context, Store, StoreError, Tx};
 
 /// Waits are kept per whole second up to this many seconds; longer waits
 /// share the last bucket.
@@ -30,21 +30,20 @@ pub const SATISFIED_MIN: i64 = 8;
 
 /// Lists `days` in `rollup_dirty` inside `tx`.
 pub(crate) async fn mark_days_dirty(
-    tx: &mut sqlx::Transaction<'_, Any>,
-    backend: Backend,
+    tx: &mut Tx,
     days: impl Iterator<Item = i64>,
 ) -> Result<(), StoreError> {
     let days: Vec<i64> = days.collect();
     for chunk in days.chunks(500) {
         let sql = format!(
             "INSERT INTO rollup_dirty (day) VALUES {} ON CONFLICT (day) DO NOTHING",
-            placeholders(backend, chunk.len(), 1)
+            placeholders(tx.backend(), chunk.len(), 1)
         );
         let mut q: AnyQuery<'_> = sqlx::query(AssertSqlSafe(sql));
         for d in chunk {
             q = q.bind(*d);
         }
-        q.execute(&mut **tx)
+        q.execute(tx.conn())
             .await
             .context("marking report days for refresh")?;
     }
@@ -53,12 +52,8 @@ pub(crate) async fn mark_days_dirty(
 
 /// Marks `days` for refresh, for writers outside this crate (reviews and
 /// appeals run in the service's own transactions).
-pub async fn mark_days_dirty_in(
-    tx: &mut sqlx::Transaction<'_, Any>,
-    backend: Backend,
-    days: &[i64],
-) -> Result<(), StoreError> {
-    mark_days_dirty(tx, backend, days.iter().copied()).await
+pub async fn mark_days_dirty_in(tx: &mut Tx, days: &[i64]) -> Result<(), StoreError> {
+    mark_days_dirty(tx, days.iter().copied()).await
 }
 
 /// One agent's sums (for one day, or a whole range when read back with
@@ -197,16 +192,12 @@ impl Store {
     }
 
     async fn refresh_day(&self, day: i64) -> Result<bool, StoreError> {
-        let mut tx = self
-            .pool()
-            .begin()
-            .await
-            .context("starting a rollup refresh")?;
+        let mut tx = self.write().await?;
         // Claim the day: on PostgreSQL a second node blocks here until the
         // first commits, then finds nothing to claim.
         let claimed = sqlx::query("DELETE FROM rollup_dirty WHERE day = $1 RETURNING day")
             .bind(day)
-            .fetch_optional(&mut *tx)
+            .fetch_optional(tx.conn())
             .await
             .context("claiming a day to refresh")?;
         if claimed.is_none() {
@@ -221,7 +212,7 @@ impl Store {
         ] {
             sqlx::query(AssertSqlSafe(format!("DELETE FROM {table} WHERE day = $1")))
                 .bind(day)
-                .execute(&mut *tx)
+                .execute(tx.conn())
                 .await
                 .context("clearing a day's rollups")?;
         }
@@ -242,7 +233,7 @@ impl Store {
         )
         .bind(day)
         .bind(SATISFIED_MIN)
-        .execute(&mut *tx)
+        .execute(tx.conn())
         .await
         .context("summing a day's results")?;
         sqlx::query(
@@ -254,7 +245,7 @@ impl Store {
         )
         .bind(day)
         .bind(WAIT_HIST_MAX_S)
-        .execute(&mut *tx)
+        .execute(tx.conn())
         .await
         .context("summing a day's waits")?;
         sqlx::query(
@@ -264,7 +255,7 @@ impl Store {
              FROM inspections WHERE is_current = 1 AND local_day = $1 AND answered = 1 GROUP BY 1, 2, 3",
         )
         .bind(day)
-        .execute(&mut *tx)
+        .execute(tx.conn())
         .await
         .context("summing a day's scores")?;
         sqlx::query(
@@ -276,7 +267,7 @@ impl Store {
              GROUP BY i.local_day, COALESCE(i.agent_id, ''), f.rule",
         )
         .bind(day)
-        .execute(&mut *tx)
+        .execute(tx.conn())
         .await
         .context("summing a day's findings by rule")?;
         sqlx::query(
@@ -288,10 +279,10 @@ impl Store {
              GROUP BY i.local_day, COALESCE(i.agent_id, ''), f.dimension",
         )
         .bind(day)
-        .execute(&mut *tx)
+        .execute(tx.conn())
         .await
         .context("summing a day's findings by dimension")?;
-        tx.commit().await.context("committing a rollup refresh")?;
+        tx.commit().await?;
         Ok(true)
     }
 
@@ -607,11 +598,7 @@ impl BatchSums {
     }
 
     /// Adds the sums to the rollup tables inside `tx`.
-    pub(crate) async fn write(
-        &self,
-        tx: &mut sqlx::Transaction<'_, Any>,
-        backend: Backend,
-    ) -> Result<(), StoreError> {
+    pub(crate) async fn write(&self, tx: &mut Tx) -> Result<(), StoreError> {
         let kpi: Vec<&KpiDay> = self.kpi.values().collect();
         for chunk in kpi.chunks(200) {
             let sql = format!(
@@ -627,7 +614,7 @@ impl BatchSums {
                  sat_count = kpi_daily.sat_count + excluded.sat_count, \
                  sat_sum = kpi_daily.sat_sum + excluded.sat_sum, \
                  sat_satisfied = kpi_daily.sat_satisfied + excluded.sat_satisfied",
-                placeholders(backend, chunk.len(), 13)
+                placeholders(tx.backend(), chunk.len(), 13)
             );
             let mut q: AnyQuery<'_> = sqlx::query(AssertSqlSafe(sql));
             for k in chunk {
@@ -646,7 +633,7 @@ impl BatchSums {
                     .bind(k.sat_sum)
                     .bind(k.sat_satisfied);
             }
-            q.execute(&mut **tx)
+            q.execute(tx.conn())
                 .await
                 .context("adding to KPI rollups")?;
         }
@@ -663,13 +650,13 @@ impl BatchSums {
             let sql = format!(
                 "INSERT INTO wait_daily (day, agent_id, sec, n) VALUES {} \
                  ON CONFLICT (day, agent_id, sec) DO UPDATE SET n = wait_daily.n + excluded.n",
-                placeholders(backend, chunk.len(), 4)
+                placeholders(tx.backend(), chunk.len(), 4)
             );
             let mut q: AnyQuery<'_> = sqlx::query(AssertSqlSafe(sql));
             for (day, agent, sec, n) in chunk {
                 q = q.bind(*day).bind(*agent).bind(*sec).bind(*n);
             }
-            q.execute(&mut **tx)
+            q.execute(tx.conn())
                 .await
                 .context("adding to wait rollups")?;
         }
@@ -678,13 +665,13 @@ impl BatchSums {
             let sql = format!(
                 "INSERT INTO score_daily (day, agent_id, bucket, n) VALUES {} \
                  ON CONFLICT (day, agent_id, bucket) DO UPDATE SET n = score_daily.n + excluded.n",
-                placeholders(backend, chunk.len(), 4)
+                placeholders(tx.backend(), chunk.len(), 4)
             );
             let mut q: AnyQuery<'_> = sqlx::query(AssertSqlSafe(sql));
             for ((day, agent, bucket), n) in chunk {
                 q = q.bind(*day).bind(agent.as_str()).bind(*bucket).bind(*n);
             }
-            q.execute(&mut **tx)
+            q.execute(tx.conn())
                 .await
                 .context("adding to score rollups")?;
         }
@@ -696,7 +683,7 @@ impl BatchSums {
                  conversations = rule_daily.conversations + excluded.conversations, \
                  findings = rule_daily.findings + excluded.findings, \
                  deduction = rule_daily.deduction + excluded.deduction",
-                placeholders(backend, chunk.len(), 7)
+                placeholders(tx.backend(), chunk.len(), 7)
             );
             let mut q: AnyQuery<'_> = sqlx::query(AssertSqlSafe(sql));
             for ((day, agent, rule), (dim, convs, findings, deduction)) in chunk {
@@ -709,7 +696,7 @@ impl BatchSums {
                     .bind(*findings)
                     .bind(*deduction);
             }
-            q.execute(&mut **tx)
+            q.execute(tx.conn())
                 .await
                 .context("adding to rule rollups")?;
         }
@@ -720,7 +707,7 @@ impl BatchSums {
                  ON CONFLICT (day, agent_id, dimension) DO UPDATE SET \
                  conversations = dimension_daily.conversations + excluded.conversations, \
                  deduction = dimension_daily.deduction + excluded.deduction",
-                placeholders(backend, chunk.len(), 5)
+                placeholders(tx.backend(), chunk.len(), 5)
             );
             let mut q: AnyQuery<'_> = sqlx::query(AssertSqlSafe(sql));
             for ((day, agent, dim), (convs, deduction)) in chunk {
@@ -731,7 +718,7 @@ impl BatchSums {
                     .bind(*convs)
                     .bind(*deduction);
             }
-            q.execute(&mut **tx)
+            q.execute(tx.conn())
                 .await
                 .context("adding to dimension rollups")?;
         }
@@ -758,7 +745,7 @@ pub struct ResultContribution {
 /// `day` (`old` out, `new` in) inside `tx`: what a review or an appeal
 /// decision changes, without rebuilding the day.
 pub async fn replace_contribution(
-    tx: &mut sqlx::Transaction<'_, Any>,
+    tx: &mut Tx,
     day: i64,
     agent_id: &str,
     old: &ResultContribution,
@@ -775,7 +762,7 @@ pub async fn replace_contribution(
     .bind(flag(new.reviewed) - flag(old.reviewed))
     .bind(day)
     .bind(agent_id)
-    .execute(&mut **tx)
+    .execute(tx.conn())
     .await
     .context("adjusting KPI rollups")?;
     let (ob, nb) = (score_bucket(old.score), score_bucket(new.score));
@@ -789,7 +776,7 @@ pub async fn replace_contribution(
             .bind(agent_id)
             .bind(bucket)
             .bind(delta)
-            .execute(&mut **tx)
+            .execute(tx.conn())
             .await
             .context("adjusting score rollups")?;
         }
@@ -836,7 +823,7 @@ pub async fn replace_contribution(
                 .bind(key.as_str())
                 .bind(convs)
                 .bind(points)
-                .execute(&mut **tx)
+                .execute(tx.conn())
                 .await
                 .context("adjusting dimension rollups")?;
             } else {
@@ -854,7 +841,7 @@ pub async fn replace_contribution(
                 .bind(convs)
                 .bind(findings)
                 .bind(points)
-                .execute(&mut **tx)
+                .execute(tx.conn())
                 .await
                 .context("adjusting rule rollups")?;
             }

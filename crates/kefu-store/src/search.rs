@@ -71,8 +71,9 @@ use sqlx::any::AnyArguments;
 use sqlx::query::Query;
 use sqlx::{Any, AssertSqlSafe, Row};
 
-use crate::conversations::{placeholders, unpack};
-use crate::{Backend, Context, Store, StoreError};
+use crate::conversations::unpack;
+use crate::dialect::placeholders;
+use crate::{Backend, Context, Store, StoreError, Tx};
 
 /// Rows per multi-row INSERT into the index (two parameters a row).
 const ROWS_PER_STATEMENT: usize = 500;
@@ -216,10 +217,10 @@ fn fts5_term(term: &str) -> String {
 /// be stored (in `tx` or before). A conversation already indexed keeps its
 /// entry, so this is safe to run twice and alongside [`Store::reindex_missing`].
 pub(crate) async fn index_transcripts(
-    tx: &mut sqlx::Transaction<'_, Any>,
-    backend: Backend,
+    tx: &mut Tx,
     rows: &[(&str, &str)],
 ) -> Result<(), StoreError> {
+    let backend = tx.backend();
     for chunk in rows.chunks(ROWS_PER_STATEMENT) {
         match backend {
             Backend::Postgres => {
@@ -232,7 +233,7 @@ pub(crate) async fn index_transcripts(
                 for (id, text) in chunk {
                     q = q.bind(*id).bind(*text);
                 }
-                q.execute(&mut **tx).await.context("indexing transcripts")?;
+                q.execute(tx.conn()).await.context("indexing transcripts")?;
             }
             Backend::Sqlite => {
                 let sql = format!(
@@ -245,7 +246,7 @@ pub(crate) async fn index_transcripts(
                     q = q.bind(*id);
                 }
                 let docs = q
-                    .fetch_all(&mut **tx)
+                    .fetch_all(tx.conn())
                     .await
                     .context("indexing transcripts")?;
                 if docs.is_empty() {
@@ -270,7 +271,7 @@ pub(crate) async fn index_transcripts(
                 for (doc, text) in &fresh {
                     q = q.bind(*doc).bind(bigram_tokens(text));
                 }
-                q.execute(&mut **tx).await.context("indexing transcripts")?;
+                q.execute(tx.conn()).await.context("indexing transcripts")?;
             }
         }
     }
@@ -696,13 +697,9 @@ impl Store {
                 .iter()
                 .map(|(i, t)| (i.as_str(), t.as_str()))
                 .collect();
-            let mut tx = self
-                .pool()
-                .begin()
-                .await
-                .context("starting to index transcripts")?;
-            index_transcripts(&mut tx, self.backend(), &refs).await?;
-            tx.commit().await.context("committing transcript index")?;
+            let mut tx = self.write().await?;
+            index_transcripts(&mut tx, &refs).await?;
+            tx.commit().await?;
             done += refs.len() as u64;
         }
         Ok(done)
@@ -712,34 +709,28 @@ impl Store {
     /// it again from the stored records (after a change to how text is
     /// indexed, or to test the backfill).
     pub async fn clear_search_index(&self) -> Result<(), StoreError> {
-        let mut tx = self
-            .pool()
-            .begin()
-            .await
-            .context("starting to clear the transcript index")?;
+        let mut tx = self.write().await?;
         match self.backend() {
             Backend::Sqlite => {
                 sqlx::query(
                     "INSERT INTO conversation_fts (conversation_fts) VALUES ('delete-all')",
                 )
-                .execute(&mut *tx)
+                .execute(tx.conn())
                 .await
                 .context("clearing the transcript index")?;
                 sqlx::query("DELETE FROM conversation_search")
-                    .execute(&mut *tx)
+                    .execute(tx.conn())
                     .await
                     .context("clearing the transcript index")?;
             }
             Backend::Postgres => {
                 sqlx::query("DELETE FROM conversation_texts")
-                    .execute(&mut *tx)
+                    .execute(tx.conn())
                     .await
                     .context("clearing the transcript index")?;
             }
         }
-        tx.commit()
-            .await
-            .context("committing the cleared transcript index")?;
+        tx.commit().await?;
         Ok(())
     }
 }

@@ -93,14 +93,8 @@ async fn admin_page(
         })
         .collect();
     let svc = ComplaintService::new(state.store.clone());
-    let settings = svc
-        .sla_settings()
-        .await
-        .map_err(|e| WebError::Internal(e.to_string()))?;
-    let policy = svc
-        .complaint_policy()
-        .await
-        .map_err(|e| WebError::Internal(e.to_string()))?;
+    let settings = svc.sla_settings().await?;
+    let policy = svc.complaint_policy().await?;
     let yes_no = |b: bool| {
         ctx.t(if b {
             msg("common.yes")
@@ -213,7 +207,7 @@ pub async fn add_user(
     };
     match users::add_user(&state.store, new).await {
         Ok(_) => Ok(see_other("/admin?done=user_added")),
-        Err(users::AuthError::Invalid(m) | users::AuthError::Conflict(m)) => {
+        Err(kefu_service::Error::Invalid(m) | kefu_service::Error::Conflict(m)) => {
             admin_page(
                 &state,
                 &page,

@@ -12,8 +12,7 @@ use kefu_service::complaint::{
     KeyFactKind, NewComplaint, Priority, ReopenTarget, RevisitOutcome,
 };
 use kefu_service::complaints::{
-    ComplaintFilter, ComplaintService, ComplaintSummary, ComplaintView, ServiceError,
-    ServiceErrorClass,
+    ComplaintFilter, ComplaintService, ComplaintSummary, ComplaintView,
 };
 use kefu_service::sla::{SlaState, SlaStatus};
 use serde_json::Value;
@@ -48,28 +47,6 @@ fn actor(page: &Page) -> Actor {
 
 fn service(state: &AppState) -> ComplaintService {
     ComplaintService::new(state.store.clone())
-}
-
-/// Service errors that are the user's to fix, with the status to answer;
-/// internal ones become a 500 page.
-fn user_error(e: ServiceError) -> Result<(StatusCode, String), WebError> {
-    let status = match e.class() {
-        ServiceErrorClass::Invalid => StatusCode::UNPROCESSABLE_ENTITY,
-        ServiceErrorClass::Forbidden => StatusCode::FORBIDDEN,
-        ServiceErrorClass::NotFound => return Err(WebError::NotFound),
-        ServiceErrorClass::Conflict => StatusCode::CONFLICT,
-        ServiceErrorClass::Internal => return Err(WebError::Internal(e.to_string())),
-    };
-    Ok((status, e.to_string()))
-}
-
-fn service_error(e: ServiceError) -> WebError {
-    match user_error(e) {
-        Ok((StatusCode::FORBIDDEN, _)) => WebError::Forbidden,
-        Ok((StatusCode::CONFLICT, m)) => WebError::Conflict(m),
-        Ok((_, m)) => WebError::BadRequest(m),
-        Err(w) => w,
-    }
 }
 
 fn detail_href(id: &str) -> String {
@@ -194,10 +171,7 @@ pub async fn board(State(state): State<AppState>, page: Page) -> PageResult {
             offset: Some((page_no - 1).saturating_mul(PER_PAGE)),
             ..ComplaintFilter::default()
         };
-        let (items, total) = svc
-            .list(&filter, &actor, now)
-            .await
-            .map_err(service_error)?;
+        let (items, total) = svc.list(&filter, &actor, now).await?;
         pages = ((total + PER_PAGE - 1) / PER_PAGE).max(1);
         let link = |n: i64| {
             let n = n.to_string();
@@ -220,10 +194,7 @@ pub async fn board(State(state): State<AppState>, page: Page) -> PageResult {
             limit: Some(PER_PAGE),
             ..ComplaintFilter::default()
         };
-        let (items, total) = svc
-            .list(&filter, &actor, now)
-            .await
-            .map_err(service_error)?;
+        let (items, total) = svc.list(&filter, &actor, now).await?;
         list = Some(Column {
             label: ctx.t("complaint.claimable").to_string(),
             total,
@@ -243,10 +214,7 @@ pub async fn board(State(state): State<AppState>, page: Page) -> PageResult {
                 limit: Some(BOARD_CARDS),
                 ..ComplaintFilter::default()
             };
-            let (items, total) = svc
-                .list(&filter, &actor, now)
-                .await
-                .map_err(service_error)?;
+            let (items, total) = svc.list(&filter, &actor, now).await?;
             columns.push(Column {
                 label: ctx.t(&labels::state(*st)).to_string(),
                 total,
@@ -436,7 +404,7 @@ pub async fn create(
     {
         Ok(c) => Ok(see_other(&format!("{}?done=created", detail_href(&c.id)))),
         Err(e) => {
-            let (status, message) = user_error(e)?;
+            let (status, message) = WebError::from(e).refusal()?;
             let ctx = page.ctx(Some(Section::Complaints), msg("complaint.new_title"));
             render_status(status, &new_page(ctx, &form, Some(message)))
         }
@@ -772,8 +740,7 @@ pub async fn detail(
     page.user.require(Section::Complaints)?;
     let view = service(&state)
         .get(&id, &actor(&page), Utc::now())
-        .await
-        .map_err(service_error)?
+        .await?
         .ok_or(WebError::NotFound)?;
     let ctx = page.ctx(Some(Section::Complaints), msg("complaint.detail_title"));
     render(&detail_page(ctx, &page, view, None))
@@ -881,16 +848,12 @@ pub async fn command(
     let outcome = match command_from(&ctx, &form, page.user.id()) {
         Ok(cmd) => match svc.execute(&id, version, &actor, cmd, Utc::now()).await {
             Ok(_) => return Ok(see_other(&format!("{}?done=saved", detail_href(&id)))),
-            Err(e) => user_error(e)?,
+            Err(e) => WebError::from(e).refusal()?,
         },
         Err(message) => (StatusCode::UNPROCESSABLE_ENTITY, message),
     };
     let (status, message) = outcome;
-    match svc
-        .get(&id, &actor, Utc::now())
-        .await
-        .map_err(service_error)?
-    {
+    match svc.get(&id, &actor, Utc::now()).await? {
         Some(view) => render_status(status, &detail_page(ctx, &page, view, Some(message))),
         // An agent's failed claim: they may not see the complaint itself.
         None => Err(WebError::Conflict(message)),
@@ -912,8 +875,7 @@ pub async fn complete_revisit(
         .ok_or_else(|| WebError::BadRequest("outcome_kind".into()))?;
     let task = service(&state)
         .complete_revisit(&id, &actor(&page), kind, opt(&form, "outcome"), Utc::now())
-        .await
-        .map_err(service_error)?;
+        .await?;
     let back = safe_next(Some(&detail_href(&task.complaint_id)));
     Ok(see_other(&format!("{back}?done=saved")))
 }

@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 use axum::extract::State;
 use chrono::{Datelike, Duration, NaiveDate, Utc};
 use kefu_service::auth::{self as users, can_read_agent_data};
-use kefu_service::kpi::{is_rate, KpiError, KpiService, KpiValue, QualitySettings, Target};
+use kefu_service::kpi::{is_rate, KpiService, KpiValue, QualitySettings, Target};
 use kefu_service::period::{Period, PeriodKind};
 use kefu_store::quality::DayTotals;
 use sqlx::Row as _;
@@ -47,10 +47,6 @@ const TILES: &[(&str, &str)] = &[
     ("pass_rate", msg("overview.kpi.pass_rate")),
     ("satisfied_share", msg("overview.kpi.satisfied_share")),
 ];
-
-fn kpi_error(e: KpiError) -> WebError {
-    WebError::Internal(e.to_string())
-}
 
 fn db_error(context: &'static str) -> impl Fn(sqlx::Error) -> WebError {
     move |e| WebError::Internal(format!("{context}: {e}"))
@@ -777,10 +773,7 @@ pub async fn page(State(state): State<AppState>, page: Page) -> PageResult {
         .as_deref()
         .filter(|_| page.user.agent_scope().is_none());
 
-    let settings: QualitySettings = KpiService::new(state.store.clone())
-        .settings()
-        .await
-        .map_err(kpi_error)?;
+    let settings: QualitySettings = KpiService::new(state.store.clone()).settings().await?;
     let (from, to, who) = (period.start_day(), period.end_day(), agent.as_deref());
     // First: it folds in the days changed since the last read, which the
     // rule totals below rely on. (Running these reads side by side on

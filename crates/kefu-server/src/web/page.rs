@@ -139,10 +139,14 @@ pub enum WebError {
     NotFound,
     /// The user's role may not do this.
     Forbidden,
+    /// The user may not do this, for the reason given.
+    Denied(String),
     /// The CSRF token is missing or wrong.
     Csrf,
     /// The request is malformed.
     BadRequest(String),
+    /// The request is well-formed but breaks a rule of the domain.
+    Invalid(String),
     /// The request conflicts with the current state.
     Conflict(String),
     /// Our fault; the detail goes to the log only.
@@ -151,21 +155,45 @@ pub enum WebError {
     Login(String),
 }
 
+impl WebError {
+    /// The status of the error page.
+    fn status(&self) -> StatusCode {
+        match self {
+            WebError::NotFound => StatusCode::NOT_FOUND,
+            WebError::Forbidden | WebError::Denied(_) | WebError::Csrf => StatusCode::FORBIDDEN,
+            WebError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            WebError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            WebError::Conflict(_) => StatusCode::CONFLICT,
+            WebError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            WebError::Login(_) => StatusCode::SEE_OTHER,
+        }
+    }
+
+    /// A refusal the user can act on — invalid input, not allowed, a
+    /// conflict — as the status and message a form page shows in place;
+    /// any other error stays an error page.
+    pub fn refusal(self) -> Result<(StatusCode, String), WebError> {
+        let status = self.status();
+        match self {
+            WebError::Invalid(m) | WebError::Denied(m) | WebError::Conflict(m) => Ok((status, m)),
+            other => Err(other),
+        }
+    }
+}
+
 impl IntoResponse for WebError {
     fn into_response(self) -> Response {
-        let (status, key, detail) = match self {
-            WebError::NotFound => (StatusCode::NOT_FOUND, msg("error.not_found"), None),
-            WebError::Forbidden => (StatusCode::FORBIDDEN, msg("error.forbidden"), None),
-            WebError::Csrf => (StatusCode::FORBIDDEN, msg("error.csrf"), None),
-            WebError::BadRequest(d) => (StatusCode::BAD_REQUEST, msg("error.bad_request"), Some(d)),
-            WebError::Conflict(d) => (StatusCode::CONFLICT, msg("error.conflict"), Some(d)),
+        let status = self.status();
+        let (key, detail) = match self {
+            WebError::NotFound => (msg("error.not_found"), None),
+            WebError::Forbidden => (msg("error.forbidden"), None),
+            WebError::Denied(d) => (msg("error.forbidden"), Some(d)),
+            WebError::Csrf => (msg("error.csrf"), None),
+            WebError::BadRequest(d) | WebError::Invalid(d) => (msg("error.bad_request"), Some(d)),
+            WebError::Conflict(d) => (msg("error.conflict"), Some(d)),
             WebError::Internal(d) => {
                 tracing::error!(error = %d, "page failed");
-                (
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    msg("error.internal"),
-                    None,
-                )
+                (msg("error.internal"), None)
             }
             WebError::Login(next) => {
                 return Redirect::to(&format!("/login?next={}", encode(&next))).into_response();
@@ -177,21 +205,25 @@ impl IntoResponse for WebError {
     }
 }
 
-impl From<kefu_store::StoreError> for WebError {
-    fn from(e: kefu_store::StoreError) -> WebError {
-        WebError::Internal(e.to_string())
+/// The one mapping of the services' error kinds to the dashboard's error
+/// pages.
+impl From<kefu_service::Error> for WebError {
+    fn from(e: kefu_service::Error) -> WebError {
+        use kefu_service::Error;
+        match e {
+            Error::Invalid(m) => WebError::Invalid(m),
+            Error::Forbidden(m) => WebError::Denied(m),
+            Error::NotFound(_) => WebError::NotFound,
+            Error::Conflict(m) => WebError::Conflict(m),
+            Error::Internal(m) => WebError::Internal(m),
+        }
     }
 }
 
-impl From<users::AuthError> for WebError {
-    fn from(e: users::AuthError) -> WebError {
-        match e {
-            users::AuthError::Forbidden => WebError::Forbidden,
-            users::AuthError::NotFound(_) => WebError::NotFound,
-            users::AuthError::Invalid(m) => WebError::BadRequest(m),
-            users::AuthError::Conflict(m) => WebError::Conflict(m),
-            other => WebError::Internal(other.to_string()),
-        }
+/// Store errors reach the dashboard as the service error they are.
+impl From<kefu_store::StoreError> for WebError {
+    fn from(e: kefu_store::StoreError) -> WebError {
+        kefu_service::Error::from(e).into()
     }
 }
 

@@ -15,7 +15,7 @@ use kefu_engine::RuleKind;
 use kefu_service::auth::{can_read_agent_data, Role};
 use kefu_service::kpi::{is_rate, KpiService, KpiValue, Rating, Target};
 use kefu_service::period::Period;
-use kefu_service::review::{Appeal, ReviewService, ReviewServiceError, ReviewView};
+use kefu_service::review::{Appeal, ReviewService, ReviewView};
 
 use super::charts::{self, Chart};
 use super::html;
@@ -25,20 +25,6 @@ use super::page::{
     PageResult, Section, WebError,
 };
 use crate::AppState;
-
-fn review_error(e: ReviewServiceError) -> WebError {
-    match e {
-        ReviewServiceError::NotFound { .. } => WebError::NotFound,
-        ReviewServiceError::Forbidden(_) => WebError::Forbidden,
-        ReviewServiceError::Invalid(m) => WebError::BadRequest(m),
-        ReviewServiceError::Conflict(m) => WebError::Conflict(m),
-        ReviewServiceError::Store(e) => WebError::Internal(e.to_string()),
-    }
-}
-
-fn kpi_error(e: kefu_service::kpi::KpiError) -> WebError {
-    WebError::Internal(e.to_string())
-}
 
 fn now() -> i64 {
     Utc::now().timestamp_millis()
@@ -258,8 +244,8 @@ pub async fn review_panel(
         .await
     {
         Ok(v) => v,
-        Err(ReviewServiceError::NotFound { .. }) => return Ok(None),
-        Err(e) => return Err(review_error(e)),
+        Err(kefu_service::Error::NotFound(_)) => return Ok(None),
+        Err(e) => return Err(e.into()),
     };
     Ok(Some(panel_of(state, page, ctx, view)))
 }
@@ -473,10 +459,7 @@ pub async fn save_review(
 ) -> PageResult {
     page.user.require(Section::Review)?;
     let svc = ReviewService::new(state.store.clone());
-    let view = svc
-        .view(&page.user.principal, &id)
-        .await
-        .map_err(review_error)?;
+    let view = svc.view(&page.user.principal, &id).await?;
     let previous = view
         .review
         .as_ref()
@@ -500,10 +483,7 @@ pub async fn save_review(
             "{}?done=reviewed#review",
             conversation_href(&id)
         ))),
-        Err(ReviewServiceError::Invalid(m)) | Err(ReviewServiceError::Conflict(m)) => {
-            Err(WebError::Conflict(m))
-        }
-        Err(e) => Err(review_error(e)),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -525,8 +505,7 @@ pub async fn file_appeal(
     }
     ReviewService::new(state.store.clone())
         .file_appeal(&page.user.principal, &id, &finding, &reason, now())
-        .await
-        .map_err(review_error)?;
+        .await?;
     Ok(see_other(&format!(
         "{}?done=appealed#review",
         conversation_href(&id)
@@ -583,8 +562,7 @@ async fn queue_page(
             200,
             0,
         )
-        .await
-        .map_err(review_error)?;
+        .await?;
     let rows = items
         .into_iter()
         .map(|q| QueueRow {
@@ -603,10 +581,7 @@ async fn queue_page(
             conversation_id: q.conversation_id,
         })
         .collect();
-    let settings = KpiService::new(state.store.clone())
-        .settings()
-        .await
-        .map_err(kpi_error)?;
+    let settings = KpiService::new(state.store.clone()).settings().await?;
     let default_period = Period::month_of(Utc::now().with_timezone(&html::china()).date_naive());
     render_status(
         status,
@@ -669,8 +644,8 @@ pub async fn build_queue(
             "/review?queued={}-{}-{}",
             o.veto, o.below_pass, o.random
         ))),
-        Err(ReviewServiceError::Invalid(_)) => Ok(see_other("/review?invalid=1")),
-        Err(e) => Err(review_error(e)),
+        Err(kefu_service::Error::Invalid(_)) => Ok(see_other("/review?invalid=1")),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -763,8 +738,7 @@ pub async fn appeals(State(state): State<AppState>, page: Page) -> PageResult {
             (filter != "all").then_some(filter.as_str()),
             500,
         )
-        .await
-        .map_err(review_error)?;
+        .await?;
     let rows = items.iter().map(|a| appeal_row(&ctx, a)).collect();
     let tabs = ["open", "accepted", "rejected", "all"]
         .iter()
@@ -806,8 +780,7 @@ pub async fn appeal(State(state): State<AppState>, page: Page, Path(id): Path<i6
     let ctx = page.ctx(Some(Section::Appeals), msg("q.appeal_title"));
     let (a, trail) = ReviewService::new(state.store.clone())
         .appeal(&page.user.principal, id)
-        .await
-        .map_err(review_error)?;
+        .await?;
     let trail = trail
         .into_iter()
         .map(|e| AuditRow {
@@ -852,11 +825,7 @@ pub async fn decide(
             &form.text("comment"),
             now(),
         )
-        .await
-        .map_err(|e| match e {
-            ReviewServiceError::Invalid(m) => WebError::BadRequest(m),
-            other => review_error(other),
-        })?;
+        .await?;
     Ok(see_other(&format!("/appeals/{id}?done=decided")))
 }
 
@@ -931,7 +900,7 @@ pub async fn agents(State(state): State<AppState>, page: Page) -> PageResult {
     page.user.require(Section::Agents)?;
     let period = period_of(&page)?;
     let ctx = page.ctx(Some(Section::Agents), msg("nav.agents"));
-    let report = state.period_report(&period).await.map_err(kpi_error)?;
+    let report = state.period_report(&period).await?;
     let mut agents: Vec<_> = report.agents.iter().collect();
     // Rated agents by stars then average score; not rated last.
     agents.sort_by(|a, b| {
@@ -1036,11 +1005,8 @@ pub async fn agent(
     let period = period_of(&page)?;
     let section = (page.user.role() != Role::Agent).then_some(Section::Agents);
     let ctx = page.ctx(section, msg("q.agent_title"));
-    let settings = KpiService::new(state.store.clone())
-        .settings()
-        .await
-        .map_err(kpi_error)?;
-    let report = state.period_report(&period).await.map_err(kpi_error)?;
+    let settings = KpiService::new(state.store.clone()).settings().await?;
+    let report = state.period_report(&period).await?;
     let me = report.agents.iter().find(|a| a.id == id);
     let active = state.inspector();
     let names: HashMap<&str, &str> = active
@@ -1139,8 +1105,7 @@ pub async fn agent(
     );
     let appeals = ReviewService::new(state.store.clone())
         .appeals(&page.user.principal, None, 500)
-        .await
-        .map_err(review_error)?
+        .await?
         .iter()
         .filter(|a| a.agent_id == id)
         .map(|a| appeal_row(&ctx, a))

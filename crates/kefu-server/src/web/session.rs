@@ -112,12 +112,8 @@ pub async fn login(State(state): State<AppState>, req: Request) -> PageResult {
     let next = safe_next(form.get("next"));
     let user = form.text("user");
     let password = form.raw("password").to_string();
-    let principal = match users::verify_password(&state.store, &user, &password).await {
-        Ok(p) => p,
-        Err(users::AuthError::Unauthenticated) => {
-            return login_page(&headers, lang, next, user, true);
-        }
-        Err(e) => return Err(e.into()),
+    let Some(principal) = users::verify_password(&state.store, &user, &password).await? else {
+        return login_page(&headers, lang, next, user, true);
     };
     let (token, _expires) = users::create_session(
         &state.store,

@@ -41,19 +41,10 @@ fn pretty<T: serde::Serialize>(v: &T) -> String {
 }
 
 async fn current(state: &AppState) -> Result<[String; 3], WebError> {
-    let quality = KpiService::new(state.store.clone())
-        .settings()
-        .await
-        .map_err(|e| WebError::Internal(e.to_string()))?;
+    let quality = KpiService::new(state.store.clone()).settings().await?;
     let complaints = ComplaintService::new(state.store.clone());
-    let sla = complaints
-        .sla_settings()
-        .await
-        .map_err(|e| WebError::Internal(e.to_string()))?;
-    let policy = complaints
-        .complaint_policy()
-        .await
-        .map_err(|e| WebError::Internal(e.to_string()))?;
+    let sla = complaints.sla_settings().await?;
+    let policy = complaints.complaint_policy().await?;
     Ok([pretty(&quality), pretty(&sla), pretty(&policy)])
 }
 

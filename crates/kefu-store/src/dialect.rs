@@ -1,0 +1,205 @@
+//! What SQLite and PostgreSQL do differently, in one place.
+//!
+//! Queries go through sqlx's `Any` driver and are written once, with `$N`
+//! placeholders. Where the two backends need different SQL, the difference
+//! is decided here and nowhere else:
+//!
+//! - multi-row INSERTs: [`placeholders`] (`?` on SQLite, `$N` on PostgreSQL);
+//! - starting a write transaction: [`begin_write`] (`BEGIN IMMEDIATE` on
+//!   SQLite, so the write lock is taken up front, waiting up to
+//!   [`SQLITE_BUSY_TIMEOUT_MS`]; a plain `BEGIN` on PostgreSQL, whose writers
+//!   lock rows instead);
+//! - row locks: [`for_update`] and [`skip_locked`] (PostgreSQL only; an
+//!   SQLite write transaction already excludes every other writer);
+//! - join order: [`ordered_join`];
+//! - run-time `WHERE` clauses with numbered parameters: [`Where`].
+
+// Row locks and run-time WHERE clauses are used as the services' queries
+// move into this crate.
+#![allow(dead_code)]
+
+use std::fmt::Write as _;
+
+use sqlx::any::AnyArguments;
+use sqlx::query::Query;
+use sqlx::Any;
+
+use crate::Backend;
+
+/// A query of the `Any` driver.
+pub(crate) type AnyQuery<'q> = Query<'q, Any, AnyArguments>;
+
+/// How long an SQLite connection waits for another writer's lock before it
+/// reports `SQLITE_BUSY`.
+pub const SQLITE_BUSY_TIMEOUT_MS: u64 = 10_000;
+
+/// The settings of every SQLite connection: WAL (readers never wait for the
+/// writer), the busy timeout, foreign keys, and memory for the page cache
+/// and the memory map.
+pub(crate) fn sqlite_pragmas() -> String {
+    format!(
+        "PRAGMA page_size = 16384; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+         PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY; \
+         PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}; PRAGMA foreign_keys = ON; \
+         PRAGMA mmap_size = 1073741824;"
+    )
+}
+
+/// `($1,$2,…),($n,…)` for `rows` rows of `cols` columns. SQLite gets
+/// anonymous `?` instead: it resolves `$N` by searching the statement's
+/// parameter names, which is quadratic in a multi-row INSERT.
+pub(crate) fn placeholders(backend: Backend, rows: usize, cols: usize) -> String {
+    let mut s = String::with_capacity(rows * cols * 5);
+    let mut n = 1;
+    for r in 0..rows {
+        if r > 0 {
+            s.push(',');
+        }
+        s.push('(');
+        for c in 0..cols {
+            if c > 0 {
+                s.push(',');
+            }
+            match backend {
+                Backend::Sqlite => s.push('?'),
+                Backend::Postgres => {
+                    let _ = write!(s, "${n}");
+                }
+            }
+            n += 1;
+        }
+        s.push(')');
+    }
+    s
+}
+
+/// The statement that starts a write transaction. SQLite: `BEGIN
+/// IMMEDIATE` takes the database's one write lock at once (waiting up to the
+/// busy timeout) instead of failing later, when a transaction that has read
+/// tries to upgrade after another writer committed. PostgreSQL: `BEGIN`;
+/// writers that read before they write lock the rows ([`for_update`]).
+pub(crate) fn begin_write(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Sqlite => "BEGIN IMMEDIATE",
+        Backend::Postgres => "BEGIN",
+    }
+}
+
+/// ` FOR UPDATE` on PostgreSQL: the rows read stay locked until the
+/// transaction ends. Nothing on SQLite, whose write transactions exclude
+/// every other writer from their start.
+pub(crate) fn for_update(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Sqlite => "",
+        Backend::Postgres => " FOR UPDATE",
+    }
+}
+
+/// ` FOR UPDATE SKIP LOCKED` on PostgreSQL: claims rows no other node holds,
+/// so nodes scanning at once share the work. Nothing on SQLite (one writer
+/// at a time).
+pub(crate) fn skip_locked(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Sqlite => "",
+        Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+    }
+}
+
+/// An inner join that SQLite keeps in the written order (`CROSS JOIN`), for
+/// queries that must start from the left table; PostgreSQL plans its own.
+pub(crate) fn ordered_join(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Sqlite => "CROSS JOIN",
+        Backend::Postgres => "JOIN",
+    }
+}
+
+/// Whether `e` says the database was locked by another writer (SQLite's
+/// `SQLITE_BUSY` and its extended codes): worth trying again.
+pub(crate) fn is_busy(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(db) => db
+            .code()
+            .and_then(|c| c.parse::<i32>().ok())
+            .is_some_and(|c| c & 0xff == 5),
+        _ => false,
+    }
+}
+
+/// A value bound to a [`Where`] placeholder.
+#[derive(Debug, Clone)]
+pub(crate) enum Arg {
+    /// An integer.
+    Int(i64),
+    /// A text.
+    Text(String),
+}
+
+/// `WHERE` conditions built at run time, with numbered placeholders
+/// (`$1`, `$2`, …) and the values to bind to them in order.
+#[derive(Debug, Default)]
+pub(crate) struct Where {
+    parts: Vec<String>,
+    args: Vec<Arg>,
+}
+
+impl Where {
+    /// Adds a value; returns its placeholder.
+    pub(crate) fn arg(&mut self, a: Arg) -> String {
+        self.args.push(a);
+        format!("${}", self.args.len())
+    }
+
+    /// Adds a condition (which names placeholders from [`Where::arg`]).
+    pub(crate) fn push(&mut self, sql: impl Into<String>) {
+        self.parts.push(sql.into());
+    }
+
+    /// The placeholder after the last one added (for LIMIT, OFFSET …).
+    pub(crate) fn next_placeholder(&self, after: usize) -> String {
+        format!("${}", self.args.len() + after)
+    }
+
+    /// The conditions joined with AND (`1 = 1` when there are none).
+    pub(crate) fn sql(&self) -> String {
+        if self.parts.is_empty() {
+            "1 = 1".to_string()
+        } else {
+            self.parts.join(" AND ")
+        }
+    }
+
+    /// Binds the values, in order.
+    pub(crate) fn bind<'q>(&self, mut q: AnyQuery<'q>) -> AnyQuery<'q> {
+        for a in &self.args {
+            q = match a {
+                Arg::Int(v) => q.bind(*v),
+                Arg::Text(v) => q.bind(v.clone()),
+            };
+        }
+        q
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_follow_the_backend() {
+        assert_eq!(placeholders(Backend::Sqlite, 2, 2), "(?,?),(?,?)");
+        assert_eq!(placeholders(Backend::Postgres, 2, 2), "($1,$2),($3,$4)");
+    }
+
+    #[test]
+    fn where_numbers_its_parameters() {
+        let mut w = Where::default();
+        assert_eq!(w.sql(), "1 = 1");
+        let a = w.arg(Arg::Int(1));
+        w.push(format!("a = {a}"));
+        let b = w.arg(Arg::Text("x".into()));
+        w.push(format!("b = {b}"));
+        assert_eq!(w.sql(), "a = $1 AND b = $2");
+        assert_eq!(w.next_placeholder(1), "$3");
+    }
+}
