@@ -1000,18 +1000,12 @@ async fn insert_history_row(
     Ok(())
 }
 
-async fn load_rules(conn: &mut AnyConnection) -> Result<Rules, Error> {
-    let rows = sqlx::query("SELECT key, value FROM settings WHERE key IN ($1, $2)")
-        .bind(SLA_SETTINGS_KEY)
-        .bind(COMPLAINT_POLICY_KEY)
-        .fetch_all(&mut *conn)
-        .await
-        .db("reading settings")?;
+/// The rules from stored settings `(key, value)` (defaults where none are
+/// stored).
+fn rules_from(stored: Vec<(String, String)>) -> Result<Rules, Error> {
     let mut sla = SlaSettings::default();
     let mut policy = ComplaintPolicy::default();
-    for row in rows {
-        let key: String = row.try_get("key").db("settings.key")?;
-        let value: String = row.try_get("value").db("settings.value")?;
+    for (key, value) in stored {
         match key.as_str() {
             SLA_SETTINGS_KEY => {
                 sla = serde_json::from_str(&value).map_err(|e| corrupt("setting sla", e))?;
@@ -1026,26 +1020,12 @@ async fn load_rules(conn: &mut AnyConnection) -> Result<Rules, Error> {
     Ok(Rules::new(sla, policy))
 }
 
-async fn put_setting(
-    conn: &mut AnyConnection,
-    key: &str,
-    value: String,
-    actor: &Actor,
-    now: DateTime<Utc>,
-) -> Result<(), Error> {
-    sqlx::query(
-        "INSERT INTO settings (key, value, updated_at, updated_by) VALUES ($1, $2, $3, $4) \
-         ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at, \
-         updated_by = excluded.updated_by",
-    )
-    .bind(key)
-    .bind(value)
-    .bind(ms(now))
-    .bind(actor.id.clone())
-    .execute(&mut *conn)
-    .await
-    .db("storing a setting")?;
-    Ok(())
+/// The settings keys the rules are read from.
+const RULE_KEYS: [&str; 2] = [SLA_SETTINGS_KEY, COMPLAINT_POLICY_KEY];
+
+/// The rules in force, read inside `tx`.
+async fn load_rules(tx: &mut Tx) -> Result<Rules, Error> {
+    rules_from(tx.settings(&RULE_KEYS).await?)
 }
 
 fn history_from_row(row: &AnyRow) -> Result<HistoryRecord, Error> {
@@ -1667,13 +1647,7 @@ impl ComplaintService {
     /// The stored settings (defaults where none are stored), read outside
     /// any transaction.
     async fn rules(&self) -> Result<Rules, Error> {
-        let mut conn = self
-            .store
-            .pool()
-            .acquire()
-            .await
-            .db("connecting to the database")?;
-        load_rules(&mut conn).await
+        rules_from(self.store.settings(&RULE_KEYS).await?)
     }
 
     /// The SLA settings in force (the default when none are stored).
@@ -1695,7 +1669,8 @@ impl ComplaintService {
         let value = serde_json::to_string(&settings)
             .map_err(|e| Error::invalid_field("settings", e.to_string()))?;
         let mut tx = self.begin_write().await?;
-        put_setting(&mut tx, SLA_SETTINGS_KEY, value, actor, now).await?;
+        tx.put_setting(SLA_SETTINGS_KEY, &value, &actor.id, ms(now))
+            .await?;
         let rules = load_rules(&mut tx).await?;
         self.recompute_open(&mut tx, &rules, now).await?;
         tx.commit().await?;
@@ -1721,7 +1696,8 @@ impl ComplaintService {
         let value = serde_json::to_string(&policy)
             .map_err(|e| Error::invalid_field("policy", e.to_string()))?;
         let mut tx = self.begin_write().await?;
-        put_setting(&mut tx, COMPLAINT_POLICY_KEY, value, actor, now).await?;
+        tx.put_setting(COMPLAINT_POLICY_KEY, &value, &actor.id, ms(now))
+            .await?;
         tx.commit().await?;
         Ok(policy)
     }

@@ -1152,17 +1152,9 @@ impl KpiService {
 
     /// The stored settings, or the defaults.
     pub async fn settings(&self) -> Result<QualitySettings, Error> {
-        let row = db(
-            sqlx::query("SELECT value FROM settings WHERE key = $1")
-                .bind(SETTINGS_KEY)
-                .fetch_optional(self.store.pool())
-                .await,
-            "reading quality settings",
-        )?;
-        match row {
+        match self.store.setting(SETTINGS_KEY).await? {
             None => Ok(QualitySettings::default()),
-            Some(r) => {
-                let text: String = db(r.try_get("value"), "settings.value")?;
+            Some(text) => {
                 serde_json::from_str(&text).map_err(|e| Error::corrupt("quality settings", e))
             }
         }
@@ -1177,21 +1169,7 @@ impl KpiService {
     ) -> Result<(), Error> {
         settings.validate().map_err(invalid_settings)?;
         let text = serde_json::to_string(settings).map_err(invalid_settings)?;
-        db(
-            sqlx::query(
-                "INSERT INTO settings (key, value, updated_at, updated_by) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at, \
-                 updated_by = excluded.updated_by",
-            )
-            .bind(SETTINGS_KEY)
-            .bind(text)
-            .bind(now)
-            .bind(by)
-            .execute(self.store.pool())
-            .await,
-            "storing quality settings",
-        )?;
-        Ok(())
+        Ok(self.store.put_setting(SETTINGS_KEY, &text, by, now).await?)
     }
 
     /// KPIs and ratings of every agent, team and the centre for `period`.

@@ -14,6 +14,7 @@ pub mod dialect;
 mod packs;
 pub mod quality;
 mod search;
+mod settings;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod transaction;
@@ -205,6 +206,15 @@ impl Store {
     /// The underlying pool, for the service layer's own queries.
     pub fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// A connection of the pool, for one-statement methods that share their
+    /// SQL with a [`Tx`] method.
+    pub(crate) async fn conn(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Any>, StoreError> {
+        self.pool
+            .acquire()
+            .await
+            .context("connecting to the database")
     }
 
     /// Closes every connection.

@@ -102,30 +102,15 @@ impl Store {
     /// The pack version activated in the dashboard (or by `kefu serve
     /// --pack`), if any.
     pub async fn active_pack(&self) -> Result<Option<i64>, StoreError> {
-        let row = sqlx::query("SELECT value FROM settings WHERE key = $1")
-            .bind(ACTIVE_PACK_KEY)
-            .fetch_optional(self.pool())
-            .await
-            .context("reading the active pack")?;
-        Ok(row
-            .and_then(|r| r.try_get::<String, _>("value").ok())
+        Ok(self
+            .setting(ACTIVE_PACK_KEY)
+            .await?
             .and_then(|v| v.trim().parse::<i64>().ok()))
     }
 
     /// Records `id` as the active pack version (every node follows it).
     pub async fn set_active_pack(&self, id: i64, by: &str) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO settings (key, value, updated_at, updated_by) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at, \
-             updated_by = excluded.updated_by",
-        )
-        .bind(ACTIVE_PACK_KEY)
-        .bind(id.to_string())
-        .bind(now_ms())
-        .bind(by)
-        .execute(self.pool())
-        .await
-        .context("recording the active pack")?;
-        Ok(())
+        self.put_setting(ACTIVE_PACK_KEY, &id.to_string(), by, now_ms())
+            .await
     }
 }

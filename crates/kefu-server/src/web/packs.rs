@@ -9,7 +9,6 @@ use axum::extract::State;
 use kefu_engine::{Conversation, Inspection, Inspector, RulePack, Scratch};
 use kefu_formats::native::parse_conversation;
 use kefu_service::auth::can_read_agent_data;
-use sqlx::Row;
 
 use super::html;
 use super::i18n::msg;
@@ -176,18 +175,6 @@ pub async fn overview(State(state): State<AppState>, page: Page) -> PageResult {
     })
 }
 
-/// The stored text of a pack version.
-async fn version_source(state: &AppState, id: i64) -> Result<Option<String>, WebError> {
-    let row = sqlx::query("SELECT source FROM pack_versions WHERE id = $1")
-        .bind(id)
-        .fetch_optional(state.store.pool())
-        .await
-        .map_err(|e| WebError::Internal(format!("reading a pack version: {e}")))?;
-    row.map(|r| r.try_get::<String, _>("source"))
-        .transpose()
-        .map_err(|e| WebError::Internal(format!("pack_versions.source: {e}")))
-}
-
 /// A problem of the edited pack.
 struct Issue {
     line: usize,
@@ -259,7 +246,7 @@ pub async fn editor(State(state): State<AppState>, page: Page) -> PageResult {
         Some(v) => v.parse::<i64>().map_err(|_| WebError::NotFound)?,
         None => state.pack_version_id(),
     };
-    let source = match version_source(&state, id).await? {
+    let source = match state.store.pack_source(id).await? {
         Some(s) => s,
         None if page.param("version").is_some() => return Err(WebError::NotFound),
         None => kefu_engine::pack::DEFAULT_PACK_ZH_CN.to_string(),
