@@ -28,11 +28,10 @@ use std::time::Duration;
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
-use kefu_store::{now_ms, Store, StoreError};
+pub use kefu_store::TokenInfo;
+use kefu_store::{now_ms, Holder, Store, UserRecord};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use sqlx::any::AnyRow;
-use sqlx::Row;
 
 use crate::error::Error;
 
@@ -45,17 +44,6 @@ pub const MAX_PASSWORD_CHARS: usize = 1024;
 pub const MAX_USER_ID_CHARS: usize = 64;
 /// `last_used_at` of an API token is written at most this often.
 pub const TOKEN_TOUCH_INTERVAL_MS: i64 = 60_000;
-
-/// Adds context to a sqlx error.
-trait Context<T> {
-    fn context(self, context: &'static str) -> Result<T, Error>;
-}
-
-impl<T> Context<T> for Result<T, sqlx::Error> {
-    fn context(self, context: &'static str) -> Result<T, Error> {
-        self.map_err(|source| Error::from(StoreError::Database { context, source }))
-    }
-}
 
 // ---------------------------------------------------------------------------
 // Roles, users, principals
@@ -181,18 +169,25 @@ pub struct NewUser {
     pub password: Option<String>,
 }
 
-fn user_from_row(row: &AnyRow) -> Result<User, Error> {
-    let role: String = row.try_get("role").context("users.role")?;
-    let id: String = row.try_get("id").context("users.id")?;
-    let role = role
-        .parse::<Role>()
-        .map_err(|_| Error::corrupt(format!("user `{id}`"), format!("unknown role `{role}`")))?;
-    Ok(User {
-        display_name: row.try_get("display_name").context("users.display_name")?,
-        role,
-        team: row.try_get("team").context("users.team")?,
-        active: row.try_get::<i64, _>("active").context("users.active")? != 0,
-        id,
+impl User {
+    fn from_record(r: UserRecord) -> Result<User, Error> {
+        Ok(User {
+            role: stored_role(&r.role, &r.id)?,
+            id: r.id,
+            display_name: r.display_name,
+            team: r.team,
+            active: r.active,
+        })
+    }
+}
+
+/// A role read back from the store.
+fn stored_role(role: &str, user_id: &str) -> Result<Role, Error> {
+    role.parse::<Role>().map_err(|_| {
+        Error::corrupt(
+            format!("user `{user_id}`"),
+            format!("unknown role `{role}`"),
+        )
     })
 }
 
@@ -258,53 +253,38 @@ pub async fn add_user(store: &Store, new: NewUser) -> Result<User, Error> {
         }
         None => None,
     };
-    let now = now_ms();
-    let inserted = sqlx::query(
-        "INSERT INTO users (id, display_name, role, team, password_hash, active, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, 1, $6, $6) ON CONFLICT (id) DO NOTHING",
-    )
-    .bind(&new.id)
-    .bind(&display_name)
-    .bind(new.role.as_str())
-    .bind(team.clone())
-    .bind(password_hash)
-    .bind(now)
-    .execute(store.pool())
-    .await
-    .context("adding a user")?
-    .rows_affected();
-    if inserted == 0 {
-        return Err(Error::Conflict(format!(
-            "a user with id `{}` already exists",
-            new.id
-        )));
-    }
-    Ok(User {
+    let record = UserRecord {
         id: new.id,
         display_name,
-        role: new.role,
+        role: new.role.as_str().to_string(),
         team,
         active: true,
-    })
+    };
+    if !store
+        .insert_user(&record, password_hash.as_deref(), now_ms())
+        .await?
+    {
+        return Err(Error::Conflict(format!(
+            "a user with id `{}` already exists",
+            record.id
+        )));
+    }
+    User::from_record(record)
 }
 
 /// One user, or `None`.
 pub async fn get_user(store: &Store, id: &str) -> Result<Option<User>, Error> {
-    let row = sqlx::query("SELECT id, display_name, role, team, active FROM users WHERE id = $1")
-        .bind(id)
-        .fetch_optional(store.pool())
-        .await
-        .context("reading a user")?;
-    row.as_ref().map(user_from_row).transpose()
+    store.user(id).await?.map(User::from_record).transpose()
 }
 
 /// Every user, by id.
 pub async fn list_users(store: &Store) -> Result<Vec<User>, Error> {
-    let rows = sqlx::query("SELECT id, display_name, role, team, active FROM users ORDER BY id")
-        .fetch_all(store.pool())
-        .await
-        .context("listing users")?;
-    rows.iter().map(user_from_row).collect()
+    store
+        .users()
+        .await?
+        .into_iter()
+        .map(User::from_record)
+        .collect()
 }
 
 /// Sets (or, with `None`, removes) a user's password. Removing it makes a
@@ -318,15 +298,10 @@ pub async fn set_password(store: &Store, id: &str, password: Option<String>) -> 
         }
         None => None,
     };
-    let n = sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
-        .bind(hash)
-        .bind(now_ms())
-        .bind(id)
-        .execute(store.pool())
-        .await
-        .context("setting a password")?
-        .rows_affected();
-    if n == 0 {
+    if !store
+        .set_password_hash(id, hash.as_deref(), now_ms())
+        .await?
+    {
         return Err(no_such_user(id));
     }
     Ok(())
@@ -336,15 +311,7 @@ pub async fn set_password(store: &Store, id: &str, password: Option<String>) -> 
 /// and tokens stop working at once (they are kept, and work again when the
 /// user is reactivated, unless they expired or were revoked meanwhile).
 pub async fn set_active(store: &Store, id: &str, active: bool) -> Result<(), Error> {
-    let n = sqlx::query("UPDATE users SET active = $1, updated_at = $2 WHERE id = $3")
-        .bind(i64::from(active))
-        .bind(now_ms())
-        .bind(id)
-        .execute(store.pool())
-        .await
-        .context("activating or deactivating a user")?
-        .rows_affected();
-    if n == 0 {
+    if !store.set_user_active(id, active, now_ms()).await? {
         return Err(no_such_user(id));
     }
     Ok(())
@@ -467,29 +434,14 @@ pub async fn verify_password(
     id: &str,
     password: &str,
 ) -> Result<Option<Principal>, Error> {
-    let row = sqlx::query("SELECT role, team, active, password_hash FROM users WHERE id = $1")
-        .bind(id)
-        .fetch_optional(store.pool())
-        .await
-        .context("reading a user to sign in")?;
-    let (user, stored) = match row {
-        Some(row) => {
-            let stored: Option<String> = row
-                .try_get("password_hash")
-                .context("users.password_hash")?;
-            let role: String = row.try_get("role").context("users.role")?;
-            let active = row.try_get::<i64, _>("active").context("users.active")? != 0;
-            let team: Option<String> = row.try_get("team").context("users.team")?;
-            (Some((role, team, active)), stored)
-        }
-        None => (None, None),
-    };
+    let credentials = store.credentials(id).await?;
+    let stored = credentials.as_ref().and_then(|c| c.password_hash.clone());
     let matches = password_matches(stored, password.to_string()).await?;
-    match user {
-        Some((role, team, true)) if matches => Ok(Some(Principal {
+    match credentials {
+        Some(c) if c.active && matches => Ok(Some(Principal {
             user_id: id.to_string(),
-            role: role.parse()?,
-            team,
+            role: stored_role(&c.role, id)?,
+            team: c.team,
         })),
         _ => Ok(None),
     }
@@ -552,16 +504,9 @@ pub async fn create_session(
     require_active_user(store, user_id).await?;
     let token = new_token()?;
     let expires_at = add_ttl(now, ttl);
-    sqlx::query(
-        "INSERT INTO sessions (id, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
-    )
-    .bind(token_hash(&token))
-    .bind(user_id)
-    .bind(now)
-    .bind(expires_at)
-    .execute(store.pool())
-    .await
-    .context("starting a session")?;
+    store
+        .insert_session(&token_hash(&token), user_id, now, expires_at)
+        .await?;
     Ok((token, expires_at))
 }
 
@@ -575,90 +520,38 @@ pub async fn principal_for_session(
     if !plausible_token(token) {
         return Ok(None);
     }
-    let row = sqlx::query(
-        "SELECT u.id, u.role, u.team FROM sessions s JOIN users u ON u.id = s.user_id \
-         WHERE s.id = $1 AND s.expires_at > $2 AND u.active = 1",
-    )
-    .bind(token_hash(token))
-    .bind(now)
-    .fetch_optional(store.pool())
-    .await
-    .context("looking up a session")?;
-    row.as_ref().map(principal_from_row).transpose()
+    store
+        .session_holder(&token_hash(token), now)
+        .await?
+        .map(Principal::from_holder)
+        .transpose()
 }
 
-fn principal_from_row(row: &AnyRow) -> Result<Principal, Error> {
-    let role: String = row.try_get("role").context("users.role")?;
-    Ok(Principal {
-        user_id: row.try_get("id").context("users.id")?,
-        role: role.parse()?,
-        team: row.try_get("team").context("users.team")?,
-    })
+impl Principal {
+    fn from_holder(h: Holder) -> Result<Principal, Error> {
+        Ok(Principal {
+            role: stored_role(&h.role, &h.user_id)?,
+            user_id: h.user_id,
+            team: h.team,
+        })
+    }
 }
 
 /// Ends a session (signing out). Unknown tokens are ignored.
 pub async fn end_session(store: &Store, token: &str) -> Result<(), Error> {
-    sqlx::query("DELETE FROM sessions WHERE id = $1")
-        .bind(token_hash(token))
-        .execute(store.pool())
-        .await
-        .context("ending a session")?;
-    Ok(())
+    Ok(store.delete_session(&token_hash(token)).await?)
 }
 
 /// Ends every session of a user (e.g. after a password leak); returns how
 /// many there were.
 pub async fn end_user_sessions(store: &Store, user_id: &str) -> Result<u64, Error> {
-    Ok(sqlx::query("DELETE FROM sessions WHERE user_id = $1")
-        .bind(user_id)
-        .execute(store.pool())
-        .await
-        .context("ending a user's sessions")?
-        .rows_affected())
+    Ok(store.delete_user_sessions(user_id).await?)
 }
 
 /// Deletes sessions that expired before `now` (housekeeping; expired
 /// sessions are refused whether or not they were purged). Returns how many.
 pub async fn purge_expired_sessions(store: &Store, now: i64) -> Result<u64, Error> {
-    Ok(sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
-        .bind(now)
-        .execute(store.pool())
-        .await
-        .context("purging expired sessions")?
-        .rows_affected())
-}
-
-/// An API token as listed (never the token itself).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TokenInfo {
-    /// Row id, to revoke it by.
-    pub id: i64,
-    /// The user it acts as.
-    pub user_id: String,
-    /// What it is for (`crm-sync`).
-    pub name: String,
-    /// Its first 8 characters, to recognise it.
-    pub prefix: String,
-    /// Created, Unix ms.
-    pub created_at: i64,
-    /// Last used, Unix ms (to the minute: see [`TOKEN_TOUCH_INTERVAL_MS`]).
-    pub last_used_at: Option<i64>,
-    /// Revoked, Unix ms.
-    pub revoked_at: Option<i64>,
-}
-
-fn token_info_from_row(row: &AnyRow) -> Result<TokenInfo, Error> {
-    Ok(TokenInfo {
-        id: row.try_get("id").context("api_tokens.id")?,
-        user_id: row.try_get("user_id").context("api_tokens.user_id")?,
-        name: row.try_get("name").context("api_tokens.name")?,
-        prefix: row.try_get("prefix").context("api_tokens.prefix")?,
-        created_at: row.try_get("created_at").context("api_tokens.created_at")?,
-        last_used_at: row
-            .try_get("last_used_at")
-            .context("api_tokens.last_used_at")?,
-        revoked_at: row.try_get("revoked_at").context("api_tokens.revoked_at")?,
-    })
+    Ok(store.delete_expired_sessions(now).await?)
 }
 
 /// Creates an API token acting as an active user. Returns the token, to
@@ -679,27 +572,10 @@ pub async fn create_api_token(
     let token = new_token()?;
     let hash = token_hash(&token);
     let prefix: String = token.chars().take(8).collect();
-    sqlx::query(
-        "INSERT INTO api_tokens (user_id, name, token_hash, prefix, created_at) \
-         VALUES ($1, $2, $3, $4, $5)",
-    )
-    .bind(user_id)
-    .bind(name)
-    .bind(&hash)
-    .bind(&prefix)
-    .bind(now)
-    .execute(store.pool())
-    .await
-    .context("creating an API token")?;
-    let row = sqlx::query(
-        "SELECT id, user_id, name, prefix, created_at, last_used_at, revoked_at \
-         FROM api_tokens WHERE token_hash = $1",
-    )
-    .bind(&hash)
-    .fetch_one(store.pool())
-    .await
-    .context("reading the new API token")?;
-    Ok((token, token_info_from_row(&row)?))
+    let info = store
+        .insert_api_token(user_id, name, &hash, &prefix, now)
+        .await?;
+    Ok((token, info))
 }
 
 /// Who an API token acts as, if it is known, not revoked and its user
@@ -713,38 +589,15 @@ pub async fn principal_for_token(
     if !plausible_token(token) {
         return Ok(None);
     }
-    let row = sqlx::query(
-        "SELECT t.id AS token_id, t.last_used_at, u.id, u.role, u.team \
-         FROM api_tokens t JOIN users u ON u.id = t.user_id \
-         WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND u.active = 1",
-    )
-    .bind(token_hash(token))
-    .fetch_optional(store.pool())
-    .await
-    .context("looking up an API token")?;
-    let Some(row) = row else {
+    let Some(used) = store.api_token_use(&token_hash(token)).await? else {
         return Ok(None);
     };
-    let principal = principal_from_row(&row)?;
-    let token_id: i64 = row.try_get("token_id").context("api_tokens.id")?;
-    let last_used: Option<i64> = row
-        .try_get("last_used_at")
-        .context("api_tokens.last_used_at")?;
     let stale = now.saturating_sub(TOKEN_TOUCH_INTERVAL_MS);
-    if last_used.is_none_or(|t| t <= stale) {
-        // The condition is repeated so that concurrent nodes write once.
-        sqlx::query(
-            "UPDATE api_tokens SET last_used_at = $1 \
-             WHERE id = $2 AND (last_used_at IS NULL OR last_used_at <= $3)",
-        )
-        .bind(now)
-        .bind(token_id)
-        .bind(stale)
-        .execute(store.pool())
-        .await
-        .context("recording an API token's use")?;
+    if used.last_used_at.is_none_or(|t| t <= stale) {
+        // The store repeats the condition so that concurrent nodes write once.
+        store.touch_api_token(used.token_id, now, stale).await?;
     }
-    Ok(Some(principal))
+    Principal::from_holder(used.holder).map(Some)
 }
 
 /// Revokes one of `user_id`'s tokens. Revoking a revoked token keeps the
@@ -756,17 +609,7 @@ pub async fn revoke_token(
     token_id: i64,
     now: i64,
 ) -> Result<(), Error> {
-    let n = sqlx::query(
-        "UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2 AND user_id = $3",
-    )
-    .bind(now)
-    .bind(token_id)
-    .bind(user_id)
-    .execute(store.pool())
-    .await
-    .context("revoking an API token")?
-    .rows_affected();
-    if n == 0 {
+    if !store.revoke_api_token(user_id, token_id, now).await? {
         return Err(Error::NotFound(format!(
             "user `{user_id}` has no API token {token_id}"
         )));
@@ -776,15 +619,7 @@ pub async fn revoke_token(
 
 /// A user's API tokens, revoked ones included, newest first.
 pub async fn list_tokens(store: &Store, user_id: &str) -> Result<Vec<TokenInfo>, Error> {
-    let rows = sqlx::query(
-        "SELECT id, user_id, name, prefix, created_at, last_used_at, revoked_at \
-         FROM api_tokens WHERE user_id = $1 ORDER BY id DESC",
-    )
-    .bind(user_id)
-    .fetch_all(store.pool())
-    .await
-    .context("listing API tokens")?;
-    rows.iter().map(token_info_from_row).collect()
+    Ok(store.api_tokens(user_id).await?)
 }
 
 // ---------------------------------------------------------------------------

@@ -1200,23 +1200,19 @@ impl KpiService {
     }
 
     async fn people(&self) -> Result<HashMap<String, Person>, Error> {
-        let rows = db(
-            sqlx::query("SELECT id, display_name, team FROM users")
-                .fetch_all(self.store.pool())
-                .await,
-            "reading users",
-        )?;
-        let mut out = HashMap::with_capacity(rows.len());
-        for r in rows {
-            out.insert(
-                db(r.try_get::<String, _>("id"), "users.id")?,
-                Person {
-                    name: db(r.try_get("display_name"), "users.display_name")?,
-                    team: db(r.try_get("team"), "users.team")?,
-                },
-            );
-        }
-        Ok(out)
+        Ok(self
+            .store
+            .users()
+            .await?
+            .into_iter()
+            .map(|u| {
+                let person = Person {
+                    name: u.display_name,
+                    team: u.team,
+                };
+                (u.id, person)
+            })
+            .collect())
     }
 
     async fn complaint_facts(

@@ -18,6 +18,7 @@ mod settings;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod transaction;
+mod users;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -33,6 +34,7 @@ pub use conversations::{
 pub use packs::PackVersion;
 pub use search::{search_form, transcript_text, TextFilter, MAX_QUERY_TERMS};
 pub use transaction::Tx;
+pub use users::{Credentials, Holder, TokenInfo, TokenUse, UserRecord};
 
 /// Decompresses a stored document (a conversation record or a result), for
 /// services that read those columns themselves.
