@@ -67,12 +67,13 @@ use std::str::FromStr;
 use std::sync::OnceLock;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use kefu_store::{Backend, Store, StoreError, Tx};
+pub use kefu_store::SlaFilter;
+use kefu_store::{
+    ComplaintQuery, ComplaintRow, EscalationFlags as Flags, EscalationRow, HistoryRow, NewRevisit,
+    RevisitRow, SlaColumns, Store, StoredComplaint, Tx,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use sqlx::any::{AnyArguments, AnyRow};
-use sqlx::query::Query;
-use sqlx::{Any, AnyConnection, AssertSqlSafe, Row};
 
 use crate::complaint::{
     self, Actor, ActorRole, Assignee, Command, CommandKind, Complaint, ComplaintError,
@@ -106,21 +107,8 @@ const SCAN_MAX_BATCHES: usize = 50;
 /// Complaints recomputed per page when the SLA settings change.
 const RECOMPUTE_PAGE: i64 = 500;
 
-type AnyQuery<'q> = Query<'q, Any, AnyArguments>;
-
 // ---------------------------------------------------------------------------
 // Errors
-
-/// Adds what kefu was doing to a sqlx error.
-trait Db<T> {
-    fn db(self, context: &'static str) -> Result<T, Error>;
-}
-
-impl<T> Db<T> for Result<T, sqlx::Error> {
-    fn db(self, context: &'static str) -> Result<T, Error> {
-        self.map_err(|source| Error::from(StoreError::Database { context, source }))
-    }
-}
 
 fn corrupt(what: impl Into<String>, reason: impl fmt::Display) -> Error {
     Error::corrupt(what, reason)
@@ -272,10 +260,14 @@ impl Rules {
             }
         }
         SlaColumns {
-            state: combined_label(reply.label, resolve.label),
-            reply,
-            resolve,
-            next_at: next,
+            reply_due_at: reply.due,
+            reply_near_at: reply.near,
+            resolve_due_at: resolve.due,
+            resolve_near_at: resolve.near,
+            reply_sla: reply.label,
+            resolve_sla: resolve.label,
+            sla_state: combined_label(reply.label, resolve.label),
+            sla_next_at: next,
         }
     }
 }
@@ -298,48 +290,12 @@ fn sla_input(c: &Complaint) -> SlaInput {
     }
 }
 
-/// Which scanner actions are done for a complaint.
-#[derive(Debug, Clone, Copy, Default)]
-struct Flags {
-    escalated_reply: bool,
-    escalated_resolve: bool,
-    reply_near: bool,
-    resolve_near: bool,
-}
-
-const FLAG_COLUMNS: &str =
-    "escalated_reply_at, escalated_resolve_at, reply_near_notified_at, resolve_near_notified_at";
-
-impl Flags {
-    fn from_row(row: &AnyRow) -> Result<Flags, Error> {
-        let set = |col: &'static str| -> Result<bool, Error> {
-            Ok(row
-                .try_get::<Option<i64>, _>(col)
-                .db("reading escalation flags")?
-                .is_some())
-        };
-        Ok(Flags {
-            escalated_reply: set("escalated_reply_at")?,
-            escalated_resolve: set("escalated_resolve_at")?,
-            reply_near: set("reply_near_notified_at")?,
-            resolve_near: set("resolve_near_notified_at")?,
-        })
-    }
-}
-
 struct ClockColumns {
     /// First instant (ms, rounded up) at which the clock is breached.
     due: Option<i64>,
     /// First instant (ms, rounded up) at which it is a near breach.
     near: Option<i64>,
     label: &'static str,
-}
-
-struct SlaColumns {
-    reply: ClockColumns,
-    resolve: ClockColumns,
-    state: &'static str,
-    next_at: Option<i64>,
 }
 
 fn clock_columns(
@@ -527,21 +483,6 @@ pub struct ComplaintSummary {
     pub sla: SlaReport,
     /// The combined SLA state now ([`sla_state_label`]).
     pub sla_state: String,
-}
-
-/// Filter on the SLA clocks, judged at the `now` given to
-/// [`ComplaintService::list`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SlaFilter {
-    /// A clock is breached now, or was met late.
-    Breached,
-    /// Not breached, but a running clock is past its near-breach share.
-    NearBreach,
-    /// Breached or near breach.
-    AtRisk,
-    /// Waiting on the customer (clocks paused).
-    Paused,
 }
 
 /// What [`ComplaintService::list`] returns; every field narrows the list.
@@ -734,51 +675,8 @@ pub struct MetRateReport {
 }
 
 // ---------------------------------------------------------------------------
-// Small SQL helpers
+// Between the domain and the stored rows
 // ---------------------------------------------------------------------------
-
-/// A value to bind.
-#[derive(Debug, Clone)]
-enum Arg {
-    I(i64),
-    S(String),
-}
-
-/// WHERE conditions with numbered placeholders.
-#[derive(Debug, Default)]
-struct Conditions {
-    parts: Vec<String>,
-    args: Vec<Arg>,
-}
-
-impl Conditions {
-    fn arg(&mut self, a: Arg) -> String {
-        self.args.push(a);
-        format!("${}", self.args.len())
-    }
-
-    fn push(&mut self, sql: String) {
-        self.parts.push(sql);
-    }
-
-    fn where_sql(&self) -> String {
-        if self.parts.is_empty() {
-            "1 = 1".to_string()
-        } else {
-            self.parts.join(" AND ")
-        }
-    }
-
-    fn bind<'q>(&self, mut q: AnyQuery<'q>) -> AnyQuery<'q> {
-        for a in &self.args {
-            q = match a {
-                Arg::I(v) => q.bind(*v),
-                Arg::S(v) => q.bind(v.clone()),
-            };
-        }
-        q
-    }
-}
 
 fn ms(t: DateTime<Utc>) -> i64 {
     t.timestamp_millis()
@@ -821,183 +719,71 @@ fn reachable(c: &Complaint, actor: &Actor, kind: Option<CommandKind>) -> bool {
         || (kind == Some(CommandKind::Assign) && c.is_claimable_by(actor))
 }
 
-/// The complaint columns, in bind order (`id` first).
-const COMPLAINT_COLUMNS: &[&str] = &[
-    "id",
-    "version",
-    "state",
-    "priority",
-    "special",
-    "assignee_kind",
-    "assignee_id",
-    "customer_id",
-    "customer_name",
-    "channel",
-    "category",
-    "description",
-    "conversation_id",
-    "created_by",
-    "reopen_count",
-    "doc",
-    "opened_at",
-    "updated_at",
-    "first_reply_at",
-    "resolved_at",
-    "closed_at",
-    "waiting_since",
-    "reply_due_at",
-    "reply_near_at",
-    "resolve_due_at",
-    "resolve_near_at",
-    "reply_sla",
-    "resolve_sla",
-    "sla_state",
-    "sla_next_at",
-];
-
-fn insert_complaint_sql() -> String {
-    let cols = COMPLAINT_COLUMNS.join(", ");
-    let values: Vec<String> = (1..=COMPLAINT_COLUMNS.len())
-        .map(|i| format!("${i}"))
-        .collect();
-    format!(
-        "INSERT INTO complaints ({cols}) VALUES ({}) ON CONFLICT (id) DO NOTHING RETURNING id",
-        values.join(", ")
-    )
+/// The stored row of `c` with its SLA columns.
+fn complaint_row(c: &Complaint, sla: SlaColumns) -> Result<ComplaintRow, Error> {
+    Ok(ComplaintRow {
+        id: c.id.clone(),
+        version: version_i64(c.version)?,
+        state: c.state.as_str(),
+        priority: c.priority.as_str(),
+        special: c.special,
+        assignee_kind: c.assignee.as_ref().map(Assignee::kind_str),
+        assignee_id: c.assignee.as_ref().map(|a| a.id().to_string()),
+        customer_id: c.customer.id.clone(),
+        customer_name: c.customer.name.clone(),
+        channel: c.channel.clone(),
+        category: c.category.clone(),
+        description: c.description.clone(),
+        conversation_id: c.conversation_id.clone(),
+        created_by: c.created_by.clone(),
+        reopen_count: i64::from(c.reopen_count),
+        doc: serde_json::to_string(c).map_err(|e| corrupt(format!("complaint {}", c.id), e))?,
+        opened_at: ms(c.opened_at),
+        updated_at: ms(c.updated_at),
+        first_reply_at: c.first_reply_at.map(ms),
+        resolved_at: c.resolved_at.map(ms),
+        closed_at: c.closed_at.map(ms),
+        waiting_since: c.waiting_since.map(ms),
+        sla,
+    })
 }
 
-fn update_complaint_sql() -> String {
-    let sets: Vec<String> = COMPLAINT_COLUMNS
-        .iter()
-        .enumerate()
-        .skip(1)
-        .map(|(i, c)| format!("{c} = ${}", i + 1))
-        .collect();
-    format!(
-        "UPDATE complaints SET {} WHERE id = $1 AND version = ${}",
-        sets.join(", "),
-        COMPLAINT_COLUMNS.len() + 1
-    )
+/// The history row of an event of the complaint rules.
+fn history_row(e: &HistoryEvent) -> HistoryRow {
+    HistoryRow {
+        id: 0,
+        complaint_id: e.complaint_id.clone(),
+        at: ms(e.at),
+        actor_id: e.actor_id.clone(),
+        actor_role: e.actor_role.as_str().to_string(),
+        kind: e.kind.as_str().to_string(),
+        from_state: e.from_state.map(|s| s.as_str().to_string()),
+        to_state: e.to_state.map(|s| s.as_str().to_string()),
+        detail: e.detail.to_string(),
+    }
 }
 
-/// Binds the [`COMPLAINT_COLUMNS`] of `c`.
-fn bind_complaint<'q>(
-    q: AnyQuery<'q>,
-    c: &Complaint,
-    sla: &SlaColumns,
-) -> Result<AnyQuery<'q>, Error> {
-    let doc = serde_json::to_string(c).map_err(|e| corrupt(format!("complaint {}", c.id), e))?;
-    Ok(q.bind(c.id.clone())
-        .bind(version_i64(c.version)?)
-        .bind(c.state.as_str())
-        .bind(c.priority.as_str())
-        .bind(i64::from(c.special))
-        .bind(c.assignee.as_ref().map(Assignee::kind_str))
-        .bind(c.assignee.as_ref().map(|a| a.id().to_string()))
-        .bind(c.customer.id.clone())
-        .bind(c.customer.name.clone())
-        .bind(c.channel.clone())
-        .bind(c.category.clone())
-        .bind(c.description.clone())
-        .bind(c.conversation_id.clone())
-        .bind(c.created_by.clone())
-        .bind(i64::from(c.reopen_count))
-        .bind(doc)
-        .bind(ms(c.opened_at))
-        .bind(ms(c.updated_at))
-        .bind(c.first_reply_at.map(ms))
-        .bind(c.resolved_at.map(ms))
-        .bind(c.closed_at.map(ms))
-        .bind(c.waiting_since.map(ms))
-        .bind(sla.reply.due)
-        .bind(sla.reply.near)
-        .bind(sla.resolve.due)
-        .bind(sla.resolve.near)
-        .bind(sla.reply.label)
-        .bind(sla.resolve.label)
-        .bind(sla.state)
-        .bind(sla.next_at))
-}
-
-/// Rewrites the SLA columns of a complaint (not its document or version),
-/// setting the escalation flags given as `Some(now)` if still unset.
-async fn update_sla_columns(
-    conn: &mut AnyConnection,
-    id: &str,
-    sla: &SlaColumns,
-    new_flags: [Option<i64>; 4],
-) -> Result<(), Error> {
-    let [er, es, rn, sn] = new_flags;
-    sqlx::query(
-        "UPDATE complaints SET reply_due_at = $2, reply_near_at = $3, resolve_due_at = $4, \
-         resolve_near_at = $5, reply_sla = $6, resolve_sla = $7, sla_state = $8, sla_next_at = $9, \
-         escalated_reply_at = COALESCE(escalated_reply_at, $10), \
-         escalated_resolve_at = COALESCE(escalated_resolve_at, $11), \
-         reply_near_notified_at = COALESCE(reply_near_notified_at, $12), \
-         resolve_near_notified_at = COALESCE(resolve_near_notified_at, $13) WHERE id = $1",
-    )
-    .bind(id)
-    .bind(sla.reply.due)
-    .bind(sla.reply.near)
-    .bind(sla.resolve.due)
-    .bind(sla.resolve.near)
-    .bind(sla.reply.label)
-    .bind(sla.resolve.label)
-    .bind(sla.state)
-    .bind(sla.next_at)
-    .bind(er)
-    .bind(es)
-    .bind(rn)
-    .bind(sn)
-    .execute(&mut *conn)
-    .await
-    .db("updating SLA columns")?;
+/// Appends the events to the history inside `tx`.
+async fn append_history(tx: &mut Tx, events: &[HistoryEvent]) -> Result<(), Error> {
+    for e in events {
+        tx.append_complaint_history(&history_row(e)).await?;
+    }
     Ok(())
 }
 
-async fn insert_history(conn: &mut AnyConnection, e: &HistoryEvent) -> Result<(), Error> {
-    insert_history_row(
-        conn,
-        &e.complaint_id,
-        e.at,
-        &e.actor_id,
-        e.actor_role.as_str(),
-        e.kind.as_str(),
-        e.from_state,
-        e.to_state,
-        &e.detail,
-    )
-    .await
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn insert_history_row(
-    conn: &mut AnyConnection,
-    complaint_id: &str,
-    at: DateTime<Utc>,
-    actor_id: &str,
-    actor_role: &str,
-    kind: &str,
-    from_state: Option<ComplaintState>,
-    to_state: Option<ComplaintState>,
-    detail: &Value,
-) -> Result<(), Error> {
-    sqlx::query(
-        "INSERT INTO complaint_history (complaint_id, at, actor_id, actor_role, kind, from_state, \
-         to_state, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-    )
-    .bind(complaint_id)
-    .bind(ms(at))
-    .bind(actor_id)
-    .bind(actor_role)
-    .bind(kind)
-    .bind(from_state.map(ComplaintState::as_str))
-    .bind(to_state.map(ComplaintState::as_str))
-    .bind(detail.to_string())
-    .execute(&mut *conn)
-    .await
-    .db("appending complaint history")?;
-    Ok(())
+/// A stored complaint's document, checked against its version column.
+fn complaint_of(stored: &StoredComplaint) -> Result<Complaint, Error> {
+    let c = complaint_from_doc(&stored.id, &stored.doc)?;
+    if version_i64(c.version)? != stored.version {
+        return Err(corrupt(
+            format!("complaint {}", stored.id),
+            format!(
+                "document at version {}, row at {}",
+                c.version, stored.version
+            ),
+        ));
+    }
+    Ok(c)
 }
 
 /// The rules from stored settings `(key, value)` (defaults where none are
@@ -1028,81 +814,56 @@ async fn load_rules(tx: &mut Tx) -> Result<Rules, Error> {
     rules_from(tx.settings(&RULE_KEYS).await?)
 }
 
-fn history_from_row(row: &AnyRow) -> Result<HistoryRecord, Error> {
-    let id: i64 = row.try_get("id").db("complaint_history.id")?;
-    let what = || format!("history entry {id}");
-    let state = |col: &'static str| -> Result<Option<ComplaintState>, Error> {
-        let s: Option<String> = row.try_get(col).db("complaint_history state")?;
+fn history_record(r: HistoryRow) -> Result<HistoryRecord, Error> {
+    let what = || format!("history entry {}", r.id);
+    let state = |s: Option<String>| -> Result<Option<ComplaintState>, Error> {
         s.map(|s| s.parse::<ComplaintState>().map_err(|e| corrupt(what(), e)))
             .transpose()
     };
-    let detail: String = row.try_get("detail").db("complaint_history.detail")?;
     Ok(HistoryRecord {
-        id,
-        complaint_id: row
-            .try_get("complaint_id")
-            .db("complaint_history.complaint_id")?,
-        at: from_ms(row.try_get("at").db("complaint_history.at")?, &what())?,
-        actor_id: row.try_get("actor_id").db("complaint_history.actor_id")?,
-        actor_role: row
-            .try_get("actor_role")
-            .db("complaint_history.actor_role")?,
-        kind: row.try_get("kind").db("complaint_history.kind")?,
-        from_state: state("from_state")?,
-        to_state: state("to_state")?,
-        detail: serde_json::from_str(&detail).map_err(|e| corrupt(what(), e))?,
+        at: from_ms(r.at, &what())?,
+        from_state: state(r.from_state)?,
+        to_state: state(r.to_state)?,
+        detail: serde_json::from_str(&r.detail).map_err(|e| corrupt(what(), e))?,
+        id: r.id,
+        complaint_id: r.complaint_id,
+        actor_id: r.actor_id,
+        actor_role: r.actor_role,
+        kind: r.kind,
     })
 }
 
-const REVISIT_COLUMNS: &str = "r.id, r.complaint_id, r.created_at, r.due_at, r.assigned_role, \
-     r.done_at, r.done_by, r.outcome, r.outcome_kind";
-
-fn revisit_from_row(row: &AnyRow) -> Result<RevisitTask, Error> {
-    let id: i64 = row.try_get("id").db("revisit_tasks.id")?;
-    let what = || format!("revisit task {id}");
-    let role: String = row
-        .try_get("assigned_role")
-        .db("revisit_tasks.assigned_role")?;
-    let outcome_kind: Option<String> = row
-        .try_get("outcome_kind")
-        .db("revisit_tasks.outcome_kind")?;
+fn revisit_task(r: RevisitRow) -> Result<RevisitTask, Error> {
+    let what = || format!("revisit task {}", r.id);
     Ok(RevisitTask {
-        id: id.to_string(),
-        complaint_id: row
-            .try_get("complaint_id")
-            .db("revisit_tasks.complaint_id")?,
-        created_at: from_ms(
-            row.try_get("created_at").db("revisit_tasks.created_at")?,
-            &what(),
-        )?,
-        due_at: from_ms(row.try_get("due_at").db("revisit_tasks.due_at")?, &what())?,
-        assigned_role: role.parse::<ActorRole>().map_err(|e| corrupt(what(), e))?,
-        done_at: opt_from_ms(row.try_get("done_at").db("revisit_tasks.done_at")?, &what())?,
-        done_by: row.try_get("done_by").db("revisit_tasks.done_by")?,
-        outcome: row.try_get("outcome").db("revisit_tasks.outcome")?,
-        outcome_kind: outcome_kind
+        id: r.id.to_string(),
+        created_at: from_ms(r.created_at, &what())?,
+        due_at: from_ms(r.due_at, &what())?,
+        assigned_role: r
+            .assigned_role
+            .parse::<ActorRole>()
+            .map_err(|e| corrupt(what(), e))?,
+        done_at: opt_from_ms(r.done_at, &what())?,
+        outcome_kind: r
+            .outcome_kind
             .map(|k| k.parse::<RevisitOutcome>().map_err(|e| corrupt(what(), e)))
             .transpose()?,
+        complaint_id: r.complaint_id,
+        done_by: r.done_by,
+        outcome: r.outcome,
     })
 }
 
-const ESCALATION_COLUMNS: &str = "id, complaint_id, kind, due_at, created_at, node_id, notified_to";
-
-fn escalation_from_row(row: &AnyRow) -> Result<Escalation, Error> {
-    let id: i64 = row.try_get("id").db("escalations.id")?;
-    let what = || format!("escalation {id}");
-    let kind: String = row.try_get("kind").db("escalations.kind")?;
+fn escalation(r: EscalationRow) -> Result<Escalation, Error> {
+    let what = || format!("escalation {}", r.id);
     Ok(Escalation {
-        id,
-        complaint_id: row.try_get("complaint_id").db("escalations.complaint_id")?,
-        kind: kind.parse().map_err(|e| corrupt(what(), e))?,
-        due_at: opt_from_ms(row.try_get("due_at").db("escalations.due_at")?, &what())?,
-        created_at: from_ms(
-            row.try_get("created_at").db("escalations.created_at")?,
-            &what(),
-        )?,
-        node_id: row.try_get("node_id").db("escalations.node_id")?,
-        notified_to: row.try_get("notified_to").db("escalations.notified_to")?,
+        kind: r.kind.parse().map_err(|e| corrupt(what(), e))?,
+        due_at: opt_from_ms(r.due_at, &what())?,
+        created_at: from_ms(r.created_at, &what())?,
+        id: r.id,
+        complaint_id: r.complaint_id,
+        node_id: r.node_id,
+        notified_to: r.notified_to,
     })
 }
 
@@ -1157,20 +918,6 @@ impl ComplaintService {
         &self.store
     }
 
-    fn is_postgres(&self) -> bool {
-        self.store.backend() == Backend::Postgres
-    }
-
-    /// ` FOR UPDATE` on PostgreSQL; nothing on SQLite, whose write
-    /// transactions are exclusive anyway.
-    fn lock_clause(&self) -> &'static str {
-        if self.is_postgres() {
-            " FOR UPDATE"
-        } else {
-            ""
-        }
-    }
-
     /// A write transaction ([`Store::write`]).
     async fn begin_write(&self) -> Result<Tx, Error> {
         Ok(self.store.write().await?)
@@ -1221,7 +968,6 @@ impl ComplaintService {
         let generate = input.id.trim().is_empty();
         let mut tx = self.begin_write().await?;
         let rules = load_rules(&mut tx).await?;
-        let insert_sql = insert_complaint_sql();
         // A generated id can only be taken by a caller-chosen one that
         // happens to look the same; then take the next number.
         for _ in 0..5 {
@@ -1230,17 +976,13 @@ impl ComplaintService {
             }
             let (c, events) = complaint::new_complaint(input.clone(), actor, now)?;
             let cols = rules.columns(&c, &Flags::default(), now);
-            let q = bind_complaint(sqlx::query(AssertSqlSafe(insert_sql.clone())), &c, &cols)?;
-            let inserted = q.fetch_optional(&mut *tx).await.db("storing a complaint")?;
-            if inserted.is_none() {
+            if !tx.insert_complaint(&complaint_row(&c, cols)?).await? {
                 if generate {
                     continue;
                 }
                 return Err(conflict(format!("complaint {} already exists", c.id)));
             }
-            for e in &events {
-                insert_history(&mut tx, e).await?;
-            }
+            append_history(&mut tx, &events).await?;
             tx.commit().await?;
             return Ok(c.redacted_for(actor));
         }
@@ -1251,29 +993,13 @@ impl ComplaintService {
     /// escalation flags.
     async fn load_for_write(
         &self,
-        conn: &mut AnyConnection,
+        tx: &mut Tx,
         id: &str,
     ) -> Result<Option<(Complaint, Flags)>, Error> {
-        let sql = format!(
-            "SELECT id, doc, version, {FLAG_COLUMNS} FROM complaints WHERE id = $1{}",
-            self.lock_clause()
-        );
-        let row = sqlx::query(AssertSqlSafe(sql))
-            .bind(id)
-            .fetch_optional(&mut *conn)
-            .await
-            .db("reading a complaint")?;
-        let Some(row) = row else { return Ok(None) };
-        let doc: String = row.try_get("doc").db("complaints.doc")?;
-        let version: i64 = row.try_get("version").db("complaints.version")?;
-        let c = complaint_from_doc(id, &doc)?;
-        if version_i64(c.version)? != version {
-            return Err(corrupt(
-                format!("complaint {id}"),
-                format!("document at version {}, row at {version}", c.version),
-            ));
-        }
-        Ok(Some((c, Flags::from_row(&row)?)))
+        let Some(stored) = tx.lock_complaint(id).await? else {
+            return Ok(None);
+        };
+        Ok(Some((complaint_of(&stored)?, stored.flags)))
     }
 
     /// Applies `command` by `actor` at `now` ([`complaint::apply_with_policy`]
@@ -1308,31 +1034,19 @@ impl ComplaintService {
         let (next, events, effects) =
             complaint::apply_with_policy(&current, actor, command, now, &rules.complaint)?;
         let cols = rules.columns(&next, &flags, now);
-        let q = sqlx::query(AssertSqlSafe(update_complaint_sql()));
-        let updated = bind_complaint(q, &next, &cols)?
-            .bind(version_i64(current.version)?)
-            .execute(&mut *tx)
-            .await
-            .db("updating a complaint")?
-            .rows_affected();
-        if updated == 0 {
-            let actual: Option<i64> = sqlx::query("SELECT version FROM complaints WHERE id = $1")
-                .bind(id)
-                .fetch_optional(&mut *tx)
-                .await
-                .db("reading a complaint version")?
-                .map(|r| r.try_get("version"))
-                .transpose()
-                .db("complaints.version")?;
+        let row = complaint_row(&next, cols)?;
+        if !tx
+            .update_complaint(&row, version_i64(current.version)?)
+            .await?
+        {
+            let actual = tx.complaint_version(id).await?;
             return Err(ComplaintError::VersionConflict {
                 expected: current.version,
                 actual: actual.and_then(|v| u64::try_from(v).ok()).unwrap_or(0),
             }
             .into());
         }
-        for e in &events {
-            insert_history(&mut tx, e).await?;
-        }
+        append_history(&mut tx, &events).await?;
         for effect in &effects {
             if let SideEffect::CreateRevisit {
                 complaint_id,
@@ -1341,19 +1055,15 @@ impl ComplaintService {
                 attitude_score,
             } = effect
             {
-                sqlx::query(
-                    "INSERT INTO revisit_tasks (complaint_id, created_at, due_at, assigned_role, \
-                     result_score, attitude_score) VALUES ($1, $2, $3, $4, $5, $6)",
-                )
-                .bind(complaint_id.clone())
-                .bind(ms(now))
-                .bind(ms(*due_at))
-                .bind(ActorRole::Supervisor.as_str())
-                .bind(i64::from(*result_score))
-                .bind(i64::from(*attitude_score))
-                .execute(&mut *tx)
-                .await
-                .db("creating a revisit task")?;
+                tx.insert_revisit(&NewRevisit {
+                    complaint_id: complaint_id.clone(),
+                    created_at: ms(now),
+                    due_at: ms(*due_at),
+                    assigned_role: ActorRole::Supervisor.as_str(),
+                    result_score: i64::from(*result_score),
+                    attitude_score: i64::from(*attitude_score),
+                })
+                .await?;
             }
             // NotifyAssignee: kefu has no notification channel yet; the
             // assignment is in the history.
@@ -1373,50 +1083,31 @@ impl ComplaintService {
         now: DateTime<Utc>,
     ) -> Result<Option<ComplaintView>, Error> {
         let mut tx = self.begin_read().await?;
-        let row = sqlx::query("SELECT doc FROM complaints WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await
-            .db("reading a complaint")?;
-        let Some(row) = row else { return Ok(None) };
-        let doc: String = row.try_get("doc").db("complaints.doc")?;
+        let Some(doc) = tx.complaint_doc(id).await? else {
+            return Ok(None);
+        };
         let c = complaint_from_doc(id, &doc)?;
         if !reachable(&c, actor, None) {
             return Ok(None);
         }
         let rules = load_rules(&mut tx).await?;
-        let history = sqlx::query(
-            "SELECT id, complaint_id, at, actor_id, actor_role, kind, from_state, to_state, detail \
-             FROM complaint_history WHERE complaint_id = $1 ORDER BY id",
-        )
-        .bind(id)
-        .fetch_all(&mut *tx)
-        .await
-        .db("reading complaint history")?
-        .iter()
-        .map(history_from_row)
-        .collect::<Result<Vec<_>, _>>()?;
-        let sql = format!(
-            "SELECT {REVISIT_COLUMNS} FROM revisit_tasks r WHERE r.complaint_id = $1 ORDER BY r.id"
-        );
-        let revisits = sqlx::query(AssertSqlSafe(sql))
-            .bind(id)
-            .fetch_all(&mut *tx)
-            .await
-            .db("reading revisit tasks")?
-            .iter()
-            .map(revisit_from_row)
+        let history = tx
+            .complaint_history(id)
+            .await?
+            .into_iter()
+            .map(history_record)
             .collect::<Result<Vec<_>, _>>()?;
-        let sql = format!(
-            "SELECT {ESCALATION_COLUMNS} FROM escalations WHERE complaint_id = $1 ORDER BY id"
-        );
-        let escalations = sqlx::query(AssertSqlSafe(sql))
-            .bind(id)
-            .fetch_all(&mut *tx)
-            .await
-            .db("reading escalations")?
-            .iter()
-            .map(escalation_from_row)
+        let revisits = tx
+            .revisits_of(id)
+            .await?
+            .into_iter()
+            .map(revisit_task)
+            .collect::<Result<Vec<_>, _>>()?;
+        let escalations = tx
+            .escalations_of(id)
+            .await?
+            .into_iter()
+            .map(escalation)
             .collect::<Result<Vec<_>, _>>()?;
         tx.commit().await?;
         let (_, sla) = rules.report(&c, now);
@@ -1441,112 +1132,32 @@ impl ComplaintService {
         actor: &Actor,
         now: DateTime<Utc>,
     ) -> Result<(Vec<ComplaintSummary>, i64), Error> {
-        let mut w = Conditions::default();
+        let mut query = ComplaintQuery::default();
         if actor.role == ActorRole::Agent {
             if filter.claimable {
-                let mut alts = vec!["c.assignee_kind IS NULL".to_string()];
-                if !actor.groups.is_empty() {
-                    let ids: Vec<String> = actor
-                        .groups
-                        .iter()
-                        .map(|g| w.arg(Arg::S(g.clone())))
-                        .collect();
-                    alts.push(format!(
-                        "(c.assignee_kind = 'group' AND c.assignee_id IN ({}))",
-                        ids.join(", ")
-                    ));
-                }
-                w.push(format!("({})", alts.join(" OR ")));
-                w.push("c.state <> 'closed'".to_string());
+                query.claimable_in = Some(actor.groups.clone());
             } else {
-                let me = w.arg(Arg::S(actor.id.clone()));
-                w.push(format!(
-                    "c.assignee_kind = 'agent' AND c.assignee_id = {me}"
-                ));
+                query.agent = Some(actor.id.clone());
             }
         } else if let Some(a) = &filter.assignee {
-            let kind = w.arg(Arg::S(a.kind_str().to_string()));
-            let id = w.arg(Arg::S(a.id().to_string()));
-            w.push(format!("c.assignee_kind = {kind} AND c.assignee_id = {id}"));
+            query.assignee = Some((a.kind_str(), a.id().to_string()));
         }
-        if filter.unassigned {
-            w.push("c.assignee_kind IS NULL".to_string());
-        }
-        if !filter.states.is_empty() {
-            let states: Vec<String> = filter
-                .states
-                .iter()
-                .map(|s| w.arg(Arg::S(s.as_str().to_string())))
-                .collect();
-            w.push(format!("c.state IN ({})", states.join(", ")));
-        }
-        if let Some(t) = filter.opened_from {
-            let p = w.arg(Arg::I(ms(t)));
-            w.push(format!("c.opened_at >= {p}"));
-        }
-        if let Some(t) = filter.opened_to {
-            let p = w.arg(Arg::I(ms(t)));
-            w.push(format!("c.opened_at < {p}"));
-        }
-        if let Some(s) = filter.special {
-            let p = w.arg(Arg::I(i64::from(s)));
-            w.push(format!("c.special = {p}"));
-        }
-        if let Some(p) = filter.priority {
-            let p = w.arg(Arg::S(p.as_str().to_string()));
-            w.push(format!("c.priority = {p}"));
-        }
-        if let Some(sla) = filter.sla {
-            let now_p = w.arg(Arg::I(ms(now)));
-            let breached = format!(
-                "(c.sla_state = 'breached' \
-                 OR (c.reply_due_at IS NOT NULL AND c.reply_due_at <= {now_p}) \
-                 OR (c.resolve_due_at IS NOT NULL AND c.resolve_due_at <= {now_p}))"
-            );
-            let near = format!(
-                "((c.reply_near_at IS NOT NULL AND c.reply_near_at <= {now_p}) \
-                 OR (c.resolve_near_at IS NOT NULL AND c.resolve_near_at <= {now_p}))"
-            );
-            w.push(match sla {
-                SlaFilter::Breached => breached,
-                SlaFilter::NearBreach => format!("NOT {breached} AND {near}"),
-                SlaFilter::AtRisk => format!("({breached} OR {near})"),
-                SlaFilter::Paused => "c.waiting_since IS NOT NULL AND c.state <> 'closed'".into(),
-            });
-        }
-        let where_sql = w.where_sql();
+        query.unassigned = filter.unassigned;
+        query.states = filter.states.iter().map(|s| s.as_str()).collect();
+        query.opened_from = filter.opened_from.map(ms);
+        query.opened_to = filter.opened_to.map(ms);
+        query.special = filter.special;
+        query.priority = filter.priority.map(Priority::as_str);
+        query.sla = filter.sla.map(|f| (f, ms(now)));
         let limit = filter.limit.unwrap_or(50).clamp(1, 500);
         let offset = filter.offset.unwrap_or(0).max(0);
-        let n = w.args.len();
-        let list_sql = format!(
-            "SELECT c.id, c.doc FROM complaints c WHERE {where_sql} \
-             ORDER BY c.opened_at DESC, c.id DESC LIMIT ${} OFFSET ${}",
-            n + 1,
-            n + 2
-        );
-        let count_sql = format!("SELECT COUNT(*) AS n FROM complaints c WHERE {where_sql}");
         let mut tx = self.begin_read().await?;
         let rules = load_rules(&mut tx).await?;
-        let rows = w
-            .bind(sqlx::query(AssertSqlSafe(list_sql)))
-            .bind(limit)
-            .bind(offset)
-            .fetch_all(&mut *tx)
-            .await
-            .db("listing complaints")?;
-        let total: i64 = w
-            .bind(sqlx::query(AssertSqlSafe(count_sql)))
-            .fetch_one(&mut *tx)
-            .await
-            .db("counting complaints")?
-            .try_get("n")
-            .db("count")?;
+        let (rows, total) = tx.complaint_page(&query, limit, offset).await?;
         tx.commit().await?;
         let mut out = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let id: String = row.try_get("id").db("complaints.id")?;
-            let doc: String = row.try_get("doc").db("complaints.doc")?;
-            let c = complaint_from_doc(&id, &doc)?;
+        for (id, doc) in &rows {
+            let c = complaint_from_doc(id, doc)?;
             out.push(summary_of(&c, actor, &rules, now));
         }
         Ok((out, total))
@@ -1559,29 +1170,13 @@ impl ComplaintService {
         actor: &Actor,
         now: DateTime<Utc>,
     ) -> Result<Vec<RevisitTask>, Error> {
-        let mut w = Conditions::default();
-        w.push("r.done_at IS NULL".into());
-        let p = w.arg(Arg::I(ms(now)));
-        w.push(format!("r.due_at < {p}"));
-        if actor.role == ActorRole::Agent {
-            let me = w.arg(Arg::S(actor.id.clone()));
-            w.push(format!(
-                "c.assignee_kind = 'agent' AND c.assignee_id = {me}"
-            ));
-        }
-        let sql = format!(
-            "SELECT {REVISIT_COLUMNS} FROM revisit_tasks r JOIN complaints c ON c.id = r.complaint_id \
-             WHERE {} ORDER BY r.due_at, r.id",
-            w.where_sql()
-        );
-        let rows = w
-            .bind(sqlx::query(AssertSqlSafe(sql)))
-            .fetch_all(self.store.pool())
-            .await
-            .db("listing overdue revisits")?;
-        let tasks = rows
-            .iter()
-            .map(revisit_from_row)
+        let agent = (actor.role == ActorRole::Agent).then_some(actor.id.as_str());
+        let tasks = self
+            .store
+            .revisits_overdue(agent, ms(now))
+            .await?
+            .into_iter()
+            .map(revisit_task)
             .collect::<Result<Vec<_>, _>>()?;
         // The SQL compares milliseconds; keep the domain's definition.
         Ok(tasks.into_iter().filter(|t| t.is_overdue(now)).collect())
@@ -1603,19 +1198,10 @@ impl ComplaintService {
             return Err(not_found("revisit task", task_id));
         };
         let mut tx = self.begin_write().await?;
-        let sql = format!(
-            "SELECT {REVISIT_COLUMNS} FROM revisit_tasks r WHERE r.id = $1{}",
-            self.lock_clause()
-        );
-        let row = sqlx::query(AssertSqlSafe(sql))
-            .bind(row_id)
-            .fetch_optional(&mut *tx)
-            .await
-            .db("reading a revisit task")?;
-        let Some(row) = row else {
+        let Some(row) = tx.lock_revisit(row_id).await? else {
             return Err(not_found("revisit task", task_id));
         };
-        let task = revisit_from_row(&row)?;
+        let task = revisit_task(row)?;
         let Some((c, _)) = self.load_for_write(&mut tx, &task.complaint_id).await? else {
             return Err(not_found("complaint", &task.complaint_id));
         };
@@ -1623,23 +1209,21 @@ impl ComplaintService {
             return Err(not_found("revisit task", task_id));
         }
         let (done, event) = task.complete(&c, actor, outcome_kind, outcome, now)?;
-        let updated = sqlx::query(
-            "UPDATE revisit_tasks SET done_at = $2, done_by = $3, outcome = $4, outcome_kind = $5 \
-             WHERE id = $1 AND done_at IS NULL",
-        )
-        .bind(row_id)
-        .bind(done.done_at.map(ms))
-        .bind(done.done_by.clone())
-        .bind(done.outcome.clone())
-        .bind(done.outcome_kind.map(RevisitOutcome::as_str))
-        .execute(&mut *tx)
-        .await
-        .db("completing a revisit task")?
-        .rows_affected();
-        if updated == 0 {
+        let done_row = RevisitRow {
+            id: row_id,
+            complaint_id: done.complaint_id.clone(),
+            created_at: ms(done.created_at),
+            due_at: ms(done.due_at),
+            assigned_role: done.assigned_role.as_str().to_string(),
+            done_at: done.done_at.map(ms),
+            done_by: done.done_by.clone(),
+            outcome: done.outcome.clone(),
+            outcome_kind: done.outcome_kind.map(|k| k.as_str().to_string()),
+        };
+        if !tx.complete_revisit(&done_row).await? {
             return Err(conflict(format!("revisit task {task_id} is already done")));
         }
-        insert_history(&mut tx, &event).await?;
+        append_history(&mut tx, std::slice::from_ref(&event)).await?;
         tx.commit().await?;
         Ok(done)
     }
@@ -1706,32 +1290,20 @@ impl ComplaintService {
     /// settings), page by page inside `conn`'s transaction.
     async fn recompute_open(
         &self,
-        conn: &mut AnyConnection,
+        tx: &mut Tx,
         rules: &Rules,
         now: DateTime<Utc>,
     ) -> Result<(), Error> {
-        let sql = format!(
-            "SELECT id, doc, {FLAG_COLUMNS} FROM complaints WHERE state <> 'closed' AND id > $1 \
-             ORDER BY id LIMIT $2{}",
-            self.lock_clause()
-        );
         let mut after = String::new();
         loop {
-            let rows = sqlx::query(AssertSqlSafe(sql.clone()))
-                .bind(after.clone())
-                .bind(RECOMPUTE_PAGE)
-                .fetch_all(&mut *conn)
-                .await
-                .db("reading open complaints")?;
-            for row in &rows {
-                let id: String = row.try_get("id").db("complaints.id")?;
-                let doc: String = row.try_get("doc").db("complaints.doc")?;
-                let c = complaint_from_doc(&id, &doc)?;
-                let cols = rules.columns(&c, &Flags::from_row(row)?, now);
-                update_sla_columns(conn, &id, &cols, [None; 4]).await?;
-                after = id;
+            let page = tx.lock_open_complaints(&after, RECOMPUTE_PAGE).await?;
+            for stored in &page {
+                let c = complaint_from_doc(&stored.id, &stored.doc)?;
+                let cols = rules.columns(&c, &stored.flags, now);
+                tx.update_sla_columns(&stored.id, &cols, [None; 4]).await?;
+                after.clone_from(&stored.id);
             }
-            if (rows.len() as i64) < RECOMPUTE_PAGE {
+            if (page.len() as i64) < RECOMPUTE_PAGE {
                 return Ok(());
             }
         }
@@ -1747,34 +1319,25 @@ impl ComplaintService {
     /// caller's business.
     pub async fn scan_sla(&self, now: DateTime<Utc>, node_id: &str) -> Result<ScanOutcome, Error> {
         let mut outcome = ScanOutcome::default();
-        let sql = format!(
-            "SELECT id, doc, {FLAG_COLUMNS} FROM complaints \
-             WHERE sla_next_at IS NOT NULL AND sla_next_at <= $1 AND state <> 'closed' \
-             ORDER BY sla_next_at, id LIMIT $2{}",
-            if self.is_postgres() {
-                " FOR UPDATE SKIP LOCKED"
-            } else {
-                ""
-            }
-        );
         for _ in 0..SCAN_MAX_BATCHES {
             let mut tx = self.begin_write().await?;
             let rules = load_rules(&mut tx).await?;
-            let rows = sqlx::query(AssertSqlSafe(sql.clone()))
-                .bind(ms(now))
-                .bind(SCAN_BATCH)
-                .fetch_all(&mut *tx)
-                .await
-                .db("finding complaints at SLA risk")?;
-            for row in &rows {
-                let id: String = row.try_get("id").db("complaints.id")?;
-                let doc: String = row.try_get("doc").db("complaints.doc")?;
-                let c = complaint_from_doc(&id, &doc)?;
-                let flags = Flags::from_row(row)?;
-                scan_one(&mut tx, &rules, &c, flags, now, node_id, &mut outcome).await?;
+            let due = tx.claim_due_complaints(ms(now), SCAN_BATCH).await?;
+            for stored in &due {
+                let c = complaint_from_doc(&stored.id, &stored.doc)?;
+                scan_one(
+                    &mut tx,
+                    &rules,
+                    &c,
+                    stored.flags,
+                    now,
+                    node_id,
+                    &mut outcome,
+                )
+                .await?;
             }
             tx.commit().await?;
-            if (rows.len() as i64) < SCAN_BATCH {
+            if (due.len() as i64) < SCAN_BATCH {
                 break;
             }
         }
@@ -1804,36 +1367,16 @@ impl ComplaintService {
                 "the period ends before it starts",
             ));
         }
-        let mut w = Conditions::default();
-        let p = w.arg(Arg::I(ms(from)));
-        w.push(format!("c.opened_at >= {p}"));
-        let p = w.arg(Arg::I(ms(to)));
-        w.push(format!("c.opened_at < {p}"));
-        if actor.role == ActorRole::Agent {
-            let me = w.arg(Arg::S(actor.id.clone()));
-            w.push(format!(
-                "c.assignee_kind = 'agent' AND c.assignee_id = {me}"
-            ));
-        }
-        let sql = format!(
-            "SELECT c.id, c.doc FROM complaints c WHERE {} ORDER BY c.opened_at, c.id",
-            w.where_sql()
-        );
+        let agent = (actor.role == ActorRole::Agent).then_some(actor.id.as_str());
         let mut tx = self.begin_read().await?;
         let rules = load_rules(&mut tx).await?;
-        let rows = w
-            .bind(sqlx::query(AssertSqlSafe(sql)))
-            .fetch_all(&mut *tx)
-            .await
-            .db("reading complaints for met rates")?;
+        let rows = tx.complaints_opened(ms(from), ms(to), agent).await?;
         tx.commit().await?;
         // Keyed by (kind, id) of the group key, for a stable order.
         let mut groups: BTreeMap<Option<(&'static str, String)>, MetRateRow> = BTreeMap::new();
         let mut total = MetRateRow::default();
-        for row in &rows {
-            let id: String = row.try_get("id").db("complaints.id")?;
-            let doc: String = row.try_get("doc").db("complaints.doc")?;
-            let c = complaint_from_doc(&id, &doc)?;
+        for (id, doc) in &rows {
+            let c = complaint_from_doc(id, doc)?;
             let (_, report) = rules.report(&c, now);
             let key = group_key(c.assignee.as_ref(), grouping);
             let sort_key = key.as_ref().map(|k| (k.kind_str(), k.id().to_string()));
@@ -1916,7 +1459,7 @@ fn group_key(assignee: Option<&Assignee>, grouping: &MetRateGrouping) -> Option<
 
 /// The next `CMP-YYYYMMDD-NNNNNN` id, the date in the calendar's local time.
 async fn next_complaint_id(
-    conn: &mut AnyConnection,
+    tx: &mut Tx,
     rules: &Rules,
     now: DateTime<Utc>,
 ) -> Result<String, Error> {
@@ -1924,23 +1467,14 @@ async fn next_complaint_id(
         .with_timezone(&rules.sla.calendar.utc_offset())
         .format("%Y%m%d")
         .to_string();
-    let n: i64 = sqlx::query(
-        "INSERT INTO id_sequences (name, value) VALUES ($1, 1) \
-         ON CONFLICT (name) DO UPDATE SET value = id_sequences.value + 1 RETURNING value",
-    )
-    .bind(format!("complaint:{date}"))
-    .fetch_one(&mut *conn)
-    .await
-    .db("allocating a complaint id")?
-    .try_get("value")
-    .db("id_sequences.value")?;
+    let n = tx.next_sequence(&format!("complaint:{date}")).await?;
     Ok(format!("CMP-{date}-{n:06}"))
 }
 
 /// Escalates or warns about one complaint the scanner selected, and rewrites
 /// its SLA columns.
 async fn scan_one(
-    conn: &mut AnyConnection,
+    tx: &mut Tx,
     rules: &Rules,
     c: &Complaint,
     mut flags: Flags,
@@ -1984,23 +1518,19 @@ async fn scan_one(
                 None => SUPERVISORS.to_string(),
             }
         };
-        let sql = format!(
-            "INSERT INTO escalations (complaint_id, kind, due_at, created_at, node_id, notified_to) \
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (complaint_id, kind) DO NOTHING \
-             RETURNING {ESCALATION_COLUMNS}"
-        );
-        let row = sqlx::query(AssertSqlSafe(sql))
-            .bind(c.id.clone())
-            .bind(kind.as_str())
-            .bind(status.due_at.map(ms))
-            .bind(now_ms)
-            .bind(node_id)
-            .bind(notified_to.clone())
-            .fetch_optional(&mut *conn)
-            .await
-            .db("recording an escalation")?;
-        if let Some(row) = row {
-            let e = escalation_from_row(&row)?;
+        let created = tx
+            .insert_escalation(&EscalationRow {
+                id: 0,
+                complaint_id: c.id.clone(),
+                kind: kind.as_str().to_string(),
+                due_at: status.due_at.map(ms),
+                created_at: now_ms,
+                node_id: node_id.to_string(),
+                notified_to: notified_to.clone(),
+            })
+            .await?;
+        if let Some(row) = created {
+            let e = escalation(row)?;
             let (history_kind, detail) = if kind.is_breach() {
                 (
                     ESCALATED,
@@ -2031,17 +1561,17 @@ async fn scan_one(
                     }),
                 )
             };
-            insert_history_row(
-                conn,
-                &c.id,
-                now,
-                SYSTEM_ACTOR,
-                SYSTEM_ACTOR,
-                history_kind,
-                Some(c.state),
-                Some(c.state),
-                &detail,
-            )
+            tx.append_complaint_history(&HistoryRow {
+                id: 0,
+                complaint_id: c.id.clone(),
+                at: now_ms,
+                actor_id: SYSTEM_ACTOR.to_string(),
+                actor_role: SYSTEM_ACTOR.to_string(),
+                kind: history_kind.to_string(),
+                from_state: Some(c.state.as_str().to_string()),
+                to_state: Some(c.state.as_str().to_string()),
+                detail: detail.to_string(),
+            })
             .await?;
             if kind.is_breach() {
                 outcome.escalated.push(e);
@@ -2071,5 +1601,5 @@ async fn scan_one(
         new_flags[slot] = Some(now_ms);
     }
     let cols = rules.columns(c, &flags, now);
-    update_sla_columns(conn, &c.id, &cols, new_flags).await
+    Ok(tx.update_sla_columns(&c.id, &cols, new_flags).await?)
 }

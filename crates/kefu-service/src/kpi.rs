@@ -1221,42 +1221,20 @@ impl KpiService {
         settings: &QualitySettings,
     ) -> Result<HashMap<String, ComplaintFacts>, Error> {
         let (from, to) = period.utc_ms(settings.utc_offset_s);
-        let rows = db(
-            sqlx::query(
-                "SELECT assignee_kind, assignee_id, reply_sla, resolve_sla, doc FROM complaints \
-                 WHERE opened_at >= $1 AND opened_at < $2",
-            )
-            .bind(from)
-            .bind(to)
-            .fetch_all(self.store.pool())
-            .await,
-            "reading complaints of the period",
-        )?;
         let mut out: HashMap<String, ComplaintFacts> = HashMap::new();
-        let owner = |kind: Option<String>, id: Option<String>| match (kind.as_deref(), id) {
-            (Some("agent"), Some(id)) => id,
-            _ => String::new(),
-        };
-        for r in rows {
-            let who = owner(
-                db(r.try_get("assignee_kind"), "complaints.assignee_kind")?,
-                db(r.try_get("assignee_id"), "complaints.assignee_id")?,
-            );
-            let reply: String = db(r.try_get("reply_sla"), "complaints.reply_sla")?;
-            let resolve: String = db(r.try_get("resolve_sla"), "complaints.resolve_sla")?;
-            let doc: String = db(r.try_get("doc"), "complaints.doc")?;
-            let f = out.entry(who).or_default();
+        for t in self.store.complaint_tallies(from, to).await? {
+            let f = out.entry(t.agent.unwrap_or_default()).or_default();
             f.complaints += 1;
             let decided = |s: &str| matches!(s, "met" | "met_late" | "breached");
-            if decided(&reply) {
+            if decided(&t.reply_sla) {
                 f.reply.1 += 1;
-                f.reply.0 += i64::from(reply == "met");
+                f.reply.0 += i64::from(t.reply_sla == "met");
             }
-            if decided(&resolve) {
+            if decided(&t.resolve_sla) {
                 f.resolve.1 += 1;
-                f.resolve.0 += i64::from(resolve == "met");
+                f.resolve.0 += i64::from(t.resolve_sla == "met");
             }
-            let survey = serde_json::from_str::<serde_json::Value>(&doc)
+            let survey = serde_json::from_str::<serde_json::Value>(&t.doc)
                 .ok()
                 .and_then(|d| d.get("survey")?.get("result_score")?.as_i64());
             if let Some(s) = survey {
@@ -1264,29 +1242,12 @@ impl KpiService {
             }
         }
         let now = chrono::Utc::now().timestamp_millis();
-        let rows = db(
-            sqlx::query(
-                "SELECT c.assignee_kind, c.assignee_id, r.due_at, r.done_at FROM revisit_tasks r \
-                 JOIN complaints c ON c.id = r.complaint_id WHERE r.due_at >= $1 AND r.due_at < $2",
-            )
-            .bind(from)
-            .bind(to)
-            .fetch_all(self.store.pool())
-            .await,
-            "reading revisits of the period",
-        )?;
-        for r in rows {
-            let who = owner(
-                db(r.try_get("assignee_kind"), "complaints.assignee_kind")?,
-                db(r.try_get("assignee_id"), "complaints.assignee_id")?,
-            );
-            let due: i64 = db(r.try_get("due_at"), "revisit_tasks.due_at")?;
-            let done: Option<i64> = db(r.try_get("done_at"), "revisit_tasks.done_at")?;
+        for (agent, due, done) in self.store.revisit_tallies(from, to).await? {
             // Not done and not yet due: not decided either way.
             if done.is_none() && due > now {
                 continue;
             }
-            let f = out.entry(who).or_default();
+            let f = out.entry(agent.unwrap_or_default()).or_default();
             f.revisits.1 += 1;
             f.revisits.0 += i64::from(done.is_some_and(|d| d <= due));
         }

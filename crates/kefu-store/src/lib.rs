@@ -9,6 +9,7 @@
 //! JSON text. Each backend has its own migrations (`migrations/sqlite`,
 //! `migrations/postgres`), applied at start and by `kefu migrate`.
 
+mod complaints;
 mod conversations;
 pub mod dialect;
 mod packs;
@@ -27,6 +28,10 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, Executor};
 
+pub use complaints::{
+    ComplaintQuery, ComplaintRow, ComplaintTally, EscalationFlags, EscalationRow, HistoryRow,
+    NewRevisit, OpenComplaintCounts, RevisitRow, SlaColumns, SlaFilter, StoredComplaint,
+};
 pub use conversations::{
     day_date, local_day, ConversationFacts, ConversationFilter, ImportItem, ImportOutcome,
     InspectionRow, ReinspectOutcome,

@@ -22,6 +22,7 @@ use kefu_service::auth::{self as users, can_read_agent_data};
 use kefu_service::kpi::{is_rate, KpiService, KpiValue, QualitySettings, Target};
 use kefu_service::period::{Period, PeriodKind};
 use kefu_store::quality::DayTotals;
+use kefu_store::OpenComplaintCounts;
 use sqlx::Row as _;
 
 use super::charts::{self, Chart, Datum};
@@ -311,52 +312,6 @@ fn tile(ctx: &Ctx, key: &str, label_key: &str, kpi: Option<&KpiValue>, answered:
 
 // ---------------------------------------------------------------------------
 // Complaints
-
-/// Open complaints, and those near or past an SLA deadline now.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-struct ComplaintCounts {
-    open: i64,
-    near_breach: i64,
-    breached: i64,
-}
-
-/// Counts the open complaints (of one agent: those assigned to them) with
-/// the same SLA conditions as the complaint board's filters: breached when
-/// a clock is breached or past its due time, near breach when not breached
-/// and past a near-breach time.
-async fn complaint_counts(
-    state: &AppState,
-    agent: Option<&str>,
-    now_ms: i64,
-) -> Result<ComplaintCounts, WebError> {
-    let breached = "(sla_state = 'breached' \
-                    OR (reply_due_at IS NOT NULL AND reply_due_at <= $1) \
-                    OR (resolve_due_at IS NOT NULL AND resolve_due_at <= $1))";
-    let near = "((reply_near_at IS NOT NULL AND reply_near_at <= $1) \
-                OR (resolve_near_at IS NOT NULL AND resolve_near_at <= $1))";
-    let sql = format!(
-        "SELECT CAST(COUNT(*) AS BIGINT) AS open, \
-         CAST(COALESCE(SUM(CASE WHEN {breached} THEN 1 ELSE 0 END), 0) AS BIGINT) AS breached, \
-         CAST(COALESCE(SUM(CASE WHEN NOT {breached} AND {near} THEN 1 ELSE 0 END), 0) AS BIGINT) AS near \
-         FROM complaints WHERE state <> 'closed' \
-         AND ($2 IS NULL OR (assignee_kind = 'agent' AND assignee_id = $2))"
-    );
-    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(now_ms)
-        .bind(agent)
-        .fetch_one(state.store.pool())
-        .await
-        .map_err(db_error("counting open complaints"))?;
-    let get = |name: &str| -> Result<i64, WebError> {
-        row.try_get::<i64, _>(name)
-            .map_err(|e| WebError::Internal(format!("complaint counts: {e}")))
-    };
-    Ok(ComplaintCounts {
-        open: get("open")?,
-        near_breach: get("near")?,
-        breached: get("breached")?,
-    })
-}
 
 // ---------------------------------------------------------------------------
 // Trends
@@ -734,7 +689,7 @@ struct OverviewPage {
     scope: String,
     tiles: Vec<Tile>,
     timely_note: String,
-    complaints: ComplaintCounts,
+    complaints: OpenComplaintCounts,
     complaints_note: String,
     grain_note: String,
     trends: Vec<String>,
@@ -784,7 +739,10 @@ pub async fn page(State(state): State<AppState>, page: Page) -> PageResult {
         .await?;
     let histogram = state.store.score_histogram(from, to, who).await?;
     let rule_totals = rule_totals(&state, from, to, who).await?;
-    let complaints = complaint_counts(&state, who, now.timestamp_millis()).await?;
+    let complaints = state
+        .store
+        .open_complaint_counts(who, now.timestamp_millis())
+        .await?;
     let person = match who {
         Some(id) => users::get_user(&state.store, id).await?,
         None => None,
