@@ -9,11 +9,13 @@
 //! JSON text. Each backend has its own migrations (`migrations/sqlite`,
 //! `migrations/postgres`), applied at start and by `kefu migrate`.
 
+mod audit;
 mod complaints;
 mod conversations;
 pub mod dialect;
 mod packs;
 pub mod quality;
+mod reviews;
 mod search;
 mod settings;
 #[cfg(feature = "testing")]
@@ -28,6 +30,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, Executor};
 
+pub use audit::AuditEntry;
 pub use complaints::{
     ComplaintQuery, ComplaintRow, ComplaintTally, EscalationFlags, EscalationRow, HistoryRow,
     NewRevisit, OpenComplaintCounts, RevisitRow, SlaColumns, SlaFilter, StoredComplaint,
@@ -37,6 +40,7 @@ pub use conversations::{
     InspectionRow, ReinspectOutcome,
 };
 pub use packs::PackVersion;
+pub use reviews::{Appeal, CurrentResult, QueueItem, ReviewRow, SamplingCandidate};
 pub use search::{search_form, transcript_text, TextFilter, MAX_QUERY_TERMS};
 pub use transaction::Tx;
 pub use users::{Credentials, Holder, TokenInfo, TokenUse, UserRecord};

@@ -1,9 +1,9 @@
 //! Rule-pack versions: every result records which pack text produced it.
 
 use sha2::{Digest, Sha256};
-use sqlx::Row;
+use sqlx::{AnyConnection, Row};
 
-use crate::{now_ms, Context, Store, StoreError};
+use crate::{now_ms, Context, Store, StoreError, Tx};
 
 /// A stored pack version.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -83,20 +83,32 @@ impl Store {
     }
 }
 
+/// The text of pack version `id`.
+async fn pack_source(conn: &mut AnyConnection, id: i64) -> Result<Option<String>, StoreError> {
+    let row = sqlx::query("SELECT source FROM pack_versions WHERE id = $1")
+        .bind(id)
+        .fetch_optional(conn)
+        .await
+        .context("reading a rule pack version")?;
+    row.map(|r| r.try_get::<String, _>("source"))
+        .transpose()
+        .context("pack_versions.source")
+}
+
+impl Tx {
+    /// [`Store::pack_source`] inside the transaction.
+    pub async fn pack_source(&mut self, id: i64) -> Result<Option<String>, StoreError> {
+        pack_source(self.conn(), id).await
+    }
+}
+
 /// Settings key of the pack version new conversations are inspected with.
 pub const ACTIVE_PACK_KEY: &str = "active_pack";
 
 impl Store {
     /// The text of a stored pack version.
     pub async fn pack_source(&self, id: i64) -> Result<Option<String>, StoreError> {
-        let row = sqlx::query("SELECT source FROM pack_versions WHERE id = $1")
-            .bind(id)
-            .fetch_optional(self.pool())
-            .await
-            .context("reading a rule pack version")?;
-        row.map(|r| r.try_get::<String, _>("source"))
-            .transpose()
-            .context("pack_versions.source")
+        pack_source(&mut *self.conn().await?, id).await
     }
 
     /// The pack version activated in the dashboard (or by `kefu serve

@@ -50,10 +50,12 @@ pub(crate) async fn mark_days_dirty(
     Ok(())
 }
 
-/// Marks `days` for refresh, for writers outside this crate (reviews and
-/// appeals run in the service's own transactions).
-pub async fn mark_days_dirty_in(tx: &mut Tx, days: &[i64]) -> Result<(), StoreError> {
-    mark_days_dirty(tx, days.iter().copied()).await
+impl Tx {
+    /// Marks `days` for refresh: their rollups are rebuilt from the base
+    /// tables before the next report.
+    pub async fn mark_days_stale(&mut self, days: &[i64]) -> Result<(), StoreError> {
+        mark_days_dirty(self, days.iter().copied()).await
+    }
 }
 
 /// One agent's sums (for one day, or a whole range when read back with
@@ -741,10 +743,22 @@ pub struct ResultContribution {
     pub findings: Vec<(String, String, f64)>,
 }
 
-/// Replaces one answered conversation's contribution to the rollups of
-/// `day` (`old` out, `new` in) inside `tx`: what a review or an appeal
-/// decision changes, without rebuilding the day.
-pub async fn replace_contribution(
+impl Tx {
+    /// Replaces one answered conversation's contribution to the rollups of
+    /// `day` (`old` out, `new` in): what a review or an appeal decision
+    /// changes, without rebuilding the day.
+    pub async fn replace_contribution(
+        &mut self,
+        day: i64,
+        agent_id: &str,
+        old: &ResultContribution,
+        new: &ResultContribution,
+    ) -> Result<(), StoreError> {
+        replace_contribution(self, day, agent_id, old, new).await
+    }
+}
+
+async fn replace_contribution(
     tx: &mut Tx,
     day: i64,
     agent_id: &str,
