@@ -14,9 +14,8 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use kefu_store::quality::{Rollups, SATISFIED_MIN};
-use kefu_store::{Store, StoreError};
+use kefu_store::{AssessmentRow, AuditEntry, Store, StoreError};
 use serde::{Deserialize, Serialize};
-use sqlx::Row;
 
 use crate::error::Error;
 use crate::period::Period;
@@ -1135,10 +1134,6 @@ pub struct KpiService {
     store: Store,
 }
 
-fn db<T>(r: Result<T, sqlx::Error>, context: &'static str) -> Result<T, Error> {
-    r.map_err(|source| Error::from(StoreError::Database { context, source }))
-}
-
 /// Settings that cannot be used.
 fn invalid_settings(reason: impl std::fmt::Display) -> Error {
     Error::Invalid(format!("invalid quality settings: {reason}"))
@@ -1293,42 +1288,19 @@ impl KpiService {
         let scheme = serde_json::to_string(&settings.assessment).map_err(invalid_settings)?;
         let body = serde_json::to_string(&results).map_err(invalid_settings)?;
         let mut tx = self.store.write().await?;
-        db(
-            sqlx::query("DELETE FROM assessments WHERE period = $1 AND status = 'draft'")
-                .bind(&period.label)
-                .execute(&mut *tx)
-                .await,
-            "replacing a draft assessment",
-        )?;
-        let row = db(
-            sqlx::query(
-                "INSERT INTO assessments (period, status, scheme, results, created_by, created_at) \
-                 VALUES ($1, 'draft', $2, $3, $4, $5) RETURNING id",
-            )
-            .bind(&period.label)
-            .bind(scheme)
-            .bind(body)
-            .bind(by.user_id.as_str())
-            .bind(now)
-            .fetch_one(&mut *tx)
-            .await,
-            "storing an assessment",
-        )?;
-        let id: i64 = db(row.try_get("id"), "assessments.id")?;
-        db(
-            sqlx::query(
-                "INSERT INTO audit_log (at, actor_id, actor_role, entity, entity_id, action, detail) \
-                 VALUES ($1, $2, $3, 'assessment', $4, 'run', $5)",
-            )
-            .bind(now)
-            .bind(by.user_id.as_str())
-            .bind(by.role.as_str())
-            .bind(id.to_string())
-            .bind(serde_json::json!({"period": period.label, "agents": results.len()}).to_string())
-            .execute(&mut *tx)
-            .await,
-            "auditing an assessment",
-        )?;
+        let id = tx
+            .replace_draft_assessment(&period.label, &scheme, &body, &by.user_id, now)
+            .await?;
+        tx.append_audit(&AuditEntry {
+            at: now,
+            actor_id: by.user_id.clone(),
+            actor_role: by.role.as_str().to_string(),
+            entity: "assessment".into(),
+            entity_id: id.to_string(),
+            action: "run".into(),
+            detail: serde_json::json!({"period": period.label, "agents": results.len()}),
+        })
+        .await?;
         tx.commit().await?;
         self.assessment(id)
             .await?
@@ -1343,38 +1315,25 @@ impl KpiService {
         now: i64,
     ) -> Result<Option<AssessmentRun>, Error> {
         let mut tx = self.store.write().await?;
-        let done = sqlx::query(
-            "UPDATE assessments SET status = 'published', published_by = $1, published_at = $2 \
-             WHERE id = $3 AND status = 'draft'",
-        )
-        .bind(by.user_id.as_str())
-        .bind(now)
-        .bind(id)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| match &e {
-            sqlx::Error::Database(d) if d.is_unique_violation() => {
-                Error::Conflict("this period already has a published assessment".into())
+        let published = match tx.publish_assessment(id, &by.user_id, now).await {
+            Err(StoreError::Conflict(_)) => {
+                return Err(Error::Conflict(
+                    "this period already has a published assessment".into(),
+                ))
             }
-            _ => Error::from(StoreError::Database {
-                context: "publishing an assessment",
-                source: e,
-            }),
-        })?;
-        if done.rows_affected() == 1 {
-            db(
-                sqlx::query(
-                    "INSERT INTO audit_log (at, actor_id, actor_role, entity, entity_id, action, detail) \
-                     VALUES ($1, $2, $3, 'assessment', $4, 'published', '{}')",
-                )
-                .bind(now)
-                .bind(by.user_id.as_str())
-                .bind(by.role.as_str())
-                .bind(id.to_string())
-                .execute(&mut *tx)
-                .await,
-                "auditing a publication",
-            )?;
+            other => other?,
+        };
+        if published {
+            tx.append_audit(&AuditEntry {
+                at: now,
+                actor_id: by.user_id.clone(),
+                actor_role: by.role.as_str().to_string(),
+                entity: "assessment".into(),
+                entity_id: id.to_string(),
+                action: "published".into(),
+                detail: serde_json::json!({}),
+            })
+            .await?;
         }
         tx.commit().await?;
         self.assessment(id).await
@@ -1382,47 +1341,35 @@ impl KpiService {
 
     /// One assessment run.
     pub async fn assessment(&self, id: i64) -> Result<Option<AssessmentRun>, Error> {
-        let row = db(
-            sqlx::query(
-                "SELECT id, period, status, scheme, results, created_by, created_at, published_by, published_at \
-                 FROM assessments WHERE id = $1",
-            )
-            .bind(id)
-            .fetch_optional(self.store.pool())
-            .await,
-            "reading an assessment",
-        )?;
-        row.map(|r| assessment_from_row(&r)).transpose()
+        self.store
+            .assessment(id)
+            .await?
+            .map(assessment_run)
+            .transpose()
     }
 
     /// Assessment runs, newest first (results included).
     pub async fn assessments(&self) -> Result<Vec<AssessmentRun>, Error> {
-        let rows = db(
-            sqlx::query(
-                "SELECT id, period, status, scheme, results, created_by, created_at, published_by, published_at \
-                 FROM assessments ORDER BY id DESC LIMIT 200",
-            )
-            .fetch_all(self.store.pool())
-            .await,
-            "listing assessments",
-        )?;
-        rows.iter().map(assessment_from_row).collect()
+        self.store
+            .assessments(200)
+            .await?
+            .into_iter()
+            .map(assessment_run)
+            .collect()
     }
 }
 
-fn assessment_from_row(r: &sqlx::any::AnyRow) -> Result<AssessmentRun, Error> {
-    let scheme: String = db(r.try_get("scheme"), "assessments.scheme")?;
-    let results: String = db(r.try_get("results"), "assessments.results")?;
-    let bad = |e: serde_json::Error| Error::corrupt("assessment", e);
+fn assessment_run(r: AssessmentRow) -> Result<AssessmentRun, Error> {
+    let bad = |e: serde_json::Error| Error::corrupt(format!("assessment {}", r.id), e);
     Ok(AssessmentRun {
-        id: db(r.try_get("id"), "assessments.id")?,
-        period: db(r.try_get("period"), "assessments.period")?,
-        status: db(r.try_get("status"), "assessments.status")?,
-        scheme: serde_json::from_str(&scheme).map_err(bad)?,
-        results: serde_json::from_str(&results).map_err(bad)?,
-        created_by: db(r.try_get("created_by"), "assessments.created_by")?,
-        created_at: db(r.try_get("created_at"), "assessments.created_at")?,
-        published_by: db(r.try_get("published_by"), "assessments.published_by")?,
-        published_at: db(r.try_get("published_at"), "assessments.published_at")?,
+        scheme: serde_json::from_str(&r.scheme).map_err(bad)?,
+        results: serde_json::from_str(&r.results).map_err(bad)?,
+        id: r.id,
+        period: r.period,
+        status: r.status,
+        created_by: r.created_by,
+        created_at: r.created_at,
+        published_by: r.published_by,
+        published_at: r.published_at,
     })
 }

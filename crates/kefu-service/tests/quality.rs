@@ -408,6 +408,9 @@ both_backends!(
         // A new run of the period is a new draft beside the published one.
         let again = kpis.run_assessment(&oct, &sup, 3).await.expect("rerun");
         assert_ne!(again.id, run.id);
+        // A period has one published run.
+        let second = kpis.publish_assessment(again.id, &sup, 3).await;
+        assert!(matches!(second, Err(Error::Conflict(_))), "{second:?}");
 
         // Tighter settings are honoured: with 10 s as the answer limit only
         // 4 + 30 of 40 are timely (the same here), with 5 s only 4.

@@ -9,6 +9,7 @@
 //! JSON text. Each backend has its own migrations (`migrations/sqlite`,
 //! `migrations/postgres`), applied at start and by `kefu migrate`.
 
+mod assessments;
 mod audit;
 mod complaints;
 mod conversations;
@@ -30,6 +31,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, Executor};
 
+pub use assessments::AssessmentRow;
 pub use audit::AuditEntry;
 pub use complaints::{
     ComplaintQuery, ComplaintRow, ComplaintTally, EscalationFlags, EscalationRow, HistoryRow,
