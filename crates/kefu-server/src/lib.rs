@@ -257,8 +257,9 @@ async fn not_found() -> ApiError {
 
 /// `GET /healthz`: the process is up and the database answers.
 async fn health(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
-    sqlx::query("SELECT 1")
-        .execute(state.store.pool())
+    state
+        .store
+        .ping()
         .await
         .map_err(|e| ApiError::Internal(format!("database check failed: {e}")))?;
     Ok(Json(json!({

@@ -73,7 +73,7 @@ async fn two_nodes_escalate_once(url: &str) {
     let rows = sqlx::query(
         "SELECT complaint_id, kind, COUNT(*) AS n FROM escalations GROUP BY complaint_id, kind",
     )
-    .fetch_all(a.store.pool())
+    .fetch_all(kefu_store::testing::pool(&a.store))
     .await
     .expect("escalations");
     let mut reply_breaches = 0;
@@ -91,7 +91,7 @@ async fn two_nodes_escalate_once(url: &str) {
     );
     let resolve: i64 =
         sqlx::query("SELECT COUNT(*) AS n FROM escalations WHERE kind = 'resolve_breach'")
-            .fetch_one(a.store.pool())
+            .fetch_one(kefu_store::testing::pool(&a.store))
             .await
             .expect("count")
             .try_get("n")
@@ -102,7 +102,7 @@ async fn two_nodes_escalate_once(url: &str) {
     // history shows one escalation event per escalation row.
     let events: i64 =
         sqlx::query("SELECT COUNT(*) AS n FROM complaint_history WHERE kind = 'escalated'")
-            .fetch_one(a.store.pool())
+            .fetch_one(kefu_store::testing::pool(&a.store))
             .await
             .expect("count")
             .try_get("n")

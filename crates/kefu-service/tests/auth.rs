@@ -79,7 +79,7 @@ both_backends!(passwords_verify, |store: Store| async move {
     // The stored hash is an argon2id PHC string with the configured cost.
     let row = sqlx::query("SELECT password_hash FROM users WHERE id = $1")
         .bind("boss")
-        .fetch_one(store.pool())
+        .fetch_one(kefu_store::testing::pool(&store))
         .await
         .expect("row");
     let hash: String = row.get("password_hash");
@@ -261,7 +261,7 @@ both_backends!(sessions_expire_and_end, |store: Store| async move {
 
     // Stored hashed.
     let rows = sqlx::query("SELECT id, user_id FROM sessions")
-        .fetch_all(store.pool())
+        .fetch_all(kefu_store::testing::pool(&store))
         .await
         .expect("rows");
     assert_eq!(rows.len(), 1);
@@ -367,7 +367,7 @@ both_backends!(api_tokens_until_revoked, |store: Store| async move {
 
     // Stored hashed: the raw token appears in no column.
     let rows = sqlx::query("SELECT user_id, name, token_hash, prefix FROM api_tokens")
-        .fetch_all(store.pool())
+        .fetch_all(kefu_store::testing::pool(&store))
         .await
         .expect("rows");
     assert_eq!(rows.len(), 2);

@@ -91,7 +91,7 @@ async fn count(store: &Store, sql: &'static str, id: &str) -> i64 {
     use sqlx::Row;
     sqlx::query(sql)
         .bind(id.to_string())
-        .fetch_one(store.pool())
+        .fetch_one(kefu_store::testing::pool(&store))
         .await
         .expect("count query")
         .try_get::<i64, _>("n")
@@ -300,7 +300,7 @@ both_backends!(
         // The history is append-only in the database too.
         let tamper = sqlx::query("UPDATE complaint_history SET kind = 'x' WHERE complaint_id = $1")
             .bind(id.clone())
-            .execute(store.pool())
+            .execute(kefu_store::testing::pool(&store))
             .await;
         assert!(tamper.is_err(), "history rows must not change");
 

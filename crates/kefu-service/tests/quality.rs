@@ -402,7 +402,7 @@ both_backends!(
         assert_eq!(published.status, "published");
         let tamper = sqlx::query("UPDATE assessments SET results = '[]' WHERE id = $1")
             .bind(run.id)
-            .execute(store.pool())
+            .execute(kefu_store::testing::pool(&store))
             .await;
         assert!(tamper.is_err(), "a published assessment must be frozen");
         // A new run of the period is a new draft beside the published one.
@@ -570,7 +570,7 @@ both_backends!(
         );
         // The audit log cannot be rewritten.
         assert!(sqlx::query("DELETE FROM audit_log")
-            .execute(store.pool())
+            .execute(kefu_store::testing::pool(&store))
             .await
             .is_err());
 

@@ -14,10 +14,6 @@
 //! - join order: [`ordered_join`];
 //! - run-time `WHERE` clauses with numbered parameters: [`Where`].
 
-// Row locks and run-time WHERE clauses are used as the services' queries
-// move into this crate.
-#![allow(dead_code)]
-
 use std::fmt::Write as _;
 
 use sqlx::any::AnyArguments;

@@ -216,8 +216,8 @@ impl Store {
         self.backend
     }
 
-    /// The underlying pool, for the service layer's own queries.
-    pub fn pool(&self) -> &AnyPool {
+    /// The underlying pool, for this crate's queries.
+    pub(crate) fn pool(&self) -> &AnyPool {
         &self.pool
     }
 
@@ -228,6 +228,15 @@ impl Store {
             .acquire()
             .await
             .context("connecting to the database")
+    }
+
+    /// Checks that the database answers.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .context("checking the database")?;
+        Ok(())
     }
 
     /// Closes every connection.

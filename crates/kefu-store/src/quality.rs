@@ -513,6 +513,54 @@ impl Store {
     }
 }
 
+/// The conversations of a range of days that broke one rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleTotal {
+    /// Rule id.
+    pub rule: String,
+    /// Its dimension.
+    pub dimension: String,
+    /// Answered conversations with a finding of it.
+    pub conversations: i64,
+}
+
+impl Store {
+    /// Per rule, the conversations of days `from..to` (of one agent, or
+    /// everyone) that broke it. Reads the rollups as they are: call
+    /// [`Store::daily_totals`] or [`Store::refresh_rollups`] first.
+    pub async fn rule_totals(
+        &self,
+        from: i64,
+        to: i64,
+        agent_id: Option<&str>,
+    ) -> Result<Vec<RuleTotal>, StoreError> {
+        let rows = sqlx::query(
+            // Summed per day and rule first (in the order of the day-rule
+            // index), then per rule.
+            "SELECT rule, MAX(dimension) AS dimension, CAST(SUM(conversations) AS BIGINT) AS conversations \
+             FROM (SELECT day, rule, MAX(dimension) AS dimension, SUM(conversations) AS conversations \
+             FROM rule_daily WHERE day >= $1 AND day < $2 AND ($3 IS NULL OR agent_id = $3) GROUP BY day, rule) AS d \
+             GROUP BY rule",
+        )
+        .bind(from)
+        .bind(to)
+        .bind(agent_id)
+        .fetch_all(&self.pool)
+        .await
+        .context("reading rule rollups")?;
+        rows.iter()
+            .map(|r| {
+                Ok(RuleTotal {
+                    rule: r.try_get("rule")?,
+                    dimension: r.try_get("dimension")?,
+                    conversations: r.try_get("conversations")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .context("rule_daily")
+    }
+}
+
 /// Sums of one import batch per day and agent, added to the rollups in the
 /// batch's transaction.
 #[derive(Debug, Default)]

@@ -7,6 +7,12 @@ use crate::Store;
 /// Environment variable naming a PostgreSQL server for tests.
 pub const PG_URL_VAR: &str = "KEFU_TEST_PG_URL";
 
+/// The store's connection pool, for tests that read or tamper with rows
+/// directly (append-only triggers, stored hashes). Nothing else reaches it.
+pub fn pool(store: &Store) -> &sqlx::AnyPool {
+    store.pool()
+}
+
 /// A database that exists for one test.
 pub struct TestDb {
     /// URL to open it with.
@@ -52,7 +58,7 @@ impl TestDb {
             format!("CREATE DATABASE {db}"),
         ] {
             sqlx::query(sqlx::AssertSqlSafe(sql))
-                .execute(admin.pool())
+                .execute(pool(&admin))
                 .await
                 .unwrap_or_else(|e| panic!("cannot prepare test database {db}: {e}"));
         }
@@ -96,7 +102,7 @@ impl Drop for TestDb {
                         if let Ok(admin) = Store::connect(&admin_url).await {
                             let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
                             let _ = sqlx::query(sqlx::AssertSqlSafe(sql))
-                                .execute(admin.pool())
+                                .execute(pool(&admin))
                                 .await;
                             admin.close().await;
                         }

@@ -57,21 +57,6 @@ impl Tx {
     }
 }
 
-// Transitional: lets services that still run their own SQL use the
-// transaction's connection while their queries move into this crate.
-impl std::ops::Deref for Tx {
-    type Target = AnyConnection;
-    fn deref(&self) -> &AnyConnection {
-        &self.inner
-    }
-}
-
-impl std::ops::DerefMut for Tx {
-    fn deref_mut(&mut self) -> &mut AnyConnection {
-        &mut self.inner
-    }
-}
-
 impl Store {
     /// Starts a write transaction: on SQLite `BEGIN IMMEDIATE`, retried a
     /// few times while another writer holds the lock past the busy timeout;

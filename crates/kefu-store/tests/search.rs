@@ -645,7 +645,10 @@ mod bench {
         if let Some(a) = agent {
             query = query.bind(a);
         }
-        query.fetch_all(store.pool()).await.expect("page");
+        query
+            .fetch_all(kefu_store::testing::pool(&store))
+            .await
+            .expect("page");
         match (agent, filter.matches()) {
             (None, Some(m)) => m,
             _ => {
@@ -657,7 +660,7 @@ mod bench {
                     query = query.bind(a);
                 }
                 query
-                    .fetch_one(store.pool())
+                    .fetch_one(kefu_store::testing::pool(&store))
                     .await
                     .expect("count")
                     .try_get("n")

@@ -21,9 +21,8 @@ use chrono::{Datelike, Duration, NaiveDate, Utc};
 use kefu_service::auth::{self as users, can_read_agent_data};
 use kefu_service::kpi::{is_rate, KpiService, KpiValue, QualitySettings, Target};
 use kefu_service::period::{Period, PeriodKind};
-use kefu_store::quality::DayTotals;
+use kefu_store::quality::{DayTotals, RuleTotal};
 use kefu_store::OpenComplaintCounts;
-use sqlx::Row as _;
 
 use super::charts::{self, Chart, Datum};
 use super::html::{self, escape, num};
@@ -48,10 +47,6 @@ const TILES: &[(&str, &str)] = &[
     ("pass_rate", msg("overview.kpi.pass_rate")),
     ("satisfied_share", msg("overview.kpi.satisfied_share")),
 ];
-
-fn db_error(context: &'static str) -> impl Fn(sqlx::Error) -> WebError {
-    move |e| WebError::Internal(format!("{context}: {e}"))
-}
 
 /// `12,345`.
 fn thousands(n: i64) -> String {
@@ -488,48 +483,6 @@ struct RuleRow {
     href: String,
 }
 
-/// Conversations of the period that broke a rule.
-#[derive(Debug, Clone, PartialEq)]
-struct RuleTotal {
-    rule: String,
-    dimension: String,
-    conversations: i64,
-}
-
-/// Per rule, the conversations of days `from..to` (of one agent, or all)
-/// that broke it, from `rule_daily`. Read after the rollups are refreshed.
-async fn rule_totals(
-    state: &AppState,
-    from: i64,
-    to: i64,
-    agent: Option<&str>,
-) -> Result<Vec<RuleTotal>, WebError> {
-    let rows = sqlx::query(
-        // Summed per day and rule first (in the order of the day-rule
-        // index), then per rule.
-        "SELECT rule, MAX(dimension) AS dimension, CAST(SUM(conversations) AS BIGINT) AS conversations \
-         FROM (SELECT day, rule, MAX(dimension) AS dimension, SUM(conversations) AS conversations \
-         FROM rule_daily WHERE day >= $1 AND day < $2 AND ($3 IS NULL OR agent_id = $3) GROUP BY day, rule) AS d \
-         GROUP BY rule",
-    )
-    .bind(from)
-    .bind(to)
-    .bind(agent)
-    .fetch_all(state.store.pool())
-    .await
-    .map_err(db_error("reading rule rollups"))?;
-    rows.iter()
-        .map(|r| {
-            Ok(RuleTotal {
-                rule: r.try_get("rule")?,
-                dimension: r.try_get("dimension")?,
-                conversations: r.try_get("conversations")?,
-            })
-        })
-        .collect::<Result<_, sqlx::Error>>()
-        .map_err(db_error("rule_daily"))
-}
-
 /// The most broken rules, most first, with links to their conversations.
 fn rule_rows(
     state: &AppState,
@@ -738,7 +691,7 @@ pub async fn page(State(state): State<AppState>, page: Page) -> PageResult {
         .daily_totals(from, to, who, settings.answer_within_s)
         .await?;
     let histogram = state.store.score_histogram(from, to, who).await?;
-    let rule_totals = rule_totals(&state, from, to, who).await?;
+    let rule_totals = state.store.rule_totals(from, to, who).await?;
     let complaints = state
         .store
         .open_complaint_counts(who, now.timestamp_millis())
