@@ -91,7 +91,7 @@ async fn count(store: &Store, sql: &'static str, id: &str) -> i64 {
     use sqlx::Row;
     sqlx::query(sql)
         .bind(id.to_string())
-        .fetch_one(kefu_store::testing::pool(&store))
+        .fetch_one(kefu_store::testing::pool(store))
         .await
         .expect("count query")
         .try_get::<i64, _>("n")

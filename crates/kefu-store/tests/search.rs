@@ -646,7 +646,7 @@ mod bench {
             query = query.bind(a);
         }
         query
-            .fetch_all(kefu_store::testing::pool(&store))
+            .fetch_all(kefu_store::testing::pool(store))
             .await
             .expect("page");
         match (agent, filter.matches()) {
@@ -660,7 +660,7 @@ mod bench {
                     query = query.bind(a);
                 }
                 query
-                    .fetch_one(kefu_store::testing::pool(&store))
+                    .fetch_one(kefu_store::testing::pool(store))
                     .await
                     .expect("count")
                     .try_get("n")
