@@ -1,0 +1,94 @@
+//! Hardening of the `kefu` binary (issue 17): CSV formula injection, exit
+//! codes on unreadable input, duplicate ids, per-file encoding, size limits.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn kefu(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_kefu"))
+        .args(args)
+        .output()
+        .expect("kefu runs")
+}
+
+fn tmpdir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("kefu-hard-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}
+
+const PACK: &str = r#"
+[pack]
+id = "t"
+version = "1"
+[[dimensions]]
+id = "d"
+name = "用语规范"
+[[rules]]
+id = "forbidden"
+dimension = "d"
+kind = "forbidden"
+deduction = 30
+phrases = ["不知道"]
+"#;
+
+fn setup(name: &str) -> (PathBuf, PathBuf) {
+    let dir = tmpdir(name);
+    let pack = dir.join("pack.toml");
+    std::fs::write(&pack, PACK).expect("pack");
+    (dir, pack)
+}
+
+#[test]
+fn inspect_csv_neutralises_formula_cells() {
+    let (dir, pack) = setup("formula");
+    let input = dir.join("in.jsonl");
+    std::fs::write(
+        &input,
+        concat!(
+            r#"{"id":"=HYPERLINK(\"http://x\")","channel":"chat","agent_id":"+a-1","agent_name":"@李娜","turns":[{"role":"agent","text":"这个我不知道"}]}"#,
+            "\n",
+            r#"{"id":"-1+2","channel":"chat","agent_id":"a-2","turns":[{"role":"agent","text":"您好"}]}"#,
+            "\n"
+        ),
+    )
+    .expect("input");
+    let csv_path = dir.join("out.csv");
+    let out = kefu(&[
+        "inspect",
+        s(&input),
+        "--pack",
+        s(&pack),
+        "--format",
+        "csv",
+        "--out",
+        s(&csv_path),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&csv_path).expect("csv");
+    let mut r = csv::Reader::from_reader(text.trim_start_matches('\u{feff}').as_bytes());
+    let rows: Vec<csv::StringRecord> = r.records().collect::<Result<_, _>>().expect("parses");
+    assert_eq!(rows.len(), 2);
+    assert_eq!(&rows[0][0], "'=HYPERLINK(\"http://x\")");
+    assert_eq!(&rows[0][1], "'+a-1");
+    assert_eq!(&rows[0][2], "'@李娜");
+    assert_eq!(&rows[0][4], "70", "numbers stay numbers");
+    assert_eq!(&rows[1][0], "'-1+2");
+    for row in &rows {
+        for cell in row {
+            assert!(
+                !cell.starts_with(['=', '+', '-', '@', '\t', '\r']) || cell == "-",
+                "unguarded cell {cell:?}"
+            );
+        }
+    }
+}
