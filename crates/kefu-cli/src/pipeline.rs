@@ -18,6 +18,8 @@ use kefu_formats::native::{parse_conversation, Batch, BatchSource, RecordReader}
 use kefu_formats::report::{write_record, InputError, OutputFormat};
 use kefu_formats::summary::Summary;
 
+use crate::dupes::{Duplicates, Seen};
+
 /// Records per batch: large enough to amortise channel costs, small enough
 /// to keep every worker busy on small inputs.
 const BATCH_RECORDS: usize = 512;
@@ -214,6 +216,8 @@ pub struct RunOutcome {
     pub errors: Vec<InputError>,
     /// Bytes of input read.
     pub bytes: u64,
+    /// Repeated conversation ids.
+    pub duplicates: Duplicates,
 }
 
 /// Options of a run.
@@ -273,6 +277,7 @@ struct Done<T> {
     out: T,
     summary: Summary,
     errors: Vec<(u64, String)>,
+    seen: Vec<Seen>,
     bytes: u64,
     batch: Batch,
 }
@@ -294,6 +299,7 @@ fn process<W: Work>(
                 done.summary.add(&ins);
                 // parse_conversation succeeded, so the bytes are UTF-8.
                 let raw = std::str::from_utf8(bytes).unwrap_or_default();
+                done.seen.push(Seen::new(&conv.id, line, raw));
                 work.record(raw, &conv, ins, &mut done.out);
             }
             Err(reason) => done.errors.push((line, reason)),
@@ -349,6 +355,7 @@ pub fn run_with<W: Work>(
     let mut emit = |done: Done<W::Output>, outcome: &mut RunOutcome| -> io::Result<Batch> {
         consume(done.out)?;
         let name = inputs[done.input].name();
+        outcome.duplicates.add(&name, done.seen);
         for (line, reason) in done.errors {
             let e = InputError {
                 file: name.clone(),
@@ -392,6 +399,7 @@ pub fn run_with<W: Work>(
                     out: W::Output::default(),
                     summary: Summary::default(),
                     errors: Vec::new(),
+                    seen: Vec::new(),
                     bytes: 0,
                     batch: Batch::default(),
                 };
@@ -455,6 +463,7 @@ pub fn run_with<W: Work>(
                         out: W::Output::default(),
                         summary: Summary::default(),
                         errors: Vec::new(),
+                        seen: Vec::new(),
                         bytes: 0,
                         batch: Batch::default(),
                     };
@@ -505,4 +514,33 @@ fn open_error(
     }
     outcome.summary.errors += 1;
     outcome.errors.push(err);
+}
+
+/// Prints duplicate-id warnings and, when nothing could be read, the reason;
+/// returns the exit code to end with in that case (README: exit 2 when no
+/// conversation could be read — empty, BOM-only and header-only files too).
+pub fn report_duplicates_and_emptiness(
+    outcome: &RunOutcome,
+    problems: usize,
+) -> Option<std::process::ExitCode> {
+    for line in outcome.duplicates.conflict_lines() {
+        eprintln!("warning: {line}");
+    }
+    let d = &outcome.duplicates;
+    if d.identical > 0 || !d.conflicts.is_empty() {
+        eprintln!(
+            "kefu: {} identical duplicate records, {} duplicate ids with different content",
+            d.identical,
+            d.conflicts.len()
+        );
+    }
+    if outcome.summary.conversations > 0 {
+        return None;
+    }
+    if problems == 0 {
+        eprintln!("kefu: no conversation could be read: the input is empty (or only a header)");
+    } else {
+        eprintln!("kefu: no usable conversation in the input ({problems} problems)");
+    }
+    Some(std::process::ExitCode::from(crate::EXIT_UNUSABLE))
 }

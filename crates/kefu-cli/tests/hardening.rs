@@ -92,3 +92,92 @@ fn inspect_csv_neutralises_formula_cells() {
         }
     }
 }
+
+fn conv(id: &str, text: &str) -> String {
+    format!(
+        r#"{{"id":"{id}","channel":"chat","agent_id":"a-1","turns":[{{"role":"agent","text":"{text}"}}]}}"#
+    )
+}
+
+#[test]
+fn nothing_readable_exits_2_with_a_message() {
+    let (dir, pack) = setup("empty");
+    let cases: [(&str, &[u8]); 4] = [
+        ("empty.jsonl", b""),
+        ("bom.jsonl", b"\xef\xbb\xbf"),
+        ("header.csv", b"id,role,text\r\n"),
+        ("bomheader.csv", b"\xef\xbb\xbfid,role,text\n"),
+    ];
+    for (name, bytes) in cases {
+        let input = dir.join(name);
+        std::fs::write(&input, bytes).expect("input");
+        let out = kefu(&["inspect", s(&input), "--pack", s(&pack), "--quiet"]);
+        assert_eq!(out.status.code(), Some(2), "inspect {name}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("no conversation could be read"),
+            "{name}: {err}"
+        );
+
+        let url = format!("sqlite://{}", dir.join(format!("{name}.db")).display());
+        let out = kefu(&["import", s(&input), "--database", &url, "--pack", s(&pack)]);
+        assert_eq!(out.status.code(), Some(2), "import {name}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("no conversation could be read"),
+            "{name}: {err}"
+        );
+    }
+}
+
+#[test]
+fn duplicate_ids_are_reported_with_lines() {
+    let (dir, pack) = setup("dupes");
+    let input = dir.join("in.jsonl");
+    let lines = [
+        conv("c-1", "您好"),
+        conv("c-1", "您好"),
+        conv("c-2", "您好"),
+        conv("c-1", "这个我不知道"),
+        conv("c-2", "再见"),
+    ];
+    std::fs::write(&input, lines.join("\n") + "\n").expect("input");
+    let name = s(&input);
+
+    let out = kefu(&["inspect", name, "--pack", s(&pack), "--quiet"]);
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "{name}:4: duplicate id \"c-1\" with different content (first at {name}:1)"
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("{name}:5: duplicate id \"c-2\"")),
+        "{err}"
+    );
+    assert!(
+        err.contains("1 identical duplicate records, 2 duplicate ids with different content"),
+        "{err}"
+    );
+
+    let url = format!("sqlite://{}", dir.join("d.db").display());
+    let out = kefu(&["import", name, "--database", &url, "--pack", s(&pack)]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains("2 conversations stored")
+            && said.contains("1 identical duplicates, 2 conflicting duplicates"),
+        "{said}"
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("{name}:4: duplicate id \"c-1\"")),
+        "{err}"
+    );
+}
