@@ -400,11 +400,10 @@ pub fn hash_password(password: &str, cost: PasswordCost) -> Result<String, Error
         .map_err(|e| Error::Internal(format!("hashing a password: {e}")))
 }
 
-/// Hashes off the async threads: argon2 is deliberately slow.
+/// Hashes off the async threads, in the bounded pool: argon2 is
+/// deliberately slow and large.
 async fn hash_password_async(password: String, cost: PasswordCost) -> Result<String, Error> {
-    tokio::task::spawn_blocking(move || hash_password(&password, cost))
-        .await
-        .map_err(|e| Error::Internal(format!("password hashing task: {e}")))?
+    crate::hashing::run(move || hash_password(&password, cost)).await
 }
 
 /// Whether `password` matches the PHC string `stored`; a malformed stored
@@ -412,7 +411,7 @@ async fn hash_password_async(password: String, cost: PasswordCost) -> Result<Str
 /// hash is computed all the same, so every failure costs about the same.
 async fn password_matches(stored: Option<String>, password: String) -> Result<bool, Error> {
     let cost = password_cost();
-    tokio::task::spawn_blocking(move || match stored {
+    crate::hashing::run(move || match stored {
         Some(stored) => match PasswordHash::new(&stored) {
             Ok(parsed) => Ok(Argon2::default()
                 .verify_password(password.as_bytes(), &parsed)
@@ -422,7 +421,6 @@ async fn password_matches(stored: Option<String>, password: String) -> Result<bo
         None => hash_password(&password, cost).map(|_| false),
     })
     .await
-    .map_err(|e| Error::Internal(format!("password check task: {e}")))?
 }
 
 /// Checks a user's password: who signed in, or `None` when the

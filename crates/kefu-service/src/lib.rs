@@ -6,6 +6,7 @@ pub mod auth;
 pub mod complaint;
 pub mod complaints;
 pub mod error;
+pub mod hashing;
 pub mod kpi;
 pub mod period;
 pub mod report_tables;
