@@ -1,5 +1,6 @@
 //! `kefu`: customer-service quality inspection from the command line.
 
+mod accounts;
 mod bench;
 mod dupes;
 mod formats;

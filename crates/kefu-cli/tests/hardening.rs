@@ -181,3 +181,111 @@ fn duplicate_ids_are_reported_with_lines() {
         "{err}"
     );
 }
+
+fn kefu_with_password(args: &[&str], password: &str) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_kefu"))
+        .args(args)
+        .env("KEFU_PASSWORD", password)
+        .output()
+        .expect("kefu runs")
+}
+
+fn audit_actions(db: &Path) -> Vec<(String, String, String)> {
+    let url = format!("sqlite://{}", db.display());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::AnyPool::connect(&url).await.expect("open");
+        let rows = sqlx::query_as::<_, (String, String, String)>(
+            "SELECT actor_id, entity_id, action FROM audit_log WHERE entity = 'user' ORDER BY id",
+        )
+        .fetch_all(&pool)
+        .await
+        .expect("audit rows");
+        pool.close().await;
+        rows
+    })
+}
+
+#[test]
+fn account_controls_from_the_command_line_are_checked_and_audited() {
+    let dir = tmpdir("accounts");
+    let db = dir.join("users.db");
+    let url = format!("sqlite://{}", db.display());
+    let add = |password: &str| {
+        kefu_with_password(
+            &[
+                "user",
+                "add",
+                "qa-1",
+                "--role",
+                "inspector",
+                "--database",
+                &url,
+            ],
+            password,
+        )
+    };
+    for weak in ["password", "aaaaaaaa", "        ", "qa-1", "QA-1"] {
+        let out = add(weak);
+        assert!(!out.status.success(), "{weak:?} accepted");
+    }
+    let out = add("Zhiliang-2026!");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let passwd = |password: &str| {
+        kefu_with_password(&["user", "passwd", "qa-1", "--database", &url], password)
+    };
+    let out = passwd("12345678");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("too common"));
+    let out = passwd("another-Good-one");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let out = kefu(&["user", "role", "qa-1", "supervisor", "--database", &url]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = kefu(&["user", "logout-all", "qa-1", "--database", &url]);
+    assert!(out.status.success());
+    let out = kefu(&["user", "revoke-token", "qa-1", "999", "--database", &url]);
+    assert!(!out.status.success(), "no such token");
+    let out = kefu(&["user", "deactivate", "qa-1", "--database", &url]);
+    assert!(out.status.success());
+    let out = kefu(&["user", "passwd", "nobody", "--database", &url]);
+    assert!(!out.status.success(), "unknown user");
+
+    let list = kefu(&["user", "list", "--database", &url]);
+    let listed = String::from_utf8_lossy(&list.stdout);
+    assert!(
+        listed.contains("qa-1\tqa-1\tsupervisor\t\tinactive"),
+        "{listed}"
+    );
+
+    let actions: Vec<String> = audit_actions(&db)
+        .into_iter()
+        .map(|(by, user, action)| format!("{by}:{user}:{action}"))
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "cli:qa-1:password_changed",
+            "cli:qa-1:role_changed",
+            "cli:qa-1:sessions_ended",
+            "cli:qa-1:deactivated",
+        ]
+    );
+}

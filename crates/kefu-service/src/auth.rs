@@ -248,7 +248,7 @@ pub async fn add_user(store: &Store, new: NewUser) -> Result<User, Error> {
     let team = clean_team(new.team.as_deref())?;
     let password_hash = match new.password {
         Some(password) => {
-            validate_password(&password)?;
+            crate::accounts::check_password_policy(&new.id, &password)?;
             Some(hash_password_async(password, password_cost()).await?)
         }
         None => None,
@@ -293,7 +293,7 @@ pub async fn list_users(store: &Store) -> Result<Vec<User>, Error> {
 pub async fn set_password(store: &Store, id: &str, password: Option<String>) -> Result<(), Error> {
     let hash = match password {
         Some(password) => {
-            validate_password(&password)?;
+            crate::accounts::check_password_policy(id, &password)?;
             Some(hash_password_async(password, password_cost()).await?)
         }
         None => None,

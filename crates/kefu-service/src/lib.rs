@@ -2,6 +2,7 @@
 //! SLA clocks over business hours and holiday calendars, the complaint
 //! lifecycle, satisfaction bands and revisit tasks.
 
+pub mod accounts;
 pub mod auth;
 pub mod complaint;
 pub mod complaints;
