@@ -13,8 +13,11 @@ use std::sync::Arc;
 use crossbeam_channel::bounded;
 use indicatif::{ProgressBar, ProgressStyle};
 use kefu_engine::{Conversation, Inspection, Inspector, Scratch};
+use kefu_formats::import::DEFAULT_MAX_FILE_BYTES;
 use kefu_formats::import::{Format, ImportOptions, ImportedBatches};
-use kefu_formats::native::{parse_conversation, Batch, BatchSource, RecordReader};
+use kefu_formats::native::{
+    parse_conversation, Batch, BatchSource, RecordReader, MAX_RECORD_BYTES,
+};
 use kefu_formats::report::{write_record, InputError, OutputFormat};
 use kefu_formats::summary::Summary;
 
@@ -44,9 +47,6 @@ pub struct Input {
     pub format: Format,
 }
 
-/// Largest non-native file read whole into memory for an importer.
-const MAX_IMPORT_FILE: u64 = 2 << 30;
-
 impl Input {
     /// A native-format input (tests and benchmarks).
     pub fn native(path: PathBuf) -> Input {
@@ -72,20 +72,25 @@ impl Input {
             Source::Stdin => Box::new(BufReader::with_capacity(1 << 20, io::stdin())),
         };
         if self.format == Format::Native {
-            return Ok(Box::new(RecordReader::new(reader)));
+            let max = opts.max_record_bytes.unwrap_or(MAX_RECORD_BYTES);
+            return Ok(Box::new(
+                RecordReader::new(reader).with_max_record_bytes(max),
+            ));
+        }
+        let max = opts.max_file_bytes.unwrap_or(DEFAULT_MAX_FILE_BYTES);
+        if let Some(size) = self.size().filter(|&n| n > max) {
+            return Err(too_large(size, max));
         }
         let mut bytes = Vec::new();
-        reader.take(MAX_IMPORT_FILE + 1).read_to_end(&mut bytes)?;
-        if bytes.len() as u64 > MAX_IMPORT_FILE {
-            return Err(io::Error::other(format!(
-                "larger than {} GiB; split it or convert it to JSON Lines first",
-                MAX_IMPORT_FILE >> 30
-            )));
+        reader.take(max.saturating_add(1)).read_to_end(&mut bytes)?;
+        if bytes.len() as u64 > max {
+            return Err(too_large(bytes.len() as u64, max));
         }
         let imported = crate::formats::import(self.format, &self.name(), &bytes, opts);
         Ok(Box::new(ImportedBatches::new(imported)))
     }
 
+    /// The file's size when known (not for standard input).
     fn size(&self) -> Option<u64> {
         match &self.source {
             Source::File(p) => std::fs::metadata(p).ok().map(|m| m.len()),
@@ -543,4 +548,13 @@ pub fn report_duplicates_and_emptiness(
         eprintln!("kefu: no usable conversation in the input ({problems} problems)");
     }
     Some(std::process::ExitCode::from(crate::EXIT_UNUSABLE))
+}
+
+/// The error for a file of a whole-read format above the per-file limit.
+fn too_large(size: u64, max: u64) -> io::Error {
+    io::Error::other(format!(
+        "{size} bytes is more than the per-file limit of {max} bytes for this format \
+         (read whole); raise it with --max-file-size, split the file, or convert it \
+         to JSON Lines, which is streamed"
+    ))
 }

@@ -289,3 +289,56 @@ fn account_controls_from_the_command_line_are_checked_and_audited() {
         ]
     );
 }
+
+#[test]
+fn record_and_file_size_limits_are_configurable_with_clear_errors() {
+    let (dir, pack) = setup("sizes");
+    let input = dir.join("in.jsonl");
+    let long = conv("c-long", &"好".repeat(200));
+    std::fs::write(&input, format!("{}\n{long}\n", conv("c-1", "您好"))).expect("input");
+    let out = kefu(&[
+        "inspect",
+        s(&input),
+        "--pack",
+        s(&pack),
+        "--quiet",
+        "--max-record-size",
+        "300",
+    ]);
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "{}:2: record longer than 300 bytes (the per-record limit), skipped",
+            s(&input)
+        )),
+        "{err}"
+    );
+    let results = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(results.lines().count(), 1, "the short record is inspected");
+
+    let csv = dir.join("turns.csv");
+    std::fs::write(&csv, "会话ID,角色,内容\nc-1,客服,您好\nc-1,客户,你好\n").expect("csv");
+    let out = kefu(&[
+        "inspect",
+        s(&csv),
+        "--pack",
+        s(&pack),
+        "--quiet",
+        "--max-file-size",
+        "20",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("more than the per-file limit of 20 bytes"),
+        "{err}"
+    );
+    // Within the default limit the same file reads.
+    let out = kefu(&["inspect", s(&csv), "--pack", s(&pack), "--quiet"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
