@@ -168,6 +168,14 @@ pub struct InputArgs {
     /// CSV: role values meaning customer, comma-separated (e.g. B,客户).
     #[arg(long, value_delimiter = ',')]
     pub customer_values: Vec<String>,
+    /// Largest record of a JSON Lines/array file, in bytes (default 32 MiB);
+    /// longer records are skipped and reported.
+    #[arg(long, value_name = "BYTES")]
+    pub max_record_size: Option<usize>,
+    /// Largest file of a format read whole (vendor JSON, CSV, chat logs), in
+    /// bytes (default 512 MiB); larger files are refused with an error.
+    #[arg(long, value_name = "BYTES")]
+    pub max_file_size: Option<u64>,
 }
 
 impl InputArgs {
@@ -176,6 +184,8 @@ impl InputArgs {
         let mut opts = ImportOptions {
             agent_channel: self.agent_channel.clone(),
             agent_names: self.agent_names.clone(),
+            max_record_bytes: self.max_record_size,
+            max_file_bytes: self.max_file_size,
             ..ImportOptions::default()
         };
         opts.csv.id_column = self.csv_id.clone();

@@ -1,6 +1,8 @@
 //! `kefu`: customer-service quality inspection from the command line.
 
+mod accounts;
 mod bench;
+mod dupes;
 mod formats;
 mod pipeline;
 mod report;
@@ -323,12 +325,8 @@ fn inspect(args: InspectArgs) -> anyhow::Result<ExitCode> {
             print!("{table}");
         }
     }
-    if outcome.summary.conversations == 0 && !errors.is_empty() {
-        eprintln!(
-            "kefu: no usable conversation in the input ({} problems)",
-            errors.len()
-        );
-        return Ok(ExitCode::from(EXIT_UNUSABLE));
+    if let Some(code) = pipeline::report_duplicates_and_emptiness(&outcome, errors.len()) {
+        return Ok(code);
     }
     Ok(ExitCode::SUCCESS)
 }

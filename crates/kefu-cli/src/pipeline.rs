@@ -13,10 +13,15 @@ use std::sync::Arc;
 use crossbeam_channel::bounded;
 use indicatif::{ProgressBar, ProgressStyle};
 use kefu_engine::{Conversation, Inspection, Inspector, Scratch};
+use kefu_formats::import::DEFAULT_MAX_FILE_BYTES;
 use kefu_formats::import::{Format, ImportOptions, ImportedBatches};
-use kefu_formats::native::{parse_conversation, Batch, BatchSource, RecordReader};
+use kefu_formats::native::{
+    parse_conversation, Batch, BatchSource, RecordReader, MAX_RECORD_BYTES,
+};
 use kefu_formats::report::{write_record, InputError, OutputFormat};
 use kefu_formats::summary::Summary;
+
+use crate::dupes::{Duplicates, Seen};
 
 /// Records per batch: large enough to amortise channel costs, small enough
 /// to keep every worker busy on small inputs.
@@ -41,9 +46,6 @@ pub struct Input {
     /// How to read it.
     pub format: Format,
 }
-
-/// Largest non-native file read whole into memory for an importer.
-const MAX_IMPORT_FILE: u64 = 2 << 30;
 
 impl Input {
     /// A native-format input (tests and benchmarks).
@@ -70,20 +72,25 @@ impl Input {
             Source::Stdin => Box::new(BufReader::with_capacity(1 << 20, io::stdin())),
         };
         if self.format == Format::Native {
-            return Ok(Box::new(RecordReader::new(reader)));
+            let max = opts.max_record_bytes.unwrap_or(MAX_RECORD_BYTES);
+            return Ok(Box::new(
+                RecordReader::new(reader).with_max_record_bytes(max),
+            ));
+        }
+        let max = opts.max_file_bytes.unwrap_or(DEFAULT_MAX_FILE_BYTES);
+        if let Some(size) = self.size().filter(|&n| n > max) {
+            return Err(too_large(size, max));
         }
         let mut bytes = Vec::new();
-        reader.take(MAX_IMPORT_FILE + 1).read_to_end(&mut bytes)?;
-        if bytes.len() as u64 > MAX_IMPORT_FILE {
-            return Err(io::Error::other(format!(
-                "larger than {} GiB; split it or convert it to JSON Lines first",
-                MAX_IMPORT_FILE >> 30
-            )));
+        reader.take(max.saturating_add(1)).read_to_end(&mut bytes)?;
+        if bytes.len() as u64 > max {
+            return Err(too_large(bytes.len() as u64, max));
         }
         let imported = crate::formats::import(self.format, &self.name(), &bytes, opts);
         Ok(Box::new(ImportedBatches::new(imported)))
     }
 
+    /// The file's size when known (not for standard input).
     fn size(&self) -> Option<u64> {
         match &self.source {
             Source::File(p) => std::fs::metadata(p).ok().map(|m| m.len()),
@@ -214,6 +221,8 @@ pub struct RunOutcome {
     pub errors: Vec<InputError>,
     /// Bytes of input read.
     pub bytes: u64,
+    /// Repeated conversation ids.
+    pub duplicates: Duplicates,
 }
 
 /// Options of a run.
@@ -273,6 +282,7 @@ struct Done<T> {
     out: T,
     summary: Summary,
     errors: Vec<(u64, String)>,
+    seen: Vec<Seen>,
     bytes: u64,
     batch: Batch,
 }
@@ -294,6 +304,7 @@ fn process<W: Work>(
                 done.summary.add(&ins);
                 // parse_conversation succeeded, so the bytes are UTF-8.
                 let raw = std::str::from_utf8(bytes).unwrap_or_default();
+                done.seen.push(Seen::new(&conv.id, line, raw));
                 work.record(raw, &conv, ins, &mut done.out);
             }
             Err(reason) => done.errors.push((line, reason)),
@@ -349,6 +360,7 @@ pub fn run_with<W: Work>(
     let mut emit = |done: Done<W::Output>, outcome: &mut RunOutcome| -> io::Result<Batch> {
         consume(done.out)?;
         let name = inputs[done.input].name();
+        outcome.duplicates.add(&name, done.seen);
         for (line, reason) in done.errors {
             let e = InputError {
                 file: name.clone(),
@@ -392,6 +404,7 @@ pub fn run_with<W: Work>(
                     out: W::Output::default(),
                     summary: Summary::default(),
                     errors: Vec::new(),
+                    seen: Vec::new(),
                     bytes: 0,
                     batch: Batch::default(),
                 };
@@ -455,6 +468,7 @@ pub fn run_with<W: Work>(
                         out: W::Output::default(),
                         summary: Summary::default(),
                         errors: Vec::new(),
+                        seen: Vec::new(),
                         bytes: 0,
                         batch: Batch::default(),
                     };
@@ -505,4 +519,42 @@ fn open_error(
     }
     outcome.summary.errors += 1;
     outcome.errors.push(err);
+}
+
+/// Prints duplicate-id warnings and, when nothing could be read, the reason;
+/// returns the exit code to end with in that case (README: exit 2 when no
+/// conversation could be read — empty, BOM-only and header-only files too).
+pub fn report_duplicates_and_emptiness(
+    outcome: &RunOutcome,
+    problems: usize,
+) -> Option<std::process::ExitCode> {
+    for line in outcome.duplicates.conflict_lines() {
+        eprintln!("warning: {line}");
+    }
+    let d = &outcome.duplicates;
+    if d.identical > 0 || !d.conflicts.is_empty() {
+        eprintln!(
+            "kefu: {} identical duplicate records, {} duplicate ids with different content",
+            d.identical,
+            d.conflicts.len()
+        );
+    }
+    if outcome.summary.conversations > 0 {
+        return None;
+    }
+    if problems == 0 {
+        eprintln!("kefu: no conversation could be read: the input is empty (or only a header)");
+    } else {
+        eprintln!("kefu: no usable conversation in the input ({problems} problems)");
+    }
+    Some(std::process::ExitCode::from(crate::EXIT_UNUSABLE))
+}
+
+/// The error for a file of a whole-read format above the per-file limit.
+fn too_large(size: u64, max: u64) -> io::Error {
+    io::Error::other(format!(
+        "{size} bytes is more than the per-file limit of {max} bytes for this format \
+         (read whole); raise it with --max-file-size, split the file, or convert it \
+         to JSON Lines, which is streamed"
+    ))
 }

@@ -60,9 +60,50 @@ pub enum UserCommand {
         #[command(flatten)]
         db: DatabaseArgs,
     },
+    /// Set a user's password (read from $KEFU_PASSWORD or standard input)
+    /// under the password policy; ends the user's sessions.
+    Passwd {
+        /// The user.
+        id: String,
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+    /// Give a user another role (agent, inspector, supervisor, admin); ends
+    /// the user's sessions.
+    Role {
+        /// The user.
+        id: String,
+        /// The new role.
+        role: String,
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+    /// Revoke one of a user's API tokens (ids as listed by the dashboard).
+    RevokeToken {
+        /// The user.
+        id: String,
+        /// The token's id.
+        token: i64,
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+    /// End every session of a user.
+    LogoutAll {
+        /// The user.
+        id: String,
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+    /// Deactivate a user: password, sessions and tokens stop working.
+    Deactivate {
+        /// The user.
+        id: String,
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
 }
 
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -151,7 +192,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn read_password() -> anyhow::Result<String> {
+pub(crate) fn read_password() -> anyhow::Result<String> {
     if let Ok(p) = std::env::var("KEFU_PASSWORD") {
         return Ok(p);
     }
@@ -241,6 +282,7 @@ pub fn user(cmd: UserCommand) -> anyhow::Result<ExitCode> {
                 );
             }
         }
+        other => return crate::accounts::run(other),
     }
     Ok(ExitCode::SUCCESS)
 }

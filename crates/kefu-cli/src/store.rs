@@ -195,25 +195,28 @@ pub fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
         .block_on(writer)
         .context("the database writer panicked")?
         .context("storing conversations")?;
-    let outcome = run?;
+    let mut outcome = run?;
     last?;
     // Bring the report rollups up to date now, so that the first report
     // after an import does not pay for it.
     rt.block_on(store.refresh_rollups())
         .context("refreshing report rollups")?;
     rt.block_on(store.close());
-    errors.extend(outcome.errors);
+    errors.extend(std::mem::take(&mut outcome.errors));
     println!(
-        "{}: {} conversations stored, {} already there, {} unreadable records (pack {} {})",
+        "{}: {} conversations stored, {} already there, {} unreadable records, \
+         {} identical duplicates, {} conflicting duplicates (pack {} {})",
         redact(&url),
         stored.inserted,
         stored.skipped,
         errors.len(),
+        outcome.duplicates.identical,
+        outcome.duplicates.conflicts.len(),
         meta.id,
         meta.version
     );
-    if outcome.summary.conversations == 0 && !errors.is_empty() {
-        return Ok(ExitCode::from(EXIT_UNUSABLE));
+    if let Some(code) = pipeline::report_duplicates_and_emptiness(&outcome, errors.len()) {
+        return Ok(code);
     }
     Ok(ExitCode::SUCCESS)
 }

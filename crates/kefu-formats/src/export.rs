@@ -13,7 +13,7 @@
 //!   that uses a decimal point; times are local wall-clock
 //!   `YYYY-MM-DD HH:MM:SS`, which Excel recognises as a date-time. Text that
 //!   Excel would take for a formula (`=`, `+`, `-`, `@`, tab, CR first) gets
-//!   a leading `'`.
+//!   a leading `'` (the shared writer in [`crate::csvout`]).
 //! - [`write_xlsx`]: a real workbook, one sheet per table, bold frozen header
 //!   row with an autofilter, column widths fitted to the content (CJK counts
 //!   double, capped at [`MAX_COLUMN_WIDTH`]), numbers as numbers, percentages
@@ -39,6 +39,7 @@ use chrono::{DateTime, Datelike, FixedOffset, Timelike};
 use kefu_engine::Inspection;
 use rust_xlsxwriter::{ExcelDateTime, Format, Workbook, Worksheet, XlsxError};
 
+use crate::csvout::{CsvOut, Field, LineEnd};
 use crate::summary::{display_width, Summary};
 
 /// Widest a column gets, in Excel character units.
@@ -576,16 +577,6 @@ fn fmt_time(t: &DateTime<FixedOffset>) -> String {
     }
 }
 
-/// Text that a spreadsheet would run as a formula gets a leading `'`.
-fn csv_text(s: &str) -> std::borrow::Cow<'_, str> {
-    let risky = s.chars().count() > 1 && s.starts_with(['=', '+', '-', '@', '\t', '\r']);
-    if risky {
-        format!("'{s}").into()
-    } else {
-        s.into()
-    }
-}
-
 /// Writes `table` as CSV: a UTF-8 BOM, the header row in `lang`, then the
 /// rows. Percent columns are written in percentage points (`87.5`) and their
 /// header ends in `(%)`; times as local `YYYY-MM-DD HH:MM:SS`; booleans as
@@ -595,10 +586,7 @@ pub fn write_csv(table: &Table, lang: Lang, out: &mut dyn Write) -> io::Result<(
         .check_shape()
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
     out.write_all("\u{feff}".as_bytes())?;
-    let mut w = csv::WriterBuilder::new()
-        .terminator(csv::Terminator::CRLF)
-        .flexible(true)
-        .from_writer(out);
+    let mut w = CsvOut::new(out, LineEnd::CrLf);
     let header: Vec<String> = table
         .columns
         .iter()
@@ -607,22 +595,29 @@ pub fn write_csv(table: &Table, lang: Lang, out: &mut dyn Write) -> io::Result<(
             _ => c.header(lang).to_string(),
         })
         .collect();
-    w.write_record(&header)?;
-    let mut record: Vec<String> = Vec::with_capacity(table.columns.len());
+    let header: Vec<Field<'_>> = header.iter().map(|h| Field::Value(h)).collect();
+    w.write_fields(&header)?;
+    // Formatted values first, then the row borrows them.
+    let mut values: Vec<String> = Vec::with_capacity(table.columns.len());
     for row in &table.rows {
-        record.clear();
+        values.clear();
         for i in 0..table.columns.len() {
-            record.push(match row.get(i).unwrap_or(&Cell::Empty) {
-                Cell::Text(s) => csv_text(s).into_owned(),
+            values.push(match row.get(i).unwrap_or(&Cell::Empty) {
+                Cell::Text(_) | Cell::Empty => String::new(),
                 Cell::Int(n) => n.to_string(),
                 Cell::Num(v) => fmt_num(*v),
                 Cell::Percent(p) => fmt_num(round_to(p * 100.0, 6)),
                 Cell::Time(t) => fmt_time(t),
                 Cell::Bool(b) => lang.yes_no(*b).to_string(),
-                Cell::Empty => String::new(),
             });
         }
-        w.write_record(&record)?;
+        let fields: Vec<Field<'_>> = (0..table.columns.len())
+            .map(|i| match row.get(i) {
+                Some(Cell::Text(s)) => Field::Text(s),
+                _ => Field::Value(&values[i]),
+            })
+            .collect();
+        w.write_fields(&fields)?;
     }
     w.flush()
 }
@@ -1261,14 +1256,6 @@ mod tests {
         assert_eq!(capped_width("abc", 60), 3);
         assert_eq!(capped_width("坐席", 60), 4);
         assert_eq!(capped_width(&"字".repeat(100), 60), 60);
-    }
-
-    #[test]
-    fn csv_guards_formulas() {
-        assert_eq!(csv_text("=1+1"), "'=1+1");
-        assert_eq!(csv_text("+86 138"), "'+86 138");
-        assert_eq!(csv_text("-"), "-");
-        assert_eq!(csv_text("好的"), "好的");
     }
 
     #[test]

@@ -2,9 +2,11 @@
 //!
 //! - [`native`]: kefu's own JSON Lines / JSON array format, streamed in
 //!   batches with line numbers for error reports.
+//! - [`csvout`]: the one CSV writer; neutralises formula-leading cells.
 //! - [`report`]: JSON Lines, CSV and HTML output of inspection results.
 //! - [`summary`]: per-agent and per-rule totals and the terminal table.
 
+pub mod csvout;
 pub mod export;
 pub mod import;
 pub mod native;

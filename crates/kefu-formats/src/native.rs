@@ -9,10 +9,12 @@ use std::io::{self, BufRead};
 
 use kefu_engine::Conversation;
 
-/// Longest record accepted; longer ones are skipped and reported. Large
-/// enough for a conversation with a 10 MB turn, small enough that a file
-/// without line breaks cannot exhaust memory.
-pub const MAX_RECORD_BYTES: usize = 256 * 1024 * 1024;
+/// Longest record accepted by default; longer ones are skipped and
+/// reported. Large enough for a conversation with a 10 MB turn, small
+/// enough that one record (parsed, inspected and stored at roughly 16× its
+/// size) or a file without line breaks cannot exhaust memory. Change it per
+/// reader with [`RecordReader::with_max_record_bytes`].
+pub const MAX_RECORD_BYTES: usize = 32 * 1024 * 1024;
 
 /// A batch of raw records: one buffer, with the bounds and line of each.
 #[derive(Debug, Default)]
@@ -117,6 +119,7 @@ pub struct RecordReader<R: BufRead> {
     started: bool,
     array: bool,
     done: bool,
+    max_record: usize,
 }
 
 impl<R: BufRead> RecordReader<R> {
@@ -129,7 +132,14 @@ impl<R: BufRead> RecordReader<R> {
             started: false,
             array: false,
             done: false,
+            max_record: MAX_RECORD_BYTES,
         }
+    }
+
+    /// The same reader with another per-record limit (at least 1 byte).
+    pub fn with_max_record_bytes(mut self, max: usize) -> RecordReader<R> {
+        self.max_record = max.max(1);
+        self
     }
 
     /// Fills `batch` (cleared first) with up to `max_records` records or about
@@ -210,7 +220,7 @@ impl<R: BufRead> RecordReader<R> {
                     None => (buf, None),
                 };
                 if !too_long {
-                    if batch.data.len() - start + chunk.len() > MAX_RECORD_BYTES {
+                    if batch.data.len() - start + chunk.len() > self.max_record {
                         too_long = true;
                         batch.data.truncate(start);
                     } else {
@@ -235,7 +245,10 @@ impl<R: BufRead> RecordReader<R> {
             if too_long {
                 batch.errors.push(RecordError {
                     line,
-                    reason: format!("record longer than {MAX_RECORD_BYTES} bytes, skipped"),
+                    reason: format!(
+                        "record longer than {} bytes (the per-record limit), skipped",
+                        self.max_record
+                    ),
                 });
                 return Ok(true);
             }
@@ -328,7 +341,7 @@ impl<R: BufRead> RecordReader<R> {
             }
             let take = end_at.unwrap_or(buf.len());
             if !too_long {
-                if batch.data.len() - start + take > MAX_RECORD_BYTES {
+                if batch.data.len() - start + take > self.max_record {
                     too_long = true;
                     batch.data.truncate(start);
                 } else {
@@ -343,7 +356,10 @@ impl<R: BufRead> RecordReader<R> {
         if too_long {
             batch.errors.push(RecordError {
                 line,
-                reason: format!("record longer than {MAX_RECORD_BYTES} bytes, skipped"),
+                reason: format!(
+                    "record longer than {} bytes (the per-record limit), skipped",
+                    self.max_record
+                ),
             });
         } else {
             batch.records.push((start, batch.data.len(), line));

@@ -11,6 +11,7 @@ use std::io::{self, Write};
 
 use kefu_engine::{Conversation, Inspection, Role};
 
+use crate::csvout::{CsvOut, Field, LineEnd};
 use crate::summary::Summary;
 
 /// Output format of `kefu inspect`.
@@ -68,12 +69,10 @@ pub fn write_header(out: &mut dyn Write, format: OutputFormat, title: &str) -> i
         OutputFormat::Jsonl => Ok(()),
         OutputFormat::Csv => {
             out.write_all("\u{feff}".as_bytes())?;
-            let mut w = csv::Writer::from_writer(Vec::new());
-            w.write_record(CSV_HEADER).map_err(io::Error::other)?;
-            out.write_all(
-                &w.into_inner()
-                    .map_err(|e| io::Error::other(e.to_string()))?,
-            )
+            let mut w = CsvOut::new(Vec::new(), LineEnd::Lf);
+            let header: Vec<Field<'_>> = CSV_HEADER.iter().map(|h| Field::Value(h)).collect();
+            w.write_fields(&header)?;
+            out.write_all(&w.into_inner()?)
         }
         OutputFormat::Html => {
             let mut s = String::new();
@@ -127,24 +126,38 @@ pub fn write_record(
                 .join(" | ");
             let join =
                 |v: &[std::sync::Arc<str>]| v.iter().map(|s| &**s).collect::<Vec<_>>().join(";");
-            let row = [
-                ins.id.clone(),
-                ins.agent_id.clone().unwrap_or_default(),
-                ins.agent_name.clone().unwrap_or_default(),
-                ins.channel.as_str().to_string(),
+            let (score, passed, veto, findings) = (
                 fmt_num(ins.score),
-                ins.grade.clone().unwrap_or_default(),
                 ins.passed.to_string(),
                 ins.veto.to_string(),
                 ins.findings.len().to_string(),
+            );
+            let (rules, not_applicable, manual, pack) = (
                 rules.join(";"),
-                details,
                 join(&ins.not_applicable),
                 join(&ins.manual),
                 ins.pack.to_string(),
+            );
+            // Everything that comes from input or packs is Text; only the
+            // numbers and booleans formatted here are Values.
+            let row = [
+                Field::Text(&ins.id),
+                Field::Text(ins.agent_id.as_deref().unwrap_or_default()),
+                Field::Text(ins.agent_name.as_deref().unwrap_or_default()),
+                Field::Text(ins.channel.as_str()),
+                Field::Value(&score),
+                Field::Text(ins.grade.as_deref().unwrap_or_default()),
+                Field::Value(&passed),
+                Field::Value(&veto),
+                Field::Value(&findings),
+                Field::Text(&rules),
+                Field::Text(&details),
+                Field::Text(&not_applicable),
+                Field::Text(&manual),
+                Field::Text(&pack),
             ];
-            let mut w = csv::WriterBuilder::new().from_writer(&mut *buf);
-            let _ = w.write_record(&row);
+            let mut w = CsvOut::new(&mut *buf, LineEnd::Lf);
+            let _ = w.write_fields(&row);
             let _ = w.flush();
         }
         OutputFormat::Html => {

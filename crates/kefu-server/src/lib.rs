@@ -9,6 +9,7 @@ mod auth;
 mod complaints;
 mod conversations;
 mod error;
+mod listen;
 mod openapi;
 mod params;
 mod quality;
@@ -30,9 +31,14 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 pub use error::ApiError;
+pub use listen::Limits;
 
-/// Largest request body: a batch of conversations.
-const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
+/// Largest request body of a batch of conversations.
+const MAX_BATCH_BODY_BYTES: usize = 64 * 1024 * 1024;
+/// Largest request body elsewhere (forms, commands, rule packs).
+const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
+/// Largest login or logout body: read before anyone is authenticated.
+pub(crate) const MAX_LOGIN_BODY_BYTES: usize = 4 * 1024;
 
 /// The rule pack new conversations are inspected with, compiled, and its
 /// version row; replaced whole when another version is activated.
@@ -160,12 +166,20 @@ impl AppState {
 /// The whole application.
 pub fn router(state: AppState) -> Router {
     let api = Router::new()
-        .route("/auth/login", post(auth::login))
-        .route("/auth/logout", post(auth::logout))
+        .route(
+            "/auth/login",
+            post(auth::login).layer(DefaultBodyLimit::max(MAX_LOGIN_BODY_BYTES)),
+        )
+        .route(
+            "/auth/logout",
+            post(auth::logout).layer(DefaultBodyLimit::max(MAX_LOGIN_BODY_BYTES)),
+        )
         .route("/me", get(auth::me))
         .route(
             "/conversations",
-            post(conversations::create).get(conversations::list),
+            post(conversations::create)
+                .layer(DefaultBodyLimit::max(MAX_BATCH_BODY_BYTES))
+                .get(conversations::list),
         )
         .route("/conversations/{id}", get(conversations::get))
         .route("/packs", get(conversations::packs))
@@ -306,13 +320,23 @@ pub fn spawn_sla_scanner(
     })
 }
 
-/// Serves on `listener` until the future `shutdown` completes.
+/// Serves on `listener` with the default [`Limits`] until the future
+/// `shutdown` completes.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    serve_with_limits(listener, state, Limits::default(), shutdown).await
+}
+
+/// Serves on `listener` within `limits` (connection cap, header-read and
+/// idle timeout) until the future `shutdown` completes.
+pub async fn serve_with_limits(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    limits: Limits,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    listen::serve(listener, router(state), limits, shutdown).await
 }

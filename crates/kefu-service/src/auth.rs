@@ -248,7 +248,7 @@ pub async fn add_user(store: &Store, new: NewUser) -> Result<User, Error> {
     let team = clean_team(new.team.as_deref())?;
     let password_hash = match new.password {
         Some(password) => {
-            validate_password(&password)?;
+            crate::accounts::check_password_policy(&new.id, &password)?;
             Some(hash_password_async(password, password_cost()).await?)
         }
         None => None,
@@ -293,7 +293,7 @@ pub async fn list_users(store: &Store) -> Result<Vec<User>, Error> {
 pub async fn set_password(store: &Store, id: &str, password: Option<String>) -> Result<(), Error> {
     let hash = match password {
         Some(password) => {
-            validate_password(&password)?;
+            crate::accounts::check_password_policy(id, &password)?;
             Some(hash_password_async(password, password_cost()).await?)
         }
         None => None,
@@ -400,11 +400,10 @@ pub fn hash_password(password: &str, cost: PasswordCost) -> Result<String, Error
         .map_err(|e| Error::Internal(format!("hashing a password: {e}")))
 }
 
-/// Hashes off the async threads: argon2 is deliberately slow.
+/// Hashes off the async threads, in the bounded pool: argon2 is
+/// deliberately slow and large.
 async fn hash_password_async(password: String, cost: PasswordCost) -> Result<String, Error> {
-    tokio::task::spawn_blocking(move || hash_password(&password, cost))
-        .await
-        .map_err(|e| Error::Internal(format!("password hashing task: {e}")))?
+    crate::hashing::run(move || hash_password(&password, cost)).await
 }
 
 /// Whether `password` matches the PHC string `stored`; a malformed stored
@@ -412,7 +411,7 @@ async fn hash_password_async(password: String, cost: PasswordCost) -> Result<Str
 /// hash is computed all the same, so every failure costs about the same.
 async fn password_matches(stored: Option<String>, password: String) -> Result<bool, Error> {
     let cost = password_cost();
-    tokio::task::spawn_blocking(move || match stored {
+    crate::hashing::run(move || match stored {
         Some(stored) => match PasswordHash::new(&stored) {
             Ok(parsed) => Ok(Argon2::default()
                 .verify_password(password.as_bytes(), &parsed)
@@ -422,7 +421,6 @@ async fn password_matches(stored: Option<String>, password: String) -> Result<bo
         None => hash_password(&password, cost).map(|_| false),
     })
     .await
-    .map_err(|e| Error::Internal(format!("password check task: {e}")))?
 }
 
 /// Checks a user's password: who signed in, or `None` when the

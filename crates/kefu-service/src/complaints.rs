@@ -931,7 +931,8 @@ impl ComplaintService {
     /// its history. An empty `input.id` gets a generated id
     /// (`CMP-YYYYMMDD-NNNNNN`); a given id that is taken is a
     /// [`Error::Conflict`]. With `input.conversation_id`, the
-    /// conversation must be stored; it fills in a blank customer name, a
+    /// conversation must be stored and readable by `actor` (an agent's own;
+    /// anything else answers as missing); it fills in a blank customer name, a
     /// missing customer id and a blank channel.
     ///
     /// Returns the complaint as `actor` may see it.
@@ -947,12 +948,21 @@ impl ComplaintService {
             .map(str::trim)
             .filter(|s| !s.is_empty())
         {
-            let conv = self.store.conversation(conv_id).await?.ok_or_else(|| {
-                Error::invalid_field(
-                    "conversation_id",
-                    format!("no stored conversation {conv_id}"),
-                )
-            })?;
+            // A conversation the actor may not read answers exactly like a
+            // missing one, so ids cannot be probed through complaints.
+            let conv = self
+                .store
+                .conversation(conv_id)
+                .await?
+                .filter(|c| {
+                    actor.role != ActorRole::Agent || c.agent_id.as_deref() == Some(&actor.id)
+                })
+                .ok_or_else(|| {
+                    Error::invalid_field(
+                        "conversation_id",
+                        format!("no stored conversation {conv_id}"),
+                    )
+                })?;
             if input.customer.name.trim().is_empty() {
                 if let Some(name) = conv.customer_name.as_deref() {
                     input.customer.name = name.to_string();

@@ -2,10 +2,12 @@
 //! SLA clocks over business hours and holiday calendars, the complaint
 //! lifecycle, satisfaction bands and revisit tasks.
 
+pub mod accounts;
 pub mod auth;
 pub mod complaint;
 pub mod complaints;
 pub mod error;
+pub mod hashing;
 pub mod kpi;
 pub mod period;
 pub mod report_tables;

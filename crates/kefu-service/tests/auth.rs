@@ -149,7 +149,7 @@ both_backends!(passwords_verify, |store: Store| async move {
 });
 
 both_backends!(users_validate_and_list, |store: Store| async move {
-    auth::add_user(&store, new_user("a-07", Role::Agent, Some("12345678")))
+    auth::add_user(&store, new_user("a-07", Role::Agent, Some("8chars-x")))
         .await
         .expect("agent with an 8-character password");
     let dup = auth::add_user(
@@ -167,7 +167,7 @@ both_backends!(users_validate_and_list, |store: Store| async move {
         .expect("get")
         .expect("present");
     assert_eq!(a07.role, Role::Agent);
-    auth::verify_password(&store, "a-07", "12345678")
+    auth::verify_password(&store, "a-07", "8chars-x")
         .await
         .expect("original password")
         .expect("signed in");

@@ -9,6 +9,7 @@
 //! JSON text. Each backend has its own migrations (`migrations/sqlite`,
 //! `migrations/postgres`), applied at start and by `kefu migrate`.
 
+mod accounts;
 mod assessments;
 mod audit;
 mod complaints;

@@ -61,7 +61,10 @@ pub struct Decoded<'a> {
 /// that looks like UTF-16 (zero high bytes) is read as such, valid UTF-8 is
 /// taken as is, and otherwise each line is read as UTF-8 when it is valid
 /// UTF-8 and as GB18030 (a superset of GBK and GB2312) when not, so files
-/// concatenated from both still read. A line that is neither is decoded with
+/// concatenated from both still read. That choice is made per file first: a
+/// file that is overwhelmingly UTF-8 with a few bad bytes stays UTF-8, its
+/// bad bytes becoming U+FFFD with a line-numbered error (GB18030 would turn
+/// such a line into mojibake). A line that is neither is decoded with
 /// U+FFFD for the bad bytes and reported. When most lines are undecodable
 /// the file is not text: a file-level error.
 pub fn decode(bytes: &[u8]) -> Result<Decoded<'_>, ImportError> {
@@ -146,6 +149,8 @@ fn decode_unmarked(bytes: &[u8]) -> Result<Decoded<'_>, ImportError> {
     let lines_before = lines_utf8;
     let (mut lines_gb, mut lines_bad) = (0, 0);
     let mut buf = Vec::new();
+    // The file's encoding is decided once, from all of it.
+    let utf8_file = mostly_utf8(bytes);
     // From there on, line by line (validating the rest of the file again at
     // each bad line would be quadratic).
     for (n, raw) in bytes[pos..].split_inclusive(|&b| b == b'\n').enumerate() {
@@ -153,6 +158,20 @@ fn decode_unmarked(bytes: &[u8]) -> Result<Decoded<'_>, ImportError> {
             out.push_str(text);
             utf8_non_ascii |= !raw.is_ascii();
             lines_utf8 += 1;
+            continue;
+        }
+        // In a UTF-8 file with a few bad bytes, reading the bad lines as
+        // GB18030 (which accepts almost any byte pairs) would turn all of
+        // them into mojibake.
+        if utf8_file {
+            push_utf8(raw, &mut out);
+            utf8_non_ascii = true;
+            lines_utf8 += 1;
+            errors.push(ImportError {
+                line: (lines_before + n + 1) as u64,
+                reason: "invalid UTF-8 bytes on this line of a UTF-8 file; replaced with U+FFFD"
+                    .to_string(),
+            });
             continue;
         }
         if push_gb18030(raw, &mut out, &mut buf) {
@@ -193,6 +212,43 @@ fn decode_unmarked(bytes: &[u8]) -> Result<Decoded<'_>, ImportError> {
         encoding,
         errors,
     })
+}
+
+/// A header that was not found because its line could not be decoded is
+/// an encoding problem, not a missing column: the decoding error of the
+/// first lines (taken out of `decode_errors`) becomes the reported cause.
+fn blame_encoding(header_error: ImportError, decode_errors: &mut Vec<ImportError>) -> ImportError {
+    const HEADER_LINES: u64 = 5;
+    match decode_errors
+        .iter()
+        .position(|d| d.line > 0 && d.line <= HEADER_LINES)
+    {
+        Some(i) => {
+            let d = decode_errors.remove(i);
+            ImportError {
+                line: d.line,
+                reason: format!(
+                    "the header is not readable text: {} (so the columns could not be \
+                     found: {})",
+                    d.reason, header_error.reason
+                ),
+            }
+        }
+        None => header_error,
+    }
+}
+
+/// Whether the bytes of valid multi-byte UTF-8 characters in `bytes`
+/// outnumber its invalid bytes at least twenty to one: a UTF-8 file with a
+/// few bad bytes. GBK text forms valid UTF-8 sequences only by accident, far
+/// below that ratio; a file concatenated from UTF-8 and GBK parts is too.
+fn mostly_utf8(bytes: &[u8]) -> bool {
+    let (mut good, mut bad) = (0usize, 0usize);
+    for chunk in bytes.utf8_chunks() {
+        good += chunk.valid().bytes().filter(|b| !b.is_ascii()).count();
+        bad += chunk.invalid().len();
+    }
+    good > 0 && good >= bad.saturating_mul(20)
 }
 
 fn push_utf8(bytes: &[u8], out: &mut String) {
@@ -969,6 +1025,7 @@ pub fn read(source_name: &str, bytes: &[u8], opts: &ImportOptions) -> Imported {
         match find_header(builder().from_reader(body.as_bytes()), &opts.csv) {
             Ok(found) => found,
             Err(e) => {
+                let e = blame_encoding(e, &mut out.errors);
                 out.errors.push(e);
                 return out;
             }

@@ -65,7 +65,17 @@ pub struct ImportOptions {
     /// Conversation id to use when the file carries none (default: the
     /// file name without extension).
     pub default_id: Option<String>,
+    /// Largest record (native format) in bytes; `None`: the default
+    /// [`crate::native::MAX_RECORD_BYTES`].
+    pub max_record_bytes: Option<usize>,
+    /// Largest file of a format read whole (vendor JSON, CSV, chat logs) in
+    /// bytes; `None`: [`DEFAULT_MAX_FILE_BYTES`].
+    pub max_file_bytes: Option<u64>,
 }
+
+/// Largest file of a format that is read whole, by default: 512 MiB.
+/// Native JSON Lines files are streamed and have no file limit.
+pub const DEFAULT_MAX_FILE_BYTES: u64 = 512 * 1024 * 1024;
 
 /// CSV/TSV layout. Empty fields mean "use the default".
 #[derive(Debug, Clone, Default)]

@@ -100,7 +100,7 @@ pub async fn login_form(State(state): State<AppState>, req: Request) -> PageResu
 pub async fn login(State(state): State<AppState>, req: Request) -> PageResult {
     let headers = req.headers().clone();
     let lang = request_lang(&headers, req.uri().query());
-    let body = axum::body::to_bytes(req.into_body(), 64 * 1024)
+    let body = axum::body::to_bytes(req.into_body(), crate::MAX_LOGIN_BODY_BYTES)
         .await
         .map_err(|e| WebError::BadRequest(e.to_string()))?;
     let form = FormData::parse(&body);

@@ -1,0 +1,131 @@
+//! Duplicate conversation ids across one run of `kefu inspect` or
+//! `kefu import`.
+//!
+//! The store keeps the first conversation of an id and skips later ones, and
+//! `kefu inspect` writes one result per record, so a second record under the
+//! same id is either a harmless repeat (identical content) or a conflict
+//! that would otherwise be lost silently. Only a 64-bit hash of each
+//! record's text is kept, not the text.
+
+use std::collections::hash_map::{DefaultHasher, Entry};
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+
+/// One record's identity as the workers see it: id, line, content hash.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    /// The conversation id.
+    pub id: String,
+    /// 1-based line (or record number) in its file.
+    pub line: u64,
+    /// Hash of the record's canonical text.
+    pub hash: u64,
+}
+
+impl Seen {
+    /// The identity of a record with `id` whose text is `raw`.
+    pub fn new(id: &str, line: u64, raw: &str) -> Seen {
+        let mut h = DefaultHasher::new();
+        raw.hash(&mut h);
+        Seen {
+            id: id.to_string(),
+            line,
+            hash: h.finish(),
+        }
+    }
+}
+
+/// A record whose id was seen before with different content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Conflict {
+    /// The shared id.
+    pub id: String,
+    /// `file:line` of the first record (the one kept).
+    pub first: String,
+    /// `file:line` of this record.
+    pub at: String,
+}
+
+/// Ids seen so far in a run.
+#[derive(Debug, Default)]
+pub struct Duplicates {
+    first: HashMap<String, (u64, usize, u64)>,
+    files: Vec<String>,
+    /// Records repeating an earlier record exactly.
+    pub identical: u64,
+    /// Records sharing an earlier id with different content.
+    pub conflicts: Vec<Conflict>,
+}
+
+impl Duplicates {
+    /// Notes the records of one batch of `file`, in input order.
+    pub fn add(&mut self, file: &str, seen: Vec<Seen>) {
+        if seen.is_empty() {
+            return;
+        }
+        let file_ix = match self.files.iter().position(|f| f == file) {
+            Some(i) => i,
+            None => {
+                self.files.push(file.to_string());
+                self.files.len() - 1
+            }
+        };
+        for s in seen {
+            match self.first.entry(s.id) {
+                Entry::Vacant(v) => {
+                    v.insert((s.hash, file_ix, s.line));
+                }
+                Entry::Occupied(o) => {
+                    let (hash, f, line) = *o.get();
+                    if hash == s.hash {
+                        self.identical += 1;
+                    } else {
+                        self.conflicts.push(Conflict {
+                            id: o.key().clone(),
+                            first: format!("{}:{line}", self.files[f]),
+                            at: format!("{file}:{}", s.line),
+                        });
+                    }
+                }
+            }
+        }
+    }
+
+    /// One line per conflict, for stderr.
+    pub fn conflict_lines(&self) -> impl Iterator<Item = String> + '_ {
+        self.conflicts.iter().map(|c| {
+            format!(
+                "{}: duplicate id {:?} with different content (first at {})",
+                c.at, c.id, c.first
+            )
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identical_and_conflicting_repeats_are_told_apart() {
+        let mut d = Duplicates::default();
+        d.add(
+            "a.jsonl",
+            vec![
+                Seen::new("c-1", 1, "{x}"),
+                Seen::new("c-1", 2, "{x}"),
+                Seen::new("c-2", 3, "{y}"),
+            ],
+        );
+        d.add("b.jsonl", vec![Seen::new("c-2", 7, "{z}")]);
+        assert_eq!(d.identical, 1);
+        assert_eq!(
+            d.conflicts,
+            vec![Conflict {
+                id: "c-2".into(),
+                first: "a.jsonl:3".into(),
+                at: "b.jsonl:7".into(),
+            }]
+        );
+    }
+}
