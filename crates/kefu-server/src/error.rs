@@ -29,7 +29,13 @@ pub enum ApiError {
     /// Something failed on our side; details go to the log, not the client.
     #[error("internal error")]
     Internal(String),
+    /// The database is busy with other writers: 503 with `Retry-After`.
+    #[error("the server is busy; try again shortly")]
+    Busy(String),
 }
+
+/// Seconds a client is asked to wait after a 503 for a busy database.
+pub const BUSY_RETRY_AFTER_S: u32 = 1;
 
 impl ApiError {
     fn status_and_code(&self) -> (StatusCode, &'static str) {
@@ -41,6 +47,7 @@ impl ApiError {
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             ApiError::Unprocessable(_) => (StatusCode::UNPROCESSABLE_ENTITY, "unprocessable"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            ApiError::Busy(_) => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
         }
     }
 }
@@ -53,13 +60,24 @@ impl IntoResponse for ApiError {
                 tracing::error!(error = %detail, "request failed");
                 "internal error; see the server log".to_string()
             }
+            ApiError::Busy(detail) => {
+                tracing::warn!(error = %detail, "database busy: answered 503");
+                self.to_string()
+            }
             other => other.to_string(),
         };
-        (
+        let mut response = (
             status,
             Json(json!({"error": {"code": code, "message": message}})),
         )
-            .into_response()
+            .into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(BUSY_RETRY_AFTER_S),
+            );
+        }
+        response
     }
 }
 
@@ -73,6 +91,7 @@ impl From<kefu_service::Error> for ApiError {
             Error::NotFound(m) => ApiError::NotFound(m),
             Error::Conflict(m) => ApiError::Conflict(m),
             Error::Internal(m) => ApiError::Internal(m),
+            Error::Busy(m) => ApiError::Busy(m),
         }
     }
 }

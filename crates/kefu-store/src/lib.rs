@@ -19,6 +19,7 @@ pub mod quality;
 mod reviews;
 mod search;
 mod settings;
+pub mod slice;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod transaction;
@@ -94,6 +95,12 @@ pub enum StoreError {
     /// the record changed since it was read.
     #[error("{0}")]
     Conflict(String),
+    /// Other writers held the locks the write needs for longer than kefu
+    /// waits (SQLite's busy timeout and retries, PostgreSQL lock timeouts,
+    /// deadlocks and serialization failures, an exhausted pool): nothing
+    /// was written; the caller may try again shortly.
+    #[error("the database is busy: {0}")]
+    Busy(String),
 }
 
 impl StoreError {
@@ -115,7 +122,7 @@ impl StoreError {
 }
 
 /// Adds what kefu was doing to a sqlx error; a unique key taken becomes a
-/// [`StoreError::Conflict`].
+/// [`StoreError::Conflict`], lock contention a [`StoreError::Busy`].
 pub(crate) trait Context<T> {
     fn context(self, context: &'static str) -> Result<T, StoreError>;
 }
@@ -126,6 +133,7 @@ impl<T> Context<T> for Result<T, sqlx::Error> {
             sqlx::Error::Database(db) if db.is_unique_violation() => {
                 StoreError::Conflict(format!("{context}: {db}"))
             }
+            e if dialect::is_busy(e) => StoreError::Busy(format!("{context}: {e}")),
             _ => StoreError::Database { context, source },
         })
     }

@@ -10,6 +10,11 @@
 //! committed after its first read — under load, often. On PostgreSQL it is a
 //! plain `BEGIN`; methods that read rows to change them lock those rows.
 //!
+//! When the lock stays taken through every attempt the error is
+//! [`StoreError::Busy`], which the API and the dashboard answer with 503 and
+//! `Retry-After`. Long batch jobs commit in time-bounded slices
+//! ([`crate::slice`]) so that an interactive write rarely waits long.
+//!
 //! Store methods that a service composes into one unit of work take
 //! `&mut Tx`; the service commits.
 
@@ -27,6 +32,7 @@ const WRITE_ATTEMPTS: u32 = 4;
 pub struct Tx {
     inner: sqlx::Transaction<'static, Any>,
     backend: Backend,
+    writes: bool,
 }
 
 impl std::fmt::Debug for Tx {
@@ -41,6 +47,17 @@ impl Tx {
     /// Which backend the transaction runs on.
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// ` FOR UPDATE` in a PostgreSQL write transaction (rows read there are
+    /// read to be changed), nothing otherwise: read transactions take no
+    /// locks, and SQLite's write transactions exclude other writers anyway.
+    pub(crate) fn lock_rows(&self) -> &'static str {
+        if self.writes {
+            crate::dialect::for_update(self.backend)
+        } else {
+            ""
+        }
     }
 
     /// Makes the transaction's changes permanent.
@@ -73,12 +90,19 @@ impl Store {
                     return Ok(Tx {
                         inner,
                         backend: self.backend,
+                        writes: true,
                     })
                 }
                 Err(e) if attempt < WRITE_ATTEMPTS && dialect::is_busy(&e) => {
                     tracing::warn!(attempt, error = %e, "database busy: trying again");
                     tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
                     attempt += 1;
+                }
+                Err(e) if dialect::is_busy(&e) => {
+                    tracing::warn!(attempts = attempt, error = %e, "database busy: giving up");
+                    return Err(StoreError::Busy(format!(
+                        "no write lock after {attempt} attempts: {e}"
+                    )));
                 }
                 Err(e) => return Err(e).context("starting a write transaction"),
             }
@@ -96,6 +120,7 @@ impl Store {
         Ok(Tx {
             inner,
             backend: self.backend,
+            writes: false,
         })
     }
 }

@@ -151,6 +151,8 @@ pub enum WebError {
     Conflict(String),
     /// Our fault; the detail goes to the log only.
     Internal(String),
+    /// The database is busy with other writers: 503 with `Retry-After`.
+    Busy(String),
     /// Not signed in: go to the login page, then back to this path.
     Login(String),
 }
@@ -165,6 +167,7 @@ impl WebError {
             WebError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             WebError::Conflict(_) => StatusCode::CONFLICT,
             WebError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            WebError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
             WebError::Login(_) => StatusCode::SEE_OTHER,
         }
     }
@@ -195,6 +198,19 @@ impl IntoResponse for WebError {
                 tracing::error!(error = %d, "page failed");
                 (msg("error.internal"), None)
             }
+            WebError::Busy(d) => {
+                tracing::warn!(error = %d, "database busy: answered 503");
+                let mut response = status.into_response();
+                response.headers_mut().insert(
+                    axum::http::header::RETRY_AFTER,
+                    axum::http::HeaderValue::from(crate::error::BUSY_RETRY_AFTER_S),
+                );
+                response.extensions_mut().insert(ErrorInfo {
+                    key: msg("error.busy"),
+                    detail: None,
+                });
+                return response;
+            }
             WebError::Login(next) => {
                 return Redirect::to(&format!("/login?next={}", encode(&next))).into_response();
             }
@@ -216,6 +232,7 @@ impl From<kefu_service::Error> for WebError {
             Error::NotFound(_) => WebError::NotFound,
             Error::Conflict(m) => WebError::Conflict(m),
             Error::Internal(m) => WebError::Internal(m),
+            Error::Busy(m) => WebError::Busy(m),
         }
     }
 }
