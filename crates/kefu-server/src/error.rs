@@ -107,3 +107,23 @@ impl From<kefu_store::StoreError> for ApiError {
 pub fn rejection(e: impl std::fmt::Display) -> ApiError {
     ApiError::BadRequest(e.to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A busy database is 503 with `Retry-After` and the `busy` code —
+    /// something a client may retry — never a 500.
+    #[test]
+    fn busy_store_is_503_with_retry_after() {
+        let e: ApiError = kefu_store::StoreError::Busy("held".into()).into();
+        let response = e.into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            response.headers()[axum::http::header::RETRY_AFTER],
+            BUSY_RETRY_AFTER_S.to_string().as_str()
+        );
+        let e: ApiError = kefu_store::StoreError::Conflict("taken".into()).into();
+        assert!(e.into_response().headers().get("retry-after").is_none());
+    }
+}

@@ -181,4 +181,67 @@ mod tests {
             let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
         }
     }
+
+    /// A writer that cannot get its lock in time fails with
+    /// [`StoreError::Busy`] (which the API answers 503), not a generic
+    /// database error — on both backends, with real lock contention.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn lock_contention_is_busy_on_both_backends() {
+        use crate::{Backend, Context, StoreError};
+        let sqlite = crate::testing::TestDb::sqlite("busy");
+        let mut dbs = vec![sqlite.open().await];
+        let pg = crate::testing::TestDb::postgres("busy").await;
+        if let Some(pg) = &pg {
+            dbs.push(pg.open().await);
+        }
+        for store in dbs {
+            sqlx::query("INSERT INTO settings (key, value, updated_at, updated_by) VALUES ('k', '0', 0, 't')")
+                .execute(&store.pool)
+                .await
+                .expect("seed");
+            // The holder: a write transaction that locked the row.
+            let mut holder = store.write().await.expect("holder");
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT value FROM settings WHERE key = 'k'{}",
+                holder.lock_rows()
+            )))
+            .fetch_one(holder.conn())
+            .await
+            .expect("lock the row");
+            // The waiter gives up at once instead of after the busy timeout.
+            let mut conn = store.pool.acquire().await.expect("connection");
+            let err = match store.backend {
+                Backend::Sqlite => {
+                    sqlx::query("PRAGMA busy_timeout = 0")
+                        .execute(&mut *conn)
+                        .await
+                        .expect("pragma");
+                    sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await
+                }
+                Backend::Postgres => {
+                    for sql in ["BEGIN", "SET LOCAL lock_timeout = '20ms'"] {
+                        sqlx::query(sql).execute(&mut *conn).await.expect(sql);
+                    }
+                    sqlx::query("SELECT value FROM settings WHERE key = 'k' FOR UPDATE")
+                        .execute(&mut *conn)
+                        .await
+                }
+            }
+            .context("waiting for a lock")
+            .expect_err("the lock is held");
+            assert!(matches!(err, StoreError::Busy(_)), "{err:?}");
+            // Not a reusable connection any more on PostgreSQL (aborted
+            // transaction); drop it from the pool.
+            let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+            if store.backend == Backend::Sqlite {
+                sqlx::query("PRAGMA busy_timeout = 10000")
+                    .execute(&mut *conn)
+                    .await
+                    .expect("pragma");
+            }
+            drop(conn);
+            holder.commit().await.expect("holder commits");
+            store.close().await;
+        }
+    }
 }

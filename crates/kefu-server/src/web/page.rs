@@ -798,3 +798,22 @@ mod tests {
         assert!(!Section::Admin.allowed(Role::Supervisor));
     }
 }
+
+#[cfg(test)]
+mod busy_tests {
+    use super::*;
+
+    /// A busy database is a 503 error page with `Retry-After`, not a 500.
+    #[test]
+    fn busy_store_is_a_503_page_with_retry_after() {
+        let e: WebError = kefu_store::StoreError::Busy("held".into()).into();
+        let response = e.into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            response.headers()[axum::http::header::RETRY_AFTER],
+            crate::error::BUSY_RETRY_AFTER_S.to_string().as_str()
+        );
+        let info = response.extensions().get::<ErrorInfo>().expect("page info");
+        assert_eq!(info.key, "error.busy");
+    }
+}
