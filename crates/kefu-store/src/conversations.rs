@@ -296,7 +296,11 @@ impl Store {
             rest = after;
             let started = std::time::Instant::now();
             inserted += self.import_slice(pack_version_id, slice).await?;
-            slicer.record(slice.len(), started.elapsed());
+            let took = started.elapsed();
+            slicer.record(slice.len(), took);
+            if !rest.is_empty() {
+                tokio::time::sleep(crate::slice::pause_between(self.backend(), took)).await;
+            }
         }
         Ok(ImportOutcome {
             inserted,
@@ -442,7 +446,9 @@ impl Store {
                 rest = more;
                 let started = std::time::Instant::now();
                 let (written, kept) = self.reinspect_slice(pack_version_id, slice).await?;
-                slicer.record(slice.len(), started.elapsed());
+                let took = started.elapsed();
+                slicer.record(slice.len(), took);
+                tokio::time::sleep(crate::slice::pause_between(self.backend(), took)).await;
                 outcome.reinspected += written;
                 outcome.kept += kept;
             }
