@@ -32,6 +32,9 @@ pub enum ApiError {
     /// The database is busy with other writers: 503 with `Retry-After`.
     #[error("the server is busy; try again shortly")]
     Busy(String),
+    /// Too many failed sign-ins: 429 with `Retry-After` (seconds).
+    #[error("too many failed sign-ins; try again in {0} s")]
+    TooManyRequests(u64),
 }
 
 /// Seconds a client is asked to wait after a 503 for a busy database.
@@ -48,6 +51,7 @@ impl ApiError {
             ApiError::Unprocessable(_) => (StatusCode::UNPROCESSABLE_ENTITY, "unprocessable"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
             ApiError::Busy(_) => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
+            ApiError::TooManyRequests(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_requests"),
         }
     }
 }
@@ -55,6 +59,11 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = self.status_and_code();
+        let retry_after = match &self {
+            ApiError::Busy(_) => Some(u64::from(BUSY_RETRY_AFTER_S)),
+            ApiError::TooManyRequests(s) => Some(*s),
+            _ => None,
+        };
         let message = match &self {
             ApiError::Internal(detail) => {
                 tracing::error!(error = %detail, "request failed");
@@ -71,10 +80,10 @@ impl IntoResponse for ApiError {
             Json(json!({"error": {"code": code, "message": message}})),
         )
             .into_response();
-        if status == StatusCode::SERVICE_UNAVAILABLE {
+        if let Some(s) = retry_after {
             response.headers_mut().insert(
                 axum::http::header::RETRY_AFTER,
-                axum::http::HeaderValue::from(BUSY_RETRY_AFTER_S),
+                axum::http::HeaderValue::from(s),
             );
         }
         response

@@ -14,6 +14,7 @@ mod audit;
 mod complaints;
 mod conversations;
 pub mod dialect;
+mod login_throttle;
 mod packs;
 pub mod quality;
 mod reviews;

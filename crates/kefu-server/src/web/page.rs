@@ -37,13 +37,10 @@ pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(|(_, v)| v.trim().to_string())
 }
 
-/// Whether the request came over HTTPS (directly or through a proxy that
-/// says so), so cookies get the `Secure` flag.
+/// Whether the request came over HTTPS through a trusted proxy that says
+/// so ([`crate::proxy`]), so cookies get the `Secure` flag.
 pub fn is_https(headers: &HeaderMap) -> bool {
-    headers
-        .get("x-forwarded-proto")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.eq_ignore_ascii_case("https"))
+    crate::proxy::is_https(headers)
 }
 
 /// A `Set-Cookie` value: HttpOnly, SameSite=Lax, Path=/ unless `path`.
