@@ -46,8 +46,7 @@ pub fn client_addr(headers: &HeaderMap, peer: Option<SocketAddr>) -> Option<Stri
             .filter_map(|v| v.to_str().ok())
             .flat_map(|v| v.split(','))
             .map(str::trim)
-            .filter(|v| !v.is_empty())
-            .next_back();
+            .rfind(|v| !v.is_empty());
         if let Some(f) = forwarded {
             return Some(f.to_string());
         }
