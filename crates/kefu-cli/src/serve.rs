@@ -22,6 +22,12 @@ pub struct ServeArgs {
     /// Rule pack (TOML) for conversations posted to the API. Default: built-in zh-CN.
     #[arg(long)]
     pack: Option<PathBuf>,
+    /// kefu runs behind a reverse proxy: believe its X-Forwarded-For (client
+    /// address, for login throttling) and X-Forwarded-Proto (HTTPS, for
+    /// Secure cookies). Also $KEFU_TRUST_PROXY=1. Off by default: any client
+    /// could send those headers.
+    #[arg(long)]
+    trust_proxy: bool,
 }
 
 #[derive(clap::Subcommand)]
@@ -160,6 +166,10 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             crate::store::redact(&url),
             meta.id,
             meta.version
+        );
+        kefu_server::proxy::set_trust_proxy(
+            args.trust_proxy
+                || std::env::var("KEFU_TRUST_PROXY").is_ok_and(|v| v == "1" || v == "true"),
         );
         let state = AppState::new(store, inspector, version_id);
         let node = format!(

@@ -242,13 +242,15 @@ pub fn reinspect(args: ReinspectArgs) -> anyhow::Result<ExitCode> {
         anyhow::Ok(outcome)
     })?;
     println!(
-        "{}: {} conversations re-inspected with {} {}, {} already current, {} unreadable",
+        "{}: {} conversations re-inspected with {} {}, {} already current, {} unreadable, \
+         {} kept (reviewed or appealed: a human judgement stays current)",
         redact(&url),
         outcome.reinspected,
         meta.id,
         meta.version,
         outcome.unchanged,
-        outcome.unreadable
+        outcome.unreadable,
+        outcome.kept
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -7,10 +7,12 @@ use axum::http::request::Parts;
 use axum::Json;
 use chrono::Utc;
 use kefu_service::auth::{self as users, Principal, Role};
+use kefu_service::throttle;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::error::ApiError;
+use crate::proxy::ClientAddr;
 use crate::AppState;
 
 /// How long a login session lasts.
@@ -91,14 +93,30 @@ pub struct Login {
 }
 
 /// `POST /api/v1/auth/login`.
+///
+/// Throttled per account and per client address ([`throttle`]): while
+/// locked, 429 with `Retry-After`, the same for unknown user names.
 pub async fn login(
     State(state): State<AppState>,
+    ClientAddr(addr): ClientAddr,
     body: Result<Json<Login>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let Json(login) = body.map_err(crate::error::rejection)?;
-    let principal = users::verify_password(&state.store, &login.user, &login.password)
-        .await?
-        .ok_or_else(|| ApiError::Unauthorized("wrong user name or password".into()))?;
+    let now = Utc::now().timestamp_millis();
+    if let Some(t) = throttle::check(&state.store, &login.user, addr.as_deref(), now).await? {
+        return Err(ApiError::TooManyRequests(t.retry_after_s));
+    }
+    let Some(principal) =
+        users::verify_password(&state.store, &login.user, &login.password).await?
+    else {
+        return Err(
+            match throttle::failed(&state.store, &login.user, addr.as_deref(), now).await? {
+                Some(t) => ApiError::TooManyRequests(t.retry_after_s),
+                None => ApiError::Unauthorized("wrong user name or password".into()),
+            },
+        );
+    };
+    throttle::succeeded(&state.store, &login.user).await?;
     let (token, expires_at) = users::create_session(
         &state.store,
         &principal.user_id,

@@ -29,7 +29,16 @@ pub enum ApiError {
     /// Something failed on our side; details go to the log, not the client.
     #[error("internal error")]
     Internal(String),
+    /// The database is busy with other writers: 503 with `Retry-After`.
+    #[error("the server is busy; try again shortly")]
+    Busy(String),
+    /// Too many failed sign-ins: 429 with `Retry-After` (seconds).
+    #[error("too many failed sign-ins; try again in {0} s")]
+    TooManyRequests(u64),
 }
+
+/// Seconds a client is asked to wait after a 503 for a busy database.
+pub const BUSY_RETRY_AFTER_S: u32 = 1;
 
 impl ApiError {
     fn status_and_code(&self) -> (StatusCode, &'static str) {
@@ -41,6 +50,8 @@ impl ApiError {
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             ApiError::Unprocessable(_) => (StatusCode::UNPROCESSABLE_ENTITY, "unprocessable"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            ApiError::Busy(_) => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
+            ApiError::TooManyRequests(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_requests"),
         }
     }
 }
@@ -48,18 +59,34 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = self.status_and_code();
+        let retry_after = match &self {
+            ApiError::Busy(_) => Some(u64::from(BUSY_RETRY_AFTER_S)),
+            ApiError::TooManyRequests(s) => Some(*s),
+            _ => None,
+        };
         let message = match &self {
             ApiError::Internal(detail) => {
                 tracing::error!(error = %detail, "request failed");
                 "internal error; see the server log".to_string()
             }
+            ApiError::Busy(detail) => {
+                tracing::warn!(error = %detail, "database busy: answered 503");
+                self.to_string()
+            }
             other => other.to_string(),
         };
-        (
+        let mut response = (
             status,
             Json(json!({"error": {"code": code, "message": message}})),
         )
-            .into_response()
+            .into_response();
+        if let Some(s) = retry_after {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(s),
+            );
+        }
+        response
     }
 }
 
@@ -73,6 +100,7 @@ impl From<kefu_service::Error> for ApiError {
             Error::NotFound(m) => ApiError::NotFound(m),
             Error::Conflict(m) => ApiError::Conflict(m),
             Error::Internal(m) => ApiError::Internal(m),
+            Error::Busy(m) => ApiError::Busy(m),
         }
     }
 }
@@ -87,4 +115,24 @@ impl From<kefu_store::StoreError> for ApiError {
 /// Turns axum's body/query rejections into the one error shape.
 pub fn rejection(e: impl std::fmt::Display) -> ApiError {
     ApiError::BadRequest(e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A busy database is 503 with `Retry-After` and the `busy` code —
+    /// something a client may retry — never a 500.
+    #[test]
+    fn busy_store_is_503_with_retry_after() {
+        let e: ApiError = kefu_store::StoreError::Busy("held".into()).into();
+        let response = e.into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            response.headers()[axum::http::header::RETRY_AFTER],
+            BUSY_RETRY_AFTER_S.to_string().as_str()
+        );
+        let e: ApiError = kefu_store::StoreError::Conflict("taken".into()).into();
+        assert!(e.into_response().headers().get("retry-after").is_none());
+    }
 }

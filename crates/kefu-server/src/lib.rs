@@ -12,6 +12,7 @@ mod error;
 mod listen;
 mod openapi;
 mod params;
+pub mod proxy;
 mod quality;
 mod web;
 

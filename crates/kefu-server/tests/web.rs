@@ -1127,3 +1127,65 @@ async fn overview_shows_kpis_trends_rules_and_scores() {
         }
     }
 }
+
+/// Repeated wrong passwords: five are answered 401, then the account is
+/// locked (429 with `Retry-After`, even for the right password), on the
+/// API and on the dashboard's form, and an unknown name is answered the
+/// same way at every step (no user enumeration).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repeated_wrong_passwords_are_throttled() {
+    for app in App::both("web_throttle_api").await {
+        for user in ["a-11", "ghost"] {
+            let attempt = |password: &'static str| {
+                app.http
+                    .post(format!("{}/api/v1/auth/login", app.base))
+                    .json(&json!({"user": user, "password": password}))
+                    .send()
+            };
+            for n in 1..=5 {
+                let r = attempt("wrong-pass-1").await.expect("login");
+                assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{user}: attempt {n}");
+                assert!(r.headers().get("retry-after").is_none());
+            }
+            let r = attempt("wrong-pass-1").await.expect("login");
+            assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS, "{user}");
+            assert_eq!(r.headers()["retry-after"], "1");
+            let body: Value = r.json().await.expect("json");
+            assert_eq!(body["error"]["code"], "too_many_requests");
+            let r = attempt("agent-pass-11").await.expect("login");
+            assert_eq!(
+                r.status(),
+                StatusCode::TOO_MANY_REQUESTS,
+                "{user}: locked even for the right password"
+            );
+        }
+        let trail = app.store.audit_trail("login", "a-11").await.expect("audit");
+        assert!(trail.iter().any(|e| e.action == "locked"), "{trail:?}");
+    }
+    for app in App::both("web_throttle_form").await {
+        for user in ["a-07", "ghost"] {
+            let (_, headers, html) = app.get(None, "/login").await;
+            let pre = Session {
+                cookies: format!(
+                    "kefu_login={}",
+                    cookie_value(&set_cookies(&headers), "kefu_login").expect("cookie")
+                ),
+            };
+            let token = csrf(&html);
+            let form = [
+                ("_csrf", token.as_str()),
+                ("user", user),
+                ("password", "wrong-pass-1"),
+                ("next", "/"),
+            ];
+            for n in 1..=5 {
+                let (status, _, _) = app.post(Some(&pre), "/login", &form).await;
+                assert_eq!(status, StatusCode::UNAUTHORIZED, "{user}: attempt {n}");
+            }
+            let (status, headers, html) = app.post(Some(&pre), "/login", &form).await;
+            assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{user}");
+            assert_eq!(headers["retry-after"], "1");
+            assert!(html.contains("登录失败次数过多"), "{html}");
+        }
+    }
+}

@@ -288,8 +288,9 @@ pub async fn list_users(store: &Store) -> Result<Vec<User>, Error> {
 }
 
 /// Sets (or, with `None`, removes) a user's password. Removing it makes a
-/// token-only account. Existing sessions stay valid; end them with
-/// [`end_user_sessions`] when the password was compromised.
+/// token-only account. Every session of the user ends (whoever knew the old
+/// password is signed out); API tokens, which a system holds, stay until
+/// revoked.
 pub async fn set_password(store: &Store, id: &str, password: Option<String>) -> Result<(), Error> {
     let hash = match password {
         Some(password) => {
@@ -304,6 +305,7 @@ pub async fn set_password(store: &Store, id: &str, password: Option<String>) -> 
     {
         return Err(no_such_user(id));
     }
+    store.delete_user_sessions(id).await?;
     Ok(())
 }
 

@@ -32,6 +32,11 @@ pub enum Error {
     /// message is for the log, not for the user.
     #[error("{0}")]
     Internal(String),
+    /// Other writers held the database for longer than kefu waits: nothing
+    /// was written; try again shortly (the API answers 503 with
+    /// `Retry-After`).
+    #[error("{0}")]
+    Busy(String),
 }
 
 /// A service result.
@@ -60,7 +65,8 @@ impl Error {
             | Error::Forbidden(m)
             | Error::NotFound(m)
             | Error::Conflict(m)
-            | Error::Internal(m) => m,
+            | Error::Internal(m)
+            | Error::Busy(m) => m,
         }
     }
 }
@@ -70,6 +76,7 @@ impl From<StoreError> for Error {
         match e {
             StoreError::NotFound { .. } => Error::NotFound(e.to_string()),
             StoreError::Conflict(m) => Error::Conflict(m),
+            StoreError::Busy(m) => Error::Busy(m),
             other => Error::Internal(other.to_string()),
         }
     }

@@ -13,5 +13,6 @@ pub mod period;
 pub mod report_tables;
 pub mod review;
 pub mod sla;
+pub mod throttle;
 
 pub use error::{Error, Result};

@@ -646,3 +646,80 @@ both_backends!(
             .is_err());
     }
 );
+
+both_backends!(
+    reviews_and_appeals_survive_reinspection,
+    |store: Store| async move {
+        load(&store).await;
+        let reviews = ReviewService::new(store.clone());
+        let (qa, a1, sup) = (
+            who("qa1", Role::Inspector),
+            who("a1", Role::Agent),
+            who("sup1", Role::Supervisor),
+        );
+        let before = reviews.view(&qa, "a1-taboo-3").await.unwrap();
+        let v1 = before.pack_version_id;
+        // A review (overturn, 100 − 2 = 98) and an open appeal.
+        let input = ReviewInput {
+            decisions: vec![Decision {
+                key: "auto:0".into(),
+                verdict: Verdict::Overturn,
+                comment: Some("转述客户原话".into()),
+            }],
+            manual: vec![ManualScore {
+                rule: "mandarin".into(),
+                deduction: 2.0,
+                comment: None,
+            }],
+            ..Default::default()
+        };
+        reviews
+            .save_review(&qa, "a1-taboo-1", &input, None, 10)
+            .await
+            .expect("review");
+        let appeal = reviews
+            .file_appeal(&a1, "a1-taboo-2", "auto:0", "复述客户原话", 20)
+            .await
+            .expect("appeal");
+
+        // A new pack version: every other result is replaced, the judged
+        // ones are kept current.
+        let v2_text = PACK.replace("version = \"1\"", "version = \"2\"");
+        let v2 = store
+            .register_pack("fixture", "2", &v2_text)
+            .await
+            .expect("register v2");
+        let inspector = Inspector::new(RulePack::from_toml(&v2_text).unwrap()).unwrap();
+        let total = store.conversation_count().await.unwrap() as u64;
+        let out = store
+            .reinspect(&inspector, v2.id, 7)
+            .await
+            .expect("reinspect");
+        assert_eq!(out.kept, 2, "{out:?}");
+        assert_eq!(out.reinspected, total - 2, "{out:?}");
+        // Running it again changes nothing and still reports what it kept.
+        let again = store.reinspect(&inspector, v2.id, 7).await.unwrap();
+        assert_eq!((again.reinspected, again.kept), (0, 2), "{again:?}");
+
+        let reviewed = reviews.view(&qa, "a1-taboo-1").await.unwrap();
+        assert_eq!(reviewed.pack_version_id, v1);
+        assert_eq!(reviewed.result.score, 98.0);
+        assert!(reviewed.review.is_some());
+        let unjudged = reviews.view(&qa, "a1-taboo-3").await.unwrap();
+        assert_eq!(unjudged.pack_version_id, v2.id);
+        assert!(unjudged.review.is_none());
+        // The appeal still belongs to the current result and can be decided.
+        let appealed = reviews.view(&qa, "a1-taboo-2").await.unwrap();
+        assert_eq!(appealed.pack_version_id, v1);
+        assert_eq!(appealed.appeals.len(), 1);
+        let decided = reviews
+            .decide_appeal(&sup, appeal.id, true, "录音核实", 30)
+            .await
+            .expect("decide after re-inspection");
+        assert_eq!(decided.state, "accepted");
+        assert_eq!(
+            reviews.view(&qa, "a1-taboo-2").await.unwrap().result.score,
+            100.0
+        );
+    }
+);

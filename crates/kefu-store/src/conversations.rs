@@ -21,6 +21,10 @@ const RARE_RULE_FINDINGS: i64 = 5_000;
 /// bound parameters (32,766 and 65,535) for the widest table here.
 const ROWS_PER_STATEMENT: usize = 400;
 
+/// The first slice of an import batch or a re-inspection page, before the
+/// [`crate::slice::Slicer`] has measured anything.
+const IMPORT_FIRST_SLICE: usize = 100;
+
 /// One conversation ready to store: the columns kefu filters on, the
 /// record as it arrived, and its result already serialised (so that
 /// workers, not the single writer, pay for the JSON).
@@ -181,6 +185,9 @@ pub struct ReinspectOutcome {
     pub unchanged: u64,
     /// Stored records that could not be read back.
     pub unreadable: u64,
+    /// Conversations whose current result a person reviewed or appealed:
+    /// kept current, not re-inspected.
+    pub kept: u64,
 }
 
 /// A stored inspection, as listed.
@@ -267,7 +274,9 @@ pub(crate) fn flag(b: bool) -> i64 {
 
 impl Store {
     /// Stores conversations with their results from `pack_version_id`, in
-    /// one transaction. Conversations whose id is already stored (or that
+    /// time-bounded slices of one write transaction each
+    /// ([`crate::slice`]); a conversation, its result and its findings always
+    /// commit together. Conversations whose id is already stored (or that
     /// repeat an id earlier in the batch) are skipped.
     pub async fn import_batch(
         &self,
@@ -279,6 +288,33 @@ impl Store {
             .iter()
             .filter(|i| seen.insert(i.id.as_str()))
             .collect();
+        let mut slicer = crate::slice::Slicer::new(IMPORT_FIRST_SLICE, unique.len());
+        let mut rest = unique.as_slice();
+        let mut inserted = 0;
+        while !rest.is_empty() {
+            let (slice, after) = rest.split_at(slicer.size().min(rest.len()));
+            rest = after;
+            let started = std::time::Instant::now();
+            inserted += self.import_slice(pack_version_id, slice).await?;
+            let took = started.elapsed();
+            slicer.record(slice.len(), took);
+            if !rest.is_empty() {
+                tokio::time::sleep(crate::slice::pause_between(self.backend(), took)).await;
+            }
+        }
+        Ok(ImportOutcome {
+            inserted,
+            skipped: items.len() as u64 - inserted,
+        })
+    }
+
+    /// Stores one slice of an import in one write transaction; returns how
+    /// many conversations were new.
+    async fn import_slice(
+        &self,
+        pack_version_id: i64,
+        unique: &[&ImportItem],
+    ) -> Result<u64, StoreError> {
         let now = now_ms();
         let mut tx = self.write().await?;
         let mut inserted_ids: HashSet<String> = HashSet::with_capacity(unique.len());
@@ -332,16 +368,21 @@ impl Store {
         }
         sums.write(&mut tx).await?;
         tx.commit().await?;
-        Ok(ImportOutcome {
-            inserted: inserted_ids.len() as u64,
-            skipped: (items.len() - inserted_ids.len()) as u64,
-        })
+        Ok(inserted_ids.len() as u64)
     }
 
     /// Runs `inspector` over every stored conversation whose current result
     /// did not come from `pack_version_id`, keeping the old results as
-    /// history. Works in pages of `page` conversations, one transaction each,
-    /// so it can be interrupted and run again.
+    /// history. Reads pages of `page` conversations and writes each page's
+    /// results in time-bounded slices ([`crate::slice`]), one transaction
+    /// each, so it can be interrupted and run again.
+    ///
+    /// A current result that a person judged — reviewed, or appealed (open
+    /// or decided) — stays current: re-inspection never replaces a human
+    /// judgement. Such conversations are counted as `kept`; this holds also
+    /// for one reviewed while the page was being inspected, because the
+    /// retiring `UPDATE` re-checks it under the write lock (SQLite) or the
+    /// row lock the review holds (PostgreSQL).
     pub async fn reinspect(
         &self,
         inspector: &Inspector,
@@ -350,10 +391,13 @@ impl Store {
     ) -> Result<ReinspectOutcome, StoreError> {
         let mut outcome = ReinspectOutcome::default();
         let mut scratch = Scratch::default();
+        let mut slicer = crate::slice::Slicer::new(IMPORT_FIRST_SLICE, page.max(1) as usize);
         let mut after = String::new();
         loop {
             let rows = sqlx::query(
-                "SELECT c.id, c.record, i.pack_version_id FROM conversations c \
+                "SELECT c.id, c.record, i.pack_version_id, i.reviewed_at, \
+                 (SELECT COUNT(*) FROM appeals a WHERE a.inspection_id = i.id) AS appeals \
+                 FROM conversations c \
                  LEFT JOIN inspections i ON i.conversation_id = c.id AND i.is_current = 1 \
                  WHERE c.id > $1 ORDER BY c.id LIMIT $2",
             )
@@ -374,12 +418,21 @@ impl Store {
                     outcome.unchanged += 1;
                     continue;
                 }
+                let reviewed: Option<i64> = row
+                    .try_get("reviewed_at")
+                    .context("inspections.reviewed_at")?;
+                let appeals: Option<i64> = row.try_get("appeals").context("appeals")?;
+                if reviewed.is_some() || appeals.unwrap_or(0) > 0 {
+                    outcome.kept += 1;
+                    continue;
+                }
                 let record: Vec<u8> = row.try_get("record").context("conversations.record")?;
                 let json = unpack(&record).unwrap_or_default();
                 match serde_json::from_slice::<Conversation<'_>>(&json) {
                     Ok(conv) => results.push((
                         inspector.inspect(&conv, &mut scratch),
                         ConversationFacts::of(&conv),
+                        current.is_some(),
                     )),
                     Err(e) => {
                         tracing::warn!(conversation = %id, error = %e, "stored conversation unreadable");
@@ -387,38 +440,77 @@ impl Store {
                     }
                 }
             }
-            if results.is_empty() {
-                continue;
+            let mut rest = results.as_slice();
+            while !rest.is_empty() {
+                let (slice, more) = rest.split_at(slicer.size().min(rest.len()));
+                rest = more;
+                let started = std::time::Instant::now();
+                let (written, kept) = self.reinspect_slice(pack_version_id, slice).await?;
+                let took = started.elapsed();
+                slicer.record(slice.len(), took);
+                tokio::time::sleep(crate::slice::pause_between(self.backend(), took)).await;
+                outcome.reinspected += written;
+                outcome.kept += kept;
             }
-            let mut tx = self.write().await?;
-            for chunk in results.chunks(ROWS_PER_STATEMENT) {
-                let list = placeholders(tx.backend(), chunk.len(), 1).replace(['(', ')'], "");
-                let sql = format!(
-                    "UPDATE inspections SET is_current = 0 WHERE is_current = 1 AND conversation_id IN ({list})"
-                );
-                let mut q: AnyQuery<'_> = sqlx::query(AssertSqlSafe(sql));
-                for (ins, _) in chunk {
-                    q = q.bind(ins.id.clone());
-                }
-                q.execute(tx.conn()).await.context("retiring old results")?;
-            }
-            let packed: Vec<Vec<u8>> = results
-                .iter()
-                .map(|(r, _)| pack(&serde_json::to_vec(r).unwrap_or_default()))
-                .collect();
-            let refs: Vec<(&Inspection, &[u8], ConversationFacts)> = results
-                .iter()
-                .zip(packed.iter())
-                .map(|((r, f), j)| (r, j.as_slice(), *f))
-                .collect();
-            insert_inspections(&mut tx, pack_version_id, &refs, now_ms()).await?;
-            let days: std::collections::BTreeSet<i64> =
-                refs.iter().filter_map(|(_, _, f)| f.local_day).collect();
-            crate::quality::mark_days_dirty(&mut tx, days.into_iter()).await?;
-            tx.commit().await?;
-            outcome.reinspected += results.len() as u64;
         }
         Ok(outcome)
+    }
+
+    /// Writes one slice of re-inspection results in one write transaction:
+    /// retires the current results no person judged meanwhile and adds the
+    /// new ones. Returns (results written, conversations kept because their
+    /// result was reviewed or appealed after the page was read).
+    async fn reinspect_slice(
+        &self,
+        pack_version_id: i64,
+        slice: &[(Inspection, ConversationFacts, bool)],
+    ) -> Result<(u64, u64), StoreError> {
+        let mut tx = self.write().await?;
+        let mut retired: HashSet<String> = HashSet::with_capacity(slice.len());
+        for chunk in slice.chunks(ROWS_PER_STATEMENT) {
+            let list = placeholders(tx.backend(), chunk.len(), 1).replace(['(', ')'], "");
+            let sql = format!(
+                "UPDATE inspections SET is_current = 0 WHERE is_current = 1 AND reviewed_at IS NULL \
+                 AND NOT EXISTS (SELECT 1 FROM appeals a WHERE a.inspection_id = inspections.id) \
+                 AND conversation_id IN ({list}) RETURNING conversation_id"
+            );
+            let mut q: AnyQuery<'_> = sqlx::query(AssertSqlSafe(sql));
+            for (ins, _, _) in chunk {
+                q = q.bind(ins.id.clone());
+            }
+            for row in q
+                .fetch_all(tx.conn())
+                .await
+                .context("retiring old results")?
+            {
+                retired.insert(
+                    row.try_get::<String, _>("conversation_id")
+                        .context("inspections.conversation_id")?,
+                );
+            }
+        }
+        // A conversation that had a current result but none retired now was
+        // judged by a person meanwhile: its result stays current.
+        let write: Vec<&(Inspection, ConversationFacts, bool)> = slice
+            .iter()
+            .filter(|(ins, _, had_current)| !had_current || retired.contains::<str>(&ins.id))
+            .collect();
+        let kept = (slice.len() - write.len()) as u64;
+        let packed: Vec<Vec<u8>> = write
+            .iter()
+            .map(|(r, _, _)| pack(&serde_json::to_vec(r).unwrap_or_default()))
+            .collect();
+        let refs: Vec<(&Inspection, &[u8], ConversationFacts)> = write
+            .iter()
+            .zip(packed.iter())
+            .map(|((r, f, _), j)| (r, j.as_slice(), *f))
+            .collect();
+        insert_inspections(&mut tx, pack_version_id, &refs, now_ms()).await?;
+        let days: std::collections::BTreeSet<i64> =
+            refs.iter().filter_map(|(_, _, f)| f.local_day).collect();
+        crate::quality::mark_days_dirty(&mut tx, days.into_iter()).await?;
+        tx.commit().await?;
+        Ok((refs.len() as u64, kept))
     }
 
     /// Number of stored conversations.

@@ -110,16 +110,26 @@ pub(crate) fn ordered_join(backend: Backend) -> &'static str {
     }
 }
 
-/// Whether `e` says the database was locked by another writer (SQLite's
-/// `SQLITE_BUSY` and its extended codes): worth trying again.
+/// Whether `e` says other writers held a lock for longer than kefu waits:
+/// SQLite's `SQLITE_BUSY` and its extended codes (numeric codes of at most
+/// four digits whose low byte is 5); PostgreSQL's `lock_not_available`
+/// (55P03), `deadlock_detected` (40P01) and `serialization_failure` (40001),
+/// whose SQLSTATEs are always five characters; or no pooled connection
+/// free in time. Worth trying again.
 pub(crate) fn is_busy(e: &sqlx::Error) -> bool {
     match e {
-        sqlx::Error::Database(db) => db
-            .code()
-            .and_then(|c| c.parse::<i32>().ok())
-            .is_some_and(|c| c & 0xff == 5),
+        sqlx::Error::Database(db) => db.code().is_some_and(|c| busy_code(&c)),
+        sqlx::Error::PoolTimedOut => true,
         _ => false,
     }
+}
+
+/// [`is_busy`] for a database error code.
+fn busy_code(code: &str) -> bool {
+    if code.len() == 5 {
+        return matches!(code, "55P03" | "40P01" | "40001");
+    }
+    code.parse::<i32>().is_ok_and(|c| c & 0xff == 5)
 }
 
 /// A value bound to a [`Where`] placeholder.
@@ -185,6 +195,22 @@ mod tests {
     fn placeholders_follow_the_backend() {
         assert_eq!(placeholders(Backend::Sqlite, 2, 2), "(?,?),(?,?)");
         assert_eq!(placeholders(Backend::Postgres, 2, 2), "($1,$2),($3,$4)");
+    }
+
+    #[test]
+    fn busy_codes_of_both_backends() {
+        // SQLite: SQLITE_BUSY, BUSY_RECOVERY, BUSY_SNAPSHOT, BUSY_TIMEOUT.
+        for c in ["5", "261", "517", "773"] {
+            assert!(busy_code(c), "{c}");
+        }
+        // SQLite: SQLITE_LOCKED, SQLITE_CONSTRAINT_UNIQUE; PostgreSQL:
+        // unique_violation, a five-character SQLSTATE.
+        for c in ["6", "2067", "23505", "22P02"] {
+            assert!(!busy_code(c), "{c}");
+        }
+        for c in ["55P03", "40P01", "40001"] {
+            assert!(busy_code(c), "{c}");
+        }
     }
 
     #[test]

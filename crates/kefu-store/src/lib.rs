@@ -15,11 +15,13 @@ mod audit;
 mod complaints;
 mod conversations;
 pub mod dialect;
+mod login_throttle;
 mod packs;
 pub mod quality;
 mod reviews;
 mod search;
 mod settings;
+pub mod slice;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod transaction;
@@ -95,6 +97,12 @@ pub enum StoreError {
     /// the record changed since it was read.
     #[error("{0}")]
     Conflict(String),
+    /// Other writers held the locks the write needs for longer than kefu
+    /// waits (SQLite's busy timeout and retries, PostgreSQL lock timeouts,
+    /// deadlocks and serialization failures, an exhausted pool): nothing
+    /// was written; the caller may try again shortly.
+    #[error("the database is busy: {0}")]
+    Busy(String),
 }
 
 impl StoreError {
@@ -116,7 +124,7 @@ impl StoreError {
 }
 
 /// Adds what kefu was doing to a sqlx error; a unique key taken becomes a
-/// [`StoreError::Conflict`].
+/// [`StoreError::Conflict`], lock contention a [`StoreError::Busy`].
 pub(crate) trait Context<T> {
     fn context(self, context: &'static str) -> Result<T, StoreError>;
 }
@@ -127,6 +135,7 @@ impl<T> Context<T> for Result<T, sqlx::Error> {
             sqlx::Error::Database(db) if db.is_unique_violation() => {
                 StoreError::Conflict(format!("{context}: {db}"))
             }
+            e if dialect::is_busy(e) => StoreError::Busy(format!("{context}: {e}")),
             _ => StoreError::Database { context, source },
         })
     }

@@ -173,14 +173,29 @@ impl Tx {
         &mut self,
         conversation_id: &str,
     ) -> Result<Option<CurrentResult>, StoreError> {
-        let row = sqlx::query(
+        // In a write transaction the row is locked (PostgreSQL), so a
+        // re-inspection cannot retire it while a review or an appeal
+        // decision changes it; that re-inspection then sees it reviewed and
+        // keeps it current.
+        let sql = format!(
             "SELECT id, agent_id, pack_version_id, local_day, score, passed, veto, answered, reviewed_at, \
-             result FROM inspections WHERE conversation_id = $1 AND is_current = 1",
-        )
-        .bind(conversation_id)
-        .fetch_optional(self.conn())
-        .await
-        .context("reading the current result")?;
+             result FROM inspections WHERE conversation_id = $1 AND is_current = 1{}",
+            self.lock_rows()
+        );
+        let mut row = None;
+        // A re-inspection that retired the row while this one waited for its
+        // lock leaves nothing in this statement's snapshot; the next
+        // statement sees the new current result.
+        for _ in 0..2 {
+            row = sqlx::query(AssertSqlSafe(sql.clone()))
+                .bind(conversation_id)
+                .fetch_optional(self.conn())
+                .await
+                .context("reading the current result")?;
+            if row.is_some() || self.lock_rows().is_empty() {
+                break;
+            }
+        }
         let Some(row) = row else { return Ok(None) };
         let flag = |col: &str| row.try_get::<i64, _>(col).map(|v| v != 0);
         let id: i64 = row.try_get("id").context("inspections.id")?;

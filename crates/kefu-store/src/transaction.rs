@@ -10,6 +10,11 @@
 //! committed after its first read — under load, often. On PostgreSQL it is a
 //! plain `BEGIN`; methods that read rows to change them lock those rows.
 //!
+//! When the lock stays taken through every attempt the error is
+//! [`StoreError::Busy`], which the API and the dashboard answer with 503 and
+//! `Retry-After`. Long batch jobs commit in time-bounded slices
+//! ([`crate::slice`]) so that an interactive write rarely waits long.
+//!
 //! Store methods that a service composes into one unit of work take
 //! `&mut Tx`; the service commits.
 
@@ -27,6 +32,7 @@ const WRITE_ATTEMPTS: u32 = 4;
 pub struct Tx {
     inner: sqlx::Transaction<'static, Any>,
     backend: Backend,
+    writes: bool,
 }
 
 impl std::fmt::Debug for Tx {
@@ -41,6 +47,17 @@ impl Tx {
     /// Which backend the transaction runs on.
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// ` FOR UPDATE` in a PostgreSQL write transaction (rows read there are
+    /// read to be changed), nothing otherwise: read transactions take no
+    /// locks, and SQLite's write transactions exclude other writers anyway.
+    pub(crate) fn lock_rows(&self) -> &'static str {
+        if self.writes {
+            crate::dialect::for_update(self.backend)
+        } else {
+            ""
+        }
     }
 
     /// Makes the transaction's changes permanent.
@@ -73,12 +90,19 @@ impl Store {
                     return Ok(Tx {
                         inner,
                         backend: self.backend,
+                        writes: true,
                     })
                 }
                 Err(e) if attempt < WRITE_ATTEMPTS && dialect::is_busy(&e) => {
                     tracing::warn!(attempt, error = %e, "database busy: trying again");
                     tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
                     attempt += 1;
+                }
+                Err(e) if dialect::is_busy(&e) => {
+                    tracing::warn!(attempts = attempt, error = %e, "database busy: giving up");
+                    return Err(StoreError::Busy(format!(
+                        "no write lock after {attempt} attempts: {e}"
+                    )));
                 }
                 Err(e) => return Err(e).context("starting a write transaction"),
             }
@@ -96,6 +120,7 @@ impl Store {
         Ok(Tx {
             inner,
             backend: self.backend,
+            writes: false,
         })
     }
 }
@@ -154,6 +179,69 @@ mod tests {
         store.close().await;
         for suffix in ["", "-wal", "-shm"] {
             let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
+    }
+
+    /// A writer that cannot get its lock in time fails with
+    /// [`StoreError::Busy`] (which the API answers 503), not a generic
+    /// database error — on both backends, with real lock contention.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn lock_contention_is_busy_on_both_backends() {
+        use crate::{Backend, Context, StoreError};
+        let sqlite = crate::testing::TestDb::sqlite("busy");
+        let mut dbs = vec![sqlite.open().await];
+        let pg = crate::testing::TestDb::postgres("busy").await;
+        if let Some(pg) = &pg {
+            dbs.push(pg.open().await);
+        }
+        for store in dbs {
+            sqlx::query("INSERT INTO settings (key, value, updated_at, updated_by) VALUES ('k', '0', 0, 't')")
+                .execute(&store.pool)
+                .await
+                .expect("seed");
+            // The holder: a write transaction that locked the row.
+            let mut holder = store.write().await.expect("holder");
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT value FROM settings WHERE key = 'k'{}",
+                holder.lock_rows()
+            )))
+            .fetch_one(holder.conn())
+            .await
+            .expect("lock the row");
+            // The waiter gives up at once instead of after the busy timeout.
+            let mut conn = store.pool.acquire().await.expect("connection");
+            let err = match store.backend {
+                Backend::Sqlite => {
+                    sqlx::query("PRAGMA busy_timeout = 0")
+                        .execute(&mut *conn)
+                        .await
+                        .expect("pragma");
+                    sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await
+                }
+                Backend::Postgres => {
+                    for sql in ["BEGIN", "SET LOCAL lock_timeout = '20ms'"] {
+                        sqlx::query(sql).execute(&mut *conn).await.expect(sql);
+                    }
+                    sqlx::query("SELECT value FROM settings WHERE key = 'k' FOR UPDATE")
+                        .execute(&mut *conn)
+                        .await
+                }
+            }
+            .context("waiting for a lock")
+            .expect_err("the lock is held");
+            assert!(matches!(err, StoreError::Busy(_)), "{err:?}");
+            // Not a reusable connection any more on PostgreSQL (aborted
+            // transaction); drop it from the pool.
+            let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+            if store.backend == Backend::Sqlite {
+                sqlx::query("PRAGMA busy_timeout = 10000")
+                    .execute(&mut *conn)
+                    .await
+                    .expect("pragma");
+            }
+            drop(conn);
+            holder.commit().await.expect("holder commits");
+            store.close().await;
         }
     }
 }

@@ -37,13 +37,10 @@ pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(|(_, v)| v.trim().to_string())
 }
 
-/// Whether the request came over HTTPS (directly or through a proxy that
-/// says so), so cookies get the `Secure` flag.
+/// Whether the request came over HTTPS through a trusted proxy that says
+/// so ([`crate::proxy`]), so cookies get the `Secure` flag.
 pub fn is_https(headers: &HeaderMap) -> bool {
-    headers
-        .get("x-forwarded-proto")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.eq_ignore_ascii_case("https"))
+    crate::proxy::is_https(headers)
 }
 
 /// A `Set-Cookie` value: HttpOnly, SameSite=Lax, Path=/ unless `path`.
@@ -151,6 +148,8 @@ pub enum WebError {
     Conflict(String),
     /// Our fault; the detail goes to the log only.
     Internal(String),
+    /// The database is busy with other writers: 503 with `Retry-After`.
+    Busy(String),
     /// Not signed in: go to the login page, then back to this path.
     Login(String),
 }
@@ -165,6 +164,7 @@ impl WebError {
             WebError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             WebError::Conflict(_) => StatusCode::CONFLICT,
             WebError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            WebError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
             WebError::Login(_) => StatusCode::SEE_OTHER,
         }
     }
@@ -195,6 +195,19 @@ impl IntoResponse for WebError {
                 tracing::error!(error = %d, "page failed");
                 (msg("error.internal"), None)
             }
+            WebError::Busy(d) => {
+                tracing::warn!(error = %d, "database busy: answered 503");
+                let mut response = status.into_response();
+                response.headers_mut().insert(
+                    axum::http::header::RETRY_AFTER,
+                    axum::http::HeaderValue::from(crate::error::BUSY_RETRY_AFTER_S),
+                );
+                response.extensions_mut().insert(ErrorInfo {
+                    key: msg("error.busy"),
+                    detail: None,
+                });
+                return response;
+            }
             WebError::Login(next) => {
                 return Redirect::to(&format!("/login?next={}", encode(&next))).into_response();
             }
@@ -216,6 +229,7 @@ impl From<kefu_service::Error> for WebError {
             Error::NotFound(_) => WebError::NotFound,
             Error::Conflict(m) => WebError::Conflict(m),
             Error::Internal(m) => WebError::Internal(m),
+            Error::Busy(m) => WebError::Busy(m),
         }
     }
 }
@@ -779,5 +793,24 @@ mod tests {
         assert_eq!(agent.len(), 4);
         assert!(Section::ALL.iter().all(|s| s.allowed(Role::Admin)));
         assert!(!Section::Admin.allowed(Role::Supervisor));
+    }
+}
+
+#[cfg(test)]
+mod busy_tests {
+    use super::*;
+
+    /// A busy database is a 503 error page with `Retry-After`, not a 500.
+    #[test]
+    fn busy_store_is_a_503_page_with_retry_after() {
+        let e: WebError = kefu_store::StoreError::Busy("held".into()).into();
+        let response = e.into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            response.headers()[axum::http::header::RETRY_AFTER],
+            crate::error::BUSY_RETRY_AFTER_S.to_string().as_str()
+        );
+        let info = response.extensions().get::<ErrorInfo>().expect("page info");
+        assert_eq!(info.key, "error.busy");
     }
 }

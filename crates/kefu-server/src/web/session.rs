@@ -10,6 +10,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use kefu_service::auth as users;
+use kefu_service::throttle;
 
 use super::i18n::{msg, Lang, LANG_COOKIE};
 use super::page::{
@@ -17,6 +18,7 @@ use super::page::{
     session_user, set_cookie, Ctx, FormData, Page, PageResult, WebError, CSRF_FIELD,
     SESSION_COOKIE,
 };
+use crate::proxy::ClientAddr;
 use crate::AppState;
 
 /// How long a dashboard session lasts (as the API's).
@@ -31,7 +33,17 @@ struct LoginPage {
     next: String,
     user: String,
     token: String,
-    failed: bool,
+    /// Message key of the refusal shown above the form.
+    alert: Option<&'static str>,
+}
+
+/// Why the sign-in form is shown again.
+#[derive(Debug, Clone, Copy)]
+enum Refusal {
+    /// Wrong user name or password (401).
+    Failed,
+    /// Too many failed attempts: locked for this many seconds (429).
+    Throttled(u64),
 }
 
 #[derive(askama::Template)]
@@ -51,7 +63,7 @@ fn login_page(
     lang: Lang,
     next: String,
     user: String,
-    failed: bool,
+    refusal: Option<Refusal>,
 ) -> PageResult {
     let token = random_token()?;
     let page = LoginPage {
@@ -65,14 +77,22 @@ fn login_page(
         next,
         user,
         token: token.clone(),
-        failed,
+        alert: refusal.map(|r| match r {
+            Refusal::Failed => msg("login.failed"),
+            Refusal::Throttled(_) => msg("login.throttled"),
+        }),
     };
-    let status = if failed {
-        StatusCode::UNAUTHORIZED
-    } else {
-        StatusCode::OK
+    let status = match refusal {
+        None => StatusCode::OK,
+        Some(Refusal::Failed) => StatusCode::UNAUTHORIZED,
+        Some(Refusal::Throttled(_)) => StatusCode::TOO_MANY_REQUESTS,
     };
     let mut response = render_status(status, &page)?;
+    if let Some(Refusal::Throttled(s)) = refusal {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, axum::http::HeaderValue::from(s));
+    }
     if let Some(v) = set_cookie(LOGIN_COOKIE, &token, 3600, "/login", is_https(headers)) {
         response.headers_mut().append(header::SET_COOKIE, v);
     }
@@ -92,12 +112,19 @@ pub async fn login_form(State(state): State<AppState>, req: Request) -> PageResu
         return Ok(see_other(&next));
     }
     let lang = request_lang(req.headers(), req.uri().query());
-    login_page(req.headers(), lang, next, String::new(), false)
+    login_page(req.headers(), lang, next, String::new(), None)
 }
 
 /// `POST /login`: checks the password, starts a session, sets the
 /// `kefu_session` cookie (HttpOnly, SameSite=Lax) and goes to `next`.
-pub async fn login(State(state): State<AppState>, req: Request) -> PageResult {
+///
+/// Throttled like the API's sign-in (`kefu_service::throttle`): while
+/// locked, the form again with 429 and `Retry-After`.
+pub async fn login(
+    State(state): State<AppState>,
+    ClientAddr(addr): ClientAddr,
+    req: Request,
+) -> PageResult {
     let headers = req.headers().clone();
     let lang = request_lang(&headers, req.uri().query());
     let body = axum::body::to_bytes(req.into_body(), crate::MAX_LOGIN_BODY_BYTES)
@@ -112,9 +139,24 @@ pub async fn login(State(state): State<AppState>, req: Request) -> PageResult {
     let next = safe_next(form.get("next"));
     let user = form.text("user");
     let password = form.raw("password").to_string();
+    let now = Utc::now().timestamp_millis();
+    if let Some(t) = throttle::check(&state.store, &user, addr.as_deref(), now).await? {
+        return login_page(
+            &headers,
+            lang,
+            next,
+            user,
+            Some(Refusal::Throttled(t.retry_after_s)),
+        );
+    }
     let Some(principal) = users::verify_password(&state.store, &user, &password).await? else {
-        return login_page(&headers, lang, next, user, true);
+        let refusal = match throttle::failed(&state.store, &user, addr.as_deref(), now).await? {
+            Some(t) => Refusal::Throttled(t.retry_after_s),
+            None => Refusal::Failed,
+        };
+        return login_page(&headers, lang, next, user, Some(refusal));
     };
+    throttle::succeeded(&state.store, &user).await?;
     let (token, _expires) = users::create_session(
         &state.store,
         &principal.user_id,
