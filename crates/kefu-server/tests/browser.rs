@@ -82,6 +82,10 @@ fn failing(id: &str, agent: &str) -> Value {
     })
 }
 
+/// An id with every character that breaks an unescaped URL: `#` (cuts
+/// the URL), `?`, `/`, `%`, a space and Chinese.
+const ODD_ID: &str = "taobao-chat#3 a/b?c=1%25 客服 中文";
+
 type Res<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
 /// chromedriver, killed when dropped.
@@ -410,6 +414,36 @@ async fn review_and_appeal(c: &Client, k: &mut Checker) -> Res<()> {
     Ok(())
 }
 
+/// A conversation whose id holds `# ? / % 空格 中文` opens from the list
+/// and takes a review: its links and form actions are percent-encoded (an
+/// unescaped `#` sent the review POST to `/conversations/taobao-chat`).
+async fn odd_id_review(c: &Client, k: &mut Checker) -> Res<()> {
+    login(c, k, "qa", "inspector-pass-1").await?;
+    k.visit(c, "/conversations?agent=a-66").await?;
+    c.find(Locator::LinkText(ODD_ID)).await?.click().await?;
+    wait_text(c, "h1", "taobao-chat#3").await?;
+    k.check_page(c, "odd id").await?;
+    let action = c
+        .find(Locator::Css("#review-form"))
+        .await?
+        .attr("action")
+        .await?
+        .unwrap_or_default();
+    let expected = "/conversations/taobao-chat%233%20a%2Fb%3Fc%3D1%2525%20%E5%AE%A2%E6%9C%8D%20%E4%B8%AD%E6%96%87/review";
+    if action != expected {
+        return Err(format!("review form posts to {action:?}, expected {expected:?}").into());
+    }
+    c.find(Locator::Css("input[name=verdict_auto_0][value=confirm]"))
+        .await?
+        .click()
+        .await?;
+    c.find(Locator::Css("#save-review")).await?.click().await?;
+    wait_url(c, |u| u.contains("done=reviewed")).await?;
+    wait_text(c, "#review-findings", "已确认").await?;
+    k.check_page(c, "odd id reviewed").await?;
+    Ok(())
+}
+
 async fn run(app: &App, driver: &Driver, http: &reqwest::Client) -> Res<()> {
     let mut caps = serde_json::Map::new();
     caps.insert("browserName".into(), json!("chrome"));
@@ -456,6 +490,7 @@ async fn scenario(app: &App, c: &Client, driver: &Driver, http: &reqwest::Client
         .map(serde_json::from_str)
         .collect::<Result<_, _>>()?;
     batch.push(failing("b-fail-1", "a-07"));
+    batch.push(failing(ODD_ID, "a-66"));
     batch.extend(rated_month()?);
     let r = http
         .post(format!("{}/api/v1/conversations", app.base))
@@ -554,6 +589,7 @@ async fn scenario(app: &App, c: &Client, driver: &Driver, http: &reqwest::Client
     wait_css(c, "html[lang=zh-CN]").await?;
 
     review_and_appeal(c, &mut k).await?;
+    odd_id_review(c, &mut k).await?;
 
     // A supervisor files a complaint, resolves it, records the survey and
     // the revisit it calls for.

@@ -21,9 +21,10 @@ use super::html;
 use super::i18n::msg;
 use super::labels;
 use super::page::{
-    encode_path, query_string, render, render_status, safe_next, see_other, CsrfForm, Ctx,
-    FormData, Page, PageResult, Section, WebError,
+    query_string, render, render_status, safe_next, see_other, CsrfForm, Ctx, FormData, Page,
+    PageResult, Section, WebError,
 };
+use super::urls;
 use crate::AppState;
 
 /// Cards per column of the board.
@@ -50,7 +51,7 @@ fn service(state: &AppState) -> ComplaintService {
 }
 
 fn detail_href(id: &str) -> String {
-    format!("/complaints/{}", encode_path(id))
+    urls::complaint(id)
 }
 
 /// A label for an SLA state name.
@@ -201,7 +202,7 @@ pub async fn board(State(state): State<AppState>, page: Page) -> PageResult {
             cards: items
                 .iter()
                 .map(|s| Card {
-                    claim: Some(format!("{}/command", detail_href(&s.id))),
+                    claim: Some(urls::complaint_command(&s.id)),
                     ..card(&ctx, s)
                 })
                 .collect(),
@@ -488,7 +489,7 @@ fn detail_text(ctx: &Ctx, v: &Value) -> String {
 
 /// A revisit task.
 struct Revisit {
-    id: String,
+    complete_href: String,
     due: String,
     done: String,
     outcome: String,
@@ -605,7 +606,7 @@ fn detail_page(ctx: Ctx, page: &Page, view: ComplaintView, error: Option<String>
         .revisits
         .iter()
         .map(|r| Revisit {
-            id: r.id.clone(),
+            complete_href: urls::revisit_complete(&r.id),
             due: html::fmt_dt(r.due_at),
             done: r.done_at.map(html::fmt_dt).unwrap_or_default(),
             outcome: [
@@ -648,7 +649,7 @@ fn detail_page(ctx: Ctx, page: &Page, view: ComplaintView, error: Option<String>
     DetailPage {
         error,
         id: c.id.clone(),
-        action_href: format!("{}/command", detail_href(&c.id)),
+        action_href: urls::complaint_command(&c.id),
         version: c.version,
         state: m.t(&labels::state(c.state)).to_string(),
         state_class: c.state.as_str(),
@@ -678,10 +679,7 @@ fn detail_page(ctx: Ctx, page: &Page, view: ComplaintView, error: Option<String>
         close_reason: c.close_reason.clone().unwrap_or_default(),
         waiting: opt_dt(c.waiting_since),
         reopen_count: c.reopen_count,
-        conversation_href: c
-            .conversation_id
-            .as_deref()
-            .map(|id| format!("/conversations/{}", encode_path(id))),
+        conversation_href: c.conversation_id.as_deref().map(urls::conversation),
         conversation_id: c.conversation_id.clone().unwrap_or_default(),
         sla_state: sla_label(&ctx, &view.sla_state),
         sla_class: view.sla_state.clone(),

@@ -21,9 +21,10 @@ use super::charts::{self, Chart};
 use super::html;
 use super::i18n::msg;
 use super::page::{
-    encode, encode_path, render, render_status, see_other, CsrfForm, Ctx, FormData, Page,
-    PageResult, Section, WebError,
+    encode, render, render_status, see_other, CsrfForm, Ctx, FormData, Page, PageResult, Section,
+    WebError,
 };
+use super::urls;
 use crate::AppState;
 
 fn now() -> i64 {
@@ -31,7 +32,7 @@ fn now() -> i64 {
 }
 
 fn conversation_href(id: &str) -> String {
-    format!("/conversations/{}", encode_path(id))
+    urls::conversation(id)
 }
 
 /// The period of `?period=`, or the current month in China time.
@@ -659,6 +660,8 @@ pub struct AppealRow {
     pub id: i64,
     /// Its page.
     pub href: String,
+    /// The decision form's action.
+    pub decision_href: String,
     /// The conversation's page.
     pub conversation_href: String,
     /// Conversation id.
@@ -686,7 +689,8 @@ pub struct AppealRow {
 fn appeal_row(ctx: &Ctx, a: &Appeal) -> AppealRow {
     AppealRow {
         id: a.id,
-        href: format!("/appeals/{}", a.id),
+        href: urls::appeal(a.id),
+        decision_href: urls::appeal_decision(a.id),
         conversation_href: conversation_href(&a.conversation_id),
         conversation_id: a.conversation_id.clone(),
         agent: a.agent_id.clone(),
@@ -892,10 +896,7 @@ pub async fn agents(State(state): State<AppState>, page: Page) -> PageResult {
             .param("period")
             .map(|p| format!("?period={}", encode(p)))
             .unwrap_or_default();
-        return Ok(see_other(&format!(
-            "/agents/{}{q}",
-            encode_path(page.user.id())
-        )));
+        return Ok(see_other(&format!("{}{q}", urls::agent(page.user.id()))));
     }
     page.user.require(Section::Agents)?;
     let period = period_of(&page)?;
@@ -924,11 +925,7 @@ pub async fn agents(State(state): State<AppState>, page: Page) -> PageResult {
             let stars_n = rating.and_then(|r| r.stars).unwrap_or(0);
             AgentRow {
                 rank: i + 1,
-                href: format!(
-                    "/agents/{}?period={}",
-                    encode_path(&a.id),
-                    encode(&period.label)
-                ),
+                href: urls::agent_in(&a.id, &period.label),
                 id: a.id.clone(),
                 name: a.name.clone(),
                 team: a.team.clone().unwrap_or_default(),
@@ -976,6 +973,7 @@ struct RuleRow {
 struct AgentPage {
     ctx: Ctx,
     id: String,
+    back_href: String,
     name: String,
     team: String,
     period: String,
@@ -1115,7 +1113,8 @@ pub async fn agent(
     render(&AgentPage {
         name: me.map(|a| a.name.clone()).unwrap_or_else(|| id.clone()),
         team: me.and_then(|a| a.team.clone()).unwrap_or_default(),
-        periods: period_links(&period, &format!("/agents/{}", encode_path(&id))),
+        back_href: format!("/agents?period={}", encode(&period.label)),
+        periods: period_links(&period, &urls::agent(&id)),
         period: period.label.clone(),
         stars: if stars_n > 0 {
             stars_text(stars_n)
