@@ -391,6 +391,11 @@ async fn review_and_appeal(c: &Client, k: &mut Checker) -> Res<()> {
     k.check_page(c, "appealed").await?;
     k.visit(c, "/appeals").await?;
     wait_text(c, ".appeal-list", "r-fail-1").await?;
+    // The appeal names the finding by rule, turn and words, not `auto:N`.
+    let listed = text_of(c, ".appeal-list").await?;
+    if listed.contains("auto:") || !listed.contains("«") {
+        return Err(format!("appeal list names the finding as {listed:?}").into());
+    }
 
     login(c, k, "boss", "boss-pass-1").await?;
     k.visit(c, "/appeals").await?;
@@ -433,13 +438,28 @@ async fn odd_id_review(c: &Client, k: &mut Checker) -> Res<()> {
     if action != expected {
         return Err(format!("review form posts to {action:?}, expected {expected:?}").into());
     }
-    c.find(Locator::Css("input[name=verdict_auto_0][value=confirm]"))
+    // Reviewers read the rule's name, the turn and the quoted words, not
+    // the finding's key.
+    let form = text_of(c, "#review-form").await?;
+    if form.contains("auto:") || !form.contains("第 3 句 · «不知道»") {
+        return Err(format!("review form names the findings as {form:?}").into());
+    }
+    c.find(Locator::Css("input[name=verdict_auto_0][value=overturn]"))
         .await?
         .click()
         .await?;
+    c.find(Locator::Css("input[name=comment_auto_0]"))
+        .await?
+        .send_keys("开头已报工号")
+        .await?;
     c.find(Locator::Css("#save-review")).await?.click().await?;
     wait_url(c, |u| u.contains("done=reviewed")).await?;
-    wait_text(c, "#review-findings", "已确认").await?;
+    wait_text(c, "#review-findings", "已撤销").await?;
+    // An overturned finding says so instead of deducting −0.
+    let first = text_of(c, "#finding-1 .finding-head").await?;
+    if !first.contains("已撤销") || first.contains('−') {
+        return Err(format!("overturned finding shows {first:?}").into());
+    }
     k.check_page(c, "odd id reviewed").await?;
     Ok(())
 }

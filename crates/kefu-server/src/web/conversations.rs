@@ -336,6 +336,10 @@ struct FindingRow {
     turn: Option<usize>,
     /// Whether it still counts (not overturned or withdrawn).
     counts: bool,
+    /// Review status name (`overturned`, `withdrawn`, …; CSS class).
+    status_name: &'static str,
+    /// Its label, shown instead of the deduction when it no longer counts.
+    status: String,
 }
 
 /// Something between two turns.
@@ -509,6 +513,13 @@ pub async fn detail(
             href: (in_text.is_some() && counts).then(|| format!("#f{number}")),
             turn: in_text.map(|t| t + 1),
             counts,
+            status_name: super::quality::status_name(f.status),
+            status: ctx
+                .t(&format!(
+                    "q.status.{}",
+                    super::quality::status_name(f.status)
+                ))
+                .to_string(),
         });
     }
 
