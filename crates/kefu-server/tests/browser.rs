@@ -642,6 +642,16 @@ async fn scenario(app: &App, c: &Client, driver: &Driver, http: &reqwest::Client
     if state != "受理" {
         return Err(format!("new complaint in {state:?}").into());
     }
+    // The default assignee 本人 assigns the supervisor who filed it, and
+    // the history tells it in words (no JSON values, no ids of rows).
+    let facts = text_of(c, "#complaint-facts").await?;
+    if !facts.contains("坐席 boss") {
+        return Err(format!("the default assignee did not assign boss: {facts}").into());
+    }
+    let created = text_of(c, "#history").await?;
+    if !created.contains("服务态度 · 中 · 坐席 boss · 关联会话 b-fail-1") {
+        return Err(format!("creation reads {created:?}").into());
+    }
     c.find(Locator::Css("form[data-action=start_handling] button"))
         .await?
         .click()

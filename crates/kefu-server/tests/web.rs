@@ -634,6 +634,9 @@ async fn complaint_forms() {
                     ("description", "话费多扣了 20 元"),
                     ("channel", "phone"),
                     ("priority", "high"),
+                    // Unassigned, so that an agent can claim it below (the
+                    // form's default, 本人, would assign boss).
+                    ("assignee_kind", "none"),
                 ],
             )
             .await;

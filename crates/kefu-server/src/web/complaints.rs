@@ -15,7 +15,6 @@ use kefu_service::complaints::{
     ComplaintFilter, ComplaintService, ComplaintSummary, ComplaintView,
 };
 use kefu_service::sla::{SlaState, SlaStatus};
-use serde_json::Value;
 
 use super::html;
 use super::i18n::msg;
@@ -59,10 +58,9 @@ fn sla_label(ctx: &Ctx, name: &str) -> String {
     ctx.label(&labels::sla_state(name), name).to_string()
 }
 
-/// `12 小时 30 分` / `12 h 30 min`.
+/// `12 小时 30 分` / `12 h 30 min`, `2 分 28 秒` (see [`super::history`]).
 fn duration(ctx: &Ctx, d: TimeDelta) -> String {
-    let minutes = d.num_minutes().max(0);
-    ctx.t2("unit.hours_minutes", minutes / 60, minutes % 60)
+    super::history::human_duration(ctx.m, d.max(TimeDelta::zero()))
 }
 
 fn assignee_label(ctx: &Ctx, a: Option<&Assignee>) -> String {
@@ -283,6 +281,23 @@ struct NewPage {
     assignee_id: String,
 }
 
+/// The new complaint's assignee from the form: the default choice (`""`
+/// or `self`, shown as 本人) assigns the signed-in user; `agent`/`group`
+/// need an id; `none` leaves it unassigned.
+fn new_assignee(
+    form: &FormData,
+    me: &str,
+) -> Result<Option<Assignee>, kefu_service::complaint::ComplaintError> {
+    let id = form.get("assignee_id").map(str::trim).unwrap_or("");
+    match form.get("assignee_kind").unwrap_or("") {
+        "none" => Ok(None),
+        // An id typed without choosing a kind is an agent's.
+        "" | "self" if id.is_empty() => Ok(Some(Assignee::Agent(me.to_string()))),
+        "" | "self" => Assignee::from_parts("agent", id).map(Some),
+        kind => Assignee::from_parts(kind, id).map(Some),
+    }
+}
+
 fn new_page(ctx: Ctx, form: &FormData, error: Option<String>) -> NewPage {
     let m = ctx.m;
     let channel = form.get("channel").unwrap_or("phone");
@@ -294,6 +309,7 @@ fn new_page(ctx: Ctx, form: &FormData, error: Option<String>) -> NewPage {
         selected: kind.is_empty(),
     }];
     for (value, key) in [
+        ("none", msg("complaint.unassigned")),
         ("agent", msg("complaint.assignee_kind_agent")),
         ("group", msg("complaint.assignee_kind_group")),
     ] {
@@ -369,18 +385,15 @@ pub async fn create(
         .get("priority")
         .and_then(|p| p.parse::<Priority>().ok())
         .unwrap_or_default();
-    let assignee = match (form.get("assignee_kind"), form.get("assignee_id")) {
-        (Some(kind), Some(id)) => match Assignee::from_parts(kind, id) {
-            Ok(a) => Some(a),
-            Err(e) => {
-                let ctx = page.ctx(Some(Section::Complaints), msg("complaint.new_title"));
-                return render_status(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    &new_page(ctx, &form, Some(e.to_string())),
-                );
-            }
-        },
-        _ => None,
+    let assignee = match new_assignee(&form, page.user.id()) {
+        Ok(a) => a,
+        Err(e) => {
+            let ctx = page.ctx(Some(Section::Complaints), msg("complaint.new_title"));
+            return render_status(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &new_page(ctx, &form, Some(e.to_string())),
+            );
+        }
     };
     let input = NewComplaint {
         id: String::new(),
@@ -461,30 +474,6 @@ struct HistoryLine {
     from: String,
     to: String,
     detail: String,
-}
-
-/// The values of a history detail, for people (no keys, no JSON).
-fn detail_text(ctx: &Ctx, v: &Value) -> String {
-    fn walk(ctx: &Ctx, v: &Value, out: &mut Vec<String>) {
-        match v {
-            Value::String(s) if !s.is_empty() => out.push(s.clone()),
-            Value::Number(n) => out.push(n.to_string()),
-            Value::Bool(b) => out.push(
-                ctx.t(if *b {
-                    msg("common.yes")
-                } else {
-                    msg("common.no")
-                })
-                .to_string(),
-            ),
-            Value::Array(a) => a.iter().for_each(|x| walk(ctx, x, out)),
-            Value::Object(o) => o.values().for_each(|x| walk(ctx, x, out)),
-            _ => {}
-        }
-    }
-    let mut out = Vec::new();
-    walk(ctx, v, &mut out);
-    out.join(" · ")
 }
 
 /// A revisit task.
@@ -598,7 +587,7 @@ fn detail_page(ctx: Ctx, page: &Page, view: ComplaintView, error: Option<String>
                 .to_state
                 .map(|s| m.t(&labels::state(s)).to_string())
                 .unwrap_or_default(),
-            detail: detail_text(&ctx, &h.detail),
+            detail: super::history::describe(m, &h.kind, &h.detail),
         })
         .collect();
     let now = Utc::now();

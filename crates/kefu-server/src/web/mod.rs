@@ -44,6 +44,7 @@ pub mod assets;
 pub mod charts;
 mod complaints;
 mod conversations;
+mod history;
 pub mod html;
 pub mod i18n;
 pub mod labels;
