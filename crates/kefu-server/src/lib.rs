@@ -8,7 +8,9 @@
 mod auth;
 mod complaints;
 mod conversations;
+mod created;
 mod error;
+mod ids;
 mod openapi;
 mod params;
 mod quality;
