@@ -1,6 +1,7 @@
 //! `kefu`: customer-service quality inspection from the command line.
 
 mod bench;
+mod defaults;
 mod formats;
 mod pipeline;
 mod report;
@@ -265,6 +266,7 @@ fn inspect(args: InspectArgs) -> anyhow::Result<ExitCode> {
         jobs,
         progress: io::stderr().is_terminal(),
         echo_errors: true,
+        defaults: Default::default(),
     };
     let outcome = match args.format.stream() {
         None => {
