@@ -2,6 +2,7 @@
 
 mod bench;
 mod defaults;
+mod demo;
 mod formats;
 mod pipeline;
 mod report;
@@ -55,6 +56,8 @@ enum Command {
     BenchKpi(bench::KpiBenchArgs),
     /// Inspect conversations and store them with their results (idempotent by id).
     Import(store::ImportArgs),
+    /// Load an example month (10 agents × 60 conversations) to try the dashboard.
+    Demo(demo::DemoArgs),
     /// Apply database migrations.
     Migrate(store::DatabaseArgs),
     /// Re-run a (changed) pack over stored conversations, keeping history.
@@ -183,6 +186,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => bench::run(args),
         Command::BenchKpi(args) => bench::kpi(args),
         Command::Import(args) => store::import(args),
+        Command::Demo(args) => demo::run(args),
         Command::Migrate(args) => store::migrate(args),
         Command::Reinspect(args) => store::reinspect(args),
         Command::Serve(args) => serve::serve(args),

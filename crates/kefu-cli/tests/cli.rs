@@ -607,3 +607,57 @@ fn import_sets_agent_and_start_time_of_asr_files_and_warns_about_the_rest() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn demo_loads_a_month_once_with_agents_at_different_stars() {
+    let dir = tmpdir("demo");
+    let url = format!("sqlite://{}", dir.join("demo.db").display());
+    let first = kefu(&["demo", "--month", "2026-10", "--database", &url]);
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let said = String::from_utf8_lossy(&first.stdout);
+    assert!(
+        said.contains("600 conversations stored, 0 already there"),
+        "{said}"
+    );
+    let again = kefu(&["demo", "--month", "2026-10", "--database", &url]);
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&again.stdout)
+            .contains("0 conversations stored, 600 already there"),
+        "loading twice stores nothing twice"
+    );
+    let report = kefu(&[
+        "report",
+        "agents",
+        "--period",
+        "2026-10",
+        "--database",
+        &url,
+        "--format",
+        "csv",
+    ]);
+    assert!(
+        report.status.success(),
+        "{}",
+        String::from_utf8_lossy(&report.stderr)
+    );
+    let csv = String::from_utf8_lossy(&report.stdout);
+    assert!(csv.contains("陈晓雯") && csv.contains("高远"), "{csv}");
+    let stars: std::collections::BTreeSet<&str> = csv
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split(',').nth(3))
+        .collect();
+    assert!(
+        stars.len() >= 3,
+        "stars should differ between agents: {stars:?}\n{csv}"
+    );
+}
