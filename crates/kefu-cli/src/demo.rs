@@ -2,7 +2,8 @@
 //! run of the dashboard shows what kefu is for: 10 agents × 60 phone and
 //! chat conversations in one recent month, with different error rates (so
 //! stars differ), a few recurring defects (so the Pareto has a head) and a
-//! spread over the days (so trends move). Generated deterministically: the
+//! spread over the days (so trends move), and six complaints about failing
+//! calls, handled and surveyed. Generated deterministically: the
 //! same month gives the same conversations, and loading twice stores
 //! nothing twice.
 
@@ -255,16 +256,119 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     ])?;
     let code = crate::store::import(import.args)?;
     add_agents(&args.db.url())?;
+    let complaints = add_complaints(&args.db.url(), &records)?;
     if args.out.is_none() {
         let _ = std::fs::remove_file(&path);
     }
     println!(
-        "demo: {} agents × {PER_AGENT} conversations in {}; open the dashboard with `kefu serve` and pick {} on the overview",
+        "demo: {} agents × {PER_AGENT} conversations and {complaints} complaints in {}; open the dashboard with `kefu serve` and pick {} on the overview",
         AGENTS.len(),
         first.format("%Y-%m"),
         first.format("%Y-%m")
     );
     Ok(code)
+}
+
+/// Complaints about the first few failing conversations: each opened two
+/// hours after the call, handled, answered, resolved the next day and
+/// surveyed (some customers unsatisfied, which schedules a revisit). Fixed
+/// ids, so a second run adds none. Returns how many exist.
+fn add_complaints(url: &str, records: &[Value]) -> anyhow::Result<usize> {
+    use kefu_service::complaint::{Actor, ActorRole, Command, Customer, NewComplaint, Priority};
+    let failing: Vec<&Value> = records
+        .iter()
+        .filter(|c| {
+            c["turns"][4]["text"]
+                .as_str()
+                .is_some_and(|t| SLIPS.iter().any(|s| t.contains(s)))
+        })
+        .step_by(8)
+        .take(6)
+        .collect();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let store = kefu_store::Store::open(url).await?;
+        let svc = kefu_service::complaints::ComplaintService::new(store.clone());
+        let boss = Actor::new("demo-supervisor", ActorRole::Supervisor);
+        let mut count = 0;
+        for (i, conv) in failing.iter().enumerate() {
+            let (Some(conv_id), Some(started)) = (
+                conv["id"].as_str(),
+                conv["started_at"]
+                    .as_str()
+                    .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok()),
+            ) else {
+                continue;
+            };
+            let at = started.with_timezone(&Utc) + Duration::hours(2);
+            let id = format!("DEMO-{}-{:02}", started.format("%Y%m"), i + 1);
+            let input = NewComplaint {
+                id: id.clone(),
+                conversation_id: Some(conv_id.to_string()),
+                customer: Customer {
+                    id: None,
+                    name: "李明".into(),
+                    phone: Some(format!("1380013{:04}", 1000 + i)),
+                    id_number: None,
+                },
+                channel: conv["channel"].as_str().unwrap_or("phone").to_string(),
+                category: "服务态度".into(),
+                description: "客户反映坐席说“不知道”，让自己去营业厅，态度差。".into(),
+                key_facts: Vec::new(),
+                priority: if i % 3 == 0 {
+                    Priority::High
+                } else {
+                    Priority::Normal
+                },
+                special: false,
+                assignee: conv["agent_id"]
+                    .as_str()
+                    .map(|a| kefu_service::complaint::Assignee::Agent(a.to_string())),
+            };
+            match svc.create(input, &boss, at).await {
+                Ok(_) => {}
+                // Already loaded by an earlier run.
+                Err(kefu_service::Error::Conflict(_)) => {
+                    count += 1;
+                    continue;
+                }
+                Err(e) => return Err(anyhow::Error::from(e)),
+            }
+            let steps = [
+                (Duration::hours(1), Command::StartHandling),
+                (
+                    Duration::hours(3),
+                    Command::Reply {
+                        message: "已向客户致歉，并说明了查询结果。".into(),
+                    },
+                ),
+                (
+                    Duration::hours(26),
+                    Command::Resolve {
+                        summary: "已致歉并重新核实，问题已解决；已对坐席进行辅导。".into(),
+                    },
+                ),
+                (
+                    Duration::hours(28),
+                    Command::RecordSurvey {
+                        result_score: [9, 6, 3][i % 3],
+                        attitude_score: [10, 7, 4][i % 3],
+                        comment: None,
+                    },
+                ),
+            ];
+            for (after, command) in steps {
+                svc.execute(&id, None, &boss, command, at + after)
+                    .await
+                    .with_context(|| format!("demo complaint {id}"))?;
+            }
+            count += 1;
+        }
+        store.close().await;
+        anyhow::Ok(count)
+    })
 }
 
 /// The demo agents as users (without passwords: they cannot sign in until

@@ -623,6 +623,7 @@ fn demo_loads_a_month_once_with_agents_at_different_stars() {
         said.contains("600 conversations stored, 0 already there"),
         "{said}"
     );
+    assert!(said.contains("and 6 complaints"), "{said}");
     let again = kefu(&["demo", "--month", "2026-10", "--database", &url]);
     assert!(
         again.status.success(),
@@ -651,6 +652,12 @@ fn demo_loads_a_month_once_with_agents_at_different_stars() {
     );
     let csv = String::from_utf8_lossy(&report.stdout);
     assert!(csv.contains("陈晓雯") && csv.contains("高远"), "{csv}");
+    let complaints: usize = csv
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split(',').nth(16)?.parse::<usize>().ok())
+        .sum();
+    assert_eq!(complaints, 6, "{csv}");
     let stars: std::collections::BTreeSet<&str> = csv
         .lines()
         .skip(1)
