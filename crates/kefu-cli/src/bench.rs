@@ -261,6 +261,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
             jobs,
             progress: false,
             echo_errors: false,
+            defaults: Default::default(),
         };
         let t = Instant::now();
         let outcome = pipeline::run(&inputs, inspector.clone(), &mut out, &opts)?;

@@ -3,6 +3,8 @@
 mod accounts;
 mod bench;
 mod dupes;
+mod defaults;
+mod demo;
 mod formats;
 mod pipeline;
 mod report;
@@ -56,6 +58,8 @@ enum Command {
     BenchKpi(bench::KpiBenchArgs),
     /// Inspect conversations and store them with their results (idempotent by id).
     Import(store::ImportArgs),
+    /// Load an example month (10 agents × 60 conversations) to try the dashboard.
+    Demo(demo::DemoArgs),
     /// Apply database migrations.
     Migrate(store::DatabaseArgs),
     /// Re-run a (changed) pack over stored conversations, keeping history.
@@ -184,6 +188,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => bench::run(args),
         Command::BenchKpi(args) => bench::kpi(args),
         Command::Import(args) => store::import(args),
+        Command::Demo(args) => demo::run(args),
         Command::Migrate(args) => store::migrate(args),
         Command::Reinspect(args) => store::reinspect(args),
         Command::Serve(args) => serve::serve(args),
@@ -267,6 +272,7 @@ fn inspect(args: InspectArgs) -> anyhow::Result<ExitCode> {
         jobs,
         progress: io::stderr().is_terminal(),
         echo_errors: true,
+        defaults: Default::default(),
     };
     let outcome = match args.format.stream() {
         None => {

@@ -18,6 +18,8 @@ use kefu_formats::import::{Format, ImportOptions, ImportedBatches};
 use kefu_formats::native::{
     parse_conversation, Batch, BatchSource, RecordReader, MAX_RECORD_BYTES,
 };
+
+use crate::defaults::ConversationDefaults;
 use kefu_formats::report::{write_record, InputError, OutputFormat};
 use kefu_formats::summary::Summary;
 
@@ -66,7 +68,11 @@ impl Input {
 
     /// Batches of native records: streamed for native files; for other
     /// formats the file is read whole and run through its importer.
-    fn open(&self, opts: &ImportOptions) -> io::Result<Box<dyn BatchSource + Send>> {
+    fn open(
+        &self,
+        opts: &ImportOptions,
+        defaults: &ConversationDefaults,
+    ) -> io::Result<Box<dyn BatchSource + Send>> {
         let reader: Box<dyn BufRead + Send> = match &self.source {
             Source::File(p) => Box::new(BufReader::with_capacity(1 << 20, File::open(p)?)),
             Source::Stdin => Box::new(BufReader::with_capacity(1 << 20, io::stdin())),
@@ -86,7 +92,17 @@ impl Input {
         if bytes.len() as u64 > max {
             return Err(too_large(bytes.len() as u64, max));
         }
-        let imported = crate::formats::import(self.format, &self.name(), &bytes, opts);
+        let mut imported = crate::formats::import(self.format, &self.name(), &bytes, opts);
+        if !defaults.is_empty() {
+            let stem = match &self.source {
+                Source::File(p) => p.file_stem().map(|s| s.to_string_lossy().into_owned()),
+                Source::Stdin => None,
+            }
+            .unwrap_or_default();
+            for conv in &mut imported.conversations {
+                defaults.apply(&stem, conv);
+            }
+        }
         Ok(Box::new(ImportedBatches::new(imported)))
     }
 
@@ -237,6 +253,9 @@ pub struct RunOptions {
     pub progress: bool,
     /// Print input errors to stderr as they happen.
     pub echo_errors: bool,
+    /// Agent and start time for imported conversations lacking them
+    /// (`kefu import --agent …`; empty elsewhere).
+    pub defaults: Arc<ConversationDefaults>,
 }
 
 /// What workers do with each inspected conversation, and what they hand
@@ -382,7 +401,7 @@ pub fn run_with<W: Work>(
         let mut scratch = Scratch::default();
         let mut batch = Batch::default();
         for (i, input) in inputs.iter().enumerate() {
-            let mut reader = match input.open(&opts.import) {
+            let mut reader = match input.open(&opts.import, &opts.defaults) {
                 Ok(r) => r,
                 Err(e) => {
                     open_error(input, e, &mut outcome, opts, &pb);
@@ -426,10 +445,11 @@ pub fn run_with<W: Work>(
         // Reader.
         let reader_inputs = inputs.to_vec();
         let import_opts = opts.import.clone();
+        let defaults = opts.defaults.clone();
         scope.spawn(move || {
             let mut seq = 0u64;
             for (i, input) in reader_inputs.iter().enumerate() {
-                let mut reader = match input.open(&import_opts) {
+                let mut reader = match input.open(&import_opts, &defaults) {
                     Ok(r) => r,
                     Err(e) => {
                         let _ = ioerr_tx.send((i, e));

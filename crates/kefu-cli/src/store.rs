@@ -53,6 +53,8 @@ pub struct ImportArgs {
     jobs: Option<usize>,
     #[command(flatten)]
     input: crate::formats::InputArgs,
+    #[command(flatten)]
+    defaults: crate::defaults::DefaultsArgs,
 }
 
 #[derive(clap::Args)]
@@ -98,6 +100,13 @@ pub fn migrate(args: DatabaseArgs) -> anyhow::Result<ExitCode> {
 }
 
 pub fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
+    let defaults = match args.defaults.compile() {
+        Ok(d) => Arc::new(d),
+        Err(e) => {
+            eprintln!("kefu: {e:#}");
+            return Ok(ExitCode::from(EXIT_UNUSABLE));
+        }
+    };
     let (inspector, source) = match load_inspector_with_source(args.pack.as_deref()) {
         Ok(x) => x,
         Err(e) => {
@@ -148,7 +157,9 @@ pub fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
         jobs,
         progress: io::stderr().is_terminal(),
         echo_errors: true,
+        defaults,
     };
+    let mut missing = crate::defaults::Missing::default();
     // Several reader batches go into one transaction (fewer commits; each
     // commit still holds only whole conversations), written by a task on the
     // runtime so that reading, inspecting and writing overlap. The channel
@@ -174,6 +185,9 @@ pub fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
         &Collect,
         &opts,
         |mut items| {
+            for i in &items {
+                missing.count(i.agent_id.is_some(), i.started_at.is_some());
+            }
             pending.append(&mut items);
             if pending.len() >= TRANSACTION_ROWS {
                 send(std::mem::replace(
@@ -215,6 +229,9 @@ pub fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
         meta.id,
         meta.version
     );
+    for w in missing.warnings() {
+        eprintln!("{w}");
+    }
     if let Some(code) = pipeline::report_duplicates_and_emptiness(&outcome, errors.len()) {
         return Ok(code);
     }

@@ -501,3 +501,170 @@ fn xlsx_output_is_a_workbook() {
     let no_out = kefu(&["inspect", s(&input), "--format", "xlsx"]);
     assert_eq!(no_out.status.code(), Some(2));
 }
+
+/// (agent_id, started_at ms) of every stored conversation.
+fn stored_agents_and_starts(db: &Path) -> Vec<(Option<String>, Option<i64>)> {
+    let url = format!("sqlite://{}", db.display());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::AnyPool::connect(&url).await.unwrap();
+        let rows = sqlx::query_as::<_, (Option<String>, Option<i64>)>(
+            "SELECT agent_id, started_at FROM conversations ORDER BY id",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        pool.close().await;
+        rows
+    })
+}
+
+#[test]
+fn import_sets_agent_and_start_time_of_asr_files_and_warns_about_the_rest() {
+    let dir = tmpdir("defaults");
+    let asr = std::fs::read(examples().join("vendors/aliyun.json")).unwrap();
+    let named = dir.join("a-07_20261012_093000.json");
+    std::fs::write(&named, &asr).unwrap();
+    let plain = dir.join("recording.json");
+    std::fs::write(
+        &plain,
+        std::fs::read(examples().join("vendors/tencent.json")).unwrap(),
+    )
+    .unwrap();
+
+    // Without flags: stored, with a warning saying what it will miss.
+    let db = dir.join("bare.db");
+    let url = format!("sqlite://{}", db.display());
+    let out = kefu(&["import", s(&plain), "--database", &url]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("warning: 1 conversations read have no agent"),
+        "{err}"
+    );
+    assert!(err.contains("KPIs") && err.contains("--agent"), "{err}");
+    assert!(
+        err.contains("warning: 1 conversations read have no start time"),
+        "{err}"
+    );
+    assert_eq!(stored_agents_and_starts(&db), vec![(None, None)]);
+
+    // From the file name, and from the flags for a name that does not match.
+    let db = dir.join("set.db");
+    let url = format!("sqlite://{}", db.display());
+    let out = kefu(&[
+        "import",
+        s(&named),
+        s(&plain),
+        "--database",
+        &url,
+        "--file-pattern",
+        "{agent}_{date}_{time}",
+        "--agent",
+        "a-09",
+        "--started-at",
+        "2026-10-12 10:00",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("warning:"), "{err}");
+    let mut rows = stored_agents_and_starts(&db);
+    rows.sort();
+    // 2026-10-12 09:30 and 10:00 China time.
+    assert_eq!(
+        rows,
+        vec![
+            (Some("a-07".to_string()), Some(1_791_768_600_000)),
+            (Some("a-09".to_string()), Some(1_791_770_400_000)),
+        ]
+    );
+
+    // A bad flag is refused before anything is read.
+    let out = kefu(&[
+        "import",
+        s(&plain),
+        "--database",
+        &url,
+        "--started-at",
+        "yesterday",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn demo_loads_a_month_once_with_agents_at_different_stars() {
+    let dir = tmpdir("demo");
+    let url = format!("sqlite://{}", dir.join("demo.db").display());
+    let first = kefu(&["demo", "--month", "2026-10", "--database", &url]);
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let said = String::from_utf8_lossy(&first.stdout);
+    assert!(
+        said.contains("600 conversations stored, 0 already there"),
+        "{said}"
+    );
+    assert!(said.contains("and 6 complaints"), "{said}");
+    let again = kefu(&["demo", "--month", "2026-10", "--database", &url]);
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&again.stdout)
+            .contains("0 conversations stored, 600 already there"),
+        "loading twice stores nothing twice"
+    );
+    let report = kefu(&[
+        "report",
+        "agents",
+        "--period",
+        "2026-10",
+        "--database",
+        &url,
+        "--format",
+        "csv",
+    ]);
+    assert!(
+        report.status.success(),
+        "{}",
+        String::from_utf8_lossy(&report.stderr)
+    );
+    let csv = String::from_utf8_lossy(&report.stdout);
+    assert!(csv.contains("陈晓雯") && csv.contains("高远"), "{csv}");
+    let complaints: usize = csv
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split(',').nth(16)?.parse::<usize>().ok())
+        .sum();
+    assert_eq!(complaints, 6, "{csv}");
+    let stars: std::collections::BTreeSet<&str> = csv
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split(',').nth(3))
+        .collect();
+    assert!(
+        stars.len() >= 3,
+        "stars should differ between agents: {stars:?}\n{csv}"
+    );
+}

@@ -45,17 +45,26 @@ fn utc(ms: i64) -> Result<DateTime<Utc>, ApiError> {
 }
 
 /// `POST /api/v1/complaints`: open a complaint (by hand or from a
-/// conversation: `conversation_id`).
+/// conversation: `conversation_id`); without `id` one is generated.
+/// Answers `201 Created` with `Location`.
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
     body: Result<Json<NewComplaint>, axum::extract::rejection::JsonRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<axum::response::Response, ApiError> {
     let Json(input) = body.map_err(rejection)?;
     let complaint = service(&state)
         .create(input, &actor(&caller), Utc::now())
         .await?;
-    Ok(Json(json!({"complaint": complaint})))
+    let location = format!(
+        "/api/v1/complaints/{}",
+        crate::web::urls::segment(&complaint.id)
+    );
+    Ok(crate::created::respond(
+        true,
+        Some(location),
+        Json(json!({"complaint": complaint})),
+    ))
 }
 
 /// `GET /api/v1/complaints`: filters `state` (comma-separated), `assignee`
@@ -258,13 +267,32 @@ pub async fn sla_report(
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, ApiError> {
     let now = Utc::now();
-    let from = match q.get("from") {
-        Some(v) => utc(parse_time_bound("from", v)?)?,
-        None => now - chrono::TimeDelta::days(30),
+    // `period` (2026-10, 2026-Q4 …) or `from`/`to`; not both.
+    let period = match q.get("period") {
+        Some(_) if q.contains_key("from") || q.contains_key("to") => {
+            return Err(ApiError::BadRequest(
+                "give either `period` or `from`/`to`, not both".into(),
+            ))
+        }
+        Some(p) => Some(crate::params::parse_period(p)?),
+        None => None,
     };
-    let to = match q.get("to") {
-        Some(v) => utc(parse_time_bound("to", v)?)?,
-        None => now,
+    let (from, to) = match period {
+        // Periods are China-time days, like the dashboard's.
+        Some(p) => {
+            let (start, end) = p.utc_ms(8 * 3600);
+            (utc(start)?, utc(end)?)
+        }
+        None => (
+            match q.get("from") {
+                Some(v) => utc(parse_time_bound("from", v)?)?,
+                None => now - chrono::TimeDelta::days(30),
+            },
+            match q.get("to") {
+                Some(v) => utc(parse_time_bound("to", v)?)?,
+                None => now,
+            },
+        ),
     };
     let grouping = match q.get("by").map(String::as_str) {
         None | Some("agent") => MetRateGrouping::Agent,

@@ -18,13 +18,17 @@ use crate::AppState;
 
 /// `POST /api/v1/conversations`: one conversation (an object) or a batch (an
 /// array), in the native format. Each is inspected and stored with its
-/// result; ids already stored are skipped (idempotent). Bad items are
-/// reported by index; the rest are stored.
+/// result; ids already stored are skipped (idempotent); a record without
+/// `id` gets a generated one (see [`crate::ids`]). Bad items are reported
+/// by index; the rest are stored. `201 Created` when something was stored
+/// (with `Location` for a single conversation), `200` when all were
+/// already there.
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
     body: Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<axum::response::Response, ApiError> {
+    let single = !body.trim_ascii_start().starts_with(b"[");
     caller.require_staff("store conversations")?;
     let inspector = state.inspector();
     // Parsing and inspection are CPU work: keep them off the async threads.
@@ -58,12 +62,20 @@ pub async fn create(
             })
         })
         .collect();
-    Ok(Json(json!({
+    let body = Json(json!({
         "stored": outcome.inserted,
         "skipped": outcome.skipped,
         "results": results,
         "errors": errors.iter().map(|(i, m)| json!({"index": i, "message": m})).collect::<Vec<_>>(),
-    })))
+    }));
+    Ok(crate::created::respond(
+        outcome.inserted > 0,
+        single
+            .then(|| items.first())
+            .flatten()
+            .map(|i| format!("/api/v1/conversations/{}", crate::web::urls::segment(&i.id))),
+        body,
+    ))
 }
 
 type Prepared = (Vec<ImportItem>, Vec<(usize, String)>);
@@ -81,10 +93,13 @@ fn prepare(body: &[u8], inspector: &kefu_engine::Inspector) -> Result<Prepared, 
     let mut items = Vec::with_capacity(raws.len());
     let mut errors = Vec::new();
     for (index, raw) in raws.iter().enumerate() {
-        match parse_conversation(raw.get().as_bytes()) {
+        // `id` is optional: a record without one gets a stable generated id.
+        let generated = crate::ids::conversation_with_generated_id(raw.get());
+        let raw = generated.as_deref().unwrap_or(raw.get());
+        match parse_conversation(raw.as_bytes()) {
             Ok(conv) => {
                 let ins = inspector.inspect(&conv, &mut scratch);
-                items.push(ImportItem::new(&conv, Some(raw.get()), ins));
+                items.push(ImportItem::new(&conv, Some(raw), ins));
             }
             Err(e) => errors.push((index, e)),
         }

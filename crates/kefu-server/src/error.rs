@@ -112,9 +112,42 @@ impl From<kefu_store::StoreError> for ApiError {
     }
 }
 
-/// Turns axum's body/query rejections into the one error shape.
+/// Turns axum's body/query rejections (and serde errors) into the one
+/// error shape, in the API's own words: axum's wording of the failing step
+/// ("Failed to deserialize the JSON body into the target type") and
+/// serde's source positions are dropped; what was wrong stays.
 pub fn rejection(e: impl std::fmt::Display) -> ApiError {
-    ApiError::BadRequest(e.to_string())
+    ApiError::BadRequest(client_message(&e.to_string()))
+}
+
+/// The client's half of a rejection message.
+fn client_message(raw: &str) -> String {
+    const PREFIXES: &[(&str, &str)] = &[
+        (
+            "Failed to deserialize the JSON body into the target type: ",
+            "invalid request body: ",
+        ),
+        (
+            "Failed to parse the request body as JSON: ",
+            "the request body is not valid JSON: ",
+        ),
+        ("Failed to deserialize query string: ", "invalid query: "),
+        (
+            "Failed to buffer the request body: ",
+            "the request body could not be read: ",
+        ),
+    ];
+    let (lead, rest) = PREFIXES
+        .iter()
+        .find_map(|(p, lead)| raw.strip_prefix(p).map(|rest| (*lead, rest)))
+        .unwrap_or(("", raw));
+    // serde_json ends with ` at line 1 column 42`; the field path before it
+    // says enough.
+    let rest = match rest.rfind(" at line ") {
+        Some(at) if rest[at..].contains(" column ") => &rest[..at],
+        _ => rest,
+    };
+    format!("{lead}{rest}")
 }
 
 #[cfg(test)]
@@ -134,5 +167,25 @@ mod tests {
         );
         let e: ApiError = kefu_store::StoreError::Conflict("taken".into()).into();
         assert!(e.into_response().headers().get("retry-after").is_none());
+    }
+}
+
+#[cfg(test)]
+mod message_tests {
+    use super::client_message;
+
+    #[test]
+    fn axum_and_serde_internals_are_left_out() {
+        assert_eq!(
+            client_message(
+                "Failed to deserialize the JSON body into the target type: missing field `category` at line 1 column 20"
+            ),
+            "invalid request body: missing field `category`"
+        );
+        assert_eq!(
+            client_message("Failed to parse the request body as JSON: EOF while parsing an object at line 1 column 1"),
+            "the request body is not valid JSON: EOF while parsing an object"
+        );
+        assert_eq!(client_message("plain"), "plain");
     }
 }

@@ -8,8 +8,10 @@
 mod auth;
 mod complaints;
 mod conversations;
+mod created;
 mod error;
 mod listen;
+mod ids;
 mod openapi;
 mod params;
 pub mod proxy;

@@ -141,11 +141,10 @@ fn base_spec() -> Value {
                     "requestBody": {"required": true, "content": {"application/json": {"schema": {
                         "oneOf": [{"$ref": "#/components/schemas/Conversation"},
                                   {"type": "array", "items": {"$ref": "#/components/schemas/Conversation"}}]}}}},
-                    "responses": with_errors(json!({"200": {"description": "stored", "content": {"application/json": {"schema": {
-                        "type": "object", "properties": {
-                            "stored": {"type": "integer"}, "skipped": {"type": "integer"},
-                            "results": {"type": "array", "items": {"type": "object"}},
-                            "errors": {"type": "array", "items": {"type": "object", "properties": {"index": {"type": "integer"}, "message": {"type": "string"}}}}}}}}}}))
+                    "responses": with_errors(json!({"201": {"description": "stored (at least one new); Location names a single conversation",
+                        "headers": {"Location": {"schema": {"type": "string"}, "description": "/api/v1/conversations/{id} (single object only)"}},
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/StoreResult"}}}},
+                        "200": {"description": "nothing new: every id was already stored", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/StoreResult"}}}}}))
                 },
                 "get": {
                     "summary": "Current inspection results, newest first; agents see only their own",
@@ -162,7 +161,9 @@ fn base_spec() -> Value {
                 "post": {
                     "summary": "Open a complaint (投诉工单), by hand or from a conversation",
                     "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/NewComplaint"}}}},
-                    "responses": with_errors(json!({"200": {"description": "the complaint", "content": {"application/json": {"schema": {"type": "object"}}}}}))
+                    "responses": with_errors(json!({"201": {"description": "the complaint",
+                        "headers": {"Location": {"schema": {"type": "string"}, "description": "/api/v1/complaints/{id}"}},
+                        "content": {"application/json": {"schema": {"type": "object"}}}}}))
                 },
                 "get": {
                     "summary": "Complaints; agents see their own",
@@ -205,8 +206,9 @@ fn base_spec() -> Value {
             "/api/v1/reports/sla": {"get": {
                 "summary": "SLA met-rate per agent or team, with the complaint ids behind each number",
                 "parameters": [
-                    {"name": "from", "in": "query", "schema": {"type": "string"}},
-                    {"name": "to", "in": "query", "schema": {"type": "string"}},
+                    {"name": "period", "in": "query", "schema": {"type": "string"}, "description": "2026-10, 2026-Q4, 2026-W40, 2026 or 2026-10-01..2026-10-07 (China time); not with from/to"},
+                    {"name": "from", "in": "query", "schema": {"type": "string"}, "description": "default: 30 days ago"},
+                    {"name": "to", "in": "query", "schema": {"type": "string"}, "description": "default: now"},
                     {"name": "by", "in": "query", "schema": {"type": "string", "enum": ["agent", "team"]}}],
                 "responses": with_errors(json!({"200": {"description": "report", "content": {"application/json": {"schema": {"type": "object"}}}}}))
             }},
@@ -224,8 +226,12 @@ fn base_spec() -> Value {
                 "Page": {"type": "object", "properties": {
                     "items": {"type": "array", "items": {"type": "object"}},
                     "page": {"type": "integer"}, "per_page": {"type": "integer"}, "total": {"type": "integer"}}},
+                "StoreResult": {"type": "object", "properties": {
+                    "stored": {"type": "integer"}, "skipped": {"type": "integer"},
+                    "results": {"type": "array", "items": {"type": "object"}},
+                    "errors": {"type": "array", "items": {"type": "object", "properties": {"index": {"type": "integer"}, "message": {"type": "string"}}}}}},
                 "NewComplaint": {"type": "object", "required": ["customer", "channel", "category", "description"], "properties": {
-                    "id": {"type": "string", "description": "empty: generated"},
+                    "id": {"type": "string", "description": "optional; absent or empty: generated"},
                     "conversation_id": {"type": "string"},
                     "customer": {"type": "object", "required": ["name"], "properties": {
                         "id": {"type": "string"}, "name": {"type": "string"}, "phone": {"type": "string"}, "id_number": {"type": "string"}}},
@@ -238,8 +244,8 @@ fn base_spec() -> Value {
                     "role": {"type": "string", "enum": ["agent", "customer", "system"]},
                     "text": {"type": "string"},
                     "start_ms": {"type": "integer", "minimum": 0}, "end_ms": {"type": "integer", "minimum": 0}}},
-                "Conversation": {"type": "object", "required": ["id", "channel"], "properties": {
-                    "id": {"type": "string"}, "channel": {"type": "string", "enum": ["phone", "chat"]},
+                "Conversation": {"type": "object", "required": ["channel"], "properties": {
+                    "id": {"type": "string", "description": "optional; absent: conv- and 16 hex digits of the record's SHA-256, so a repeat is still skipped"}, "channel": {"type": "string", "enum": ["phone", "chat"]},
                     "agent_id": {"type": "string"}, "agent_name": {"type": "string"},
                     "customer_id": {"type": "string"}, "customer_name": {"type": "string"},
                     "started_at": {"type": "string", "format": "date-time"},

@@ -150,7 +150,7 @@ async fn scenario(app: &App) {
     let (status, body) = app
         .post(&qa, "/api/v1/conversations", batch_with_one_bad_item())
         .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(body["stored"], fixtures);
     assert_eq!(body["errors"][0]["index"], 3);
     assert!(body["errors"][0]["message"]
@@ -520,7 +520,7 @@ async fn complaints(app: &App, admin: &str, qa: &str, agent: &str) {
         "special": false
     });
     let (status, body) = app.post(agent, "/api/v1/complaints", new.to_string()).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(status, StatusCode::CREATED, "{body}");
     let id = body["complaint"]["id"]
         .as_str()
         .expect("generated id")

@@ -82,6 +82,10 @@ fn failing(id: &str, agent: &str) -> Value {
     })
 }
 
+/// An id with every character that breaks an unescaped URL: `#` (cuts
+/// the URL), `?`, `/`, `%`, a space and Chinese.
+const ODD_ID: &str = "taobao-chat#3 a/b?c=1%25 客服 中文";
+
 type Res<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
 /// chromedriver, killed when dropped.
@@ -387,6 +391,11 @@ async fn review_and_appeal(c: &Client, k: &mut Checker) -> Res<()> {
     k.check_page(c, "appealed").await?;
     k.visit(c, "/appeals").await?;
     wait_text(c, ".appeal-list", "r-fail-1").await?;
+    // The appeal names the finding by rule, turn and words, not `auto:N`.
+    let listed = text_of(c, ".appeal-list").await?;
+    if listed.contains("auto:") || !listed.contains("«") {
+        return Err(format!("appeal list names the finding as {listed:?}").into());
+    }
 
     login(c, k, "boss", "boss-pass-1").await?;
     k.visit(c, "/appeals").await?;
@@ -407,6 +416,51 @@ async fn review_and_appeal(c: &Client, k: &mut Checker) -> Res<()> {
     if after != "4" {
         return Err(format!("after the appeal a-90 has {after:?} stars, expected 4").into());
     }
+    Ok(())
+}
+
+/// A conversation whose id holds `# ? / % 空格 中文` opens from the list
+/// and takes a review: its links and form actions are percent-encoded (an
+/// unescaped `#` sent the review POST to `/conversations/taobao-chat`).
+async fn odd_id_review(c: &Client, k: &mut Checker) -> Res<()> {
+    login(c, k, "qa", "inspector-pass-1").await?;
+    k.visit(c, "/conversations?agent=a-66").await?;
+    c.find(Locator::LinkText(ODD_ID)).await?.click().await?;
+    wait_text(c, "h1", "taobao-chat#3").await?;
+    k.check_page(c, "odd id").await?;
+    let action = c
+        .find(Locator::Css("#review-form"))
+        .await?
+        .attr("action")
+        .await?
+        .unwrap_or_default();
+    let expected = "/conversations/taobao-chat%233%20a%2Fb%3Fc%3D1%2525%20%E5%AE%A2%E6%9C%8D%20%E4%B8%AD%E6%96%87/review";
+    if action != expected {
+        return Err(format!("review form posts to {action:?}, expected {expected:?}").into());
+    }
+    // Reviewers read the rule's name, the turn and the quoted words, not
+    // the finding's key.
+    let form = text_of(c, "#review-form").await?;
+    if form.contains("auto:") || !form.contains("第 3 句 · «不知道»") {
+        return Err(format!("review form names the findings as {form:?}").into());
+    }
+    c.find(Locator::Css("input[name=verdict_auto_0][value=overturn]"))
+        .await?
+        .click()
+        .await?;
+    c.find(Locator::Css("input[name=comment_auto_0]"))
+        .await?
+        .send_keys("开头已报工号")
+        .await?;
+    c.find(Locator::Css("#save-review")).await?.click().await?;
+    wait_url(c, |u| u.contains("done=reviewed")).await?;
+    wait_text(c, "#review-findings", "已撤销").await?;
+    // An overturned finding says so instead of deducting −0.
+    let first = text_of(c, "#finding-1 .finding-head").await?;
+    if !first.contains("已撤销") || first.contains('−') {
+        return Err(format!("overturned finding shows {first:?}").into());
+    }
+    k.check_page(c, "odd id reviewed").await?;
     Ok(())
 }
 
@@ -456,6 +510,7 @@ async fn scenario(app: &App, c: &Client, driver: &Driver, http: &reqwest::Client
         .map(serde_json::from_str)
         .collect::<Result<_, _>>()?;
     batch.push(failing("b-fail-1", "a-07"));
+    batch.push(failing(ODD_ID, "a-66"));
     batch.extend(rated_month()?);
     let r = http
         .post(format!("{}/api/v1/conversations", app.base))
@@ -554,6 +609,7 @@ async fn scenario(app: &App, c: &Client, driver: &Driver, http: &reqwest::Client
     wait_css(c, "html[lang=zh-CN]").await?;
 
     review_and_appeal(c, &mut k).await?;
+    odd_id_review(c, &mut k).await?;
 
     // A supervisor files a complaint, resolves it, records the survey and
     // the revisit it calls for.
@@ -585,6 +641,16 @@ async fn scenario(app: &App, c: &Client, driver: &Driver, http: &reqwest::Client
     let state = text_of(c, "#complaint-state").await?;
     if state != "受理" {
         return Err(format!("new complaint in {state:?}").into());
+    }
+    // The default assignee 本人 assigns the supervisor who filed it, and
+    // the history tells it in words (no JSON values, no ids of rows).
+    let facts = text_of(c, "#complaint-facts").await?;
+    if !facts.contains("坐席 boss") {
+        return Err(format!("the default assignee did not assign boss: {facts}").into());
+    }
+    let created = text_of(c, "#history").await?;
+    if !created.contains("服务态度 · 中 · 坐席 boss · 关联会话 b-fail-1") {
+        return Err(format!("creation reads {created:?}").into());
     }
     c.find(Locator::Css("form[data-action=start_handling] button"))
         .await?

@@ -11,8 +11,7 @@ use kefu_service::complaints::ComplaintService;
 use super::i18n::msg;
 use super::labels;
 use super::page::{
-    encode_path, render_status, see_other, CsrfForm, Ctx, FormData, Page, PageResult, Section,
-    WebError,
+    render_status, see_other, CsrfForm, Ctx, FormData, Page, PageResult, Section, WebError,
 };
 use crate::AppState;
 
@@ -74,7 +73,7 @@ async fn admin_page(
     let rows = list
         .iter()
         .map(|u| UserRow {
-            action: format!("/admin/users/{}/active", encode_path(&u.id)),
+            action: super::urls::user_active(&u.id),
             is_me: u.id == page.user.id(),
             id: u.id.clone(),
             name: u.display_name.clone(),

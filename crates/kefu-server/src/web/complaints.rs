@@ -15,15 +15,15 @@ use kefu_service::complaints::{
     ComplaintFilter, ComplaintService, ComplaintSummary, ComplaintView,
 };
 use kefu_service::sla::{SlaState, SlaStatus};
-use serde_json::Value;
 
 use super::html;
 use super::i18n::msg;
 use super::labels;
 use super::page::{
-    encode_path, query_string, render, render_status, safe_next, see_other, CsrfForm, Ctx,
-    FormData, Page, PageResult, Section, WebError,
+    query_string, render, render_status, safe_next, see_other, CsrfForm, Ctx, FormData, Page,
+    PageResult, Section, WebError,
 };
+use super::urls;
 use crate::AppState;
 
 /// Cards per column of the board.
@@ -50,7 +50,7 @@ fn service(state: &AppState) -> ComplaintService {
 }
 
 fn detail_href(id: &str) -> String {
-    format!("/complaints/{}", encode_path(id))
+    urls::complaint(id)
 }
 
 /// A label for an SLA state name.
@@ -58,10 +58,9 @@ fn sla_label(ctx: &Ctx, name: &str) -> String {
     ctx.label(&labels::sla_state(name), name).to_string()
 }
 
-/// `12 小时 30 分` / `12 h 30 min`.
+/// `12 小时 30 分` / `12 h 30 min`, `2 分 28 秒` (see [`super::history`]).
 fn duration(ctx: &Ctx, d: TimeDelta) -> String {
-    let minutes = d.num_minutes().max(0);
-    ctx.t2("unit.hours_minutes", minutes / 60, minutes % 60)
+    super::history::human_duration(ctx.m, d.max(TimeDelta::zero()))
 }
 
 fn assignee_label(ctx: &Ctx, a: Option<&Assignee>) -> String {
@@ -201,7 +200,7 @@ pub async fn board(State(state): State<AppState>, page: Page) -> PageResult {
             cards: items
                 .iter()
                 .map(|s| Card {
-                    claim: Some(format!("{}/command", detail_href(&s.id))),
+                    claim: Some(urls::complaint_command(&s.id)),
                     ..card(&ctx, s)
                 })
                 .collect(),
@@ -282,6 +281,23 @@ struct NewPage {
     assignee_id: String,
 }
 
+/// The new complaint's assignee from the form: the default choice (`""`
+/// or `self`, shown as 本人) assigns the signed-in user; `agent`/`group`
+/// need an id; `none` leaves it unassigned.
+fn new_assignee(
+    form: &FormData,
+    me: &str,
+) -> Result<Option<Assignee>, kefu_service::complaint::ComplaintError> {
+    let id = form.get("assignee_id").map(str::trim).unwrap_or("");
+    match form.get("assignee_kind").unwrap_or("") {
+        "none" => Ok(None),
+        // An id typed without choosing a kind is an agent's.
+        "" | "self" if id.is_empty() => Ok(Some(Assignee::Agent(me.to_string()))),
+        "" | "self" => Assignee::from_parts("agent", id).map(Some),
+        kind => Assignee::from_parts(kind, id).map(Some),
+    }
+}
+
 fn new_page(ctx: Ctx, form: &FormData, error: Option<String>) -> NewPage {
     let m = ctx.m;
     let channel = form.get("channel").unwrap_or("phone");
@@ -293,6 +309,7 @@ fn new_page(ctx: Ctx, form: &FormData, error: Option<String>) -> NewPage {
         selected: kind.is_empty(),
     }];
     for (value, key) in [
+        ("none", msg("complaint.unassigned")),
         ("agent", msg("complaint.assignee_kind_agent")),
         ("group", msg("complaint.assignee_kind_group")),
     ] {
@@ -368,18 +385,15 @@ pub async fn create(
         .get("priority")
         .and_then(|p| p.parse::<Priority>().ok())
         .unwrap_or_default();
-    let assignee = match (form.get("assignee_kind"), form.get("assignee_id")) {
-        (Some(kind), Some(id)) => match Assignee::from_parts(kind, id) {
-            Ok(a) => Some(a),
-            Err(e) => {
-                let ctx = page.ctx(Some(Section::Complaints), msg("complaint.new_title"));
-                return render_status(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    &new_page(ctx, &form, Some(e.to_string())),
-                );
-            }
-        },
-        _ => None,
+    let assignee = match new_assignee(&form, page.user.id()) {
+        Ok(a) => a,
+        Err(e) => {
+            let ctx = page.ctx(Some(Section::Complaints), msg("complaint.new_title"));
+            return render_status(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &new_page(ctx, &form, Some(e.to_string())),
+            );
+        }
     };
     let input = NewComplaint {
         id: String::new(),
@@ -462,33 +476,9 @@ struct HistoryLine {
     detail: String,
 }
 
-/// The values of a history detail, for people (no keys, no JSON).
-fn detail_text(ctx: &Ctx, v: &Value) -> String {
-    fn walk(ctx: &Ctx, v: &Value, out: &mut Vec<String>) {
-        match v {
-            Value::String(s) if !s.is_empty() => out.push(s.clone()),
-            Value::Number(n) => out.push(n.to_string()),
-            Value::Bool(b) => out.push(
-                ctx.t(if *b {
-                    msg("common.yes")
-                } else {
-                    msg("common.no")
-                })
-                .to_string(),
-            ),
-            Value::Array(a) => a.iter().for_each(|x| walk(ctx, x, out)),
-            Value::Object(o) => o.values().for_each(|x| walk(ctx, x, out)),
-            _ => {}
-        }
-    }
-    let mut out = Vec::new();
-    walk(ctx, v, &mut out);
-    out.join(" · ")
-}
-
 /// A revisit task.
 struct Revisit {
-    id: String,
+    complete_href: String,
     due: String,
     done: String,
     outcome: String,
@@ -597,7 +587,7 @@ fn detail_page(ctx: Ctx, page: &Page, view: ComplaintView, error: Option<String>
                 .to_state
                 .map(|s| m.t(&labels::state(s)).to_string())
                 .unwrap_or_default(),
-            detail: detail_text(&ctx, &h.detail),
+            detail: super::history::describe(m, &h.kind, &h.detail),
         })
         .collect();
     let now = Utc::now();
@@ -605,7 +595,7 @@ fn detail_page(ctx: Ctx, page: &Page, view: ComplaintView, error: Option<String>
         .revisits
         .iter()
         .map(|r| Revisit {
-            id: r.id.clone(),
+            complete_href: urls::revisit_complete(&r.id),
             due: html::fmt_dt(r.due_at),
             done: r.done_at.map(html::fmt_dt).unwrap_or_default(),
             outcome: [
@@ -648,7 +638,7 @@ fn detail_page(ctx: Ctx, page: &Page, view: ComplaintView, error: Option<String>
     DetailPage {
         error,
         id: c.id.clone(),
-        action_href: format!("{}/command", detail_href(&c.id)),
+        action_href: urls::complaint_command(&c.id),
         version: c.version,
         state: m.t(&labels::state(c.state)).to_string(),
         state_class: c.state.as_str(),
@@ -678,10 +668,7 @@ fn detail_page(ctx: Ctx, page: &Page, view: ComplaintView, error: Option<String>
         close_reason: c.close_reason.clone().unwrap_or_default(),
         waiting: opt_dt(c.waiting_since),
         reopen_count: c.reopen_count,
-        conversation_href: c
-            .conversation_id
-            .as_deref()
-            .map(|id| format!("/conversations/{}", encode_path(id))),
+        conversation_href: c.conversation_id.as_deref().map(urls::conversation),
         conversation_id: c.conversation_id.clone().unwrap_or_default(),
         sla_state: sla_label(&ctx, &view.sla_state),
         sla_class: view.sla_state.clone(),

@@ -15,7 +15,8 @@ use super::charts::{self, Chart, Datum};
 use super::html::{self, Mark};
 use super::i18n::msg;
 use super::labels;
-use super::page::{encode_path, query_string, render, Ctx, Page, PageResult, Section, WebError};
+use super::page::{query_string, render, Ctx, Page, PageResult, Section, WebError};
+use super::urls;
 use crate::AppState;
 
 /// Rows per page.
@@ -256,7 +257,7 @@ fn row(ctx: &Ctx, r: &InspectionRow) -> Row {
         .and_then(Value::as_str)
         .unwrap_or("");
     Row {
-        href: format!("/conversations/{}", encode_path(&r.conversation_id)),
+        href: urls::conversation(&r.conversation_id),
         id: r.conversation_id.clone(),
         agent: r.agent_id.clone().unwrap_or_default(),
         started: r.started_at.map(html::fmt_ms).unwrap_or_default(),
@@ -335,6 +336,10 @@ struct FindingRow {
     turn: Option<usize>,
     /// Whether it still counts (not overturned or withdrawn).
     counts: bool,
+    /// Review status name (`overturned`, `withdrawn`, …; CSS class).
+    status_name: &'static str,
+    /// Its label, shown instead of the deduction when it no longer counts.
+    status: String,
 }
 
 /// Something between two turns.
@@ -370,6 +375,8 @@ struct HistoryRow {
 struct DetailPage {
     ctx: Ctx,
     id: String,
+    review_href: String,
+    appeals_href: String,
     agent: String,
     customer: String,
     channel: String,
@@ -506,6 +513,13 @@ pub async fn detail(
             href: (in_text.is_some() && counts).then(|| format!("#f{number}")),
             turn: in_text.map(|t| t + 1),
             counts,
+            status_name: super::quality::status_name(f.status),
+            status: ctx
+                .t(&format!(
+                    "q.status.{}",
+                    super::quality::status_name(f.status)
+                ))
+                .to_string(),
         });
     }
 
@@ -594,13 +608,11 @@ pub async fn detail(
             .unwrap_or_default()
     };
     // Agents, supervisors and admins open complaints; inspectors do not.
-    let complaint_href = (page.user.role() != Role::Inspector).then(|| {
-        format!(
-            "/complaints/new?conversation_id={}",
-            super::page::encode(&id)
-        )
-    });
+    let complaint_href =
+        (page.user.role() != Role::Inspector).then(|| urls::complaint_new_for(&id));
     render(&DetailPage {
+        review_href: urls::conversation_review(&id),
+        appeals_href: urls::conversation_appeals(&id),
         id: id.clone(),
         agent,
         customer,

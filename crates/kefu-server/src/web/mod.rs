@@ -34,12 +34,17 @@
 //!    `labels::dynamic_keys`). The unit tests in [`i18n`] fail when a key is
 //!    missing from either file or the two files differ.
 //! 4. A route in [`router`].
+//!
+//! Links and form actions that carry an id are built with [`urls`] (never
+//! `format!("/…/{id}")` or `{{ id }}` in a template): ids from imported
+//! files contain `#`, `?`, `/`, `%`, spaces and Chinese.
 
 mod admin;
 pub mod assets;
 pub mod charts;
 mod complaints;
 mod conversations;
+mod history;
 pub mod html;
 pub mod i18n;
 pub mod labels;
@@ -49,6 +54,7 @@ pub mod page;
 mod quality;
 mod session;
 mod settings;
+pub mod urls;
 
 use axum::extract::Request;
 use axum::http::header::{self, HeaderValue};

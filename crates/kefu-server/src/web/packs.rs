@@ -13,7 +13,7 @@ use kefu_service::auth::can_read_agent_data;
 use super::html;
 use super::i18n::msg;
 use super::labels;
-use super::page::{encode_path, render, CsrfForm, Ctx, Page, PageResult, Section, WebError};
+use super::page::{render, CsrfForm, Ctx, Page, PageResult, Section, WebError};
 use crate::AppState;
 
 /// A rule as listed.
@@ -150,7 +150,7 @@ pub async fn overview(State(state): State<AppState>, page: Page) -> PageResult {
             digest: v.digest.chars().take(12).collect(),
             created: html::fmt_ms(v.created_at),
             active: v.id == state.pack_version_id(),
-            href: format!("/packs/editor?version={}", encode_path(&v.id.to_string())),
+            href: format!("/packs/editor?version={}", v.id),
             results_href: format!("/conversations?pack_version={}", v.id),
         })
         .collect();

@@ -85,11 +85,6 @@ pub fn encode(value: &str) -> String {
     form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }
 
-/// Percent-encodes one path segment (an id in a URL).
-pub fn encode_path(segment: &str) -> String {
-    encode(segment).replace('+', "%20")
-}
-
 /// `next` if it is a path on this site (no open redirects), else `/`.
 pub fn safe_next(next: Option<&str>) -> String {
     match next {

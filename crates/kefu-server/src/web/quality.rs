@@ -21,9 +21,10 @@ use super::charts::{self, Chart};
 use super::html;
 use super::i18n::msg;
 use super::page::{
-    encode, encode_path, render, render_status, see_other, CsrfForm, Ctx, FormData, Page,
-    PageResult, Section, WebError,
+    encode, render, render_status, see_other, CsrfForm, Ctx, FormData, Page, PageResult, Section,
+    WebError,
 };
+use super::urls;
 use crate::AppState;
 
 fn now() -> i64 {
@@ -31,7 +32,7 @@ fn now() -> i64 {
 }
 
 fn conversation_href(id: &str) -> String {
-    format!("/conversations/{}", encode_path(id))
+    urls::conversation(id)
 }
 
 /// The period of `?period=`, or the current month in China time.
@@ -151,10 +152,46 @@ pub fn dynamic_keys() -> Vec<String> {
 // The review and appeal panel of the conversation page
 // ---------------------------------------------------------------------------
 
+/// The name of a review status (message key suffix and CSS class).
+pub fn status_name(s: FindingStatus) -> &'static str {
+    match s {
+        FindingStatus::Pending => "pending",
+        FindingStatus::Confirmed => "confirmed",
+        FindingStatus::Overturned => "overturned",
+        FindingStatus::Withdrawn => "withdrawn",
+    }
+}
+
+/// How reviewers and agents read a finding: rule name, turn and the
+/// quoted words (`服务禁语 · 第 3 句 · «不知道»`), never its key.
+pub fn finding_label(ctx: &Ctx, f: &ReviewedFinding) -> String {
+    let mut out = if f.name.is_empty() {
+        f.rule.clone()
+    } else {
+        f.name.clone()
+    };
+    match f.turn {
+        Some(t) => {
+            out.push_str(" · ");
+            out.push_str(&ctx.t1("conv.turn_no", t + 1));
+        }
+        None => {
+            out.push_str(" · ");
+            out.push_str(ctx.t("conv.whole_conversation"));
+        }
+    }
+    if let Some(text) = f.text.as_deref().filter(|t| !t.trim().is_empty()) {
+        out.push_str(&format!(" · «{text}»"));
+    }
+    out
+}
+
 /// One finding as the conversation page shows it after review.
 pub struct ReviewedRow {
-    /// `auto:0` …
+    /// `auto:0` … (kept for the form and for tests).
     pub key: String,
+    /// Rule name, turn and quoted text.
+    pub label: String,
     /// Form field suffix (`auto_0`).
     pub field: String,
     /// 1-based number, as in the transcript marks.
@@ -277,16 +314,12 @@ fn panel_of(
         .iter()
         .enumerate()
         .map(|(i, f)| {
-            let status_name = match f.status {
-                FindingStatus::Pending => "pending",
-                FindingStatus::Confirmed => "confirmed",
-                FindingStatus::Overturned => "overturned",
-                FindingStatus::Withdrawn => "withdrawn",
-            };
+            let status_name = status_name(f.status);
             let decision = input.decisions.iter().find(|d| d.key == f.key);
             let appeal = appealed.get(f.key.as_str());
             ReviewedRow {
                 key: f.key.clone(),
+                label: finding_label(ctx, f),
                 field: f.key.replace(':', "_"),
                 number: i + 1,
                 auto: f.origin == Origin::Auto,
@@ -345,7 +378,14 @@ fn panel_of(
         .enumerate()
         .map(|(i, a)| (i, a.rule.clone(), a.comment.clone()))
         .collect();
-    let appeals = view.appeals.iter().map(|a| appeal_row(ctx, a)).collect();
+    let appeals = view
+        .appeals
+        .iter()
+        .map(|a| {
+            let f = view.result.findings.iter().find(|f| f.key == a.finding_key);
+            appeal_row(ctx, a, f)
+        })
+        .collect();
     let auto_score = view
         .automatic
         .get("score")
@@ -659,6 +699,8 @@ pub struct AppealRow {
     pub id: i64,
     /// Its page.
     pub href: String,
+    /// The decision form's action.
+    pub decision_href: String,
     /// The conversation's page.
     pub conversation_href: String,
     /// Conversation id.
@@ -683,14 +725,41 @@ pub struct AppealRow {
     pub open: bool,
 }
 
-fn appeal_row(ctx: &Ctx, a: &Appeal) -> AppealRow {
+/// The reviewed findings of the appeals' conversations, by
+/// (conversation, finding key), so appeals name the rule, turn and words.
+async fn appealed_findings(
+    state: &AppState,
+    page: &Page,
+    appeals: &[Appeal],
+) -> HashMap<(String, String), ReviewedFinding> {
+    let svc = ReviewService::new(state.store.clone());
+    let mut out = HashMap::new();
+    let mut seen = std::collections::HashSet::new();
+    for a in appeals {
+        if !seen.insert(a.conversation_id.as_str()) {
+            continue;
+        }
+        // An appeal still lists without its finding's words when the
+        // conversation's result cannot be read.
+        let Ok(view) = svc.view(&page.user.principal, &a.conversation_id).await else {
+            continue;
+        };
+        for f in view.result.findings {
+            out.insert((a.conversation_id.clone(), f.key.clone()), f);
+        }
+    }
+    out
+}
+
+fn appeal_row(ctx: &Ctx, a: &Appeal, finding: Option<&ReviewedFinding>) -> AppealRow {
     AppealRow {
         id: a.id,
-        href: format!("/appeals/{}", a.id),
+        href: urls::appeal(a.id),
+        decision_href: urls::appeal_decision(a.id),
         conversation_href: conversation_href(&a.conversation_id),
         conversation_id: a.conversation_id.clone(),
         agent: a.agent_id.clone(),
-        finding: format!("{} ({})", a.rule, a.finding_key),
+        finding: finding.map_or_else(|| a.rule.clone(), |f| finding_label(ctx, f)),
         reason: a.reason.clone(),
         state_name: a.state.clone(),
         state: ctx.t(&format!("q.appeal_state.{}", a.state)).to_string(),
@@ -739,7 +808,14 @@ pub async fn appeals(State(state): State<AppState>, page: Page) -> PageResult {
             500,
         )
         .await?;
-    let rows = items.iter().map(|a| appeal_row(&ctx, a)).collect();
+    let found = appealed_findings(&state, &page, &items).await;
+    let rows = items
+        .iter()
+        .map(|a| {
+            let f = found.get(&(a.conversation_id.clone(), a.finding_key.clone()));
+            appeal_row(&ctx, a, f)
+        })
+        .collect();
     let tabs = ["open", "accepted", "rejected", "all"]
         .iter()
         .map(|s| {
@@ -798,7 +874,11 @@ pub async fn appeal(State(state): State<AppState>, page: Page, Path(id): Path<i6
         .collect();
     render(&AppealPage {
         can_decide: matches!(page.user.role(), Role::Supervisor | Role::Admin) && a.state == "open",
-        a: appeal_row(&ctx, &a),
+        a: {
+            let found = appealed_findings(&state, &page, std::slice::from_ref(&a)).await;
+            let f = found.get(&(a.conversation_id.clone(), a.finding_key.clone()));
+            appeal_row(&ctx, &a, f)
+        },
         trail,
         ctx,
     })
@@ -892,10 +972,7 @@ pub async fn agents(State(state): State<AppState>, page: Page) -> PageResult {
             .param("period")
             .map(|p| format!("?period={}", encode(p)))
             .unwrap_or_default();
-        return Ok(see_other(&format!(
-            "/agents/{}{q}",
-            encode_path(page.user.id())
-        )));
+        return Ok(see_other(&format!("{}{q}", urls::agent(page.user.id()))));
     }
     page.user.require(Section::Agents)?;
     let period = period_of(&page)?;
@@ -924,11 +1001,7 @@ pub async fn agents(State(state): State<AppState>, page: Page) -> PageResult {
             let stars_n = rating.and_then(|r| r.stars).unwrap_or(0);
             AgentRow {
                 rank: i + 1,
-                href: format!(
-                    "/agents/{}?period={}",
-                    encode_path(&a.id),
-                    encode(&period.label)
-                ),
+                href: urls::agent_in(&a.id, &period.label),
                 id: a.id.clone(),
                 name: a.name.clone(),
                 team: a.team.clone().unwrap_or_default(),
@@ -976,6 +1049,7 @@ struct RuleRow {
 struct AgentPage {
     ctx: Ctx,
     id: String,
+    back_href: String,
     name: String,
     team: String,
     period: String,
@@ -1103,19 +1177,27 @@ pub async fn agent(
             ctx.t("q.pass_mark"),
         )),
     );
-    let appeals = ReviewService::new(state.store.clone())
+    let appeals: Vec<Appeal> = ReviewService::new(state.store.clone())
         .appeals(&page.user.principal, None, 500)
         .await?
-        .iter()
+        .into_iter()
         .filter(|a| a.agent_id == id)
-        .map(|a| appeal_row(&ctx, a))
+        .collect();
+    let found = appealed_findings(&state, &page, &appeals).await;
+    let appeals = appeals
+        .iter()
+        .map(|a| {
+            let f = found.get(&(a.conversation_id.clone(), a.finding_key.clone()));
+            appeal_row(&ctx, a, f)
+        })
         .collect();
     let rating = me.and_then(|a| a.rating.as_ref());
     let stars_n = rating.and_then(|r| r.stars).unwrap_or(0);
     render(&AgentPage {
         name: me.map(|a| a.name.clone()).unwrap_or_else(|| id.clone()),
         team: me.and_then(|a| a.team.clone()).unwrap_or_default(),
-        periods: period_links(&period, &format!("/agents/{}", encode_path(&id))),
+        back_href: format!("/agents?period={}", encode(&period.label)),
+        periods: period_links(&period, &urls::agent(&id)),
         period: period.label.clone(),
         stars: if stars_n > 0 {
             stars_text(stars_n)
