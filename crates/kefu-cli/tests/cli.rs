@@ -425,6 +425,75 @@ fn an_import_killed_half_way_leaves_whole_conversations_and_completes_on_rerun()
         "{said}"
     );
     assert_eq!(sqlite_counts(&db), (20_000, 20_000));
+
+    // A re-inspection killed half way: it commits in slices, each
+    // conversation's new result together with the retirement of its old
+    // one, so every conversation still has exactly one current result.
+    let pack = dir.join("v2.toml");
+    std::fs::write(
+        &pack,
+        format!(
+            "{}\n# a new version\n",
+            include_str!("../../kefu-engine/packs/zh-CN.toml")
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kefu"))
+        .args(["reinspect", "--pack", s(&pack), "--database", &url])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    loop {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        if try_sqlite_results(&db).unwrap_or(0) > 20_000 || started.elapsed().as_secs() > 120 {
+            break;
+        }
+    }
+    child.kill().unwrap();
+    let _ = child.wait();
+    let results = try_sqlite_results(&db).unwrap();
+    assert!(
+        results > 20_000 && results < 40_000,
+        "killed half way ({results} results)"
+    );
+    assert_eq!(
+        sqlite_counts(&db),
+        (20_000, 20_000),
+        "one current result each"
+    );
+    let rerun = kefu(&["reinspect", "--pack", s(&pack), "--database", &url]);
+    assert!(
+        rerun.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rerun.stderr)
+    );
+    let said = String::from_utf8_lossy(&rerun.stdout);
+    assert!(
+        said.contains(&format!("{} already current", results - 20_000)),
+        "{said}"
+    );
+    assert!(said.contains("0 kept"), "{said}");
+    assert_eq!(try_sqlite_results(&db).unwrap(), 40_000);
+}
+
+/// How many results (current and retired) the database holds.
+fn try_sqlite_results(db: &Path) -> Result<i64, sqlx::Error> {
+    let url = format!("sqlite://{}", db.display());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::AnyPool::connect(&url).await?;
+        let n = sqlx::query_as::<_, (i64,)>("SELECT COUNT(*) FROM inspections")
+            .fetch_one(&pool)
+            .await;
+        pool.close().await;
+        n.map(|(n,)| n)
+    })
 }
 
 /// The repository's example files.
