@@ -264,7 +264,13 @@ async fn import_reinspect_and_api_writes_at_once() {
 
     // Every acknowledged review is on its conversation's current result.
     let base = &server.base;
-    for w in reviews.iter().filter(|w| w.status == StatusCode::OK) {
+    let acknowledged = |w: &&Write| w.status.is_success();
+    assert!(
+        reviews.iter().filter(acknowledged).count() > 0
+            && complaints.iter().filter(acknowledged).count() > 0,
+        "some writes must have been acknowledged"
+    );
+    for w in reviews.iter().filter(acknowledged) {
         let view: Value = http
             .get(format!("{base}/api/v1/conversations/{}/review", w.what))
             .bearer_auth(&qa)
@@ -281,7 +287,7 @@ async fn import_reinspect_and_api_writes_at_once() {
         );
     }
     // Every acknowledged complaint is stored.
-    for w in complaints.iter().filter(|w| w.status == StatusCode::OK) {
+    for w in complaints.iter().filter(acknowledged) {
         let id = w.body["complaint"]["id"].as_str().expect("complaint id");
         let r = http
             .get(format!("{base}/api/v1/complaints/{id}"))

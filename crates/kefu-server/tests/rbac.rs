@@ -145,7 +145,7 @@ async fn matrix(db: TestDb) -> usize {
             Some(items),
         )
         .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(status, StatusCode::CREATED, "{body}");
 
     // a-11's complaint and appeal.
     let theirs = c.login("a-11", "agent-pass-11").await;
@@ -164,7 +164,7 @@ async fn matrix(db: TestDb) -> usize {
             })),
         )
         .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(status, StatusCode::CREATED, "{body}");
     let complaint: Value = serde_json::from_str(&body).expect("json");
     let complaint_id = complaint["complaint"]["id"]
         .as_str()
