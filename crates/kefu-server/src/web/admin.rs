@@ -234,9 +234,15 @@ pub async fn set_active(
         let ctx = page.ctx(Some(Section::Admin), msg("admin.title"));
         return Err(WebError::Conflict(ctx.t("admin.not_yourself").to_string()));
     }
-    users::set_active(&state.store, &id, active).await?;
-    if !active {
-        users::end_user_sessions(&state.store, &id).await?;
+    if active {
+        users::set_active(&state.store, &id, active).await?;
+    } else {
+        // Deactivation ends the sessions and goes to the audit log.
+        let by = kefu_service::accounts::AccountActor {
+            id: page.user.id().to_string(),
+            role: page.user.role().as_str().to_string(),
+        };
+        kefu_service::accounts::deactivate(&state.store, &by, &id).await?;
     }
     Ok(see_other(if active {
         "/admin?done=user_activated"
