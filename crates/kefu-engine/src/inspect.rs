@@ -15,6 +15,7 @@ use regex::Regex;
 use serde::{Serialize, Serializer};
 
 use crate::calendar::in_festival_period;
+use crate::guard::Guard;
 use crate::model::{Channel, Conversation, EndedBy, Role, Turn};
 use crate::normalize::{char_slice, normalize_phrase, NormalizedText};
 use crate::pack::{PackError, PackIssue, RegexMode, RoleFilter, Rule, RuleKind, RulePack, Scope};
@@ -41,6 +42,10 @@ enum Slot {
 struct PatternUse {
     rule: u32,
     slot: Slot,
+    /// Index into `Inspector::guard_sets`, or `u32::MAX` when unguarded.
+    guard: u32,
+    /// An ambiguous phrase of a veto rule: counts, never vetoes.
+    weak: bool,
 }
 
 /// A phrase hit in one turn, in normalised byte offsets.
@@ -50,6 +55,7 @@ struct Hit {
     slot: Slot,
     start: u32,
     end: u32,
+    weak: bool,
 }
 
 /// Per-rule data fixed at compile time.
@@ -71,6 +77,8 @@ pub struct Inspector {
     rules: Vec<CompiledRule>,
     automaton: Option<CharwiseDoubleArrayAhoCorasick<u32>>,
     uses: Vec<Vec<PatternUse>>,
+    /// The guards that apply to one (phrase, rule) pair.
+    guard_sets: Vec<Vec<Guard>>,
     manual: Vec<Arc<str>>,
 }
 
@@ -251,6 +259,8 @@ struct Raw {
     span: Option<(usize, usize)>,
     value: Option<f64>,
     detail: Option<String>,
+    /// From an ambiguous phrase: never vetoes.
+    weak: bool,
 }
 
 impl Raw {
@@ -260,6 +270,7 @@ impl Raw {
             span: None,
             value,
             detail: None,
+            weak: false,
         }
     }
 }
@@ -271,11 +282,37 @@ impl Inspector {
         let mut patterns: Vec<String> = Vec::new();
         let mut index: HashMap<String, usize> = HashMap::new();
         let mut uses: Vec<Vec<PatternUse>> = Vec::new();
-        let mut add = |phrase: &str, rule: usize, slot: Slot| {
+        let mut guard_sets: Vec<Vec<Guard>> = Vec::new();
+        let compiled_guards: Vec<Vec<Guard>> = pack
+            .rules
+            .iter()
+            .map(|r| {
+                r.guards
+                    .iter()
+                    .filter_map(|g| Guard::compile(g).ok())
+                    .collect()
+            })
+            .collect();
+        let mut add_use = |phrase: &str, rule: usize, slot: Slot, weak: bool| {
             let norm = normalize_phrase(phrase);
             if norm.is_empty() {
                 return;
             }
+            // Unless contexts are never guarded themselves.
+            let applicable: Vec<Guard> = match slot {
+                Slot::Unless | Slot::TriggerUnless => Vec::new(),
+                _ => compiled_guards[rule]
+                    .iter()
+                    .filter(|g| g.covers(&norm))
+                    .cloned()
+                    .collect(),
+            };
+            let guard = if applicable.is_empty() {
+                u32::MAX
+            } else {
+                guard_sets.push(applicable);
+                (guard_sets.len() - 1) as u32
+            };
             let id = *index.entry(norm.clone()).or_insert_with(|| {
                 patterns.push(norm);
                 uses.push(Vec::new());
@@ -284,6 +321,8 @@ impl Inspector {
             let u = PatternUse {
                 rule: rule as u32,
                 slot,
+                guard,
+                weak,
             };
             if !uses[id]
                 .iter()
@@ -292,16 +331,22 @@ impl Inspector {
                 uses[id].push(u);
             }
         };
+        let mut add = |phrase: &str, rule: usize, slot: Slot| add_use(phrase, rule, slot, false);
         let mut rules = Vec::new();
         let mut manual = Vec::new();
+        let mut weak_phrases = Vec::new();
         for (i, rule) in pack.rules.iter().enumerate() {
             let mut regex = None;
             match &rule.kind {
                 RuleKind::Forbidden {
-                    phrases, unless, ..
+                    phrases,
+                    unless,
+                    weak,
+                    ..
                 } => {
                     phrases.iter().for_each(|p| add(p, i, Slot::Phrase));
                     unless.iter().for_each(|p| add(p, i, Slot::Unless));
+                    weak_phrases.extend(weak.iter().map(|p| (p.clone(), i)));
                 }
                 RuleKind::Required { phrases, .. } => {
                     phrases.iter().for_each(|p| add(p, i, Slot::Phrase))
@@ -350,6 +395,10 @@ impl Inspector {
                 regex,
             });
         }
+        // Weak phrases last, so a phrase listed in both tiers stays strong.
+        for (p, i) in weak_phrases {
+            add_use(&p, i, Slot::Phrase, true);
+        }
         let automaton = if patterns.is_empty() {
             None
         } else {
@@ -372,6 +421,7 @@ impl Inspector {
             rules,
             automaton,
             uses,
+            guard_sets,
             manual,
         })
     }
@@ -480,7 +530,7 @@ impl Inspector {
             span: raw.span.map(|(s, e)| [s, e]),
             text,
             deduction,
-            veto: cr.rule.veto,
+            veto: cr.rule.veto && !raw.weak,
             message,
             value: raw.value,
         }
@@ -547,14 +597,24 @@ impl Inspector {
                     (_, Slot::Hold) => RoleFilter::Agent,
                     _ => rule.role,
                 };
-                if filter.admits(turn.role) {
-                    scratch.hits[u.rule as usize].push(Hit {
-                        turn: t as u32,
-                        slot: u.slot,
-                        start: m.start() as u32,
-                        end: m.end() as u32,
-                    });
+                if !filter.admits(turn.role) {
+                    continue;
                 }
+                if let Some(guards) = self.guard_sets.get(u.guard as usize) {
+                    let (from, to) = scratch.turn_ranges[t];
+                    let text = &scratch.norm.as_str()[from..to];
+                    let (s, e) = (m.start() - from, m.end() - from);
+                    if guards.iter().any(|g| g.cancels(text, s, e)) {
+                        continue;
+                    }
+                }
+                scratch.hits[u.rule as usize].push(Hit {
+                    turn: t as u32,
+                    slot: u.slot,
+                    start: m.start() as u32,
+                    end: m.end() as u32,
+                    weak: u.weak,
+                });
             }
         }
     }
@@ -601,6 +661,7 @@ impl Inspector {
                         span: Some((h.start as usize, h.end as usize)),
                         value: None,
                         detail: None,
+                        weak: h.weak,
                     });
                 }
                 scratch.chosen = chosen;
@@ -716,6 +777,7 @@ impl Inspector {
                                     span: Some((from + m.start(), from + m.end())),
                                     value: None,
                                     detail: None,
+                                    weak: false,
                                 });
                             }
                         }
@@ -728,6 +790,7 @@ impl Inspector {
                                     span: Some((from + m.start(), from + m.end())),
                                     value: None,
                                     detail: None,
+                                    weak: false,
                                 });
                             }
                         }
@@ -853,6 +916,7 @@ impl Inspector {
                     span: Some((trig.start as usize, trig.end as usize)),
                     value: None,
                     detail: Some(within.to_string()),
+                    weak: false,
                 });
             }
         }
@@ -967,6 +1031,7 @@ fn silence(
                         span: None,
                         value: Some(gap as f64),
                         detail: None,
+                        weak: false,
                     });
                 }
             }
@@ -1009,6 +1074,7 @@ fn interrupt(
                             span: None,
                             value: Some((oe - start) as f64),
                             detail: None,
+                            weak: false,
                         });
                     }
                 }
@@ -1060,6 +1126,7 @@ fn response_time(
                                 span: None,
                                 value: Some(delay as f64),
                                 detail: Some("reply".into()),
+                                weak: false,
                             });
                         }
                     }

@@ -227,6 +227,12 @@ struct RuleSpec {
     phrases: Option<Vec<String>>,
     #[serde(default)]
     unless: Option<Vec<String>>,
+    // forbidden: phrases that count but never veto (ambiguous tier)
+    #[serde(default)]
+    weak: Option<Vec<String>>,
+    // any phrase kind: contexts that cancel a hit
+    #[serde(default)]
+    guards: Option<Vec<crate::guard::GuardSpec>>,
     #[serde(default)]
     first_turns: Option<usize>,
     #[serde(default)]
@@ -384,6 +390,9 @@ pub enum RuleKind {
         phrases: Vec<String>,
         /// Longer phrases that make a hit harmless when they contain it.
         unless: Vec<String>,
+        /// Phrases that are violations but too ambiguous to veto: on a veto
+        /// rule, only hits of `phrases` veto.
+        weak: Vec<String>,
         /// Which turns are looked at.
         scope: Scope,
     },
@@ -503,6 +512,8 @@ pub struct Rule {
     pub source: Option<String>,
     /// Local time-of-day window outside which the rule does not apply.
     pub time_window: Option<TimeWindow>,
+    /// Contexts that cancel a phrase, trigger or hold-notice hit.
+    pub guards: Vec<crate::guard::GuardSpec>,
     /// 1-based line of the rule in its pack file, for error messages.
     pub line: usize,
     /// What it checks.
@@ -640,16 +651,24 @@ impl RulePack {
 /// Field names that each kind accepts beyond the common ones.
 fn kind_fields(kind: &str) -> Option<&'static [&'static str]> {
     Some(match kind {
-        "forbidden" => &["phrases", "unless", "first_turns", "last_turns"],
-        "required" => &["phrases", "first_turns", "last_turns"],
+        "forbidden" => &[
+            "phrases",
+            "unless",
+            "weak",
+            "guards",
+            "first_turns",
+            "last_turns",
+        ],
+        "required" => &["phrases", "guards", "first_turns", "last_turns"],
         "response" => &[
             "trigger",
             "trigger_unless",
             "trigger_role",
             "phrases",
+            "guards",
             "within_turns",
         ],
-        "silence" => &["max_ms", "hold_phrases"],
+        "silence" => &["max_ms", "hold_phrases", "guards"],
         "interrupt" => &["min_overlap_ms"],
         "speech_rate" => &["min_cpm", "max_cpm", "min_speech_ms"],
         "response_time" => &["max_wait_ms", "max_reply_ms"],
@@ -671,6 +690,8 @@ fn fields_set(r: &RuleSpec) -> Vec<&'static str> {
     };
     mark(r.phrases.is_some(), "phrases");
     mark(r.unless.is_some(), "unless");
+    mark(r.weak.is_some(), "weak");
+    mark(r.guards.is_some(), "guards");
     mark(r.first_turns.is_some(), "first_turns");
     mark(r.last_turns.is_some(), "last_turns");
     mark(r.trigger.is_some(), "trigger");
@@ -814,6 +835,7 @@ fn validate_rule(
         "forbidden" => RuleKind::Forbidden {
             phrases: phrases_of("phrases", r.phrases.clone(), true),
             unless: phrases_of("unless", r.unless.clone(), false),
+            weak: phrases_of("weak", r.weak.clone(), false),
             scope,
         },
         "required" => RuleKind::Required {
@@ -923,6 +945,15 @@ fn validate_rule(
         }
         _ => unreachable!("kind_fields accepted the kind"),
     };
+    let guards = r.guards.clone().unwrap_or_default();
+    for g in &guards {
+        if let Err(e) = crate::guard::Guard::compile(g) {
+            issues.push(PackIssue {
+                line,
+                message: format!("rule `{id}`: {e}"),
+            });
+        }
+    }
     let rule = Rule {
         id: r.id,
         name: if r.name.is_empty() {
@@ -939,6 +970,7 @@ fn validate_rule(
         message: r.message,
         source: r.source,
         time_window,
+        guards,
         line,
         kind,
     };

@@ -1,0 +1,109 @@
+#!/usr/bin/env python3
+"""Writes accuracy.jsonl: short real-text cases for issue 11 (context guards,
+time zones, complaint triggers, holds, the standard's exceptions, chat
+profile). Each line is a native conversation plus
+  "item":   which issue item it exercises,
+  "fires":  rules that must produce a finding,
+  "silent": rules that must not (the must-not checks),
+  "veto":   optional expected veto,
+  "not_applicable": optional rules that must be listed as such.
+Turns are (role, text) or (role, text, start_ms, end_ms). Hand-written from
+the standard and from the way real Taobao chats and ASR transcripts read; the
+expectations are never copied from the engine's output.
+Run: python3 make_accuracy.py   (deterministic)."""
+import json, os
+
+OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "accuracy.jsonl")
+cases = []
+ROLE = {"a": "agent", "c": "customer", "s": "system"}
+
+
+def case(cid, item, turns, fires=(), silent=(), channel="chat", veto=None,
+         started_at="2026-03-18T14:12:40+08:00", **extra):
+    ts = []
+    for t in turns:
+        d = {"role": ROLE[t[0]], "text": t[1]}
+        if len(t) == 4:
+            d["start_ms"], d["end_ms"] = t[2], t[3]
+        ts.append(d)
+    c = {"id": cid, "item": item, "channel": channel, "agent_id": "a-1",
+         "turns": ts, "fires": list(fires), "silent": list(silent)}
+    if started_at is not None:
+        c["started_at"] = started_at
+    if veto is not None:
+        c["veto"] = veto
+    c.update(extra)
+    assert set(c["fires"]).isdisjoint(c["silent"]), cid
+    cases.append(c)
+
+
+LANG = ["forbidden", "insult", "vulgar", "casual", "address_wei", "blunt", "disparage"]
+
+# ---------------------------------------------------------------- item 1
+# Words that contain a phrase.
+case("acc-101", 1, [("c", "手机老是卡住不动"), ("a", "您可以在设置里查找死机原因的日志，我帮您看一下")],
+     silent=LANG, veto=False)
+case("acc-102", 1, [("c", "你们的饲料效果怎么样"), ("a", "用了以后牲畜生长会快一些，这批牲畜生病的也少了")],
+     silent=LANG, veto=False)
+case("acc-103", 1, [("c", "我买的那个零食礼盒"), ("a", "您购买的是乡巴佬卤蛋礼盒对吗？这款乡巴佬鸡腿也在活动中")],
+     silent=LANG, veto=False)
+case("acc-104", 1, [("c", "帮我妈登记一下"), ("a", "好的，麻烦您提供一下你妈的手机号，我们给阿姨登记")],
+     silent=LANG, veto=False)
+case("acc-105", 1, [("c", "取件码是多少"), ("a", "您的取件码是ATMD7Q2，另一个是 T M D 8 8 1 2，请查收")],
+     silent=LANG, veto=False)
+case("acc-106", 1, [("c", "小猫一天喂几次"), ("a", "幼猫一天喂三次就可以，每次喂两勺")],
+     silent=LANG, veto=False)
+case("acc-107", 1, [("c", "视频一直卡"), ("a", "您那边信号差劲的话可以换个位置试试")],
+     silent=LANG, veto=False)
+# Third parties and objects.
+case("acc-108", 1, [("c", "今天怎么没送"), ("a", "快递员说要下班了，所以明天上午给您派送")],
+     silent=LANG, veto=False)
+case("acc-109", 1, [("c", "照片我发了"), ("a", "您上传的照片有点不清楚，麻烦您重新拍一张")],
+     silent=LANG, veto=False)
+case("acc-110", 1, [("c", "我爸不会用"), ("a", "很多老年用户不清楚怎么操作，我一步步教您")],
+     silent=LANG, veto=False)
+case("acc-111", 1, [("c", "刚才有人打电话给我说送错了"), ("a", "是快递员打错电话了，我们已经跟快递公司反馈")],
+     silent=LANG, veto=False)
+case("acc-112", 1, [("c", "你们上次答应的"), ("a", "我没有空口答应您，这个在系统里都能查到记录的")],
+     silent=LANG, veto=False)
+case("acc-113", 1, [("c", "怎麼還沒送"), ("a", "快遞員說要下班了，明天一早給您送過去")],
+     silent=LANG, veto=False)
+case("acc-114", 1, [("c", "图片看不到"), ("a", "系统显示的截图不太清楚，您能再发一次吗")],
+     silent=LANG, veto=False)
+# Negation does not trigger a response rule.
+case("acc-115", 1, [("c", "东西收到了，放心不差评"), ("a", "好的，有问题随时找我")],
+     silent=["apology"])
+case("acc-116", 1, [("c", "第一次在你们家买，希望不要失望哦"), ("a", "好的，一定给您挑好的发")],
+     silent=["apology"])
+case("acc-117", 1, [("c", "我不会给差评的，就是问问"), ("a", "好的，您说")],
+     silent=["apology"])
+# The real thing still fires.
+case("acc-121", 1, [("c", "你们怎么回事"), ("a", "你找死啊，天天打电话")],
+     fires=["insult"], veto=True)
+case("acc-122", 1, [("c", "几点送"), ("a", "我要下班了，你明天再打来")], fires=["forbidden"])
+case("acc-123", 1, [("c", "这个怎么用"), ("a", "我不清楚，你自己看说明书")], fires=["forbidden"])
+case("acc-124", 1, [("c", "又卡了"), ("a", "TMD 又卡了，你等会")], fires=["vulgar"])
+case("acc-125", 1, [("c", "…"), ("a", "喂，还在吗")], fires=["address_wei"])
+case("acc-126", 1, [("c", "怎么还不好"), ("a", "你妈的，烦不烦")], fires=["vulgar"])
+case("acc-127", 1, [("c", "我要给你们差评"), ("a", "随便")], fires=["apology"])
+case("acc-128", 1, [("c", "你骂谁"), ("a", "骂的就是你这个畜生")], fires=["insult"], veto=True)
+case("acc-129", 1, [("c", "说话"), ("a", "給我滾")], fires=["insult"], veto=True)
+case("acc-130", 1, [("c", "太失望了，等了一个礼拜"), ("a", "我帮您查一下")], fires=["apology"])
+# Ambiguous words: a finding at most, never a veto.
+case("acc-131", 1, [("c", "好了吗"), ("a", "我真是个笨蛋，刚才输错了，我重新帮您提交")], veto=False)
+case("acc-132", 1, [("c", "有适合老人的吗"), ("a", "这款是傻瓜式操作，老人也会用")],
+     silent=["insult"], veto=False)
+
+
+def main():
+    ids = set()
+    with open(OUT, "w", encoding="utf-8") as f:
+        for c in cases:
+            assert c["id"] not in ids, c["id"]
+            ids.add(c["id"])
+            f.write(json.dumps(c, ensure_ascii=False, separators=(",", ":")) + "\n")
+    print(f"wrote {len(cases)} cases to {OUT}")
+
+
+if __name__ == "__main__":
+    main()
