@@ -80,6 +80,8 @@ pub struct Inspector {
     /// The guards that apply to one (phrase, rule) pair.
     guard_sets: Vec<Vec<Guard>>,
     manual: Vec<Arc<str>>,
+    /// The pack's centre time zone.
+    timezone: chrono::FixedOffset,
 }
 
 impl std::fmt::Debug for Inspector {
@@ -415,6 +417,7 @@ impl Inspector {
             )
         };
         let pack_label = Arc::from(format!("{}@{}", pack.meta.id, pack.meta.version));
+        let timezone = pack.timezone();
         Ok(Inspector {
             pack,
             pack_label,
@@ -423,6 +426,7 @@ impl Inspector {
             uses,
             guard_sets,
             manual,
+            timezone,
         })
     }
 
@@ -631,8 +635,10 @@ impl Inspector {
         if !rule.applies_to(conv.channel) {
             return Outcome::Skipped;
         }
+        // Local time in the centre's zone, whatever offset the input carried.
+        let local_start = conv.started_at.map(|t| t.with_timezone(&self.timezone));
         if let Some(window) = rule.time_window {
-            let Some(at) = conv.started_at else {
+            let Some(at) = local_start else {
                 return Outcome::NotApplicable;
             };
             if !window.contains(at.hour() * 60 + at.minute()) {
@@ -806,7 +812,7 @@ impl Inspector {
             }
             RuleKind::Manual => Outcome::Skipped,
             RuleKind::HolidayGreeting { festivals, scope } => {
-                let Some(at) = conv.started_at else {
+                let Some(at) = local_start else {
                     return Outcome::NotApplicable;
                 };
                 let date = at.date_naive();

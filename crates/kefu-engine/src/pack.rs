@@ -81,6 +81,37 @@ pub struct PackMeta {
     /// Free text for the people who maintain the pack.
     #[serde(default)]
     pub description: String,
+    /// The centre's time zone as a UTC offset (`+08:00`, the default; `Z`
+    /// or `+00:00` for UTC). Time-of-day and festival rules read
+    /// `started_at` converted to it, whatever offset the input carried.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<String>,
+}
+
+/// The default centre time zone: China Standard Time.
+pub const DEFAULT_TIMEZONE: &str = "+08:00";
+
+/// Parses `+08:00`, `-05:30`, `+0800`, `Z` or `UTC`.
+pub fn parse_offset(s: &str) -> Option<chrono::FixedOffset> {
+    let s = s.trim();
+    if s.eq_ignore_ascii_case("z") || s.eq_ignore_ascii_case("utc") {
+        return chrono::FixedOffset::east_opt(0);
+    }
+    let (sign, rest) = match s.as_bytes().first()? {
+        b'+' => (1, &s[1..]),
+        b'-' => (-1, &s[1..]),
+        _ => return None,
+    };
+    let (h, m) = match rest.split_once(':') {
+        Some((h, m)) => (h, m),
+        None if rest.len() == 4 => rest.split_at(2),
+        None => (rest, "0"),
+    };
+    let (h, m): (i32, i32) = (h.parse().ok()?, m.parse().ok()?);
+    if !(0..=14).contains(&h) || !(0..60).contains(&m) {
+        return None;
+    }
+    chrono::FixedOffset::east_opt(sign * (h * 3600 + m * 60))
 }
 
 /// The scoring template of a pack.
@@ -588,6 +619,16 @@ impl RulePack {
                 description: d.description,
             });
         }
+        if let Some(tz) = &spec.pack.timezone {
+            if parse_offset(tz).is_none() {
+                issues.push(PackIssue {
+                    line: 0,
+                    message: format!(
+                        "pack.timezone {tz:?} is not a UTC offset such as \"+08:00\" or \"Z\""
+                    ),
+                });
+            }
+        }
         let scoring = spec.scoring;
         if scoring.base.is_nan() || scoring.base <= 0.0 {
             issues.push(PackIssue {
@@ -635,6 +676,16 @@ impl RulePack {
             rules,
             disabled,
         })
+    }
+
+    /// The centre's time zone (`[pack] timezone`, default `+08:00`).
+    pub fn timezone(&self) -> chrono::FixedOffset {
+        self.meta
+            .timezone
+            .as_deref()
+            .and_then(parse_offset)
+            .or_else(|| parse_offset(DEFAULT_TIMEZONE))
+            .unwrap_or_else(|| chrono::FixedOffset::east_opt(0).expect("UTC is valid"))
     }
 
     /// The grade band of a score.

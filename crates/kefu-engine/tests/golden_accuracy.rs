@@ -106,3 +106,62 @@ fn accuracy_cases_hold() {
         failures.join("\n")
     );
 }
+
+/// Item 2: the golden conversations exported in UTC (`Z`), with `+00:00` and
+/// as Unix milliseconds give exactly the findings of the `+08:00` originals.
+#[test]
+fn utc_exports_match_centre_time() {
+    let inspector = Inspector::new(RulePack::default_zh_cn().expect("pack")).expect("compiles");
+    let mut scratch = Scratch::default();
+    let mut compared = 0;
+    let mut shifted_date = 0;
+    let lines = include_str!("golden/conversations.jsonl")
+        .lines()
+        .chain(CASES.lines().filter(|l| l.contains("\"item\":2,")));
+    for line in lines {
+        let conv: Conversation<'_> = serde_json::from_str(line).expect("golden line");
+        let Some(at) = conv.started_at else { continue };
+        let base = inspector.inspect(&conv, &mut scratch);
+        let utc = at.with_timezone(&chrono::Utc);
+        if utc.date_naive() != at.date_naive() {
+            shifted_date += 1;
+        }
+        let mut value: serde_json::Value = serde_json::from_str(line).expect("json");
+        for form in [
+            serde_json::json!(utc.format("%Y-%m-%dT%H:%M:%SZ").to_string()),
+            serde_json::json!(utc.format("%Y-%m-%dT%H:%M:%S+00:00").to_string()),
+            serde_json::json!(at.timestamp_millis()),
+        ] {
+            value["started_at"] = form.clone();
+            let text = value.to_string();
+            let moved: Conversation<'_> = serde_json::from_str(&text).expect("moved line");
+            if form.is_string() {
+                assert_eq!(
+                    moved.started_at.map(|t| t.offset().local_minus_utc()),
+                    Some(0),
+                    "{form}"
+                );
+            }
+            let other = inspector.inspect(&moved, &mut scratch);
+            let ids = |r: &kefu_engine::Inspection| {
+                r.findings
+                    .iter()
+                    .map(|f| (f.rule.to_string(), f.turn, f.text.clone()))
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(
+                ids(&base),
+                ids(&other),
+                "{} with started_at {form}",
+                conv.id
+            );
+            compared += 1;
+        }
+    }
+    assert!(compared >= 200, "compared {compared}");
+    // Early calls fall on the previous UTC day: the zone really matters.
+    assert!(
+        shifted_date >= 1,
+        "no golden call crosses the UTC date line"
+    );
+}

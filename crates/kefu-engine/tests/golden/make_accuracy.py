@@ -94,6 +94,22 @@ case("acc-131", 1, [("c", "好了吗"), ("a", "我真是个笨蛋，刚才输错
 case("acc-132", 1, [("c", "有适合老人的吗"), ("a", "这款是傻瓜式操作，老人也会用")],
      silent=["insult"], veto=False)
 
+# ---------------------------------------------------------------- item 2
+# The centre is on +08:00; exports may carry Z, +00:00 or Unix times.
+NATIONAL_DAY = [("c", "在吗"), ("a", "您好，请问有什么可以帮您"), ("c", "查下快递"), ("a", "好的")]
+case("acc-201", 2, NATIONAL_DAY, fires=["holiday_greeting"], started_at="2026-10-01T07:30:00+08:00")
+case("acc-202", 2, NATIONAL_DAY, fires=["holiday_greeting"], started_at="2026-09-30T23:30:00Z")
+case("acc-203", 2, NATIONAL_DAY, fires=["holiday_greeting"], started_at="2026-09-30T23:30:00+00:00")
+case("acc-204", 2, NATIONAL_DAY, fires=["holiday_greeting"], started_at=1790811000000)
+case("acc-205", 2, NATIONAL_DAY, silent=["holiday_greeting"], started_at="2026-09-30T15:30:00Z")
+EVENING = [("c", "在吗"), ("a", "晚上好，请问有什么可以帮您"), ("c", "查下快递"), ("a", "好的")]
+case("acc-206", 2, EVENING, fires=["greeting_evening"], started_at="2026-03-17T23:30:00Z")
+case("acc-207", 2, EVENING, silent=["greeting_evening"], started_at="2026-03-18T12:30:00Z")
+case("acc-208", 2, [("c", "在吗"), ("a", "早上好，请问有什么可以帮您")], fires=["greeting_morning"],
+     started_at="2026-03-18T12:30:00+00:00")
+case("acc-209", 2, [("c", "在吗"), ("a", "早上好，请问有什么可以帮您")], silent=["greeting_morning"],
+     started_at="2026-03-18T01:30:00Z")
+
 
 def main():
     ids = set()
