@@ -895,7 +895,13 @@ impl Inspector {
             // Whether the responding side spoke at all after the trigger: a
             // customer's last words before hanging up (a final complaint, a
             // thank-you) leave the agent no turn to answer in.
-            let mut could_answer = same_turn_ok;
+            // A self-triggered rule answered in the same breath (policy
+            // apology, `within_turns = 1`) had its chance in the trigger turn
+            // itself, even when that turn is the last one.
+            let self_answerable = within == 1
+                && response_role.admits(trigger_turn_role)
+                && trigger_role.admits(trigger_turn_role);
+            let mut could_answer = same_turn_ok || self_answerable;
             if !answered {
                 let mut seen = 0usize;
                 for (t, later) in conv.turns.iter().enumerate().skip(turn as usize + 1) {
