@@ -22,7 +22,7 @@ use crate::pack::{PackError, PackIssue, RegexMode, RoleFilter, Rule, RuleKind, R
 
 /// What a phrase means to the rule that listed it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Slot {
+pub(crate) enum Slot {
     /// `phrases` of forbidden/required, the response phrases of `response`.
     Phrase,
     /// `unless` of forbidden.
@@ -50,12 +50,12 @@ struct PatternUse {
 
 /// A phrase hit in one turn, in normalised byte offsets.
 #[derive(Debug, Clone, Copy)]
-struct Hit {
-    turn: u32,
-    slot: Slot,
-    start: u32,
-    end: u32,
-    weak: bool,
+pub(crate) struct Hit {
+    pub(crate) turn: u32,
+    pub(crate) slot: Slot,
+    pub(crate) start: u32,
+    pub(crate) end: u32,
+    pub(crate) weak: bool,
 }
 
 /// Per-rule data fixed at compile time.
@@ -245,7 +245,7 @@ fn filter_slot(filter: RoleFilter) -> usize {
 }
 
 /// Outcome of evaluating one rule.
-enum Outcome {
+pub(crate) enum Outcome {
     /// Rule does not concern this conversation (channel, time of day, no festival).
     Skipped,
     /// Rule needs data the conversation lacks.
@@ -255,14 +255,14 @@ enum Outcome {
 }
 
 /// A violation before scoring.
-struct Raw {
-    turn: Option<usize>,
+pub(crate) struct Raw {
+    pub(crate) turn: Option<usize>,
     /// Byte range in the conversation's normalised buffer.
-    span: Option<(usize, usize)>,
-    value: Option<f64>,
-    detail: Option<String>,
+    pub(crate) span: Option<(usize, usize)>,
+    pub(crate) value: Option<f64>,
+    pub(crate) detail: Option<String>,
     /// From an ambiguous phrase: never vetoes.
-    weak: bool,
+    pub(crate) weak: bool,
 }
 
 impl Raw {
@@ -365,8 +365,13 @@ impl Inspector {
                         .for_each(|p| add(p, i, Slot::TriggerUnless));
                     response.iter().for_each(|p| add(p, i, Slot::Phrase));
                 }
-                RuleKind::Silence { hold_phrases, .. } => {
-                    hold_phrases.iter().for_each(|p| add(p, i, Slot::Hold))
+                RuleKind::Silence {
+                    hold_phrases,
+                    thanks_phrases,
+                    ..
+                } => {
+                    hold_phrases.iter().for_each(|p| add(p, i, Slot::Hold));
+                    thanks_phrases.iter().for_each(|p| add(p, i, Slot::Phrase));
                 }
                 RuleKind::HolidayGreeting { festivals, .. } => {
                     for (n, f) in festivals.iter().enumerate() {
@@ -704,7 +709,18 @@ impl Inspector {
                 );
                 Outcome::Evaluated
             }
-            RuleKind::Silence { max_ms, .. } => silence(conv, rule.role, *max_ms, hits, out),
+            RuleKind::Silence {
+                max_ms,
+                hold_cap_ms,
+                thanks_phrases,
+                ..
+            } => {
+                if thanks_phrases.is_empty() {
+                    silence(conv, rule.role, *max_ms, *hold_cap_ms, hits, out)
+                } else {
+                    crate::wait::wait_thanks(conv, rule.role, *max_ms, hits, out)
+                }
+            }
             RuleKind::Interrupt { min_overlap_ms } => {
                 interrupt(conv, rule.role, *min_overlap_ms, out)
             }
@@ -1016,6 +1032,7 @@ fn silence(
     conv: &Conversation<'_>,
     role: RoleFilter,
     max_ms: u64,
+    hold_cap_ms: Option<u64>,
     hits: &[Hit],
     out: &mut Vec<Raw>,
 ) -> Outcome {
@@ -1033,10 +1050,11 @@ fn silence(
         if let Some(prev_end) = latest_end {
             let gap = start.saturating_sub(prev_end);
             if gap > max_ms && role.admits(turn.role) {
-                let excused = last_agent_turn.is_some_and(|a| {
-                    hits.iter()
-                        .any(|h| h.slot == Slot::Hold && h.turn as usize == a)
-                });
+                let excused = gap <= hold_cap_ms.unwrap_or(u64::MAX)
+                    && last_agent_turn.is_some_and(|a| {
+                        hits.iter()
+                            .any(|h| h.slot == Slot::Hold && h.turn as usize == a)
+                    });
                 if !excused {
                     out.push(Raw {
                         turn: Some(t),

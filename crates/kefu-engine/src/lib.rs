@@ -14,6 +14,7 @@ pub mod model;
 pub mod normalize;
 pub mod pack;
 pub mod review;
+mod wait;
 
 pub use inspect::{Finding, Inspection, Inspector, Scratch};
 pub use model::{Channel, Conversation, EndedBy, Meta, Role, Turn};

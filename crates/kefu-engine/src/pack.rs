@@ -282,6 +282,10 @@ struct RuleSpec {
     max_ms: Option<u64>,
     #[serde(default)]
     hold_phrases: Option<Vec<String>>,
+    #[serde(default)]
+    hold_cap_ms: Option<u64>,
+    #[serde(default)]
+    thanks_phrases: Option<Vec<String>>,
     // interrupt
     #[serde(default)]
     min_overlap_ms: Option<u64>,
@@ -454,6 +458,15 @@ pub enum RuleKind {
         max_ms: u64,
         /// Hold notices that excuse a gap.
         hold_phrases: Vec<String>,
+        /// A hold notice excuses a gap only up to this long; a longer wait
+        /// needs a renewed notice (请您再稍等).
+        hold_cap_ms: Option<u64>,
+        /// When set, the rule checks waits instead of silence: every gap of
+        /// at least `max_ms` before a turn of the role must be followed by one
+        /// of these phrases in that turn or the next one of the role (thanks
+        /// for waiting), unless a hold notice announced it (the `hold` rule
+        /// judges those).
+        thanks_phrases: Vec<String>,
     },
     /// The role must not start speaking more than `min_overlap_ms` before the
     /// other party's turn ends.
@@ -719,7 +732,13 @@ fn kind_fields(kind: &str) -> Option<&'static [&'static str]> {
             "guards",
             "within_turns",
         ],
-        "silence" => &["max_ms", "hold_phrases", "guards"],
+        "silence" => &[
+            "max_ms",
+            "hold_phrases",
+            "hold_cap_ms",
+            "thanks_phrases",
+            "guards",
+        ],
         "interrupt" => &["min_overlap_ms"],
         "speech_rate" => &["min_cpm", "max_cpm", "min_speech_ms"],
         "response_time" => &["max_wait_ms", "max_reply_ms"],
@@ -751,6 +770,8 @@ fn fields_set(r: &RuleSpec) -> Vec<&'static str> {
     mark(r.within_turns.is_some(), "within_turns");
     mark(r.max_ms.is_some(), "max_ms");
     mark(r.hold_phrases.is_some(), "hold_phrases");
+    mark(r.hold_cap_ms.is_some(), "hold_cap_ms");
+    mark(r.thanks_phrases.is_some(), "thanks_phrases");
     mark(r.min_overlap_ms.is_some(), "min_overlap_ms");
     mark(r.min_cpm.is_some(), "min_cpm");
     mark(r.max_cpm.is_some(), "max_cpm");
@@ -903,6 +924,8 @@ fn validate_rule(
         "silence" => RuleKind::Silence {
             max_ms: r.max_ms.unwrap_or(10_000),
             hold_phrases: phrases_of("hold_phrases", r.hold_phrases.clone(), false),
+            hold_cap_ms: r.hold_cap_ms,
+            thanks_phrases: phrases_of("thanks_phrases", r.thanks_phrases.clone(), false),
         },
         "interrupt" => RuleKind::Interrupt {
             min_overlap_ms: r.min_overlap_ms.unwrap_or(500),

@@ -146,6 +146,41 @@ case("acc-343", 3, [("a", "您好"), ("c", "你们给我发错了颜色"), ("a",
 case("acc-342", 3, [("a", "您好"), ("c", "不是说了吗我要蓝色的，你看下备注"), ("a", "好的已经备注蓝色")],
      fires=["apology"])
 
+# ---------------------------------------------------------------- item 4
+def timed(spec):
+    """[(role, text, gap_before_ms)] -> timed turns at ~4 chars/s."""
+    out, t = [], 0
+    for role, text, gap in spec:
+        t += gap
+        d = max(1000, len(text) * 250)
+        out.append((role, text, t, t + d))
+        t += d
+    return out
+
+
+OPEN = [("a", "您好，工号1023为您服务，请问有什么可以帮您", 0), ("c", "我想查一下上个月的话费明细", 800)]
+case("acc-401", 4, timed(OPEN + [("a", "好的，我帮您查一下", 700), ("a", "查到了，上个月话费是八十六元", 40000),
+                                 ("c", "好的", 600)]),
+     fires=["wait_thanks"], silent=["silence", "hold"], channel="phone")
+case("acc-402", 4, timed(OPEN + [("a", "好的，我帮您查一下", 700), ("a", "感谢您的耐心等待，上个月话费是八十六元", 40000),
+                                 ("c", "好的", 600)]),
+     silent=["wait_thanks", "silence", "hold"], channel="phone")
+case("acc-403", 4, timed(OPEN + [("a", "好的，请您稍等", 700), ("a", "感谢您的耐心等待，上个月话费是八十六元", 80000),
+                                 ("c", "好的", 600)]),
+     fires=["silence"], silent=["hold", "wait_thanks"], channel="phone")
+case("acc-404", 4, timed(OPEN + [("a", "好的，请您稍等", 700), ("a", "还在查询中，请您再稍等一下", 50000),
+                                 ("a", "让您久等了，上个月话费是八十六元", 40000), ("c", "好的", 600)]),
+     silent=["silence", "hold", "wait_thanks"], channel="phone")
+case("acc-405", 4, timed(OPEN + [("a", "不着急的", 700), ("c", "嗯我找一下", 600), ("a", "找到了吗", 20000)]),
+     fires=["silence"], channel="phone")
+case("acc-406", 4, timed(OPEN + [("a", "已经为您办理，稍候会有短信通知", 700), ("c", "哦那我等一下", 600),
+                                 ("a", "请问还有其他问题吗", 15000)]),
+     fires=["silence"], silent=["hold"], channel="phone")
+case("acc-407", 4, timed(OPEN + [("a", "查到了，上个月话费是八十六元", 35000), ("c", "好的", 600)]),
+     fires=["wait_thanks", "silence"], channel="phone")
+case("acc-408", 4, timed(OPEN + [("a", "请 稍 候", 700), ("a", "上个月话费是八十六元", 20000), ("c", "好", 600)]),
+     fires=["hold"], silent=["silence", "wait_thanks"], channel="phone")
+
 
 def main():
     ids = set()

@@ -1554,7 +1554,7 @@ conv("g-085", "phone", "2026-06-03T09:20:00+08:00", ("a-85", "詹明"), ("u-8506
     C("没有了"),
     A(SURVEY_PHONE + BYE_PHONE),
     C("好的再见"),
-], [], timings=False, wait=5000, na=["interrupt", "silence", "speech_rate"])
+], [], timings=False, wait=5000, na=["interrupt", "silence", "speech_rate", "wait_thanks"])
 
 # A long troubleshooting call, handled well apart from one 对对对.
 conv("g-088", "phone", "2027-06-22T10:00:00+08:00", ("a-88", "雷婷"), ("u-88311", "邵建华"), [
