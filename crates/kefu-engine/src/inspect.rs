@@ -387,8 +387,8 @@ impl Inspector {
                 RuleKind::Manual => manual.push(Arc::from(rule.id.as_str())),
                 RuleKind::Interrupt { .. }
                 | RuleKind::SpeechRate { .. }
-                | RuleKind::ResponseTime { .. }
-                | RuleKind::EndedBy => {}
+                | RuleKind::ResponseTime { .. } => {}
+                RuleKind::EndedBy { exempt } => exempt.iter().for_each(|p| add(p, i, Slot::Phrase)),
             }
             let evidence_group = regex
                 .as_ref()
@@ -721,8 +721,23 @@ impl Inspector {
                     crate::wait::wait_thanks(conv, rule.role, *max_ms, hits, out)
                 }
             }
-            RuleKind::Interrupt { min_overlap_ms } => {
-                interrupt(conv, rule.role, *min_overlap_ms, out)
+            RuleKind::Interrupt {
+                min_overlap_ms,
+                backchannels,
+                backchannel_max_chars,
+            } => {
+                let is_backchannel = |t: usize| {
+                    crate::wait::is_backchannel(
+                        scratch
+                            .turn_ranges
+                            .get(t)
+                            .map_or("", |&(a, b)| &scratch.norm.as_str()[a..b]),
+                        scratch.turn_content.get(t).copied().unwrap_or(u32::MAX) as usize,
+                        backchannels,
+                        *backchannel_max_chars,
+                    )
+                };
+                interrupt(conv, rule.role, *min_overlap_ms, is_backchannel, out)
             }
             RuleKind::SpeechRate {
                 min_cpm,
@@ -759,8 +774,12 @@ impl Inspector {
                 max_wait_ms,
                 max_reply_ms,
             } => response_time(conv, *max_wait_ms, *max_reply_ms, out),
-            RuleKind::EndedBy => match conv.ended_by {
+            RuleKind::EndedBy { .. } => match conv.ended_by {
                 None => Outcome::NotApplicable,
+                // The silent-call script lets the agent hang up.
+                Some(EndedBy::Agent) if hits.iter().any(|h| h.slot == Slot::Phrase) => {
+                    Outcome::Evaluated
+                }
                 Some(EndedBy::Agent) => {
                     out.push(Raw::whole(None));
                     Outcome::Evaluated
@@ -1082,6 +1101,7 @@ fn interrupt(
     conv: &Conversation<'_>,
     role: RoleFilter,
     min_overlap_ms: u64,
+    is_backchannel: impl Fn(usize) -> bool,
     out: &mut Vec<Raw>,
 ) -> Outcome {
     let mut judged = false;
@@ -1098,7 +1118,7 @@ fn interrupt(
             if let Some(o) = other {
                 if let (Some(os), Some(oe)) = (o.start_ms, o.end_ms) {
                     judged = true;
-                    if start >= os && start + min_overlap_ms < oe {
+                    if start >= os && start + min_overlap_ms < oe && !is_backchannel(t) {
                         out.push(Raw {
                             turn: Some(t),
                             span: None,
@@ -1250,7 +1270,7 @@ fn render_message(
                 )
             }
         }
-        RuleKind::EndedBy => format!("{}：坐席先结束了会话", rule.name),
+        RuleKind::EndedBy { .. } => format!("{}：坐席先结束了会话", rule.name),
         RuleKind::Regex { mode, .. } => match mode {
             RegexMode::Forbid => format!("{}：「{}」", rule.name, text),
             RegexMode::Require => format!("{}：未出现规定内容", rule.name),

@@ -289,6 +289,13 @@ struct RuleSpec {
     // interrupt
     #[serde(default)]
     min_overlap_ms: Option<u64>,
+    #[serde(default)]
+    backchannels: Option<Vec<String>>,
+    #[serde(default)]
+    backchannel_max_chars: Option<usize>,
+    // ended_by
+    #[serde(default)]
+    exempt_phrases: Option<Vec<String>>,
     // speech_rate
     #[serde(default)]
     min_cpm: Option<f64>,
@@ -473,6 +480,11 @@ pub enum RuleKind {
     Interrupt {
         /// Tolerated overlap.
         min_overlap_ms: u64,
+        /// Short acknowledgements (嗯, 好的, 明白) that are listening cues,
+        /// not interruptions, when a turn consists only of them.
+        backchannels: Vec<String>,
+        /// Longest backchannel turn in content characters.
+        backchannel_max_chars: usize,
     },
     /// Characters per minute of the role must lie in `[min_cpm, max_cpm]`.
     SpeechRate {
@@ -491,7 +503,11 @@ pub enum RuleKind {
         max_reply_ms: Option<u64>,
     },
     /// The agent must not be the one who ends the conversation.
-    EndedBy,
+    EndedBy {
+        /// Agent phrases that excuse hanging up first (the silent-call
+        /// script: 听不到您的声音…请您稍后再拨).
+        exempt: Vec<String>,
+    },
     /// A regular expression, forbidden or required, over normalised text.
     Regex {
         /// The pattern as written.
@@ -523,7 +539,7 @@ impl RuleKind {
             RuleKind::Interrupt { .. } => "interrupt",
             RuleKind::SpeechRate { .. } => "speech_rate",
             RuleKind::ResponseTime { .. } => "response_time",
-            RuleKind::EndedBy => "ended_by",
+            RuleKind::EndedBy { .. } => "ended_by",
             RuleKind::Regex { .. } => "regex",
             RuleKind::Manual => "manual",
             RuleKind::HolidayGreeting { .. } => "holiday_greeting",
@@ -739,10 +755,10 @@ fn kind_fields(kind: &str) -> Option<&'static [&'static str]> {
             "thanks_phrases",
             "guards",
         ],
-        "interrupt" => &["min_overlap_ms"],
+        "interrupt" => &["min_overlap_ms", "backchannels", "backchannel_max_chars"],
         "speech_rate" => &["min_cpm", "max_cpm", "min_speech_ms"],
         "response_time" => &["max_wait_ms", "max_reply_ms"],
-        "ended_by" => &[],
+        "ended_by" => &["exempt_phrases"],
         "regex" => &["pattern", "mode", "first_turns", "last_turns"],
         "manual" => &[],
         "holiday_greeting" => &["festivals", "first_turns"],
@@ -773,6 +789,9 @@ fn fields_set(r: &RuleSpec) -> Vec<&'static str> {
     mark(r.hold_cap_ms.is_some(), "hold_cap_ms");
     mark(r.thanks_phrases.is_some(), "thanks_phrases");
     mark(r.min_overlap_ms.is_some(), "min_overlap_ms");
+    mark(r.backchannels.is_some(), "backchannels");
+    mark(r.backchannel_max_chars.is_some(), "backchannel_max_chars");
+    mark(r.exempt_phrases.is_some(), "exempt_phrases");
     mark(r.min_cpm.is_some(), "min_cpm");
     mark(r.max_cpm.is_some(), "max_cpm");
     mark(r.min_speech_ms.is_some(), "min_speech_ms");
@@ -929,6 +948,8 @@ fn validate_rule(
         },
         "interrupt" => RuleKind::Interrupt {
             min_overlap_ms: r.min_overlap_ms.unwrap_or(500),
+            backchannels: phrases_of("backchannels", r.backchannels.clone(), false),
+            backchannel_max_chars: r.backchannel_max_chars.unwrap_or(4),
         },
         "speech_rate" => {
             let (min_cpm, max_cpm) = (r.min_cpm.unwrap_or(0.0), r.max_cpm.unwrap_or(f64::MAX));
@@ -963,7 +984,9 @@ fn validate_rule(
                 max_reply_ms: r.max_reply_ms,
             }
         }
-        "ended_by" => RuleKind::EndedBy,
+        "ended_by" => RuleKind::EndedBy {
+            exempt: phrases_of("exempt_phrases", r.exempt_phrases.clone(), false),
+        },
         "regex" => {
             let pattern = r.pattern.clone().unwrap_or_default();
             if pattern.is_empty() {

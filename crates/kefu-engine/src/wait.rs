@@ -62,3 +62,40 @@ pub(crate) fn wait_thanks(
         Outcome::Evaluated
     }
 }
+
+/// Whether a turn (normalised text, content characters) is only a listening
+/// cue: at most `max_chars` characters made up of the listed backchannels
+/// (嗯, 是, 好的, 明白), with sentence marks allowed between them.
+pub(crate) fn is_backchannel(
+    text: &str,
+    content_chars: usize,
+    backchannels: &[String],
+    max_chars: usize,
+) -> bool {
+    if backchannels.is_empty() || content_chars == 0 || content_chars > max_chars {
+        return false;
+    }
+    let mut rest = text;
+    while !rest.is_empty() {
+        if let Some(c) = rest
+            .chars()
+            .next()
+            .filter(|&c| crate::normalize::is_barrier(c))
+        {
+            rest = &rest[c.len_utf8()..];
+            continue;
+        }
+        // Longest first: 明白了 before 明白.
+        let longest = backchannels
+            .iter()
+            .map(|b| crate::normalize::normalize_phrase(b))
+            .filter(|b| !b.is_empty() && rest.starts_with(b.as_str()))
+            .map(|b| b.len())
+            .max();
+        match longest {
+            Some(n) => rest = &rest[n..],
+            None => return false,
+        }
+    }
+    true
+}

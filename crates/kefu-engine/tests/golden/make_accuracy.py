@@ -148,13 +148,14 @@ case("acc-342", 3, [("a", "您好"), ("c", "不是说了吗我要蓝色的，你
 
 # ---------------------------------------------------------------- item 4
 def timed(spec):
-    """[(role, text, gap_before_ms)] -> timed turns at ~4 chars/s."""
+    """[(role, text, gap_before_ms)] -> timed turns at ~4 chars/s; a
+    negative gap starts the turn that long before the previous one ends."""
     out, t = [], 0
     for role, text, gap in spec:
         t += gap
         d = max(1000, len(text) * 250)
         out.append((role, text, t, t + d))
-        t += d
+        t = max(t + d, out[-2][3] if len(out) > 1 else 0)
     return out
 
 
@@ -180,6 +181,31 @@ case("acc-407", 4, timed(OPEN + [("a", "查到了，上个月话费是八十六�
      fires=["wait_thanks", "silence"], channel="phone")
 case("acc-408", 4, timed(OPEN + [("a", "请 稍 候", 700), ("a", "上个月话费是八十六元", 20000), ("c", "好", 600)]),
      fires=["hold"], silent=["silence", "wait_thanks"], channel="phone")
+
+# ---------------------------------------------------------------- item 5
+BASE5 = [("a", "您好，工号1023为您服务，请问有什么可以帮您", 0),
+         ("c", "我想改一下我的套餐，就是把那个流量包换成大一点的，然后话费", 800)]
+def overlap(text, into):
+    """An agent turn starting `into` ms before the previous turn ends."""
+    return ("a", text, -into)
+case("acc-501", 5, timed(BASE5 + [overlap("嗯", 2000), ("c", "每个月还是扣那么多吗", 100),
+                                   ("a", "明白了", -1500)]),
+     silent=["interrupt"], channel="phone")
+case("acc-502", 5, timed(BASE5 + [overlap("好的，您是说要换成大流量的对吧", 3000)]),
+     fires=["interrupt"], channel="phone")
+case("acc-503", 5, [("a", "喂您好，工号1023为您服务"), ("a", "您好，听不到您的声音，请您稍后再拨，再见")],
+     channel="phone", ended_by="agent", silent=["ended_by"])
+case("acc-504", 5, [("a", "您好，工号1023为您服务"), ("c", "我问一下话费"), ("a", "八十六元，没别的事我挂了")],
+     channel="phone", ended_by="agent", fires=["ended_by"])
+case("acc-505", 5, [("a", "您好像没有登录，先登录一下"), ("c", "登录了"), ("a", "好的")], fires=["opening"])
+case("acc-506", 5, [("a", "您好，请问有什么可以帮您"), ("c", "收到货有划痕"),
+                    ("a", "非常抱歉，如果您再见到这种情况可以直接拍照给我们")],
+     fires=["closing"], silent=["opening"])
+case("acc-507", 5, [("a", "您好，请问有什么可以帮您"), ("c", "这个好用吗"),
+                    ("a", "您可以看一下宝贝评价，买家反馈都不错"), ("c", "好")], fires=["survey"])
+case("acc-508", 5, [("a", "您好，请问有什么可以帮您"), ("c", "没事了"),
+                    ("a", "请问您对本次服务满意吗？感谢您的来电，再见")], silent=["survey", "closing"],
+     channel="phone")
 
 
 def main():
