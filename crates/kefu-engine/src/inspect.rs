@@ -15,6 +15,7 @@ use regex::Regex;
 use serde::{Serialize, Serializer};
 
 use crate::calendar::in_festival_period;
+use crate::chat::ChatProfile;
 use crate::guard::Guard;
 use crate::model::{Channel, Conversation, EndedBy, Role, Turn};
 use crate::normalize::{char_slice, normalize_phrase, NormalizedText};
@@ -46,6 +47,8 @@ struct PatternUse {
     guard: u32,
     /// An ambiguous phrase of a veto rule: counts, never vetoes.
     weak: bool,
+    /// A forbidden phrase that is normal address on chat (`[chat] allow`).
+    chat_ok: bool,
 }
 
 /// A phrase hit in one turn, in normalised byte offsets.
@@ -82,6 +85,10 @@ pub struct Inspector {
     manual: Vec<Arc<str>>,
     /// The pack's centre time zone.
     timezone: chrono::FixedOffset,
+    /// Per rule: a system turn (the platform's rating card) satisfies it on chat.
+    rating_card: Vec<bool>,
+    /// `[chat] continuation`, normalised.
+    continuation: Vec<String>,
 }
 
 impl std::fmt::Debug for Inspector {
@@ -113,6 +120,8 @@ pub struct Scratch {
     festival_memo: Vec<Option<(chrono::NaiveDate, u64)>>,
     /// Which turn `span_buf` holds.
     span_turn: Option<usize>,
+    /// The conversation is a chat excerpt that starts mid-session.
+    excerpt: bool,
 }
 
 impl Default for Scratch {
@@ -128,6 +137,7 @@ impl Default for Scratch {
             span_buf: NormalizedText::default(),
             span_turn: None,
             festival_memo: Vec::new(),
+            excerpt: false,
         }
     }
 }
@@ -295,6 +305,12 @@ impl Inspector {
                     .collect()
             })
             .collect();
+        let chat_allow: Vec<String> = pack
+            .chat
+            .allow
+            .iter()
+            .map(|p| normalize_phrase(p))
+            .collect();
         let mut add_use = |phrase: &str, rule: usize, slot: Slot, weak: bool| {
             let norm = normalize_phrase(phrase);
             if norm.is_empty() {
@@ -315,6 +331,9 @@ impl Inspector {
                 guard_sets.push(applicable);
                 (guard_sets.len() - 1) as u32
             };
+            let chat_ok = slot == Slot::Phrase
+                && matches!(pack.rules[rule].kind, RuleKind::Forbidden { .. })
+                && chat_allow.contains(&norm);
             let id = *index.entry(norm.clone()).or_insert_with(|| {
                 patterns.push(norm);
                 uses.push(Vec::new());
@@ -325,6 +344,7 @@ impl Inspector {
                 slot,
                 guard,
                 weak,
+                chat_ok,
             };
             if !uses[id]
                 .iter()
@@ -423,6 +443,12 @@ impl Inspector {
         };
         let pack_label = Arc::from(format!("{}@{}", pack.meta.id, pack.meta.version));
         let timezone = pack.timezone();
+        let rating_card = pack
+            .rules
+            .iter()
+            .map(|r| pack.chat.rating_card_rules.contains(&r.id))
+            .collect();
+        let continuation = pack.chat.normalized_continuation();
         Ok(Inspector {
             pack,
             pack_label,
@@ -432,6 +458,8 @@ impl Inspector {
             guard_sets,
             manual,
             timezone,
+            rating_card,
+            continuation,
         })
     }
 
@@ -588,6 +616,17 @@ impl Inspector {
         scratch.role_counts[ANY] = n as u32;
         // One scan over the whole conversation; no phrase spans a turn
         // boundary because none contains NUL.
+        scratch.excerpt = ChatProfile::is_excerpt(
+            conv,
+            |t| {
+                scratch
+                    .turn_ranges
+                    .get(t)
+                    .map_or("", |&(a, b)| &scratch.norm.as_str()[a..b])
+            },
+            &self.continuation,
+        );
+        let is_chat = conv.channel == Channel::Chat;
         let Some(ac) = &self.automaton else { return };
         let mut t = 0usize;
         for m in ac.find_overlapping_iter(scratch.norm.as_str()) {
@@ -606,7 +645,12 @@ impl Inspector {
                     (_, Slot::Hold) => RoleFilter::Agent,
                     _ => rule.role,
                 };
-                if !filter.admits(turn.role) {
+                let admitted = filter.admits(turn.role)
+                    || (turn.role == Role::System
+                        && is_chat
+                        && u.slot == Slot::Phrase
+                        && self.rating_card[u.rule as usize]);
+                if !admitted || (u.chat_ok && is_chat) {
                     continue;
                 }
                 if let Some(guards) = self.guard_sets.get(u.guard as usize) {
@@ -638,6 +682,14 @@ impl Inspector {
     ) -> Outcome {
         let rule = &cr.rule;
         if !rule.applies_to(conv.channel) {
+            // Listed, so a chat's report says which phone rules it skipped;
+            // manual rules are the reviewer's business either way.
+            return match rule.kind {
+                RuleKind::Manual => Outcome::Skipped,
+                _ => Outcome::NotApplicable,
+            };
+        }
+        if scratch.excerpt && session_edge_rule(&rule.kind) {
             return Outcome::Skipped;
         }
         // Local time in the centre's zone, whatever offset the input carried.
@@ -682,9 +734,12 @@ impl Inspector {
                 if scratch.role_counts[role] == 0 {
                     return Outcome::NotApplicable;
                 }
-                let found = hits
-                    .iter()
-                    .any(|h| h.slot == Slot::Phrase && in_scope(scratch, role, *scope, h.turn));
+                let card = self.rating_card[index];
+                let found = hits.iter().any(|h| {
+                    h.slot == Slot::Phrase
+                        && (in_scope(scratch, role, *scope, h.turn)
+                            || (card && conv.turns[h.turn as usize].role == Role::System))
+                });
                 if !found {
                     out.push(Raw::whole(None));
                 }
@@ -993,6 +1048,18 @@ fn original_span(
     scratch
         .span_buf
         .original_span(start.saturating_sub(from), end.saturating_sub(from))
+}
+
+/// Rules about the session's start or end (opening, greetings, closing,
+/// survey): they mean nothing on an excerpt that starts mid-session.
+fn session_edge_rule(kind: &RuleKind) -> bool {
+    match kind {
+        RuleKind::Required { scope, .. }
+        | RuleKind::Forbidden { scope, .. }
+        | RuleKind::Regex { scope, .. } => !matches!(scope, Scope::All),
+        RuleKind::HolidayGreeting { .. } => true,
+        _ => false,
+    }
 }
 
 /// Whether turn `t` lies in `scope`, counted in turns of role slot `role`.

@@ -7,6 +7,7 @@
 
 pub mod calendar;
 pub mod cases;
+pub mod chat;
 pub mod guard;
 pub mod inspect;
 pub mod lenient;

@@ -64,6 +64,8 @@ struct PackSpec {
     dimensions: Vec<Spanned<DimensionSpec>>,
     #[serde(default)]
     rules: Vec<Spanned<RuleSpec>>,
+    #[serde(default)]
+    chat: crate::chat::ChatProfile,
 }
 
 /// Who a pack is and which version produced a result.
@@ -601,6 +603,8 @@ pub struct RulePack {
     pub rules: Vec<Rule>,
     /// Ids of rules written in the pack but switched off.
     pub disabled: Vec<String>,
+    /// The e-commerce chat profile (`[chat]`).
+    pub chat: crate::chat::ChatProfile,
 }
 
 /// 1-based line number of a byte offset.
@@ -704,6 +708,7 @@ impl RulePack {
             dimensions,
             rules,
             disabled,
+            chat: spec.chat,
         })
     }
 

@@ -207,6 +207,28 @@ case("acc-508", 5, [("a", "您好，请问有什么可以帮您"), ("c", "没事
                     ("a", "请问您对本次服务满意吗？感谢您的来电，再见")], silent=["survey", "closing"],
      channel="phone")
 
+# ---------------------------------------------------------------- item 6
+FULL_CHAT_END = [("a", "还有其他问题吗亲"), ("c", "没了"), ("a", "感谢您的咨询，祝您生活愉快")]
+case("acc-601", 6, [("c", "在吗"), ("a", "亲爱的，您好，请问有什么可以帮您"), ("c", "发货了吗"),
+                    ("a", "宝贝已经发出了哦亲")] + FULL_CHAT_END, silent=["casual"])
+case("acc-602", 6, [("a", "您好，请问有什么可以帮您"), ("c", "我的快递"), ("a", "亲爱的，已经发出了")],
+     channel="phone", fires=["casual"])
+case("acc-603", 6, [("c", "在吗"), ("a", "您好亲，请问有什么可以帮您"), ("c", "发票开好了吗"),
+                    ("a", "已经开好发送到您邮箱了")] + FULL_CHAT_END +
+     [("s", "邀请您对本次服务进行评价：非常满意 满意 一般 不满意")], silent=["survey"])
+case("acc-604", 6, [("c", "在吗"), ("a", "您好亲，请问有什么可以帮您"), ("c", "发票开好了吗"),
+                    ("a", "已经开好发送到您邮箱了")] + FULL_CHAT_END, fires=["survey"])
+case("acc-605", 6, [("c", "好的，那就按你说的换黑色吧"), ("a", "已经给您备注黑色了"), ("c", "嗯")],
+     silent=["opening", "closing", "survey", "anything_else"])
+case("acc-606", 6, [("c", "刚才说的那个优惠券怎么用"), ("a", "下单时勾选就可以了")],
+     silent=["opening", "closing"])
+case("acc-607", 6, [("c", "我的快递到哪了"), ("a", "已经到您当地的网点了")], fires=["opening", "closing"])
+case("acc-608", 6, [("a", "您好，有什么可以帮您"), ("c", "查物流"), ("a", "明天到")],
+     meta={"excerpt": True}, silent=["opening", "closing", "survey"])
+case("acc-609", 6, [("c", "在吗"), ("a", "您好，请问有什么可以帮您"), ("c", "发货了吗"), ("a", "发了")],
+     not_applicable=["hold", "interrupt", "speech_rate", "silence", "wait_thanks", "ended_by",
+                     "job_number", "response_time"])
+
 
 def main():
     ids = set()
