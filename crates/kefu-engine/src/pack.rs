@@ -151,8 +151,8 @@ fn default_pass_mark() -> f64 {
 fn default_grades() -> Vec<Grade> {
     [
         ("优秀", 90.0),
-        ("良好", 80.0),
-        ("合格", 60.0),
+        ("良好", 85.0),
+        ("合格", 80.0),
         ("不合格", 0.0),
     ]
     .into_iter()
@@ -678,6 +678,7 @@ impl RulePack {
                 ),
             });
         }
+        issues.extend(grade_issues(&scoring));
         let mut rules = Vec::new();
         let mut disabled = Vec::new();
         let mut ids = HashSet::new();
@@ -731,6 +732,43 @@ impl RulePack {
             .max_by(|a, b| a.min.total_cmp(&b.min))
             .map(|g| g.name.as_str())
     }
+}
+
+/// Grades must agree with the pass mark: the pass mark is a grade boundary
+/// (or lies at or below every grade), so no grade holds both passing and
+/// failing scores — a 合格 from 60 under a pass mark of 80 would call a
+/// failed conversation 合格.
+fn grade_issues(scoring: &ScoringSpec) -> Vec<PackIssue> {
+    let mut issues = Vec::new();
+    let mut mins: Vec<f64> = scoring.grades.iter().map(|g| g.min).collect();
+    mins.sort_by(f64::total_cmp);
+    let pass = scoring.pass_mark;
+    for g in &scoring.grades {
+        if !g.min.is_finite() {
+            issues.push(PackIssue {
+                line: 0,
+                message: format!("grade `{}`: min must be a number", g.name),
+            });
+            continue;
+        }
+        // The grade's band is [min, next higher min).
+        let upper = mins
+            .iter()
+            .copied()
+            .find(|&m| m > g.min)
+            .unwrap_or(f64::INFINITY);
+        if g.min < pass && upper > pass {
+            issues.push(PackIssue {
+                line: 0,
+                message: format!(
+                    "grade `{}` starts at {} below pass_mark {} but reaches above it: it would \
+                     hold both failed and passed conversations; start a grade at {}",
+                    g.name, g.min, pass, pass
+                ),
+            });
+        }
+    }
+    issues
 }
 
 /// Field names that each kind accepts beyond the common ones.
