@@ -165,3 +165,73 @@ fn utc_exports_match_centre_time() {
         "no golden call crosses the UTC date line"
     );
 }
+
+/// Per-rule precision and recall over both labelled sets: the golden
+/// conversations (whose `expect.rules` labels every rule) and the accuracy
+/// cases (whose `fires`/`silent` label some). Printed as the Markdown table
+/// kept in docs/rules.md; asserts that no labelled negative fires.
+#[test]
+fn per_rule_precision_table() {
+    let inspector = Inspector::new(RulePack::default_zh_cn().expect("pack")).expect("compiles");
+    let mut scratch = Scratch::default();
+    // rule -> [labelled positives, fired on positives, labelled negatives, fired on negatives]
+    let mut table: BTreeMap<String, [usize; 4]> = BTreeMap::new();
+    let rule_ids: Vec<String> = inspector
+        .pack()
+        .rules
+        .iter()
+        .map(|r| r.id.clone())
+        .collect();
+    let mut count = |rule: &str, positive: bool, fired: bool| {
+        let row = table.entry(rule.to_string()).or_default();
+        let base = if positive { 0 } else { 2 };
+        row[base] += 1;
+        row[base + 1] += usize::from(fired);
+    };
+    for line in include_str!("golden/conversations.jsonl").lines() {
+        let conv: Conversation<'_> = serde_json::from_str(line).expect("golden line");
+        let v: serde_json::Value = serde_json::from_str(line).expect("json");
+        let expected: Vec<&str> = v["expect"]["rules"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|r| r.as_str()).collect())
+            .unwrap_or_default();
+        let result = inspector.inspect(&conv, &mut scratch);
+        for id in &rule_ids {
+            if result.manual.iter().any(|m| **m == **id) {
+                continue;
+            }
+            let fired = result.findings.iter().any(|f| *f.rule == **id);
+            count(id, expected.contains(&id.as_str()), fired);
+        }
+    }
+    for line in CASES.lines() {
+        let conv: Conversation<'_> = serde_json::from_str(line).expect("case line");
+        let case: Case = serde_json::from_str(line).expect("case");
+        let result = inspector.inspect(&conv, &mut scratch);
+        let fired = |rule: &str| result.findings.iter().any(|f| &*f.rule == rule);
+        for r in &case.fires {
+            count(r, true, fired(r));
+        }
+        for r in &case.silent {
+            count(r, false, fired(r));
+        }
+    }
+    println!("| rule | labelled positives | caught | labelled negatives | false positives | precision | recall |");
+    println!("|---|---|---|---|---|---|---|");
+    let mut false_positives = 0;
+    for (rule, [pos, tp, neg, fp]) in &table {
+        let precision = if tp + fp == 0 {
+            "—".to_string()
+        } else {
+            format!("{:.2}", *tp as f64 / (tp + fp) as f64)
+        };
+        let recall = if *pos == 0 {
+            "—".to_string()
+        } else {
+            format!("{:.2}", *tp as f64 / *pos as f64)
+        };
+        println!("| `{rule}` | {pos} | {tp} | {neg} | {fp} | {precision} | {recall} |");
+        false_positives += fp;
+    }
+    assert_eq!(false_positives, 0, "labelled negatives fired");
+}
