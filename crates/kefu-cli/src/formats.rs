@@ -196,3 +196,17 @@ impl InputArgs {
         opts
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn contact_lens_output_is_detected_as_amazon() {
+        let bytes = include_bytes!("../../../examples/vendors/amazon-contact-lens.json");
+        assert!(matches!(
+            detect(Path::new("contact.json"), bytes),
+            Format::Amazon
+        ));
+    }
+}

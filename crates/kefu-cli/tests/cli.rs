@@ -520,8 +520,9 @@ fn vendor_csv_and_chat_files_are_detected_and_inspected() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    // Five vendor files (one call each) plus the CSV, GBK CSV, TSV and chat log.
-    assert!(results.len() >= 9, "{stdout}");
+    // Six vendor files (one call each; Contact Lens included) plus the CSV,
+    // GBK CSV, TSV and chat log.
+    assert!(results.len() >= 10, "{stdout}");
     assert!(results.iter().any(|r| r["channel"] == "chat"));
     // The GBK file reads as the same conversations as its UTF-8 twin.
     let utf8 = kefu(&["inspect", s(&ex.join("imports/turns.csv")), "-q"]);
@@ -539,7 +540,7 @@ fn vendor_csv_and_chat_files_are_detected_and_inspected() {
     let pattern = format!("{}/*.json", ex.join("vendors").display());
     let globbed = kefu(&["inspect", &pattern, "-q"]);
     assert!(globbed.status.success());
-    assert_eq!(String::from_utf8_lossy(&globbed.stdout).lines().count(), 5);
+    assert_eq!(String::from_utf8_lossy(&globbed.stdout).lines().count(), 6);
 }
 
 #[test]

@@ -15,13 +15,15 @@ use regex::Regex;
 use serde::{Serialize, Serializer};
 
 use crate::calendar::in_festival_period;
+use crate::chat::ChatProfile;
+use crate::guard::Guard;
 use crate::model::{Channel, Conversation, EndedBy, Role, Turn};
 use crate::normalize::{char_slice, normalize_phrase, NormalizedText};
 use crate::pack::{PackError, PackIssue, RegexMode, RoleFilter, Rule, RuleKind, RulePack, Scope};
 
 /// What a phrase means to the rule that listed it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Slot {
+pub(crate) enum Slot {
     /// `phrases` of forbidden/required, the response phrases of `response`.
     Phrase,
     /// `unless` of forbidden.
@@ -41,15 +43,22 @@ enum Slot {
 struct PatternUse {
     rule: u32,
     slot: Slot,
+    /// Index into `Inspector::guard_sets`, or `u32::MAX` when unguarded.
+    guard: u32,
+    /// An ambiguous phrase of a veto rule: counts, never vetoes.
+    weak: bool,
+    /// A forbidden phrase that is normal address on chat (`[chat] allow`).
+    chat_ok: bool,
 }
 
 /// A phrase hit in one turn, in normalised byte offsets.
 #[derive(Debug, Clone, Copy)]
-struct Hit {
-    turn: u32,
-    slot: Slot,
-    start: u32,
-    end: u32,
+pub(crate) struct Hit {
+    pub(crate) turn: u32,
+    pub(crate) slot: Slot,
+    pub(crate) start: u32,
+    pub(crate) end: u32,
+    pub(crate) weak: bool,
 }
 
 /// Per-rule data fixed at compile time.
@@ -71,7 +80,15 @@ pub struct Inspector {
     rules: Vec<CompiledRule>,
     automaton: Option<CharwiseDoubleArrayAhoCorasick<u32>>,
     uses: Vec<Vec<PatternUse>>,
+    /// The guards that apply to one (phrase, rule) pair.
+    guard_sets: Vec<Vec<Guard>>,
     manual: Vec<Arc<str>>,
+    /// The pack's centre time zone.
+    timezone: chrono::FixedOffset,
+    /// Per rule: a system turn (the platform's rating card) satisfies it on chat.
+    rating_card: Vec<bool>,
+    /// `[chat] continuation`, normalised.
+    continuation: Vec<String>,
 }
 
 impl std::fmt::Debug for Inspector {
@@ -103,6 +120,8 @@ pub struct Scratch {
     festival_memo: Vec<Option<(chrono::NaiveDate, u64)>>,
     /// Which turn `span_buf` holds.
     span_turn: Option<usize>,
+    /// The conversation is a chat excerpt that starts mid-session.
+    excerpt: bool,
 }
 
 impl Default for Scratch {
@@ -118,6 +137,7 @@ impl Default for Scratch {
             span_buf: NormalizedText::default(),
             span_turn: None,
             festival_memo: Vec::new(),
+            excerpt: false,
         }
     }
 }
@@ -235,7 +255,7 @@ fn filter_slot(filter: RoleFilter) -> usize {
 }
 
 /// Outcome of evaluating one rule.
-enum Outcome {
+pub(crate) enum Outcome {
     /// Rule does not concern this conversation (channel, time of day, no festival).
     Skipped,
     /// Rule needs data the conversation lacks.
@@ -245,12 +265,14 @@ enum Outcome {
 }
 
 /// A violation before scoring.
-struct Raw {
-    turn: Option<usize>,
+pub(crate) struct Raw {
+    pub(crate) turn: Option<usize>,
     /// Byte range in the conversation's normalised buffer.
-    span: Option<(usize, usize)>,
-    value: Option<f64>,
-    detail: Option<String>,
+    pub(crate) span: Option<(usize, usize)>,
+    pub(crate) value: Option<f64>,
+    pub(crate) detail: Option<String>,
+    /// From an ambiguous phrase: never vetoes.
+    pub(crate) weak: bool,
 }
 
 impl Raw {
@@ -260,6 +282,7 @@ impl Raw {
             span: None,
             value,
             detail: None,
+            weak: false,
         }
     }
 }
@@ -271,11 +294,46 @@ impl Inspector {
         let mut patterns: Vec<String> = Vec::new();
         let mut index: HashMap<String, usize> = HashMap::new();
         let mut uses: Vec<Vec<PatternUse>> = Vec::new();
-        let mut add = |phrase: &str, rule: usize, slot: Slot| {
+        let mut guard_sets: Vec<Vec<Guard>> = Vec::new();
+        let compiled_guards: Vec<Vec<Guard>> = pack
+            .rules
+            .iter()
+            .map(|r| {
+                r.guards
+                    .iter()
+                    .filter_map(|g| Guard::compile(g).ok())
+                    .collect()
+            })
+            .collect();
+        let chat_allow: Vec<String> = pack
+            .chat
+            .allow
+            .iter()
+            .map(|p| normalize_phrase(p))
+            .collect();
+        let mut add_use = |phrase: &str, rule: usize, slot: Slot, weak: bool| {
             let norm = normalize_phrase(phrase);
             if norm.is_empty() {
                 return;
             }
+            // Unless contexts are never guarded themselves.
+            let applicable: Vec<Guard> = match slot {
+                Slot::Unless | Slot::TriggerUnless => Vec::new(),
+                _ => compiled_guards[rule]
+                    .iter()
+                    .filter(|g| g.covers(&norm))
+                    .cloned()
+                    .collect(),
+            };
+            let guard = if applicable.is_empty() {
+                u32::MAX
+            } else {
+                guard_sets.push(applicable);
+                (guard_sets.len() - 1) as u32
+            };
+            let chat_ok = slot == Slot::Phrase
+                && matches!(pack.rules[rule].kind, RuleKind::Forbidden { .. })
+                && chat_allow.contains(&norm);
             let id = *index.entry(norm.clone()).or_insert_with(|| {
                 patterns.push(norm);
                 uses.push(Vec::new());
@@ -284,6 +342,9 @@ impl Inspector {
             let u = PatternUse {
                 rule: rule as u32,
                 slot,
+                guard,
+                weak,
+                chat_ok,
             };
             if !uses[id]
                 .iter()
@@ -292,16 +353,22 @@ impl Inspector {
                 uses[id].push(u);
             }
         };
+        let mut add = |phrase: &str, rule: usize, slot: Slot| add_use(phrase, rule, slot, false);
         let mut rules = Vec::new();
         let mut manual = Vec::new();
+        let mut weak_phrases = Vec::new();
         for (i, rule) in pack.rules.iter().enumerate() {
             let mut regex = None;
             match &rule.kind {
                 RuleKind::Forbidden {
-                    phrases, unless, ..
+                    phrases,
+                    unless,
+                    weak,
+                    ..
                 } => {
                     phrases.iter().for_each(|p| add(p, i, Slot::Phrase));
                     unless.iter().for_each(|p| add(p, i, Slot::Unless));
+                    weak_phrases.extend(weak.iter().map(|p| (p.clone(), i)));
                 }
                 RuleKind::Required { phrases, .. } => {
                     phrases.iter().for_each(|p| add(p, i, Slot::Phrase))
@@ -318,8 +385,13 @@ impl Inspector {
                         .for_each(|p| add(p, i, Slot::TriggerUnless));
                     response.iter().for_each(|p| add(p, i, Slot::Phrase));
                 }
-                RuleKind::Silence { hold_phrases, .. } => {
-                    hold_phrases.iter().for_each(|p| add(p, i, Slot::Hold))
+                RuleKind::Silence {
+                    hold_phrases,
+                    thanks_phrases,
+                    ..
+                } => {
+                    hold_phrases.iter().for_each(|p| add(p, i, Slot::Hold));
+                    thanks_phrases.iter().for_each(|p| add(p, i, Slot::Phrase));
                 }
                 RuleKind::HolidayGreeting { festivals, .. } => {
                     for (n, f) in festivals.iter().enumerate() {
@@ -335,8 +407,8 @@ impl Inspector {
                 RuleKind::Manual => manual.push(Arc::from(rule.id.as_str())),
                 RuleKind::Interrupt { .. }
                 | RuleKind::SpeechRate { .. }
-                | RuleKind::ResponseTime { .. }
-                | RuleKind::EndedBy => {}
+                | RuleKind::ResponseTime { .. } => {}
+                RuleKind::EndedBy { exempt } => exempt.iter().for_each(|p| add(p, i, Slot::Phrase)),
             }
             let evidence_group = regex
                 .as_ref()
@@ -349,6 +421,10 @@ impl Inspector {
                 rule: rule.clone(),
                 regex,
             });
+        }
+        // Weak phrases last, so a phrase listed in both tiers stays strong.
+        for (p, i) in weak_phrases {
+            add_use(&p, i, Slot::Phrase, true);
         }
         let automaton = if patterns.is_empty() {
             None
@@ -366,13 +442,24 @@ impl Inspector {
             )
         };
         let pack_label = Arc::from(format!("{}@{}", pack.meta.id, pack.meta.version));
+        let timezone = pack.timezone();
+        let rating_card = pack
+            .rules
+            .iter()
+            .map(|r| pack.chat.rating_card_rules.contains(&r.id))
+            .collect();
+        let continuation = pack.chat.normalized_continuation();
         Ok(Inspector {
             pack,
             pack_label,
             rules,
             automaton,
             uses,
+            guard_sets,
             manual,
+            timezone,
+            rating_card,
+            continuation,
         })
     }
 
@@ -480,7 +567,7 @@ impl Inspector {
             span: raw.span.map(|(s, e)| [s, e]),
             text,
             deduction,
-            veto: cr.rule.veto,
+            veto: cr.rule.veto && !raw.weak,
             message,
             value: raw.value,
         }
@@ -529,6 +616,17 @@ impl Inspector {
         scratch.role_counts[ANY] = n as u32;
         // One scan over the whole conversation; no phrase spans a turn
         // boundary because none contains NUL.
+        scratch.excerpt = ChatProfile::is_excerpt(
+            conv,
+            |t| {
+                scratch
+                    .turn_ranges
+                    .get(t)
+                    .map_or("", |&(a, b)| &scratch.norm.as_str()[a..b])
+            },
+            &self.continuation,
+        );
+        let is_chat = conv.channel == Channel::Chat;
         let Some(ac) = &self.automaton else { return };
         let mut t = 0usize;
         for m in ac.find_overlapping_iter(scratch.norm.as_str()) {
@@ -547,14 +645,29 @@ impl Inspector {
                     (_, Slot::Hold) => RoleFilter::Agent,
                     _ => rule.role,
                 };
-                if filter.admits(turn.role) {
-                    scratch.hits[u.rule as usize].push(Hit {
-                        turn: t as u32,
-                        slot: u.slot,
-                        start: m.start() as u32,
-                        end: m.end() as u32,
-                    });
+                let admitted = filter.admits(turn.role)
+                    || (turn.role == Role::System
+                        && is_chat
+                        && u.slot == Slot::Phrase
+                        && self.rating_card[u.rule as usize]);
+                if !admitted || (u.chat_ok && is_chat) {
+                    continue;
                 }
+                if let Some(guards) = self.guard_sets.get(u.guard as usize) {
+                    let (from, to) = scratch.turn_ranges[t];
+                    let text = &scratch.norm.as_str()[from..to];
+                    let (s, e) = (m.start() - from, m.end() - from);
+                    if guards.iter().any(|g| g.cancels(text, s, e)) {
+                        continue;
+                    }
+                }
+                scratch.hits[u.rule as usize].push(Hit {
+                    turn: t as u32,
+                    slot: u.slot,
+                    start: m.start() as u32,
+                    end: m.end() as u32,
+                    weak: u.weak,
+                });
             }
         }
     }
@@ -569,10 +682,20 @@ impl Inspector {
     ) -> Outcome {
         let rule = &cr.rule;
         if !rule.applies_to(conv.channel) {
+            // Listed, so a chat's report says which phone rules it skipped;
+            // manual rules are the reviewer's business either way.
+            return match rule.kind {
+                RuleKind::Manual => Outcome::Skipped,
+                _ => Outcome::NotApplicable,
+            };
+        }
+        if scratch.excerpt && session_edge_rule(&rule.kind) {
             return Outcome::Skipped;
         }
+        // Local time in the centre's zone, whatever offset the input carried.
+        let local_start = conv.started_at.map(|t| t.with_timezone(&self.timezone));
         if let Some(window) = rule.time_window {
-            let Some(at) = conv.started_at else {
+            let Some(at) = local_start else {
                 return Outcome::NotApplicable;
             };
             if !window.contains(at.hour() * 60 + at.minute()) {
@@ -601,6 +724,7 @@ impl Inspector {
                         span: Some((h.start as usize, h.end as usize)),
                         value: None,
                         detail: None,
+                        weak: h.weak,
                     });
                 }
                 scratch.chosen = chosen;
@@ -610,9 +734,12 @@ impl Inspector {
                 if scratch.role_counts[role] == 0 {
                     return Outcome::NotApplicable;
                 }
-                let found = hits
-                    .iter()
-                    .any(|h| h.slot == Slot::Phrase && in_scope(scratch, role, *scope, h.turn));
+                let card = self.rating_card[index];
+                let found = hits.iter().any(|h| {
+                    h.slot == Slot::Phrase
+                        && (in_scope(scratch, role, *scope, h.turn)
+                            || (card && conv.turns[h.turn as usize].role == Role::System))
+                });
                 if !found {
                     out.push(Raw::whole(None));
                 }
@@ -637,9 +764,35 @@ impl Inspector {
                 );
                 Outcome::Evaluated
             }
-            RuleKind::Silence { max_ms, .. } => silence(conv, rule.role, *max_ms, hits, out),
-            RuleKind::Interrupt { min_overlap_ms } => {
-                interrupt(conv, rule.role, *min_overlap_ms, out)
+            RuleKind::Silence {
+                max_ms,
+                hold_cap_ms,
+                thanks_phrases,
+                ..
+            } => {
+                if thanks_phrases.is_empty() {
+                    silence(conv, rule.role, *max_ms, *hold_cap_ms, hits, out)
+                } else {
+                    crate::wait::wait_thanks(conv, rule.role, *max_ms, hits, out)
+                }
+            }
+            RuleKind::Interrupt {
+                min_overlap_ms,
+                backchannels,
+                backchannel_max_chars,
+            } => {
+                let is_backchannel = |t: usize| {
+                    crate::wait::is_backchannel(
+                        scratch
+                            .turn_ranges
+                            .get(t)
+                            .map_or("", |&(a, b)| &scratch.norm.as_str()[a..b]),
+                        scratch.turn_content.get(t).copied().unwrap_or(u32::MAX) as usize,
+                        backchannels,
+                        *backchannel_max_chars,
+                    )
+                };
+                interrupt(conv, rule.role, *min_overlap_ms, is_backchannel, out)
             }
             RuleKind::SpeechRate {
                 min_cpm,
@@ -676,8 +829,12 @@ impl Inspector {
                 max_wait_ms,
                 max_reply_ms,
             } => response_time(conv, *max_wait_ms, *max_reply_ms, out),
-            RuleKind::EndedBy => match conv.ended_by {
+            RuleKind::EndedBy { .. } => match conv.ended_by {
                 None => Outcome::NotApplicable,
+                // The silent-call script lets the agent hang up.
+                Some(EndedBy::Agent) if hits.iter().any(|h| h.slot == Slot::Phrase) => {
+                    Outcome::Evaluated
+                }
                 Some(EndedBy::Agent) => {
                     out.push(Raw::whole(None));
                     Outcome::Evaluated
@@ -716,6 +873,7 @@ impl Inspector {
                                     span: Some((from + m.start(), from + m.end())),
                                     value: None,
                                     detail: None,
+                                    weak: false,
                                 });
                             }
                         }
@@ -728,6 +886,7 @@ impl Inspector {
                                     span: Some((from + m.start(), from + m.end())),
                                     value: None,
                                     detail: None,
+                                    weak: false,
                                 });
                             }
                         }
@@ -743,7 +902,7 @@ impl Inspector {
             }
             RuleKind::Manual => Outcome::Skipped,
             RuleKind::HolidayGreeting { festivals, scope } => {
-                let Some(at) = conv.started_at else {
+                let Some(at) = local_start else {
                     return Outcome::NotApplicable;
                 };
                 let date = at.date_naive();
@@ -826,7 +985,13 @@ impl Inspector {
             // Whether the responding side spoke at all after the trigger: a
             // customer's last words before hanging up (a final complaint, a
             // thank-you) leave the agent no turn to answer in.
-            let mut could_answer = same_turn_ok;
+            // A self-triggered rule answered in the same breath (policy
+            // apology, `within_turns = 1`) had its chance in the trigger turn
+            // itself, even when that turn is the last one.
+            let self_answerable = within == 1
+                && response_role.admits(trigger_turn_role)
+                && trigger_role.admits(trigger_turn_role);
+            let mut could_answer = same_turn_ok || self_answerable;
             if !answered {
                 let mut seen = 0usize;
                 for (t, later) in conv.turns.iter().enumerate().skip(turn as usize + 1) {
@@ -853,6 +1018,7 @@ impl Inspector {
                     span: Some((trig.start as usize, trig.end as usize)),
                     value: None,
                     detail: Some(within.to_string()),
+                    weak: false,
                 });
             }
         }
@@ -882,6 +1048,18 @@ fn original_span(
     scratch
         .span_buf
         .original_span(start.saturating_sub(from), end.saturating_sub(from))
+}
+
+/// Rules about the session's start or end (opening, greetings, closing,
+/// survey): they mean nothing on an excerpt that starts mid-session.
+fn session_edge_rule(kind: &RuleKind) -> bool {
+    match kind {
+        RuleKind::Required { scope, .. }
+        | RuleKind::Forbidden { scope, .. }
+        | RuleKind::Regex { scope, .. } => !matches!(scope, Scope::All),
+        RuleKind::HolidayGreeting { .. } => true,
+        _ => false,
+    }
 }
 
 /// Whether turn `t` lies in `scope`, counted in turns of role slot `role`.
@@ -940,6 +1118,7 @@ fn silence(
     conv: &Conversation<'_>,
     role: RoleFilter,
     max_ms: u64,
+    hold_cap_ms: Option<u64>,
     hits: &[Hit],
     out: &mut Vec<Raw>,
 ) -> Outcome {
@@ -957,16 +1136,18 @@ fn silence(
         if let Some(prev_end) = latest_end {
             let gap = start.saturating_sub(prev_end);
             if gap > max_ms && role.admits(turn.role) {
-                let excused = last_agent_turn.is_some_and(|a| {
-                    hits.iter()
-                        .any(|h| h.slot == Slot::Hold && h.turn as usize == a)
-                });
+                let excused = gap <= hold_cap_ms.unwrap_or(u64::MAX)
+                    && last_agent_turn.is_some_and(|a| {
+                        hits.iter()
+                            .any(|h| h.slot == Slot::Hold && h.turn as usize == a)
+                    });
                 if !excused {
                     out.push(Raw {
                         turn: Some(t),
                         span: None,
                         value: Some(gap as f64),
                         detail: None,
+                        weak: false,
                     });
                 }
             }
@@ -987,6 +1168,7 @@ fn interrupt(
     conv: &Conversation<'_>,
     role: RoleFilter,
     min_overlap_ms: u64,
+    is_backchannel: impl Fn(usize) -> bool,
     out: &mut Vec<Raw>,
 ) -> Outcome {
     let mut judged = false;
@@ -1003,12 +1185,13 @@ fn interrupt(
             if let Some(o) = other {
                 if let (Some(os), Some(oe)) = (o.start_ms, o.end_ms) {
                     judged = true;
-                    if start >= os && start + min_overlap_ms < oe {
+                    if start >= os && start + min_overlap_ms < oe && !is_backchannel(t) {
                         out.push(Raw {
                             turn: Some(t),
                             span: None,
                             value: Some((oe - start) as f64),
                             detail: None,
+                            weak: false,
                         });
                     }
                 }
@@ -1060,6 +1243,7 @@ fn response_time(
                                 span: None,
                                 value: Some(delay as f64),
                                 detail: Some("reply".into()),
+                                weak: false,
                             });
                         }
                     }
@@ -1153,7 +1337,7 @@ fn render_message(
                 )
             }
         }
-        RuleKind::EndedBy => format!("{}：坐席先结束了会话", rule.name),
+        RuleKind::EndedBy { .. } => format!("{}：坐席先结束了会话", rule.name),
         RuleKind::Regex { mode, .. } => match mode {
             RegexMode::Forbid => format!("{}：「{}」", rule.name, text),
             RegexMode::Require => format!("{}：未出现规定内容", rule.name),

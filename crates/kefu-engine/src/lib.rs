@@ -7,12 +7,15 @@
 
 pub mod calendar;
 pub mod cases;
+pub mod chat;
+pub mod guard;
 pub mod inspect;
 pub mod lenient;
 pub mod model;
 pub mod normalize;
 pub mod pack;
 pub mod review;
+mod wait;
 
 pub use inspect::{Finding, Inspection, Inspector, Scratch};
 pub use model::{Channel, Conversation, EndedBy, Meta, Role, Turn};

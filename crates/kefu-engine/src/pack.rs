@@ -64,6 +64,8 @@ struct PackSpec {
     dimensions: Vec<Spanned<DimensionSpec>>,
     #[serde(default)]
     rules: Vec<Spanned<RuleSpec>>,
+    #[serde(default)]
+    chat: crate::chat::ChatProfile,
 }
 
 /// Who a pack is and which version produced a result.
@@ -81,6 +83,37 @@ pub struct PackMeta {
     /// Free text for the people who maintain the pack.
     #[serde(default)]
     pub description: String,
+    /// The centre's time zone as a UTC offset (`+08:00`, the default; `Z`
+    /// or `+00:00` for UTC). Time-of-day and festival rules read
+    /// `started_at` converted to it, whatever offset the input carried.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<String>,
+}
+
+/// The default centre time zone: China Standard Time.
+pub const DEFAULT_TIMEZONE: &str = "+08:00";
+
+/// Parses `+08:00`, `-05:30`, `+0800`, `Z` or `UTC`.
+pub fn parse_offset(s: &str) -> Option<chrono::FixedOffset> {
+    let s = s.trim();
+    if s.eq_ignore_ascii_case("z") || s.eq_ignore_ascii_case("utc") {
+        return chrono::FixedOffset::east_opt(0);
+    }
+    let (sign, rest) = match s.as_bytes().first()? {
+        b'+' => (1, &s[1..]),
+        b'-' => (-1, &s[1..]),
+        _ => return None,
+    };
+    let (h, m) = match rest.split_once(':') {
+        Some((h, m)) => (h, m),
+        None if rest.len() == 4 => rest.split_at(2),
+        None => (rest, "0"),
+    };
+    let (h, m): (i32, i32) = (h.parse().ok()?, m.parse().ok()?);
+    if !(0..=14).contains(&h) || !(0..60).contains(&m) {
+        return None;
+    }
+    chrono::FixedOffset::east_opt(sign * (h * 3600 + m * 60))
 }
 
 /// The scoring template of a pack.
@@ -118,8 +151,8 @@ fn default_pass_mark() -> f64 {
 fn default_grades() -> Vec<Grade> {
     [
         ("优秀", 90.0),
-        ("良好", 80.0),
-        ("合格", 60.0),
+        ("良好", 85.0),
+        ("合格", 80.0),
         ("不合格", 0.0),
     ]
     .into_iter()
@@ -227,6 +260,12 @@ struct RuleSpec {
     phrases: Option<Vec<String>>,
     #[serde(default)]
     unless: Option<Vec<String>>,
+    // forbidden: phrases that count but never veto (ambiguous tier)
+    #[serde(default)]
+    weak: Option<Vec<String>>,
+    // any phrase kind: contexts that cancel a hit
+    #[serde(default)]
+    guards: Option<Vec<crate::guard::GuardSpec>>,
     #[serde(default)]
     first_turns: Option<usize>,
     #[serde(default)]
@@ -245,9 +284,20 @@ struct RuleSpec {
     max_ms: Option<u64>,
     #[serde(default)]
     hold_phrases: Option<Vec<String>>,
+    #[serde(default)]
+    hold_cap_ms: Option<u64>,
+    #[serde(default)]
+    thanks_phrases: Option<Vec<String>>,
     // interrupt
     #[serde(default)]
     min_overlap_ms: Option<u64>,
+    #[serde(default)]
+    backchannels: Option<Vec<String>>,
+    #[serde(default)]
+    backchannel_max_chars: Option<usize>,
+    // ended_by
+    #[serde(default)]
+    exempt_phrases: Option<Vec<String>>,
     // speech_rate
     #[serde(default)]
     min_cpm: Option<f64>,
@@ -384,6 +434,9 @@ pub enum RuleKind {
         phrases: Vec<String>,
         /// Longer phrases that make a hit harmless when they contain it.
         unless: Vec<String>,
+        /// Phrases that are violations but too ambiguous to veto: on a veto
+        /// rule, only hits of `phrases` veto.
+        weak: Vec<String>,
         /// Which turns are looked at.
         scope: Scope,
     },
@@ -414,12 +467,26 @@ pub enum RuleKind {
         max_ms: u64,
         /// Hold notices that excuse a gap.
         hold_phrases: Vec<String>,
+        /// A hold notice excuses a gap only up to this long; a longer wait
+        /// needs a renewed notice (请您再稍等).
+        hold_cap_ms: Option<u64>,
+        /// When set, the rule checks waits instead of silence: every gap of
+        /// at least `max_ms` before a turn of the role must be followed by one
+        /// of these phrases in that turn or the next one of the role (thanks
+        /// for waiting), unless a hold notice announced it (the `hold` rule
+        /// judges those).
+        thanks_phrases: Vec<String>,
     },
     /// The role must not start speaking more than `min_overlap_ms` before the
     /// other party's turn ends.
     Interrupt {
         /// Tolerated overlap.
         min_overlap_ms: u64,
+        /// Short acknowledgements (嗯, 好的, 明白) that are listening cues,
+        /// not interruptions, when a turn consists only of them.
+        backchannels: Vec<String>,
+        /// Longest backchannel turn in content characters.
+        backchannel_max_chars: usize,
     },
     /// Characters per minute of the role must lie in `[min_cpm, max_cpm]`.
     SpeechRate {
@@ -438,7 +505,11 @@ pub enum RuleKind {
         max_reply_ms: Option<u64>,
     },
     /// The agent must not be the one who ends the conversation.
-    EndedBy,
+    EndedBy {
+        /// Agent phrases that excuse hanging up first (the silent-call
+        /// script: 听不到您的声音…请您稍后再拨).
+        exempt: Vec<String>,
+    },
     /// A regular expression, forbidden or required, over normalised text.
     Regex {
         /// The pattern as written.
@@ -470,7 +541,7 @@ impl RuleKind {
             RuleKind::Interrupt { .. } => "interrupt",
             RuleKind::SpeechRate { .. } => "speech_rate",
             RuleKind::ResponseTime { .. } => "response_time",
-            RuleKind::EndedBy => "ended_by",
+            RuleKind::EndedBy { .. } => "ended_by",
             RuleKind::Regex { .. } => "regex",
             RuleKind::Manual => "manual",
             RuleKind::HolidayGreeting { .. } => "holiday_greeting",
@@ -503,6 +574,8 @@ pub struct Rule {
     pub source: Option<String>,
     /// Local time-of-day window outside which the rule does not apply.
     pub time_window: Option<TimeWindow>,
+    /// Contexts that cancel a phrase, trigger or hold-notice hit.
+    pub guards: Vec<crate::guard::GuardSpec>,
     /// 1-based line of the rule in its pack file, for error messages.
     pub line: usize,
     /// What it checks.
@@ -530,6 +603,8 @@ pub struct RulePack {
     pub rules: Vec<Rule>,
     /// Ids of rules written in the pack but switched off.
     pub disabled: Vec<String>,
+    /// The e-commerce chat profile (`[chat]`).
+    pub chat: crate::chat::ChatProfile,
 }
 
 /// 1-based line number of a byte offset.
@@ -577,6 +652,16 @@ impl RulePack {
                 description: d.description,
             });
         }
+        if let Some(tz) = &spec.pack.timezone {
+            if parse_offset(tz).is_none() {
+                issues.push(PackIssue {
+                    line: 0,
+                    message: format!(
+                        "pack.timezone {tz:?} is not a UTC offset such as \"+08:00\" or \"Z\""
+                    ),
+                });
+            }
+        }
         let scoring = spec.scoring;
         if scoring.base.is_nan() || scoring.base <= 0.0 {
             issues.push(PackIssue {
@@ -593,6 +678,7 @@ impl RulePack {
                 ),
             });
         }
+        issues.extend(grade_issues(&scoring));
         let mut rules = Vec::new();
         let mut disabled = Vec::new();
         let mut ids = HashSet::new();
@@ -623,7 +709,18 @@ impl RulePack {
             dimensions,
             rules,
             disabled,
+            chat: spec.chat,
         })
+    }
+
+    /// The centre's time zone (`[pack] timezone`, default `+08:00`).
+    pub fn timezone(&self) -> chrono::FixedOffset {
+        self.meta
+            .timezone
+            .as_deref()
+            .and_then(parse_offset)
+            .or_else(|| parse_offset(DEFAULT_TIMEZONE))
+            .unwrap_or_else(|| chrono::FixedOffset::east_opt(0).expect("UTC is valid"))
     }
 
     /// The grade band of a score.
@@ -637,23 +734,74 @@ impl RulePack {
     }
 }
 
+/// Grades must agree with the pass mark: the pass mark is a grade boundary
+/// (or lies at or below every grade), so no grade holds both passing and
+/// failing scores — a 合格 from 60 under a pass mark of 80 would call a
+/// failed conversation 合格.
+fn grade_issues(scoring: &ScoringSpec) -> Vec<PackIssue> {
+    let mut issues = Vec::new();
+    let mut mins: Vec<f64> = scoring.grades.iter().map(|g| g.min).collect();
+    mins.sort_by(f64::total_cmp);
+    let pass = scoring.pass_mark;
+    for g in &scoring.grades {
+        if !g.min.is_finite() {
+            issues.push(PackIssue {
+                line: 0,
+                message: format!("grade `{}`: min must be a number", g.name),
+            });
+            continue;
+        }
+        // The grade's band is [min, next higher min).
+        let upper = mins
+            .iter()
+            .copied()
+            .find(|&m| m > g.min)
+            .unwrap_or(f64::INFINITY);
+        if g.min < pass && upper > pass {
+            issues.push(PackIssue {
+                line: 0,
+                message: format!(
+                    "grade `{}` starts at {} below pass_mark {} but reaches above it: it would \
+                     hold both failed and passed conversations; start a grade at {}",
+                    g.name, g.min, pass, pass
+                ),
+            });
+        }
+    }
+    issues
+}
+
 /// Field names that each kind accepts beyond the common ones.
 fn kind_fields(kind: &str) -> Option<&'static [&'static str]> {
     Some(match kind {
-        "forbidden" => &["phrases", "unless", "first_turns", "last_turns"],
-        "required" => &["phrases", "first_turns", "last_turns"],
+        "forbidden" => &[
+            "phrases",
+            "unless",
+            "weak",
+            "guards",
+            "first_turns",
+            "last_turns",
+        ],
+        "required" => &["phrases", "guards", "first_turns", "last_turns"],
         "response" => &[
             "trigger",
             "trigger_unless",
             "trigger_role",
             "phrases",
+            "guards",
             "within_turns",
         ],
-        "silence" => &["max_ms", "hold_phrases"],
-        "interrupt" => &["min_overlap_ms"],
+        "silence" => &[
+            "max_ms",
+            "hold_phrases",
+            "hold_cap_ms",
+            "thanks_phrases",
+            "guards",
+        ],
+        "interrupt" => &["min_overlap_ms", "backchannels", "backchannel_max_chars"],
         "speech_rate" => &["min_cpm", "max_cpm", "min_speech_ms"],
         "response_time" => &["max_wait_ms", "max_reply_ms"],
-        "ended_by" => &[],
+        "ended_by" => &["exempt_phrases"],
         "regex" => &["pattern", "mode", "first_turns", "last_turns"],
         "manual" => &[],
         "holiday_greeting" => &["festivals", "first_turns"],
@@ -671,6 +819,8 @@ fn fields_set(r: &RuleSpec) -> Vec<&'static str> {
     };
     mark(r.phrases.is_some(), "phrases");
     mark(r.unless.is_some(), "unless");
+    mark(r.weak.is_some(), "weak");
+    mark(r.guards.is_some(), "guards");
     mark(r.first_turns.is_some(), "first_turns");
     mark(r.last_turns.is_some(), "last_turns");
     mark(r.trigger.is_some(), "trigger");
@@ -679,7 +829,12 @@ fn fields_set(r: &RuleSpec) -> Vec<&'static str> {
     mark(r.within_turns.is_some(), "within_turns");
     mark(r.max_ms.is_some(), "max_ms");
     mark(r.hold_phrases.is_some(), "hold_phrases");
+    mark(r.hold_cap_ms.is_some(), "hold_cap_ms");
+    mark(r.thanks_phrases.is_some(), "thanks_phrases");
     mark(r.min_overlap_ms.is_some(), "min_overlap_ms");
+    mark(r.backchannels.is_some(), "backchannels");
+    mark(r.backchannel_max_chars.is_some(), "backchannel_max_chars");
+    mark(r.exempt_phrases.is_some(), "exempt_phrases");
     mark(r.min_cpm.is_some(), "min_cpm");
     mark(r.max_cpm.is_some(), "max_cpm");
     mark(r.min_speech_ms.is_some(), "min_speech_ms");
@@ -814,6 +969,7 @@ fn validate_rule(
         "forbidden" => RuleKind::Forbidden {
             phrases: phrases_of("phrases", r.phrases.clone(), true),
             unless: phrases_of("unless", r.unless.clone(), false),
+            weak: phrases_of("weak", r.weak.clone(), false),
             scope,
         },
         "required" => RuleKind::Required {
@@ -830,9 +986,13 @@ fn validate_rule(
         "silence" => RuleKind::Silence {
             max_ms: r.max_ms.unwrap_or(10_000),
             hold_phrases: phrases_of("hold_phrases", r.hold_phrases.clone(), false),
+            hold_cap_ms: r.hold_cap_ms,
+            thanks_phrases: phrases_of("thanks_phrases", r.thanks_phrases.clone(), false),
         },
         "interrupt" => RuleKind::Interrupt {
             min_overlap_ms: r.min_overlap_ms.unwrap_or(500),
+            backchannels: phrases_of("backchannels", r.backchannels.clone(), false),
+            backchannel_max_chars: r.backchannel_max_chars.unwrap_or(4),
         },
         "speech_rate" => {
             let (min_cpm, max_cpm) = (r.min_cpm.unwrap_or(0.0), r.max_cpm.unwrap_or(f64::MAX));
@@ -867,7 +1027,9 @@ fn validate_rule(
                 max_reply_ms: r.max_reply_ms,
             }
         }
-        "ended_by" => RuleKind::EndedBy,
+        "ended_by" => RuleKind::EndedBy {
+            exempt: phrases_of("exempt_phrases", r.exempt_phrases.clone(), false),
+        },
         "regex" => {
             let pattern = r.pattern.clone().unwrap_or_default();
             if pattern.is_empty() {
@@ -923,6 +1085,15 @@ fn validate_rule(
         }
         _ => unreachable!("kind_fields accepted the kind"),
     };
+    let guards = r.guards.clone().unwrap_or_default();
+    for g in &guards {
+        if let Err(e) = crate::guard::Guard::compile(g) {
+            issues.push(PackIssue {
+                line,
+                message: format!("rule `{id}`: {e}"),
+            });
+        }
+    }
     let rule = Rule {
         id: r.id,
         name: if r.name.is_empty() {
@@ -939,6 +1110,7 @@ fn validate_rule(
         message: r.message,
         source: r.source,
         time_window,
+        guards,
         line,
         kind,
     };

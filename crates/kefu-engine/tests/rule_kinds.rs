@@ -682,3 +682,32 @@ pattern = "[^x]{3}好"
     );
     assert_eq!(r.findings[1].text.as_deref(), Some("abc好"));
 }
+
+/// Issue 12 item 4: grades must agree with the pass mark.
+#[test]
+fn grades_that_straddle_the_pass_mark_are_rejected() {
+    let pack = |grades: &str| {
+        format!(
+            "[pack]\nid = \"t\"\n[scoring]\npass_mark = 80\ngrades = [{grades}]\n\
+             [[rules]]\nid = \"r\"\ndimension = \"d\"\nkind = \"ended_by\"\n"
+        )
+    };
+    let bad = RulePack::from_toml(&pack(
+        "{ name = \"良好\", min = 85 }, { name = \"合格\", min = 60 }, { name = \"不合格\", min = 0 }",
+    ))
+    .expect_err("合格 from 60 under pass mark 80");
+    assert!(
+        bad.issues
+            .iter()
+            .any(|i| i.message.contains("合格") && i.message.contains("pass_mark")),
+        "{bad}"
+    );
+    RulePack::from_toml(&pack(
+        "{ name = \"良好\", min = 85 }, { name = \"合格\", min = 80 }, { name = \"不合格\", min = 0 }",
+    ))
+    .expect("合格 from the pass mark");
+    let default = RulePack::default_zh_cn().expect("default pack");
+    let pass = default.scoring.pass_mark;
+    assert_eq!(default.grade(pass), Some("合格"));
+    assert_eq!(default.grade(pass - 0.5), Some("不合格"));
+}

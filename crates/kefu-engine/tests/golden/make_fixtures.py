@@ -1365,7 +1365,7 @@ conv("g-074", "chat", "2026-08-13T13:00:00+08:00", ("a-75", "温馨"), ("u-75750
     A("请问还有其他问题吗？"),
     C("没有了"),
     A(BYE_CHAT),
-], [], timings=False, wait=None, na=["response_time"])
+], [], timings=False, wait=None, na=["response_time", "ended_by", "hold", "interrupt", "job_number", "silence", "speech_rate", "wait_thanks"])
 
 # The customer gave up in the IVR: no agent turn at all.
 conv("g-075", "phone", "2026-07-02T20:15:00+08:00", ("a-00", "未接通"), ("u-75010", "沈涛"), [
@@ -1554,7 +1554,7 @@ conv("g-085", "phone", "2026-06-03T09:20:00+08:00", ("a-85", "詹明"), ("u-8506
     C("没有了"),
     A(SURVEY_PHONE + BYE_PHONE),
     C("好的再见"),
-], [], timings=False, wait=5000, na=["interrupt", "silence", "speech_rate"])
+], [], timings=False, wait=5000, na=["interrupt", "silence", "speech_rate", "wait_thanks"])
 
 # A long troubleshooting call, handled well apart from one 对对对.
 conv("g-088", "phone", "2027-06-22T10:00:00+08:00", ("a-88", "雷婷"), ("u-88311", "邵建华"), [

@@ -14,8 +14,15 @@
 //! `--agent-channel` is not needed. Offsets are milliseconds.
 //! `ConversationCharacteristics` is kept whole in the conversation metadata,
 //! with its main figures also under stable keys (see docs/formats.md). The
-//! id is `JobName` when present. Amazon Connect Contact Lens exports share
-//! this shape and are read the same way.
+//! id is `JobName` when present.
+//!
+//! Amazon Connect Contact Lens output is read too: its segments carry
+//! `ParticipantId` instead of `ParticipantRole`, and the top-level
+//! `Participants` list maps each id to a role
+//! (`{"ParticipantId":"4f1c…","ParticipantRole":"AGENT"}`); an id not in the
+//! list is read as a role name itself (`"AGENT"`). The id is then
+//! `CustomerMetadata.ContactId`, and `LoudnessScore` is accepted for
+//! `LoudnessScores`.
 
 use std::borrow::Cow;
 
@@ -37,7 +44,26 @@ pub fn read(source_name: &str, bytes: &[u8], opts: &ImportOptions) -> Imported {
 /// Analytics output: a `Transcript` array whose segments carry
 /// `ParticipantRole`.
 pub fn detect(json: &Value) -> bool {
-    vendor::vendor_of(json) == Some(vendor::Vendor::Amazon)
+    vendor::vendor_of(json) == Some(vendor::Vendor::Amazon) || is_contact_lens(json)
+}
+
+/// Contact Lens: a `Transcript` whose first segment has `ParticipantId` and
+/// `Content`, next to a top-level `Participants` list.
+fn is_contact_lens(json: &Value) -> bool {
+    let obj = match json {
+        Value::Array(items) => items.first(),
+        v => Some(v),
+    };
+    let Some(obj) = obj.and_then(Value::as_object) else {
+        return false;
+    };
+    let segment = obj
+        .get("Transcript")
+        .and_then(Value::as_array)
+        .and_then(|t| t.first())
+        .and_then(Value::as_object);
+    matches!(obj.get("Participants"), Some(Value::Array(_)))
+        && segment.is_some_and(|s| s.contains_key("ParticipantId") && s.contains_key("Content"))
 }
 
 #[derive(Deserialize)]
@@ -62,9 +88,31 @@ struct Doc<'a> {
     conversation_characteristics: Option<&'a RawValue>,
     #[serde(borrow, default)]
     categories: Option<Categories<'a>>,
+    /// Maps Contact Lens `ParticipantId`s to roles.
+    #[serde(borrow, default)]
+    participants: Option<Vec<Participant<'a>>>,
+    /// Contact Lens: `ContactId` names the conversation.
+    #[serde(borrow, default)]
+    customer_metadata: Option<CustomerMetadata<'a>>,
     /// Standard (non-analytics) Transcribe output, for a better message.
     #[serde(rename = "results", default)]
     standard_results: Option<serde::de::IgnoredAny>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase", expecting = "a `Participants` entry object")]
+struct Participant<'a> {
+    #[serde(borrow, default, deserialize_with = "lenient::opt_text")]
+    participant_id: Option<Cow<'a, str>>,
+    #[serde(borrow, default, deserialize_with = "lenient::opt_text")]
+    participant_role: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase", expecting = "the `CustomerMetadata` object")]
+struct CustomerMetadata<'a> {
+    #[serde(borrow, default, deserialize_with = "lenient::opt_text")]
+    contact_id: Option<Cow<'a, str>>,
 }
 
 #[derive(Deserialize)]
@@ -91,7 +139,7 @@ struct Segment<'a> {
     end_offset_millis: Option<u64>,
     #[serde(borrow, default, deserialize_with = "lenient::opt_text")]
     sentiment: Option<Cow<'a, str>>,
-    #[serde(default)]
+    #[serde(default, alias = "LoudnessScore")]
     loudness_scores: Option<Vec<Option<f64>>>,
     #[serde(borrow, default)]
     issues_detected: Option<&'a RawValue>,
@@ -140,18 +188,33 @@ fn parse_record(text: &str) -> Result<Parsed, Fail> {
         )));
     };
 
+    // Contact Lens: ParticipantId -> ParticipantRole.
+    let roles: Vec<(Cow<'_, str>, Cow<'_, str>)> = doc
+        .participants
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|p| Some((p.participant_id?, p.participant_role?)))
+        .collect();
     let mut turns = Vec::with_capacity(segments.len());
     for (i, seg) in segments.into_iter().enumerate() {
         let n = i + 1;
-        let Some(label) = seg.participant_role else {
-            return Err(Fail::Msg(format!(
-                "segment {n} has no `ParticipantRole`: not Call Analytics output"
-            )));
+        let label = match (&seg.participant_role, &seg.participant_id) {
+            (Some(r), _) => r.clone(),
+            (None, Some(id)) => roles
+                .iter()
+                .find(|(pid, _)| pid.trim() == id.trim())
+                .map_or_else(|| id.clone(), |(_, r)| r.clone()),
+            (None, None) => {
+                return Err(Fail::Msg(format!(
+                    "segment {n} has neither `ParticipantRole` nor `ParticipantId`: not Call \
+                     Analytics or Contact Lens output"
+                )))
+            }
         };
         let Some(role) = role(&label) else {
             return Err(Fail::Msg(format!(
-                "segment {n} has an unknown `ParticipantRole` {label:?} (expected AGENT or \
-                 CUSTOMER)"
+                "segment {n} has an unknown participant {label:?} (expected AGENT or \
+                 CUSTOMER, directly or through `Participants`)"
             )));
         };
         if seg.begin_offset_millis.is_none() {
@@ -216,8 +279,11 @@ fn parse_record(text: &str) -> Result<Parsed, Fail> {
         .channel
         .as_deref()
         .is_some_and(|c| c.eq_ignore_ascii_case("CHAT"));
-    let has_id = doc.job_name.is_some();
-    let mut conv = conversation(doc.job_name, turns, meta);
+    let id = doc
+        .job_name
+        .or_else(|| doc.customer_metadata.and_then(|m| m.contact_id));
+    let has_id = id.is_some();
+    let mut conv = conversation(id, turns, meta);
     if chat {
         conv.channel = Channel::Chat;
     }
