@@ -2,9 +2,9 @@
 
 mod accounts;
 mod bench;
-mod dupes;
 mod defaults;
 mod demo;
+mod dupes;
 mod formats;
 mod pipeline;
 mod report;

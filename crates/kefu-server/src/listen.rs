@@ -17,10 +17,10 @@ use std::time::Duration;
 
 use axum::extract::ConnectInfo;
 use axum::Router;
-use tower::Service;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
+use tower::Service;
 
 /// Connection limits of [`crate::serve_with_limits`].
 #[derive(Debug, Clone, Copy)]
