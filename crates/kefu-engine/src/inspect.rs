@@ -194,7 +194,8 @@ pub struct Inspection {
     pub agent_name: Option<String>,
     /// Channel of the conversation.
     pub channel: Channel,
-    /// When the conversation started, when known.
+    /// When the conversation started, when known, in the pack's time zone
+    /// (the centre's clock, whatever offset the input carried).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub started_at: Option<chrono::DateTime<chrono::FixedOffset>>,
     /// Final score.
@@ -530,7 +531,7 @@ impl Inspector {
             agent_id: conv.agent_id.as_deref().map(str::to_string),
             agent_name: conv.agent_name.as_deref().map(str::to_string),
             channel: conv.channel,
-            started_at: conv.started_at,
+            started_at: conv.started_at.map(|t| t.with_timezone(&self.timezone)),
             score,
             grade: self.pack.grade(score).map(str::to_string),
             passed: !veto && score >= self.pack.scoring.pass_mark,

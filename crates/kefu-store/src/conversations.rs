@@ -67,8 +67,9 @@ pub struct ImportItem {
 /// Facts about a conversation that KPIs count, copied onto its results.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ConversationFacts {
-    /// Local calendar day of the start (days since 1970-01-01 in the
-    /// conversation's own UTC offset); `None` without a start time.
+    /// Calendar day of the start in the rule pack's time zone (days since
+    /// 1970-01-01), so a UTC export counts on the same KPI days as the same
+    /// data stamped +08:00; `None` without a start time.
     pub local_day: Option<i64>,
     /// Wait before an agent answered, ms.
     pub wait_ms: Option<i64>,
@@ -81,8 +82,9 @@ pub struct ConversationFacts {
 }
 
 impl ConversationFacts {
-    /// Reads the facts off a conversation.
-    pub fn of(conv: &Conversation<'_>) -> ConversationFacts {
+    /// Reads the facts off a conversation and its inspection (whose start
+    /// time is already in the pack's time zone).
+    pub fn of(conv: &Conversation<'_>, inspection: &Inspection) -> ConversationFacts {
         use kefu_engine::Role;
         let flag = |key: &str| conv.meta.get(key).and_then(serde_json::Value::as_bool);
         let has_agent_turn = conv
@@ -102,7 +104,7 @@ impl ConversationFacts {
             .filter(|v| (0.0..=10.0).contains(v))
             .map(|v| v.round() as i64);
         ConversationFacts {
-            local_day: conv.started_at.map(|t| local_day(t.naive_local().date())),
+            local_day: inspection.started_at.map(|t| local_day(t.date_naive())),
             wait_ms: conv.wait_ms.map(|w| i64::try_from(w).unwrap_or(i64::MAX)),
             answered,
             satisfaction,
@@ -132,6 +134,7 @@ impl ImportItem {
             None => pack(&serde_json::to_vec(conv).unwrap_or_default()),
         };
         let result = pack(&serde_json::to_vec(&inspection).unwrap_or_default());
+        let facts = ConversationFacts::of(conv, &inspection);
         ImportItem {
             id: conv.id.to_string(),
             channel: conv.channel.as_str(),
@@ -153,7 +156,7 @@ impl ImportItem {
             record,
             inspection,
             result,
-            facts: ConversationFacts::of(conv),
+            facts,
             text: crate::search::transcript_text(conv),
         }
     }
@@ -429,11 +432,11 @@ impl Store {
                 let record: Vec<u8> = row.try_get("record").context("conversations.record")?;
                 let json = unpack(&record).unwrap_or_default();
                 match serde_json::from_slice::<Conversation<'_>>(&json) {
-                    Ok(conv) => results.push((
-                        inspector.inspect(&conv, &mut scratch),
-                        ConversationFacts::of(&conv),
-                        current.is_some(),
-                    )),
+                    Ok(conv) => {
+                        let inspection = inspector.inspect(&conv, &mut scratch);
+                        let facts = ConversationFacts::of(&conv, &inspection);
+                        results.push((inspection, facts, current.is_some()));
+                    }
                     Err(e) => {
                         tracing::warn!(conversation = %id, error = %e, "stored conversation unreadable");
                         outcome.unreadable += 1;
@@ -886,4 +889,43 @@ async fn insert_inspections(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// KPI days follow the pack's time zone (+08:00 by default), not the
+    /// offset the export happened to carry: the same instant stamped `Z`,
+    /// `+08:00` or as Unix milliseconds lands on the same day.
+    #[test]
+    fn kpi_day_is_the_packs_day_whatever_the_input_offset() {
+        let pack = kefu_engine::RulePack::default_zh_cn().expect("default pack");
+        let inspector = Inspector::new(pack).expect("compiles");
+        let mut scratch = Scratch::default();
+        let mut day_of = |started_at: serde_json::Value| {
+            let line = serde_json::json!({
+                "id": "tz-1",
+                "channel": "phone",
+                "started_at": started_at,
+                "turns": [{"role": "agent", "text": "您好"}],
+            })
+            .to_string();
+            let conv: Conversation<'_> = serde_json::from_str(&line).expect("parses");
+            let item = ImportItem::new(&conv, Some(&line), inspector.inspect(&conv, &mut scratch));
+            item.facts.local_day.and_then(day_date)
+        };
+        let first_of_december = chrono::NaiveDate::from_ymd_opt(2026, 12, 1);
+        // 2026-11-30 17:30 UTC is 2026-12-01 01:30 in China.
+        assert_eq!(day_of("2026-11-30T17:30:00Z".into()), first_of_december);
+        assert_eq!(
+            day_of("2026-11-30T17:30:00+00:00".into()),
+            first_of_december
+        );
+        assert_eq!(
+            day_of("2026-12-01T01:30:00+08:00".into()),
+            first_of_december
+        );
+        assert_eq!(day_of(1_796_059_800_000i64.into()), first_of_december);
+    }
 }
