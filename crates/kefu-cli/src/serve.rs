@@ -28,6 +28,58 @@ pub struct ServeArgs {
     /// could send those headers.
     #[arg(long)]
     trust_proxy: bool,
+    /// Most connections open at once; more wait in the kernel's queue.
+    /// Default: $KEFU_MAX_CONNECTIONS, else 4096.
+    #[arg(long)]
+    max_connections: Option<usize>,
+    /// Seconds a client has to send a complete request head (also the idle
+    /// time of a kept-alive connection). Default: $KEFU_HEADER_TIMEOUT,
+    /// else 10.
+    #[arg(long)]
+    header_timeout: Option<u64>,
+    /// Seconds a client has to send a whole request body; then 408.
+    /// Default: $KEFU_BODY_TIMEOUT, else 30.
+    #[arg(long)]
+    body_timeout: Option<u64>,
+}
+
+/// A flag, else the environment variable `var`, else `None`; a variable
+/// that is not a positive number is an error, not silently ignored.
+fn flag_or_env<T: std::str::FromStr + PartialOrd + From<u8>>(
+    flag: Option<T>,
+    var: &str,
+) -> anyhow::Result<Option<T>> {
+    let value = match flag {
+        Some(v) => Some(v),
+        None => match std::env::var(var) {
+            Ok(v) if !v.trim().is_empty() => Some(
+                v.trim()
+                    .parse::<T>()
+                    .map_err(|_| anyhow::anyhow!("{var}={v} is not a whole number"))?,
+            ),
+            _ => None,
+        },
+    };
+    if value.as_ref().is_some_and(|v| *v < T::from(1)) {
+        anyhow::bail!("{var} (or its flag) must be at least 1");
+    }
+    Ok(value)
+}
+
+/// The connection limits of `kefu serve`, from flags, environment and
+/// defaults.
+fn limits(args: &ServeArgs) -> anyhow::Result<kefu_server::Limits> {
+    let mut limits = kefu_server::Limits::default();
+    if let Some(n) = flag_or_env(args.max_connections, "KEFU_MAX_CONNECTIONS")? {
+        limits.max_connections = n;
+    }
+    if let Some(s) = flag_or_env(args.header_timeout, "KEFU_HEADER_TIMEOUT")? {
+        limits.header_read_timeout = std::time::Duration::from_secs(s);
+    }
+    if let Some(s) = flag_or_env(args.body_timeout, "KEFU_BODY_TIMEOUT")? {
+        limits.body_timeout = std::time::Duration::from_secs(s);
+    }
+    Ok(limits)
 }
 
 #[derive(clap::Subcommand)]
@@ -125,6 +177,13 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         }
     };
     let pack_given = args.pack.is_some();
+    let limits = match limits(&args) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("{e}");
+            return Ok(ExitCode::from(EXIT_UNUSABLE));
+        }
+    };
     let listen = args
         .listen
         .or_else(|| std::env::var("KEFU_LISTEN").ok().filter(|v| !v.is_empty()))
@@ -191,7 +250,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
                 }
             })
         };
-        kefu_server::serve(listener, state, async {
+        kefu_server::serve_with_limits(listener, state, limits, async {
             let _ = tokio::signal::ctrl_c().await;
         })
         .await?;

@@ -342,3 +342,19 @@ fn record_and_file_size_limits_are_configurable_with_clear_errors() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn serve_refuses_unusable_connection_limits() {
+    let out = kefu(&["serve", "--header-timeout", "0", "--listen", "127.0.0.1:0"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("KEFU_HEADER_TIMEOUT"), "{err}");
+    let out = Command::new(env!("CARGO_BIN_EXE_kefu"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("KEFU_MAX_CONNECTIONS", "many")
+        .output()
+        .expect("kefu runs");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("KEFU_MAX_CONNECTIONS=many"), "{err}");
+}

@@ -6,6 +6,7 @@
 //! `kefu serve` processes can share one PostgreSQL database.
 
 mod auth;
+mod body_timeout;
 mod complaints;
 mod conversations;
 mod created;
@@ -341,5 +342,6 @@ pub async fn serve_with_limits(
     limits: Limits,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    listen::serve(listener, router(state), limits, shutdown).await
+    let app = body_timeout::layer(router(state), limits.body_timeout);
+    listen::serve(listener, app, limits, shutdown).await
 }

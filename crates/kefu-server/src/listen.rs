@@ -8,6 +8,8 @@
 //!   head within [`Limits::header_read_timeout`] is disconnected. Hyper runs
 //!   this timer whenever the connection waits for a request head, so it is
 //!   also the idle timeout of keep-alive connections between requests.
+//! - A body deadline: a body not received within [`Limits::body_timeout`]
+//!   answers 408 (see `body_timeout`).
 //! - Handlers are bounded by the router's request timeout; bodies by the
 //!   per-route body limits (see `router`).
 
@@ -30,15 +32,20 @@ pub struct Limits {
     /// Longest wait for a complete request head, idle keep-alive time
     /// included.
     pub header_read_timeout: Duration,
+    /// Longest wait for a whole request body, from the request head on;
+    /// then `408` (shorter than the 120 s handler timeout).
+    pub body_timeout: Duration,
 }
 
 impl Default for Limits {
     /// 4096 connections (well below common file-descriptor limits once the
-    /// database pool and files are counted) and 10 s for a request head.
+    /// database pool and files are counted), 10 s for a request head and
+    /// 30 s for a body.
     fn default() -> Self {
         Limits {
             max_connections: 4096,
             header_read_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(30),
         }
     }
 }

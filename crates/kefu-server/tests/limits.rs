@@ -83,6 +83,7 @@ async fn idle_sockets_beyond_the_cap_are_timed_out_and_health_recovers() {
     let limits = Limits {
         max_connections: 16,
         header_read_timeout: Duration::from_secs(1),
+        ..Limits::default()
     };
     let (addr, stop, _db) = start("limits-cap", limits).await;
     let mut idle = Vec::new();
@@ -107,6 +108,7 @@ async fn a_slow_header_is_cut_off() {
     let limits = Limits {
         max_connections: 64,
         header_read_timeout: Duration::from_secs(1),
+        ..Limits::default()
     };
     let (addr, stop, _db) = start("limits-slow", limits).await;
     let mut slow = TcpStream::connect(&addr).await.expect("connect");
@@ -179,5 +181,44 @@ async fn login_bodies_are_small_and_hashing_is_bounded() {
         peak <= kefu_service::hashing::max_in_flight(),
         "{peak} hashes at once"
     );
+    let _ = stop.send(());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_body_gets_408_at_the_body_deadline() {
+    let limits = Limits {
+        body_timeout: Duration::from_secs(2),
+        ..Limits::default()
+    };
+    let (addr, stop, _db) = start("limits-slow-body", limits).await;
+    let mut slow = TcpStream::connect(&addr).await.expect("connect");
+    slow.write_all(
+        b"POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 60\r\n\r\n{\"user\":",
+    )
+    .await
+    .expect("write");
+    // Drip a byte now and then, each well within the header timeout: only
+    // the body deadline can end this.
+    let drip = async {
+        for _ in 0..50 {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            if slow.write_all(b" ").await.is_err() {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(4), drip).await;
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(20), slow.read_to_end(&mut out)).await;
+    let text = String::from_utf8_lossy(&out);
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    // A normal body is unaffected.
+    let r = reqwest::Client::new()
+        .post(format!("http://{addr}/api/v1/auth/login"))
+        .json(&serde_json::json!({"user": "admin", "password": "admin-pass-1"}))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(r.status(), StatusCode::OK);
     let _ = stop.send(());
 }

@@ -1022,6 +1022,189 @@ async fn admin_manages_users() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_account_controls_and_own_password() {
+    for app in App::both("web_accounts").await {
+        let admin = app.login("admin", "admin-pass-1").await;
+        let (status, _, html) = app.get(Some(&admin), "/admin/users/a-07").await;
+        assert_eq!(status, StatusCode::OK, "{html}");
+        assert!(html.contains("id=\"reset-password\""), "{html}");
+        let token = csrf(&html);
+
+        // An agent reaches none of it, even with its own valid CSRF token.
+        let agent = app.login("a-07", "agent-pass-07").await;
+        let (status, _, html) = app.get(Some(&agent), "/account/password").await;
+        assert_eq!(status, StatusCode::OK);
+        let agent_token = csrf(&html);
+        let (status, _, _) = app.get(Some(&agent), "/admin/users/a-11").await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        for (path, form) in [
+            (
+                "/admin/users/a-11/password",
+                vec![("password", "agent-takes-over-1")],
+            ),
+            ("/admin/users/a-07/role", vec![("role", "admin")]),
+            ("/admin/users/a-11/logout-all", vec![]),
+            ("/admin/users/a-11/tokens/1/revoke", vec![]),
+        ] {
+            let mut form = form;
+            form.push(("_csrf", &agent_token));
+            let (status, _, _) = app.post(Some(&agent), path, &form).await;
+            assert_eq!(status, StatusCode::FORBIDDEN, "{path}");
+        }
+        // Without the CSRF token even an admin is refused.
+        let (status, _, _) = app
+            .post(
+                Some(&admin),
+                "/admin/users/a-07/password",
+                &[("password", "a-fine-new-pass-7")],
+            )
+            .await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "no CSRF token");
+
+        // A weak password shows the policy message (zh and en) and changes
+        // nothing.
+        let (status, _, html) = app
+            .post(
+                Some(&admin),
+                "/admin/users/a-07/password",
+                &[("_csrf", &token), ("password", "Password1")],
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(html.contains("这个密码太常见，请换一个。"), "{html}");
+        let (status, _, html) = app
+            .post(
+                Some(&admin),
+                "/admin/users/a-07/password?lang=en",
+                &[("_csrf", &token), ("password", "a-07")],
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            html.contains("The password must have 8 to 1024 characters."),
+            "{html}"
+        );
+        let (status, _, _) = app.get(Some(&agent), "/conversations").await;
+        assert_eq!(status, StatusCode::OK, "the agent's session lives on");
+        app.login("a-07", "agent-pass-07").await;
+
+        // A reset ends the old sessions and the new password signs in.
+        let (status, headers, _) = app
+            .post(
+                Some(&admin),
+                "/admin/users/a-07/password",
+                &[("_csrf", &token), ("password", "客服新密码-07")],
+            )
+            .await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        assert_eq!(headers[LOCATION], "/admin/users/a-07?done=password_reset");
+        let (status, _, _) = app.get(Some(&agent), "/conversations").await;
+        assert_eq!(status, StatusCode::SEE_OTHER, "old session ended");
+        let agent = app.login("a-07", "客服新密码-07").await;
+
+        // The user changes their own password: the old one is required.
+        let (_, _, html) = app.get(Some(&agent), "/account/password").await;
+        let agent_token = csrf(&html);
+        let (status, _, html) = app
+            .post(
+                Some(&agent),
+                "/account/password",
+                &[
+                    ("_csrf", &agent_token),
+                    ("old", "agent-pass-07"),
+                    ("new", "my-own-pass-077"),
+                    ("repeat", "my-own-pass-077"),
+                ],
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(html.contains("当前密码不正确。"), "{html}");
+        let (status, headers, _) = app
+            .post(
+                Some(&agent),
+                "/account/password",
+                &[
+                    ("_csrf", &agent_token),
+                    ("old", "客服新密码-07"),
+                    ("new", "my-own-pass-077"),
+                    ("repeat", "my-own-pass-077"),
+                ],
+            )
+            .await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        assert_eq!(headers[LOCATION], "/login?done=password_changed");
+        app.login("a-07", "my-own-pass-077").await;
+
+        // A role change takes effect at once: the old session ends, the new
+        // one has the new role.
+        let other = app.login("a-11", "agent-pass-11").await;
+        let (status, _, _) = app.get(Some(&other), "/admin").await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        let (status, headers, _) = app
+            .post(
+                Some(&admin),
+                "/admin/users/a-11/role",
+                &[("_csrf", &token), ("role", "admin")],
+            )
+            .await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        assert_eq!(headers[LOCATION], "/admin/users/a-11?done=role_changed");
+        let (status, _, _) = app.get(Some(&other), "/admin").await;
+        assert_eq!(status, StatusCode::SEE_OTHER, "old session ended");
+        let other = app.login("a-11", "agent-pass-11").await;
+        let (status, _, _) = app.get(Some(&other), "/admin").await;
+        assert_eq!(status, StatusCode::OK, "now an admin");
+        let (status, _, _) = app
+            .post(
+                Some(&admin),
+                "/admin/users/admin/role",
+                &[("_csrf", &token), ("role", "agent")],
+            )
+            .await;
+        assert_eq!(status, StatusCode::CONFLICT, "not one's own role");
+
+        // Ending all sessions signs the user out everywhere.
+        let (status, _, _) = app
+            .post(
+                Some(&admin),
+                "/admin/users/a-11/logout-all",
+                &[("_csrf", &token)],
+            )
+            .await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        let (status, _, _) = app.get(Some(&other), "/admin").await;
+        assert_eq!(status, StatusCode::SEE_OTHER, "signed out");
+
+        // A revoked API token stops working.
+        let (api, info) =
+            kefu_service::auth::create_api_token(&app.store, "a-11", "crm-sync", 1_700_000_000_000)
+                .await
+                .expect("token");
+        let api_get = || {
+            app.http
+                .get(format!("{}/api/v1/conversations", app.base))
+                .bearer_auth(&api)
+                .send()
+        };
+        assert_eq!(api_get().await.expect("GET").status(), StatusCode::OK);
+        let (_, _, html) = app.get(Some(&admin), "/admin/users/a-11").await;
+        assert!(html.contains("crm-sync"), "token listed");
+        let (status, _, _) = app
+            .post(
+                Some(&admin),
+                &format!("/admin/users/a-11/tokens/{}/revoke", info.id),
+                &[("_csrf", &token)],
+            )
+            .await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        assert_eq!(
+            api_get().await.expect("GET").status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn overview_shows_kpis_trends_rules_and_scores() {
     for app in App::both("web_overview").await {
         let token = app.api_token("admin", "admin-pass-1").await;

@@ -49,33 +49,73 @@ const COMMON_PASSWORDS: &[&str] = &[
     "asdfghjk",
 ];
 
-/// Checks a new password for `user_id`: 8–1024 characters, not the user
-/// name (in any case, or reversed), not one character repeated, not in the
-/// built-in list of common passwords.
-pub fn check_password_policy(user_id: &str, password: &str) -> Result<(), Error> {
-    auth::validate_password(password)?;
+/// Why a password breaks the policy (for a localised message; the
+/// service's own error text is English).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PasswordIssue {
+    /// Fewer than 8 or more than 1024 characters.
+    Length,
+    /// The user name, in any case, or reversed.
+    UserName,
+    /// One character repeated.
+    Repeated,
+    /// In the built-in list of common passwords.
+    Common,
+}
+
+impl PasswordIssue {
+    /// A stable name (`length`, `user_name`, `repeated`, `common`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PasswordIssue::Length => "length",
+            PasswordIssue::UserName => "user_name",
+            PasswordIssue::Repeated => "repeated",
+            PasswordIssue::Common => "common",
+        }
+    }
+}
+
+/// The first rule of the policy that `password` breaks for `user_id`, if
+/// any (see [`check_password_policy`]).
+pub fn password_issue(user_id: &str, password: &str) -> Option<PasswordIssue> {
+    if auth::validate_password(password).is_err() {
+        return Some(PasswordIssue::Length);
+    }
     let lower = password.trim().to_lowercase();
     let id = user_id.trim().to_lowercase();
     let reversed: String = id.chars().rev().collect();
     if !id.is_empty() && (lower == id || lower == reversed) {
-        return Err(Error::Invalid(
-            "the password must not be the user name".into(),
-        ));
+        return Some(PasswordIssue::UserName);
     }
     let mut chars = password.chars();
     if let Some(first) = chars.next() {
         if chars.all(|c| c == first) {
-            return Err(Error::Invalid(
-                "the password must not be one character repeated".into(),
-            ));
+            return Some(PasswordIssue::Repeated);
         }
     }
     if COMMON_PASSWORDS.contains(&lower.as_str()) {
-        return Err(Error::Invalid(
-            "this password is too common; choose another".into(),
-        ));
+        return Some(PasswordIssue::Common);
     }
-    Ok(())
+    None
+}
+
+/// Checks a new password for `user_id`: 8–1024 characters, not the user
+/// name (in any case, or reversed), not one character repeated, not in the
+/// built-in list of common passwords.
+pub fn check_password_policy(user_id: &str, password: &str) -> Result<(), Error> {
+    match password_issue(user_id, password) {
+        None => Ok(()),
+        Some(PasswordIssue::Length) => auth::validate_password(password),
+        Some(PasswordIssue::UserName) => Err(Error::Invalid(
+            "the password must not be the user name".into(),
+        )),
+        Some(PasswordIssue::Repeated) => Err(Error::Invalid(
+            "the password must not be one character repeated".into(),
+        )),
+        Some(PasswordIssue::Common) => Err(Error::Invalid(
+            "this password is too common; choose another".into(),
+        )),
+    }
 }
 
 /// Who changes an account: a user id and role, or the command line
@@ -249,6 +289,11 @@ mod tests {
             );
         }
         assert!(check_password_policy("a-07", "correct horse battery").is_ok());
+        assert_eq!(
+            password_issue("a-07", "PASSWORD1"),
+            Some(PasswordIssue::Common)
+        );
+        assert_eq!(password_issue("a-07", "7o-a"), Some(PasswordIssue::Length));
         assert!(check_password_policy("a-07", "客服密码很安全的").is_ok());
     }
 }

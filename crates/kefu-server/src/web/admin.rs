@@ -23,6 +23,8 @@ struct UserRow {
     team: String,
     active: bool,
     action: String,
+    /// The user's account controls.
+    href: String,
     is_me: bool,
 }
 
@@ -74,6 +76,7 @@ async fn admin_page(
         .iter()
         .map(|u| UserRow {
             action: super::urls::user_active(&u.id),
+            href: format!("/admin/users/{}", super::urls::segment(&u.id)),
             is_me: u.id == page.user.id(),
             id: u.id.clone(),
             name: u.display_name.clone(),

@@ -60,6 +60,11 @@ pub const NOTICES: &[&str] = &[
     "user_added",
     "user_activated",
     "user_deactivated",
+    "password_reset",
+    "password_changed",
+    "role_changed",
+    "sessions_ended",
+    "token_revoked",
 ];
 
 /// Key of a complaint state.

@@ -39,6 +39,7 @@
 //! `format!("/…/{id}")` or `{{ id }}` in a template): ids from imported
 //! files contain `#`, `?`, `/`, `%`, spaces and Chinese.
 
+mod accounts;
 mod admin;
 pub mod assets;
 pub mod charts;
@@ -104,6 +105,18 @@ pub fn router() -> Router<AppState> {
         .route("/admin/users", post(admin::add_user))
         .route("/admin/settings", get(settings::page).post(settings::save))
         .route("/admin/users/{id}/active", post(admin::set_active))
+        .route("/admin/users/{id}", get(accounts::user))
+        .route("/admin/users/{id}/password", post(accounts::reset_password))
+        .route("/admin/users/{id}/role", post(accounts::change_role))
+        .route("/admin/users/{id}/logout-all", post(accounts::logout_all))
+        .route(
+            "/admin/users/{id}/tokens/{token}/revoke",
+            post(accounts::revoke_token),
+        )
+        .route(
+            "/account/password",
+            get(accounts::password_form).post(accounts::change_own_password),
+        )
         .fallback(not_found)
         .layer(middleware::from_fn(web_layer))
 }
