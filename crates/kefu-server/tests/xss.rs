@@ -305,6 +305,16 @@ async fn scenario(base: &str, c: &Client, driver: &Driver, http: &reqwest::Clien
     )
     .await?;
     let appeal_id = appeal["id"].as_i64().ok_or("no appeal id")?;
+    // The review queue lists the unreviewed conversation.
+    api(
+        http,
+        base,
+        &admin,
+        Method::POST,
+        "/review-queue",
+        json!({"period": "2026-03", "rate": 1.0}),
+    )
+    .await?;
     let complaint = json!({
         "id": "",
         "conversation_id": ODD_ID,
@@ -343,7 +353,7 @@ async fn scenario(base: &str, c: &Client, driver: &Driver, http: &reqwest::Clien
         ),
         (format!("/conversations/{}", enc(JS_ID)), vec![JS_ID, script]),
         ("/conversations/xss-agent".to_string(), vec![AGENT, script]),
-        ("/review".to_string(), vec![]),
+        ("/review".to_string(), vec!["xss-agent"]),
         ("/appeals".to_string(), vec![ODD_ID, script]),
         (format!("/appeals/{appeal_id}"), vec![ODD_ID, script]),
         ("/agents?period=2026-03".to_string(), vec![AGENT]),
