@@ -351,16 +351,25 @@ async fn scenario(base: &str, c: &Client, driver: &Driver, http: &reqwest::Clien
             format!("/conversations/{}", enc(ODD_ID)),
             vec![ODD_ID, script, img, "javascript:window.__xss=5"],
         ),
-        (format!("/conversations/{}", enc(JS_ID)), vec![JS_ID, script]),
+        (
+            format!("/conversations/{}", enc(JS_ID)),
+            vec![JS_ID, script],
+        ),
         ("/conversations/xss-agent".to_string(), vec![AGENT, script]),
         ("/review".to_string(), vec!["xss-agent"]),
         ("/appeals".to_string(), vec![ODD_ID, script]),
         (format!("/appeals/{appeal_id}"), vec![ODD_ID, script]),
         ("/agents?period=2026-03".to_string(), vec![AGENT]),
-        (format!("/agents/{}?period=2026-03", enc(AGENT)), vec![AGENT]),
+        (
+            format!("/agents/{}?period=2026-03", enc(AGENT)),
+            vec![AGENT],
+        ),
         ("/agents/a-07?period=2026-03".to_string(), vec![]),
         ("/complaints".to_string(), vec![script]),
-        (format!("/complaints/{}", enc(&complaint_id)), vec![script, img]),
+        (
+            format!("/complaints/{}", enc(&complaint_id)),
+            vec![script, img],
+        ),
         ("/packs".to_string(), vec![]),
         ("/admin".to_string(), vec![]),
     ] {
@@ -419,7 +428,13 @@ async fn scenario(base: &str, c: &Client, driver: &Driver, http: &reqwest::Clien
     // Every dashboard page sends a strict CSP (no inline script).
     b.login("admin", "admin-pass-1").await?;
     let cookies = b.cookie_header().await?;
-    for path in ["/", "/conversations", "/complaints", "/packs/editor", "/login"] {
+    for path in [
+        "/",
+        "/conversations",
+        "/complaints",
+        "/packs/editor",
+        "/login",
+    ] {
         let r = http
             .get(format!("{base}{path}"))
             .header("cookie", &cookies)
