@@ -379,12 +379,18 @@ async fn scenario(base: &str, c: &Client, driver: &Driver, http: &reqwest::Clien
         ("/review".to_string(), vec!["xss-agent"]),
         ("/appeals".to_string(), vec![ODD_ID, script]),
         (format!("/appeals/{appeal_id}"), vec![ODD_ID, script]),
-        ("/agents?period=2026-03".to_string(), vec![AGENT]),
+        (
+            "/agents?period=2026-03".to_string(),
+            vec![AGENT, "window.__xss=1"],
+        ),
         (
             format!("/agents/{}?period=2026-03", enc(AGENT)),
             vec![AGENT],
         ),
-        ("/agents/a-07?period=2026-03".to_string(), vec![]),
+        (
+            "/agents/a-07?period=2026-03".to_string(),
+            vec!["window.__xss=1"],
+        ),
         ("/complaints".to_string(), vec![script]),
         (
             format!("/complaints/{}", enc(&complaint_id)),
