@@ -1201,6 +1201,30 @@ async fn admin_account_controls_and_own_password() {
             api_get().await.expect("GET").status(),
             StatusCode::UNAUTHORIZED
         );
+
+        // Each change is in the audit log with who made it; the refused
+        // weak passwords are not.
+        let trail = |id: &'static str| {
+            let store = app.store.clone();
+            async move {
+                store
+                    .audit_trail("user", id)
+                    .await
+                    .expect("audit")
+                    .into_iter()
+                    .map(|e| (e.actor_id, e.action))
+                    .collect::<Vec<_>>()
+            }
+        };
+        assert_eq!(
+            trail("a-07").await,
+            vec![
+                ("admin".to_string(), "password_changed".to_string()),
+                ("a-07".to_string(), "password_changed".to_string()),
+            ]
+        );
+        let actions: Vec<String> = trail("a-11").await.into_iter().map(|(_, a)| a).collect();
+        assert_eq!(actions, ["role_changed", "sessions_ended", "token_revoked"]);
     }
 }
 
