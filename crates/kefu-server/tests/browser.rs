@@ -16,18 +16,17 @@
 
 use std::collections::{BTreeSet, HashSet};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use fantoccini::{Client, ClientBuilder, Locator};
+use fantoccini::{Client, Locator};
 use kefu_service::auth::Role;
 use kefu_store::testing::TestDb;
 
 mod common;
+mod webdriver;
 use serde_json::{json, Value};
+use webdriver::{Driver, Res};
 
-const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
-const CHROMIUM: &str = "/usr/bin/chromium";
 const FIXTURES: &str = include_str!("../../kefu-engine/tests/golden/conversations.jsonl");
 
 /// Users of every role: (id, role, password).
@@ -85,54 +84,6 @@ fn failing(id: &str, agent: &str) -> Value {
 /// An id with every character that breaks an unescaped URL: `#` (cuts
 /// the URL), `?`, `/`, `%`, a space and Chinese.
 const ODD_ID: &str = "taobao-chat#3 a/b?c=1%25 客服 中文";
-
-type Res<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
-
-/// chromedriver, killed when dropped.
-struct Driver {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> Res<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
-}
-
-async fn start_driver(http: &reqwest::Client) -> Res<Driver> {
-    let port = free_port()?;
-    let child = Command::new(CHROMEDRIVER)
-        .arg(format!("--port={port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()?;
-    let driver = Driver {
-        child,
-        url: format!("http://127.0.0.1:{port}"),
-    };
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        if let Ok(r) = http.get(format!("{}/status", driver.url)).send().await {
-            if let Ok(v) = r.json::<Value>().await {
-                if v["value"]["ready"] == json!(true) {
-                    return Ok(driver);
-                }
-            }
-        }
-        if Instant::now() > deadline {
-            return Err("chromedriver did not start".into());
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
 
 struct App {
     base: String,
@@ -465,21 +416,7 @@ async fn odd_id_review(c: &Client, k: &mut Checker) -> Res<()> {
 }
 
 async fn run(app: &App, driver: &Driver, http: &reqwest::Client) -> Res<()> {
-    let mut caps = serde_json::Map::new();
-    caps.insert("browserName".into(), json!("chrome"));
-    caps.insert(
-        "goog:chromeOptions".into(),
-        json!({
-            "binary": CHROMIUM,
-            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                     "--window-size=1280,900", "--lang=zh-CN", "--no-first-run"],
-        }),
-    );
-    caps.insert("goog:loggingPrefs".into(), json!({"browser": "ALL"}));
-    let c = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-        .capabilities(caps)
-        .connect(&driver.url)
-        .await?;
+    let c = driver.session().await?;
     let result = scenario(app, &c, driver, http).await;
     let _ = c.close().await;
     result
@@ -846,17 +783,13 @@ async fn scenario(app: &App, c: &Client, driver: &Driver, http: &reqwest::Client
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dashboard_in_a_real_browser() {
-    if !Path::new(CHROMEDRIVER).exists() || !Path::new(CHROMIUM).exists() {
-        eprintln!(
-            "NOTICE: {CHROMEDRIVER} or {CHROMIUM} is missing (Debian packages chromium, chromium-driver): \
-             skipping the browser test"
-        );
+    if !webdriver::available("the browser test") {
         return;
     }
     let started = Instant::now();
     let app = start_app().await;
     let http = reqwest::Client::new();
-    let driver = start_driver(&http).await.expect("chromedriver");
+    let driver = Driver::start(&http).await.expect("chromedriver");
     let outcome = run(&app, &driver, &http).await;
     drop(driver);
     if let Err(e) = outcome {

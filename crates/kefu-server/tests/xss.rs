@@ -10,21 +10,16 @@
 //! Needs `/usr/bin/chromium` and `/usr/bin/chromedriver`, like
 //! `browser.rs`; without them the test prints a notice and passes.
 
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use fantoccini::{Client, ClientBuilder, Locator};
+use fantoccini::{Client, Locator};
 use kefu_service::auth::Role;
 use kefu_store::testing::TestDb;
 use serde_json::{json, Value};
 
 mod common;
-
-const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
-const CHROMIUM: &str = "/usr/bin/chromium";
-
-type Res<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
+mod webdriver;
+use webdriver::{Driver, Res};
 
 /// Element content: a script block, an image whose error handler runs, an
 /// attribute break-out, a quote break-out and a `javascript:` URL.
@@ -74,48 +69,6 @@ fn conversation(id: &str, agent: &str) -> Value {
             {"role": "agent", "text": "好的。", "start_ms": 19000, "end_ms": 21000}
         ]
     })
-}
-
-/// chromedriver, killed when dropped.
-struct Driver {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-async fn start_driver(http: &reqwest::Client) -> Res<Driver> {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
-    let child = Command::new(CHROMEDRIVER)
-        .arg(format!("--port={port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()?;
-    let driver = Driver {
-        child,
-        url: format!("http://127.0.0.1:{port}"),
-    };
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        if let Ok(r) = http.get(format!("{}/status", driver.url)).send().await {
-            if let Ok(v) = r.json::<Value>().await {
-                if v["value"]["ready"] == json!(true) {
-                    return Ok(driver);
-                }
-            }
-        }
-        if Instant::now() > deadline {
-            return Err("chromedriver did not start".into());
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 /// What a page looks like to a script: whether a payload ran, injected
@@ -517,21 +470,7 @@ async fn wait_for(c: &Client, css: &str) -> Res<()> {
 }
 
 async fn run(base: &str, driver: &Driver, http: &reqwest::Client) -> Res<()> {
-    let mut caps = serde_json::Map::new();
-    caps.insert("browserName".into(), json!("chrome"));
-    caps.insert(
-        "goog:chromeOptions".into(),
-        json!({
-            "binary": CHROMIUM,
-            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                     "--window-size=1280,900", "--lang=zh-CN", "--no-first-run"],
-        }),
-    );
-    caps.insert("goog:loggingPrefs".into(), json!({"browser": "ALL"}));
-    let c = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-        .capabilities(caps)
-        .connect(&driver.url)
-        .await?;
+    let c = driver.session().await?;
     let result = scenario(base, &c, driver, http).await;
     let _ = c.close().await;
     result
@@ -539,8 +478,7 @@ async fn run(base: &str, driver: &Driver, http: &reqwest::Client) -> Res<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stored_payloads_never_run() {
-    if !Path::new(CHROMEDRIVER).exists() || !Path::new(CHROMIUM).exists() {
-        eprintln!("NOTICE: {CHROMEDRIVER} or {CHROMIUM} is missing: skipping the XSS test");
+    if !webdriver::available("the XSS test") {
         return;
     }
     // User names are payloads too (the header shows them).
@@ -549,7 +487,7 @@ async fn stored_payloads_never_run() {
     })
     .await;
     let http = reqwest::Client::new();
-    let driver = start_driver(&http).await.expect("chromedriver");
+    let driver = Driver::start(&http).await.expect("chromedriver");
     let outcome = run(&server.base, &driver, &http).await;
     drop(driver);
     if let Err(e) = outcome {

@@ -1,0 +1,103 @@
+//! A headless Chromium driven through chromedriver (WebDriver, fantoccini),
+//! shared by the browser suites (`browser.rs`, `xss.rs`).
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder};
+use serde_json::{json, Value};
+
+/// Errors of a browser scenario: anything, with its message.
+pub type Res<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
+
+/// Debian's chromedriver (package chromium-driver).
+pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+/// Debian's Chromium (package chromium).
+pub const CHROMIUM: &str = "/usr/bin/chromium";
+
+/// Whether Chromium and chromedriver are installed; prints a notice naming
+/// the skipped suite when they are not (`.ci/run` installs them).
+pub fn available(suite: &str) -> bool {
+    let ok = Path::new(CHROMEDRIVER).exists() && Path::new(CHROMIUM).exists();
+    if !ok {
+        eprintln!(
+            "NOTICE: {CHROMEDRIVER} or {CHROMIUM} is missing (Debian packages chromium, \
+             chromium-driver): skipping {suite}"
+        );
+    }
+    ok
+}
+
+/// A free loopback port.
+pub fn free_port() -> Res<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+/// chromedriver, killed when dropped.
+pub struct Driver {
+    child: Child,
+    /// Where it listens.
+    pub url: String,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Driver {
+    /// Starts chromedriver on a free port and waits until it is ready.
+    pub async fn start(http: &reqwest::Client) -> Res<Driver> {
+        let port = free_port()?;
+        let child = Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()?;
+        let driver = Driver {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        };
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Ok(r) = http.get(format!("{}/status", driver.url)).send().await {
+                if let Ok(v) = r.json::<Value>().await {
+                    if v["value"]["ready"] == json!(true) {
+                        return Ok(driver);
+                    }
+                }
+            }
+            if Instant::now() > deadline {
+                return Err("chromedriver did not start".into());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// A new headless Chromium session (Chinese locale, browser log kept so
+    /// scenarios can read console errors and CSP violations).
+    pub async fn session(&self) -> Res<Client> {
+        let mut caps = serde_json::Map::new();
+        caps.insert("browserName".into(), json!("chrome"));
+        caps.insert(
+            "goog:chromeOptions".into(),
+            json!({
+                "binary": CHROMIUM,
+                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                         "--window-size=1280,900", "--lang=zh-CN", "--no-first-run"],
+            }),
+        );
+        caps.insert("goog:loggingPrefs".into(), json!({"browser": "ALL"}));
+        Ok(
+            ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+                .capabilities(caps)
+                .connect(&self.url)
+                .await?,
+        )
+    }
+}
