@@ -290,7 +290,7 @@ fn add_complaints(url: &str, records: &[Value]) -> anyhow::Result<usize> {
         .build()?;
     rt.block_on(async {
         let store = kefu_store::Store::open(url).await?;
-        let svc = kefu_service::complaints::ComplaintService::new(store.clone());
+        let svc = kefu_service::complaint::ComplaintService::new(store.clone());
         let boss = Actor::new("demo-supervisor", ActorRole::Supervisor);
         let mut count = 0;
         for (i, conv) in failing.iter().enumerate() {

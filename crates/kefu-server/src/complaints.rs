@@ -9,9 +9,8 @@ use kefu_service::auth::{self as users, Role};
 use kefu_service::complaint::{
     Actor, ActorRole, Assignee, Command, ComplaintState, NewComplaint, Priority, RevisitOutcome,
 };
-use kefu_service::complaints::{
-    ComplaintFilter, ComplaintService, MetRateGrouping, SlaFilter, SlaSettings,
-};
+use kefu_service::complaint::{ComplaintFilter, ComplaintService, SlaFilter};
+use kefu_service::sla::{MetRateGrouping, SlaSettings};
 use serde::Deserialize;
 use serde_json::{json, Value};
 

@@ -297,7 +297,7 @@ pub fn spawn_sla_scanner(
     every: Duration,
     node_id: String,
 ) -> tokio::task::JoinHandle<()> {
-    let service = kefu_service::complaints::ComplaintService::new(state.store.clone());
+    let service = kefu_service::complaint::ComplaintService::new(state.store.clone());
     let state = state.clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);

@@ -5,7 +5,6 @@
 pub mod accounts;
 pub mod auth;
 pub mod complaint;
-pub mod complaints;
 pub mod error;
 pub mod hashing;
 pub mod kpi;

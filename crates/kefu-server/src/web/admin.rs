@@ -6,7 +6,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use chrono::TimeDelta;
 use kefu_service::auth::{self as users, NewUser, Role};
-use kefu_service::complaints::ComplaintService;
+use kefu_service::complaint::ComplaintService;
 
 use super::i18n::msg;
 use super::labels;

@@ -11,9 +11,7 @@ use kefu_service::complaint::{
     Actor, ActorRole, Assignee, Command, CommandKind, ComplaintState, Customer, KeyFact,
     KeyFactKind, NewComplaint, Priority, ReopenTarget, RevisitOutcome,
 };
-use kefu_service::complaints::{
-    ComplaintFilter, ComplaintService, ComplaintSummary, ComplaintView,
-};
+use kefu_service::complaint::{ComplaintFilter, ComplaintService, ComplaintSummary, ComplaintView};
 use kefu_service::sla::{SlaState, SlaStatus};
 
 use super::html;
@@ -442,7 +440,7 @@ struct Clock {
 }
 
 fn clock(ctx: &Ctx, name_key: &str, s: &SlaStatus, closed: bool) -> Clock {
-    let label = kefu_service::complaints::clock_label(s.state, closed);
+    let label = kefu_service::sla::clock_label(s.state, closed);
     let running = matches!(
         s.state,
         SlaState::Running | SlaState::NearBreach | SlaState::Breached

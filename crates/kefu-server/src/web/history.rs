@@ -6,7 +6,7 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 use kefu_service::complaint::{Assignee, Band, KeyFactKind, Priority, RevisitOutcome};
-use kefu_service::complaints::EscalationKind;
+use kefu_service::sla::EscalationKind;
 use serde_json::Value;
 
 use super::html;

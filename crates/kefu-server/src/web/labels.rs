@@ -6,9 +6,9 @@ use kefu_service::auth::Role;
 use kefu_service::complaint::{
     Band, CommandKind, ComplaintState, KeyFactKind, Priority, ReopenTarget, RevisitOutcome,
 };
-use kefu_service::complaints::EscalationKind;
+use kefu_service::sla::EscalationKind;
 
-/// SLA clock states named by `kefu_service::complaints::clock_label`.
+/// SLA clock states named by `kefu_service::sla::clock_label`.
 #[cfg(test)]
 pub const SLA_STATES: &[&str] = &[
     "met",
@@ -151,7 +151,7 @@ pub fn rule_role(name: &str) -> String {
 #[cfg(test)]
 pub fn dynamic_keys() -> Vec<String> {
     use kefu_service::complaint::HistoryKind;
-    use kefu_service::complaints::{ESCALATED, NEAR_BREACH_WARNED};
+    use kefu_service::sla::{ESCALATED, NEAR_BREACH_WARNED};
     let mut keys = Vec::new();
     keys.extend(ComplaintState::ALL.iter().map(|s| state(*s)));
     keys.extend(Priority::ALL.iter().map(|p| priority(*p)));

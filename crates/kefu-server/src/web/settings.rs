@@ -7,9 +7,10 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::Utc;
+use kefu_service::complaint::ComplaintService;
 use kefu_service::complaint::{Actor, ActorRole, ComplaintPolicy};
-use kefu_service::complaints::{ComplaintService, SlaSettings};
 use kefu_service::kpi::{KpiService, QualitySettings};
+use kefu_service::sla::SlaSettings;
 
 use super::i18n::msg;
 use super::page::{render_status, see_other, CsrfForm, Ctx, Page, PageResult, Section, WebError};
