@@ -11,11 +11,11 @@ use anyhow::Context;
 use clap::ValueEnum;
 use kefu_formats::export::{write_csv, write_xlsx, Cell, Column, ColumnKind, Lang, Table};
 use kefu_formats::summary::render_table;
-use kefu_service::kpi::{assess, KpiService};
-use kefu_service::period::Period;
-use kefu_service::report_tables::{
+use kefu_service::kpi::{
     agents_table_in, centre_table_in, display_rows, rules_table, too_few_text,
 };
+use kefu_service::kpi::{assess, KpiService};
+use kefu_service::period::Period;
 use kefu_store::Store;
 
 use crate::store::DatabaseArgs;

@@ -9,7 +9,6 @@ pub mod error;
 pub mod hashing;
 pub mod kpi;
 pub mod period;
-pub mod report_tables;
 pub mod review;
 pub mod sla;
 pub mod throttle;
