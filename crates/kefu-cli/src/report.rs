@@ -23,7 +23,7 @@ use crate::EXIT_UNUSABLE;
 
 /// Which report.
 #[derive(Clone, Copy, ValueEnum)]
-pub enum ReportKind {
+pub(crate) enum ReportKind {
     /// One row per agent: stars, what limits them, KPIs, most broken rules.
     Agents,
     /// Violations per rule, most broken first, with cumulative share.
@@ -36,7 +36,7 @@ pub enum ReportKind {
 
 /// Output format of a report.
 #[derive(Clone, Copy, ValueEnum)]
-pub enum ReportFormat {
+pub(crate) enum ReportFormat {
     /// A table for the terminal.
     Table,
     /// CSV (UTF-8 with BOM, opens in Excel).
@@ -48,7 +48,7 @@ pub enum ReportFormat {
 }
 
 #[derive(clap::Args)]
-pub struct ReportArgs {
+pub(crate) struct ReportArgs {
     /// agents, rules, centre or assessment.
     #[arg(value_enum)]
     kind: ReportKind,
@@ -152,7 +152,7 @@ fn assessment_table(
     t
 }
 
-pub fn report(args: ReportArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn report(args: ReportArgs) -> anyhow::Result<ExitCode> {
     let period: Period = match args.period.parse() {
         Ok(p) => p,
         Err(e) => {

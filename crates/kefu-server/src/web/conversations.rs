@@ -91,7 +91,7 @@ fn date_bound(value: &str, end: bool) -> Option<i64> {
 /// both included), `min`, `max` (score), `rule`, `channel`, `passed`
 /// (`1`/`0`), `reviewed` (`1`/`0`), `q` (text in the transcript); `page`
 /// from 1.
-pub async fn list(State(state): State<AppState>, page: Page) -> PageResult {
+pub(super) async fn list(State(state): State<AppState>, page: Page) -> PageResult {
     page.user.require(Section::Conversations)?;
     let ctx = page.ctx(Some(Section::Conversations), msg("conv.list_title"));
     let mut invalid = Vec::new();
@@ -437,7 +437,7 @@ fn speaker_name(s: Speaker) -> &'static str {
 }
 
 /// `GET /conversations/{id}`.
-pub async fn detail(
+pub(super) async fn detail(
     State(state): State<AppState>,
     page: Page,
     Path(id): Path<String>,

@@ -41,21 +41,21 @@
 
 mod accounts;
 mod admin;
-pub mod assets;
-pub mod charts;
+pub(crate) mod assets;
+pub(crate) mod charts;
 mod complaints;
 mod conversations;
 mod history;
-pub mod html;
-pub mod i18n;
-pub mod labels;
+pub(crate) mod html;
+pub(crate) mod i18n;
+pub(crate) mod labels;
 mod overview;
 mod packs;
-pub mod page;
+pub(crate) mod page;
 mod quality;
 mod session;
 mod settings;
-pub mod urls;
+pub(crate) mod urls;
 
 use axum::extract::Request;
 use axum::http::header::{self, HeaderValue};
@@ -69,7 +69,7 @@ use i18n::{Lang, LANG_COOKIE};
 use page::{is_https, query_pairs, request_lang, set_cookie, Ctx, ErrorInfo};
 
 /// The dashboard's routes (merged into the application router).
-pub fn router() -> Router<AppState> {
+pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(overview::page))
         .route("/login", get(session::login_form).post(session::login))
@@ -140,7 +140,7 @@ struct ErrorPage {
 /// request's language, remembers `?lang=` in the cookie, and sets the
 /// security headers (a strict Content-Security-Policy: no inline script or
 /// style, nothing from other sites).
-pub async fn web_layer(req: Request, next: Next) -> Response {
+pub(crate) async fn web_layer(req: Request, next: Next) -> Response {
     let lang = request_lang(req.headers(), req.uri().query());
     let asked_lang = query_pairs(req.uri().query())
         .into_iter()

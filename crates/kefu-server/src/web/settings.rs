@@ -82,7 +82,7 @@ fn editors(texts: [String; 3], failed: Option<(&str, String, String)>) -> Vec<Ed
 }
 
 /// `GET /admin/settings`.
-pub async fn page(State(state): State<AppState>, page: Page) -> PageResult {
+pub(super) async fn page(State(state): State<AppState>, page: Page) -> PageResult {
     page.user.require(Section::Admin)?;
     let ctx = page.ctx(Some(Section::Admin), msg("settings.title"));
     render_status(
@@ -95,7 +95,7 @@ pub async fn page(State(state): State<AppState>, page: Page) -> PageResult {
 }
 
 /// `POST /admin/settings`: saves one setting (`which`) from its JSON.
-pub async fn save(
+pub(super) async fn save(
     State(state): State<AppState>,
     page: Page,
     CsrfForm(form): CsrfForm,
