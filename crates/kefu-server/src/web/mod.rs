@@ -52,7 +52,7 @@ pub(crate) mod labels;
 mod overview;
 mod packs;
 pub(crate) mod page;
-mod quality;
+mod review;
 mod session;
 mod settings;
 pub(crate) mod urls;
@@ -79,15 +79,15 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/favicon.ico", get(assets::favicon))
         .route("/conversations", get(conversations::list))
         .route("/conversations/{id}", get(conversations::detail))
-        .route("/conversations/{id}/review", post(quality::save_review))
-        .route("/conversations/{id}/appeals", post(quality::file_appeal))
-        .route("/review", get(quality::queue))
-        .route("/review/build", post(quality::build_queue))
-        .route("/appeals", get(quality::appeals))
-        .route("/appeals/{id}", get(quality::appeal))
-        .route("/appeals/{id}/decision", post(quality::decide))
-        .route("/agents", get(quality::agents))
-        .route("/agents/{id}", get(quality::agent))
+        .route("/conversations/{id}/review", post(review::save_review))
+        .route("/conversations/{id}/appeals", post(review::file_appeal))
+        .route("/review", get(review::queue))
+        .route("/review/build", post(review::build_queue))
+        .route("/appeals", get(review::appeals))
+        .route("/appeals/{id}", get(review::appeal))
+        .route("/appeals/{id}/decision", post(review::decide))
+        .route("/agents", get(review::agents))
+        .route("/agents/{id}", get(review::agent))
         .route(
             "/complaints",
             get(complaints::board).post(complaints::create),

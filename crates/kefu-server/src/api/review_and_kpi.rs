@@ -18,7 +18,7 @@ use kefu_service::review::ReviewService;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::auth::Caller;
+use crate::api::auth::Caller;
 use crate::error::{rejection, ApiError};
 use crate::params::{page_params, parse_bool, parse_period, Page};
 use crate::AppState;

@@ -14,7 +14,7 @@ use kefu_service::sla::{MetRateGrouping, SlaSettings};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::auth::Caller;
+use crate::api::auth::Caller;
 use crate::error::{rejection, ApiError};
 use crate::params::{page_params, parse_bool, parse_time_bound, Page};
 use crate::AppState;

@@ -11,7 +11,7 @@ use kefu_formats::native::parse_conversation;
 use kefu_store::{ConversationFilter, ImportItem};
 use serde_json::{json, Value};
 
-use crate::auth::Caller;
+use crate::api::auth::Caller;
 use crate::error::ApiError;
 use crate::params::{page_params, parse_bool, parse_f64, parse_time_bound, Page};
 use crate::AppState;
