@@ -10,7 +10,7 @@ use kefu_store::Store;
 use crate::serve::{read_password, runtime, UserCommand};
 
 /// Runs one of the account-control subcommands.
-pub fn run(cmd: UserCommand) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(cmd: UserCommand) -> anyhow::Result<ExitCode> {
     let by = AccountActor::cli();
     let (db, id) = match &cmd {
         UserCommand::Passwd { db, id }

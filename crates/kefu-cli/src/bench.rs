@@ -19,7 +19,7 @@ use kefu_formats::report::OutputFormat;
 use crate::{load_inspector, pipeline};
 
 #[derive(clap::Args)]
-pub struct BenchArgs {
+pub(crate) struct BenchArgs {
     /// Conversations to generate.
     #[arg(long, default_value_t = 200_000)]
     conversations: usize,
@@ -222,7 +222,7 @@ fn peak_rss_kib() -> Option<u64> {
         .and_then(|v| v.parse().ok())
 }
 
-pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     std::fs::create_dir_all(&args.dir)
         .with_context(|| format!("cannot create {}", args.dir.display()))?;
     let data = args.dir.join(format!(
@@ -281,7 +281,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
 }
 
 #[derive(clap::Args)]
-pub struct KpiBenchArgs {
+pub(crate) struct KpiBenchArgs {
     /// Conversations in the month (generated across 500 agents in 2026-10).
     #[arg(long, default_value_t = 1_000_000)]
     conversations: usize,
@@ -303,7 +303,7 @@ pub struct KpiBenchArgs {
 /// the base tables (what a full re-inspection costs), the report with
 /// ratings and the assessment when the rollups are current (what a
 /// supervisor waits for), and the same after one day was changed.
-pub fn kpi(args: KpiBenchArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn kpi(args: KpiBenchArgs) -> anyhow::Result<ExitCode> {
     use kefu_service::kpi::{assess, KpiService};
     std::fs::create_dir_all(&args.dir)
         .with_context(|| format!("cannot create {}", args.dir.display()))?;

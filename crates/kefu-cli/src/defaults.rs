@@ -13,7 +13,7 @@ use regex::Regex;
 
 /// The flags.
 #[derive(clap::Args, Default)]
-pub struct DefaultsArgs {
+pub(crate) struct DefaultsArgs {
     /// Agent id for imported conversations that name none (ASR files, chat
     /// logs). Does not override an agent the file gives.
     #[arg(long)]
@@ -33,7 +33,7 @@ pub struct DefaultsArgs {
 
 /// What to fill in, compiled from [`DefaultsArgs`].
 #[derive(Debug, Default)]
-pub struct ConversationDefaults {
+pub(crate) struct ConversationDefaults {
     agent: Option<String>,
     started_at: Option<DateTime<FixedOffset>>,
     pattern: Option<Regex>,
@@ -41,7 +41,7 @@ pub struct ConversationDefaults {
 
 impl DefaultsArgs {
     /// Checks and compiles the flags.
-    pub fn compile(&self) -> anyhow::Result<ConversationDefaults> {
+    pub(crate) fn compile(&self) -> anyhow::Result<ConversationDefaults> {
         let started_at = match &self.started_at {
             Some(s) => Some(kefu_engine::lenient::parse_time(s).with_context(|| {
                 format!(
@@ -119,14 +119,14 @@ fn parse_clock(s: &str) -> Option<NaiveTime> {
 
 impl ConversationDefaults {
     /// Whether any default is set.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.agent.is_none() && self.started_at.is_none() && self.pattern.is_none()
     }
 
     /// Fills a conversation's missing agent and start time from the file
     /// name (`stem`: the name without directory and extension), then from
     /// the flags. Values the file gives are kept.
-    pub fn apply(&self, stem: &str, conv: &mut Conversation<'static>) {
+    pub(crate) fn apply(&self, stem: &str, conv: &mut Conversation<'static>) {
         let caps = self.pattern.as_ref().and_then(|p| p.captures(stem));
         if conv.agent_id.is_none() {
             let from_name = caps
@@ -153,7 +153,7 @@ impl ConversationDefaults {
 
 /// Conversations stored without an agent or a start time.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct Missing {
+pub(crate) struct Missing {
     /// No agent id.
     pub agent: u64,
     /// No start time.
@@ -162,13 +162,13 @@ pub struct Missing {
 
 impl Missing {
     /// Counts one stored conversation.
-    pub fn count(&mut self, agent: bool, started_at: bool) {
+    pub(crate) fn count(&mut self, agent: bool, started_at: bool) {
         self.agent += u64::from(!agent);
         self.started_at += u64::from(!started_at);
     }
 
     /// The import summary's warnings (none when nothing is missing).
-    pub fn warnings(&self) -> Vec<String> {
+    pub(crate) fn warnings(&self) -> Vec<String> {
         let mut out = Vec::new();
         if self.agent > 0 {
             out.push(format!(

@@ -18,7 +18,7 @@ use serde_json::{json, Value};
 
 /// `kefu demo` flags.
 #[derive(clap::Args)]
-pub struct DemoArgs {
+pub(crate) struct DemoArgs {
     #[command(flatten)]
     db: crate::store::DatabaseArgs,
     /// Month to fill (`2026-10`). Default: the last full month, China time.
@@ -194,7 +194,7 @@ fn conversation(rng: &mut Rng, agent: (&str, &str, &str, u64), n: u64, day: Naiv
 
 /// The month's conversations, in order: every agent, spread over the
 /// month's weekdays.
-pub fn month(first: NaiveDate) -> Vec<Value> {
+pub(crate) fn month(first: NaiveDate) -> Vec<Value> {
     let mut days = Vec::new();
     let mut d = first;
     while d.month() == first.month() {
@@ -223,7 +223,7 @@ struct ImportCommand {
     args: crate::store::ImportArgs,
 }
 
-pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let first = match &args.month {
         Some(m) => parse_month(m)?,
         None => last_month(),
@@ -290,7 +290,7 @@ fn add_complaints(url: &str, records: &[Value]) -> anyhow::Result<usize> {
         .build()?;
     rt.block_on(async {
         let store = kefu_store::Store::open(url).await?;
-        let svc = kefu_service::complaints::ComplaintService::new(store.clone());
+        let svc = kefu_service::complaint::ComplaintService::new(store.clone());
         let boss = Actor::new("demo-supervisor", ActorRole::Supervisor);
         let mut count = 0;
         for (i, conv) in failing.iter().enumerate() {

@@ -13,7 +13,7 @@ use std::hash::{Hash, Hasher};
 
 /// One record's identity as the workers see it: id, line, content hash.
 #[derive(Debug, Clone)]
-pub struct Seen {
+pub(crate) struct Seen {
     /// The conversation id.
     pub id: String,
     /// 1-based line (or record number) in its file.
@@ -24,7 +24,7 @@ pub struct Seen {
 
 impl Seen {
     /// The identity of a record with `id` whose text is `raw`.
-    pub fn new(id: &str, line: u64, raw: &str) -> Seen {
+    pub(crate) fn new(id: &str, line: u64, raw: &str) -> Seen {
         let mut h = DefaultHasher::new();
         raw.hash(&mut h);
         Seen {
@@ -37,7 +37,7 @@ impl Seen {
 
 /// A record whose id was seen before with different content.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Conflict {
+pub(crate) struct Conflict {
     /// The shared id.
     pub id: String,
     /// `file:line` of the first record (the one kept).
@@ -48,7 +48,7 @@ pub struct Conflict {
 
 /// Ids seen so far in a run.
 #[derive(Debug, Default)]
-pub struct Duplicates {
+pub(crate) struct Duplicates {
     first: HashMap<String, (u64, usize, u64)>,
     files: Vec<String>,
     /// Records repeating an earlier record exactly.
@@ -59,7 +59,7 @@ pub struct Duplicates {
 
 impl Duplicates {
     /// Notes the records of one batch of `file`, in input order.
-    pub fn add(&mut self, file: &str, seen: Vec<Seen>) {
+    pub(crate) fn add(&mut self, file: &str, seen: Vec<Seen>) {
         if seen.is_empty() {
             return;
         }
@@ -92,7 +92,7 @@ impl Duplicates {
     }
 
     /// One line per conflict, for stderr.
-    pub fn conflict_lines(&self) -> impl Iterator<Item = String> + '_ {
+    pub(crate) fn conflict_lines(&self) -> impl Iterator<Item = String> + '_ {
         self.conflicts.iter().map(|c| {
             format!(
                 "{}: duplicate id {:?} with different content (first at {})",

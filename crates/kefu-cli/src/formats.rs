@@ -6,7 +6,7 @@ use kefu_formats::import::{self, Format, ImportOptions, Imported};
 
 /// `--from` values.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum From {
+pub(crate) enum From {
     /// Detect per file (the default).
     Auto,
     /// kefu's native JSONL / JSON array.
@@ -27,7 +27,7 @@ pub enum From {
 
 impl From {
     /// The format, or `None` for auto-detection.
-    pub fn format(self) -> Option<Format> {
+    pub(crate) fn format(self) -> Option<Format> {
         Some(match self {
             From::Auto => return None,
             From::Native => Format::Native,
@@ -45,7 +45,7 @@ impl From {
 const HEAD_BYTES: usize = 1 << 20;
 
 /// Guesses the format of a file from its name and first bytes.
-pub fn detect(path: &Path, head: &[u8]) -> Format {
+pub(crate) fn detect(path: &Path, head: &[u8]) -> Format {
     let ext = path
         .extension()
         .and_then(|e| e.to_str())
@@ -114,7 +114,7 @@ pub fn detect(path: &Path, head: &[u8]) -> Format {
 }
 
 /// Reads the first bytes of a file for [`detect`].
-pub fn read_head(path: &Path) -> std::io::Result<Vec<u8>> {
+pub(crate) fn read_head(path: &Path) -> std::io::Result<Vec<u8>> {
     use std::io::Read;
     let mut head = Vec::with_capacity(HEAD_BYTES);
     std::fs::File::open(path)?
@@ -124,7 +124,7 @@ pub fn read_head(path: &Path) -> std::io::Result<Vec<u8>> {
 }
 
 /// Runs the importer for a non-native format over a whole file.
-pub fn import(format: Format, name: &str, bytes: &[u8], opts: &ImportOptions) -> Imported {
+pub(crate) fn import(format: Format, name: &str, bytes: &[u8], opts: &ImportOptions) -> Imported {
     match format {
         Format::Aliyun => import::aliyun::read(name, bytes, opts),
         Format::Tencent => import::tencent::read(name, bytes, opts),
@@ -143,7 +143,7 @@ pub fn import(format: Format, name: &str, bytes: &[u8], opts: &ImportOptions) ->
 
 /// Command-line options shared by `inspect` and `import` for reading input.
 #[derive(clap::Args, Clone, Debug)]
-pub struct InputArgs {
+pub(crate) struct InputArgs {
     /// Input format; by default detected per file.
     #[arg(long, value_enum, default_value = "auto")]
     pub from: From,
@@ -180,7 +180,7 @@ pub struct InputArgs {
 
 impl InputArgs {
     /// The importers' options.
-    pub fn options(&self) -> ImportOptions {
+    pub(crate) fn options(&self) -> ImportOptions {
         let mut opts = ImportOptions {
             agent_channel: self.agent_channel.clone(),
             agent_names: self.agent_names.clone(),

@@ -33,7 +33,7 @@ const BATCH_BYTES: usize = 4 << 20;
 
 /// Where an input comes from.
 #[derive(Debug, Clone)]
-pub enum Source {
+pub(crate) enum Source {
     /// A file on disk.
     File(PathBuf),
     /// Standard input (`-`).
@@ -42,7 +42,7 @@ pub enum Source {
 
 /// One input and its format.
 #[derive(Debug, Clone)]
-pub struct Input {
+pub(crate) struct Input {
     /// File or standard input.
     pub source: Source,
     /// How to read it.
@@ -51,7 +51,7 @@ pub struct Input {
 
 impl Input {
     /// A native-format input (tests and benchmarks).
-    pub fn native(path: PathBuf) -> Input {
+    pub(crate) fn native(path: PathBuf) -> Input {
         Input {
             source: Source::File(path),
             format: Format::Native,
@@ -59,7 +59,7 @@ impl Input {
     }
 
     /// Name used in error messages.
-    pub fn name(&self) -> String {
+    pub(crate) fn name(&self) -> String {
         match &self.source {
             Source::File(p) => p.display().to_string(),
             Source::Stdin => "-".to_string(),
@@ -121,7 +121,7 @@ const KNOWN_EXTENSIONS: &[&str] = &["jsonl", "json", "ndjson", "csv", "tsv", "tx
 /// Expands arguments: files as given, globs (`'calls/*.json'`), directories
 /// walked for known extensions, `-` for stdin; each file's format is `from`
 /// or detected. Missing paths become input errors.
-pub fn expand_inputs(
+pub(crate) fn expand_inputs(
     args: &[PathBuf],
     from: Option<Format>,
     errors: &mut Vec<InputError>,
@@ -230,7 +230,7 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>, errors: &mut Vec<InputError>) {
 
 /// What a run produced besides the output stream.
 #[derive(Debug, Default)]
-pub struct RunOutcome {
+pub(crate) struct RunOutcome {
     /// Totals per agent and rule.
     pub summary: Summary,
     /// Every input problem, in input order.
@@ -242,7 +242,7 @@ pub struct RunOutcome {
 }
 
 /// Options of a run.
-pub struct RunOptions {
+pub(crate) struct RunOptions {
     /// How non-native formats map onto conversations.
     pub import: ImportOptions,
     /// Output format.
@@ -260,7 +260,7 @@ pub struct RunOptions {
 
 /// What workers do with each inspected conversation, and what they hand
 /// to the (single, in-order) consumer per batch.
-pub trait Work: Sync {
+pub(crate) trait Work: Sync {
     /// Per-batch product.
     type Output: Send + Default;
     /// Handles one result.
@@ -269,7 +269,7 @@ pub trait Work: Sync {
 }
 
 /// Formats results for an output stream.
-pub struct Formatted(pub OutputFormat);
+pub(crate) struct Formatted(pub OutputFormat);
 
 impl Work for Formatted {
     type Output = Vec<u8>;
@@ -279,7 +279,7 @@ impl Work for Formatted {
 }
 
 /// Keeps the results themselves (for writers that need them whole).
-pub struct Results;
+pub(crate) struct Results;
 
 impl Work for Results {
     type Output = Vec<Inspection>;
@@ -353,7 +353,7 @@ fn progress_bar(inputs: &[Input], enabled: bool) -> ProgressBar {
 }
 
 /// Runs the pipeline over `inputs`, writing formatted results to `out`.
-pub fn run(
+pub(crate) fn run(
     inputs: &[Input],
     inspector: Arc<Inspector>,
     out: &mut dyn Write,
@@ -367,7 +367,7 @@ pub fn run(
 
 /// Runs the pipeline over `inputs`; `consume` receives each batch's product
 /// in input order, on the calling thread.
-pub fn run_with<W: Work>(
+pub(crate) fn run_with<W: Work>(
     inputs: &[Input],
     inspector: Arc<Inspector>,
     work: &W,
@@ -544,7 +544,7 @@ fn open_error(
 /// Prints duplicate-id warnings and, when nothing could be read, the reason;
 /// returns the exit code to end with in that case (README: exit 2 when no
 /// conversation could be read — empty, BOM-only and header-only files too).
-pub fn report_duplicates_and_emptiness(
+pub(crate) fn report_duplicates_and_emptiness(
     outcome: &RunOutcome,
     problems: usize,
 ) -> Option<std::process::ExitCode> {

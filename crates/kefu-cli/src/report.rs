@@ -11,11 +11,11 @@ use anyhow::Context;
 use clap::ValueEnum;
 use kefu_formats::export::{write_csv, write_xlsx, Cell, Column, ColumnKind, Lang, Table};
 use kefu_formats::summary::render_table;
-use kefu_service::kpi::{assess, KpiService};
-use kefu_service::period::Period;
-use kefu_service::report_tables::{
+use kefu_service::kpi::{
     agents_table_in, centre_table_in, display_rows, rules_table, too_few_text,
 };
+use kefu_service::kpi::{assess, KpiService};
+use kefu_service::period::Period;
 use kefu_store::Store;
 
 use crate::store::DatabaseArgs;
@@ -23,7 +23,7 @@ use crate::EXIT_UNUSABLE;
 
 /// Which report.
 #[derive(Clone, Copy, ValueEnum)]
-pub enum ReportKind {
+pub(crate) enum ReportKind {
     /// One row per agent: stars, what limits them, KPIs, most broken rules.
     Agents,
     /// Violations per rule, most broken first, with cumulative share.
@@ -36,7 +36,7 @@ pub enum ReportKind {
 
 /// Output format of a report.
 #[derive(Clone, Copy, ValueEnum)]
-pub enum ReportFormat {
+pub(crate) enum ReportFormat {
     /// A table for the terminal.
     Table,
     /// CSV (UTF-8 with BOM, opens in Excel).
@@ -48,7 +48,7 @@ pub enum ReportFormat {
 }
 
 #[derive(clap::Args)]
-pub struct ReportArgs {
+pub(crate) struct ReportArgs {
     /// agents, rules, centre or assessment.
     #[arg(value_enum)]
     kind: ReportKind,
@@ -152,7 +152,7 @@ fn assessment_table(
     t
 }
 
-pub fn report(args: ReportArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn report(args: ReportArgs) -> anyhow::Result<ExitCode> {
     let period: Period = match args.period.parse() {
         Ok(p) => p,
         Err(e) => {

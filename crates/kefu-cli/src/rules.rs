@@ -13,7 +13,7 @@ use kefu_formats::summary::render_table;
 use crate::{load_inspector, EXIT_UNUSABLE};
 
 /// Validates a pack and prints either its rule count or every issue.
-pub fn check(path: &Path) -> anyhow::Result<ExitCode> {
+pub(crate) fn check(path: &Path) -> anyhow::Result<ExitCode> {
     match load_inspector(Some(path)) {
         Ok(inspector) => {
             let pack = inspector.pack();
@@ -35,7 +35,7 @@ pub fn check(path: &Path) -> anyhow::Result<ExitCode> {
 }
 
 /// Lists the rules of a pack as a table.
-pub fn list(path: Option<&Path>) -> anyhow::Result<ExitCode> {
+pub(crate) fn list(path: Option<&Path>) -> anyhow::Result<ExitCode> {
     let inspector = match load_inspector(path) {
         Ok(i) => i,
         Err(e) => {
@@ -91,7 +91,7 @@ pub fn list(path: Option<&Path>) -> anyhow::Result<ExitCode> {
 }
 
 /// Runs a pack over cases and reports each mismatch; non-zero if any.
-pub fn test(pack_path: &Path, cases: &[PathBuf]) -> anyhow::Result<ExitCode> {
+pub(crate) fn test(pack_path: &Path, cases: &[PathBuf]) -> anyhow::Result<ExitCode> {
     let inspector = match load_inspector(Some(pack_path)) {
         Ok(i) => i,
         Err(e) => {

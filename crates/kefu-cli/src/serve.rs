@@ -13,7 +13,7 @@ use crate::store::DatabaseArgs;
 use crate::{load_inspector_with_source, EXIT_UNUSABLE};
 
 #[derive(clap::Args)]
-pub struct ServeArgs {
+pub(crate) struct ServeArgs {
     #[command(flatten)]
     db: DatabaseArgs,
     /// Address to listen on. Default: $KEFU_LISTEN, else 127.0.0.1:8080.
@@ -83,7 +83,7 @@ fn limits(args: &ServeArgs) -> anyhow::Result<kefu_server::Limits> {
 }
 
 #[derive(clap::Subcommand)]
-pub enum UserCommand {
+pub(crate) enum UserCommand {
     /// Add a user. The password is read from $KEFU_PASSWORD or standard input.
     Add {
         /// Login name (agents: their agent id, e.g. a-07).
@@ -168,7 +168,7 @@ pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("starting the async runtime")
 }
 
-pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let (inspector, source) = match load_inspector_with_source(args.pack.as_deref()) {
         Ok(x) => x,
         Err(e) => {
@@ -276,7 +276,7 @@ pub(crate) fn read_password() -> anyhow::Result<String> {
     Ok(line.trim_end_matches(['\r', '\n']).to_string())
 }
 
-pub fn user(cmd: UserCommand) -> anyhow::Result<ExitCode> {
+pub(crate) fn user(cmd: UserCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         UserCommand::Add {
             id,

@@ -17,7 +17,7 @@ const TRANSACTION_ROWS: usize = 4096;
 
 /// Where the database is.
 #[derive(clap::Args)]
-pub struct DatabaseArgs {
+pub(crate) struct DatabaseArgs {
     /// Database URL: sqlite://FILE or postgres://USER@HOST/DB.
     /// Default: $KEFU_DATABASE_URL, else sqlite://kefu.db.
     #[arg(long)]
@@ -26,7 +26,7 @@ pub struct DatabaseArgs {
 
 impl DatabaseArgs {
     /// The URL to use: flag, environment, default.
-    pub fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         self.database
             .clone()
             .or_else(|| {
@@ -39,7 +39,7 @@ impl DatabaseArgs {
 }
 
 #[derive(clap::Args)]
-pub struct ImportArgs {
+pub(crate) struct ImportArgs {
     /// Conversation files (JSONL or a JSON array), directories, or `-`.
     #[arg(required = true)]
     inputs: Vec<PathBuf>,
@@ -58,7 +58,7 @@ pub struct ImportArgs {
 }
 
 #[derive(clap::Args)]
-pub struct ReinspectArgs {
+pub(crate) struct ReinspectArgs {
     #[command(flatten)]
     db: DatabaseArgs,
     /// Rule pack (TOML). Default: the built-in zh-CN pack.
@@ -84,7 +84,7 @@ impl Work for Collect {
     }
 }
 
-pub fn migrate(args: DatabaseArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn migrate(args: DatabaseArgs) -> anyhow::Result<ExitCode> {
     let url = args.url();
     runtime()?.block_on(async {
         let store = Store::connect(&url).await?;
@@ -99,7 +99,7 @@ pub fn migrate(args: DatabaseArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
     let defaults = match args.defaults.compile() {
         Ok(d) => Arc::new(d),
         Err(e) => {
@@ -238,7 +238,7 @@ pub fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn reinspect(args: ReinspectArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn reinspect(args: ReinspectArgs) -> anyhow::Result<ExitCode> {
     let (inspector, source) = match load_inspector_with_source(args.pack.as_deref()) {
         Ok(x) => x,
         Err(e) => {
@@ -273,7 +273,7 @@ pub fn reinspect(args: ReinspectArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// The URL without its password, for messages.
-pub fn redact(url: &str) -> String {
+pub(crate) fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(s), Some(at)) if at > s => {
             let creds = &url[s + 3..at];

@@ -103,7 +103,7 @@ pub(crate) struct Guard {
 
 impl Guard {
     /// Compiles a spec; `Err` names the first empty context.
-    pub fn compile(spec: &GuardSpec) -> Result<Guard, String> {
+    pub(crate) fn compile(spec: &GuardSpec) -> Result<Guard, String> {
         let list = |v: &[String]| -> Result<Vec<Context>, String> {
             v.iter()
                 .map(|s| Context::parse(s).ok_or_else(|| format!("guard context {s:?} is empty")))
@@ -122,13 +122,13 @@ impl Guard {
     }
 
     /// Whether this guard protects the normalised phrase `phrase`.
-    pub fn covers(&self, phrase: &str) -> bool {
+    pub(crate) fn covers(&self, phrase: &str) -> bool {
         self.phrases.is_empty() || self.phrases.iter().any(|p| p == phrase)
     }
 
     /// Whether the hit `turn[start..end]` (byte offsets into `turn`, the
     /// turn's normalised text) is cancelled by this guard.
-    pub fn cancels(&self, turn: &str, start: usize, end: usize) -> bool {
+    pub(crate) fn cancels(&self, turn: &str, start: usize, end: usize) -> bool {
         let (Some(left), Some(right)) = (turn.get(..start), turn.get(end..)) else {
             return false;
         };

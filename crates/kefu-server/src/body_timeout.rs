@@ -21,7 +21,7 @@ use hyper::body::{Frame, SizeHint};
 use tokio::time::Sleep;
 
 /// Wraps every request body of `router` in a deadline of `timeout`.
-pub fn layer(router: Router, timeout: Duration) -> Router {
+pub(crate) fn layer(router: Router, timeout: Duration) -> Router {
     router.layer(axum::middleware::from_fn(
         move |req: Request, next: Next| limit(timeout, req, next),
     ))

@@ -9,7 +9,7 @@ use axum::Json;
 use serde_json::Value;
 
 /// `201` + `Location` (when known) if `created`, else `200`.
-pub fn respond(created: bool, location: Option<String>, body: Json<Value>) -> Response {
+pub(crate) fn respond(created: bool, location: Option<String>, body: Json<Value>) -> Response {
     if !created {
         return (StatusCode::OK, body).into_response();
     }

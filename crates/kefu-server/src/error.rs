@@ -38,7 +38,7 @@ pub enum ApiError {
 }
 
 /// Seconds a client is asked to wait after a 503 for a busy database.
-pub const BUSY_RETRY_AFTER_S: u32 = 1;
+pub(crate) const BUSY_RETRY_AFTER_S: u32 = 1;
 
 impl ApiError {
     fn status_and_code(&self) -> (StatusCode, &'static str) {
@@ -116,7 +116,7 @@ impl From<kefu_store::StoreError> for ApiError {
 /// error shape, in the API's own words: axum's wording of the failing step
 /// ("Failed to deserialize the JSON body into the target type") and
 /// serde's source positions are dropped; what was wrong stays.
-pub fn rejection(e: impl std::fmt::Display) -> ApiError {
+pub(crate) fn rejection(e: impl std::fmt::Display) -> ApiError {
     ApiError::BadRequest(client_message(&e.to_string()))
 }
 

@@ -18,7 +18,7 @@ struct IdProbe<'a> {
 /// `""`), else `None`. The id is `conv-` and 16 hex digits of the SHA-256
 /// of the record as sent, so posting the same record again finds the
 /// same id and is skipped like any other duplicate.
-pub fn conversation_with_generated_id(raw: &str) -> Option<String> {
+pub(crate) fn conversation_with_generated_id(raw: &str) -> Option<String> {
     let probe: IdProbe<'_> = serde_json::from_str(raw).ok()?;
     let missing = match probe.id.map(RawValue::get) {
         None | Some("null") | Some("\"\"") => true,

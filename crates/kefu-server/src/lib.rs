@@ -5,18 +5,14 @@
 //! escalations and everything else live in the database — so several
 //! `kefu serve` processes can share one PostgreSQL database.
 
-mod auth;
+mod api;
 mod body_timeout;
-mod complaints;
-mod conversations;
 mod created;
 mod error;
 mod ids;
 mod listen;
-mod openapi;
 mod params;
 pub mod proxy;
-mod quality;
 mod web;
 
 use std::sync::{Arc, Mutex, RwLock};
@@ -33,6 +29,9 @@ use kefu_store::Store;
 use serde_json::{json, Value};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
+
+use api::review_and_kpi;
+use api::{auth, complaints, conversations, openapi};
 
 pub use error::ApiError;
 pub use listen::Limits;
@@ -205,32 +204,41 @@ pub fn router(state: AppState) -> Router {
         .route("/reports/sla", get(complaints::sla_report))
         .route(
             "/conversations/{id}/review",
-            get(quality::get_review).put(quality::put_review),
+            get(review_and_kpi::get_review).put(review_and_kpi::put_review),
         )
-        .route("/conversations/{id}/appeals", post(quality::file_appeal))
-        .route("/appeals", get(quality::list_appeals))
-        .route("/appeals/{id}", get(quality::get_appeal))
-        .route("/appeals/{id}/decision", post(quality::decide_appeal))
+        .route(
+            "/conversations/{id}/appeals",
+            post(review_and_kpi::file_appeal),
+        )
+        .route("/appeals", get(review_and_kpi::list_appeals))
+        .route("/appeals/{id}", get(review_and_kpi::get_appeal))
+        .route(
+            "/appeals/{id}/decision",
+            post(review_and_kpi::decide_appeal),
+        )
         .route(
             "/review-queue",
-            get(quality::list_queue).post(quality::build_queue),
+            get(review_and_kpi::list_queue).post(review_and_kpi::build_queue),
         )
-        .route("/reports/agents", get(quality::report_agents))
-        .route("/reports/rules", get(quality::report_rules))
-        .route("/reports/centre", get(quality::report_centre))
-        .route("/reports/assessment", get(quality::report_assessment))
+        .route("/reports/agents", get(review_and_kpi::report_agents))
+        .route("/reports/rules", get(review_and_kpi::report_rules))
+        .route("/reports/centre", get(review_and_kpi::report_centre))
+        .route(
+            "/reports/assessment",
+            get(review_and_kpi::report_assessment),
+        )
         .route(
             "/settings/quality",
-            get(quality::get_settings).put(quality::put_settings),
+            get(review_and_kpi::get_settings).put(review_and_kpi::put_settings),
         )
         .route(
             "/assessments",
-            get(quality::list_assessments).post(quality::run_assessment),
+            get(review_and_kpi::list_assessments).post(review_and_kpi::run_assessment),
         )
-        .route("/assessments/{id}", get(quality::get_assessment))
+        .route("/assessments/{id}", get(review_and_kpi::get_assessment))
         .route(
             "/assessments/{id}/publish",
-            post(quality::publish_assessment),
+            post(review_and_kpi::publish_assessment),
         )
         .fallback(not_found);
     Router::new()
@@ -297,7 +305,7 @@ pub fn spawn_sla_scanner(
     every: Duration,
     node_id: String,
 ) -> tokio::task::JoinHandle<()> {
-    let service = kefu_service::complaints::ComplaintService::new(state.store.clone());
+    let service = kefu_service::complaint::ComplaintService::new(state.store.clone());
     let state = state.clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);

@@ -52,7 +52,7 @@ impl Default for Limits {
 
 /// Serves `app` on `listener` within `limits` until `shutdown` completes,
 /// then lets open connections finish their requests.
-pub async fn serve(
+pub(crate) async fn serve(
     listener: TcpListener,
     app: Router,
     limits: Limits,

@@ -6,7 +6,7 @@ use crate::error::ApiError;
 
 /// A page of a list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Page {
+pub(crate) struct Page {
     /// 1-based page number.
     pub page: i64,
     /// Items per page.
@@ -16,10 +16,10 @@ pub struct Page {
 }
 
 /// Most items one page may hold.
-pub const MAX_PER_PAGE: i64 = 1000;
+pub(crate) const MAX_PER_PAGE: i64 = 1000;
 
 /// Reads `page` (default 1) and `per_page` (default 50, at most 1000).
-pub fn page_params(q: &HashMap<String, String>) -> Result<Page, ApiError> {
+pub(crate) fn page_params(q: &HashMap<String, String>) -> Result<Page, ApiError> {
     let page = match q.get("page") {
         Some(v) => v.parse::<i64>().ok().filter(|p| *p >= 1).ok_or_else(|| {
             ApiError::BadRequest(format!("`page` must be a whole number from 1, got {v:?}"))
@@ -46,7 +46,7 @@ pub fn page_params(q: &HashMap<String, String>) -> Result<Page, ApiError> {
 }
 
 /// `true`/`false`/`1`/`0`.
-pub fn parse_bool(name: &str, v: &str) -> Result<bool, ApiError> {
+pub(crate) fn parse_bool(name: &str, v: &str) -> Result<bool, ApiError> {
     match v {
         "true" | "1" => Ok(true),
         "false" | "0" => Ok(false),
@@ -57,7 +57,7 @@ pub fn parse_bool(name: &str, v: &str) -> Result<bool, ApiError> {
 }
 
 /// A number.
-pub fn parse_f64(name: &str, v: &str) -> Result<f64, ApiError> {
+pub(crate) fn parse_f64(name: &str, v: &str) -> Result<f64, ApiError> {
     v.parse::<f64>()
         .ok()
         .filter(|x| x.is_finite())
@@ -66,7 +66,7 @@ pub fn parse_f64(name: &str, v: &str) -> Result<f64, ApiError> {
 
 /// A time bound as Unix ms: RFC 3339, `YYYY-MM-DD HH:MM:SS`, or a date
 /// (`YYYY-MM-DD`, midnight China time).
-pub fn parse_time_bound(name: &str, v: &str) -> Result<i64, ApiError> {
+pub(crate) fn parse_time_bound(name: &str, v: &str) -> Result<i64, ApiError> {
     let parsed = kefu_engine::lenient::parse_time(v).or_else(|| {
         chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d")
             .ok()
@@ -80,7 +80,7 @@ pub fn parse_time_bound(name: &str, v: &str) -> Result<i64, ApiError> {
 }
 
 /// A report period (`2026-10`, `2026-Q4`, `2026-W40`, `2026-10-01..2026-10-07` …).
-pub fn parse_period(v: &str) -> Result<kefu_service::period::Period, ApiError> {
+pub(crate) fn parse_period(v: &str) -> Result<kefu_service::period::Period, ApiError> {
     v.parse()
         .map_err(|e: kefu_service::period::PeriodError| ApiError::BadRequest(e.to_string()))
 }

@@ -5,12 +5,10 @@
 pub mod accounts;
 pub mod auth;
 pub mod complaint;
-pub mod complaints;
 pub mod error;
 pub mod hashing;
 pub mod kpi;
 pub mod period;
-pub mod report_tables;
 pub mod review;
 pub mod sla;
 pub mod throttle;

@@ -3,8 +3,8 @@
 
 use chrono::{TimeZone, Utc};
 use kefu_engine::{Conversation, Inspector, RulePack, Scratch};
+use kefu_service::complaint::ComplaintService;
 use kefu_service::complaint::{Actor, ActorRole, Customer, NewComplaint};
-use kefu_service::complaints::ComplaintService;
 use kefu_service::Error;
 use kefu_store::Store;
 

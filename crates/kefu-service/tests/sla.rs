@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Datelike, NaiveDate, TimeDelta, TimeZone, Utc, Weekday};
 use kefu_service::sla::{
-    evaluate, BusinessCalendar, CalendarSpec, HolidayTable, Pause, Period, SlaClock, SlaError,
+    evaluate, BusinessCalendar, CalendarSpec, HolidayTable, HoursRange, Pause, SlaClock, SlaError,
     SlaInput, SlaPolicy, SlaState, SlaTargets, CHINA_STANDARD_TIME, CN_HOLIDAYS_TOML,
 };
 
@@ -32,8 +32,8 @@ fn date(y: i32, m: u32, d: u32) -> NaiveDate {
 /// 09:00–12:00 and 13:30–18:00, Monday–Friday: 7.5 h a day, 37.5 h a week.
 fn office() -> BusinessCalendar {
     BusinessCalendar::business_hours(&[
-        Period::hm(9, 0, 12, 0).expect("period"),
-        Period::hm(13, 30, 18, 0).expect("period"),
+        HoursRange::hm(9, 0, 12, 0).expect("period"),
+        HoursRange::hm(13, 30, 18, 0).expect("period"),
     ])
     .expect("calendar")
 }
@@ -388,7 +388,7 @@ fn make_up_saturday_counts_and_spring_festival_is_skipped() {
     // Make-up days can have their own hours.
     let short = cal
         .clone()
-        .with_makeup_periods(&[Period::hm(10, 0, 16, 0).expect("period")])
+        .with_makeup_periods(&[HoursRange::hm(10, 0, 16, 0).expect("period")])
         .expect("calendar");
     assert_eq!(
         short.business_duration(bj(2026, 2, 14, 0, 0), bj(2026, 2, 15, 0, 0)),
@@ -491,8 +491,8 @@ fn other_utc_offsets_and_whole_day_periods() {
 fn calendar_validation() {
     assert!(matches!(
         BusinessCalendar::business_hours(&[
-            Period::hm(9, 0, 12, 0).expect("period"),
-            Period::hm(11, 0, 13, 0).expect("period"),
+            HoursRange::hm(9, 0, 12, 0).expect("period"),
+            HoursRange::hm(11, 0, 13, 0).expect("period"),
         ]),
         Err(SlaError::OverlappingPeriods { .. })
     ));
@@ -502,19 +502,19 @@ fn calendar_validation() {
     );
     // Touching periods are fine.
     assert!(BusinessCalendar::business_hours(&[
-        Period::hm(0, 0, 12, 0).expect("period"),
-        Period::hm(12, 0, 24, 0).expect("period"),
+        HoursRange::hm(0, 0, 12, 0).expect("period"),
+        HoursRange::hm(12, 0, 24, 0).expect("period"),
     ])
     .is_ok());
-    assert!(Period::hm(12, 0, 9, 0).is_err());
-    assert!(Period::hm(9, 60, 10, 0).is_err());
-    assert!("9:00".parse::<Period>().is_err());
-    assert!("12:00-09:00".parse::<Period>().is_err());
-    let p: Period = "13:30-18:00".parse().expect("period");
+    assert!(HoursRange::hm(12, 0, 9, 0).is_err());
+    assert!(HoursRange::hm(9, 60, 10, 0).is_err());
+    assert!("9:00".parse::<HoursRange>().is_err());
+    assert!("12:00-09:00".parse::<HoursRange>().is_err());
+    let p: HoursRange = "13:30-18:00".parse().expect("period");
     assert_eq!(p.to_string(), "13:30-18:00");
     assert_eq!(p.length(), hours(4) + mins(30));
     assert_eq!(
-        "22:00-24:00".parse::<Period>().expect("p").to_string(),
+        "22:00-24:00".parse::<HoursRange>().expect("p").to_string(),
         "22:00-24:00"
     );
     // Removing the last working weekday is refused.

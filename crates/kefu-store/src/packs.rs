@@ -35,7 +35,7 @@ impl PackVersion {
 }
 
 /// SHA-256 of a pack's text, hex.
-pub fn digest(source: &str) -> String {
+pub(crate) fn digest(source: &str) -> String {
     let hash = Sha256::digest(source.as_bytes());
     hash.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -103,7 +103,7 @@ impl Tx {
 }
 
 /// Settings key of the pack version new conversations are inspected with.
-pub const ACTIVE_PACK_KEY: &str = "active_pack";
+pub(crate) const ACTIVE_PACK_KEY: &str = "active_pack";
 
 impl Store {
     /// The text of a stored pack version.

@@ -534,22 +534,22 @@ fn search_at_scale() {
 /// `kefu bench` plus, for variety, order numbers, bank names and a few
 /// hundred random two-character words.
 mod bench {
-    pub struct Rng(pub u64);
+    pub(crate) struct Rng(pub u64);
 
     impl Rng {
-        pub fn next(&mut self) -> u64 {
+        pub(crate) fn next(&mut self) -> u64 {
             self.0 ^= self.0 >> 12;
             self.0 ^= self.0 << 25;
             self.0 ^= self.0 >> 27;
             self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
         }
-        pub fn below(&mut self, n: usize) -> usize {
+        pub(crate) fn below(&mut self, n: usize) -> usize {
             (self.next() % n as u64) as usize
         }
-        pub fn chance(&mut self, percent: u64) -> bool {
+        pub(crate) fn chance(&mut self, percent: u64) -> bool {
             self.next() % 100 < percent
         }
-        pub fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+        pub(crate) fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
             items[self.below(items.len())]
         }
     }
@@ -612,7 +612,11 @@ mod bench {
     /// in `list_inspections`: the page with `page_condition`; the total is
     /// the index's count without other filters, else counted with
     /// `count_condition`.
-    pub async fn adaptive_list(store: &kefu_store::Store, q: &str, agent: Option<&str>) -> i64 {
+    pub(crate) async fn adaptive_list(
+        store: &kefu_store::Store,
+        q: &str,
+        agent: Option<&str>,
+    ) -> i64 {
         use sqlx::Row;
         let filter = store.text_filter(q).await.expect("plan").expect("terms");
         if filter.matches() == Some(0) {
@@ -669,7 +673,7 @@ mod bench {
         }
     }
 
-    pub fn conversation(rng: &mut Rng, i: usize) -> String {
+    pub(crate) fn conversation(rng: &mut Rng, i: usize) -> String {
         let chars: Vec<char> = CHARS.chars().collect();
         let word = |rng: &mut Rng| -> String {
             // Random two-character words from a pool of ~2,500, Zipf-ish.

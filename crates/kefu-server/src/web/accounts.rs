@@ -116,7 +116,11 @@ async fn user_page(state: &AppState, page: &Page, id: &str, error: Option<String
 }
 
 /// `GET /admin/users/{id}`: one user's account controls (admins).
-pub async fn user(State(state): State<AppState>, page: Page, Path(id): Path<String>) -> PageResult {
+pub(super) async fn user(
+    State(state): State<AppState>,
+    page: Page,
+    Path(id): Path<String>,
+) -> PageResult {
     page.user.require(Section::Admin)?;
     user_page(&state, &page, &id, None).await
 }
@@ -124,7 +128,7 @@ pub async fn user(State(state): State<AppState>, page: Page, Path(id): Path<Stri
 /// `POST /admin/users/{id}/password`: sets a new password (policy
 /// checked, the user's sessions end). A weak password shows the page again
 /// with the reason and changes nothing.
-pub async fn reset_password(
+pub(super) async fn reset_password(
     State(state): State<AppState>,
     page: Page,
     Path(id): Path<String>,
@@ -147,7 +151,7 @@ pub async fn reset_password(
 /// `POST /admin/users/{id}/role` with `role`: another role (the user's
 /// sessions end so that it applies at once). Not one's own role, so that
 /// the last admin cannot lock everybody out.
-pub async fn change_role(
+pub(super) async fn change_role(
     State(state): State<AppState>,
     page: Page,
     Path(id): Path<String>,
@@ -168,7 +172,7 @@ pub async fn change_role(
 }
 
 /// `POST /admin/users/{id}/logout-all`: ends every session of the user.
-pub async fn logout_all(
+pub(super) async fn logout_all(
     State(state): State<AppState>,
     page: Page,
     Path(id): Path<String>,
@@ -183,7 +187,7 @@ pub async fn logout_all(
 }
 
 /// `POST /admin/users/{id}/tokens/{token}/revoke`: revokes an API token.
-pub async fn revoke_token(
+pub(super) async fn revoke_token(
     State(state): State<AppState>,
     page: Page,
     Path((id, token)): Path<(String, i64)>,
@@ -205,14 +209,14 @@ fn password_page(page: &Page, error: Option<String>) -> PageResult {
 }
 
 /// `GET /account/password`: the own-password form (every role).
-pub async fn password_form(page: Page) -> PageResult {
+pub(super) async fn password_form(page: Page) -> PageResult {
     password_page(&page, None)
 }
 
 /// `POST /account/password` with `old`, `new` and `repeat`: changes the
 /// signed-in user's password. Every session ends, this one included, so
 /// the answer is the sign-in page.
-pub async fn change_own_password(
+pub(super) async fn change_own_password(
     State(state): State<AppState>,
     page: Page,
     CsrfForm(form): CsrfForm,

@@ -6,7 +6,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use chrono::TimeDelta;
 use kefu_service::auth::{self as users, NewUser, Role};
-use kefu_service::complaints::ComplaintService;
+use kefu_service::complaint::ComplaintService;
 
 use super::i18n::msg;
 use super::labels;
@@ -183,14 +183,14 @@ async fn admin_page(
 }
 
 /// `GET /admin`: users and settings.
-pub async fn page(State(state): State<AppState>, page: Page) -> PageResult {
+pub(super) async fn page(State(state): State<AppState>, page: Page) -> PageResult {
     page.user.require(Section::Admin)?;
     admin_page(&state, &page, &FormData::default(), None, StatusCode::OK).await
 }
 
 /// `POST /admin/users`: adds a user; a refusal shows the page again with
 /// the reason and what was typed (not the password).
-pub async fn add_user(
+pub(super) async fn add_user(
     State(state): State<AppState>,
     page: Page,
     CsrfForm(form): CsrfForm,
@@ -225,7 +225,7 @@ pub async fn add_user(
 
 /// `POST /admin/users/{id}/active` with `active=0|1`: deactivates (and
 /// signs out) or reactivates a user. Admins cannot deactivate themselves.
-pub async fn set_active(
+pub(super) async fn set_active(
     State(state): State<AppState>,
     page: Page,
     Path(id): Path<String>,

@@ -57,7 +57,7 @@ fn find(name: &str) -> Option<(usize, &'static Asset)> {
 }
 
 /// The versioned URL of asset `name` (`/assets/app.css?v=…`).
-pub fn url(name: &str) -> String {
+pub(crate) fn url(name: &str) -> String {
     match find(name) {
         Some((i, f)) => format!("/assets/{}?v={}", f.name, HASHES[i]),
         None => format!("/assets/{name}"),
@@ -66,7 +66,7 @@ pub fn url(name: &str) -> String {
 
 /// `GET /assets/{name}`: the file, cacheable for a year (the URL changes
 /// with the content), with an `ETag` for revalidation.
-pub async fn serve(Path(name): Path<String>, req: Request) -> Result<Response, WebError> {
+pub(crate) async fn serve(Path(name): Path<String>, req: Request) -> Result<Response, WebError> {
     let (i, file) = find(&name).ok_or(WebError::NotFound)?;
     let etag = format!("\"{}\"", HASHES[i]);
     let matches = req
@@ -98,7 +98,7 @@ pub async fn serve(Path(name): Path<String>, req: Request) -> Result<Response, W
 }
 
 /// `GET /favicon.ico`: browsers ask for it whatever the page says.
-pub async fn favicon() -> Response {
+pub(crate) async fn favicon() -> Response {
     axum::response::Redirect::permanent(&url("favicon.svg")).into_response()
 }
 

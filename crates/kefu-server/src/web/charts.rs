@@ -13,7 +13,8 @@ use std::fmt::Write as _;
 use super::html::{escape, num};
 
 /// Fonts for Chinese text on Linux, Windows and macOS, then anything.
-pub const FONT_FAMILY: &str = "'Noto Sans CJK SC','Microsoft YaHei','PingFang SC',sans-serif";
+pub(crate) const FONT_FAMILY: &str =
+    "'Noto Sans CJK SC','Microsoft YaHei','PingFang SC',sans-serif";
 
 const BAR_FILL: &str = "#4a78b0";
 const BAR_STROKE: &str = "#1f3f66";
@@ -25,7 +26,7 @@ const TEXT: &str = "#222";
 
 /// A labelled value.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Datum {
+pub(crate) struct Datum {
     /// Category (x axis).
     pub label: String,
     /// Value; NaN or infinite counts as missing.
@@ -34,7 +35,7 @@ pub struct Datum {
 
 impl Datum {
     /// A datum.
-    pub fn new(label: impl Into<String>, value: f64) -> Datum {
+    pub(crate) fn new(label: impl Into<String>, value: f64) -> Datum {
         Datum {
             label: label.into(),
             value,
@@ -44,7 +45,7 @@ impl Datum {
 
 /// The texts and size of a chart.
 #[derive(Debug, Clone)]
-pub struct Chart {
+pub(crate) struct Chart {
     /// Title, drawn at the top and used as the accessible name.
     pub title: String,
     /// Label of the x axis (may be empty).
@@ -63,7 +64,7 @@ pub struct Chart {
 
 impl Chart {
     /// A 640 × 300 chart.
-    pub fn new(title: impl Into<String>, no_data: impl Into<String>) -> Chart {
+    pub(crate) fn new(title: impl Into<String>, no_data: impl Into<String>) -> Chart {
         Chart {
             title: title.into(),
             x_label: String::new(),
@@ -76,20 +77,20 @@ impl Chart {
     }
 
     /// With axis labels.
-    pub fn axes(mut self, x: impl Into<String>, y: impl Into<String>) -> Chart {
+    pub(crate) fn axes(mut self, x: impl Into<String>, y: impl Into<String>) -> Chart {
         self.x_label = x.into();
         self.y_label = y.into();
         self
     }
 
     /// With a suffix for values.
-    pub fn suffix(mut self, s: impl Into<String>) -> Chart {
+    pub(crate) fn suffix(mut self, s: impl Into<String>) -> Chart {
         self.suffix = s.into();
         self
     }
 
     /// With another size.
-    pub fn size(mut self, width: f64, height: f64) -> Chart {
+    pub(crate) fn size(mut self, width: f64, height: f64) -> Chart {
         self.width = width.max(120.0);
         self.height = height.max(80.0);
         self
@@ -374,7 +375,7 @@ fn bars(
 }
 
 /// A vertical bar chart of `data`, in the order given.
-pub fn bar_chart(chart: &Chart, data: &[Datum]) -> String {
+pub(crate) fn bar_chart(chart: &Chart, data: &[Datum]) -> String {
     let data = finite(data);
     if data.is_empty() {
         return no_data(chart);
@@ -446,7 +447,7 @@ fn legend(chart: &Chart, label: &str, colour: &str, dash: &str, marker: bool, ou
 
 /// A line chart over categories (e.g. days), missing values (`None`, NaN)
 /// leaving gaps, with an optional dashed target line labelled `target.1`.
-pub fn line_chart(
+pub(crate) fn line_chart(
     chart: &Chart,
     points: &[(String, Option<f64>)],
     target: Option<(f64, &str)>,
@@ -546,7 +547,7 @@ pub fn line_chart(
 /// A Pareto chart: bars sorted by value, largest first, and the cumulative
 /// share as a line with square markers on a right-hand 0–100 % axis, with a
 /// dotted 80 % line. `cumulative` names the line in the legend.
-pub fn pareto_chart(chart: &Chart, data: &[Datum], cumulative: &str) -> String {
+pub(crate) fn pareto_chart(chart: &Chart, data: &[Datum], cumulative: &str) -> String {
     let mut data: Vec<&Datum> = finite(data).into_iter().filter(|d| d.value > 0.0).collect();
     let total: f64 = data.iter().map(|d| d.value).sum();
     if data.is_empty() || !above(total, 0.0) {
@@ -628,7 +629,7 @@ pub fn pareto_chart(chart: &Chart, data: &[Datum], cumulative: &str) -> String {
 
 /// A histogram of `values` over `[lo, hi]` in `bins` equal bins (values
 /// outside are counted in the edge bins), labelled `a–b`.
-pub fn histogram(chart: &Chart, values: &[f64], lo: f64, hi: f64, bins: usize) -> String {
+pub(crate) fn histogram(chart: &Chart, values: &[f64], lo: f64, hi: f64, bins: usize) -> String {
     let values: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
     if values.is_empty() || bins == 0 || !above(hi, lo) || !(hi - lo).is_finite() {
         return no_data(chart);
@@ -659,7 +660,13 @@ pub fn histogram(chart: &Chart, values: &[f64], lo: f64, hi: f64, bins: usize) -
 
 /// A KPI tile: a half-ring from `min` to `max` filled up to `value`, the
 /// value written in the middle, and a tick at `target`.
-pub fn gauge(chart: &Chart, value: Option<f64>, min: f64, max: f64, target: Option<f64>) -> String {
+pub(crate) fn gauge(
+    chart: &Chart,
+    value: Option<f64>,
+    min: f64,
+    max: f64,
+    target: Option<f64>,
+) -> String {
     let Some(value) = value.filter(|v| v.is_finite()) else {
         return no_data(chart);
     };

@@ -11,9 +11,7 @@ use kefu_service::complaint::{
     Actor, ActorRole, Assignee, Command, CommandKind, ComplaintState, Customer, KeyFact,
     KeyFactKind, NewComplaint, Priority, ReopenTarget, RevisitOutcome,
 };
-use kefu_service::complaints::{
-    ComplaintFilter, ComplaintService, ComplaintSummary, ComplaintView,
-};
+use kefu_service::complaint::{ComplaintFilter, ComplaintService, ComplaintSummary, ComplaintView};
 use kefu_service::sla::{SlaState, SlaStatus};
 
 use super::html;
@@ -141,7 +139,7 @@ struct BoardPage {
 
 /// `GET /complaints`: the board; `?state=…&page=…` lists one state;
 /// `?view=claimable` (agents) lists what they may claim.
-pub async fn board(State(state): State<AppState>, page: Page) -> PageResult {
+pub(super) async fn board(State(state): State<AppState>, page: Page) -> PageResult {
     page.user.require(Section::Complaints)?;
     let ctx = page.ctx(Some(Section::Complaints), msg("complaint.board_title"));
     let svc = service(&state);
@@ -349,7 +347,7 @@ fn new_page(ctx: Ctx, form: &FormData, error: Option<String>) -> NewPage {
 }
 
 /// `GET /complaints/new?conversation_id=…`: the form.
-pub async fn new_form(page: Page) -> PageResult {
+pub(super) async fn new_form(page: Page) -> PageResult {
     page.user.require(Section::Complaints)?;
     if page.user.role() == Role::Inspector {
         return Err(WebError::Forbidden);
@@ -375,7 +373,7 @@ fn opt(form: &FormData, name: &str) -> Option<String> {
 
 /// `POST /complaints`: opens a complaint; on a mistake, the form again with
 /// what was typed and the reason.
-pub async fn create(
+pub(super) async fn create(
     State(state): State<AppState>,
     page: Page,
     CsrfForm(form): CsrfForm,
@@ -442,7 +440,7 @@ struct Clock {
 }
 
 fn clock(ctx: &Ctx, name_key: &str, s: &SlaStatus, closed: bool) -> Clock {
-    let label = kefu_service::complaints::clock_label(s.state, closed);
+    let label = kefu_service::sla::clock_label(s.state, closed);
     let running = matches!(
         s.state,
         SlaState::Running | SlaState::NearBreach | SlaState::Breached
@@ -719,7 +717,7 @@ fn detail_page(ctx: Ctx, page: &Page, view: ComplaintView, error: Option<String>
 }
 
 /// `GET /complaints/{id}`.
-pub async fn detail(
+pub(super) async fn detail(
     State(state): State<AppState>,
     page: Page,
     Path(id): Path<String>,
@@ -821,7 +819,7 @@ fn command_from(ctx: &Ctx, form: &FormData, me: &str) -> Result<Command, String>
 /// `POST /complaints/{id}/command`: one action (its `type` and fields,
 /// and the `version` the page showed). Success goes back to the complaint;
 /// a refusal shows the complaint again with the reason.
-pub async fn command(
+pub(super) async fn command(
     State(state): State<AppState>,
     page: Page,
     Path(id): Path<String>,
@@ -849,7 +847,7 @@ pub async fn command(
 
 /// `POST /revisits/{id}/complete`: records a revisit's outcome, then back
 /// to the complaint (`back`).
-pub async fn complete_revisit(
+pub(super) async fn complete_revisit(
     State(state): State<AppState>,
     page: Page,
     Path(id): Path<String>,

@@ -91,7 +91,7 @@ fn date_bound(value: &str, end: bool) -> Option<i64> {
 /// both included), `min`, `max` (score), `rule`, `channel`, `passed`
 /// (`1`/`0`), `reviewed` (`1`/`0`), `q` (text in the transcript); `page`
 /// from 1.
-pub async fn list(State(state): State<AppState>, page: Page) -> PageResult {
+pub(super) async fn list(State(state): State<AppState>, page: Page) -> PageResult {
     page.user.require(Section::Conversations)?;
     let ctx = page.ctx(Some(Section::Conversations), msg("conv.list_title"));
     let mut invalid = Vec::new();
@@ -398,7 +398,7 @@ struct DetailPage {
     history: Vec<HistoryRow>,
     complaint_href: Option<String>,
     /// Review and appeal state and forms.
-    review: Option<super::quality::ReviewPanel>,
+    review: Option<super::review::ReviewPanel>,
 }
 
 /// Points deducted per dimension, after review when there is a review
@@ -437,7 +437,7 @@ fn speaker_name(s: Speaker) -> &'static str {
 }
 
 /// `GET /conversations/{id}`.
-pub async fn detail(
+pub(super) async fn detail(
     State(state): State<AppState>,
     page: Page,
     Path(id): Path<String>,
@@ -472,7 +472,7 @@ pub async fn detail(
     // The effective findings (after review and appeals), numbered; marks
     // per turn for those that count.
     let panel = match current {
-        Some(_) => super::quality::review_panel(&state, &page, &ctx, &id).await?,
+        Some(_) => super::review::review_panel(&state, &page, &ctx, &id).await?,
         None => None,
     };
     let reviewed: Vec<kefu_engine::review::ReviewedFinding> = match &panel {
@@ -513,11 +513,11 @@ pub async fn detail(
             href: (in_text.is_some() && counts).then(|| format!("#f{number}")),
             turn: in_text.map(|t| t + 1),
             counts,
-            status_name: super::quality::status_name(f.status),
+            status_name: super::review::status_name(f.status),
             status: ctx
                 .t(&format!(
                     "q.status.{}",
-                    super::quality::status_name(f.status)
+                    super::review::status_name(f.status)
                 ))
                 .to_string(),
         });

@@ -6,7 +6,7 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 use kefu_service::complaint::{Assignee, Band, KeyFactKind, Priority, RevisitOutcome};
-use kefu_service::complaints::EscalationKind;
+use kefu_service::sla::EscalationKind;
 use serde_json::Value;
 
 use super::html;
@@ -16,7 +16,7 @@ use super::labels;
 /// A duration for people: the two largest units, rounded down
 /// (`3 天 4 小时`, `1 小时 5 分`, `2 分 28 秒`, `40 秒`; `3 d 4 h` …).
 /// Negative durations read as their size.
-pub fn human_duration(ctx: &Messages, d: TimeDelta) -> String {
+pub(super) fn human_duration(ctx: &Messages, d: TimeDelta) -> String {
     let s = d.num_seconds().unsigned_abs();
     let (days, hours, minutes, seconds) = (s / 86_400, (s / 3600) % 24, (s / 60) % 60, s % 60);
     if days > 0 {
@@ -86,7 +86,7 @@ fn change(from: String, to: String) -> String {
 
 /// The detail of one history event in words ("" when there is nothing to
 /// add to the event's name).
-pub fn describe(ctx: &Messages, kind: &str, d: &Value) -> String {
+pub(super) fn describe(ctx: &Messages, kind: &str, d: &Value) -> String {
     let mut parts: Vec<String> = Vec::new();
     let mut push = |s: Option<String>| {
         if let Some(s) = s.filter(|s| !s.is_empty()) {

@@ -4,7 +4,7 @@
 use chrono::{DateTime, FixedOffset, Utc};
 
 /// Escapes text for HTML content and attribute values (also fine for XML).
-pub fn escape(s: &str) -> String {
+pub(crate) fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + s.len() / 8);
     for c in s.chars() {
         match c {
@@ -23,7 +23,7 @@ pub fn escape(s: &str) -> String {
 
 /// China time, in which the dashboard shows times (the centres kefu is
 /// built for run on it; the API takes the same default).
-pub fn china() -> FixedOffset {
+pub(crate) fn china() -> FixedOffset {
     CHINA
 }
 
@@ -34,19 +34,19 @@ const CHINA: FixedOffset = match FixedOffset::east_opt(8 * 3600) {
 };
 
 /// `2026-03-18 10:12` in China time, from Unix milliseconds.
-pub fn fmt_ms(ms: i64) -> String {
+pub(crate) fn fmt_ms(ms: i64) -> String {
     DateTime::from_timestamp_millis(ms).map_or_else(String::new, fmt_dt)
 }
 
 /// `2026-03-18 10:12` in China time.
-pub fn fmt_dt(t: DateTime<Utc>) -> String {
+pub(crate) fn fmt_dt(t: DateTime<Utc>) -> String {
     t.with_timezone(&china())
         .format("%Y-%m-%d %H:%M")
         .to_string()
 }
 
 /// `mm:ss` (or `h:mm:ss`) of an offset from the start of a conversation.
-pub fn clock(ms: u64) -> String {
+pub(crate) fn clock(ms: u64) -> String {
     let s = ms / 1000;
     if s >= 3600 {
         format!("{}:{:02}:{:02}", s / 3600, (s / 60) % 60, s % 60)
@@ -57,7 +57,7 @@ pub fn clock(ms: u64) -> String {
 
 /// A number with at most one decimal, without a trailing `.0`; empty for
 /// NaN and infinities.
-pub fn num(x: f64) -> String {
+pub(crate) fn num(x: f64) -> String {
     if !x.is_finite() {
         return String::new();
     }
@@ -70,13 +70,13 @@ pub fn num(x: f64) -> String {
 }
 
 /// Seconds with one decimal from milliseconds (`12.3`).
-pub fn secs(ms: f64) -> String {
+pub(crate) fn secs(ms: f64) -> String {
     num(ms / 1000.0)
 }
 
 /// One finding to highlight in a turn: `[start, end)` in characters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Mark {
+pub(crate) struct Mark {
     /// First character.
     pub start: usize,
     /// One past the last character.
@@ -92,7 +92,7 @@ pub struct Mark {
 /// findings list can link to it. Spans are character offsets; spans past
 /// the end are clipped, and overlapping spans split the text into segments
 /// each marked with every finding that covers it.
-pub fn highlight(text: &str, marks: &[Mark]) -> String {
+pub(crate) fn highlight(text: &str, marks: &[Mark]) -> String {
     let bounds: Vec<usize> = text
         .char_indices()
         .map(|(i, _)| i)

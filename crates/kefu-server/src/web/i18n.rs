@@ -38,11 +38,11 @@ const EN_TOML: &[(&str, &str)] = &[
 ];
 
 /// Name of the cookie that remembers the language.
-pub const LANG_COOKIE: &str = "lang";
+pub(crate) const LANG_COOKIE: &str = "lang";
 
 /// A language of the dashboard.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Lang {
+pub(crate) enum Lang {
     /// Simplified Chinese, the default.
     #[default]
     Zh,
@@ -52,10 +52,10 @@ pub enum Lang {
 
 impl Lang {
     /// Both languages, default first.
-    pub const ALL: [Lang; 2] = [Lang::Zh, Lang::En];
+    pub(crate) const ALL: [Lang; 2] = [Lang::Zh, Lang::En];
 
     /// `zh` or `en`: the value of the cookie and of `?lang=`.
-    pub fn code(self) -> &'static str {
+    pub(crate) fn code(self) -> &'static str {
         match self {
             Lang::Zh => "zh",
             Lang::En => "en",
@@ -63,7 +63,7 @@ impl Lang {
     }
 
     /// The HTML `lang` attribute.
-    pub fn html_lang(self) -> &'static str {
+    pub(crate) fn html_lang(self) -> &'static str {
         match self {
             Lang::Zh => "zh-CN",
             Lang::En => "en",
@@ -71,7 +71,7 @@ impl Lang {
     }
 
     /// Parses `zh`/`en` (also `zh-CN`, `en-US`, any case).
-    pub fn parse(code: &str) -> Option<Lang> {
+    pub(crate) fn parse(code: &str) -> Option<Lang> {
         let code = code.trim().to_ascii_lowercase();
         if code == "zh" || code.starts_with("zh-") {
             Some(Lang::Zh)
@@ -83,7 +83,7 @@ impl Lang {
     }
 
     /// The catalogue of this language.
-    pub fn messages(self) -> &'static Messages {
+    pub(crate) fn messages(self) -> &'static Messages {
         match self {
             Lang::Zh => &ZH,
             Lang::En => &EN,
@@ -93,13 +93,13 @@ impl Lang {
 
 /// Marks a string literal as a message key (so the tests find it); returns
 /// it unchanged.
-pub const fn msg(key: &'static str) -> &'static str {
+pub(crate) const fn msg(key: &'static str) -> &'static str {
     key
 }
 
 /// One language's labels, by dotted key.
 #[derive(Debug, Default)]
-pub struct Messages {
+pub(crate) struct Messages {
     map: HashMap<String, String>,
 }
 
@@ -123,7 +123,7 @@ impl Messages {
     }
 
     /// The label for `key`, or the key itself when missing.
-    pub fn t<'a>(&'a self, key: &'a str) -> &'a str {
+    pub(crate) fn t<'a>(&'a self, key: &'a str) -> &'a str {
         match self.map.get(key) {
             Some(v) => v,
             None => {
@@ -134,17 +134,17 @@ impl Messages {
     }
 
     /// The label for `key` if there is one.
-    pub fn try_get(&self, key: &str) -> Option<&str> {
+    pub(crate) fn try_get(&self, key: &str) -> Option<&str> {
         self.map.get(key).map(String::as_str)
     }
 
     /// The label for `key` with `{0}` replaced by `arg`.
-    pub fn t1(&self, key: &str, arg: impl Display) -> String {
+    pub(crate) fn t1(&self, key: &str, arg: impl Display) -> String {
         self.t(key).replace("{0}", &arg.to_string())
     }
 
     /// The label for `key` with `{0}`, `{1}` replaced.
-    pub fn t2(&self, key: &str, a: impl Display, b: impl Display) -> String {
+    pub(crate) fn t2(&self, key: &str, a: impl Display, b: impl Display) -> String {
         self.t(key)
             .replace("{0}", &a.to_string())
             .replace("{1}", &b.to_string())
@@ -152,7 +152,7 @@ impl Messages {
 
     /// Every key (for tests).
     #[cfg(test)]
-    pub fn keys(&self) -> impl Iterator<Item = &str> {
+    pub(crate) fn keys(&self) -> impl Iterator<Item = &str> {
         self.map.keys().map(String::as_str)
     }
 }

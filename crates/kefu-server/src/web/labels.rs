@@ -6,11 +6,11 @@ use kefu_service::auth::Role;
 use kefu_service::complaint::{
     Band, CommandKind, ComplaintState, KeyFactKind, Priority, ReopenTarget, RevisitOutcome,
 };
-use kefu_service::complaints::EscalationKind;
+use kefu_service::sla::EscalationKind;
 
-/// SLA clock states named by `kefu_service::complaints::clock_label`.
+/// SLA clock states named by `kefu_service::sla::clock_label`.
 #[cfg(test)]
-pub const SLA_STATES: &[&str] = &[
+pub(crate) const SLA_STATES: &[&str] = &[
     "met",
     "met_late",
     "running",
@@ -23,7 +23,7 @@ pub const SLA_STATES: &[&str] = &[
 
 /// Rule kinds as written in packs (`RuleKind::name`).
 #[cfg(test)]
-pub const RULE_KINDS: &[&str] = &[
+pub(crate) const RULE_KINDS: &[&str] = &[
     "forbidden",
     "required",
     "response",
@@ -38,23 +38,24 @@ pub const RULE_KINDS: &[&str] = &[
 ];
 
 /// Complaint channels offered in the new-complaint form.
-pub const COMPLAINT_CHANNELS: &[&str] = &["phone", "chat", "email", "letter", "visit", "other"];
+pub(crate) const COMPLAINT_CHANNELS: &[&str] =
+    &["phone", "chat", "email", "letter", "visit", "other"];
 
 /// Speaker roles of a transcript.
 #[cfg(test)]
-pub const SPEAKERS: &[&str] = &["agent", "customer", "system"];
+pub(crate) const SPEAKERS: &[&str] = &["agent", "customer", "system"];
 
 /// `RoleFilter` names of a rule.
 #[cfg(test)]
-pub const RULE_ROLES: &[&str] = &["agent", "customer", "any"];
+pub(crate) const RULE_ROLES: &[&str] = &["agent", "customer", "any"];
 
 /// Conversation channels.
 #[cfg(test)]
-pub const CHANNELS: &[&str] = &["phone", "chat"];
+pub(crate) const CHANNELS: &[&str] = &["phone", "chat"];
 
 /// Confirmations shown after a successful POST (`?done=…`).
 #[cfg(test)]
-pub const NOTICES: &[&str] = &[
+pub(crate) const NOTICES: &[&str] = &[
     "created",
     "saved",
     "user_added",
@@ -68,90 +69,90 @@ pub const NOTICES: &[&str] = &[
 ];
 
 /// Key of a complaint state.
-pub fn state(s: ComplaintState) -> String {
+pub(crate) fn state(s: ComplaintState) -> String {
     format!("complaint.state.{}", s.as_str())
 }
 
 /// Key of a priority.
-pub fn priority(p: Priority) -> String {
+pub(crate) fn priority(p: Priority) -> String {
     format!("complaint.priorities.{}", p.as_str())
 }
 
 /// Key of a command (button label).
-pub fn command(c: CommandKind) -> String {
+pub(crate) fn command(c: CommandKind) -> String {
     format!("complaint.cmd.{}", c.as_str())
 }
 
 /// Key of a history kind (`HistoryKind` names and the scanner's events).
-pub fn history(kind: &str) -> String {
+pub(crate) fn history(kind: &str) -> String {
     format!("complaint.event.{kind}")
 }
 
 /// Key of a satisfaction band.
-pub fn band(b: Band) -> String {
+pub(crate) fn band(b: Band) -> String {
     format!("complaint.band.{}", b.as_str())
 }
 
 /// Key of a revisit outcome.
-pub fn revisit_outcome(o: RevisitOutcome) -> String {
+pub(crate) fn revisit_outcome(o: RevisitOutcome) -> String {
     format!("complaint.outcome.{}", o.as_str())
 }
 
 /// Key of a key-fact kind.
-pub fn fact(k: KeyFactKind) -> String {
+pub(crate) fn fact(k: KeyFactKind) -> String {
     format!("complaint.fact.{}", k.as_str())
 }
 
 /// Key of a reopen target.
-pub fn reopen_to(t: ReopenTarget) -> String {
+pub(crate) fn reopen_to(t: ReopenTarget) -> String {
     format!("complaint.reopen_to.{}", t.as_str())
 }
 
 /// Key of an SLA clock state name.
-pub fn sla_state(name: &str) -> String {
+pub(crate) fn sla_state(name: &str) -> String {
     format!("sla.state.{name}")
 }
 
 /// Key of an escalation kind.
-pub fn escalation(k: EscalationKind) -> String {
+pub(crate) fn escalation(k: EscalationKind) -> String {
     format!("sla.escalation.{}", k.as_str())
 }
 
 /// Key of a user role.
-pub fn role(r: Role) -> String {
+pub(crate) fn role(r: Role) -> String {
     format!("role.{}", r.as_str())
 }
 
 /// Key of a conversation channel.
-pub fn channel(name: &str) -> String {
+pub(crate) fn channel(name: &str) -> String {
     format!("channel.{name}")
 }
 
 /// Key of a complaint channel.
-pub fn complaint_channel(name: &str) -> String {
+pub(crate) fn complaint_channel(name: &str) -> String {
     format!("complaint.channels.{name}")
 }
 
 /// Key of a speaker.
-pub fn speaker(name: &str) -> String {
+pub(crate) fn speaker(name: &str) -> String {
     format!("speaker.{name}")
 }
 
 /// Key of a rule kind.
-pub fn rule_kind(name: &str) -> String {
+pub(crate) fn rule_kind(name: &str) -> String {
     format!("rulekind.{name}")
 }
 
 /// Key of a rule's speaker filter.
-pub fn rule_role(name: &str) -> String {
+pub(crate) fn rule_role(name: &str) -> String {
     format!("rulerole.{name}")
 }
 
 /// Every key the functions above can build (for the catalogue tests).
 #[cfg(test)]
-pub fn dynamic_keys() -> Vec<String> {
+pub(crate) fn dynamic_keys() -> Vec<String> {
     use kefu_service::complaint::HistoryKind;
-    use kefu_service::complaints::{ESCALATED, NEAR_BREACH_WARNED};
+    use kefu_service::sla::{ESCALATED, NEAR_BREACH_WARNED};
     let mut keys = Vec::new();
     keys.extend(ComplaintState::ALL.iter().map(|s| state(*s)));
     keys.extend(Priority::ALL.iter().map(|p| priority(*p)));
@@ -170,7 +171,7 @@ pub fn dynamic_keys() -> Vec<String> {
     keys.extend(COMPLAINT_CHANNELS.iter().map(|c| complaint_channel(c)));
     keys.extend(SPEAKERS.iter().map(|s| speaker(s)));
     keys.extend(RULE_KINDS.iter().map(|k| rule_kind(k)));
-    keys.extend(super::quality::dynamic_keys());
+    keys.extend(super::review::dynamic_keys());
     keys.extend(RULE_ROLES.iter().map(|k| rule_role(k)));
     keys.extend(NOTICES.iter().map(|n| format!("notice.{n}")));
     keys

@@ -41,21 +41,21 @@
 
 mod accounts;
 mod admin;
-pub mod assets;
-pub mod charts;
+pub(crate) mod assets;
+pub(crate) mod charts;
 mod complaints;
 mod conversations;
 mod history;
-pub mod html;
-pub mod i18n;
-pub mod labels;
+pub(crate) mod html;
+pub(crate) mod i18n;
+pub(crate) mod labels;
 mod overview;
 mod packs;
-pub mod page;
-mod quality;
+pub(crate) mod page;
+mod review;
 mod session;
 mod settings;
-pub mod urls;
+pub(crate) mod urls;
 
 use axum::extract::Request;
 use axum::http::header::{self, HeaderValue};
@@ -69,7 +69,7 @@ use i18n::{Lang, LANG_COOKIE};
 use page::{is_https, query_pairs, request_lang, set_cookie, Ctx, ErrorInfo};
 
 /// The dashboard's routes (merged into the application router).
-pub fn router() -> Router<AppState> {
+pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(overview::page))
         .route("/login", get(session::login_form).post(session::login))
@@ -79,15 +79,15 @@ pub fn router() -> Router<AppState> {
         .route("/favicon.ico", get(assets::favicon))
         .route("/conversations", get(conversations::list))
         .route("/conversations/{id}", get(conversations::detail))
-        .route("/conversations/{id}/review", post(quality::save_review))
-        .route("/conversations/{id}/appeals", post(quality::file_appeal))
-        .route("/review", get(quality::queue))
-        .route("/review/build", post(quality::build_queue))
-        .route("/appeals", get(quality::appeals))
-        .route("/appeals/{id}", get(quality::appeal))
-        .route("/appeals/{id}/decision", post(quality::decide))
-        .route("/agents", get(quality::agents))
-        .route("/agents/{id}", get(quality::agent))
+        .route("/conversations/{id}/review", post(review::save_review))
+        .route("/conversations/{id}/appeals", post(review::file_appeal))
+        .route("/review", get(review::queue))
+        .route("/review/build", post(review::build_queue))
+        .route("/appeals", get(review::appeals))
+        .route("/appeals/{id}", get(review::appeal))
+        .route("/appeals/{id}/decision", post(review::decide))
+        .route("/agents", get(review::agents))
+        .route("/agents/{id}", get(review::agent))
         .route(
             "/complaints",
             get(complaints::board).post(complaints::create),
@@ -140,7 +140,7 @@ struct ErrorPage {
 /// request's language, remembers `?lang=` in the cookie, and sets the
 /// security headers (a strict Content-Security-Policy: no inline script or
 /// style, nothing from other sites).
-pub async fn web_layer(req: Request, next: Next) -> Response {
+pub(crate) async fn web_layer(req: Request, next: Next) -> Response {
     let lang = request_lang(req.headers(), req.uri().query());
     let asked_lang = query_pairs(req.uri().query())
         .into_iter()

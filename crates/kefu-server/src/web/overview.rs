@@ -654,7 +654,7 @@ struct OverviewPage {
 
 /// `GET /`: the overview of `?period=` (default: this month, China time);
 /// staff may add `?agent=`.
-pub async fn page(State(state): State<AppState>, page: Page) -> PageResult {
+pub(super) async fn page(State(state): State<AppState>, page: Page) -> PageResult {
     page.user.require(Section::Overview)?;
     let ctx = page.ctx(Some(Section::Overview), msg("nav.overview"));
     let now = Utc::now();

@@ -134,7 +134,7 @@ fn groups(ctx: &Ctx, pack: &RulePack) -> Vec<DimensionGroup> {
 }
 
 /// `GET /packs`: the active pack and the stored versions.
-pub async fn overview(State(state): State<AppState>, page: Page) -> PageResult {
+pub(super) async fn overview(State(state): State<AppState>, page: Page) -> PageResult {
     page.user.require(Section::Packs)?;
     let ctx = page.ctx(Some(Section::Packs), msg("packs.title"));
     let active = state.inspector();
@@ -240,7 +240,7 @@ fn editor_page(ctx: Ctx, source: String) -> EditorPage {
 
 /// `GET /packs/editor?version=…`: the editor with the active pack's text
 /// (or a stored version's).
-pub async fn editor(State(state): State<AppState>, page: Page) -> PageResult {
+pub(super) async fn editor(State(state): State<AppState>, page: Page) -> PageResult {
     page.user.require(Section::Packs)?;
     let id = match page.param("version") {
         Some(v) => v.parse::<i64>().map_err(|_| WebError::NotFound)?,
@@ -300,7 +300,7 @@ fn run_both(
 /// `POST /packs/editor`: validates the text (`action=validate`) and, with
 /// `action=try`, inspects the pasted conversation (`sample`, the native
 /// JSON format) or the stored one (`conversation_id`) with it.
-pub async fn check(
+pub(super) async fn check(
     State(state): State<AppState>,
     page: Page,
     CsrfForm(form): CsrfForm,

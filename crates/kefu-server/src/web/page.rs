@@ -18,15 +18,15 @@ use super::i18n::{msg, Lang, Messages, LANG_COOKIE};
 use crate::AppState;
 
 /// Name of the session cookie.
-pub const SESSION_COOKIE: &str = "kefu_session";
+pub(crate) const SESSION_COOKIE: &str = "kefu_session";
 /// Name of the form field that carries the CSRF token.
-pub const CSRF_FIELD: &str = "_csrf";
+pub(crate) const CSRF_FIELD: &str = "_csrf";
 
 // ---------------------------------------------------------------------------
 // Cookies and URLs
 
 /// The value of cookie `name`, if the request sent it.
-pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+pub(crate) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -39,12 +39,12 @@ pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
 
 /// Whether the request came over HTTPS through a trusted proxy that says
 /// so ([`crate::proxy`]), so cookies get the `Secure` flag.
-pub fn is_https(headers: &HeaderMap) -> bool {
+pub(crate) fn is_https(headers: &HeaderMap) -> bool {
     crate::proxy::is_https(headers)
 }
 
 /// A `Set-Cookie` value: HttpOnly, SameSite=Lax, Path=/ unless `path`.
-pub fn set_cookie(
+pub(crate) fn set_cookie(
     name: &str,
     value: &str,
     max_age_s: i64,
@@ -59,14 +59,14 @@ pub fn set_cookie(
 }
 
 /// The query parameters of a URI query string.
-pub fn query_pairs(query: Option<&str>) -> Vec<(String, String)> {
+pub(crate) fn query_pairs(query: Option<&str>) -> Vec<(String, String)> {
     form_urlencoded::parse(query.unwrap_or("").as_bytes())
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect()
 }
 
 /// `?a=1&b=2` from pairs (empty string when there are none).
-pub fn query_string<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
+pub(crate) fn query_string<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
     let mut s = form_urlencoded::Serializer::new(String::new());
     let mut any = false;
     for (k, v) in pairs {
@@ -81,12 +81,12 @@ pub fn query_string<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> 
 }
 
 /// Percent-encodes one query value.
-pub fn encode(value: &str) -> String {
+pub(crate) fn encode(value: &str) -> String {
     form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }
 
 /// `next` if it is a path on this site (no open redirects), else `/`.
-pub fn safe_next(next: Option<&str>) -> String {
+pub(crate) fn safe_next(next: Option<&str>) -> String {
     match next {
         Some(n)
             if n.starts_with('/')
@@ -102,7 +102,7 @@ pub fn safe_next(next: Option<&str>) -> String {
 
 /// The language of a request: `?lang=` first, then the `lang` cookie,
 /// then Chinese.
-pub fn request_lang(headers: &HeaderMap, query: Option<&str>) -> Lang {
+pub(crate) fn request_lang(headers: &HeaderMap, query: Option<&str>) -> Lang {
     query_pairs(query)
         .iter()
         .find(|(k, _)| k == "lang")
@@ -117,7 +117,7 @@ pub fn request_lang(headers: &HeaderMap, query: Option<&str>) -> Lang {
 /// What the error page shows; carried in the response extensions so that the
 /// web middleware can render it in the request's language.
 #[derive(Debug, Clone)]
-pub struct ErrorInfo {
+pub(crate) struct ErrorInfo {
     /// Message key of the explanation.
     pub key: &'static str,
     /// Extra detail (already meant for the user), if any.
@@ -126,7 +126,7 @@ pub struct ErrorInfo {
 
 /// An error answered with an HTML page.
 #[derive(Debug)]
-pub enum WebError {
+pub(crate) enum WebError {
     /// No such page or object (or not visible to the user).
     NotFound,
     /// The user's role may not do this.
@@ -167,7 +167,7 @@ impl WebError {
     /// A refusal the user can act on — invalid input, not allowed, a
     /// conflict — as the status and message a form page shows in place;
     /// any other error stays an error page.
-    pub fn refusal(self) -> Result<(StatusCode, String), WebError> {
+    pub(crate) fn refusal(self) -> Result<(StatusCode, String), WebError> {
         let status = self.status();
         match self {
             WebError::Invalid(m) | WebError::Denied(m) | WebError::Conflict(m) => Ok((status, m)),
@@ -243,20 +243,20 @@ impl From<askama::Error> for WebError {
 }
 
 /// A page's result.
-pub type PageResult = Result<Response, WebError>;
+pub(crate) type PageResult = Result<Response, WebError>;
 
 /// Renders a template into a response.
-pub fn render(t: &impl askama::Template) -> PageResult {
+pub(crate) fn render(t: &impl askama::Template) -> PageResult {
     Ok(Html(t.render()?).into_response())
 }
 
 /// Renders a template with a status other than 200.
-pub fn render_status(status: StatusCode, t: &impl askama::Template) -> PageResult {
+pub(crate) fn render_status(status: StatusCode, t: &impl askama::Template) -> PageResult {
     Ok((status, Html(t.render()?)).into_response())
 }
 
 /// A 303 redirect (after a POST).
-pub fn see_other(to: &str) -> Response {
+pub(crate) fn see_other(to: &str) -> Response {
     Redirect::to(to).into_response()
 }
 
@@ -265,7 +265,7 @@ pub fn see_other(to: &str) -> Response {
 
 /// The user of a dashboard request, from the `kefu_session` cookie.
 #[derive(Debug, Clone)]
-pub struct WebUser {
+pub(crate) struct WebUser {
     /// Who, with which role and team.
     pub principal: Principal,
     /// Name shown in the header.
@@ -276,27 +276,27 @@ pub struct WebUser {
 
 impl WebUser {
     /// The role.
-    pub fn role(&self) -> Role {
+    pub(crate) fn role(&self) -> Role {
         self.principal.role
     }
 
     /// The user id.
-    pub fn id(&self) -> &str {
+    pub(crate) fn id(&self) -> &str {
         &self.principal.user_id
     }
 
     /// The CSRF token of this session (what forms must send back).
-    pub fn csrf(&self) -> String {
+    pub(crate) fn csrf(&self) -> String {
         csrf_token(&self.session)
     }
 
     /// For agents, their own id: the only agent whose data they may see.
-    pub fn agent_scope(&self) -> Option<&str> {
+    pub(crate) fn agent_scope(&self) -> Option<&str> {
         (self.role() == Role::Agent).then_some(self.id())
     }
 
     /// Fails with 403 unless the role may use `section`.
-    pub fn require(&self, section: Section) -> Result<(), WebError> {
+    pub(crate) fn require(&self, section: Section) -> Result<(), WebError> {
         if section.allowed(self.role()) {
             Ok(())
         } else {
@@ -307,13 +307,13 @@ impl WebUser {
 
 /// The CSRF token bound to a session token: a hash of it, so a page can only
 /// be forged by someone who already holds the session.
-pub fn csrf_token(session: &str) -> String {
+pub(crate) fn csrf_token(session: &str) -> String {
     let digest = Sha256::digest(format!("kefu-web-csrf\0{session}").as_bytes());
     digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
 }
 
 /// Compares two strings in time independent of where they differ.
-pub fn same(a: &str, b: &str) -> bool {
+pub(crate) fn same(a: &str, b: &str) -> bool {
     a.len() == b.len()
         && a.bytes()
             .zip(b.bytes())
@@ -322,7 +322,7 @@ pub fn same(a: &str, b: &str) -> bool {
 }
 
 /// Looks up the session of a request.
-pub async fn session_user(
+pub(crate) async fn session_user(
     headers: &HeaderMap,
     state: &AppState,
 ) -> Result<Option<WebUser>, WebError> {
@@ -348,7 +348,7 @@ pub async fn session_user(
 /// A dashboard request by a signed-in user: who, in which language, for
 /// which URL. Not signed in: a redirect to `/login?next=…`.
 #[derive(Debug, Clone)]
-pub struct Page {
+pub(crate) struct Page {
     /// The user.
     pub user: WebUser,
     /// The language.
@@ -361,7 +361,7 @@ pub struct Page {
 
 impl Page {
     /// The first value of query parameter `name`, trimmed, if not empty.
-    pub fn param(&self, name: &str) -> Option<&str> {
+    pub(crate) fn param(&self, name: &str) -> Option<&str> {
         self.query
             .iter()
             .find(|(k, _)| k == name)
@@ -370,7 +370,7 @@ impl Page {
     }
 
     /// The layout context for a page of `section` titled by `title_key`.
-    pub fn ctx(&self, section: Option<Section>, title_key: &str) -> Ctx {
+    pub(crate) fn ctx(&self, section: Option<Section>, title_key: &str) -> Ctx {
         Ctx::new(self.lang, Some(&self.user), &self.uri, section, title_key)
     }
 }
@@ -417,11 +417,11 @@ impl FromRequestParts<AppState> for WebUser {
 
 /// The fields of a submitted form.
 #[derive(Debug, Clone, Default)]
-pub struct FormData(Vec<(String, String)>);
+pub(crate) struct FormData(Vec<(String, String)>);
 
 impl FormData {
     /// Parses an `application/x-www-form-urlencoded` body.
-    pub fn parse(body: &[u8]) -> FormData {
+    pub(crate) fn parse(body: &[u8]) -> FormData {
         FormData(
             form_urlencoded::parse(body)
                 .map(|(k, v)| (k.into_owned(), v.into_owned()))
@@ -430,7 +430,7 @@ impl FormData {
     }
 
     /// Field `name`, trimmed, when present and not blank.
-    pub fn get(&self, name: &str) -> Option<&str> {
+    pub(crate) fn get(&self, name: &str) -> Option<&str> {
         self.0
             .iter()
             .find(|(k, _)| k == name)
@@ -439,7 +439,7 @@ impl FormData {
     }
 
     /// Field `name` as it was typed (not trimmed), or empty.
-    pub fn raw(&self, name: &str) -> &str {
+    pub(crate) fn raw(&self, name: &str) -> &str {
         self.0
             .iter()
             .find(|(k, _)| k == name)
@@ -447,17 +447,17 @@ impl FormData {
     }
 
     /// Field `name`, trimmed, or an empty string.
-    pub fn text(&self, name: &str) -> String {
+    pub(crate) fn text(&self, name: &str) -> String {
         self.get(name).unwrap_or("").to_string()
     }
 
     /// Every field, in order.
-    pub fn pairs(&self) -> &[(String, String)] {
+    pub(crate) fn pairs(&self) -> &[(String, String)] {
         &self.0
     }
 
     /// Whether a checkbox `name` was ticked.
-    pub fn checked(&self, name: &str) -> bool {
+    pub(crate) fn checked(&self, name: &str) -> bool {
         matches!(self.get(name), Some("1" | "on" | "true" | "yes"))
     }
 }
@@ -466,7 +466,7 @@ impl FormData {
 /// state-changing form. A wrong token is a 403; no session, a redirect to
 /// the login page.
 #[derive(Debug, Clone)]
-pub struct CsrfForm(pub FormData);
+pub(crate) struct CsrfForm(pub FormData);
 
 impl FromRequest<AppState> for CsrfForm {
     type Rejection = WebError;
@@ -500,7 +500,7 @@ impl FromRequest<AppState> for CsrfForm {
 
 /// A part of the dashboard, as listed in the navigation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Section {
+pub(crate) enum Section {
     /// 概览.
     Overview,
     /// 会话.
@@ -521,7 +521,7 @@ pub enum Section {
 
 impl Section {
     /// In navigation order.
-    pub const ALL: [Section; 8] = [
+    pub(crate) const ALL: [Section; 8] = [
         Section::Overview,
         Section::Conversations,
         Section::Review,
@@ -533,7 +533,7 @@ impl Section {
     ];
 
     /// Where it lives.
-    pub fn href(self) -> &'static str {
+    pub(crate) fn href(self) -> &'static str {
         match self {
             Section::Overview => "/",
             Section::Conversations => "/conversations",
@@ -547,7 +547,7 @@ impl Section {
     }
 
     /// Message key of its name.
-    pub fn key(self) -> &'static str {
+    pub(crate) fn key(self) -> &'static str {
         match self {
             Section::Overview => msg("nav.overview"),
             Section::Conversations => msg("nav.conversations"),
@@ -563,7 +563,7 @@ impl Section {
     /// Whether `role` may use it. Agents: their own overview, conversations,
     /// appeals and complaints. Staff: everything but users and settings,
     /// which are the admins'.
-    pub fn allowed(self, role: Role) -> bool {
+    pub(crate) fn allowed(self, role: Role) -> bool {
         match self {
             Section::Overview | Section::Conversations | Section::Appeals | Section::Complaints => {
                 true
@@ -576,7 +576,7 @@ impl Section {
 
 /// A link of the navigation.
 #[derive(Debug, Clone)]
-pub struct NavItem {
+pub(crate) struct NavItem {
     /// Label.
     pub label: String,
     /// Target.
@@ -587,7 +587,7 @@ pub struct NavItem {
 
 /// A link of the language switch.
 #[derive(Debug, Clone)]
-pub struct LangLink {
+pub(crate) struct LangLink {
     /// Label (the language's own name).
     pub label: String,
     /// `/lang/xx?next=…`.
@@ -600,7 +600,7 @@ pub struct LangLink {
 
 /// What the layout (`base.html`) needs on every page.
 #[derive(Debug, Clone)]
-pub struct Ctx {
+pub(crate) struct Ctx {
     /// The language.
     pub lang: Lang,
     /// Its labels.
@@ -631,7 +631,7 @@ pub struct Ctx {
 
 impl Ctx {
     /// The context of a page.
-    pub fn new(
+    pub(crate) fn new(
         lang: Lang,
         user: Option<&WebUser>,
         uri: &str,
@@ -691,28 +691,33 @@ impl Ctx {
     }
 
     /// The label of `key`.
-    pub fn t<'a>(&'a self, key: &'a str) -> &'a str {
+    pub(crate) fn t<'a>(&'a self, key: &'a str) -> &'a str {
         self.m.t(key)
     }
 
     /// The label of `key` with `{0}` filled in.
-    pub fn t1(&self, key: &str, arg: impl std::fmt::Display) -> String {
+    pub(crate) fn t1(&self, key: &str, arg: impl std::fmt::Display) -> String {
         self.m.t1(key, arg)
     }
 
     /// The label of `key` with `{0}` and `{1}` filled in.
-    pub fn t2(&self, key: &str, a: impl std::fmt::Display, b: impl std::fmt::Display) -> String {
+    pub(crate) fn t2(
+        &self,
+        key: &str,
+        a: impl std::fmt::Display,
+        b: impl std::fmt::Display,
+    ) -> String {
         self.m.t2(key, a, b)
     }
 
     /// The label of a key built at run time (see `labels`); `fallback` when
     /// the catalogue has none (a value the dashboard does not know).
-    pub fn label<'a>(&'a self, key: &str, fallback: &'a str) -> &'a str {
+    pub(crate) fn label<'a>(&'a self, key: &str, fallback: &'a str) -> &'a str {
         self.m.try_get(key).unwrap_or(fallback)
     }
 
     /// Title shown in the browser tab.
-    pub fn full_title(&self) -> String {
+    pub(crate) fn full_title(&self) -> String {
         format!("{} · {}", self.title, self.m.t("app.name"))
     }
 }

@@ -100,7 +100,7 @@ fn login_page(
 }
 
 /// `GET /login?next=…`: the sign-in form (or straight on when signed in).
-pub async fn login_form(State(state): State<AppState>, req: Request) -> PageResult {
+pub(super) async fn login_form(State(state): State<AppState>, req: Request) -> PageResult {
     let query = query_pairs(req.uri().query());
     let next = safe_next(
         query
@@ -120,7 +120,7 @@ pub async fn login_form(State(state): State<AppState>, req: Request) -> PageResu
 ///
 /// Throttled like the API's sign-in (`kefu_service::throttle`): while
 /// locked, the form again with 429 and `Retry-After`.
-pub async fn login(
+pub(super) async fn login(
     State(state): State<AppState>,
     ClientAddr(addr): ClientAddr,
     req: Request,
@@ -180,14 +180,14 @@ pub async fn login(
 }
 
 /// `GET /logout`: a page with the sign-out button (signing out is a POST).
-pub async fn logout_form(page: Page) -> PageResult {
+pub(super) async fn logout_form(page: Page) -> PageResult {
     super::page::render(&LogoutPage {
         ctx: page.ctx(None, msg("logout.title")),
     })
 }
 
 /// `POST /logout`: ends the session and clears the cookie.
-pub async fn logout(
+pub(super) async fn logout(
     State(state): State<AppState>,
     page: Page,
     headers: HeaderMap,
@@ -203,7 +203,10 @@ pub async fn logout(
 
 /// `GET /lang/{zh|en}?next=…`: remembers the language in the `lang`
 /// cookie and goes back.
-pub async fn switch_lang(Path(code): Path<String>, req: Request) -> Result<Response, WebError> {
+pub(super) async fn switch_lang(
+    Path(code): Path<String>,
+    req: Request,
+) -> Result<Response, WebError> {
     let lang = Lang::parse(&code).ok_or(WebError::NotFound)?;
     let query = query_pairs(req.uri().query());
     let next = safe_next(

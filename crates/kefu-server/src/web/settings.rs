@@ -7,9 +7,10 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::Utc;
+use kefu_service::complaint::ComplaintService;
 use kefu_service::complaint::{Actor, ActorRole, ComplaintPolicy};
-use kefu_service::complaints::{ComplaintService, SlaSettings};
 use kefu_service::kpi::{KpiService, QualitySettings};
+use kefu_service::sla::SlaSettings;
 
 use super::i18n::msg;
 use super::page::{render_status, see_other, CsrfForm, Ctx, Page, PageResult, Section, WebError};
@@ -81,7 +82,7 @@ fn editors(texts: [String; 3], failed: Option<(&str, String, String)>) -> Vec<Ed
 }
 
 /// `GET /admin/settings`.
-pub async fn page(State(state): State<AppState>, page: Page) -> PageResult {
+pub(super) async fn page(State(state): State<AppState>, page: Page) -> PageResult {
     page.user.require(Section::Admin)?;
     let ctx = page.ctx(Some(Section::Admin), msg("settings.title"));
     render_status(
@@ -94,7 +95,7 @@ pub async fn page(State(state): State<AppState>, page: Page) -> PageResult {
 }
 
 /// `POST /admin/settings`: saves one setting (`which`) from its JSON.
-pub async fn save(
+pub(super) async fn save(
     State(state): State<AppState>,
     page: Page,
     CsrfForm(form): CsrfForm,

@@ -9,7 +9,7 @@ use super::page::encode;
 /// Percent-encodes one path segment: everything but unreserved ASCII
 /// (`A–Z a–z 0–9 - . _ ~`) becomes `%XX` of its UTF-8 bytes, so `/` stays
 /// inside the segment and the router decodes it back to the id.
-pub fn segment(id: &str) -> String {
+pub(crate) fn segment(id: &str) -> String {
     let mut out = String::with_capacity(id.len());
     for b in id.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
@@ -22,32 +22,32 @@ pub fn segment(id: &str) -> String {
 }
 
 /// `/conversations/{id}`.
-pub fn conversation(id: &str) -> String {
+pub(crate) fn conversation(id: &str) -> String {
     format!("/conversations/{}", segment(id))
 }
 
 /// `/conversations/{id}/review`, the review form's action.
-pub fn conversation_review(id: &str) -> String {
+pub(crate) fn conversation_review(id: &str) -> String {
     format!("{}/review", conversation(id))
 }
 
 /// `/conversations/{id}/appeals`, the appeal form's action.
-pub fn conversation_appeals(id: &str) -> String {
+pub(crate) fn conversation_appeals(id: &str) -> String {
     format!("{}/appeals", conversation(id))
 }
 
 /// `/complaints/{id}`.
-pub fn complaint(id: &str) -> String {
+pub(crate) fn complaint(id: &str) -> String {
     format!("/complaints/{}", segment(id))
 }
 
 /// `/complaints/{id}/command`, the action forms' target.
-pub fn complaint_command(id: &str) -> String {
+pub(crate) fn complaint_command(id: &str) -> String {
     format!("{}/command", complaint(id))
 }
 
 /// `/complaints/new?conversation_id={id}`.
-pub fn complaint_new_for(conversation_id: &str) -> String {
+pub(crate) fn complaint_new_for(conversation_id: &str) -> String {
     format!(
         "/complaints/new?conversation_id={}",
         encode(conversation_id)
@@ -55,32 +55,32 @@ pub fn complaint_new_for(conversation_id: &str) -> String {
 }
 
 /// `/agents/{id}`.
-pub fn agent(id: &str) -> String {
+pub(crate) fn agent(id: &str) -> String {
     format!("/agents/{}", segment(id))
 }
 
 /// `/agents/{id}?period={period}`.
-pub fn agent_in(id: &str, period: &str) -> String {
+pub(crate) fn agent_in(id: &str, period: &str) -> String {
     format!("{}?period={}", agent(id), encode(period))
 }
 
 /// `/appeals/{id}`.
-pub fn appeal(id: i64) -> String {
+pub(crate) fn appeal(id: i64) -> String {
     format!("/appeals/{id}")
 }
 
 /// `/appeals/{id}/decision`, the decision form's action.
-pub fn appeal_decision(id: i64) -> String {
+pub(crate) fn appeal_decision(id: i64) -> String {
     format!("{}/decision", appeal(id))
 }
 
 /// `/revisits/{id}/complete`.
-pub fn revisit_complete(id: &str) -> String {
+pub(crate) fn revisit_complete(id: &str) -> String {
     format!("/revisits/{}/complete", segment(id))
 }
 
 /// `/admin/users/{id}/active`.
-pub fn user_active(id: &str) -> String {
+pub(crate) fn user_active(id: &str) -> String {
     format!("/admin/users/{}/active", segment(id))
 }
 

@@ -9,7 +9,7 @@ use kefu_store::testing::TestDb;
 use kefu_store::Store;
 
 /// A running server.
-pub struct Server {
+pub(crate) struct Server {
     /// `http://127.0.0.1:PORT`.
     pub base: String,
     /// Its database.
@@ -22,7 +22,7 @@ pub struct Server {
 impl Server {
     /// Starts a server on `db` with `users` (id, role, password), each
     /// shown as `display(id)`.
-    pub async fn start(
+    pub(crate) async fn start(
         db: TestDb,
         users: &[(&str, Role, &str)],
         display: impl Fn(&str) -> String,
@@ -69,7 +69,7 @@ impl Server {
 
     /// Stops the server and gives it a moment to close its connections.
     #[allow(dead_code)] // the API suite stops explicitly; the others on drop
-    pub async fn stop(mut self) {
+    pub(crate) async fn stop(mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }

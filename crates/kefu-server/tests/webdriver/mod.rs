@@ -9,16 +9,16 @@ use fantoccini::{Client, ClientBuilder};
 use serde_json::{json, Value};
 
 /// Errors of a browser scenario: anything, with its message.
-pub type Res<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
+pub(crate) type Res<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
 /// Debian's chromedriver (package chromium-driver).
-pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+pub(crate) const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 /// Debian's Chromium (package chromium).
-pub const CHROMIUM: &str = "/usr/bin/chromium";
+pub(crate) const CHROMIUM: &str = "/usr/bin/chromium";
 
 /// Whether Chromium and chromedriver are installed; prints a notice naming
 /// the skipped suite when they are not (`.ci/run` installs them).
-pub fn available(suite: &str) -> bool {
+pub(crate) fn available(suite: &str) -> bool {
     let ok = Path::new(CHROMEDRIVER).exists() && Path::new(CHROMIUM).exists();
     if !ok {
         eprintln!(
@@ -30,14 +30,14 @@ pub fn available(suite: &str) -> bool {
 }
 
 /// A free loopback port.
-pub fn free_port() -> Res<u16> {
+pub(crate) fn free_port() -> Res<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port())
 }
 
 /// chromedriver, killed when dropped.
-pub struct Driver {
+pub(crate) struct Driver {
     child: Child,
     /// Where it listens.
     pub url: String,
@@ -52,7 +52,7 @@ impl Drop for Driver {
 
 impl Driver {
     /// Starts chromedriver on a free port and waits until it is ready.
-    pub async fn start(http: &reqwest::Client) -> Res<Driver> {
+    pub(crate) async fn start(http: &reqwest::Client) -> Res<Driver> {
         let port = free_port()?;
         let child = Command::new(CHROMEDRIVER)
             .arg(format!("--port={port}"))
@@ -81,7 +81,7 @@ impl Driver {
 
     /// A new headless Chromium session (Chinese locale, browser log kept so
     /// scenarios can read console errors and CSP violations).
-    pub async fn session(&self) -> Res<Client> {
+    pub(crate) async fn session(&self) -> Res<Client> {
         let mut caps = serde_json::Map::new();
         caps.insert("browserName".into(), json!("chrome"));
         caps.insert(

@@ -59,21 +59,16 @@
 //! except that they may list and claim ([`Command::Assign`] to themselves)
 //! the unassigned ones and those of their groups ([`ComplaintFilter::claimable`]).
 
-#![warn(missing_docs)]
-
-use std::collections::BTreeMap;
 use std::fmt;
-use std::str::FromStr;
-use std::sync::OnceLock;
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 pub use kefu_store::SlaFilter;
 use kefu_store::{
-    ComplaintQuery, ComplaintRow, EscalationFlags as Flags, EscalationRow, HistoryRow, NewRevisit,
-    RevisitRow, SlaColumns, Store, StoredComplaint, Tx,
+    ComplaintQuery, ComplaintRow, EscalationFlags as Flags, HistoryRow, NewRevisit, RevisitRow,
+    SlaColumns, Store, StoredComplaint, Tx,
 };
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::complaint::{
     self, Actor, ActorRole, Assignee, Command, CommandKind, Complaint, ComplaintError,
@@ -81,317 +76,29 @@ use crate::complaint::{
     RevisitTask, SideEffect,
 };
 use crate::error::{Error, Result};
+use crate::sla::SlaReport;
 use crate::sla::{
-    self, BusinessCalendar, HolidayTable, SlaClock, SlaError, SlaInput, SlaPolicy, SlaReport,
-    SlaState, SlaStatus,
+    escalation, load_rules, rules_from, sla_state_label, Escalation, Rules, SlaSettings,
+    COMPLAINT_POLICY_KEY, RULE_KEYS, SLA_SETTINGS_KEY,
 };
 
-/// Settings key of the [`SlaSettings`].
-pub const SLA_SETTINGS_KEY: &str = "sla";
-/// Settings key of the [`ComplaintPolicy`] (survey bands, revisit delay).
-pub const COMPLAINT_POLICY_KEY: &str = "complaint_policy";
-/// History kind of the scanner's "escalated to supervisor" event.
-pub const ESCALATED: &str = "escalated";
-/// History kind of the scanner's near-breach warning.
-pub const NEAR_BREACH_WARNED: &str = "near_breach_warned";
-/// `actor_id` and `actor_role` of history events written by the scanner.
-pub const SYSTEM_ACTOR: &str = "system";
-/// Who breaches are escalated to (`escalations.notified_to`).
-pub const SUPERVISORS: &str = "supervisor";
-
-/// Complaints the scanner handles per transaction.
-const SCAN_BATCH: i64 = 200;
-/// Batches per [`ComplaintService::scan_sla`] call at most; the next call
-/// picks up the rest.
-const SCAN_MAX_BATCHES: usize = 50;
 /// Complaints recomputed per page when the SLA settings change.
-const RECOMPUTE_PAGE: i64 = 500;
+pub(crate) const RECOMPUTE_PAGE: i64 = 500;
 
 // ---------------------------------------------------------------------------
 // Errors
 
-fn corrupt(what: impl Into<String>, reason: impl fmt::Display) -> Error {
+pub(crate) fn corrupt(what: impl Into<String>, reason: impl fmt::Display) -> Error {
     Error::corrupt(what, reason)
 }
 
 /// "conflict: …", as the complaint service words collisions.
-fn conflict(message: impl fmt::Display) -> Error {
+pub(crate) fn conflict(message: impl fmt::Display) -> Error {
     Error::Conflict(format!("conflict: {message}"))
 }
 
-fn not_found(what: &'static str, id: &str) -> Error {
+pub(crate) fn not_found(what: &'static str, id: &str) -> Error {
     Error::not_found(what, id)
-}
-
-// ---------------------------------------------------------------------------
-// Settings
-// ---------------------------------------------------------------------------
-
-/// The SLA settings, stored under [`SLA_SETTINGS_KEY`]:
-///
-/// ```json
-/// {"policy": {"first_reply": "12h", "resolution": "48h", "near_breach_ratio": 0.8,
-///             "business_hours": true, "special": {"first_reply": "24h", "resolution": "72h"}},
-///  "calendar": {"utc_offset": "+08:00", "always_open": false,
-///               "mon": ["09:00-12:00", "13:30-18:00"], "…": "…"},
-///  "builtin_holidays": true}
-/// ```
-///
-/// The default is the standard: 12 h to the first reply, 48 h to the
-/// resolution, near breach at 80 %, counted 24×7.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct SlaSettings {
-    /// Targets, near-breach ratio, and whether only business hours count.
-    pub policy: SlaPolicy,
-    /// Business hours, time zone and the operator's own holidays and
-    /// make-up workdays; used when `policy.business_hours`.
-    pub calendar: BusinessCalendar,
-    /// Whether China's public holidays and make-up workdays shipped with kefu
-    /// ([`HolidayTable::cn_builtin`]) apply on top of `calendar` (whose own
-    /// dates win where they disagree). Default true.
-    pub builtin_holidays: bool,
-}
-
-impl Default for SlaSettings {
-    fn default() -> Self {
-        SlaSettings {
-            policy: SlaPolicy::default(),
-            calendar: BusinessCalendar::default(),
-            builtin_holidays: true,
-        }
-    }
-}
-
-impl SlaSettings {
-    /// Checks the policy, and that business hours are not switched on with a
-    /// calendar that is open around the clock (almost surely a mistake).
-    pub fn validate(&self) -> Result<(), SlaError> {
-        self.policy.validate()?;
-        if self.policy.business_hours && self.calendar.is_always_open() {
-            return Err(SlaError::InvalidCalendar(
-                "business_hours is on, but the calendar has no business hours (always_open)"
-                    .to_owned(),
-            ));
-        }
-        Ok(())
-    }
-
-    /// The calendar the clocks use in business-hours mode: `calendar` plus
-    /// the built-in holiday table when `builtin_holidays`.
-    pub fn effective_calendar(&self) -> BusinessCalendar {
-        if !self.builtin_holidays || self.calendar.is_always_open() {
-            return self.calendar.clone();
-        }
-        let mut cal = self.calendar.clone().with_holiday_table(builtin_holidays());
-        for d in self.calendar.holidays() {
-            cal = cal.with_holiday(*d);
-        }
-        for d in self.calendar.workdays() {
-            cal = cal.with_workday(*d);
-        }
-        cal
-    }
-}
-
-fn builtin_holidays() -> &'static HolidayTable {
-    static TABLE: OnceLock<HolidayTable> = OnceLock::new();
-    TABLE.get_or_init(HolidayTable::cn_builtin)
-}
-
-/// Everything the rules need, loaded once per transaction.
-struct Rules {
-    sla: SlaSettings,
-    calendar: BusinessCalendar,
-    always: BusinessCalendar,
-    complaint: ComplaintPolicy,
-}
-
-impl Rules {
-    fn new(sla: SlaSettings, complaint: ComplaintPolicy) -> Rules {
-        Rules {
-            calendar: sla.effective_calendar(),
-            sla,
-            always: BusinessCalendar::always_open(),
-            complaint,
-        }
-    }
-
-    /// The calendar [`sla::evaluate`] counts on.
-    fn clock_calendar(&self) -> &BusinessCalendar {
-        if self.sla.policy.business_hours {
-            &self.calendar
-        } else {
-            &self.always
-        }
-    }
-
-    /// Both clocks of `c` at `now`; a closed complaint's clocks stopped when
-    /// it was closed.
-    fn report(&self, c: &Complaint, now: DateTime<Utc>) -> (SlaInput, SlaReport) {
-        let input = sla_input(c);
-        let at = match c.closed_at {
-            Some(closed) if c.state == ComplaintState::Closed => closed.min(now),
-            _ => now,
-        };
-        let report = sla::evaluate(&self.sla.policy, &self.calendar, &input, at);
-        (input, report)
-    }
-
-    /// The SLA columns of `c` at `now`, given which escalations are done.
-    fn columns(&self, c: &Complaint, flags: &Flags, now: DateTime<Utc>) -> SlaColumns {
-        let (input, report) = self.report(c, now);
-        let closed = c.state == ComplaintState::Closed;
-        let clock = SlaClock::new(self.clock_calendar(), input.opened_at, &input.pauses);
-        let ratio = self.sla.policy.near_breach_ratio;
-        let reply = clock_columns(&report.first_reply, &clock, ratio, closed);
-        let resolve = clock_columns(&report.resolution, &clock, ratio, closed);
-        let mut next: Option<i64> = None;
-        for (cols, escalated, warned) in [
-            (&reply, flags.escalated_reply, flags.reply_near),
-            (&resolve, flags.escalated_resolve, flags.resolve_near),
-        ] {
-            if escalated {
-                continue;
-            }
-            let candidates = [cols.due, if warned { None } else { cols.near }];
-            for t in candidates.into_iter().flatten() {
-                next = Some(next.map_or(t, |n| n.min(t)));
-            }
-        }
-        SlaColumns {
-            reply_due_at: reply.due,
-            reply_near_at: reply.near,
-            resolve_due_at: resolve.due,
-            resolve_near_at: resolve.near,
-            reply_sla: reply.label,
-            resolve_sla: resolve.label,
-            sla_state: combined_label(reply.label, resolve.label),
-            sla_next_at: next,
-        }
-    }
-}
-
-fn sla_input(c: &Complaint) -> SlaInput {
-    let mut pauses: Vec<sla::Pause> = c
-        .pauses
-        .iter()
-        .map(|p| sla::Pause::closed(p.start, p.end))
-        .collect();
-    if let Some(start) = c.waiting_since {
-        pauses.push(sla::Pause::open(start));
-    }
-    SlaInput {
-        opened_at: c.opened_at,
-        special: c.special,
-        first_reply_at: c.first_reply_at,
-        resolved_at: c.resolved_at,
-        pauses,
-    }
-}
-
-struct ClockColumns {
-    /// First instant (ms, rounded up) at which the clock is breached.
-    due: Option<i64>,
-    /// First instant (ms, rounded up) at which it is a near breach.
-    near: Option<i64>,
-    label: &'static str,
-}
-
-fn clock_columns(
-    status: &SlaStatus,
-    clock: &SlaClock<'_>,
-    ratio: f64,
-    closed: bool,
-) -> ClockColumns {
-    let label = clock_label(status.state, closed);
-    let open = !closed
-        && matches!(
-            status.state,
-            SlaState::Running | SlaState::NearBreach | SlaState::Breached
-        );
-    // `due_at` is when the counted time reaches the target; the clock is
-    // breached once it *exceeds* it, i.e. at the deadline of target + 1 ms
-    // (which also skips a gap of non-working time right after a deadline
-    // that falls at the end of a business period).
-    let due = if open && status.due_at.is_some() {
-        clock
-            .due_at(status.target + TimeDelta::milliseconds(1))
-            .map(ceil_ms)
-    } else {
-        None
-    };
-    let near = due.and_then(|_| {
-        let t = near_target(status.target, ratio)?;
-        clock.due_at(t).map(ceil_ms)
-    });
-    ClockColumns { due, near, label }
-}
-
-/// The counted time at which a clock with `target` becomes a near breach,
-/// rounded as [`SlaClock::status`] does.
-fn near_target(target: TimeDelta, ratio: f64) -> Option<TimeDelta> {
-    let ns = target.num_nanoseconds()?;
-    Some(TimeDelta::nanoseconds((ns as f64 * ratio).round() as i64))
-}
-
-fn ceil_ms(t: DateTime<Utc>) -> i64 {
-    let ms = t.timestamp_millis();
-    let below_ms = t.timestamp_subsec_nanos() % 1_000_000;
-    if below_ms > 0 {
-        ms.saturating_add(1)
-    } else {
-        ms
-    }
-}
-
-/// The stable name of a clock's state: `met`, `met_late`, `running`,
-/// `paused`, `near_breach`, `breached`, `no_target`, or `cancelled` (closed
-/// without being met or breached).
-pub fn clock_label(state: SlaState, closed: bool) -> &'static str {
-    match state {
-        SlaState::Met { on_time: true } => "met",
-        SlaState::Met { on_time: false } => "met_late",
-        SlaState::NoTarget => "no_target",
-        SlaState::Breached => "breached",
-        _ if closed => "cancelled",
-        SlaState::Running => "running",
-        SlaState::Paused => "paused",
-        SlaState::NearBreach => "near_breach",
-    }
-}
-
-fn label_rank(label: &str) -> u8 {
-    match label {
-        "breached" | "met_late" => 6,
-        "near_breach" => 5,
-        "running" => 4,
-        "paused" => 3,
-        "met" => 2,
-        "cancelled" => 1,
-        _ => 0,
-    }
-}
-
-/// The worse of two clock labels; a late reply or resolution counts as
-/// `breached`.
-fn combined_label(a: &'static str, b: &'static str) -> &'static str {
-    let worst = if label_rank(b) > label_rank(a) { b } else { a };
-    if worst == "met_late" {
-        "breached"
-    } else {
-        worst
-    }
-}
-
-/// The combined SLA state of a report (worst clock), as stored in
-/// `complaints.sla_state`: `breached` (including late), `near_breach`,
-/// `running`, `paused`, `met`, `cancelled` or `no_target`.
-pub fn sla_state_label(report: &SlaReport, closed: bool) -> &'static str {
-    combined_label(
-        clock_label(report.first_reply.state, closed),
-        clock_label(report.resolution.state, closed),
-    )
 }
 
 // ---------------------------------------------------------------------------
@@ -515,191 +222,32 @@ pub struct ComplaintFilter {
     pub offset: Option<i64>,
 }
 
-/// What an escalation row records.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum EscalationKind {
-    /// The first reply is overdue: escalated to supervisors.
-    ReplyBreach,
-    /// The resolution is overdue: escalated to supervisors.
-    ResolveBreach,
-    /// The first reply is close to its deadline: the assignee is warned.
-    ReplyNearBreach,
-    /// The resolution is close to its deadline: the assignee is warned.
-    ResolveNearBreach,
-}
-
-impl EscalationKind {
-    /// Every kind.
-    pub const ALL: &'static [EscalationKind] = &[
-        EscalationKind::ReplyBreach,
-        EscalationKind::ResolveBreach,
-        EscalationKind::ReplyNearBreach,
-        EscalationKind::ResolveNearBreach,
-    ];
-
-    /// The stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EscalationKind::ReplyBreach => "reply_breach",
-            EscalationKind::ResolveBreach => "resolve_breach",
-            EscalationKind::ReplyNearBreach => "reply_near_breach",
-            EscalationKind::ResolveNearBreach => "resolve_near_breach",
-        }
-    }
-
-    /// Whether it is a breach (rather than a near-breach warning).
-    pub fn is_breach(self) -> bool {
-        matches!(
-            self,
-            EscalationKind::ReplyBreach | EscalationKind::ResolveBreach
-        )
-    }
-
-    /// The clock concerned: `first_reply` or `resolution`.
-    pub fn clock(self) -> &'static str {
-        match self {
-            EscalationKind::ReplyBreach | EscalationKind::ReplyNearBreach => "first_reply",
-            EscalationKind::ResolveBreach | EscalationKind::ResolveNearBreach => "resolution",
-        }
-    }
-}
-
-impl fmt::Display for EscalationKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for EscalationKind {
-    type Err = Error;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        EscalationKind::ALL
-            .iter()
-            .copied()
-            .find(|k| k.as_str() == s.trim())
-            .ok_or_else(|| Error::invalid_field("escalation kind", format!("unknown kind {s:?}")))
-    }
-}
-
-/// An escalation (or near-breach warning) created by the scanner.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Escalation {
-    /// Row id.
-    pub id: i64,
-    /// The complaint.
-    pub complaint_id: String,
-    /// What.
-    pub kind: EscalationKind,
-    /// The deadline of the clock concerned, when known.
-    pub due_at: Option<DateTime<Utc>>,
-    /// When it was created.
-    pub created_at: DateTime<Utc>,
-    /// The node whose scan created it.
-    pub node_id: String,
-    /// Who is to be told: [`SUPERVISORS`] for breaches, the assignee
-    /// (`agent:ID` / `group:ID`) for warnings, supervisors when unassigned.
-    pub notified_to: String,
-}
-
-/// What one [`ComplaintService::scan_sla`] created.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct ScanOutcome {
-    /// New breach escalations (to supervisors).
-    pub escalated: Vec<Escalation>,
-    /// New near-breach warnings (to assignees).
-    pub near_breach: Vec<Escalation>,
-}
-
-/// How [`ComplaintService::sla_met_rate`] groups complaints (by their
-/// current assignee).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "by", content = "teams", rename_all = "snake_case")]
-pub enum MetRateGrouping {
-    /// One group per assignee (agent, or group for complaints still
-    /// assigned to a group).
-    #[default]
-    Agent,
-    /// One group per team: agents are mapped to teams (agent id → team id;
-    /// the user directory knows them); a complaint assigned to a group counts
-    /// for that group; an agent missing from the map stays on their own.
-    Team(BTreeMap<String, String>),
-}
-
-/// One SLA target's numbers and the complaint ids behind them.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct MetRate {
-    /// Met within the target.
-    pub met: Vec<String>,
-    /// Met late, or still open and already breached (a certain miss).
-    pub missed: Vec<String>,
-    /// Still running within the target (excluded from the rate).
-    pub pending: Vec<String>,
-    /// `met / (met + missed)`; `None` when nothing counts.
-    pub rate: Option<f64>,
-}
-
-impl MetRate {
-    fn finish(&mut self) {
-        let counted = self.met.len() + self.missed.len();
-        self.rate = (counted > 0).then(|| self.met.len() as f64 / counted as f64);
-    }
-}
-
-/// The met rates of one group.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct MetRateRow {
-    /// The agent, team or group; `None` for unassigned complaints (and for
-    /// the total).
-    pub key: Option<Assignee>,
-    /// The first-reply target.
-    pub first_reply: MetRate,
-    /// The resolution target.
-    pub resolution: MetRate,
-}
-
-/// The SLA met rates of the complaints opened in `[from, to)`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct MetRateReport {
-    /// Start (inclusive).
-    pub from: DateTime<Utc>,
-    /// End (exclusive).
-    pub to: DateTime<Utc>,
-    /// The instant the clocks were judged at.
-    pub at: DateTime<Utc>,
-    /// One row per group, in key order (unassigned first).
-    pub groups: Vec<MetRateRow>,
-    /// All groups together.
-    pub total: MetRateRow,
-}
-
 // ---------------------------------------------------------------------------
 // Between the domain and the stored rows
 // ---------------------------------------------------------------------------
 
-fn ms(t: DateTime<Utc>) -> i64 {
+pub(crate) fn ms(t: DateTime<Utc>) -> i64 {
     t.timestamp_millis()
 }
 
-fn from_ms(v: i64, what: &str) -> Result<DateTime<Utc>, Error> {
+pub(crate) fn from_ms(v: i64, what: &str) -> Result<DateTime<Utc>, Error> {
     DateTime::from_timestamp_millis(v)
         .ok_or_else(|| corrupt(what, format!("time {v} out of range")))
 }
 
-fn opt_from_ms(v: Option<i64>, what: &str) -> Result<Option<DateTime<Utc>>, Error> {
+pub(crate) fn opt_from_ms(v: Option<i64>, what: &str) -> Result<Option<DateTime<Utc>>, Error> {
     v.map(|v| from_ms(v, what)).transpose()
 }
 
-fn version_i64(v: u64) -> Result<i64, Error> {
+pub(crate) fn version_i64(v: u64) -> Result<i64, Error> {
     i64::try_from(v).map_err(|_| Error::invalid_field("version", format!("{v} is out of range")))
 }
 
-fn complaint_from_doc(id: &str, doc: &str) -> Result<Complaint, Error> {
+pub(crate) fn complaint_from_doc(id: &str, doc: &str) -> Result<Complaint, Error> {
     serde_json::from_str(doc).map_err(|e| corrupt(format!("complaint {id}"), e))
 }
 
-fn require_privileged(actor: &Actor, action: &'static str) -> Result<(), Error> {
+pub(crate) fn require_privileged(actor: &Actor, action: &'static str) -> Result<(), Error> {
     if actor.role.is_privileged() {
         Ok(())
     } else {
@@ -713,14 +261,14 @@ fn require_privileged(actor: &Actor, action: &'static str) -> Result<(), Error> 
 
 /// Whether an agent may reach (read, or act on with `kind`) the complaint;
 /// other roles always may (the complaint rules judge what they may do).
-fn reachable(c: &Complaint, actor: &Actor, kind: Option<CommandKind>) -> bool {
+pub(crate) fn reachable(c: &Complaint, actor: &Actor, kind: Option<CommandKind>) -> bool {
     actor.role != ActorRole::Agent
         || c.is_assigned_to_agent(&actor.id)
         || (kind == Some(CommandKind::Assign) && c.is_claimable_by(actor))
 }
 
 /// The stored row of `c` with its SLA columns.
-fn complaint_row(c: &Complaint, sla: SlaColumns) -> Result<ComplaintRow, Error> {
+pub(crate) fn complaint_row(c: &Complaint, sla: SlaColumns) -> Result<ComplaintRow, Error> {
     Ok(ComplaintRow {
         id: c.id.clone(),
         version: version_i64(c.version)?,
@@ -749,7 +297,7 @@ fn complaint_row(c: &Complaint, sla: SlaColumns) -> Result<ComplaintRow, Error> 
 }
 
 /// The history row of an event of the complaint rules.
-fn history_row(e: &HistoryEvent) -> HistoryRow {
+pub(crate) fn history_row(e: &HistoryEvent) -> HistoryRow {
     HistoryRow {
         id: 0,
         complaint_id: e.complaint_id.clone(),
@@ -764,7 +312,7 @@ fn history_row(e: &HistoryEvent) -> HistoryRow {
 }
 
 /// Appends the events to the history inside `tx`.
-async fn append_history(tx: &mut Tx, events: &[HistoryEvent]) -> Result<(), Error> {
+pub(crate) async fn append_history(tx: &mut Tx, events: &[HistoryEvent]) -> Result<(), Error> {
     for e in events {
         tx.append_complaint_history(&history_row(e)).await?;
     }
@@ -772,7 +320,7 @@ async fn append_history(tx: &mut Tx, events: &[HistoryEvent]) -> Result<(), Erro
 }
 
 /// A stored complaint's document, checked against its version column.
-fn complaint_of(stored: &StoredComplaint) -> Result<Complaint, Error> {
+pub(crate) fn complaint_of(stored: &StoredComplaint) -> Result<Complaint, Error> {
     let c = complaint_from_doc(&stored.id, &stored.doc)?;
     if version_i64(c.version)? != stored.version {
         return Err(corrupt(
@@ -786,35 +334,7 @@ fn complaint_of(stored: &StoredComplaint) -> Result<Complaint, Error> {
     Ok(c)
 }
 
-/// The rules from stored settings `(key, value)` (defaults where none are
-/// stored).
-fn rules_from(stored: Vec<(String, String)>) -> Result<Rules, Error> {
-    let mut sla = SlaSettings::default();
-    let mut policy = ComplaintPolicy::default();
-    for (key, value) in stored {
-        match key.as_str() {
-            SLA_SETTINGS_KEY => {
-                sla = serde_json::from_str(&value).map_err(|e| corrupt("setting sla", e))?;
-            }
-            COMPLAINT_POLICY_KEY => {
-                policy = serde_json::from_str(&value)
-                    .map_err(|e| corrupt("setting complaint_policy", e))?;
-            }
-            _ => {}
-        }
-    }
-    Ok(Rules::new(sla, policy))
-}
-
-/// The settings keys the rules are read from.
-const RULE_KEYS: [&str; 2] = [SLA_SETTINGS_KEY, COMPLAINT_POLICY_KEY];
-
-/// The rules in force, read inside `tx`.
-async fn load_rules(tx: &mut Tx) -> Result<Rules, Error> {
-    rules_from(tx.settings(&RULE_KEYS).await?)
-}
-
-fn history_record(r: HistoryRow) -> Result<HistoryRecord, Error> {
+pub(crate) fn history_record(r: HistoryRow) -> Result<HistoryRecord, Error> {
     let what = || format!("history entry {}", r.id);
     let state = |s: Option<String>| -> Result<Option<ComplaintState>, Error> {
         s.map(|s| s.parse::<ComplaintState>().map_err(|e| corrupt(what(), e)))
@@ -833,7 +353,7 @@ fn history_record(r: HistoryRow) -> Result<HistoryRecord, Error> {
     })
 }
 
-fn revisit_task(r: RevisitRow) -> Result<RevisitTask, Error> {
+pub(crate) fn revisit_task(r: RevisitRow) -> Result<RevisitTask, Error> {
     let what = || format!("revisit task {}", r.id);
     Ok(RevisitTask {
         id: r.id.to_string(),
@@ -854,20 +374,12 @@ fn revisit_task(r: RevisitRow) -> Result<RevisitTask, Error> {
     })
 }
 
-fn escalation(r: EscalationRow) -> Result<Escalation, Error> {
-    let what = || format!("escalation {}", r.id);
-    Ok(Escalation {
-        kind: r.kind.parse().map_err(|e| corrupt(what(), e))?,
-        due_at: opt_from_ms(r.due_at, &what())?,
-        created_at: from_ms(r.created_at, &what())?,
-        id: r.id,
-        complaint_id: r.complaint_id,
-        node_id: r.node_id,
-        notified_to: r.notified_to,
-    })
-}
-
-fn summary_of(c: &Complaint, actor: &Actor, rules: &Rules, now: DateTime<Utc>) -> ComplaintSummary {
+pub(crate) fn summary_of(
+    c: &Complaint,
+    actor: &Actor,
+    rules: &Rules,
+    now: DateTime<Utc>,
+) -> ComplaintSummary {
     let (_, report) = rules.report(c, now);
     let customer_name = if c.may_see_personal_data(actor) {
         c.customer.name.clone()
@@ -904,7 +416,7 @@ fn summary_of(c: &Complaint, actor: &Actor, rules: &Rules, now: DateTime<Utc>) -
 /// transaction.
 #[derive(Debug, Clone)]
 pub struct ComplaintService {
-    store: Store,
+    pub(crate) store: Store,
 }
 
 impl ComplaintService {
@@ -919,11 +431,11 @@ impl ComplaintService {
     }
 
     /// A write transaction ([`Store::write`]).
-    async fn begin_write(&self) -> Result<Tx, Error> {
+    pub(crate) async fn begin_write(&self) -> Result<Tx, Error> {
         Ok(self.store.write().await?)
     }
 
-    async fn begin_read(&self) -> Result<Tx, Error> {
+    pub(crate) async fn begin_read(&self) -> Result<Tx, Error> {
         Ok(self.store.read().await?)
     }
 
@@ -1001,7 +513,7 @@ impl ComplaintService {
 
     /// Loads a complaint for writing (locked on PostgreSQL) with its
     /// escalation flags.
-    async fn load_for_write(
+    pub(crate) async fn load_for_write(
         &self,
         tx: &mut Tx,
         id: &str,
@@ -1240,7 +752,7 @@ impl ComplaintService {
 
     /// The stored settings (defaults where none are stored), read outside
     /// any transaction.
-    async fn rules(&self) -> Result<Rules, Error> {
+    pub(crate) async fn rules(&self) -> Result<Rules, Error> {
         rules_from(self.store.settings(&RULE_KEYS).await?)
     }
 
@@ -1298,7 +810,7 @@ impl ComplaintService {
 
     /// Recomputes the SLA columns of every open complaint (after a change of
     /// settings), page by page inside `conn`'s transaction.
-    async fn recompute_open(
+    pub(crate) async fn recompute_open(
         &self,
         tx: &mut Tx,
         rules: &Rules,
@@ -1318,157 +830,10 @@ impl ComplaintService {
             }
         }
     }
-
-    /// Finds open complaints whose first reply or resolution is breached or
-    /// near breach at `now` and records each escalation exactly once, with an
-    /// [`ESCALATED`] / [`NEAR_BREACH_WARNED`] history event: breaches go to
-    /// supervisors, warnings to the assignee. Safe to run from several nodes
-    /// at once (see the module docs); `node_id` is recorded.
-    ///
-    /// Returns what this call created; delivering the notifications is the
-    /// caller's business.
-    pub async fn scan_sla(&self, now: DateTime<Utc>, node_id: &str) -> Result<ScanOutcome, Error> {
-        let mut outcome = ScanOutcome::default();
-        for _ in 0..SCAN_MAX_BATCHES {
-            let mut tx = self.begin_write().await?;
-            let rules = load_rules(&mut tx).await?;
-            let due = tx.claim_due_complaints(ms(now), SCAN_BATCH).await?;
-            for stored in &due {
-                let c = complaint_from_doc(&stored.id, &stored.doc)?;
-                scan_one(
-                    &mut tx,
-                    &rules,
-                    &c,
-                    stored.flags,
-                    now,
-                    node_id,
-                    &mut outcome,
-                )
-                .await?;
-            }
-            tx.commit().await?;
-            if (due.len() as i64) < SCAN_BATCH {
-                break;
-            }
-        }
-        Ok(outcome)
-    }
-
-    /// The SLA met rates of the complaints opened in `[from, to)`, judged at
-    /// `now`, grouped by current assignee ([`MetRateGrouping`]), with the
-    /// complaint ids behind every number.
-    ///
-    /// Per target: met on time counts as met; met late, or still open and
-    /// already breached, as missed; still running within the target is
-    /// `pending` and left out of the rate; a target that does not apply (no
-    /// target, or the complaint was closed unresolved before breaching) is
-    /// left out entirely. Agents get only their own complaints.
-    pub async fn sla_met_rate(
-        &self,
-        actor: &Actor,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
-        grouping: &MetRateGrouping,
-        now: DateTime<Utc>,
-    ) -> Result<MetRateReport, Error> {
-        if to <= from {
-            return Err(Error::invalid_field(
-                "to",
-                "the period ends before it starts",
-            ));
-        }
-        let agent = (actor.role == ActorRole::Agent).then_some(actor.id.as_str());
-        let mut tx = self.begin_read().await?;
-        let rules = load_rules(&mut tx).await?;
-        let rows = tx.complaints_opened(ms(from), ms(to), agent).await?;
-        tx.commit().await?;
-        // Keyed by (kind, id) of the group key, for a stable order.
-        let mut groups: BTreeMap<Option<(&'static str, String)>, MetRateRow> = BTreeMap::new();
-        let mut total = MetRateRow::default();
-        for (id, doc) in &rows {
-            let c = complaint_from_doc(id, doc)?;
-            let (_, report) = rules.report(&c, now);
-            let key = group_key(c.assignee.as_ref(), grouping);
-            let sort_key = key.as_ref().map(|k| (k.kind_str(), k.id().to_string()));
-            let entry = groups.entry(sort_key).or_insert_with(|| MetRateRow {
-                key,
-                ..MetRateRow::default()
-            });
-            for (status, g, t) in [
-                (
-                    report.first_reply.state,
-                    &mut entry.first_reply,
-                    &mut total.first_reply,
-                ),
-                (
-                    report.resolution.state,
-                    &mut entry.resolution,
-                    &mut total.resolution,
-                ),
-            ] {
-                match met_class(status, c.state == ComplaintState::Closed) {
-                    Some(MetClass::Met) => {
-                        g.met.push(id.clone());
-                        t.met.push(id.clone());
-                    }
-                    Some(MetClass::Missed) => {
-                        g.missed.push(id.clone());
-                        t.missed.push(id.clone());
-                    }
-                    Some(MetClass::Pending) => {
-                        g.pending.push(id.clone());
-                        t.pending.push(id.clone());
-                    }
-                    None => {}
-                }
-            }
-        }
-        let mut groups: Vec<MetRateRow> = groups.into_values().collect();
-        for g in &mut groups {
-            g.first_reply.finish();
-            g.resolution.finish();
-        }
-        total.first_reply.finish();
-        total.resolution.finish();
-        Ok(MetRateReport {
-            from,
-            to,
-            at: now,
-            groups,
-            total,
-        })
-    }
-}
-
-enum MetClass {
-    Met,
-    Missed,
-    Pending,
-}
-
-fn met_class(state: SlaState, closed: bool) -> Option<MetClass> {
-    match state {
-        SlaState::Met { on_time: true } => Some(MetClass::Met),
-        SlaState::Met { on_time: false } | SlaState::Breached => Some(MetClass::Missed),
-        SlaState::NoTarget => None,
-        SlaState::Running | SlaState::Paused | SlaState::NearBreach if closed => None,
-        SlaState::Running | SlaState::Paused | SlaState::NearBreach => Some(MetClass::Pending),
-    }
-}
-
-fn group_key(assignee: Option<&Assignee>, grouping: &MetRateGrouping) -> Option<Assignee> {
-    let a = assignee?;
-    Some(match (grouping, a) {
-        (MetRateGrouping::Team(teams), Assignee::Agent(id)) => match teams.get(id) {
-            Some(team) => Assignee::Group(team.clone()),
-            None => a.clone(),
-        },
-        _ => a.clone(),
-    })
 }
 
 /// The next `CMP-YYYYMMDD-NNNNNN` id, the date in the calendar's local time.
-async fn next_complaint_id(
+pub(crate) async fn next_complaint_id(
     tx: &mut Tx,
     rules: &Rules,
     now: DateTime<Utc>,
@@ -1479,137 +844,4 @@ async fn next_complaint_id(
         .to_string();
     let n = tx.next_sequence(&format!("complaint:{date}")).await?;
     Ok(format!("CMP-{date}-{n:06}"))
-}
-
-/// Escalates or warns about one complaint the scanner selected, and rewrites
-/// its SLA columns.
-async fn scan_one(
-    tx: &mut Tx,
-    rules: &Rules,
-    c: &Complaint,
-    mut flags: Flags,
-    now: DateTime<Utc>,
-    node_id: &str,
-    outcome: &mut ScanOutcome,
-) -> Result<(), Error> {
-    let (_, report) = rules.report(c, now);
-    let now_ms = ms(now);
-    let mut new_flags: [Option<i64>; 4] = [None; 4];
-    let clocks = [
-        (
-            &report.first_reply,
-            EscalationKind::ReplyBreach,
-            EscalationKind::ReplyNearBreach,
-            0usize,
-        ),
-        (
-            &report.resolution,
-            EscalationKind::ResolveBreach,
-            EscalationKind::ResolveNearBreach,
-            1usize,
-        ),
-    ];
-    for (status, breach, near, i) in clocks {
-        let (escalated, warned) = if i == 0 {
-            (flags.escalated_reply, flags.reply_near)
-        } else {
-            (flags.escalated_resolve, flags.resolve_near)
-        };
-        let kind = match status.state {
-            SlaState::Breached if !escalated => breach,
-            SlaState::NearBreach if !escalated && !warned => near,
-            _ => continue,
-        };
-        let notified_to = if kind.is_breach() {
-            SUPERVISORS.to_string()
-        } else {
-            match &c.assignee {
-                Some(a) => format!("{}:{}", a.kind_str(), a.id()),
-                None => SUPERVISORS.to_string(),
-            }
-        };
-        let created = tx
-            .insert_escalation(&EscalationRow {
-                id: 0,
-                complaint_id: c.id.clone(),
-                kind: kind.as_str().to_string(),
-                due_at: status.due_at.map(ms),
-                created_at: now_ms,
-                node_id: node_id.to_string(),
-                notified_to: notified_to.clone(),
-            })
-            .await?;
-        if let Some(row) = created {
-            let e = escalation(row)?;
-            let (history_kind, detail) = if kind.is_breach() {
-                (
-                    ESCALATED,
-                    json!({
-                        "escalation_id": e.id,
-                        "kind": kind,
-                        "clock": kind.clock(),
-                        "to": SUPERVISORS,
-                        "message": "escalated to supervisor",
-                        "due_at": status.due_at,
-                        "elapsed": sla::format_duration(status.elapsed),
-                        "target": sla::format_duration(status.target),
-                        "node_id": node_id,
-                    }),
-                )
-            } else {
-                (
-                    NEAR_BREACH_WARNED,
-                    json!({
-                        "escalation_id": e.id,
-                        "kind": kind,
-                        "clock": kind.clock(),
-                        "to": notified_to,
-                        "due_at": status.due_at,
-                        "remaining": sla::format_duration(status.remaining),
-                        "target": sla::format_duration(status.target),
-                        "node_id": node_id,
-                    }),
-                )
-            };
-            tx.append_complaint_history(&HistoryRow {
-                id: 0,
-                complaint_id: c.id.clone(),
-                at: now_ms,
-                actor_id: SYSTEM_ACTOR.to_string(),
-                actor_role: SYSTEM_ACTOR.to_string(),
-                kind: history_kind.to_string(),
-                from_state: Some(c.state.as_str().to_string()),
-                to_state: Some(c.state.as_str().to_string()),
-                detail: detail.to_string(),
-            })
-            .await?;
-            if kind.is_breach() {
-                outcome.escalated.push(e);
-            } else {
-                outcome.near_breach.push(e);
-            }
-        }
-        // Whether this scan or an earlier one created the row, it exists now.
-        let slot = match kind {
-            EscalationKind::ReplyBreach => {
-                flags.escalated_reply = true;
-                0
-            }
-            EscalationKind::ResolveBreach => {
-                flags.escalated_resolve = true;
-                1
-            }
-            EscalationKind::ReplyNearBreach => {
-                flags.reply_near = true;
-                2
-            }
-            EscalationKind::ResolveNearBreach => {
-                flags.resolve_near = true;
-                3
-            }
-        };
-        new_flags[slot] = Some(now_ms);
-    }
-    let cols = rules.columns(c, &flags, now);
-    Ok(tx.update_sla_columns(&c.id, &cols, new_flags).await?)
 }

@@ -11,14 +11,14 @@ use axum::Json;
 use chrono::Utc;
 use kefu_engine::review::ReviewInput;
 use kefu_formats::export::{write_csv, Lang};
+use kefu_service::kpi::{agents_table_in, centre_table_in, rules_table};
 use kefu_service::kpi::{assess, KpiService, PeriodReport, QualitySettings};
 use kefu_service::period::Period;
-use kefu_service::report_tables::{agents_table_in, centre_table_in, rules_table};
 use kefu_service::review::ReviewService;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::auth::Caller;
+use crate::api::auth::Caller;
 use crate::error::{rejection, ApiError};
 use crate::params::{page_params, parse_bool, parse_period, Page};
 use crate::AppState;
@@ -37,7 +37,7 @@ fn period_param(q: &HashMap<String, String>) -> Result<Period, ApiError> {
 
 /// `GET /api/v1/conversations/{id}/review`: the automatic result, the
 /// review (if any), the effective findings with their status, and appeals.
-pub async fn get_review(
+pub(crate) async fn get_review(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
@@ -50,7 +50,7 @@ pub async fn get_review(
 
 /// `PUT /api/v1/conversations/{id}/review`: saves a review (inspectors,
 /// supervisors, admins) and returns the recomputed result.
-pub async fn put_review(
+pub(crate) async fn put_review(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
@@ -77,7 +77,7 @@ pub async fn put_review(
 /// Body of `POST /api/v1/conversations/{id}/appeals`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct AppealBody {
+pub(crate) struct AppealBody {
     /// The finding's key (`auto:0`, `added:1`, `manual:mandarin`).
     finding: String,
     /// Why the agent thinks it is wrong.
@@ -86,7 +86,7 @@ pub struct AppealBody {
 
 /// `POST /api/v1/conversations/{id}/appeals`: the conversation's agent
 /// appeals one finding.
-pub async fn file_appeal(
+pub(crate) async fn file_appeal(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
@@ -100,7 +100,7 @@ pub async fn file_appeal(
 }
 
 /// `GET /api/v1/appeals?state=open`: agents see their own, staff all.
-pub async fn list_appeals(
+pub(crate) async fn list_appeals(
     State(state): State<AppState>,
     caller: Caller,
     Query(q): Query<HashMap<String, String>>,
@@ -121,7 +121,7 @@ pub async fn list_appeals(
 }
 
 /// `GET /api/v1/appeals/{id}`: an appeal and every step taken on it.
-pub async fn get_appeal(
+pub(crate) async fn get_appeal(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<i64>,
@@ -135,7 +135,7 @@ pub async fn get_appeal(
 /// Body of `POST /api/v1/appeals/{id}/decision`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct DecisionBody {
+pub(crate) struct DecisionBody {
     /// `accept` (申诉成立: the finding is withdrawn) or `reject`.
     decision: String,
     /// Why.
@@ -143,7 +143,7 @@ pub struct DecisionBody {
 }
 
 /// `POST /api/v1/appeals/{id}/decision`: a supervisor decides.
-pub async fn decide_appeal(
+pub(crate) async fn decide_appeal(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<i64>,
@@ -168,7 +168,7 @@ pub async fn decide_appeal(
 /// Body of `POST /api/v1/review-queue`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct QueueBody {
+pub(crate) struct QueueBody {
     /// Period to sample.
     period: String,
     /// Share of the rest per agent and week (default from settings).
@@ -181,7 +181,7 @@ pub struct QueueBody {
 
 /// `POST /api/v1/review-queue`: queues every veto, every failed result and
 /// a seeded random share of the rest per agent and week.
-pub async fn build_queue(
+pub(crate) async fn build_queue(
     State(state): State<AppState>,
     caller: Caller,
     body: Result<Json<QueueBody>, JsonRejection>,
@@ -201,7 +201,7 @@ pub async fn build_queue(
 
 /// `GET /api/v1/review-queue?open=true&agent=a-01`: entries to review,
 /// vetoes first.
-pub async fn list_queue(
+pub(crate) async fn list_queue(
     State(state): State<AppState>,
     caller: Caller,
     Query(q): Query<HashMap<String, String>>,
@@ -281,7 +281,7 @@ fn wants_csv(q: &HashMap<String, String>) -> Result<bool, ApiError> {
 
 /// `GET /api/v1/reports/agents?period=2026-10[&format=csv&lang=en]`: KPIs
 /// against targets and star ratings per agent (agents: only themselves).
-pub async fn report_agents(
+pub(crate) async fn report_agents(
     State(state): State<AppState>,
     caller: Caller,
     Query(q): Query<HashMap<String, String>>,
@@ -298,7 +298,7 @@ pub async fn report_agents(
 }
 
 /// `GET /api/v1/reports/rules?period=…`: violations per rule (staff).
-pub async fn report_rules(
+pub(crate) async fn report_rules(
     State(state): State<AppState>,
     caller: Caller,
     Query(q): Query<HashMap<String, String>>,
@@ -337,7 +337,7 @@ pub async fn report_rules(
 
 /// `GET /api/v1/reports/centre?period=…`: the centre's and teams' KPIs
 /// against targets (staff).
-pub async fn report_centre(
+pub(crate) async fn report_centre(
     State(state): State<AppState>,
     caller: Caller,
     Query(q): Query<HashMap<String, String>>,
@@ -359,7 +359,7 @@ pub async fn report_centre(
 
 /// `GET /api/v1/settings/quality`: targets, star thresholds, assessment
 /// scheme and sampling defaults.
-pub async fn get_settings(
+pub(crate) async fn get_settings(
     State(state): State<AppState>,
     _caller: Caller,
 ) -> Result<Json<Value>, ApiError> {
@@ -369,7 +369,7 @@ pub async fn get_settings(
 }
 
 /// `PUT /api/v1/settings/quality` (supervisors, admins).
-pub async fn put_settings(
+pub(crate) async fn put_settings(
     State(state): State<AppState>,
     caller: Caller,
     body: Result<Json<QualitySettings>, JsonRejection>,
@@ -385,14 +385,14 @@ pub async fn put_settings(
 /// Body of `POST /api/v1/assessments`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct AssessmentBody {
+pub(crate) struct AssessmentBody {
     /// Period (a month or quarter, usually).
     period: String,
 }
 
 /// `POST /api/v1/assessments`: runs the assessment of a period as a draft
 /// (supervisors, admins).
-pub async fn run_assessment(
+pub(crate) async fn run_assessment(
     State(state): State<AppState>,
     caller: Caller,
     body: Result<Json<AssessmentBody>, JsonRejection>,
@@ -408,7 +408,7 @@ pub async fn run_assessment(
 
 /// `GET /api/v1/assessments`: runs, newest first (agents: only their rows
 /// of published runs).
-pub async fn list_assessments(
+pub(crate) async fn list_assessments(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<Json<Value>, ApiError> {
@@ -423,7 +423,7 @@ pub async fn list_assessments(
 }
 
 /// `GET /api/v1/assessments/{id}`.
-pub async fn get_assessment(
+pub(crate) async fn get_assessment(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<i64>,
@@ -442,7 +442,7 @@ pub async fn get_assessment(
 }
 
 /// `POST /api/v1/assessments/{id}/publish`: freezes a draft.
-pub async fn publish_assessment(
+pub(crate) async fn publish_assessment(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<i64>,
@@ -463,7 +463,7 @@ pub async fn publish_assessment(
 
 /// `GET /api/v1/reports/assessment?period=…`: the assessment computed now,
 /// without storing it (staff).
-pub async fn report_assessment(
+pub(crate) async fn report_assessment(
     State(state): State<AppState>,
     caller: Caller,
     Query(q): Query<HashMap<String, String>>,

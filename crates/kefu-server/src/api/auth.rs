@@ -20,7 +20,7 @@ const SESSION_HOURS: u64 = 12;
 
 /// The authenticated caller of a request.
 #[derive(Debug, Clone)]
-pub struct Caller {
+pub(crate) struct Caller {
     /// Who, and with which role.
     pub principal: Principal,
     /// The bearer token presented (to end a session).
@@ -29,12 +29,12 @@ pub struct Caller {
 
 impl Caller {
     /// For agents, their own id: the only agent whose data they may see.
-    pub fn agent_scope(&self) -> Option<&str> {
+    pub(crate) fn agent_scope(&self) -> Option<&str> {
         (self.principal.role == Role::Agent).then_some(self.principal.user_id.as_str())
     }
 
     /// Inspectors, supervisors and admins (and systems with such a token).
-    pub fn require_staff(&self, what: &str) -> Result<(), ApiError> {
+    pub(crate) fn require_staff(&self, what: &str) -> Result<(), ApiError> {
         match self.principal.role {
             Role::Inspector | Role::Supervisor | Role::Admin => Ok(()),
             Role::Agent => Err(ApiError::Forbidden(format!("agents may not {what}"))),
@@ -42,7 +42,7 @@ impl Caller {
     }
 
     /// Supervisors and admins.
-    pub fn require_supervisor(&self, what: &str) -> Result<(), ApiError> {
+    pub(crate) fn require_supervisor(&self, what: &str) -> Result<(), ApiError> {
         match self.principal.role {
             Role::Supervisor | Role::Admin => Ok(()),
             _ => Err(ApiError::Forbidden(format!(
@@ -87,7 +87,7 @@ impl FromRequestParts<AppState> for Caller {
 
 /// Body of `POST /auth/login`.
 #[derive(Debug, Deserialize)]
-pub struct Login {
+pub(crate) struct Login {
     user: String,
     password: String,
 }
@@ -96,7 +96,7 @@ pub struct Login {
 ///
 /// Throttled per account and per client address ([`throttle`]): while
 /// locked, 429 with `Retry-After`, the same for unknown user names.
-pub async fn login(
+pub(crate) async fn login(
     State(state): State<AppState>,
     ClientAddr(addr): ClientAddr,
     body: Result<Json<Login>, axum::extract::rejection::JsonRejection>,
@@ -132,7 +132,7 @@ pub async fn login(
 }
 
 /// `POST /api/v1/auth/logout`.
-pub async fn logout(
+pub(crate) async fn logout(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<Json<Value>, ApiError> {
@@ -141,6 +141,6 @@ pub async fn logout(
 }
 
 /// `GET /api/v1/me`.
-pub async fn me(caller: Caller) -> Json<Value> {
+pub(crate) async fn me(caller: Caller) -> Json<Value> {
     Json(json!({"user": caller.principal}))
 }

@@ -588,7 +588,7 @@ fn wait_and_respond_make_a_closed_pause() {
     assert_eq!(r.waiting_since, None);
     assert_eq!(
         r.pauses,
-        vec![Pause {
+        vec![CustomerWait {
             start: at(3, 12, 0),
             end: at(3, 14, 30)
         }]
@@ -625,7 +625,7 @@ fn a_pause_survives_moves_between_active_states_and_ends_on_resolve_or_close() {
     let (r, events, _) = apply(&w, &a1, resolve(), at(3, 10, 30)).expect("resolves");
     assert!(!r.is_waiting());
     assert_eq!(
-        r.pauses.last().map(Pause::duration),
+        r.pauses.last().map(CustomerWait::duration),
         Some(Duration::hours(1))
     );
     assert!(events[0].detail["pause_ended"].is_object());

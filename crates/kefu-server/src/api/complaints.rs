@@ -9,13 +9,12 @@ use kefu_service::auth::{self as users, Role};
 use kefu_service::complaint::{
     Actor, ActorRole, Assignee, Command, ComplaintState, NewComplaint, Priority, RevisitOutcome,
 };
-use kefu_service::complaints::{
-    ComplaintFilter, ComplaintService, MetRateGrouping, SlaFilter, SlaSettings,
-};
+use kefu_service::complaint::{ComplaintFilter, ComplaintService, SlaFilter};
+use kefu_service::sla::{MetRateGrouping, SlaSettings};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::auth::Caller;
+use crate::api::auth::Caller;
 use crate::error::{rejection, ApiError};
 use crate::params::{page_params, parse_bool, parse_time_bound, Page};
 use crate::AppState;
@@ -47,7 +46,7 @@ fn utc(ms: i64) -> Result<DateTime<Utc>, ApiError> {
 /// `POST /api/v1/complaints`: open a complaint (by hand or from a
 /// conversation: `conversation_id`); without `id` one is generated.
 /// Answers `201 Created` with `Location`.
-pub async fn create(
+pub(crate) async fn create(
     State(state): State<AppState>,
     caller: Caller,
     body: Result<Json<NewComplaint>, axum::extract::rejection::JsonRejection>,
@@ -71,7 +70,7 @@ pub async fn create(
 /// (agent id), `group`, `unassigned`, `from`, `to` (opened), `special`,
 /// `priority`, `sla` (`breached`, `near_breach`, `at_risk`, `paused`),
 /// `claimable`; pagination `page`, `per_page` (≤ 500). Agents see their own.
-pub async fn list(
+pub(crate) async fn list(
     State(state): State<AppState>,
     caller: Caller,
     Query(q): Query<HashMap<String, String>>,
@@ -160,7 +159,7 @@ pub async fn list(
 
 /// `GET /api/v1/complaints/{id}`: the complaint with its SLA clocks and
 /// history (personal data masked for roles that do not need it).
-pub async fn get(
+pub(crate) async fn get(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
@@ -174,7 +173,7 @@ pub async fn get(
 
 /// Body of `POST /api/v1/complaints/{id}/commands`.
 #[derive(Debug, Deserialize)]
-pub struct CommandBody {
+pub(crate) struct CommandBody {
     /// The version the caller last saw; a concurrent change is a 409.
     #[serde(default)]
     version: Option<u64>,
@@ -185,7 +184,7 @@ pub struct CommandBody {
 /// `POST /api/v1/complaints/{id}/commands`: move the complaint on (state
 /// changes, replies, pauses, assignment, surveys …); every change is
 /// recorded in its history.
-pub async fn command(
+pub(crate) async fn command(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
@@ -199,7 +198,7 @@ pub async fn command(
 }
 
 /// `GET /api/v1/revisits/overdue`: revisit tasks past their due date.
-pub async fn revisits_overdue(
+pub(crate) async fn revisits_overdue(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<Json<Value>, ApiError> {
@@ -211,14 +210,14 @@ pub async fn revisits_overdue(
 
 /// Body of `POST /api/v1/revisits/{id}/complete`.
 #[derive(Debug, Deserialize)]
-pub struct RevisitBody {
+pub(crate) struct RevisitBody {
     outcome_kind: RevisitOutcome,
     #[serde(default)]
     outcome: Option<String>,
 }
 
 /// `POST /api/v1/revisits/{id}/complete`: record a revisit's outcome.
-pub async fn complete_revisit(
+pub(crate) async fn complete_revisit(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
@@ -238,7 +237,7 @@ pub async fn complete_revisit(
 }
 
 /// `GET /api/v1/settings/sla`.
-pub async fn sla_settings(
+pub(crate) async fn sla_settings(
     State(state): State<AppState>,
     _caller: Caller,
 ) -> Result<Json<Value>, ApiError> {
@@ -246,7 +245,7 @@ pub async fn sla_settings(
 }
 
 /// `PUT /api/v1/settings/sla`: supervisors and admins only.
-pub async fn set_sla_settings(
+pub(crate) async fn set_sla_settings(
     State(state): State<AppState>,
     caller: Caller,
     body: Result<Json<SlaSettings>, axum::extract::rejection::JsonRejection>,
@@ -261,7 +260,7 @@ pub async fn set_sla_settings(
 
 /// `GET /api/v1/reports/sla?from=…&to=…&by=agent|team`: SLA met-rate per
 /// agent or team, with the complaint ids behind every number.
-pub async fn sla_report(
+pub(crate) async fn sla_report(
     State(state): State<AppState>,
     caller: Caller,
     Query(q): Query<HashMap<String, String>>,

@@ -9,11 +9,9 @@ use kefu_service::complaint::{
     Actor, ActorRole, Assignee, Command, ComplaintError, ComplaintPolicy, ComplaintState, Customer,
     NewComplaint, RevisitOutcome,
 };
-use kefu_service::complaints::{
-    ComplaintFilter, ComplaintService, EscalationKind, MetRateGrouping, SlaFilter, SlaSettings,
-    ESCALATED,
-};
-use kefu_service::sla::{BusinessCalendar, Period, SlaState};
+use kefu_service::complaint::{ComplaintFilter, ComplaintService, SlaFilter};
+use kefu_service::sla::{BusinessCalendar, HoursRange, SlaState};
+use kefu_service::sla::{EscalationKind, MetRateGrouping, SlaSettings, ESCALATED};
 use kefu_service::Error;
 use kefu_store::Store;
 
@@ -787,8 +785,8 @@ both_backends!(
             SlaSettings::default()
         );
         let hours = BusinessCalendar::business_hours(&[
-            Period::hm(9, 0, 12, 0).expect("period"),
-            Period::hm(13, 30, 18, 0).expect("period"),
+            HoursRange::hm(9, 0, 12, 0).expect("period"),
+            HoursRange::hm(13, 30, 18, 0).expect("period"),
         ])
         .expect("calendar");
         let mut settings = SlaSettings::default();
@@ -825,7 +823,7 @@ both_backends!(
             .await
             .expect("create");
         assert_eq!(c.id, "CMP-20250930-000001");
-        let due = |view: &kefu_service::complaints::ComplaintView| view.sla.first_reply.due_at;
+        let due = |view: &kefu_service::complaint::ComplaintView| view.sla.first_reply.due_at;
         let view = svc
             .get(&c.id, &supervisor(), opened)
             .await

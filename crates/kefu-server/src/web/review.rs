@@ -107,7 +107,7 @@ fn kpi_key(key: &str) -> String {
 
 /// Every key built at run time here, for the catalogue tests.
 #[cfg(test)]
-pub fn dynamic_keys() -> Vec<String> {
+pub(super) fn dynamic_keys() -> Vec<String> {
     kefu_service::kpi::KPI_KEYS
         .iter()
         .map(|(k, _, _)| kpi_key(k))
@@ -153,7 +153,7 @@ pub fn dynamic_keys() -> Vec<String> {
 // ---------------------------------------------------------------------------
 
 /// The name of a review status (message key suffix and CSS class).
-pub fn status_name(s: FindingStatus) -> &'static str {
+pub(super) fn status_name(s: FindingStatus) -> &'static str {
     match s {
         FindingStatus::Pending => "pending",
         FindingStatus::Confirmed => "confirmed",
@@ -164,7 +164,7 @@ pub fn status_name(s: FindingStatus) -> &'static str {
 
 /// How reviewers and agents read a finding: rule name, turn and the
 /// quoted words (`服务禁语 · 第 3 句 · «不知道»`), never its key.
-pub fn finding_label(ctx: &Ctx, f: &ReviewedFinding) -> String {
+pub(super) fn finding_label(ctx: &Ctx, f: &ReviewedFinding) -> String {
     let mut out = if f.name.is_empty() {
         f.rule.clone()
     } else {
@@ -187,7 +187,7 @@ pub fn finding_label(ctx: &Ctx, f: &ReviewedFinding) -> String {
 }
 
 /// One finding as the conversation page shows it after review.
-pub struct ReviewedRow {
+pub(super) struct ReviewedRow {
     /// `auto:0` … (kept for the form and for tests).
     pub key: String,
     /// Rule name, turn and quoted text.
@@ -213,7 +213,7 @@ pub struct ReviewedRow {
 }
 
 /// A manual item of the pack, with the reviewer's points.
-pub struct ManualRow {
+pub(super) struct ManualRow {
     /// Rule id.
     pub rule: String,
     /// Name.
@@ -227,7 +227,7 @@ pub struct ManualRow {
 }
 
 /// A rule that can be added as a missed finding.
-pub struct RuleOption {
+pub(super) struct RuleOption {
     /// Id.
     pub id: String,
     /// Name.
@@ -235,7 +235,7 @@ pub struct RuleOption {
 }
 
 /// The review and appeal part of a conversation page.
-pub struct ReviewPanel {
+pub(super) struct ReviewPanel {
     /// Findings in the order of the page's numbers.
     pub rows: Vec<ReviewedRow>,
     /// The automatic score, when a review changed it.
@@ -270,7 +270,7 @@ pub struct ReviewPanel {
 
 /// The review view of a conversation for the page (`None` without a
 /// current result), with the findings the page numbers and marks.
-pub async fn review_panel(
+pub(super) async fn review_panel(
     state: &AppState,
     page: &Page,
     ctx: &Ctx,
@@ -491,7 +491,7 @@ fn form_pairs(form: &FormData, prefix: &str) -> Vec<(String, String)> {
 }
 
 /// `POST /conversations/{id}/review`.
-pub async fn save_review(
+pub(super) async fn save_review(
     State(state): State<AppState>,
     page: Page,
     Path(id): Path<String>,
@@ -528,7 +528,7 @@ pub async fn save_review(
 }
 
 /// `POST /conversations/{id}/appeals`.
-pub async fn file_appeal(
+pub(super) async fn file_appeal(
     State(state): State<AppState>,
     page: Page,
     Path(id): Path<String>,
@@ -643,7 +643,7 @@ async fn queue_page(
 }
 
 /// `GET /review`: the review queue, vetoes and failures first.
-pub async fn queue(State(state): State<AppState>, page: Page) -> PageResult {
+pub(super) async fn queue(State(state): State<AppState>, page: Page) -> PageResult {
     let ctx = page.ctx(Some(Section::Review), msg("nav.review"));
     let message = if page.param("invalid").is_some() {
         Some(ctx.t("q.queue_invalid").to_string())
@@ -661,7 +661,7 @@ pub async fn queue(State(state): State<AppState>, page: Page) -> PageResult {
 
 /// `POST /review/build`: queues a period's sample, then back to the queue
 /// (`?queued=VETO-BELOW-RANDOM`, or `?invalid=1` for unusable input).
-pub async fn build_queue(
+pub(super) async fn build_queue(
     State(state): State<AppState>,
     page: Page,
     CsrfForm(form): CsrfForm,
@@ -694,7 +694,7 @@ pub async fn build_queue(
 // ---------------------------------------------------------------------------
 
 /// An appeal as listed.
-pub struct AppealRow {
+pub(super) struct AppealRow {
     /// Id.
     pub id: i64,
     /// Its page.
@@ -789,7 +789,7 @@ struct AppealsPage {
 }
 
 /// `GET /appeals?state=open`: agents see their own; supervisors decide.
-pub async fn appeals(State(state): State<AppState>, page: Page) -> PageResult {
+pub(super) async fn appeals(State(state): State<AppState>, page: Page) -> PageResult {
     page.user.require(Section::Appeals)?;
     let ctx = page.ctx(Some(Section::Appeals), msg("nav.appeals"));
     let filter = page
@@ -851,7 +851,11 @@ struct AppealPage {
 }
 
 /// `GET /appeals/{id}`: one appeal and every step taken on it.
-pub async fn appeal(State(state): State<AppState>, page: Page, Path(id): Path<i64>) -> PageResult {
+pub(super) async fn appeal(
+    State(state): State<AppState>,
+    page: Page,
+    Path(id): Path<i64>,
+) -> PageResult {
     page.user.require(Section::Appeals)?;
     let ctx = page.ctx(Some(Section::Appeals), msg("q.appeal_title"));
     let (a, trail) = ReviewService::new(state.store.clone())
@@ -885,7 +889,7 @@ pub async fn appeal(State(state): State<AppState>, page: Page, Path(id): Path<i6
 }
 
 /// `POST /appeals/{id}/decision`: accept or reject.
-pub async fn decide(
+pub(super) async fn decide(
     State(state): State<AppState>,
     page: Page,
     Path(id): Path<i64>,
@@ -966,7 +970,7 @@ fn period_links(period: &Period, base: &str) -> Vec<(String, String)> {
 
 /// `GET /agents?period=2026-10`: the leaderboard with stars. Agents go to
 /// their own page.
-pub async fn agents(State(state): State<AppState>, page: Page) -> PageResult {
+pub(super) async fn agents(State(state): State<AppState>, page: Page) -> PageResult {
     if page.user.role() == Role::Agent {
         let q = page
             .param("period")
@@ -1068,7 +1072,7 @@ struct AgentPage {
 /// `GET /agents/{id}?period=…`: one agent's KPIs against targets, stars
 /// and what limits them, trend, most broken rules and appeals. Agents may
 /// open only their own.
-pub async fn agent(
+pub(super) async fn agent(
     State(state): State<AppState>,
     page: Page,
     Path(id): Path<String>,

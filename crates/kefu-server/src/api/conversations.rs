@@ -11,7 +11,7 @@ use kefu_formats::native::parse_conversation;
 use kefu_store::{ConversationFilter, ImportItem};
 use serde_json::{json, Value};
 
-use crate::auth::Caller;
+use crate::api::auth::Caller;
 use crate::error::ApiError;
 use crate::params::{page_params, parse_bool, parse_f64, parse_time_bound, Page};
 use crate::AppState;
@@ -23,7 +23,7 @@ use crate::AppState;
 /// by index; the rest are stored. `201 Created` when something was stored
 /// (with `Location` for a single conversation), `200` when all were
 /// already there.
-pub async fn create(
+pub(crate) async fn create(
     State(state): State<AppState>,
     caller: Caller,
     body: Bytes,
@@ -113,7 +113,7 @@ fn prepare(body: &[u8], inspector: &kefu_engine::Inspector) -> Result<Prepared, 
 /// `pack_version`, `q` (full-text search of the
 /// transcript; space-separated terms must all occur); pagination `page` (from 1) and
 /// `per_page` (≤ 1000). Agents see only their own conversations.
-pub async fn list(
+pub(crate) async fn list(
     State(state): State<AppState>,
     caller: Caller,
     Query(q): Query<HashMap<String, String>>,
@@ -190,7 +190,7 @@ pub async fn list(
 
 /// `GET /api/v1/conversations/{id}`: the conversation, its current result
 /// and the history of results (which pack version produced which).
-pub async fn get(
+pub(crate) async fn get(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
@@ -224,7 +224,10 @@ pub async fn get(
 }
 
 /// `GET /api/v1/packs`: rule-pack versions that produced stored results.
-pub async fn packs(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
+pub(crate) async fn packs(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Value>, ApiError> {
     caller.require_staff("list rule pack versions")?;
     let versions = state.store.pack_versions().await?;
     Ok(Json(

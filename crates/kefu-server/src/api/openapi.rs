@@ -5,7 +5,7 @@ use axum::Json;
 use serde_json::{json, Value};
 
 /// `GET /api/openapi.json`.
-pub async fn document() -> Json<Value> {
+pub(crate) async fn document() -> Json<Value> {
     Json(spec())
 }
 
@@ -36,7 +36,7 @@ fn page_params() -> Value {
 }
 
 /// The document.
-pub fn spec() -> Value {
+pub(crate) fn spec() -> Value {
     let mut doc = base_spec();
     if let (Some(paths), Value::Object(more)) = (doc["paths"].as_object_mut(), quality_paths()) {
         paths.extend(more);

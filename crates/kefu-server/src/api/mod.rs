@@ -1,0 +1,12 @@
+//! The JSON API under `/api/v1`, one file per resource: `auth` (sign-in,
+//! sessions, tokens, the `Caller` extractor), `complaints` (complaints,
+//! revisits, SLA settings and reports), `conversations` (import, inspection
+//! results, search), `review_and_kpi` (reviews, appeals, review queues, KPI
+//! reports, ratings, assessments and their settings) and `openapi` (the
+//! OpenAPI document).
+
+pub(crate) mod auth;
+pub(crate) mod complaints;
+pub(crate) mod conversations;
+pub(crate) mod openapi;
+pub(crate) mod review_and_kpi;
