@@ -4,15 +4,15 @@
 //! placeholders. Where the two backends need different SQL, the difference
 //! is decided here and nowhere else:
 //!
-//! - multi-row INSERTs: [`placeholders`] (`?` on SQLite, `$N` on PostgreSQL);
-//! - starting a write transaction: [`begin_write`] (`BEGIN IMMEDIATE` on
+//! - multi-row INSERTs: `placeholders` (`?` on SQLite, `$N` on PostgreSQL);
+//! - starting a write transaction: `begin_write` (`BEGIN IMMEDIATE` on
 //!   SQLite, so the write lock is taken up front, waiting up to
 //!   [`SQLITE_BUSY_TIMEOUT_MS`]; a plain `BEGIN` on PostgreSQL, whose writers
 //!   lock rows instead);
-//! - row locks: [`for_update`] and [`skip_locked`] (PostgreSQL only; an
+//! - row locks: `for_update` and `skip_locked` (PostgreSQL only; an
 //!   SQLite write transaction already excludes every other writer);
-//! - join order: [`ordered_join`];
-//! - run-time `WHERE` clauses with numbered parameters: [`Where`].
+//! - join order: `ordered_join`;
+//! - run-time `WHERE` clauses with numbered parameters: `Where`.
 
 use std::fmt::Write as _;
 

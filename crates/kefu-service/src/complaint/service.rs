@@ -19,7 +19,7 @@
 //!   `sla_next_at` is the next instant the scanner has something to do.
 //! * `complaint_history` — append-only (triggers refuse updates and
 //!   deletes): the [`HistoryEvent`]s of [`crate::complaint`] plus the
-//!   scanner's [`ESCALATED`] and [`NEAR_BREACH_WARNED`] events.
+//!   scanner's [`ESCALATED`](crate::sla::ESCALATED) and [`NEAR_BREACH_WARNED`](crate::sla::NEAR_BREACH_WARNED) events.
 //! * `revisit_tasks` — [`RevisitTask`]s; the id is the row's integer id as
 //!   text.
 //! * `escalations` — one row per complaint and [`EscalationKind`], ever
@@ -106,8 +106,8 @@ pub(crate) fn not_found(what: &'static str, id: &str) -> Error {
 // ---------------------------------------------------------------------------
 
 /// One stored history entry: a [`HistoryEvent`] of [`crate::complaint`], or
-/// an event of the SLA scanner ([`ESCALATED`], [`NEAR_BREACH_WARNED`], with
-/// actor [`SYSTEM_ACTOR`]).
+/// an event of the SLA scanner ([`ESCALATED`](crate::sla::ESCALATED), [`NEAR_BREACH_WARNED`](crate::sla::NEAR_BREACH_WARNED), with
+/// actor [`SYSTEM_ACTOR`](crate::sla::SYSTEM_ACTOR)).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HistoryRecord {
     /// Row id; entries are in id order.
@@ -120,8 +120,8 @@ pub struct HistoryRecord {
     pub actor_id: String,
     /// In which role: an [`ActorRole`] name, or `system`.
     pub actor_role: String,
-    /// What: a [`complaint::HistoryKind`] name, [`ESCALATED`] or
-    /// [`NEAR_BREACH_WARNED`].
+    /// What: a [`complaint::HistoryKind`] name, [`ESCALATED`](crate::sla::ESCALATED) or
+    /// [`NEAR_BREACH_WARNED`](crate::sla::NEAR_BREACH_WARNED).
     pub kind: String,
     /// State before.
     pub from_state: Option<ComplaintState>,
