@@ -5,6 +5,7 @@
 # (committed, read only); what the fuzzer grows goes to fuzz/work/TARGET and
 # crashes to fuzz/artifacts/TARGET (both ignored by git). Only the stable
 # toolchain is needed: RUSTC_BOOTSTRAP=1 lets it accept cargo-fuzz's -Z flags.
+# Debug assertions (and so overflow checks) are on: an overflow is a crash.
 # A crash: minimise it (cargo fuzz tmin), copy it to the importer's
 # tests/data/fuzz/ folder (see docs/fuzzing.md) and fix it.
 set -euo pipefail
@@ -20,7 +21,7 @@ fi
 for t in $TARGETS; do
   mkdir -p "work/$t" "artifacts/$t"
   echo "== $t: ${SECS}s"
-  nice -n 10 cargo fuzz run "$t" "work/$t" "corpus/$t" -- \
+  nice -n 10 cargo fuzz run --debug-assertions "$t" "work/$t" "corpus/$t" -- \
     -max_total_time="$SECS" -rss_limit_mb=2048 -timeout=10 \
     -artifact_prefix="artifacts/$t/" -print_final_stats=1
 done
