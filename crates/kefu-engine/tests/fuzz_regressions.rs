@@ -1,6 +1,7 @@
 //! Fuzzing regressions for the engine: every input that ever crashed the
 //! `pack` or `inspect` fuzz target (minimised, in `tests/data/fuzz/`, named
-//! `pack-…` or `inspect-…`) and every committed seed of those corpora
+//! `pack-…`, `inspect-…` or `native-…`: native records inspected by the
+//! built-in pack, from the `native_inspect` target) and every committed seed of those corpora
 //! (`fuzz/corpus/pack/`, `fuzz/corpus/inspect/`) must load, compile and
 //! inspect, or be refused with an error, never panic. The conversation is
 //! built from text exactly as the fuzz targets build it (`fuzz/src/lib.rs`).
@@ -94,6 +95,19 @@ fn inspect(inspector: &Inspector, data: &[u8]) {
     inspector.inspect(&conversation(&text), &mut Scratch::default());
 }
 
+/// The `native_inspect` target: each line a native record, inspected by
+/// the built-in pack when it parses.
+fn native(inspector: &Inspector, data: &[u8]) {
+    for line in data.split(|&b| b == b'\n') {
+        let Ok(line) = std::str::from_utf8(line) else {
+            continue;
+        };
+        if let Ok(conv) = serde_json::from_str::<Conversation<'_>>(line) {
+            inspector.inspect(&conv, &mut Scratch::default());
+        }
+    }
+}
+
 fn files(dir: &Path) -> Vec<PathBuf> {
     let Ok(entries) = fs::read_dir(dir) else {
         return Vec::new();
@@ -121,8 +135,10 @@ fn minimised_crash_inputs_load_or_are_refused() {
             pack(&data);
         } else if name.starts_with("inspect-") {
             inspect(&inspector, &data);
+        } else if name.starts_with("native-") {
+            native(&inspector, &data);
         } else {
-            panic!("{name}: name must start with pack- or inspect-");
+            panic!("{name}: name must start with pack-, inspect- or native-");
         }
     }
 }
