@@ -3,7 +3,7 @@
 
 use std::sync::OnceLock;
 
-use chrono::{Datelike, Duration, NaiveDate};
+use chrono::{Datelike, Days, NaiveDate};
 use tyme4rs::tyme::lunar::LunarDay;
 
 use crate::pack::Festival;
@@ -88,8 +88,15 @@ pub fn in_festival_period(
     // January of the next solar year's lunar calendar), so look around.
     (date.year() - 1..=date.year() + 1).any(|y| {
         festival_date(festival, y).is_some_and(|day| {
-            date >= day - Duration::days(i64::from(days_before))
-                && date <= day + Duration::days(i64::from(days_after))
+            // Checked: a pack may give up to u32::MAX days, beyond the
+            // calendar's range; such a period reaches the range's end.
+            let from = day
+                .checked_sub_days(Days::new(u64::from(days_before)))
+                .unwrap_or(NaiveDate::MIN);
+            let to = day
+                .checked_add_days(Days::new(u64::from(days_after)))
+                .unwrap_or(NaiveDate::MAX);
+            date >= from && date <= to
         })
     })
 }

@@ -808,7 +808,8 @@ impl Inspector {
                     }
                     if let (Some(s), Some(e)) = (turn.start_ms, turn.end_ms) {
                         if e > s {
-                            ms += e - s;
+                            // Saturating: times come from input files, up to u64::MAX.
+                            ms = ms.saturating_add(e - s);
                             chars += scratch.turn_content[t] as usize;
                         }
                     }
@@ -1186,7 +1187,11 @@ fn interrupt(
             if let Some(o) = other {
                 if let (Some(os), Some(oe)) = (o.start_ms, o.end_ms) {
                     judged = true;
-                    if start >= os && start + min_overlap_ms < oe && !is_backchannel(t) {
+                    // Saturating: a start near u64::MAX (input) cannot overlap anything.
+                    if start >= os
+                        && start.saturating_add(min_overlap_ms) < oe
+                        && !is_backchannel(t)
+                    {
                         out.push(Raw {
                             turn: Some(t),
                             span: None,

@@ -146,7 +146,8 @@ pub fn parse_time(s: &str) -> Option<DateTime<FixedOffset>> {
 fn from_epoch(n: i64) -> Option<DateTime<FixedOffset>> {
     let offset = FixedOffset::east_opt(DEFAULT_OFFSET_SECONDS)?;
     // Ten or fewer digits are seconds; more are milliseconds.
-    let ms = if n.abs() < 100_000_000_000 {
+    // unsigned_abs: `abs` overflows on i64::MIN, which an input can hold.
+    let ms = if n.unsigned_abs() < 100_000_000_000 {
         n.checked_mul(1000)?
     } else {
         n

@@ -32,7 +32,7 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 
-use chrono::{DateTime, FixedOffset, NaiveDate, TimeZone};
+use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, TimeZone};
 use encoding_rs::{DecoderResult, Encoding, GB18030, UTF_16BE, UTF_16LE};
 use kefu_engine::lenient::{self, DEFAULT_OFFSET_SECONDS};
 use kefu_engine::{Channel, Conversation, Meta, Role, Turn};
@@ -375,10 +375,13 @@ fn digits(s: &[u8], p: &mut usize, min: usize, max: usize) -> Option<u32> {
 /// [`lenient::parse_time`] accepts.
 pub(crate) fn parse_timestamp(s: &str) -> Option<DateTime<FixedOffset>> {
     let s = s.trim();
-    match parse_stamp_prefix(s.as_bytes()) {
+    let t = match parse_stamp_prefix(s.as_bytes()) {
         Some((t, n)) if n == s.len() => Some(t),
         _ => lenient::parse_time(s),
-    }
+    };
+    // Years 1–9999 only: others (`-2026-10-01 …`) do not serialise as
+    // RFC 3339, so the conversation would not read back as a native record.
+    t.filter(|t| (1..=9999).contains(&t.year()))
 }
 
 /// The id stem for a file's conversations: `opts.default_id`, else the file

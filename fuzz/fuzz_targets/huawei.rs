@@ -1,0 +1,9 @@
+#![no_main]
+//! The huawei importer on arbitrary bytes, with each agent-channel option.
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let opts = kefu_fuzz::vendor_options(data);
+    kefu_fuzz::import(kefu_formats::import::huawei::read, "fuzz.json", data, &opts);
+});

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Fuzz kefu's importers and rule-pack loader with cargo-fuzz (libFuzzer).
+# Usage: scripts/fuzz.sh [TARGET|all] [SECONDS]   (default: all, 300 s each)
+# Targets: `cargo fuzz list` in fuzz/. Seeds come from fuzz/corpus/TARGET
+# (committed, read only); what the fuzzer grows goes to fuzz/work/TARGET and
+# crashes to fuzz/artifacts/TARGET (both ignored by git). Only the stable
+# toolchain is needed: RUSTC_BOOTSTRAP=1 lets it accept cargo-fuzz's -Z flags.
+# Debug assertions (and so overflow checks) are on: an overflow is a crash.
+# A crash: minimise it (cargo fuzz tmin), copy it to the importer's
+# tests/data/fuzz/ folder (see docs/fuzzing.md) and fix it.
+set -euo pipefail
+cd "$(dirname "$0")/../fuzz"
+TARGET=${1:-all}; SECS=${2:-300}
+export RUSTC_BOOTSTRAP=1
+command -v cargo-fuzz >/dev/null || cargo install --locked cargo-fuzz
+if [ "$TARGET" = all ]; then
+  TARGETS=$(cargo fuzz list)
+else
+  TARGETS=$TARGET
+fi
+for t in $TARGETS; do
+  mkdir -p "work/$t" "artifacts/$t"
+  echo "== $t: ${SECS}s"
+  nice -n 10 cargo fuzz run --debug-assertions "$t" "work/$t" "corpus/$t" -- \
+    -max_total_time="$SECS" -rss_limit_mb=2048 -timeout=10 \
+    -artifact_prefix="artifacts/$t/" -print_final_stats=1
+done
