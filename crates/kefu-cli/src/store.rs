@@ -12,12 +12,8 @@ use kefu_store::{ImportItem, ImportOutcome, Store, DEFAULT_DATABASE_URL};
 use crate::pipeline::{self, Work};
 use crate::{load_inspector_with_source, EXIT_UNUSABLE};
 
-/// Conversations handed to the database writer at a time (it commits them
-/// in time-bounded slices). Three such lots are in flight at most — being
-/// filled, queued, being written — each ~10 kB a conversation with its
-/// record, result and transcript, so this bounds the import's own memory
-/// (~30 MB) whatever the file size.
-const TRANSACTION_ROWS: usize = 1024;
+/// Conversations per import transaction.
+const TRANSACTION_ROWS: usize = 4096;
 
 /// Where the database is.
 #[derive(clap::Args)]
