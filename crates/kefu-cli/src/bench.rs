@@ -38,6 +38,42 @@ pub(crate) struct BenchArgs {
     /// Only write the data file and exit.
     #[arg(long)]
     generate_only: bool,
+    /// Conversation mixes to measure: `clean`, `mixed`, `heavy`.
+    #[arg(long, value_delimiter = ',', default_value = "clean,heavy")]
+    mix: Vec<Mix>,
+    /// CPU for the pinned one-core figure (`taskset -c CPU`); `none` skips it.
+    #[arg(long, default_value = "0")]
+    pin: String,
+}
+
+/// Which conversations the generator writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Mix {
+    /// Every conversation follows the clean script.
+    Clean,
+    /// 60 % clean, 40 % with problems (the data `kefu bench-kpi` uses).
+    Mixed,
+    /// Every conversation has problems: about ten findings each.
+    Heavy,
+}
+
+impl Mix {
+    fn name(self) -> &'static str {
+        match self {
+            Mix::Clean => "clean",
+            Mix::Mixed => "mixed",
+            Mix::Heavy => "heavy",
+        }
+    }
+
+    /// The data file of this mix in `dir`.
+    fn path(self, dir: &std::path::Path, n: usize, turns: usize) -> PathBuf {
+        match self {
+            // The historical name, shared with `kefu bench-kpi`.
+            Mix::Mixed => dir.join(format!("conversations-{n}x{turns}.jsonl")),
+            _ => dir.join(format!("conversations-{}-{n}x{turns}.jsonl", self.name())),
+        }
+    }
 }
 
 /// A small deterministic PRNG (xorshift64*), enough for test data.
@@ -111,9 +147,15 @@ const CLOSINGS: &[&str] = &[
 ];
 
 /// One generated turn: role, text, whether it follows a long gap or cuts in.
-fn script(rng: &mut Rng, turns: usize) -> Vec<(&'static str, &'static str)> {
+fn script(rng: &mut Rng, turns: usize, mix: Mix) -> Vec<(&'static str, &'static str)> {
     let mut v: Vec<(&str, &str)> = Vec::with_capacity(turns);
-    let clean = rng.chance(60);
+    // The draw happens in every mix, so `mixed` stays the historical data.
+    let clean = match (rng.chance(60), mix) {
+        (_, Mix::Clean) => true,
+        (_, Mix::Heavy) => false,
+        (c, Mix::Mixed) => c,
+    };
+    let bad_reply = if mix == Mix::Heavy { 45 } else { 8 };
     v.push((
         "agent",
         if clean || rng.chance(70) {
@@ -142,7 +184,7 @@ fn script(rng: &mut Rng, turns: usize) -> Vec<(&'static str, &'static str)> {
     ));
     while v.len() + 4 < turns {
         v.push(("customer", rng.pick(CUSTOMER_SMALL)));
-        let bad = !clean && rng.chance(8);
+        let bad = !clean && rng.chance(bad_reply);
         v.push((
             "agent",
             if bad {
@@ -162,7 +204,9 @@ fn script(rng: &mut Rng, turns: usize) -> Vec<(&'static str, &'static str)> {
     v
 }
 
-fn generate(path: &std::path::Path, n: usize, turns: usize) -> anyhow::Result<u64> {
+/// Writes `n` generated conversations of `turns` turns to `path` as JSONL;
+/// returns the bytes written.
+pub fn generate(path: &std::path::Path, n: usize, turns: usize, mix: Mix) -> anyhow::Result<u64> {
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     let mut w = BufWriter::with_capacity(1 << 20, File::create(path)?);
     let mut line = String::with_capacity(8192);
@@ -184,7 +228,7 @@ fn generate(path: &std::path::Path, n: usize, turns: usize) -> anyhow::Result<u6
             if rng.chance(10) { "agent" } else { "customer" }
         ));
         let mut t_ms = 0u64;
-        for (t, (role, text)) in script(&mut rng, turns).into_iter().enumerate() {
+        for (t, (role, text)) in script(&mut rng, turns, mix).into_iter().enumerate() {
             let chars = text.chars().count() as u64;
             // 2.5–4 characters a second, short pauses, now and then a long
             // silence or an interruption.
@@ -225,22 +269,23 @@ fn peak_rss_kib() -> Option<u64> {
 pub(crate) fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     std::fs::create_dir_all(&args.dir)
         .with_context(|| format!("cannot create {}", args.dir.display()))?;
-    let data = args.dir.join(format!(
-        "conversations-{}x{}.jsonl",
-        args.conversations, args.turns
-    ));
-    let started = Instant::now();
-    let bytes = match std::fs::metadata(&data) {
-        Ok(m) if m.len() > 0 => m.len(),
-        _ => generate(&data, args.conversations, args.turns)?,
-    };
-    eprintln!(
-        "data: {} ({} conversations, {:.1} MB, ready in {:.1}s)",
-        data.display(),
-        args.conversations,
-        bytes as f64 / 1e6,
-        started.elapsed().as_secs_f64()
-    );
+    let mut datas = Vec::with_capacity(args.mix.len());
+    for &mix in &args.mix {
+        let data = mix.path(&args.dir, args.conversations, args.turns);
+        let started = Instant::now();
+        let bytes = match std::fs::metadata(&data) {
+            Ok(m) if m.len() > 0 => m.len(),
+            _ => generate(&data, args.conversations, args.turns, mix)?,
+        };
+        eprintln!(
+            "data: {} ({} conversations, {:.1} MB, ready in {:.1}s)",
+            data.display(),
+            args.conversations,
+            bytes as f64 / 1e6,
+            started.elapsed().as_secs_f64()
+        );
+        datas.push((mix, data));
+    }
     if args.generate_only {
         return Ok(ExitCode::SUCCESS);
     }
@@ -251,33 +296,104 @@ pub(crate) fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         compile.elapsed().as_secs_f64() * 1e3,
         inspector.pack().rules.len()
     );
-    let inputs = vec![pipeline::Input::native(data.clone())];
-    for &jobs in &args.jobs {
-        let out_path = args.dir.join(format!("results-j{jobs}.jsonl"));
-        let mut out = BufWriter::with_capacity(1 << 20, File::create(&out_path)?);
-        let opts = pipeline::RunOptions {
-            import: Default::default(),
-            format: OutputFormat::Jsonl,
-            jobs,
-            progress: false,
-            echo_errors: false,
-            defaults: Default::default(),
-        };
-        let t = Instant::now();
-        let outcome = pipeline::run(&inputs, inspector.clone(), &mut out, &opts)?;
-        out.flush()?;
-        let secs = t.elapsed().as_secs_f64();
-        let n = outcome.summary.conversations;
-        println!(
-            "jobs {jobs}: {n} conversations in {secs:.2}s = {:.0} conversations/s, {:.1} MB/s in; {} errors; average score {:.1}; peak RSS {} MiB",
-            n as f64 / secs,
-            outcome.bytes as f64 / 1e6 / secs,
-            outcome.errors.len(),
-            outcome.summary.average_score(),
-            peak_rss_kib().map_or("?".to_string(), |k| (k / 1024).to_string())
-        );
+    for (mix, data) in &datas {
+        for &jobs in &args.jobs {
+            let line = measure(&args.dir, data, *mix, jobs, inspector.clone())?;
+            println!("{line}");
+        }
+        if args.pin != "none" {
+            pinned(&args, *mix)?;
+        }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Runs the pipeline once over `data` with `jobs` workers, JSONL results
+/// to a file, and describes the throughput.
+fn measure(
+    dir: &std::path::Path,
+    data: &std::path::Path,
+    mix: Mix,
+    jobs: usize,
+    inspector: Arc<kefu_engine::Inspector>,
+) -> anyhow::Result<String> {
+    let inputs = vec![pipeline::Input::native(data.to_path_buf())];
+    let out_path = dir.join(format!("results-{}-j{jobs}.jsonl", mix.name()));
+    let mut out = BufWriter::with_capacity(1 << 20, File::create(&out_path)?);
+    let opts = pipeline::RunOptions {
+        import: Default::default(),
+        format: OutputFormat::Jsonl,
+        jobs,
+        progress: false,
+        echo_errors: false,
+        defaults: Default::default(),
+    };
+    let t = Instant::now();
+    let outcome = pipeline::run(&inputs, inspector, &mut out, &opts)?;
+    out.flush()?;
+    let secs = t.elapsed().as_secs_f64();
+    let n = outcome.summary.conversations;
+    let findings: u64 = outcome.summary.rules.values().map(|r| r.findings).sum();
+    Ok(format!(
+        "mix {}, jobs {jobs}: {n} conversations in {secs:.2}s = {:.0} conversations/s, {:.1} MB/s in; \
+         {:.1} findings per conversation; {} errors; average score {:.1}; peak RSS {} MiB",
+        mix.name(),
+        n as f64 / secs,
+        outcome.bytes as f64 / 1e6 / secs,
+        findings as f64 / (n.max(1)) as f64,
+        outcome.errors.len(),
+        outcome.summary.average_score(),
+        peak_rss_kib().map_or("?".to_string(), |k| (k / 1024).to_string())
+    ))
+}
+
+/// The pinned one-core figure: this program again, under `taskset -c CPU`,
+/// with one worker, so the reader, the worker and the writer all share
+/// that core (no thread can borrow another one).
+fn pinned(args: &BenchArgs, mix: Mix) -> anyhow::Result<()> {
+    let exe = std::env::current_exe().context("finding this program")?;
+    let mut cmd = std::process::Command::new("taskset");
+    cmd.arg("-c")
+        .arg(&args.pin)
+        .arg(exe)
+        .arg("bench")
+        .arg("--conversations")
+        .arg(args.conversations.to_string())
+        .arg("--turns")
+        .arg(args.turns.to_string())
+        .arg("--jobs")
+        .arg("1")
+        .arg("--dir")
+        .arg(&args.dir)
+        .arg("--mix")
+        .arg(mix.name())
+        .arg("--pin")
+        .arg("none");
+    if let Some(p) = &args.pack {
+        cmd.arg("--pack").arg(p);
+    }
+    let output = match cmd.stderr(std::process::Stdio::null()).output() {
+        Ok(o) => o,
+        Err(e) => {
+            println!("mix {}, pinned: not measured (taskset: {e})", mix.name());
+            return Ok(());
+        }
+    };
+    let text = String::from_utf8_lossy(&output.stdout);
+    let mut any = false;
+    for line in text.lines().filter(|l| l.starts_with("mix ")) {
+        any = true;
+        println!("{} (pinned: taskset -c {})", line, args.pin);
+    }
+    if !any || !output.status.success() {
+        println!(
+            "mix {}, pinned: not measured (taskset -c {} exited with {})",
+            mix.name(),
+            args.pin,
+            output.status
+        );
+    }
+    Ok(())
 }
 
 #[derive(clap::Args)]
@@ -313,7 +429,7 @@ pub(crate) fn kpi(args: KpiBenchArgs) -> anyhow::Result<ExitCode> {
     ));
     if std::fs::metadata(&data).map_or(true, |m| m.len() == 0) {
         let t = Instant::now();
-        generate(&data, args.conversations, args.turns)?;
+        generate(&data, args.conversations, args.turns, Mix::Mixed)?;
         eprintln!(
             "generated {} in {:.1}s",
             data.display(),

@@ -7,9 +7,8 @@
 //! that would otherwise be lost silently. Only a 64-bit hash of each
 //! record's text is kept, not the text.
 
-use std::collections::hash_map::{DefaultHasher, Entry};
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
 
 /// One record's identity as the workers see it: id, line, content hash.
 #[derive(Debug, Clone)]
@@ -25,14 +24,36 @@ pub(crate) struct Seen {
 impl Seen {
     /// The identity of a record with `id` whose text is `raw`.
     pub(crate) fn new(id: &str, line: u64, raw: &str) -> Seen {
-        let mut h = DefaultHasher::new();
-        raw.hash(&mut h);
         Seen {
             id: id.to_string(),
             line,
-            hash: h.finish(),
+            hash: content_hash(raw.as_bytes()),
         }
     }
+}
+
+/// A fast 64-bit hash of a record's bytes, eight at a time (SipHash cost
+/// about 2 % of a one-core run on 3.5 kB records). Not keyed: it only tells
+/// repeated records from conflicting ones, where a collision at worst
+/// reports a conflict as a repeat.
+fn content_hash(bytes: &[u8]) -> u64 {
+    const K: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut h = (bytes.len() as u64).wrapping_mul(K);
+    let mut words = bytes.chunks_exact(8);
+    for w in &mut words {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(w);
+        h = (h.rotate_left(23) ^ u64::from_le_bytes(b)).wrapping_mul(K);
+    }
+    let mut tail = [0u8; 8];
+    tail[..words.remainder().len()].copy_from_slice(words.remainder());
+    h = (h.rotate_left(23) ^ u64::from_le_bytes(tail)).wrapping_mul(K);
+    // Final avalanche (splitmix64's), so nearby inputs spread.
+    h ^= h >> 30;
+    h = h.wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    h ^= h >> 27;
+    h = h.wrapping_mul(0x94D0_49BB_1331_11EB);
+    h ^ (h >> 31)
 }
 
 /// A record whose id was seen before with different content.

@@ -15,9 +15,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use kefu_engine::{Conversation, Inspection, Inspector, Scratch};
 use kefu_formats::import::DEFAULT_MAX_FILE_BYTES;
 use kefu_formats::import::{Format, ImportOptions, ImportedBatches};
-use kefu_formats::native::{
-    parse_conversation, Batch, BatchSource, RecordReader, MAX_RECORD_BYTES,
-};
+use kefu_formats::native::{parse_record, Batch, BatchSource, RecordReader, MAX_RECORD_BYTES};
 
 use crate::defaults::ConversationDefaults;
 use kefu_formats::report::{write_record, InputError, OutputFormat};
@@ -317,12 +315,10 @@ fn process<W: Work>(
         done.errors.push((e.line, e.reason.clone()));
     }
     for (line, bytes) in batch.iter() {
-        match parse_conversation(bytes) {
-            Ok(conv) => {
+        match parse_record(bytes) {
+            Ok((conv, raw)) => {
                 let ins = inspector.inspect(&conv, scratch);
                 done.summary.add(&ins);
-                // parse_conversation succeeded, so the bytes are UTF-8.
-                let raw = std::str::from_utf8(bytes).unwrap_or_default();
                 done.seen.push(Seen::new(&conv.id, line, raw));
                 work.record(raw, &conv, ins, &mut done.out);
             }

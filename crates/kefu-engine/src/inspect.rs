@@ -89,6 +89,9 @@ pub struct Inspector {
     rating_card: Vec<bool>,
     /// `[chat] continuation`, normalised.
     continuation: Vec<String>,
+    /// Every dimension of the pack with no deduction yet: each result
+    /// starts from a copy (shared names, no allocation per name).
+    dimensions: Vec<DimensionScore>,
 }
 
 impl std::fmt::Debug for Inspector {
@@ -450,7 +453,16 @@ impl Inspector {
             .map(|r| pack.chat.rating_card_rules.contains(&r.id))
             .collect();
         let continuation = pack.chat.normalized_continuation();
+        let dimensions = pack
+            .dimensions
+            .iter()
+            .map(|d| DimensionScore {
+                dimension: Arc::from(d.name.as_str()),
+                deduction: 0.0,
+            })
+            .collect();
         Ok(Inspector {
+            dimensions,
             pack,
             pack_label,
             rules,
@@ -508,15 +520,7 @@ impl Inspector {
         let total: f64 = findings.iter().map(|f| f.deduction).sum();
         let veto = findings.iter().any(|f| f.veto);
         let score = if veto { 0.0 } else { (base - total).max(0.0) };
-        let mut dimensions: Vec<DimensionScore> = self
-            .pack
-            .dimensions
-            .iter()
-            .map(|d| DimensionScore {
-                dimension: Arc::from(d.name.as_str()),
-                deduction: 0.0,
-            })
-            .collect();
+        let mut dimensions: Vec<DimensionScore> = self.dimensions.clone();
         for f in &findings {
             match dimensions.iter_mut().find(|d| d.dimension == f.dimension) {
                 Some(d) => d.deduction += f.deduction,
@@ -1276,10 +1280,20 @@ fn render_message(
     let text = text.unwrap_or("");
     let value_str = value.map(format_value).unwrap_or_default();
     if let Some(template) = &rule.message {
-        return template
-            .replace("{text}", text)
-            .replace("{value}", &value_str)
-            .replace("{detail}", detail.unwrap_or(""));
+        // The same three replacements in the same order (text inserted
+        // first may itself hold a later placeholder), but each skipped when
+        // there is no `{` left to match: building a substring searcher per
+        // finding was a visible cost on findings-heavy input.
+        let step = |s: String, pat: &str, with: &str| {
+            if s.as_bytes().contains(&b'{') && s.contains(pat) {
+                s.replace(pat, with)
+            } else {
+                s
+            }
+        };
+        let s = step(template.clone(), "{text}", text);
+        let s = step(s, "{value}", &value_str);
+        return step(s, "{detail}", detail.unwrap_or(""));
     }
     let seconds = |v: Option<f64>| {
         value

@@ -52,6 +52,13 @@ pub struct RecordError {
 
 /// Parses one record into a conversation borrowing from `bytes`.
 pub fn parse_conversation(bytes: &[u8]) -> Result<Conversation<'_>, String> {
+    parse_record(bytes).map(|(conv, _)| conv)
+}
+
+/// Parses one record into a conversation borrowing from `bytes`, and
+/// returns the record's text as well (validated as UTF-8 once, here, so
+/// callers that keep the raw record need not validate it again).
+pub fn parse_record(bytes: &[u8]) -> Result<(Conversation<'_>, &str), String> {
     // Validating UTF-8 once for the whole record is faster than serde_json
     // validating string by string, and gives a clearer message.
     let text = match simdutf8::basic::from_utf8(bytes) {
@@ -66,7 +73,7 @@ pub fn parse_conversation(bytes: &[u8]) -> Result<Conversation<'_>, String> {
     };
     let conv: Conversation<'_> = serde_json::from_str(text).map_err(|e| describe_json_error(&e))?;
     validate(&conv)?;
-    Ok(conv)
+    Ok((conv, text))
 }
 
 /// Checks what serde cannot: an id to report findings against.
