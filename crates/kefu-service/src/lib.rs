@@ -6,6 +6,7 @@ pub mod accounts;
 pub mod auth;
 pub mod complaint;
 pub mod complaints;
+pub mod customer;
 pub mod error;
 pub mod hashing;
 pub mod kpi;
