@@ -350,13 +350,22 @@ impl CustomerService {
     }
 
     /// A customer's timeline (conversations, complaints, surveys, revisits,
-    /// logged contacts), newest first.
+    /// logged contacts), newest first; agents see only their own
+    /// conversations in it.
     pub async fn timeline(&self, p: &Principal, id: &str, limit: i64) -> Result<Vec<TimelineEntry>> {
         self.visible(p, id).await?;
-        Ok(self.store.customer_timeline(id, limit).await?)
+        let mut entries = self.store.customer_timeline(id, limit).await?;
+        if p.role == Role::Agent {
+            // Other agents' conversations stay theirs.
+            entries.retain(|e| {
+                e.kind != "conversation" || e.agent_id.as_deref() == Some(p.user_id.as_str())
+            });
+        }
+        Ok(entries)
     }
 
-    /// Conversation ids linked to a customer, newest first.
+    /// Conversation ids linked to a customer, newest first (for agents,
+    /// those they handled).
     pub async fn conversations(
         &self,
         p: &Principal,
@@ -365,7 +374,20 @@ impl CustomerService {
         offset: i64,
     ) -> Result<Vec<String>> {
         self.visible(p, id).await?;
-        Ok(self.store.customer_conversation_ids(id, limit, offset).await?)
+        if p.role != Role::Agent {
+            return Ok(self.store.customer_conversation_ids(id, limit, offset).await?);
+        }
+        // Agents: only the conversations they handled.
+        Ok(self
+            .store
+            .customer_contacts(id, 10_000)
+            .await?
+            .into_iter()
+            .filter(|c| c.source == "conversation" && c.agent_id.as_deref() == Some(p.user_id.as_str()))
+            .skip(usize::try_from(offset.max(0)).unwrap_or(0))
+            .take(usize::try_from(limit.clamp(1, 1000)).unwrap_or(1))
+            .map(|c| c.source_id)
+            .collect())
     }
 
     /// Derived figures and what the rules would grade now.
