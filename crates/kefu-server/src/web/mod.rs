@@ -44,6 +44,7 @@ mod admin;
 pub mod assets;
 pub mod charts;
 mod complaints;
+mod customers;
 mod conversations;
 mod history;
 pub mod html;
@@ -77,6 +78,11 @@ pub fn router() -> Router<AppState> {
         .route("/lang/{lang}", get(session::switch_lang))
         .route("/assets/{name}", get(assets::serve))
         .route("/favicon.ico", get(assets::favicon))
+        .route("/customers", get(customers::list))
+        .route("/customers/{id}", get(customers::detail))
+        .route("/customers/{id}/contact", post(customers::log_contact))
+        .route("/customers/{id}/grade", post(customers::set_grade))
+        .route("/follow-ups", get(customers::follow_ups))
         .route("/conversations", get(conversations::list))
         .route("/conversations/{id}", get(conversations::detail))
         .route("/conversations/{id}/review", post(quality::save_review))
