@@ -121,7 +121,11 @@ fn admin() -> Principal {
 pub fn input_of(r: &CustomerRecord, owner: Option<&str>) -> CustomerInput {
     let v = |k: &str| r.get(k).map(str::to_string);
     let mut platform_ids = Vec::new();
-    for (col, kind) in [("native_id", "native"), ("vendor_id", "vendor"), ("nick", "nick")] {
+    for (col, kind) in [
+        ("native_id", "native"),
+        ("vendor_id", "vendor"),
+        ("nick", "nick"),
+    ] {
         if let Some(value) = v(col) {
             platform_ids.push(PlatformId {
                 kind: kind.into(),
@@ -189,8 +193,13 @@ pub fn input_of(r: &CustomerRecord, owner: Option<&str>) -> CustomerInput {
 pub fn run(cmd: CustomersCommand) -> anyhow::Result<ExitCode> {
     let rt = runtime()?;
     match cmd {
-        CustomersCommand::Import { file: path, owner, db } => rt.block_on(async {
-            let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+        CustomersCommand::Import {
+            file: path,
+            owner,
+            db,
+        } => rt.block_on(async {
+            let bytes =
+                std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
             let is_xlsx = path
                 .extension()
                 .is_some_and(|e| e.eq_ignore_ascii_case("xlsx"));
@@ -202,8 +211,11 @@ pub fn run(cmd: CustomersCommand) -> anyhow::Result<ExitCode> {
             let store = Store::open(&db.url()).await?;
             let svc = CustomerService::new(store.clone());
             let p = admin();
-            let mut errors: Vec<(u64, String)> =
-                read.errors.iter().map(|e| (e.line, e.reason.clone())).collect();
+            let mut errors: Vec<(u64, String)> = read
+                .errors
+                .iter()
+                .map(|e| (e.line, e.reason.clone()))
+                .collect();
             let (mut created, mut updated) = (0, 0);
             for r in &read.records {
                 let input = input_of(r, owner.as_deref());
@@ -292,12 +304,15 @@ pub fn run(cmd: CustomersCommand) -> anyhow::Result<ExitCode> {
             }
             store.close().await;
             let table = file::customers_table(&rows);
-            let is_xlsx = out.extension().is_some_and(|e| e.eq_ignore_ascii_case("xlsx"));
+            let is_xlsx = out
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("xlsx"));
             if is_xlsx {
                 kefu_formats::export::write_xlsx(&[table], lang, &out)?;
             } else {
                 let mut f = std::io::BufWriter::new(
-                    std::fs::File::create(&out).with_context(|| format!("creating {}", out.display()))?,
+                    std::fs::File::create(&out)
+                        .with_context(|| format!("creating {}", out.display()))?,
                 );
                 kefu_formats::export::write_csv(&table, lang, &mut f)?;
                 std::io::Write::flush(&mut f)?;
@@ -355,15 +370,27 @@ pub fn run(cmd: CustomersCommand) -> anyhow::Result<ExitCode> {
             println!("{}", serde_json::to_string_pretty(&doc)?);
             Ok(ExitCode::SUCCESS)
         }),
-        CustomersCommand::Grade { id, set, reason, db } => rt.block_on(async {
+        CustomersCommand::Grade {
+            id,
+            set,
+            reason,
+            db,
+        } => rt.block_on(async {
             let store = Store::open(&db.url()).await?;
             let svc = CustomerService::new(store.clone());
             let now = kefu_store::now_ms();
             match (id, set) {
                 (Some(id), Some(g)) => {
                     let grade = (g != "clear").then_some(g.as_str());
-                    let v = svc.override_grade(&admin(), &id, grade, &reason, now).await?;
-                    println!("{}: {}{}", v.id, v.grade, if v.grade_manual { " (manual)" } else { "" });
+                    let v = svc
+                        .override_grade(&admin(), &id, grade, &reason, now)
+                        .await?;
+                    println!(
+                        "{}: {}{}",
+                        v.id,
+                        v.grade,
+                        if v.grade_manual { " (manual)" } else { "" }
+                    );
                 }
                 (Some(id), None) => {
                     let d = svc.regrade(&id, "cli", now).await?;
@@ -389,7 +416,10 @@ pub fn run(cmd: CustomersCommand) -> anyhow::Result<ExitCode> {
             match (undo, kept, merged) {
                 (Some(n), _, _) => {
                     let m = svc.undo_merge(&admin(), n, now).await?;
-                    println!("merge {n} undone: {} is separate from {} again", m.merged_id, m.kept_id);
+                    println!(
+                        "merge {n} undone: {} is separate from {} again",
+                        m.merged_id, m.kept_id
+                    );
                 }
                 (None, Some(k), Some(m)) => {
                     let n = svc.merge(&admin(), &k, &m, now).await?;

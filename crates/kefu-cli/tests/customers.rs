@@ -48,29 +48,70 @@ fn run(db: &str, dir: &std::path::Path) {
     let out = kefu(&["customers", "show", "c-1", "--database", db]);
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "{stderr}");
-    assert!(stdout.contains("\"company\": \"星联科技\"") && stdout.contains("\"leap\": true"), "{stdout}");
-    assert!(stdout.contains("年采购量"), "unknown columns become custom fields: {stdout}");
+    assert!(
+        stdout.contains("\"company\": \"星联科技\"") && stdout.contains("\"leap\": true"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("年采购量"),
+        "unknown columns become custom fields: {stdout}"
+    );
     // Exports: masked by default, full with --unmasked; both read again.
     let masked = dir.join("masked.csv");
-    let out = kefu(&["customers", "export", "--out", masked.to_str().expect("p"), "--database", db]);
-    assert!(out.status.success(), "{:?}", text(&out));
-    let masked_text = std::fs::read_to_string(&masked).expect("read");
-    assert!(masked_text.contains("138****8000") && !masked_text.contains("13800138000"), "{masked_text}");
-    let full = dir.join("full.xlsx");
     let out = kefu(&[
-        "customers", "export", "--out", full.to_str().expect("p"), "--unmasked", "--database", db,
+        "customers",
+        "export",
+        "--out",
+        masked.to_str().expect("p"),
+        "--database",
+        db,
     ]);
     assert!(out.status.success(), "{:?}", text(&out));
-    let out = kefu(&["customers", "import", full.to_str().expect("p"), "--database", db]);
+    let masked_text = std::fs::read_to_string(&masked).expect("read");
+    assert!(
+        masked_text.contains("138****8000") && !masked_text.contains("13800138000"),
+        "{masked_text}"
+    );
+    let full = dir.join("full.xlsx");
+    let out = kefu(&[
+        "customers",
+        "export",
+        "--out",
+        full.to_str().expect("p"),
+        "--unmasked",
+        "--database",
+        db,
+    ]);
+    assert!(out.status.success(), "{:?}", text(&out));
+    let out = kefu(&[
+        "customers",
+        "import",
+        full.to_str().expect("p"),
+        "--database",
+        db,
+    ]);
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "{stdout}{stderr}");
     assert!(stdout.contains("0 created, 2 updated"), "{stdout}");
     // Grade by hand, then merge and undo.
-    let out = kefu(&["customers", "grade", "c-4", "--set", "A", "--reason", "年度大客户", "--database", db]);
+    let out = kefu(&[
+        "customers",
+        "grade",
+        "c-4",
+        "--set",
+        "A",
+        "--reason",
+        "年度大客户",
+        "--database",
+        db,
+    ]);
     assert!(text(&out).0.contains("c-4: A (manual)"), "{:?}", text(&out));
     let out = kefu(&["customers", "merge", "c-1", "c-4", "--database", db]);
     let (stdout, stderr) = text(&out);
-    assert!(stdout.contains("c-4 merged into c-1 (merge 1"), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("c-4 merged into c-1 (merge 1"),
+        "{stdout}{stderr}"
+    );
     let out = kefu(&["customers", "merge", "--undo", "1", "--database", db]);
     assert!(text(&out).0.contains("merge 1 undone"), "{:?}", text(&out));
 }

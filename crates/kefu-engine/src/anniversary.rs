@@ -97,7 +97,9 @@ impl Recurring {
                 }
                 let y = year as isize;
                 let m = self.month as isize;
-                let month = if self.leap && LunarYear::from_year(y).get_leap_month() == self.month as usize {
+                let month = if self.leap
+                    && LunarYear::from_year(y).get_leap_month() == self.month as usize
+                {
                     -m
                 } else {
                     m
@@ -180,7 +182,9 @@ mod tests {
         assert_eq!(plain.next_on_or_after(d(2025, 7, 5)), plain.in_year(2026));
         // A leap month's day 30 when the leap month is short.
         let leap30 = Recurring::new(Calendar::Lunar, 6, 30, true).expect("valid");
-        let days = LunarMonth::new(2025, -6).expect("leap month").get_day_count();
+        let days = LunarMonth::new(2025, -6)
+            .expect("leap month")
+            .get_day_count();
         let last = LunarDay::new(2025, -6, days).expect("day").get_solar_day();
         assert_eq!(
             leap30.in_year(2025),
@@ -198,6 +202,10 @@ mod tests {
         assert!(Recurring::new(Calendar::Lunar, 13, 1, false).is_err());
         assert!(Recurring::new(Calendar::Lunar, 1, 31, false).is_err());
         // A solar date is never leap.
-        assert!(!Recurring::new(Calendar::Solar, 1, 1, true).expect("valid").leap);
+        assert!(
+            !Recurring::new(Calendar::Solar, 1, 1, true)
+                .expect("valid")
+                .leap
+        );
     }
 }

@@ -17,7 +17,13 @@ struct Client {
 }
 
 impl Client {
-    async fn call(&self, token: &str, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+    async fn call(
+        &self,
+        token: &str,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
         let mut req = self
             .http
             .request(method, format!("{}{path}", self.base))
@@ -28,7 +34,10 @@ impl Client {
         let r = req.send().await.expect("request");
         let status = r.status();
         let text = r.text().await.unwrap_or_default();
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
     }
 
     async fn login(&self, user: &str, password: &str) -> String {
@@ -85,13 +94,36 @@ async fn scenario(db: TestDb) {
     let a07 = c.login("a-07", "agent-pass-07").await;
     let a11 = c.login("a-11", "agent-pass-11").await;
     let batch = json!([
-        conversation("k-1", "a-07", "u-500", "13700137000", "2026-03-01T10:00:00+08:00"),
-        conversation("k-2", "a-07", "u-500", "13700137000", "2026-03-03T10:00:00+08:00"),
-        conversation("k-3", "a-11", "u-600", "13600136000", "2026-03-02T10:00:00+08:00"),
+        conversation(
+            "k-1",
+            "a-07",
+            "u-500",
+            "13700137000",
+            "2026-03-01T10:00:00+08:00"
+        ),
+        conversation(
+            "k-2",
+            "a-07",
+            "u-500",
+            "13700137000",
+            "2026-03-03T10:00:00+08:00"
+        ),
+        conversation(
+            "k-3",
+            "a-11",
+            "u-600",
+            "13600136000",
+            "2026-03-02T10:00:00+08:00"
+        ),
     ]);
     for _ in 0..2 {
         let (status, body) = c
-            .call(&boss, Method::POST, "/api/v1/conversations", Some(batch.clone()))
+            .call(
+                &boss,
+                Method::POST,
+                "/api/v1/conversations",
+                Some(batch.clone()),
+            )
             .await;
         assert!(status.is_success(), "{body}");
     }
@@ -103,12 +135,22 @@ async fn scenario(db: TestDb) {
     let (_, theirs) = c.call(&a11, Method::GET, "/api/v1/customers", None).await;
     let their_id = theirs["items"][0]["id"].as_str().expect("id").to_string();
     let (status, _) = c
-        .call(&a07, Method::GET, &format!("/api/v1/customers/{their_id}"), None)
+        .call(
+            &a07,
+            Method::GET,
+            &format!("/api/v1/customers/{their_id}"),
+            None,
+        )
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     for path in ["timeline", "conversations", "grade"] {
         let (status, _) = c
-            .call(&a07, Method::GET, &format!("/api/v1/customers/{their_id}/{path}"), None)
+            .call(
+                &a07,
+                Method::GET,
+                &format!("/api/v1/customers/{their_id}/{path}"),
+                None,
+            )
             .await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
     }
@@ -120,7 +162,12 @@ async fn scenario(db: TestDb) {
     assert_eq!(own["customer"]["phones"][0], "13700137000");
     assert_eq!(own["stats"]["contacts"], 2, "{own}");
     let (_, convs) = c
-        .call(&a07, Method::GET, &format!("/api/v1/customers/{id}/conversations"), None)
+        .call(
+            &a07,
+            Method::GET,
+            &format!("/api/v1/customers/{id}/conversations"),
+            None,
+        )
         .await;
     assert_eq!(convs["items"], json!(["k-2", "k-1"]));
     // Masking holds on every customer endpoint for the inspector.
@@ -134,7 +181,10 @@ async fn scenario(db: TestDb) {
         let (status, body) = c.call(&qa, Method::GET, &path, None).await;
         assert_eq!(status, StatusCode::OK, "{path}: {body}");
         assert_masked(&body, "13700137000", &path);
-        assert!(!body.to_string().contains("王芳"), "{path} shows the name: {body}");
+        assert!(
+            !body.to_string().contains("王芳"),
+            "{path} shows the name: {body}"
+        );
     }
     let (_, seen) = c
         .call(&qa, Method::GET, &format!("/api/v1/customers/{id}"), None)
@@ -152,37 +202,73 @@ async fn scenario(db: TestDb) {
         "version": own["customer"]["version"]
     });
     let (status, updated) = c
-        .call(&a07, Method::PUT, &format!("/api/v1/customers/{id}"), Some(input.clone()))
+        .call(
+            &a07,
+            Method::PUT,
+            &format!("/api/v1/customers/{id}"),
+            Some(input.clone()),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{updated}");
     assert_eq!(updated["customer"]["ten_questions_answered"], 3);
     let (status, _) = c
-        .call(&a07, Method::PUT, &format!("/api/v1/customers/{id}"), Some(input.clone()))
+        .call(
+            &a07,
+            Method::PUT,
+            &format!("/api/v1/customers/{id}"),
+            Some(input.clone()),
+        )
         .await;
     assert_eq!(status, StatusCode::CONFLICT, "stale version");
     input["fields"][0]["value"] = json!("很多");
     input["version"] = updated["customer"]["version"].clone();
     let (status, _) = c
-        .call(&a07, Method::PUT, &format!("/api/v1/customers/{id}"), Some(input.clone()))
+        .call(
+            &a07,
+            Method::PUT,
+            &format!("/api/v1/customers/{id}"),
+            Some(input.clone()),
+        )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "a number field");
     let (status, _) = c
-        .call(&a11, Method::PUT, &format!("/api/v1/customers/{id}"), Some(input.clone()))
+        .call(
+            &a11,
+            Method::PUT,
+            &format!("/api/v1/customers/{id}"),
+            Some(input.clone()),
+        )
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     // Care: the lunar birthday is within the year ahead.
-    let (_, care) = c.call(&a07, Method::GET, "/api/v1/care?days=366", None).await;
+    let (_, care) = c
+        .call(&a07, Method::GET, "/api/v1/care?days=366", None)
+        .await;
     assert!(
-        care["items"].as_array().expect("items").iter().any(|i| i["label"] == "生日"),
+        care["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .any(|i| i["label"] == "生日"),
         "{care}"
     );
     // Grades: supervisors only, with a reason.
     let (status, _) = c
-        .call(&a07, Method::POST, &format!("/api/v1/customers/{id}/grade"), Some(json!({"grade": "A", "reason": "x"})))
+        .call(
+            &a07,
+            Method::POST,
+            &format!("/api/v1/customers/{id}/grade"),
+            Some(json!({"grade": "A", "reason": "x"})),
+        )
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     let (status, graded) = c
-        .call(&boss, Method::POST, &format!("/api/v1/customers/{id}/grade"), Some(json!({"grade": "A", "reason": "集团客户"})))
+        .call(
+            &boss,
+            Method::POST,
+            &format!("/api/v1/customers/{id}/grade"),
+            Some(json!({"grade": "A", "reason": "集团客户"})),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{graded}");
     assert_eq!(graded["customer"]["grade"], "A");
@@ -190,34 +276,66 @@ async fn scenario(db: TestDb) {
     // clears it.
     let (_, queue) = c.call(&a07, Method::GET, "/api/v1/follow-ups", None).await;
     assert_eq!(queue["overdue"][0]["id"], id.as_str(), "{queue}");
-    let (status, _) = c.call(&a07, Method::GET, "/api/v1/follow-ups?agent=a-11", None).await;
+    let (status, _) = c
+        .call(&a07, Method::GET, "/api/v1/follow-ups?agent=a-11", None)
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     let (status, body) = c
-        .call(&a07, Method::POST, &format!("/api/v1/customers/{id}/contacts"), Some(json!({"kind": "outbound", "outcome": "reached"})))
+        .call(
+            &a07,
+            Method::POST,
+            &format!("/api/v1/customers/{id}/contacts"),
+            Some(json!({"kind": "outbound", "outcome": "reached"})),
+        )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let (_, queue) = c.call(&a07, Method::GET, "/api/v1/follow-ups", None).await;
     assert_eq!(queue["overdue"], json!([]), "{queue}");
     // Merge: supervisors; undone again.
     let (status, _) = c
-        .call(&a07, Method::POST, &format!("/api/v1/customers/{id}/merge"), Some(json!({"merged_id": their_id})))
+        .call(
+            &a07,
+            Method::POST,
+            &format!("/api/v1/customers/{id}/merge"),
+            Some(json!({"merged_id": their_id})),
+        )
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     let (status, merged) = c
-        .call(&boss, Method::POST, &format!("/api/v1/customers/{id}/merge"), Some(json!({"merged_id": their_id})))
+        .call(
+            &boss,
+            Method::POST,
+            &format!("/api/v1/customers/{id}/merge"),
+            Some(json!({"merged_id": their_id})),
+        )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{merged}");
     let (_, convs) = c
-        .call(&boss, Method::GET, &format!("/api/v1/customers/{id}/conversations"), None)
+        .call(
+            &boss,
+            Method::GET,
+            &format!("/api/v1/customers/{id}/conversations"),
+            None,
+        )
         .await;
     assert_eq!(convs["items"].as_array().map(Vec::len), Some(3));
     let merge_id = merged["merge_id"].as_i64().expect("merge id");
     let (status, _) = c
-        .call(&boss, Method::POST, &format!("/api/v1/customer-merges/{merge_id}/undo"), None)
+        .call(
+            &boss,
+            Method::POST,
+            &format!("/api/v1/customer-merges/{merge_id}/undo"),
+            None,
+        )
         .await;
     assert_eq!(status, StatusCode::OK);
     let (_, convs) = c
-        .call(&boss, Method::GET, &format!("/api/v1/customers/{their_id}/conversations"), None)
+        .call(
+            &boss,
+            Method::GET,
+            &format!("/api/v1/customers/{their_id}/conversations"),
+            None,
+        )
         .await;
     assert_eq!(convs["items"], json!(["k-3"]));
     server.stop().await;

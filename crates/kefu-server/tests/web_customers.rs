@@ -63,7 +63,12 @@ impl App {
         (r.status(), r.text().await.unwrap_or_default())
     }
 
-    async fn post(&self, cookies: &str, path: &str, form: &[(&str, &str)]) -> (StatusCode, HeaderMap) {
+    async fn post(
+        &self,
+        cookies: &str,
+        path: &str,
+        form: &[(&str, &str)],
+    ) -> (StatusCode, HeaderMap) {
         let body = form
             .iter()
             .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
@@ -88,13 +93,28 @@ impl App {
             .send()
             .await
             .expect("login form");
-        let pre = format!("kefu_login={}", cookie(r.headers(), "kefu_login").expect("cookie"));
+        let pre = format!(
+            "kefu_login={}",
+            cookie(r.headers(), "kefu_login").expect("cookie")
+        );
         let token = csrf(&r.text().await.expect("html"));
         let (status, headers) = self
-            .post(&pre, "/login", &[("_csrf", &token), ("user", user), ("password", password), ("next", "/customers")])
+            .post(
+                &pre,
+                "/login",
+                &[
+                    ("_csrf", &token),
+                    ("user", user),
+                    ("password", password),
+                    ("next", "/customers"),
+                ],
+            )
             .await;
         assert_eq!(status, StatusCode::SEE_OTHER, "login of {user}");
-        format!("kefu_session={}", cookie(&headers, "kefu_session").expect("session"))
+        format!(
+            "kefu_session={}",
+            cookie(&headers, "kefu_session").expect("session")
+        )
     }
 }
 
@@ -129,7 +149,10 @@ async fn scenario(db: TestDb) {
         .http
         .post(format!("{}/api/v1/conversations", app.base))
         .bearer_auth(&token)
-        .json(&json!([conv("w-1", "a-07", "u-1", "周杰", "13512345678"), conv("w-2", "a-11", "u-2", "吴磊", "13687654321")]))
+        .json(&json!([
+            conv("w-1", "a-07", "u-1", "周杰", "13512345678"),
+            conv("w-2", "a-11", "u-2", "吴磊", "13687654321")
+        ]))
         .send()
         .await
         .expect("import");
@@ -137,20 +160,36 @@ async fn scenario(db: TestDb) {
     let a07 = app.login("a-07", "agent-pass-07").await;
     let (status, html) = app.get(&a07, "/customers").await;
     assert_eq!(status, StatusCode::OK, "{html}");
-    assert!(html.contains("周杰") && !html.contains("吴磊"), "agents see their own customers");
+    assert!(
+        html.contains("周杰") && !html.contains("吴磊"),
+        "agents see their own customers"
+    );
     assert!(html.contains("href=\"/customers\""), "nav link: {html}");
     let at = html.find("href=\"/customers/").expect("a customer link") + "href=\"".len();
     let href = html[at..at + html[at..].find('"').expect("end")].to_string();
     let (status, page) = app.get(&a07, &href).await;
     assert_eq!(status, StatusCode::OK, "{page}");
-    for text in ["十问档案", "称呼", "发票", "13512345678", "客户时间线", "w-1", "a-07名"] {
+    for text in [
+        "十问档案",
+        "称呼",
+        "发票",
+        "13512345678",
+        "客户时间线",
+        "w-1",
+        "a-07名",
+    ] {
         assert!(page.contains(text), "customer page lacks {text}: {page}");
     }
     // English.
     let (_, en) = app.get(&format!("{a07}; lang=en"), &href).await;
-    assert!(en.contains("Ten questions") && en.contains("Timeline"), "English page");
+    assert!(
+        en.contains("Ten questions") && en.contains("Timeline"),
+        "English page"
+    );
     // The other agent's customer is not found.
-    let (_, list11) = app.get(&app.login("a-11", "agent-pass-11").await, "/customers").await;
+    let (_, list11) = app
+        .get(&app.login("a-11", "agent-pass-11").await, "/customers")
+        .await;
     let at = list11.find("href=\"/customers/").expect("link") + "href=\"".len();
     let theirs = list11[at..at + list11[at..].find('"').expect("end")].to_string();
     let (status, _) = app.get(&a07, &theirs).await;
@@ -159,40 +198,80 @@ async fn scenario(db: TestDb) {
     // every 60 days, and today is later); logging a contact clears it.
     let (status, queue) = app.get(&a07, "/follow-ups").await;
     assert_eq!(status, StatusCode::OK, "{queue}");
-    let overdue = &queue[queue.find("id=\"overdue\"").expect("overdue")..queue.find("id=\"due_today\"").expect("due")];
+    let overdue = &queue[queue.find("id=\"overdue\"").expect("overdue")
+        ..queue.find("id=\"due_today\"").expect("due")];
     assert!(overdue.contains("周杰"), "{overdue}");
     let (status, headers) = app
-        .post(&a07, &format!("{href}/contact"), &[("_csrf", &csrf(&page)), ("kind", "outbound"), ("outcome", "reached"), ("note", "回访满意")])
+        .post(
+            &a07,
+            &format!("{href}/contact"),
+            &[
+                ("_csrf", &csrf(&page)),
+                ("kind", "outbound"),
+                ("outcome", "reached"),
+                ("note", "回访满意"),
+            ],
+        )
         .await;
     assert_eq!(status, StatusCode::SEE_OTHER);
-    assert!(headers[LOCATION].to_str().expect("loc").contains("done=saved"));
+    assert!(headers[LOCATION]
+        .to_str()
+        .expect("loc")
+        .contains("done=saved"));
     let (status, _) = app
-        .post(&a07, &format!("{href}/contact"), &[("_csrf", "forged"), ("kind", "outbound"), ("outcome", "reached")])
+        .post(
+            &a07,
+            &format!("{href}/contact"),
+            &[
+                ("_csrf", "forged"),
+                ("kind", "outbound"),
+                ("outcome", "reached"),
+            ],
+        )
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "CSRF");
     let (_, queue) = app.get(&a07, "/follow-ups").await;
-    let overdue = &queue[queue.find("id=\"overdue\"").expect("overdue")..queue.find("id=\"due_today\"").expect("due")];
+    let overdue = &queue[queue.find("id=\"overdue\"").expect("overdue")
+        ..queue.find("id=\"due_today\"").expect("due")];
     assert!(!overdue.contains("周杰"), "the clock was reset");
     // Grades by hand: supervisors only.
     let (status, _) = app
-        .post(&a07, &format!("{href}/grade"), &[("_csrf", &csrf(&page)), ("grade", "A"), ("reason", "x")])
+        .post(
+            &a07,
+            &format!("{href}/grade"),
+            &[("_csrf", &csrf(&page)), ("grade", "A"), ("reason", "x")],
+        )
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     let boss = app.login("boss", "boss-pass-1").await;
     let (_, boss_page) = app.get(&boss, &href).await;
     let (status, _) = app
-        .post(&boss, &format!("{href}/grade"), &[("_csrf", &csrf(&boss_page)), ("grade", "A"), ("reason", "年度大客户")])
+        .post(
+            &boss,
+            &format!("{href}/grade"),
+            &[
+                ("_csrf", &csrf(&boss_page)),
+                ("grade", "A"),
+                ("reason", "年度大客户"),
+            ],
+        )
         .await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     let (_, list_a) = app.get(&boss, "/customers?grade=A").await;
-    assert!(list_a.contains("周杰") && !list_a.contains("吴磊"), "grade tab");
+    assert!(
+        list_a.contains("周杰") && !list_a.contains("吴磊"),
+        "grade tab"
+    );
     let (_, boss_page) = app.get(&boss, &href).await;
     assert!(boss_page.contains("年度大客户"), "grade history");
     // The inspector sees it masked.
     let qa = app.login("qa", "inspector-pass-1").await;
     let (status, masked) = app.get(&qa, &href).await;
     assert_eq!(status, StatusCode::OK);
-    assert!(!masked.contains("13512345678") && masked.contains("135****5678"), "masked phone");
+    assert!(
+        !masked.contains("13512345678") && masked.contains("135****5678"),
+        "masked phone"
+    );
     assert!(!masked.contains("周杰"), "masked name");
     server.stop().await;
 }

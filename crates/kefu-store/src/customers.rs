@@ -461,20 +461,22 @@ async fn read_record(
     let Some(row) = read_core(conn, id, "").await? else {
         return Ok(None);
     };
-    let keys = sqlx::query("SELECT kind, value FROM customer_keys WHERE customer_id = $1 ORDER BY kind, value")
-        .bind(id)
-        .fetch_all(&mut *conn)
-        .await
-        .context("reading customer keys")?
-        .iter()
-        .map(|r| {
-            Ok(CustomerKey {
-                kind: r.try_get("kind")?,
-                value: r.try_get("value")?,
-            })
+    let keys = sqlx::query(
+        "SELECT kind, value FROM customer_keys WHERE customer_id = $1 ORDER BY kind, value",
+    )
+    .bind(id)
+    .fetch_all(&mut *conn)
+    .await
+    .context("reading customer keys")?
+    .iter()
+    .map(|r| {
+        Ok(CustomerKey {
+            kind: r.try_get("kind")?,
+            value: r.try_get("value")?,
         })
-        .collect::<Result<Vec<_>, sqlx::Error>>()
-        .context("customer_keys")?;
+    })
+    .collect::<Result<Vec<_>, sqlx::Error>>()
+    .context("customer_keys")?;
     let tags = sqlx::query("SELECT tag FROM customer_tags WHERE customer_id = $1 ORDER BY tag")
         .bind(id)
         .fetch_all(&mut *conn)
@@ -1071,13 +1073,15 @@ impl Tx {
             .context("moving rows to the kept customer")?;
         }
         for tag in &moved.tags {
-            sqlx::query("UPDATE customer_tags SET customer_id = $1 WHERE customer_id = $2 AND tag = $3")
-                .bind(kept)
-                .bind(merged)
-                .bind(tag.as_str())
-                .execute(&mut *conn)
-                .await
-                .context("moving a tag")?;
+            sqlx::query(
+                "UPDATE customer_tags SET customer_id = $1 WHERE customer_id = $2 AND tag = $3",
+            )
+            .bind(kept)
+            .bind(merged)
+            .bind(tag.as_str())
+            .execute(&mut *conn)
+            .await
+            .context("moving a tag")?;
         }
         for name in &moved.fields {
             sqlx::query(
@@ -1181,13 +1185,15 @@ impl Tx {
             }
         }
         for tag in &moved.tags {
-            sqlx::query("UPDATE customer_tags SET customer_id = $1 WHERE customer_id = $2 AND tag = $3")
-                .bind(merged)
-                .bind(kept)
-                .bind(tag.as_str())
-                .execute(&mut *conn)
-                .await
-                .context("moving a tag back")?;
+            sqlx::query(
+                "UPDATE customer_tags SET customer_id = $1 WHERE customer_id = $2 AND tag = $3",
+            )
+            .bind(merged)
+            .bind(kept)
+            .bind(tag.as_str())
+            .execute(&mut *conn)
+            .await
+            .context("moving a tag back")?;
         }
         for name in &moved.fields {
             sqlx::query(
@@ -1568,11 +1574,15 @@ impl Store {
             } else {
                 "contact"
             };
-            let summary = [Some(c.kind.as_str()), c.outcome.as_deref(), c.note.as_deref()]
-                .into_iter()
-                .flatten()
-                .collect::<Vec<_>>()
-                .join(" · ");
+            let summary = [
+                Some(c.kind.as_str()),
+                c.outcome.as_deref(),
+                c.note.as_deref(),
+            ]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" · ");
             out.push(TimelineEntry {
                 at: c.at,
                 kind: kind.into(),
@@ -1630,8 +1640,16 @@ impl Store {
                 summary = format!("{summary} ({a}/{b})").trim().to_string();
             }
             out.push(TimelineEntry {
-                at: r.try_get::<Option<i64>, _>("done_at").context("revisit")?.unwrap_or(0),
-                kind: if result.is_some() { "survey" } else { "revisit" }.into(),
+                at: r
+                    .try_get::<Option<i64>, _>("done_at")
+                    .context("revisit")?
+                    .unwrap_or(0),
+                kind: if result.is_some() {
+                    "survey"
+                } else {
+                    "revisit"
+                }
+                .into(),
                 id: r.try_get("complaint_id").context("revisit")?,
                 summary,
                 agent_id: r.try_get("done_by").context("revisit")?,
@@ -1760,7 +1778,9 @@ const NICK_FIELDS: &[&str] = &["buyer_nick", "shop_nick", "nick", "买家昵称"
 /// Whether `s` looks like a mainland mobile number.
 fn looks_like_mobile(s: &str) -> bool {
     let n = normalize_key("phone", s);
-    n.len() == 11 && n.starts_with('1') && s.chars().all(|c| c.is_ascii_digit() || "+- ".contains(c))
+    n.len() == 11
+        && n.starts_with('1')
+        && s.chars().all(|c| c.is_ascii_digit() || "+- ".contains(c))
 }
 
 /// The identity keys a conversation carries: its native `customer_id`
@@ -1770,7 +1790,11 @@ pub fn conversation_keys(conv: &kefu_engine::Conversation<'_>) -> Vec<CustomerKe
     let mut keys = Vec::new();
     let mut push = |kind: &str, value: &str| {
         let value = normalize_key(kind, value);
-        if !value.is_empty() && !keys.iter().any(|k: &CustomerKey| k.kind == kind && k.value == value) {
+        if !value.is_empty()
+            && !keys
+                .iter()
+                .any(|k: &CustomerKey| k.kind == kind && k.value == value)
+        {
             keys.push(CustomerKey {
                 kind: kind.to_string(),
                 value,

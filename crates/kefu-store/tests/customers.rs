@@ -45,20 +45,45 @@ async fn import(store: &Store, lines: &[String]) -> u64 {
 
 both_backends!(linking_on_import_is_idempotent, |store: Store| async move {
     let lines = vec![
-        conversation("c1", "u-1", "+86 138-0013-8000", "a-07", "2026-03-01T10:00:00+08:00"),
+        conversation(
+            "c1",
+            "u-1",
+            "+86 138-0013-8000",
+            "a-07",
+            "2026-03-01T10:00:00+08:00",
+        ),
         // Another native id, same phone: the same customer.
-        conversation("c2", "u-1b", "13800138000", "a-11", "2026-03-05T10:00:00+08:00"),
-        conversation("c3", "u-2", "13900139000", "a-07", "2026-03-02T10:00:00+08:00"),
+        conversation(
+            "c2",
+            "u-1b",
+            "13800138000",
+            "a-11",
+            "2026-03-05T10:00:00+08:00",
+        ),
+        conversation(
+            "c3",
+            "u-2",
+            "13900139000",
+            "a-07",
+            "2026-03-02T10:00:00+08:00",
+        ),
     ];
     assert_eq!(import(&store, &lines).await, 3);
-    assert_eq!(import(&store, &lines).await, 0, "nothing new the second time");
+    assert_eq!(
+        import(&store, &lines).await,
+        0,
+        "nothing new the second time"
+    );
     let one = store
         .customer_by_key("phone", "138 0013 8000")
         .await
         .expect("lookup")
         .expect("linked");
     assert_eq!(
-        store.customer_by_key("native", "u-1b").await.expect("lookup"),
+        store
+            .customer_by_key("native", "u-1b")
+            .await
+            .expect("lookup"),
         Some(one.clone())
     );
     let contacts = store.customer_contacts(&one, 100).await.expect("contacts");
@@ -72,11 +97,21 @@ both_backends!(linking_on_import_is_idempotent, |store: Store| async move {
         .expect("time")
         .timestamp_millis();
     assert_eq!(rec.row.last_contact_at, Some(last));
-    assert_eq!(rec.row.next_due_at, Some(last + 60 * DAY), "grade C: 60 days");
+    assert_eq!(
+        rec.row.next_due_at,
+        Some(last + 60 * DAY),
+        "grade C: 60 days"
+    );
     // A later call resets the clock.
     import(
         &store,
-        &[conversation("c4", "u-1", "", "a-07", "2026-04-01T09:00:00+08:00")],
+        &[conversation(
+            "c4",
+            "u-1",
+            "",
+            "a-07",
+            "2026-04-01T09:00:00+08:00",
+        )],
     )
     .await;
     let rec = store.customer(&one).await.expect("read").expect("present");
@@ -136,80 +171,96 @@ fn write(id: &str, phone: &str) -> CustomerWrite {
     }
 }
 
-both_backends!(merge_keeps_every_contact_and_undoes, |store: Store| async move {
-    let cadence = Cadence::default();
-    let mut tx = store.write().await.expect("tx");
-    tx.create_customer(&write("k", "13800000001"), 1000).await.expect("k");
-    tx.create_customer(&write("m", "13800000002"), 1000).await.expect("m");
-    tx.commit().await.expect("commit");
-    let mut tx = store.write().await.expect("tx");
-    let err = tx
-        .create_customer(&write("x", "13800000001"), 1000)
-        .await
-        .expect_err("phone taken");
-    assert!(matches!(err, kefu_store::StoreError::Conflict(_)), "{err}");
-    drop(tx);
-    let mut tx = store.write().await.expect("tx");
-    for (i, who) in [("k", 1), ("m", 2), ("m", 3)].iter().enumerate() {
-        tx.add_customer_contact(
-            &ContactRow {
-                id: 0,
-                customer_id: who.0.into(),
-                at: 10_000 + i as i64,
-                kind: "outbound".into(),
-                source: "log".into(),
-                source_id: format!("log-{}", who.1),
-                agent_id: Some("a-07".into()),
-                agent_name: None,
-                outcome: Some("reached".into()),
-                note: None,
-            },
-            &cadence,
-        )
-        .await
-        .expect("contact");
+both_backends!(
+    merge_keeps_every_contact_and_undoes,
+    |store: Store| async move {
+        let cadence = Cadence::default();
+        let mut tx = store.write().await.expect("tx");
+        tx.create_customer(&write("k", "13800000001"), 1000)
+            .await
+            .expect("k");
+        tx.create_customer(&write("m", "13800000002"), 1000)
+            .await
+            .expect("m");
+        tx.commit().await.expect("commit");
+        let mut tx = store.write().await.expect("tx");
+        let err = tx
+            .create_customer(&write("x", "13800000001"), 1000)
+            .await
+            .expect_err("phone taken");
+        assert!(matches!(err, kefu_store::StoreError::Conflict(_)), "{err}");
+        drop(tx);
+        let mut tx = store.write().await.expect("tx");
+        for (i, who) in [("k", 1), ("m", 2), ("m", 3)].iter().enumerate() {
+            tx.add_customer_contact(
+                &ContactRow {
+                    id: 0,
+                    customer_id: who.0.into(),
+                    at: 10_000 + i as i64,
+                    kind: "outbound".into(),
+                    source: "log".into(),
+                    source_id: format!("log-{}", who.1),
+                    agent_id: Some("a-07".into()),
+                    agent_name: None,
+                    outcome: Some("reached".into()),
+                    note: None,
+                },
+                &cadence,
+            )
+            .await
+            .expect("contact");
+        }
+        let merge = tx
+            .merge_customers("k", "m", "sup", 20_000, &cadence)
+            .await
+            .expect("merge");
+        tx.commit().await.expect("commit");
+        assert_eq!(store.customer_contacts("k", 10).await.expect("c").len(), 3);
+        assert_eq!(
+            store
+                .customer_by_key("phone", "13800000002")
+                .await
+                .expect("k"),
+            Some("k".into())
+        );
+        let m = store.customer("m").await.expect("m").expect("m");
+        assert_eq!(m.row.merged_into.as_deref(), Some("k"));
+        let k = store.customer("k").await.expect("k").expect("k");
+        assert_eq!(k.purchases.len(), 2);
+        assert_eq!(k.dates.len(), 2);
+        assert_eq!(k.row.last_contact_at, Some(10_002));
+        let (list, _) = store
+            .list_customers(&CustomerFilter::default())
+            .await
+            .expect("list");
+        assert_eq!(list.len(), 1, "merged customers leave the list");
+        let mut tx = store.write().await.expect("tx");
+        tx.undo_merge(merge, "sup", 30_000, &cadence)
+            .await
+            .expect("undo");
+        assert!(tx.undo_merge(merge, "sup", 30_000, &cadence).await.is_err());
+        tx.commit().await.expect("commit");
+        assert_eq!(store.customer_contacts("k", 10).await.expect("c").len(), 1);
+        assert_eq!(store.customer_contacts("m", 10).await.expect("c").len(), 2);
+        let m = store.customer("m").await.expect("m").expect("m");
+        assert!(m.row.merged_into.is_none());
+        assert_eq!(m.purchases.len(), 1);
+        assert_eq!(m.tags, vec!["VIP".to_string()]);
+        assert_eq!(m.row.last_contact_at, Some(10_002));
+        assert_eq!(store.customer_merges("k").await.expect("m").len(), 1);
     }
-    let merge = tx
-        .merge_customers("k", "m", "sup", 20_000, &cadence)
-        .await
-        .expect("merge");
-    tx.commit().await.expect("commit");
-    assert_eq!(store.customer_contacts("k", 10).await.expect("c").len(), 3);
-    assert_eq!(
-        store.customer_by_key("phone", "13800000002").await.expect("k"),
-        Some("k".into())
-    );
-    let m = store.customer("m").await.expect("m").expect("m");
-    assert_eq!(m.row.merged_into.as_deref(), Some("k"));
-    let k = store.customer("k").await.expect("k").expect("k");
-    assert_eq!(k.purchases.len(), 2);
-    assert_eq!(k.dates.len(), 2);
-    assert_eq!(k.row.last_contact_at, Some(10_002));
-    let (list, _) = store
-        .list_customers(&CustomerFilter::default())
-        .await
-        .expect("list");
-    assert_eq!(list.len(), 1, "merged customers leave the list");
-    let mut tx = store.write().await.expect("tx");
-    tx.undo_merge(merge, "sup", 30_000, &cadence)
-        .await
-        .expect("undo");
-    assert!(tx.undo_merge(merge, "sup", 30_000, &cadence).await.is_err());
-    tx.commit().await.expect("commit");
-    assert_eq!(store.customer_contacts("k", 10).await.expect("c").len(), 1);
-    assert_eq!(store.customer_contacts("m", 10).await.expect("c").len(), 2);
-    let m = store.customer("m").await.expect("m").expect("m");
-    assert!(m.row.merged_into.is_none());
-    assert_eq!(m.purchases.len(), 1);
-    assert_eq!(m.tags, vec!["VIP".to_string()]);
-    assert_eq!(m.row.last_contact_at, Some(10_002));
-    assert_eq!(store.customer_merges("k").await.expect("m").len(), 1);
-});
+);
 
 both_backends!(grades_cadence_and_queue, |store: Store| async move {
-    let cadence = Cadence { a: 30, b: 60, c: 90 };
+    let cadence = Cadence {
+        a: 30,
+        b: 60,
+        c: 90,
+    };
     let mut tx = store.write().await.expect("tx");
-    tx.create_customer(&write("g", "13800000003"), 0).await.expect("g");
+    tx.create_customer(&write("g", "13800000003"), 0)
+        .await
+        .expect("g");
     tx.set_customer_grade(
         "g",
         &GradeRow {
@@ -227,7 +278,11 @@ both_backends!(grades_cadence_and_queue, |store: Store| async move {
     tx.commit().await.expect("commit");
     let g = store.customer("g").await.expect("g").expect("g");
     assert_eq!((g.row.grade.as_str(), g.row.grade_manual), ("A", true));
-    assert_eq!(g.row.next_due_at, Some(30 * DAY), "never contacted: from creation");
+    assert_eq!(
+        g.row.next_due_at,
+        Some(30 * DAY),
+        "never contacted: from creation"
+    );
     assert_eq!(store.grade_history("g").await.expect("h").len(), 1);
     assert!(store
         .customers_due("a-07", 29 * DAY, 10)
@@ -235,7 +290,11 @@ both_backends!(grades_cadence_and_queue, |store: Store| async move {
         .expect("due")
         .is_empty());
     assert_eq!(
-        store.customers_due("a-07", 30 * DAY, 10).await.expect("due").len(),
+        store
+            .customers_due("a-07", 30 * DAY, 10)
+            .await
+            .expect("due")
+            .len(),
         1
     );
     let figures = store.customer_figures("g", 0).await.expect("figures");

@@ -13,35 +13,120 @@ use super::ImportError;
 
 /// The known columns: key, Chinese header, English header, other names.
 pub const COLUMNS: &[(&str, &str, &str, &[&str])] = &[
-    ("id", "客户编号", "Customer id", &["客户ID", "客户号", "id", "customer_id", "编号"]),
-    ("name", "姓名", "Name", &["客户姓名", "客户名称", "名称", "name", "customer_name"]),
-    ("owner", "负责坐席", "Owner", &["坐席", "客户经理", "owner", "owner_id", "坐席工号"]),
-    ("phones", "电话", "Phones", &["手机", "手机号", "联系电话", "phone", "phones", "电话号码"]),
-    ("native_id", "原系统客户号", "Source customer id", &["native_id", "来源客户号"]),
-    ("vendor_id", "会员号", "Member id", &["会员ID", "vendor_id", "member_id"]),
-    ("nick", "店铺昵称", "Shop nick", &["旺旺号", "买家昵称", "nick", "buyer_nick"]),
+    (
+        "id",
+        "客户编号",
+        "Customer id",
+        &["客户ID", "客户号", "id", "customer_id", "编号"],
+    ),
+    (
+        "name",
+        "姓名",
+        "Name",
+        &["客户姓名", "客户名称", "名称", "name", "customer_name"],
+    ),
+    (
+        "owner",
+        "负责坐席",
+        "Owner",
+        &["坐席", "客户经理", "owner", "owner_id", "坐席工号"],
+    ),
+    (
+        "phones",
+        "电话",
+        "Phones",
+        &["手机", "手机号", "联系电话", "phone", "phones", "电话号码"],
+    ),
+    (
+        "native_id",
+        "原系统客户号",
+        "Source customer id",
+        &["native_id", "来源客户号"],
+    ),
+    (
+        "vendor_id",
+        "会员号",
+        "Member id",
+        &["会员ID", "vendor_id", "member_id"],
+    ),
+    (
+        "nick",
+        "店铺昵称",
+        "Shop nick",
+        &["旺旺号", "买家昵称", "nick", "buyer_nick"],
+    ),
     ("title", "称呼", "Title", &["title", "怎么称呼"]),
-    ("region", "地区", "Region", &["来自哪里", "省市", "region", "城市"]),
-    ("company", "单位", "Company", &["公司", "company", "工作单位"]),
+    (
+        "region",
+        "地区",
+        "Region",
+        &["来自哪里", "省市", "region", "城市"],
+    ),
+    (
+        "company",
+        "单位",
+        "Company",
+        &["公司", "company", "工作单位"],
+    ),
     ("department", "部门", "Department", &["department"]),
-    ("contact", "其他联系方式", "Other contact", &["邮箱", "微信", "contact", "email"]),
+    (
+        "contact",
+        "其他联系方式",
+        "Other contact",
+        &["邮箱", "微信", "contact", "email"],
+    ),
     ("usage", "用途", "Used for", &["用在哪里", "usage"]),
-    ("needed_by", "何时要货", "Needed by", &["需求时间", "needed_by"]),
+    (
+        "needed_by",
+        "何时要货",
+        "Needed by",
+        &["需求时间", "needed_by"],
+    ),
     ("quantity", "数量", "Quantity", &["quantity", "需求数量"]),
     ("budget", "预算", "Budget", &["budget"]),
     ("invoice", "发票", "Invoice", &["是否需要发票", "invoice"]),
     ("gender", "性别", "Gender", &["gender"]),
     ("age_band", "年龄段", "Age band", &["age_band", "年龄"]),
-    ("preferred_channel", "偏好渠道", "Preferred channel", &["preferred_channel"]),
-    ("preferred_time", "联系时段", "Best time", &["方便联系时段", "preferred_time"]),
-    ("id_number", "证件号", "ID number", &["身份证号", "id_number"]),
+    (
+        "preferred_channel",
+        "偏好渠道",
+        "Preferred channel",
+        &["preferred_channel"],
+    ),
+    (
+        "preferred_time",
+        "联系时段",
+        "Best time",
+        &["方便联系时段", "preferred_time"],
+    ),
+    (
+        "id_number",
+        "证件号",
+        "ID number",
+        &["身份证号", "id_number"],
+    ),
     ("notes", "备注", "Notes", &["notes", "说明"]),
     ("tags", "标签", "Tags", &["tags"]),
-    ("do_not_disturb", "免打扰", "Do not disturb", &["do_not_disturb", "dnd"]),
+    (
+        "do_not_disturb",
+        "免打扰",
+        "Do not disturb",
+        &["do_not_disturb", "dnd"],
+    ),
     ("grade", "等级", "Grade", &["客户等级", "grade", "分级"]),
     ("birthday", "生日", "Birthday", &["公历生日", "birthday"]),
-    ("lunar_birthday", "农历生日", "Lunar birthday", &["lunar_birthday"]),
-    ("remind_days", "提前提醒天数", "Remind days ahead", &["提醒天数", "remind_days"]),
+    (
+        "lunar_birthday",
+        "农历生日",
+        "Lunar birthday",
+        &["lunar_birthday"],
+    ),
+    (
+        "remind_days",
+        "提前提醒天数",
+        "Remind days ahead",
+        &["提醒天数", "remind_days"],
+    ),
 ];
 
 /// A birthday: `YYYY-MM-DD` or `MM-DD`; lunar ones may mark the month
@@ -164,7 +249,12 @@ fn parse_bool(s: &str) -> Option<bool> {
 }
 
 /// Turns one row of cells into a record, or says why not.
-fn record(line: u64, keys: &[Option<&'static str>], headers: &[String], cells: &[String]) -> Result<CustomerRecord, String> {
+fn record(
+    line: u64,
+    keys: &[Option<&'static str>],
+    headers: &[String],
+    cells: &[String],
+) -> Result<CustomerRecord, String> {
     let mut r = CustomerRecord {
         line,
         ..Default::default()
@@ -178,7 +268,8 @@ fn record(line: u64, keys: &[Option<&'static str>], headers: &[String], cells: &
             Some("phones") => r.phones.extend(split_list(v)),
             Some("tags") => r.tags.extend(split_list(v)),
             Some("do_not_disturb") => {
-                r.do_not_disturb = parse_bool(v).ok_or_else(|| format!("免打扰 `{v}` is not 是/否"))?
+                r.do_not_disturb =
+                    parse_bool(v).ok_or_else(|| format!("免打扰 `{v}` is not 是/否"))?
             }
             Some("birthday") => r.birthday = Some(parse_date_spec(v, false)?),
             Some("lunar_birthday") => r.lunar_birthday = Some(parse_date_spec(v, true)?),
@@ -213,14 +304,21 @@ fn record(line: u64, keys: &[Option<&'static str>], headers: &[String], cells: &
     }
     for p in &r.phones {
         let digits = p.chars().filter(char::is_ascii_digit).count();
-        if !(5..=20).contains(&digits) || p.chars().any(|c| !(c.is_ascii_digit() || "+- ()".contains(c))) {
+        if !(5..=20).contains(&digits)
+            || p.chars()
+                .any(|c| !(c.is_ascii_digit() || "+- ()".contains(c)))
+        {
             return Err(format!("电话 `{p}` is not a phone number"));
         }
     }
     Ok(r)
 }
 
-fn from_rows(rows: impl Iterator<Item = (u64, Vec<String>)>, encoding: &'static str, mut errors: Vec<ImportError>) -> CustomersImported {
+fn from_rows(
+    rows: impl Iterator<Item = (u64, Vec<String>)>,
+    encoding: &'static str,
+    mut errors: Vec<ImportError>,
+) -> CustomersImported {
     let mut rows = rows.peekable();
     let Some((_, headers)) = rows.next() else {
         errors.push(ImportError::file("the file is empty"));
@@ -305,7 +403,9 @@ pub fn read_xlsx(bytes: &[u8]) -> CustomersImported {
         Ok(b) => b,
         Err(e) => {
             return CustomersImported {
-                errors: vec![ImportError::file(format!("not a readable XLSX workbook: {e}"))],
+                errors: vec![ImportError::file(format!(
+                    "not a readable XLSX workbook: {e}"
+                ))],
                 encoding: "XLSX",
                 ..Default::default()
             }
@@ -351,7 +451,12 @@ pub fn customers_table(rows: &[Vec<String>]) -> Table {
     let mut t = Table::new("客户", "Customers", columns);
     t.rows = rows
         .iter()
-        .map(|r| r.iter().take(COLUMNS.len()).map(|c| Cell::text(c.clone())).collect())
+        .map(|r| {
+            r.iter()
+                .take(COLUMNS.len())
+                .map(|c| Cell::text(c.clone()))
+                .collect()
+        })
         .collect();
     t
 }
@@ -395,8 +500,14 @@ mod tests {
     #[test]
     fn solar_dates_have_no_leap_month() {
         assert!(parse_date_spec("闰6-10", false).is_err());
-        assert_eq!(parse_date_spec("05/06", false).map(|d| (d.month, d.day)), Ok((5, 6)));
-        assert!(parse_date_spec("2-30", true).is_ok(), "lunar months have 30 days");
+        assert_eq!(
+            parse_date_spec("05/06", false).map(|d| (d.month, d.day)),
+            Ok((5, 6))
+        );
+        assert!(
+            parse_date_spec("2-30", true).is_ok(),
+            "lunar months have 30 days"
+        );
     }
 
     #[test]

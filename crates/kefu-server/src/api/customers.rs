@@ -83,10 +83,7 @@ pub(crate) async fn create(
     let view = service(&state)
         .create(&caller.principal, &input, now())
         .await?;
-    let location = format!(
-        "/api/v1/customers/{}",
-        crate::web::urls::segment(&view.id)
-    );
+    let location = format!("/api/v1/customers/{}", crate::web::urls::segment(&view.id));
     Ok(crate::created::respond(
         true,
         Some(location),
@@ -268,7 +265,10 @@ pub(crate) async fn undo_merge(
 }
 
 fn agent_param(caller: &Caller, q: &HashMap<String, String>) -> Result<String, ApiError> {
-    match (caller.agent_scope(), q.get("agent").filter(|a| !a.is_empty())) {
+    match (
+        caller.agent_scope(),
+        q.get("agent").filter(|a| !a.is_empty()),
+    ) {
         (Some(me), None) => Ok(me.to_string()),
         (_, Some(a)) => Ok(a.clone()),
         (None, None) => Err(ApiError::BadRequest("`agent` is required".into())),
@@ -313,7 +313,10 @@ pub(crate) async fn care(
 
 /// `GET /api/v1/settings/customers`: matching keys, cadence, grading and
 /// care settings (staff).
-pub(crate) async fn settings(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
+pub(crate) async fn settings(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Value>, ApiError> {
     caller.require_staff("read customer settings")?;
     Ok(Json(json!(service(&state).settings().await?)))
 }

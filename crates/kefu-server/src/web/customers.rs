@@ -109,19 +109,31 @@ pub async fn list(State(state): State<AppState>, page: Page) -> PageResult {
         let n = n.to_string();
         format!(
             "/customers{}",
-            query_string([("grade", g.as_str()), ("q", qs.as_str()), ("page", n.as_str())])
+            query_string([
+                ("grade", g.as_str()),
+                ("q", qs.as_str()),
+                ("page", n.as_str())
+            ])
         )
     };
-    let tabs = [("", "cust.all"), ("A", "cust.grade_a"), ("B", "cust.grade_b"), ("C", "cust.grade_c")]
-        .iter()
-        .map(|(value, key)| {
-            (
-                ctx.t(key).to_string(),
-                format!("/customers{}", query_string([("grade", *value), ("q", qs.as_str())])),
-                g == *value,
-            )
-        })
-        .collect();
+    let tabs = [
+        ("", "cust.all"),
+        ("A", "cust.grade_a"),
+        ("B", "cust.grade_b"),
+        ("C", "cust.grade_c"),
+    ]
+    .iter()
+    .map(|(value, key)| {
+        (
+            ctx.t(key).to_string(),
+            format!(
+                "/customers{}",
+                query_string([("grade", *value), ("q", qs.as_str())])
+            ),
+            g == *value,
+        )
+    })
+    .collect();
     let rows = items.iter().map(|s| row(&ctx, s)).collect();
     render(&ListPage {
         tabs,
@@ -223,17 +235,38 @@ pub async fn detail(
     let f = &stats.figures;
     let stat_rows = vec![
         (ctx.t("cust.s_contacts").to_string(), f.contacts.to_string()),
-        (ctx.t("cust.s_recent_contacts").to_string(), f.recent_contacts.to_string()),
+        (
+            ctx.t("cust.s_recent_contacts").to_string(),
+            f.recent_contacts.to_string(),
+        ),
         (ctx.t("cust.s_value").to_string(), yuan(f.value_cents)),
-        (ctx.t("cust.s_recent_value").to_string(), yuan(f.recent_value_cents)),
-        (ctx.t("cust.s_complaints").to_string(), format!("{} / {}", f.open_complaints, f.complaints)),
-        (ctx.t("cust.s_sla_breaches").to_string(), f.sla_breaches.to_string()),
+        (
+            ctx.t("cust.s_recent_value").to_string(),
+            yuan(f.recent_value_cents),
+        ),
+        (
+            ctx.t("cust.s_complaints").to_string(),
+            format!("{} / {}", f.open_complaints, f.complaints),
+        ),
+        (
+            ctx.t("cust.s_sla_breaches").to_string(),
+            f.sla_breaches.to_string(),
+        ),
         (
             ctx.t("cust.s_satisfaction").to_string(),
-            f.satisfaction.map_or_else(|| "—".to_string(), |s| format!("{} ({})", html::num(s), f.rated)),
+            f.satisfaction.map_or_else(
+                || "—".to_string(),
+                |s| format!("{} ({})", html::num(s), f.rated),
+            ),
         ),
-        (ctx.t("cust.s_last_contact").to_string(), f.last_contact_at.map(html::fmt_ms).unwrap_or_default()),
-        (ctx.t("cust.s_next_due").to_string(), v.next_due_at.map(html::fmt_ms).unwrap_or_default()),
+        (
+            ctx.t("cust.s_last_contact").to_string(),
+            f.last_contact_at.map(html::fmt_ms).unwrap_or_default(),
+        ),
+        (
+            ctx.t("cust.s_next_due").to_string(),
+            v.next_due_at.map(html::fmt_ms).unwrap_or_default(),
+        ),
     ];
     let dates = v
         .dates
@@ -241,7 +274,11 @@ pub async fn detail(
         .map(|d| {
             let when = format!(
                 "{}{}{}月{}日",
-                if d.calendar == "lunar" { ctx.t("cust.lunar") } else { ctx.t("cust.solar") },
+                if d.calendar == "lunar" {
+                    ctx.t("cust.lunar")
+                } else {
+                    ctx.t("cust.solar")
+                },
                 if d.leap { ctx.t("cust.leap") } else { "" },
                 d.month,
                 d.day
@@ -258,13 +295,19 @@ pub async fn detail(
         .into_iter()
         .map(|t| TimelineRow {
             at: html::fmt_ms(t.at),
-            kind: ctx.label(&format!("cust.kind.{}", t.kind), &t.kind).to_string(),
+            kind: ctx
+                .label(&format!("cust.kind.{}", t.kind), &t.kind)
+                .to_string(),
             href: match t.kind.as_str() {
                 "conversation" => Some(urls::conversation(&t.id)),
                 "complaint" | "survey" | "revisit" => Some(urls::complaint(&t.id)),
                 _ => None,
             },
-            id: if t.kind == "contact" { String::new() } else { t.id },
+            id: if t.kind == "contact" {
+                String::new()
+            } else {
+                t.id
+            },
             summary: t.summary,
             agent: t.agent_name.or(t.agent_id).unwrap_or_default(),
         })
@@ -276,7 +319,8 @@ pub async fn detail(
             (
                 html::fmt_ms(g.at),
                 g.grade,
-                ctx.label(&format!("cust.source.{}", g.source), &g.source).to_string(),
+                ctx.label(&format!("cust.source.{}", g.source), &g.source)
+                    .to_string(),
                 g.reason,
                 g.actor_id,
             )
@@ -289,7 +333,9 @@ pub async fn detail(
         grade: v.grade.clone(),
         manual: v.grade_manual,
         owner: v.owner_id.clone().unwrap_or_default(),
-        state: ctx.label(&format!("cust.state.{}", v.cadence_state), v.cadence_state).to_string(),
+        state: ctx
+            .label(&format!("cust.state.{}", v.cadence_state), v.cadence_state)
+            .to_string(),
         state_class: v.cadence_state,
         masked: v.masked,
         dnd: v.do_not_disturb,
@@ -304,7 +350,11 @@ pub async fn detail(
             .collect::<Vec<_>>()
             .join("，"),
         tags: v.tags.join("，"),
-        fields: v.fields.iter().map(|f| (f.name.clone(), f.value.clone())).collect(),
+        fields: v
+            .fields
+            .iter()
+            .map(|f| (f.name.clone(), f.value.clone()))
+            .collect(),
         purchases: v
             .purchases
             .iter()

@@ -574,9 +574,7 @@ impl Section {
             | Section::Conversations
             | Section::Appeals
             | Section::Complaints
-            | Section::Customers => {
-                true
-            }
+            | Section::Customers => true,
             Section::Review | Section::Agents | Section::Packs => role != Role::Agent,
             Section::Admin => role == Role::Admin,
         }
@@ -794,7 +792,11 @@ mod tests {
             .iter()
             .filter(|s| s.allowed(Role::Agent))
             .collect();
-        assert_eq!(agent.len(), 5, "overview, conversations, appeals, complaints, customers");
+        assert_eq!(
+            agent.len(),
+            5,
+            "overview, conversations, appeals, complaints, customers"
+        );
         assert!(Section::ALL.iter().all(|s| s.allowed(Role::Admin)));
         assert!(!Section::Admin.allowed(Role::Supervisor));
     }

@@ -135,7 +135,10 @@ impl GradingRules {
         }
         if let Some(s) = f.satisfaction.filter(|s| *s < self.unhappy_below) {
             points += self.unhappy_points;
-            why.push(format!("满意度 {s:.1} satisfaction (+{})", self.unhappy_points));
+            why.push(format!(
+                "满意度 {s:.1} satisfaction (+{})",
+                self.unhappy_points
+            ));
         }
         let grade = if points >= self.a_points {
             "A"

@@ -170,12 +170,19 @@ impl CustomerService {
     /// changed cadence at once.
     pub async fn put_settings(&self, p: &Principal, s: &CustomerSettings, now: i64) -> Result<()> {
         if !is_privileged(p) {
-            return Err(Error::Forbidden("only supervisors change customer settings".into()));
+            return Err(Error::Forbidden(
+                "only supervisors change customer settings".into(),
+            ));
         }
-        s.grading.validate().map_err(|e| Error::invalid_field("grading", e))?;
+        s.grading
+            .validate()
+            .map_err(|e| Error::invalid_field("grading", e))?;
         for k in &s.policy.matching_keys {
             if !kefu_store::customers::KEY_KINDS.contains(&k.as_str()) {
-                return Err(Error::invalid_field("matching_keys", format!("unknown key `{k}`")));
+                return Err(Error::invalid_field(
+                    "matching_keys",
+                    format!("unknown key `{k}`"),
+                ));
             }
         }
         let c = s.policy.cadence_days;
@@ -189,8 +196,14 @@ impl CustomerService {
         if old.policy.cadence_days != c {
             tx.refresh_all_due(&c).await?;
         }
-        tx.append_audit(&audit(p, "settings", "settings", now, serde_json::json!({"settings": s})))
-            .await?;
+        tx.append_audit(&audit(
+            p,
+            "settings",
+            "settings",
+            now,
+            serde_json::json!({"settings": s}),
+        ))
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -211,7 +224,11 @@ impl CustomerService {
     }
 
     /// Reads a customer the caller may see, or "not found".
-    async fn visible(&self, p: &Principal, id: &str) -> Result<kefu_store::customers::CustomerRecord> {
+    async fn visible(
+        &self,
+        p: &Principal,
+        id: &str,
+    ) -> Result<kefu_store::customers::CustomerRecord> {
         let rec = self
             .store
             .customer(id)
@@ -254,11 +271,18 @@ impl CustomerService {
 
     /// Creates a customer. Agents own what they create; an empty id gets
     /// one generated.
-    pub async fn create(&self, p: &Principal, input: &CustomerInput, now: i64) -> Result<CustomerView> {
+    pub async fn create(
+        &self,
+        p: &Principal,
+        input: &CustomerInput,
+        now: i64,
+    ) -> Result<CustomerView> {
         let mut input = input.clone();
         match p.role {
             Role::Inspector => {
-                return Err(Error::Forbidden("inspectors do not create customers".into()))
+                return Err(Error::Forbidden(
+                    "inspectors do not create customers".into(),
+                ))
             }
             Role::Agent => input.owner_id = Some(p.user_id.clone()),
             _ => {}
@@ -304,7 +328,9 @@ impl CustomerService {
         let mut input = input.clone();
         match p.role {
             Role::Inspector => {
-                return Err(Error::Forbidden("inspectors do not change customers".into()))
+                return Err(Error::Forbidden(
+                    "inspectors do not change customers".into(),
+                ))
             }
             Role::Agent => {
                 if current.row.owner_id.as_deref() != Some(p.user_id.as_str()) {
@@ -344,7 +370,9 @@ impl CustomerService {
         let day_end = Self::day_end(&settings, now);
         let (rows, total) = self.store.list_customers(&f).await?;
         Ok((
-            rows.iter().map(|r| self.summary(p, r, now, day_end)).collect(),
+            rows.iter()
+                .map(|r| self.summary(p, r, now, day_end))
+                .collect(),
             total,
         ))
     }
@@ -352,7 +380,12 @@ impl CustomerService {
     /// A customer's timeline (conversations, complaints, surveys, revisits,
     /// logged contacts), newest first; agents see only their own
     /// conversations in it.
-    pub async fn timeline(&self, p: &Principal, id: &str, limit: i64) -> Result<Vec<TimelineEntry>> {
+    pub async fn timeline(
+        &self,
+        p: &Principal,
+        id: &str,
+        limit: i64,
+    ) -> Result<Vec<TimelineEntry>> {
         self.visible(p, id).await?;
         let mut entries = self.store.customer_timeline(id, limit).await?;
         if p.role == Role::Agent {
@@ -375,7 +408,10 @@ impl CustomerService {
     ) -> Result<Vec<String>> {
         self.visible(p, id).await?;
         if p.role != Role::Agent {
-            return Ok(self.store.customer_conversation_ids(id, limit, offset).await?);
+            return Ok(self
+                .store
+                .customer_conversation_ids(id, limit, offset)
+                .await?);
         }
         // Agents: only the conversations they handled.
         Ok(self
@@ -383,7 +419,9 @@ impl CustomerService {
             .customer_contacts(id, 10_000)
             .await?
             .into_iter()
-            .filter(|c| c.source == "conversation" && c.agent_id.as_deref() == Some(p.user_id.as_str()))
+            .filter(|c| {
+                c.source == "conversation" && c.agent_id.as_deref() == Some(p.user_id.as_str())
+            })
             .skip(usize::try_from(offset.max(0)).unwrap_or(0))
             .take(usize::try_from(limit.clamp(1, 1000)).unwrap_or(1))
             .map(|c| c.source_id)
@@ -454,7 +492,9 @@ impl CustomerService {
     /// system); returns how many changed grade.
     pub async fn regrade_all(&self, p: &Principal, now: i64) -> Result<u64> {
         if !is_privileged(p) {
-            return Err(Error::Forbidden("only supervisors regrade customers".into()));
+            return Err(Error::Forbidden(
+                "only supervisors regrade customers".into(),
+            ));
         }
         let mut changed = 0;
         let mut offset = 0;
@@ -579,7 +619,10 @@ impl CustomerService {
         }
         let kind = c.kind.trim();
         if !["outbound", "visit", "message", "care"].contains(&kind) {
-            return Err(Error::invalid_field("kind", "outbound, visit, message or care"));
+            return Err(Error::invalid_field(
+                "kind",
+                "outbound, visit, message or care",
+            ));
         }
         if c.outcome.trim().is_empty() {
             return Err(Error::invalid_field("outcome", "say how it went"));
@@ -591,11 +634,19 @@ impl CustomerService {
         let (source, source_id) = match (kind, &c.care_key) {
             ("care", Some(key)) if !key.trim().is_empty() => {
                 if !key.starts_with(&format!("{id}|")) {
-                    return Err(Error::invalid_field("care_key", "belongs to another customer"));
+                    return Err(Error::invalid_field(
+                        "care_key",
+                        "belongs to another customer",
+                    ));
                 }
                 ("care", key.trim().to_string())
             }
-            ("care", _) => return Err(Error::invalid_field("care_key", "a care contact needs its reminder")),
+            ("care", _) => {
+                return Err(Error::invalid_field(
+                    "care_key",
+                    "a care contact needs its reminder",
+                ))
+            }
             _ => ("log", format!("{id}|{}|{at}|{}", p.user_id, new_id()?)),
         };
         let settings = self.settings().await?;
@@ -647,7 +698,9 @@ impl CustomerService {
         horizon_days: i64,
     ) -> Result<Vec<CareItem>> {
         if p.role == Role::Agent && agent != p.user_id {
-            return Err(Error::Forbidden("agents see their own care calendar".into()));
+            return Err(Error::Forbidden(
+                "agents see their own care calendar".into(),
+            ));
         }
         let settings = self.settings().await?;
         let today = Self::today(&settings, now);
@@ -761,7 +814,11 @@ impl CustomerService {
                     None => self.store.customer(customer).await?.map(|c| c.row.id),
                 };
                 let Some(target) = target else { continue };
-                let contact_kind = if kind == "revisit_completed" { "revisit" } else { "complaint" };
+                let contact_kind = if kind == "revisit_completed" {
+                    "revisit"
+                } else {
+                    "complaint"
+                };
                 if tx
                     .add_customer_contact(
                         &ContactRow {
@@ -783,7 +840,8 @@ impl CustomerService {
                     added += 1;
                 }
             }
-            tx.put_setting(CURSOR, &last_id.to_string(), "system", now).await?;
+            tx.put_setting(CURSOR, &last_id.to_string(), "system", now)
+                .await?;
             tx.commit().await?;
             after = last_id;
         }
@@ -804,7 +862,10 @@ fn new_id() -> Result<String> {
 /// Ids are kept short and printable.
 fn check_id(id: &str) -> Result<()> {
     if id.chars().count() > 64 || id.chars().any(|c| c.is_control() || c == '/') {
-        return Err(Error::invalid_field("id", "at most 64 printable characters, no `/`"));
+        return Err(Error::invalid_field(
+            "id",
+            "at most 64 printable characters, no `/`",
+        ));
     }
     Ok(())
 }

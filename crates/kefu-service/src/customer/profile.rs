@@ -177,7 +177,10 @@ impl CustomerInput {
         for p in &self.phones {
             let v = normalize_key("phone", p);
             if v.len() < 5 || v.len() > 20 {
-                return Err(Error::invalid_field("phones", format!("`{p}` is not a phone number")));
+                return Err(Error::invalid_field(
+                    "phones",
+                    format!("`{p}` is not a phone number"),
+                ));
             }
             keys.push(CustomerKey {
                 kind: "phone".into(),
@@ -207,16 +210,25 @@ impl CustomerInput {
         }
         for p in &self.purchases {
             NaiveDate::parse_from_str(&p.bought_on, "%Y-%m-%d").map_err(|_| {
-                Error::invalid_field("purchases", format!("date `{}` is not YYYY-MM-DD", p.bought_on))
+                Error::invalid_field(
+                    "purchases",
+                    format!("date `{}` is not YYYY-MM-DD", p.bought_on),
+                )
             })?;
             if p.amount_cents < 0 || p.item.trim().is_empty() {
-                return Err(Error::invalid_field("purchases", "an item and a non-negative amount"));
+                return Err(Error::invalid_field(
+                    "purchases",
+                    "an item and a non-negative amount",
+                ));
             }
         }
         for d in &self.dates {
             super::care::recurring(d).map_err(|e| Error::invalid_field("dates", e))?;
             if d.label.trim().is_empty() || !(0..=366).contains(&d.remind_days) {
-                return Err(Error::invalid_field("dates", "a label and remind_days 0–366"));
+                return Err(Error::invalid_field(
+                    "dates",
+                    "a label and remind_days 0–366",
+                ));
             }
         }
         let mut tags: Vec<String> = self
@@ -261,7 +273,9 @@ fn check_field(f: &CustomField) -> Result<()> {
         "date" => NaiveDate::parse_from_str(f.value.trim(), "%Y-%m-%d")
             .map(|_| ())
             .map_err(|_| bad("not a YYYY-MM-DD date")),
-        other => Err(bad(&format!("kind `{other}` is not text, number, date or select"))),
+        other => Err(bad(&format!(
+            "kind `{other}` is not text, number, date or select"
+        ))),
     }
 }
 
@@ -352,7 +366,7 @@ pub fn view(
     if !unmasked {
         phones = phones.iter().map(|p| mask_phone(p)).collect();
         profile.id_number = profile.id_number.as_deref().map(mask_id_number);
-        profile.contact = profile.contact.as_deref().map(|c| mask_middle_text(c));
+        profile.contact = profile.contact.as_deref().map(mask_middle_text);
         if role == Role::Inspector {
             name = mask_name(&name);
         }
