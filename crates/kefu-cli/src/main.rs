@@ -2,6 +2,7 @@
 
 mod accounts;
 mod bench;
+mod customers;
 mod defaults;
 mod demo;
 mod dupes;
@@ -68,6 +69,11 @@ enum Command {
     Serve(serve::ServeArgs),
     /// KPIs, star ratings, violations and assessment for a period.
     Report(report::ReportArgs),
+    /// Customers: import/export (CSV, XLSX, GBK), list, show, grade, merge.
+    Customers {
+        #[command(subcommand)]
+        command: customers::CustomersCommand,
+    },
     /// Manage users and API tokens.
     User {
         #[command(subcommand)]
@@ -194,6 +200,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve::serve(args),
         Command::Report(args) => report::report(args),
         Command::User { command } => serve::user(command),
+        Command::Customers { command } => customers::run(command),
     };
     match result {
         Ok(code) => code,

@@ -5,6 +5,7 @@
 //! [`Inspector::inspect`] for each [`Conversation`], from as many threads as
 //! you like, to get an [`Inspection`]: findings with evidence and a score.
 
+pub mod anniversary;
 pub mod calendar;
 pub mod cases;
 pub mod chat;

@@ -31,6 +31,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use api::review_and_kpi;
+use api::customers as api_customers;
 use api::{auth, complaints, conversations, openapi};
 
 pub use error::ApiError;
@@ -239,6 +240,35 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/assessments/{id}/publish",
             post(review_and_kpi::publish_assessment),
+        )
+        .route(
+            "/customers",
+            get(api_customers::list).post(api_customers::create),
+        )
+        .route(
+            "/customers/{id}",
+            get(api_customers::get_one).put(api_customers::update),
+        )
+        .route("/customers/{id}/timeline", get(api_customers::timeline))
+        .route(
+            "/customers/{id}/conversations",
+            get(api_customers::conversations),
+        )
+        .route(
+            "/customers/{id}/grade",
+            get(api_customers::grades).post(api_customers::set_grade),
+        )
+        .route("/customers/{id}/contacts", post(api_customers::log_contact))
+        .route("/customers/{id}/merge", post(api_customers::merge))
+        .route(
+            "/customer-merges/{id}/undo",
+            post(api_customers::undo_merge),
+        )
+        .route("/follow-ups", get(api_customers::follow_ups))
+        .route("/care", get(api_customers::care))
+        .route(
+            "/settings/customers",
+            get(api_customers::settings).put(api_customers::put_settings),
         )
         .fallback(not_found);
     Router::new()

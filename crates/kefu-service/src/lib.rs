@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod auth;
 pub mod complaint;
+pub mod customer;
 pub mod error;
 pub mod hashing;
 pub mod kpi;

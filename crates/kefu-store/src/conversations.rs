@@ -62,6 +62,8 @@ pub struct ImportItem {
     pub facts: ConversationFacts,
     /// The transcript as the full-text index keeps it.
     pub text: String,
+    /// Identity keys that link the conversation to a customer.
+    pub customer_keys: Vec<crate::customers::CustomerKey>,
 }
 
 /// Facts about a conversation that KPIs count, copied onto its results.
@@ -158,6 +160,7 @@ impl ImportItem {
             result,
             facts,
             text: crate::search::transcript_text(conv),
+            customer_keys: crate::customers::conversation_keys(conv),
         }
     }
 }
@@ -370,6 +373,7 @@ impl Store {
             sums.add(ins, facts);
         }
         sums.write(&mut tx).await?;
+        crate::customers::link_new(&mut tx, unique, &inserted_ids, now).await?;
         tx.commit().await?;
         Ok(inserted_ids.len() as u64)
     }

@@ -14,6 +14,7 @@ mod assessments;
 mod audit;
 mod complaints;
 mod conversations;
+pub mod customers;
 pub mod dialect;
 mod login_throttle;
 mod packs;

@@ -17,6 +17,7 @@ pub mod aliyun;
 pub mod amazon;
 pub mod chatlog;
 pub mod csv;
+pub mod customers;
 pub mod huawei;
 pub mod tencent;
 /// What the four vendor importers share.

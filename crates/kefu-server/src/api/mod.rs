@@ -8,5 +8,6 @@
 pub(crate) mod auth;
 pub(crate) mod complaints;
 pub(crate) mod conversations;
+pub(crate) mod customers;
 pub(crate) mod openapi;
 pub(crate) mod review_and_kpi;

@@ -41,6 +41,12 @@ pub(crate) fn spec() -> Value {
     if let (Some(paths), Value::Object(more)) = (doc["paths"].as_object_mut(), quality_paths()) {
         paths.extend(more);
     }
+    if let (Some(paths), Value::Object(more)) = (
+        doc["paths"].as_object_mut(),
+        crate::api_customers::openapi_paths(),
+    ) {
+        paths.extend(more);
+    }
     doc
 }
 

@@ -23,6 +23,10 @@ const ZH_TOML: &[(&str, &str)] = &[
         "zh-overview.toml",
         include_str!("../../messages/zh-overview.toml"),
     ),
+    (
+        "zh-customers.toml",
+        include_str!("../../messages/zh-customers.toml"),
+    ),
 ];
 /// The English catalogue, file for file.
 const EN_TOML: &[(&str, &str)] = &[
@@ -34,6 +38,10 @@ const EN_TOML: &[(&str, &str)] = &[
     (
         "en-overview.toml",
         include_str!("../../messages/en-overview.toml"),
+    ),
+    (
+        "en-customers.toml",
+        include_str!("../../messages/en-customers.toml"),
     ),
 ];
 

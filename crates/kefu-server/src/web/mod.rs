@@ -45,6 +45,7 @@ pub(crate) mod assets;
 pub(crate) mod charts;
 mod complaints;
 mod conversations;
+mod customers;
 mod history;
 pub(crate) mod html;
 pub(crate) mod i18n;
@@ -77,6 +78,11 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/lang/{lang}", get(session::switch_lang))
         .route("/assets/{name}", get(assets::serve))
         .route("/favicon.ico", get(assets::favicon))
+        .route("/customers", get(customers::list))
+        .route("/customers/{id}", get(customers::detail))
+        .route("/customers/{id}/contact", post(customers::log_contact))
+        .route("/customers/{id}/grade", post(customers::set_grade))
+        .route("/follow-ups", get(customers::follow_ups))
         .route("/conversations", get(conversations::list))
         .route("/conversations/{id}", get(conversations::detail))
         .route("/conversations/{id}/review", post(review::save_review))

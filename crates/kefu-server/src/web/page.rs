@@ -511,6 +511,8 @@ pub(crate) enum Section {
     Appeals,
     /// 投诉.
     Complaints,
+    /// 客户.
+    Customers,
     /// 坐席.
     Agents,
     /// 规则包.
@@ -521,12 +523,13 @@ pub(crate) enum Section {
 
 impl Section {
     /// In navigation order.
-    pub(crate) const ALL: [Section; 8] = [
+    pub(crate) const ALL: [Section; 9] = [
         Section::Overview,
         Section::Conversations,
         Section::Review,
         Section::Appeals,
         Section::Complaints,
+        Section::Customers,
         Section::Agents,
         Section::Packs,
         Section::Admin,
@@ -540,6 +543,7 @@ impl Section {
             Section::Review => "/review",
             Section::Appeals => "/appeals",
             Section::Complaints => "/complaints",
+            Section::Customers => "/customers",
             Section::Agents => "/agents",
             Section::Packs => "/packs",
             Section::Admin => "/admin",
@@ -554,6 +558,7 @@ impl Section {
             Section::Review => msg("nav.review"),
             Section::Appeals => msg("nav.appeals"),
             Section::Complaints => msg("nav.complaints"),
+            Section::Customers => msg("nav.customers"),
             Section::Agents => msg("nav.agents"),
             Section::Packs => msg("nav.packs"),
             Section::Admin => msg("nav.admin"),
@@ -565,9 +570,11 @@ impl Section {
     /// which are the admins'.
     pub(crate) fn allowed(self, role: Role) -> bool {
         match self {
-            Section::Overview | Section::Conversations | Section::Appeals | Section::Complaints => {
-                true
-            }
+            Section::Overview
+            | Section::Conversations
+            | Section::Appeals
+            | Section::Complaints
+            | Section::Customers => true,
             Section::Review | Section::Agents | Section::Packs => role != Role::Agent,
             Section::Admin => role == Role::Admin,
         }
@@ -790,7 +797,11 @@ mod tests {
             .iter()
             .filter(|s| s.allowed(Role::Agent))
             .collect();
-        assert_eq!(agent.len(), 4);
+        assert_eq!(
+            agent.len(),
+            5,
+            "overview, conversations, appeals, complaints, customers"
+        );
         assert!(Section::ALL.iter().all(|s| s.allowed(Role::Admin)));
         assert!(!Section::Admin.allowed(Role::Supervisor));
     }

@@ -1,0 +1,490 @@
+//! Customers on the dashboard: the list by grade, the customer page (十问
+//! profile, figures, timeline, grade history, contact and grade forms) and
+//! "my follow-ups" (overdue, due today, care reminders). Everything goes
+//! through [`CustomerService`], which applies the role rules and masks
+//! personal data.
+
+use axum::extract::{Path, State};
+use kefu_service::auth::Role;
+use kefu_service::customer::profile::TEN_QUESTIONS;
+use kefu_service::customer::{ContactInput, CustomerService, CustomerSummary};
+use kefu_store::customers::CustomerFilter;
+
+use super::html;
+use super::i18n::msg;
+use super::page::{
+    query_string, render, safe_next, see_other, CsrfForm, Ctx, Page, PageResult, Section,
+};
+use super::urls;
+use crate::AppState;
+
+/// Rows per page of the list.
+const PER_PAGE: i64 = 50;
+
+fn service(state: &AppState) -> CustomerService {
+    CustomerService::new(state.store.clone())
+}
+
+/// `/customers/{id}`.
+fn customer_href(id: &str) -> String {
+    format!("/customers/{}", urls::segment(id))
+}
+
+/// A row of the list or the follow-up queue.
+struct Row {
+    name: String,
+    href: String,
+    grade: String,
+    manual: bool,
+    owner: String,
+    last: String,
+    due: String,
+    state: String,
+    state_class: &'static str,
+}
+
+fn row(ctx: &Ctx, s: &CustomerSummary) -> Row {
+    Row {
+        name: s.name.clone(),
+        href: customer_href(&s.id),
+        grade: s.grade.clone(),
+        manual: s.grade_manual,
+        owner: s.owner_id.clone().unwrap_or_default(),
+        last: s.last_contact_at.map(html::fmt_ms).unwrap_or_default(),
+        due: s.next_due_at.map(html::fmt_ms).unwrap_or_default(),
+        state: if s.do_not_disturb {
+            ctx.t("cust.dnd").to_string()
+        } else {
+            ctx.label(&format!("cust.state.{}", s.cadence_state), s.cadence_state)
+                .to_string()
+        },
+        state_class: s.cadence_state,
+    }
+}
+
+#[derive(askama::Template)]
+#[template(path = "customers.html")]
+struct ListPage {
+    ctx: Ctx,
+    tabs: Vec<(String, String, bool)>,
+    q: String,
+    grade: String,
+    rows: Vec<Row>,
+    total: i64,
+    page_no: i64,
+    pages: i64,
+    prev: Option<String>,
+    next: Option<String>,
+}
+
+/// `GET /customers?grade=A&q=…&page=`: customers by grade (agents: those
+/// they own or served).
+pub async fn list(State(state): State<AppState>, page: Page) -> PageResult {
+    page.user.require(Section::Customers)?;
+    let ctx = page.ctx(Some(Section::Customers), msg("cust.list_title"));
+    let grade = page
+        .param("grade")
+        .filter(|g| ["A", "B", "C"].contains(g))
+        .map(str::to_string);
+    let q = page.param("q").map(str::to_string);
+    let page_no = page
+        .param("page")
+        .and_then(|p| p.parse::<i64>().ok())
+        .filter(|p| *p >= 1)
+        .unwrap_or(1);
+    let filter = CustomerFilter {
+        grade: grade.clone(),
+        q: q.clone(),
+        limit: Some(PER_PAGE),
+        offset: Some((page_no - 1).saturating_mul(PER_PAGE)),
+        ..Default::default()
+    };
+    let (items, total) = service(&state)
+        .list(&page.user.principal, &filter, kefu_store::now_ms())
+        .await?;
+    let pages = ((total + PER_PAGE - 1) / PER_PAGE).max(1);
+    let g = grade.clone().unwrap_or_default();
+    let qs = q.clone().unwrap_or_default();
+    let link = |n: i64| {
+        let n = n.to_string();
+        format!(
+            "/customers{}",
+            query_string([
+                ("grade", g.as_str()),
+                ("q", qs.as_str()),
+                ("page", n.as_str())
+            ])
+        )
+    };
+    let tabs = [
+        ("", "cust.all"),
+        ("A", "cust.grade_a"),
+        ("B", "cust.grade_b"),
+        ("C", "cust.grade_c"),
+    ]
+    .iter()
+    .map(|(value, key)| {
+        (
+            ctx.t(key).to_string(),
+            format!(
+                "/customers{}",
+                query_string([("grade", *value), ("q", qs.as_str())])
+            ),
+            g == *value,
+        )
+    })
+    .collect();
+    let rows = items.iter().map(|s| row(&ctx, s)).collect();
+    render(&ListPage {
+        tabs,
+        q: qs.clone(),
+        grade: g.clone(),
+        rows,
+        total,
+        page_no,
+        pages,
+        prev: (page_no > 1).then(|| link(page_no - 1)),
+        next: (page_no < pages).then(|| link(page_no + 1)),
+        ctx,
+    })
+}
+
+/// An entry of the timeline.
+struct TimelineRow {
+    at: String,
+    kind: String,
+    id: String,
+    href: Option<String>,
+    summary: String,
+    agent: String,
+}
+
+#[derive(askama::Template)]
+#[template(path = "customer.html")]
+struct DetailPage {
+    ctx: Ctx,
+    id: String,
+    name: String,
+    grade: String,
+    manual: bool,
+    owner: String,
+    state: String,
+    state_class: &'static str,
+    masked: bool,
+    dnd: bool,
+    answered: usize,
+    ten: Vec<(String, String)>,
+    more: Vec<(String, String)>,
+    phones: String,
+    platform_ids: String,
+    tags: String,
+    fields: Vec<(String, String)>,
+    purchases: Vec<(String, String, String)>,
+    dates: Vec<(String, String, String)>,
+    stats: Vec<(String, String)>,
+    rules_grade: String,
+    timeline: Vec<TimelineRow>,
+    grades: Vec<(String, String, String, String, String)>,
+    can_log: bool,
+    can_grade: bool,
+    contact_action: String,
+    grade_action: String,
+}
+
+fn yuan(cents: i64) -> String {
+    format!("¥{}.{:02}", cents / 100, (cents % 100).abs())
+}
+
+/// `GET /customers/{id}`: the 十问 profile, figures, timeline and grades.
+pub async fn detail(
+    State(state): State<AppState>,
+    page: Page,
+    Path(id): Path<String>,
+) -> PageResult {
+    page.user.require(Section::Customers)?;
+    let ctx = page.ctx(Some(Section::Customers), msg("cust.detail_title"));
+    let svc = service(&state);
+    let p = &page.user.principal;
+    let now = kefu_store::now_ms();
+    let v = svc.get(p, &id, now).await?;
+    let stats = svc.stats(p, &id, now).await?;
+    let timeline = svc.timeline(p, &id, 200).await?;
+    let grades = svc.grade_history(p, &id).await?;
+    let ten = TEN_QUESTIONS
+        .iter()
+        .map(|(field, zh, en)| {
+            let label = match ctx.lang.code() {
+                "zh" => (*zh).to_string(),
+                _ => (*en).to_string(),
+            };
+            (label, v.profile.get(field).unwrap_or("").to_string())
+        })
+        .collect();
+    let pr = &v.profile;
+    let more = [
+        ("cust.gender", &pr.gender),
+        ("cust.age_band", &pr.age_band),
+        ("cust.preferred_channel", &pr.preferred_channel),
+        ("cust.preferred_time", &pr.preferred_time),
+        ("cust.id_number", &pr.id_number),
+        ("cust.notes", &pr.notes),
+    ]
+    .iter()
+    .filter_map(|(k, val)| val.as_ref().map(|x| (ctx.t(k).to_string(), x.clone())))
+    .collect();
+    let f = &stats.figures;
+    let stat_rows = vec![
+        (ctx.t("cust.s_contacts").to_string(), f.contacts.to_string()),
+        (
+            ctx.t("cust.s_recent_contacts").to_string(),
+            f.recent_contacts.to_string(),
+        ),
+        (ctx.t("cust.s_value").to_string(), yuan(f.value_cents)),
+        (
+            ctx.t("cust.s_recent_value").to_string(),
+            yuan(f.recent_value_cents),
+        ),
+        (
+            ctx.t("cust.s_complaints").to_string(),
+            format!("{} / {}", f.open_complaints, f.complaints),
+        ),
+        (
+            ctx.t("cust.s_sla_breaches").to_string(),
+            f.sla_breaches.to_string(),
+        ),
+        (
+            ctx.t("cust.s_satisfaction").to_string(),
+            f.satisfaction.map_or_else(
+                || "—".to_string(),
+                |s| format!("{} ({})", html::num(s), f.rated),
+            ),
+        ),
+        (
+            ctx.t("cust.s_last_contact").to_string(),
+            f.last_contact_at.map(html::fmt_ms).unwrap_or_default(),
+        ),
+        (
+            ctx.t("cust.s_next_due").to_string(),
+            v.next_due_at.map(html::fmt_ms).unwrap_or_default(),
+        ),
+    ];
+    let dates = v
+        .dates
+        .iter()
+        .map(|d| {
+            let when = format!(
+                "{}{}{}月{}日",
+                if d.calendar == "lunar" {
+                    ctx.t("cust.lunar")
+                } else {
+                    ctx.t("cust.solar")
+                },
+                if d.leap { ctx.t("cust.leap") } else { "" },
+                d.month,
+                d.day
+            );
+            let next = kefu_service::customer::care::recurring(d)
+                .ok()
+                .and_then(|r| r.next_on_or_after(CustomerService::today(&Default::default(), now)))
+                .map(|n| n.to_string())
+                .unwrap_or_default();
+            (d.label.clone(), when, next)
+        })
+        .collect();
+    let timeline = timeline
+        .into_iter()
+        .map(|t| TimelineRow {
+            at: html::fmt_ms(t.at),
+            kind: ctx
+                .label(&format!("cust.kind.{}", t.kind), &t.kind)
+                .to_string(),
+            href: match t.kind.as_str() {
+                "conversation" => Some(urls::conversation(&t.id)),
+                "complaint" | "survey" | "revisit" => Some(urls::complaint(&t.id)),
+                _ => None,
+            },
+            id: if t.kind == "contact" {
+                String::new()
+            } else {
+                t.id
+            },
+            summary: t.summary,
+            agent: t.agent_name.or(t.agent_id).unwrap_or_default(),
+        })
+        .collect();
+    let grades = grades
+        .into_iter()
+        .rev()
+        .map(|g| {
+            (
+                html::fmt_ms(g.at),
+                g.grade,
+                ctx.label(&format!("cust.source.{}", g.source), &g.source)
+                    .to_string(),
+                g.reason,
+                g.actor_id,
+            )
+        })
+        .collect();
+    let role = page.user.role();
+    render(&DetailPage {
+        id: v.id.clone(),
+        name: v.name.clone(),
+        grade: v.grade.clone(),
+        manual: v.grade_manual,
+        owner: v.owner_id.clone().unwrap_or_default(),
+        state: ctx
+            .label(&format!("cust.state.{}", v.cadence_state), v.cadence_state)
+            .to_string(),
+        state_class: v.cadence_state,
+        masked: v.masked,
+        dnd: v.do_not_disturb,
+        answered: v.ten_questions_answered,
+        ten,
+        more,
+        phones: v.phones.join("，"),
+        platform_ids: v
+            .platform_ids
+            .iter()
+            .map(|p| format!("{}: {}", p.kind, p.value))
+            .collect::<Vec<_>>()
+            .join("，"),
+        tags: v.tags.join("，"),
+        fields: v
+            .fields
+            .iter()
+            .map(|f| (f.name.clone(), f.value.clone()))
+            .collect(),
+        purchases: v
+            .purchases
+            .iter()
+            .map(|p| (p.bought_on.clone(), p.item.clone(), yuan(p.amount_cents)))
+            .collect(),
+        dates,
+        stats: stat_rows,
+        rules_grade: format!("{} — {}", stats.rules_grade.grade, stats.rules_grade.reason),
+        timeline,
+        grades,
+        can_log: role != Role::Inspector && v.merged_into.is_none(),
+        can_grade: matches!(role, Role::Supervisor | Role::Admin),
+        contact_action: format!("{}/contact", customer_href(&v.id)),
+        grade_action: format!("{}/grade", customer_href(&v.id)),
+        ctx,
+    })
+}
+
+/// `POST /customers/{id}/contact`: log a contact (or a care contact with
+/// `care_key`), then back (`next`) or to the customer.
+pub async fn log_contact(
+    State(state): State<AppState>,
+    page: Page,
+    Path(id): Path<String>,
+    CsrfForm(form): CsrfForm,
+) -> PageResult {
+    page.user.require(Section::Customers)?;
+    let input = ContactInput {
+        kind: form.text("kind"),
+        outcome: form.text("outcome"),
+        note: form.get("note").map(str::to_string),
+        at: None,
+        care_key: form.get("care_key").map(str::to_string),
+    };
+    service(&state)
+        .log_contact(&page.user.principal, &id, &input, kefu_store::now_ms())
+        .await?;
+    let back = safe_next(form.get("next").or(Some(&customer_href(&id))));
+    Ok(see_other(&format!("{back}?done=saved")))
+}
+
+/// `POST /customers/{id}/grade`: a manual grade with a reason, or `clear`.
+pub async fn set_grade(
+    State(state): State<AppState>,
+    page: Page,
+    Path(id): Path<String>,
+    CsrfForm(form): CsrfForm,
+) -> PageResult {
+    page.user.require(Section::Customers)?;
+    let grade = form.text("grade");
+    let grade = (!grade.is_empty() && grade != "clear").then_some(grade);
+    service(&state)
+        .override_grade(
+            &page.user.principal,
+            &id,
+            grade.as_deref(),
+            &form.text("reason"),
+            kefu_store::now_ms(),
+        )
+        .await?;
+    Ok(see_other(&format!("{}?done=saved", customer_href(&id))))
+}
+
+/// A care reminder on the follow-up page.
+struct CareRow {
+    customer: String,
+    href: String,
+    label: String,
+    on: String,
+    days_left: i64,
+    done: bool,
+    action: String,
+    key: String,
+}
+
+#[derive(askama::Template)]
+#[template(path = "follow_ups.html")]
+struct FollowUpsPage {
+    ctx: Ctx,
+    agent: String,
+    overdue: Vec<Row>,
+    due_today: Vec<Row>,
+    care: Vec<CareRow>,
+    can_log: bool,
+    can_choose: bool,
+}
+
+/// `GET /follow-ups?agent=`: overdue and due-today customers and care
+/// reminders of the next 7 days (agents: their own; staff pick an agent).
+pub async fn follow_ups(State(state): State<AppState>, page: Page) -> PageResult {
+    page.user.require(Section::Customers)?;
+    let ctx = page.ctx(Some(Section::Customers), msg("cust.follow_title"));
+    let role = page.user.role();
+    let agent = match role {
+        Role::Agent => page.user.id().to_string(),
+        _ => page.param("agent").unwrap_or(page.user.id()).to_string(),
+    };
+    let svc = service(&state);
+    let now = kefu_store::now_ms();
+    let queue = svc.follow_ups(&page.user.principal, &agent, now).await?;
+    let care = svc.care(&page.user.principal, &agent, now, 7).await?;
+    let care = care
+        .into_iter()
+        .map(|c| CareRow {
+            href: customer_href(&c.reminder.customer_id),
+            action: format!("{}/contact", customer_href(&c.reminder.customer_id)),
+            customer: c.reminder.customer_name,
+            label: c.reminder.label,
+            on: c.reminder.on.to_string(),
+            days_left: c.reminder.days_left,
+            done: c.done,
+            key: c.reminder.key,
+        })
+        .collect();
+    render(&FollowUpsPage {
+        overdue: queue.overdue.iter().map(|s| row(&ctx, s)).collect(),
+        due_today: queue.due_today.iter().map(|s| row(&ctx, s)).collect(),
+        care,
+        can_log: role != Role::Inspector,
+        can_choose: role != Role::Agent,
+        agent,
+        ctx,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn money() {
+        assert_eq!(super::yuan(123_456), "¥1234.56");
+        assert_eq!(super::yuan(5), "¥0.05");
+    }
+}
