@@ -41,6 +41,7 @@
 
 mod accounts;
 mod admin;
+mod assessments;
 pub(crate) mod assets;
 pub(crate) mod charts;
 mod complaints;
@@ -99,7 +100,14 @@ pub(crate) fn router() -> Router<AppState> {
             "/revisits/{id}/complete",
             post(complaints::complete_revisit),
         )
+        .route(
+            "/assessments",
+            get(assessments::list).post(assessments::run),
+        )
+        .route("/assessments/{id}", get(assessments::detail))
+        .route("/assessments/{id}/publish", post(assessments::publish))
         .route("/packs", get(packs::overview))
+        .route("/packs/reinspect", post(packs::reinspect))
         .route("/packs/editor", get(packs::editor).post(packs::check))
         .route("/admin", get(admin::page))
         .route("/admin/users", post(admin::add_user))
