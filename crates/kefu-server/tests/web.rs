@@ -1663,6 +1663,80 @@ async fn reinspection_runs_in_the_background_after_activation() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reports_are_exported_as_csv_and_xlsx() {
+    for app in App::both("web_exports").await {
+        let token = app.api_token("admin", "admin-pass-1").await;
+        app.import(&token, json!([failing("ex-1", "a-07")])).await;
+        let boss = app.login("boss", "boss-pass-1").await;
+        let (_, _, html) = app.get(Some(&boss), "/agents?period=2026-03").await;
+        assert!(
+            html.contains("/reports/export?period=2026-03&amp;format=xlsx"),
+            "{html}"
+        );
+        let get_bytes = |path: String, s: Session| {
+            let app = &app;
+            async move {
+                let r = app
+                    .http
+                    .get(format!("{}{path}", app.base))
+                    .header(COOKIE, &s.cookies)
+                    .send()
+                    .await
+                    .expect("GET");
+                let status = r.status();
+                let headers = r.headers().clone();
+                (status, headers, r.bytes().await.expect("body").to_vec())
+            }
+        };
+        let (status, headers, body) = get_bytes(
+            "/reports/export?period=2026-03&format=csv&table=agents".into(),
+            boss.clone(),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(headers["content-type"]
+            .to_str()
+            .expect("type")
+            .starts_with("text/csv"));
+        assert!(headers["content-disposition"]
+            .to_str()
+            .expect("disposition")
+            .contains("agents-2026-03.csv"));
+        let text = String::from_utf8(body).expect("utf-8");
+        assert!(text.starts_with('\u{feff}'), "BOM for Excel");
+        assert!(text.contains("a-07"), "{text}");
+        let (status, _, body) = get_bytes(
+            "/reports/export?period=2026-03&format=csv&table=rules&lang=en".into(),
+            boss.clone(),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(String::from_utf8_lossy(&body).contains("Rule"));
+        let (status, headers, body) = get_bytes(
+            "/reports/export?period=2026-03&format=xlsx".into(),
+            boss.clone(),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(headers["content-type"]
+            .to_str()
+            .expect("type")
+            .contains("spreadsheetml"));
+        assert!(body.starts_with(b"PK"), "a zip (xlsx)");
+        let (status, _, _) = get_bytes(
+            "/reports/export?period=2026-03&format=pdf".into(),
+            boss.clone(),
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        let agent = app.login("a-07", "agent-pass-07").await;
+        let (status, _, _) =
+            get_bytes("/reports/export?period=2026-03&format=csv".into(), agent).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn overview_shows_kpis_trends_rules_and_scores() {
     for app in App::both("web_overview").await {
         let token = app.api_token("admin", "admin-pass-1").await;

@@ -46,6 +46,7 @@ pub(crate) mod assets;
 pub(crate) mod charts;
 mod complaints;
 mod conversations;
+mod exports;
 mod history;
 pub(crate) mod html;
 pub(crate) mod i18n;
@@ -105,6 +106,7 @@ pub(crate) fn router() -> Router<AppState> {
             get(assessments::list).post(assessments::run),
         )
         .route("/assessments/{id}", get(assessments::detail))
+        .route("/reports/export", get(exports::reports))
         .route("/assessments/{id}/publish", post(assessments::publish))
         .route("/packs", get(packs::overview))
         .route("/packs/reinspect", post(packs::reinspect))
