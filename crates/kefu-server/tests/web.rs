@@ -1364,6 +1364,7 @@ async fn settings_are_edited_through_typed_forms() {
         set_field(&mut fields, "sampling.rate", "1.5");
         set_field(&mut fields, "indicator.0.weight", "-3");
         set_field(&mut fields, "sampling.seed", "changed");
+        set_field(&mut fields, "target.pass_rate.value", "90");
         let (status, _, body) = post(fields.clone(), None).await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(
@@ -1377,6 +1378,11 @@ async fn settings_are_edited_through_typed_forms() {
             Some("请输入大于 0 的数字")
         );
         assert!(field_error(&body, "quality", "sampling.seed").is_none());
+        assert_eq!(
+            field_error(&body, "quality", "target.pass_rate.value").as_deref(),
+            Some("请输入数字（0–1）"),
+            "a rate is 0–1"
+        );
         assert!(body.contains("value=\"1.5\""), "typed value kept");
         let (_, _, body) = post(fields, Some("en")).await;
         assert_eq!(

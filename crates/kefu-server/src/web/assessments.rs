@@ -152,8 +152,23 @@ fn percent_free(x: f64) -> String {
     html::num((x * 10.0).round() / 10.0)
 }
 
-fn run_page(ctx: Ctx, run: AssessmentRun, can_publish: bool, error: Option<String>) -> PageResult {
+fn run_page(
+    state: &AppState,
+    ctx: Ctx,
+    run: AssessmentRun,
+    can_publish: bool,
+    error: Option<String>,
+) -> PageResult {
     let lang = ctx.lang;
+    let active = state.inspector();
+    let rule_name = |id: &str| -> String {
+        active
+            .pack()
+            .rules
+            .iter()
+            .find(|r| r.id == id)
+            .map_or_else(|| id.to_string(), |r| r.name.clone())
+    };
     let indicators: Vec<String> = run
         .scheme
         .indicators
@@ -204,7 +219,7 @@ fn run_page(ctx: Ctx, run: AssessmentRun, can_publish: bool, error: Option<Strin
             focus: a
                 .focus_rules
                 .iter()
-                .map(|f| f.rule.clone())
+                .map(|f| rule_name(&f.rule))
                 .collect::<Vec<_>>()
                 .join(", "),
         })
@@ -235,7 +250,7 @@ pub(super) async fn detail(
         .await?
         .ok_or(WebError::NotFound)?;
     let ctx = page.ctx(Some(Section::Agents), msg("assess.title"));
-    run_page(ctx, run, may_run(page.user.role()), None)
+    run_page(&state, ctx, run, may_run(page.user.role()), None)
 }
 
 /// `POST /assessments/{id}/publish`: freezes a draft. A period that already
@@ -262,7 +277,7 @@ pub(super) async fn publish(
             let run = kpis.assessment(id).await?.ok_or(WebError::NotFound)?;
             let ctx = page.ctx(Some(Section::Agents), msg("assess.title"));
             let reason = format!("{} {reason}", ctx.t("assess.not_published"));
-            run_page(ctx, run, true, Some(reason))
+            run_page(&state, ctx, run, true, Some(reason))
         }
     }
 }

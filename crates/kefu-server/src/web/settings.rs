@@ -640,7 +640,13 @@ fn read_quality(r: &mut Reader<'_>, base: &QualitySettings) -> Option<QualitySet
         if dir.is_empty() {
             continue;
         }
-        let Some(Some(v)) = r.num(&value_name, f64::MIN, f64::MAX, false) else {
+        // Rates and shares are 0–1; counts, seconds and scores at least 0.
+        let max = if key.ends_with("_rate") || key.ends_with("_share") {
+            1.0
+        } else {
+            f64::MAX
+        };
+        let Some(Some(v)) = r.num(&value_name, 0.0, max, false) else {
             continue;
         };
         match dir.as_str() {
