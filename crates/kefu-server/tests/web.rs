@@ -1442,7 +1442,7 @@ async fn settings_are_edited_through_typed_forms() {
         assert_eq!(status, StatusCode::OK);
         assert_eq!(
             field_error(&body, "policy", "neutral_max").as_deref(),
-            Some("须不低于“不满意”最高分")
+            Some("须不低于「不满意」最高分")
         );
         assert!(field_error(&body, "policy", "revisit_days").is_some());
         let mut fields = policy;
