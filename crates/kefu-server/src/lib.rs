@@ -10,6 +10,7 @@ mod body_timeout;
 mod created;
 mod error;
 mod ids;
+mod jobs;
 mod listen;
 mod params;
 pub mod proxy;
@@ -67,6 +68,7 @@ pub struct AppState {
     pub store: Store,
     active: Arc<RwLock<Active>>,
     reports: Arc<Mutex<ReportCache>>,
+    jobs: jobs::Jobs,
 }
 
 impl AppState {
@@ -77,6 +79,7 @@ impl AppState {
             store,
             active: Arc::new(RwLock::new((Arc::new(inspector), pack_version_id))),
             reports: Arc::new(Mutex::new(ReportCache::default())),
+            jobs: jobs::Jobs::default(),
         }
     }
 

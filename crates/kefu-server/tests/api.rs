@@ -280,6 +280,28 @@ async fn scenario(app: &App) {
 
     // Every documented path is routed (no "no such endpoint").
     let (_, spec) = app.get(None, "/api/openapi.json").await;
+    // 503 (busy) on every operation and 429 on login are documented, with
+    // their Retry-After header.
+    for (name, status) in [("Busy", "503"), ("TooManyRequests", "429")] {
+        let r = &spec["components"]["responses"][name];
+        assert!(
+            r["headers"]["Retry-After"].is_object(),
+            "{name} ({status}): {r}"
+        );
+    }
+    assert!(spec["paths"]["/api/v1/auth/login"]["post"]["responses"]["429"].is_object());
+    for (path, item) in spec["paths"].as_object().expect("paths") {
+        for (method, op) in item.as_object().expect("operations") {
+            let method_like =
+                matches!(method.as_str(), "get" | "post" | "put" | "delete" | "patch");
+            if method_like && path != "/healthz" {
+                assert!(
+                    op["responses"]["503"].is_object(),
+                    "{method} {path}: 503 not documented"
+                );
+            }
+        }
+    }
     for path in spec["paths"].as_object().expect("paths").keys() {
         let concrete = path.replace("{id}", id);
         let (status, body) = app.get(Some(&admin), &concrete).await;

@@ -690,17 +690,18 @@ async fn scenario(app: &App, c: &Client, driver: &Driver, http: &reqwest::Client
     k.check_page(c, "pack activated").await?;
 
     // An admin opens the settings, saves the KPI settings with a stricter
-    // answer limit, and a broken edit is refused with the reason.
+    // answer limit in its typed field, and a refused value is shown next to
+    // its field with the reason.
     login(c, &mut k, "admin", "admin-pass-1").await?;
     k.visit(c, "/admin").await?;
     c.find(Locator::Css("#edit-settings"))
         .await?
         .click()
         .await?;
-    wait_css(c, "#quality textarea").await?;
+    wait_css(c, "#quality input[name=answer_within_s]").await?;
     k.check_page(c, "settings").await?;
     c.execute(
-        "var t = document.querySelector('#quality textarea'); t.value = t.value.replace('\"answer_within_s\": 15', '\"answer_within_s\": 20');",
+        "document.querySelector('#quality input[name=answer_within_s]').value = '20';",
         vec![],
     )
     .await?;
@@ -711,18 +712,15 @@ async fn scenario(app: &App, c: &Client, driver: &Driver, http: &reqwest::Client
     wait_url(c, |u| u.contains("done=saved")).await?;
     let saved = c
         .execute(
-            "return document.querySelector('#quality textarea').value;",
+            "return document.querySelector('#quality input[name=answer_within_s]').value;",
             vec![],
         )
         .await?;
-    if !saved
-        .as_str()
-        .is_some_and(|t| t.contains("\"answer_within_s\": 20"))
-    {
+    if saved.as_str() != Some("20") {
         return Err(format!("the answer limit was not saved: {saved}").into());
     }
     c.execute(
-        "document.querySelector('#policy textarea').value = '{not json';",
+        "document.querySelector('#policy input[name=revisit_days]').value = '0';",
         vec![],
     )
     .await?;
@@ -730,7 +728,7 @@ async fn scenario(app: &App, c: &Client, driver: &Driver, http: &reqwest::Client
         .await?
         .click()
         .await?;
-    wait_css(c, "#policy .alert").await?;
+    wait_css(c, "#policy .field-error").await?;
     k.check_page(c, "settings refused").await?;
 
     // An admin adds a user and deactivates them (confirming the dialog).

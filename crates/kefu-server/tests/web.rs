@@ -1228,6 +1228,520 @@ async fn admin_account_controls_and_own_password() {
     }
 }
 
+/// The fields a browser would send for the settings form in
+/// `<section id="{section}">`: text and number inputs, ticked checkboxes,
+/// the selected option of each select.
+fn settings_fields(html: &str, section: &str) -> Vec<(String, String)> {
+    let start = html
+        .find(&format!("<section id=\"{section}\">"))
+        .expect("section");
+    let body = &html[start..];
+    let body = &body[..body.find("</form>").expect("end of form")];
+    let attr = |tag: &str, name: &str| -> Option<String> {
+        let key = format!(" {name}=\"");
+        let at = tag.find(&key)? + key.len();
+        let rest = &tag[at..];
+        Some(
+            rest[..rest.find('"')?]
+                .replace("&#43;", "+")
+                .replace("&#x2b;", "+"),
+        )
+    };
+    let mut out = Vec::new();
+    let mut rest = body;
+    while let Some(at) = rest.find('<') {
+        rest = &rest[at..];
+        let end = rest.find('>').unwrap_or(rest.len());
+        let tag = &rest[..end];
+        if tag.starts_with("<input") {
+            let name = attr(tag, "name").unwrap_or_default();
+            let kind = attr(tag, "type").unwrap_or_default();
+            if name != "_csrf" && (kind != "checkbox" || tag.contains(" checked")) {
+                out.push((name, attr(tag, "value").unwrap_or_default()));
+            }
+        } else if tag.starts_with("<select") {
+            let name = attr(tag, "name").unwrap_or_default();
+            let close = rest.find("</select>").unwrap_or(rest.len());
+            let options = &rest[..close];
+            let chosen = options
+                .split("<option")
+                .find(|o| o.contains(" selected"))
+                .and_then(|o| attr(o, "value"))
+                .unwrap_or_default();
+            out.push((name, chosen));
+        }
+        rest = &rest[1..];
+    }
+    out
+}
+
+fn set_field(fields: &mut Vec<(String, String)>, name: &str, value: &str) {
+    match fields.iter_mut().find(|(k, _)| k == name) {
+        Some(f) => f.1 = value.to_string(),
+        None => fields.push((name.to_string(), value.to_string())),
+    }
+}
+
+/// The refusal shown next to field `name`, if any.
+fn field_error(html: &str, section: &str, name: &str) -> Option<String> {
+    let marker = format!("id=\"{section}-{name}-error\" role=\"alert\">");
+    let at = html.find(&marker)? + marker.len();
+    let rest = &html[at..];
+    Some(rest[..rest.find('<')?].to_string())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settings_are_edited_through_typed_forms() {
+    use kefu_service::complaint::ComplaintService;
+    use kefu_service::kpi::KpiService;
+    for app in App::both("web_settings").await {
+        let admin = app.login("admin", "admin-pass-1").await;
+        let (status, _, html) = app.get(Some(&admin), "/admin/settings").await;
+        assert_eq!(status, StatusCode::OK);
+        let token = csrf(&html);
+        let post = |fields: Vec<(String, String)>, lang: Option<&'static str>| {
+            let app = &app;
+            let admin = admin.clone();
+            let token = token.clone();
+            async move {
+                let mut form: Vec<(&str, &str)> = fields
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str()))
+                    .collect();
+                form.push(("_csrf", &token));
+                let s = match lang {
+                    Some(l) => Session {
+                        cookies: format!("{}; lang={l}", admin.cookies),
+                    },
+                    None => admin,
+                };
+                app.post(Some(&s), "/admin/settings", &form).await
+            }
+        };
+
+        // The KPI settings: typed fields, one per value.
+        let quality = settings_fields(&html, "quality");
+        for name in [
+            "which",
+            "answer_within_s",
+            "target.answer_rate.dir",
+            "target.answer_rate.value",
+            "stars.min_conversations",
+            "level.0.quality_min",
+            "indicator.0.weight",
+            "assessment.reward_top_share",
+            "sampling.rate",
+        ] {
+            assert!(
+                quality.iter().any(|(k, _)| k == name),
+                "{name}: {quality:?}"
+            );
+        }
+        assert!(quality.contains(&("answer_within_s".into(), "15".into())));
+        assert!(quality.contains(&("target.answer_rate.dir".into(), "at_least".into())));
+
+        // Saved: a new answer limit, a new target, a threshold left blank.
+        let mut fields = quality.clone();
+        set_field(&mut fields, "answer_within_s", "20");
+        set_field(&mut fields, "target.error_rate.dir", "at_most");
+        set_field(&mut fields, "target.error_rate.value", "0.05");
+        set_field(&mut fields, "level.0.resolution_min", "");
+        let (status, headers, body) = post(fields, None).await;
+        assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
+        assert_eq!(headers[LOCATION], "/admin/settings?done=saved#quality");
+        let kpi = KpiService::new(app.store.clone());
+        let saved = kpi.settings().await.expect("settings");
+        assert_eq!(saved.answer_within_s, 20);
+        assert!(saved.targets.contains_key("error_rate"));
+        assert_eq!(saved.stars.levels[0].resolution_min, None);
+        assert!(saved.stars.levels[0].quality_min.is_some());
+
+        // Refused: each bad value is named next to its field, in Chinese
+        // and in English, what was typed stays, and nothing is saved.
+        let (_, _, html) = app.get(Some(&admin), "/admin/settings").await;
+        let mut fields = settings_fields(&html, "quality");
+        set_field(&mut fields, "answer_within_s", "0");
+        set_field(&mut fields, "sampling.rate", "1.5");
+        set_field(&mut fields, "indicator.0.weight", "-3");
+        set_field(&mut fields, "sampling.seed", "changed");
+        set_field(&mut fields, "target.pass_rate.value", "90");
+        let (status, _, body) = post(fields.clone(), None).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(
+            field_error(&body, "quality", "answer_within_s").as_deref(),
+            Some("请输入 1–3600 之间的整数"),
+            "{body}"
+        );
+        assert!(field_error(&body, "quality", "sampling.rate").is_some());
+        assert_eq!(
+            field_error(&body, "quality", "indicator.0.weight").as_deref(),
+            Some("请输入大于 0 的数字")
+        );
+        assert!(field_error(&body, "quality", "sampling.seed").is_none());
+        assert_eq!(
+            field_error(&body, "quality", "target.pass_rate.value").as_deref(),
+            Some("请输入数字（0–1）"),
+            "a rate is 0–1"
+        );
+        assert!(body.contains("value=\"1.5\""), "typed value kept");
+        let (_, _, body) = post(fields, Some("en")).await;
+        assert_eq!(
+            field_error(&body, "quality", "answer_within_s").as_deref(),
+            Some("Enter a whole number from 1–3600"),
+        );
+        let unchanged = kpi.settings().await.expect("settings");
+        assert_eq!(unchanged, saved);
+
+        // SLA: a bad duration and overlapping hours are refused by field;
+        // business hours Monday to Friday are saved.
+        let complaints = ComplaintService::new(app.store.clone());
+        let before = complaints.sla_settings().await.expect("sla");
+        let sla = settings_fields(&html, "sla");
+        let mut fields = sla.clone();
+        set_field(&mut fields, "first_reply", "12 hours");
+        set_field(&mut fields, "day.mon", "09:00-12:00, 11:00-13:00");
+        set_field(&mut fields, "holidays", "2026-13-01");
+        let (status, _, body) = post(fields, None).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(field_error(&body, "sla", "first_reply").is_some(), "{body}");
+        assert_eq!(
+            field_error(&body, "sla", "day.mon").as_deref(),
+            Some("时段不能重叠")
+        );
+        assert!(field_error(&body, "sla", "holidays").is_some());
+        assert_eq!(complaints.sla_settings().await.expect("sla"), before);
+        let mut fields: Vec<(String, String)> = sla
+            .into_iter()
+            .filter(|(k, _)| k != "always_open")
+            .collect();
+        fields.push(("business_hours".into(), "1".into()));
+        for day in ["mon", "tue", "wed", "thu", "fri"] {
+            set_field(
+                &mut fields,
+                &format!("day.{day}"),
+                "09:00-12:00, 13:30-18:00",
+            );
+        }
+        set_field(&mut fields, "first_reply", "8h");
+        set_field(&mut fields, "holidays", "2026-12-24");
+        let (status, _, body) = post(fields, None).await;
+        assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
+        let after = complaints.sla_settings().await.expect("sla");
+        assert!(after.policy.business_hours);
+        assert_eq!(after.policy.first_reply, Some(chrono::TimeDelta::hours(8)));
+        assert!(!after.calendar.is_always_open());
+        assert_eq!(after.calendar.holidays().len(), 1);
+
+        // Survey bands and revisits.
+        let policy = settings_fields(&html, "policy");
+        let mut fields = policy.clone();
+        set_field(&mut fields, "unsatisfied_max", "4");
+        set_field(&mut fields, "neutral_max", "3");
+        set_field(&mut fields, "revisit_days", "400");
+        let (status, _, body) = post(fields, None).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(
+            field_error(&body, "policy", "neutral_max").as_deref(),
+            Some("须不低于「不满意」最高分")
+        );
+        assert!(field_error(&body, "policy", "revisit_days").is_some());
+        let mut fields = policy;
+        set_field(&mut fields, "revisit_days", "5");
+        let (status, _, _) = post(fields, None).await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        let p = complaints.complaint_policy().await.expect("policy");
+        assert_eq!(p.revisit_days, 5);
+
+        // The JSON stays available as the advanced editor.
+        let json_form = vec![
+            ("which".to_string(), "policy".to_string()),
+            ("json".to_string(), "{\"revisit_days\": 9}".to_string()),
+        ];
+        let (status, _, _) = post(json_form, None).await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        let p = complaints.complaint_policy().await.expect("policy");
+        assert_eq!(p.revisit_days, 9);
+        let (status, _, body) = post(
+            vec![
+                ("which".to_string(), "policy".to_string()),
+                ("json".to_string(), "{not json".to_string()),
+            ],
+            None,
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(body.contains("JSON 无法读取"), "{body}");
+        assert!(body.contains("<details class=\"settings-json\" open>"));
+
+        // Only admins.
+        let boss = app.login("boss", "boss-pass-1").await;
+        let (status, _, _) = app.get(Some(&boss), "/admin/settings").await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn assessments_are_run_reviewed_and_published() {
+    for app in App::both("web_assessments").await {
+        let token = app.api_token("admin", "admin-pass-1").await;
+        app.import(
+            &token,
+            json!([failing("as-1", "a-07"), failing("as-2", "a-11")]),
+        )
+        .await;
+        let boss = app.login("boss", "boss-pass-1").await;
+        let (status, _, html) = app.get(Some(&boss), "/assessments").await;
+        assert_eq!(status, StatusCode::OK, "{html}");
+        assert!(html.contains("id=\"run-assessment\""), "{html}");
+        let token = csrf(&html);
+
+        // A period that cannot be read is refused on the page.
+        let (status, _, html) = app
+            .post(
+                Some(&boss),
+                "/assessments",
+                &[("_csrf", &token), ("period", "2026-13")],
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(html.contains("无法识别周期"), "{html}");
+
+        // Run: a draft with the review table and a publish button.
+        let (status, headers, _) = app
+            .post(
+                Some(&boss),
+                "/assessments",
+                &[("_csrf", &token), ("period", "2026-03")],
+            )
+            .await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        let to = headers[LOCATION].to_str().expect("location").to_string();
+        assert!(to.ends_with("?done=assessed"), "{to}");
+        let path = to.split('?').next().expect("path").to_string();
+        let (status, _, html) = app.get(Some(&boss), &to).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(html.contains("id=\"assessment-table\""), "{html}");
+        assert!(html.contains("a-07") && html.contains("a-11"), "{html}");
+        assert!(html.contains("语言规范"), "indicator columns: {html}");
+        assert!(html.contains("id=\"publish-assessment\""));
+        assert!(html.contains("草稿"));
+
+        // Inspectors look but do not publish; agents do not see runs here.
+        let qa = app.login("qa", "inspector-pass-1").await;
+        let (status, _, html) = app.get(Some(&qa), &path).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(!html.contains("id=\"publish-assessment\""));
+        let qa_token = csrf(&html);
+        let (status, _, _) = app
+            .post(
+                Some(&qa),
+                &format!("{path}/publish"),
+                &[("_csrf", &qa_token)],
+            )
+            .await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        let agent = app.login("a-07", "agent-pass-07").await;
+        let (status, _, _) = app.get(Some(&agent), "/assessments").await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+
+        // Publish: frozen, no button any more.
+        let (status, headers, _) = app
+            .post(
+                Some(&boss),
+                &format!("{path}/publish"),
+                &[("_csrf", &token)],
+            )
+            .await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        assert_eq!(headers[LOCATION], format!("{path}?done=published"));
+        let (_, _, html) = app.get(Some(&boss), &path).await;
+        assert!(html.contains("已发布"), "{html}");
+        assert!(!html.contains("id=\"publish-assessment\""));
+        let (_, _, html) = app.get(Some(&boss), "/assessments").await;
+        assert!(html.contains("2026-03"), "{html}");
+
+        // A second run of the period is a new draft, which cannot be
+        // published over the frozen one: the reason is shown.
+        let (status, headers, _) = app
+            .post(
+                Some(&boss),
+                "/assessments",
+                &[("_csrf", &token), ("period", "2026-03")],
+            )
+            .await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        let second = headers[LOCATION].to_str().expect("location").to_string();
+        let second = second.split('?').next().expect("path").to_string();
+        assert_ne!(second, path);
+        let (status, _, html) = app
+            .post(
+                Some(&boss),
+                &format!("{second}/publish"),
+                &[("_csrf", &token)],
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(html.contains("未发布"), "{html}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reinspection_runs_in_the_background_after_activation() {
+    for app in App::both("web_reinspect").await {
+        let token = app.api_token("admin", "admin-pass-1").await;
+        app.import(
+            &token,
+            json!([
+                failing("re-1", "a-07"),
+                failing("re-2", "a-11"),
+                failing("re-3", "a-07")
+            ]),
+        )
+        .await;
+        let boss = app.login("boss", "boss-pass-1").await;
+        let (_, _, html) = app.get(Some(&boss), "/packs/editor").await;
+        let token = csrf(&html);
+
+        // Only supervisors and admins may start it.
+        let qa = app.login("qa", "inspector-pass-1").await;
+        let (_, _, html) = app.get(Some(&qa), "/packs").await;
+        assert!(!html.contains("id=\"reinspect-form\""));
+        let qa_token = csrf(&html);
+        let (status, _, _) = app
+            .post(Some(&qa), "/packs/reinspect", &[("_csrf", &qa_token)])
+            .await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+
+        // A new version is activated; existing results keep the old one
+        // until the re-inspection.
+        let source: String = kefu_engine::pack::DEFAULT_PACK_ZH_CN
+            .lines()
+            .map(|l| {
+                if l.starts_with("version = ") {
+                    "version = \"2099.1.1\"".to_string()
+                } else {
+                    l.to_string()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        let (status, headers, body) = app
+            .post(
+                Some(&boss),
+                "/packs/editor",
+                &[("_csrf", &token), ("source", &source), ("action", "save")],
+            )
+            .await;
+        assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
+        assert_eq!(headers[LOCATION], "/packs?done=saved");
+        let (_, _, html) = app.get(Some(&boss), "/packs?done=saved").await;
+        assert!(html.contains("id=\"reinspect-form\""), "{html}");
+        assert!(html.contains("重新质检 / Re-inspect"));
+        let before = app.store.inspection_history("re-1").await.expect("history");
+        let old_version = before[0].pack_version_id;
+
+        let (status, headers, _) = app
+            .post(Some(&boss), "/packs/reinspect", &[("_csrf", &token)])
+            .await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        assert_eq!(headers[LOCATION], "/packs?done=reinspect#reinspect");
+        let mut finished = String::new();
+        for _ in 0..300 {
+            let (_, _, html) = app.get(Some(&boss), "/packs").await;
+            if html.contains("data-running=\"false\"") {
+                finished = html;
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert!(!finished.is_empty(), "the re-inspection did not finish");
+        assert!(finished.contains("已处理 3 / 3 条会话"), "{finished}");
+        assert!(finished.contains("重新判定 3 条"), "{finished}");
+        assert!(finished.contains("2099.1.1"));
+        for id in ["re-1", "re-2", "re-3"] {
+            let history = app.store.inspection_history(id).await.expect("history");
+            let current: Vec<_> = history.iter().filter(|r| r.is_current).collect();
+            assert_eq!(current.len(), 1, "{id}");
+            assert_ne!(current[0].pack_version_id, old_version, "{id}");
+            assert_eq!(history.len(), 2, "the old result is kept as history");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reports_are_exported_as_csv_and_xlsx() {
+    for app in App::both("web_exports").await {
+        let token = app.api_token("admin", "admin-pass-1").await;
+        app.import(&token, json!([failing("ex-1", "a-07")])).await;
+        let boss = app.login("boss", "boss-pass-1").await;
+        let (_, _, html) = app.get(Some(&boss), "/agents?period=2026-03").await;
+        assert!(
+            html.contains("/reports/export?period=2026-03&amp;format=xlsx"),
+            "{html}"
+        );
+        let get_bytes = |path: String, s: Session| {
+            let app = &app;
+            async move {
+                let r = app
+                    .http
+                    .get(format!("{}{path}", app.base))
+                    .header(COOKIE, &s.cookies)
+                    .send()
+                    .await
+                    .expect("GET");
+                let status = r.status();
+                let headers = r.headers().clone();
+                (status, headers, r.bytes().await.expect("body").to_vec())
+            }
+        };
+        let (status, headers, body) = get_bytes(
+            "/reports/export?period=2026-03&format=csv&table=agents".into(),
+            boss.clone(),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(headers["content-type"]
+            .to_str()
+            .expect("type")
+            .starts_with("text/csv"));
+        assert!(headers["content-disposition"]
+            .to_str()
+            .expect("disposition")
+            .contains("agents-2026-03.csv"));
+        let text = String::from_utf8(body).expect("utf-8");
+        assert!(text.starts_with('\u{feff}'), "BOM for Excel");
+        assert!(text.contains("a-07"), "{text}");
+        let (status, _, body) = get_bytes(
+            "/reports/export?period=2026-03&format=csv&table=rules&lang=en".into(),
+            boss.clone(),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(String::from_utf8_lossy(&body).contains("Rule"));
+        let (status, headers, body) = get_bytes(
+            "/reports/export?period=2026-03&format=xlsx".into(),
+            boss.clone(),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(headers["content-type"]
+            .to_str()
+            .expect("type")
+            .contains("spreadsheetml"));
+        assert!(body.starts_with(b"PK"), "a zip (xlsx)");
+        let (status, _, _) = get_bytes(
+            "/reports/export?period=2026-03&format=pdf".into(),
+            boss.clone(),
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        let agent = app.login("a-07", "agent-pass-07").await;
+        let (status, _, _) =
+            get_bytes("/reports/export?period=2026-03&format=csv".into(), agent).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn overview_shows_kpis_trends_rules_and_scores() {
     for app in App::both("web_overview").await {

@@ -396,6 +396,20 @@ impl Store {
         pack_version_id: i64,
         page: i64,
     ) -> Result<ReinspectOutcome, StoreError> {
+        self.reinspect_with_progress(inspector, pack_version_id, page, &mut |_| {})
+            .await
+    }
+
+    /// [`Store::reinspect`], calling `progress` with the counts so far after
+    /// every page read and every slice written (for a progress bar: the
+    /// conversations handled are the sum of the four counts).
+    pub async fn reinspect_with_progress(
+        &self,
+        inspector: &Inspector,
+        pack_version_id: i64,
+        page: i64,
+        progress: &mut (dyn FnMut(&ReinspectOutcome) + Send),
+    ) -> Result<ReinspectOutcome, StoreError> {
         let mut outcome = ReinspectOutcome::default();
         let mut scratch = Scratch::default();
         let mut slicer = crate::slice::Slicer::new(IMPORT_FIRST_SLICE, page.max(1) as usize);
@@ -458,7 +472,9 @@ impl Store {
                 tokio::time::sleep(crate::slice::pause_between(self.backend(), took)).await;
                 outcome.reinspected += written;
                 outcome.kept += kept;
+                progress(&outcome);
             }
+            progress(&outcome);
         }
         Ok(outcome)
     }

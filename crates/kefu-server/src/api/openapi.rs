@@ -15,6 +15,7 @@ fn error_responses() -> Value {
         "401": {"$ref": "#/components/responses/Error"},
         "403": {"$ref": "#/components/responses/Error"},
         "404": {"$ref": "#/components/responses/Error"},
+        "503": {"$ref": "#/components/responses/Busy"},
     })
 }
 
@@ -131,7 +132,8 @@ fn base_spec() -> Value {
                     "type": "object", "required": ["user", "password"],
                     "properties": {"user": {"type": "string"}, "password": {"type": "string"}}}}}},
                 "responses": with_errors(json!({"200": {"description": "session", "content": {"application/json": {"schema": {
-                    "type": "object", "properties": {"token": {"type": "string"}, "expires_at": {"type": "string"}, "user": {"type": "object"}}}}}}}))
+                    "type": "object", "properties": {"token": {"type": "string"}, "expires_at": {"type": "string"}, "user": {"type": "object"}}}}}},
+                    "429": {"$ref": "#/components/responses/TooManyRequests"}}))
             }},
             "/api/v1/auth/logout": {"post": {
                 "summary": "End the current session",
@@ -225,7 +227,14 @@ fn base_spec() -> Value {
         },
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-            "responses": {"Error": {"description": "an error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}},
+            "responses": {
+                "Error": {"description": "an error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+                "Busy": {"description": "the database is busy with other writers (code `busy`); nothing was changed: retry after the given seconds",
+                    "headers": {"Retry-After": {"description": "seconds to wait before retrying", "schema": {"type": "integer", "minimum": 1}}},
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+                "TooManyRequests": {"description": "too many failed sign-ins for this user or address (code `too_many_requests`): retry after the given seconds",
+                    "headers": {"Retry-After": {"description": "seconds until sign-in is allowed again", "schema": {"type": "integer", "minimum": 1}}},
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}},
             "schemas": {
                 "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "object",
                     "required": ["code", "message"], "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}}},

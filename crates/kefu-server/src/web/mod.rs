@@ -41,11 +41,13 @@
 
 mod accounts;
 mod admin;
+mod assessments;
 pub(crate) mod assets;
 pub(crate) mod charts;
 mod complaints;
 mod conversations;
 mod customers;
+mod exports;
 mod history;
 pub(crate) mod html;
 pub(crate) mod i18n;
@@ -105,7 +107,15 @@ pub(crate) fn router() -> Router<AppState> {
             "/revisits/{id}/complete",
             post(complaints::complete_revisit),
         )
+        .route(
+            "/assessments",
+            get(assessments::list).post(assessments::run),
+        )
+        .route("/assessments/{id}", get(assessments::detail))
+        .route("/reports/export", get(exports::reports))
+        .route("/assessments/{id}/publish", post(assessments::publish))
         .route("/packs", get(packs::overview))
+        .route("/packs/reinspect", post(packs::reinspect))
         .route("/packs/editor", get(packs::editor).post(packs::check))
         .route("/admin", get(admin::page))
         .route("/admin/users", post(admin::add_user))

@@ -64,6 +64,64 @@ struct OverviewPage {
     disabled: Vec<String>,
     rule_count: usize,
     versions: Vec<VersionRow>,
+    /// The user may re-inspect (supervisors, admins).
+    can_reinspect: bool,
+    /// The last re-inspection started on this node.
+    job: Option<JobView>,
+}
+
+/// The last re-inspection, as shown.
+struct JobView {
+    running: bool,
+    failed: Option<String>,
+    pack: String,
+    started: String,
+    done: u64,
+    total: u64,
+    progress: String,
+    counts: String,
+    kept: String,
+}
+
+fn job_view(ctx: &Ctx, s: &crate::jobs::ReinspectStatus) -> JobView {
+    let total = u64::try_from(s.total).unwrap_or(0).max(s.done());
+    JobView {
+        running: s.running(),
+        failed: s.error.clone(),
+        pack: s.pack.clone(),
+        started: format!("{} · {}", html::fmt_ms(s.started_at), s.started_by),
+        done: s.done(),
+        total,
+        progress: ctx.t2("packs.reinspect_progress", s.done(), total),
+        counts: ctx.t2(
+            "packs.reinspect_counts",
+            s.outcome.reinspected,
+            s.outcome.unchanged,
+        ),
+        kept: ctx.t2("packs.reinspect_kept", s.outcome.kept, s.outcome.unreadable),
+    }
+}
+
+/// `POST /packs/reinspect`: re-inspects every stored conversation with the
+/// active pack, in the background (supervisors, admins).
+pub(super) async fn reinspect(
+    State(state): State<AppState>,
+    page: Page,
+    CsrfForm(_form): CsrfForm,
+) -> PageResult {
+    page.user.require(Section::Packs)?;
+    if !kefu_service::auth::can_change_settings(&page.user.principal) {
+        return Err(WebError::Forbidden);
+    }
+    let started = state.jobs.start_reinspect(&state, page.user.id());
+    let done = if started {
+        "reinspect"
+    } else {
+        "reinspect_busy"
+    };
+    Ok(super::page::see_other(&format!(
+        "/packs?done={done}#reinspect"
+    )))
 }
 
 fn rule_role(r: &kefu_engine::Rule) -> &'static str {
@@ -171,6 +229,8 @@ pub(super) async fn overview(State(state): State<AppState>, page: Page) -> PageR
         disabled: pack.disabled.clone(),
         rule_count: pack.rules.len(),
         versions,
+        can_reinspect: kefu_service::auth::can_change_settings(&page.user.principal),
+        job: state.jobs.reinspect_status().map(|s| job_view(&ctx, &s)),
         ctx,
     })
 }
