@@ -13,6 +13,7 @@ mod accounts;
 mod assessments;
 mod audit;
 mod complaints;
+mod cursor;
 mod conversations;
 pub mod dialect;
 mod login_throttle;
@@ -37,11 +38,11 @@ use sqlx::{AnyPool, Executor};
 pub use assessments::AssessmentRow;
 pub use audit::AuditEntry;
 pub use complaints::{
-    ComplaintQuery, ComplaintRow, ComplaintTally, EscalationFlags, EscalationRow, HistoryRow,
-    NewRevisit, OpenComplaintCounts, RevisitRow, SlaColumns, SlaFilter, StoredComplaint,
+    ComplaintKey, ComplaintPage, ComplaintQuery, ComplaintRow, ComplaintTally, EscalationFlags, EscalationRow, HistoryRow,
+    NewRevisit, OpenComplaintCounts, RevisitRow, SlaColumns, SlaFilter, StoredComplaint, COUNT_CAP,
 };
 pub use conversations::{
-    day_date, local_day, ConversationFacts, ConversationFilter, ImportItem, ImportOutcome,
+    day_date, local_day, ConversationFacts, ConversationFilter, ImportItem, ImportOutcome, InspectionKey, InspectionPage,
     InspectionRow, ReinspectOutcome,
 };
 pub use packs::PackVersion;
