@@ -162,6 +162,9 @@ pub const DEFAULT_DATABASE_URL: &str = "sqlite://kefu.db";
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// SQLite: the queue of this process's writers ([`Store::write`]), one
+    /// permit, handed out first come first served.
+    write_gate: Option<std::sync::Arc<tokio::sync::Semaphore>>,
 }
 
 impl Store {
@@ -202,7 +205,13 @@ impl Store {
             .connect_with(options)
             .await
             .context("connecting to the database")?;
-        Ok(Store { pool, backend })
+        let write_gate = (backend == Backend::Sqlite)
+            .then(|| std::sync::Arc::new(tokio::sync::Semaphore::new(1)));
+        Ok(Store {
+            pool,
+            backend,
+            write_gate,
+        })
     }
 
     /// Connects and applies pending migrations.
