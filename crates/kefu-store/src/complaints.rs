@@ -488,7 +488,15 @@ impl ComplaintQuery {
                 .iter()
                 .map(|s| w.arg(Arg::Text((*s).to_string())))
                 .collect();
-            w.push(format!("c.state IN ({})", states.join(", ")));
+            // One state: its index gives the rows in list order. Several:
+            // their index would give each state's rows apart and need a sort
+            // of all the matches, so walk the list order and check instead
+            // (`|| ''` keeps the planner off the state index).
+            if states.len() == 1 {
+                w.push(format!("c.state IN ({})", states.join(", ")));
+            } else {
+                w.push(format!("c.state || '' IN ({})", states.join(", ")));
+            }
         }
         if let Some(t) = self.opened_from {
             let p = w.arg(Arg::Int(t));

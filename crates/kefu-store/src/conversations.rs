@@ -699,8 +699,10 @@ impl Store {
                 conditions.push(format!("i.channel = {}", next()));
             }
             if filter.team.is_some() {
+                // Checked along the list order: driving from the team's
+                // agents would sort all their results for one page.
                 conditions.push(format!(
-                    "i.agent_id IN (SELECT id FROM users WHERE team = {})",
+                    "i.agent_id || '' IN (SELECT id FROM users WHERE team = {})",
                     next()
                 ));
             }
