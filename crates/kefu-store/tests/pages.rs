@@ -304,3 +304,89 @@ async fn list_plans_use_indexes() {
         store.close().await;
     }
 }
+
+/// The monthly rollups equal the sums of their days after imports, after a
+/// day is rebuilt and after every day is rebuilt.
+both_backends!(monthly_rollups_follow_the_days, |store: Store| async move {
+    use sqlx::Row;
+    let inspector = Inspector::new(RulePack::default_zh_cn().expect("pack")).expect("compile");
+    let pack = store
+        .register_pack("zh-CN", "t", kefu_engine::pack::DEFAULT_PACK_ZH_CN)
+        .await
+        .expect("register")
+        .id;
+    // Days in two months (March, and the 1st of April).
+    for (prefix, day) in [("m", 10), ("n", 31)] {
+        store
+            .import_batch(pack, &items(&inspector, prefix, day))
+            .await
+            .expect("import");
+    }
+    let checks = [
+        ("kpi", "agent_id", "offered + answered + passed + vetoes + reviewed + wait_count + wait_sum + sat_count + sat_sum + sat_satisfied"),
+        ("wait", "agent_id, sec", "n"),
+        ("rule", "agent_id, rule", "conversations + findings"),
+        ("dimension", "agent_id, dimension", "conversations"),
+    ];
+    let compare = |when: &'static str| {
+        let store = store.clone();
+        async move {
+            for (table, keys, value) in checks {
+                // Months are compared by their first day, computed in Rust.
+                let daily = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "SELECT day, {keys}, CAST({value} AS BIGINT) AS v FROM {table}_daily"
+                )))
+                .fetch_all(kefu_store::testing::pool(&store))
+                .await
+                .expect("daily");
+                let monthly = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "SELECT month, {keys}, CAST({value} AS BIGINT) AS v FROM {table}_monthly"
+                )))
+                .fetch_all(kefu_store::testing::pool(&store))
+                .await
+                .expect("monthly");
+                let key_of = |r: &sqlx::any::AnyRow, first: i64| {
+                    let mut k = vec![first.to_string()];
+                    for name in keys.split(", ") {
+                        let v = r
+                            .try_get::<String, _>(name)
+                            .or_else(|_| r.try_get::<i64, _>(name).map(|n| n.to_string()))
+                            .expect("key");
+                        k.push(v);
+                    }
+                    k
+                };
+                let mut want = std::collections::BTreeMap::new();
+                for r in &daily {
+                    let day: i64 = r.try_get("day").expect("day");
+                    let date = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch")
+                        + chrono::Duration::days(day);
+                    let first = day - i64::from(chrono::Datelike::day(&date)) + 1;
+                    *want.entry(key_of(r, first)).or_insert(0_i64) += r.try_get::<i64, _>("v").expect("v");
+                }
+                let mut got = std::collections::BTreeMap::new();
+                for r in &monthly {
+                    let v: i64 = r.try_get("v").expect("v");
+                    if v != 0 {
+                        got.insert(key_of(r, r.try_get("month").expect("month")), v);
+                    }
+                }
+                want.retain(|_, v| *v != 0);
+                assert!(!want.is_empty(), "{table} {when}: no rollups");
+                assert_eq!(got, want, "{table} {when}");
+            }
+        }
+    };
+    compare("after imports").await;
+    let day: i64 = sqlx::query("SELECT MIN(day) AS d FROM kpi_daily")
+        .fetch_one(kefu_store::testing::pool(&store))
+        .await
+        .expect("a day")
+        .try_get("d")
+        .expect("d");
+    store.mark_day_stale(day).await.expect("stale");
+    store.refresh_rollups().await.expect("refresh");
+    compare("after a day was rebuilt").await;
+    store.rebuild_rollups().await.expect("rebuild");
+    compare("after every day was rebuilt").await;
+});
