@@ -18,7 +18,7 @@ fn hex(text: &str) -> String {
 
 /// Text from [`hex`].
 fn unhex(hex: &str) -> Option<String> {
-    if hex.len() % 2 != 0 || !hex.is_ascii() {
+    if !hex.len().is_multiple_of(2) || !hex.is_ascii() {
         return None;
     }
     let bytes = (0..hex.len())
@@ -83,7 +83,9 @@ mod tests {
             let key = InspectionKey { started_at, id: 42 };
             assert_eq!(InspectionKey::from_cursor(&key.to_cursor()), Some(key));
         }
-        for bad in ["", "c", "c1", "c1.0", "cx.00", "r1.x", "rx.1", "c1.zz", "r1"] {
+        for bad in [
+            "", "c", "c1", "c1.0", "cx.00", "r1.x", "rx.1", "c1.zz", "r1",
+        ] {
             assert!(ComplaintKey::from_cursor(bad).is_none(), "{bad}");
             assert!(InspectionKey::from_cursor(bad).is_none(), "{bad}");
         }

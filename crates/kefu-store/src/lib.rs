@@ -13,8 +13,8 @@ mod accounts;
 mod assessments;
 mod audit;
 mod complaints;
-mod cursor;
 mod conversations;
+mod cursor;
 pub mod dialect;
 mod login_throttle;
 mod packs;
@@ -38,12 +38,13 @@ use sqlx::{AnyPool, Executor};
 pub use assessments::AssessmentRow;
 pub use audit::AuditEntry;
 pub use complaints::{
-    ComplaintKey, ComplaintPage, ComplaintQuery, ComplaintRow, ComplaintTally, EscalationFlags, EscalationRow, HistoryRow,
-    NewRevisit, OpenComplaintCounts, RevisitRow, SlaColumns, SlaFilter, StoredComplaint, COUNT_CAP,
+    ComplaintKey, ComplaintPage, ComplaintQuery, ComplaintRow, ComplaintTally, EscalationFlags,
+    EscalationRow, HistoryRow, NewRevisit, OpenComplaintCounts, RevisitRow, SlaColumns, SlaFilter,
+    StoredComplaint, COUNT_CAP,
 };
 pub use conversations::{
-    day_date, local_day, ConversationFacts, ConversationFilter, ImportItem, ImportOutcome, InspectionKey, InspectionPage,
-    InspectionRow, ReinspectOutcome,
+    day_date, local_day, ConversationFacts, ConversationFilter, ImportItem, ImportOutcome,
+    InspectionKey, InspectionPage, InspectionRow, ReinspectOutcome,
 };
 pub use packs::PackVersion;
 pub use reviews::{Appeal, CurrentResult, QueueItem, ReviewRow, SamplingCandidate};

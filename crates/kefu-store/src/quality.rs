@@ -456,13 +456,9 @@ impl RollupParts {
             tail: (0, 0),
         };
         // The first month that starts on or after `from`.
-        let Some(first) = month_start(from).and_then(|m| {
-            if m == from {
-                Some(m)
-            } else {
-                next_month(m)
-            }
-        }) else {
+        let Some(first) =
+            month_start(from).and_then(|m| if m == from { Some(m) } else { next_month(m) })
+        else {
             return all_days;
         };
         let mut end = first;

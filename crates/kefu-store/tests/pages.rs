@@ -16,7 +16,11 @@ const FIXTURES: &str = include_str!("../../kefu-engine/tests/golden/conversation
 fn items(inspector: &Inspector, prefix: &str, day: i64) -> Vec<ImportItem> {
     let mut scratch = Scratch::default();
     let mut lines = Vec::new();
-    for (n, line) in FIXTURES.lines().filter(|l| !l.trim().is_empty()).enumerate() {
+    for (n, line) in FIXTURES
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .enumerate()
+    {
         let mut v: serde_json::Value = serde_json::from_str(line).expect("fixture parses");
         v["id"] = format!("{prefix}-{n:03}").into();
         if n % 5 == 0 {
@@ -65,7 +69,10 @@ async fn walk(
                 .map(|r| (r.started_at, r.id, r.conversation_id.clone())),
         );
         if let Some(more) = between(page_no) {
-            store.import_batch(pack, &more).await.expect("import meanwhile");
+            store
+                .import_batch(pack, &more)
+                .await
+                .expect("import meanwhile");
         }
         match page.next {
             Some(key) => {
@@ -106,10 +113,7 @@ both_backends!(pages_neither_repeat_nor_skip, |store: Store| async move {
     assert_eq!(before.len(), 88);
     // Newer (day 20), older (day 1) and undated results arrive while the
     // pages are read.
-    let mut extra = vec![
-        items(&inspector, "new", 20),
-        items(&inspector, "old", 1),
-    ];
+    let mut extra = vec![items(&inspector, "new", 20), items(&inspector, "old", 1)];
     let seen = walk(
         &store,
         &ConversationFilter::default(),
@@ -122,15 +126,28 @@ both_backends!(pages_neither_repeat_nor_skip, |store: Store| async move {
     let unique: HashSet<&String> = ids.iter().copied().collect();
     assert_eq!(unique.len(), ids.len(), "no result twice");
     for c in &before {
-        assert!(unique.contains(c), "{c} was there all along and was skipped");
+        assert!(
+            unique.contains(c),
+            "{c} was there all along and was skipped"
+        );
     }
     // Pages are in list order: dated ones by (started_at, id) descending;
     // undated all together, by id descending, at the backend's NULL end.
-    let dated: Vec<(i64, i64)> = seen.iter().filter_map(|(s, i, _)| s.map(|s| (s, *i))).collect();
+    let dated: Vec<(i64, i64)> = seen
+        .iter()
+        .filter_map(|(s, i, _)| s.map(|s| (s, *i)))
+        .collect();
     assert!(dated.windows(2).all(|w| w[0] > w[1]), "dated in order");
-    let undated: Vec<i64> = seen.iter().filter(|(s, _, _)| s.is_none()).map(|(_, i, _)| *i).collect();
+    let undated: Vec<i64> = seen
+        .iter()
+        .filter(|(s, _, _)| s.is_none())
+        .map(|(_, i, _)| *i)
+        .collect();
     assert!(undated.windows(2).all(|w| w[0] > w[1]), "undated in order");
-    let first_null = seen.iter().position(|(s, _, _)| s.is_none()).expect("undated");
+    let first_null = seen
+        .iter()
+        .position(|(s, _, _)| s.is_none())
+        .expect("undated");
     let nulls_together = seen[first_null..first_null + undated.len()]
         .iter()
         .all(|(s, _, _)| s.is_none());
@@ -214,7 +231,10 @@ fn list_queries() -> Vec<(&'static str, String)> {
             complaints("(c.opened_at <= 5 AND (c.opened_at < 5 OR c.id < 'x'))"),
         ),
         ("complaints", complaints("c.state IN ('handling')")),
-        ("complaints", complaints("c.state || '' IN ('handling', 'accepted')")),
+        (
+            "complaints",
+            complaints("c.state || '' IN ('handling', 'accepted')"),
+        ),
         (
             "complaints",
             complaints("c.assignee_kind = 'agent' AND c.assignee_id = 'a1'"),
@@ -226,7 +246,10 @@ fn list_queries() -> Vec<(&'static str, String)> {
             "complaints",
             complaints("c.waiting_since IS NOT NULL AND c.state <> 'closed'"),
         ),
-        ("complaints", complaints("c.opened_at >= 1 AND c.opened_at < 9")),
+        (
+            "complaints",
+            complaints("c.opened_at >= 1 AND c.opened_at < 9"),
+        ),
         ("inspections", results("1 = 1")),
         (
             "inspections",
@@ -270,7 +293,9 @@ async fn list_plans_use_indexes() {
         let alias = &table[..1];
         let reads: Vec<&String> = plan
             .iter()
-            .filter(|d| d.starts_with(&format!("SCAN {alias}")) || d.starts_with(&format!("SEARCH {alias}")))
+            .filter(|d| {
+                d.starts_with(&format!("SCAN {alias}")) || d.starts_with(&format!("SEARCH {alias}"))
+            })
             .collect();
         assert!(!reads.is_empty(), "{sql}\n{text}");
         for d in reads {
@@ -298,7 +323,10 @@ async fn list_plans_use_indexes() {
                 .map(|r| r.try_get::<String, _>(0).expect("plan line"))
                 .collect();
             let text = plan.join("\n");
-            assert!(!text.contains(&format!("Seq Scan on {table}")), "{sql}\n{text}");
+            assert!(
+                !text.contains(&format!("Seq Scan on {table}")),
+                "{sql}\n{text}"
+            );
         }
         drop(conn);
         store.close().await;
@@ -362,7 +390,8 @@ both_backends!(monthly_rollups_follow_the_days, |store: Store| async move {
                     let date = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch")
                         + chrono::Duration::days(day);
                     let first = day - i64::from(chrono::Datelike::day(&date)) + 1;
-                    *want.entry(key_of(r, first)).or_insert(0_i64) += r.try_get::<i64, _>("v").expect("v");
+                    *want.entry(key_of(r, first)).or_insert(0_i64) +=
+                        r.try_get::<i64, _>("v").expect("v");
                 }
                 let mut got = std::collections::BTreeMap::new();
                 for r in &monthly {

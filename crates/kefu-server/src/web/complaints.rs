@@ -199,10 +199,7 @@ pub(super) async fn board(State(state): State<AppState>, page: Page) -> PageResu
             format!("/complaints{}", query_string(pairs))
         };
         prev = (page_no > 1).then(|| link(page_no - 1, None));
-        next = found
-            .next
-            .as_deref()
-            .map(|c| link(page_no + 1, Some(c)));
+        next = found.next.as_deref().map(|c| link(page_no + 1, Some(c)));
         list = Some(Column {
             label: ctx.t(&labels::state(st)).to_string(),
             total: format!("{total}{plus}"),

@@ -64,8 +64,8 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 pub use kefu_store::SlaFilter;
 use kefu_store::{
-    ComplaintKey, ComplaintQuery, ComplaintRow, EscalationFlags as Flags, HistoryRow, NewRevisit, RevisitRow,
-    SlaColumns, Store, StoredComplaint, Tx,
+    ComplaintKey, ComplaintQuery, ComplaintRow, EscalationFlags as Flags, HistoryRow, NewRevisit,
+    RevisitRow, SlaColumns, Store, StoredComplaint, Tx,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -686,12 +686,13 @@ impl ComplaintService {
         actor: &Actor,
         now: DateTime<Utc>,
     ) -> Result<ComplaintList, Error> {
-        let after = match filter.after.as_deref() {
-            Some(text) => Some(ComplaintKey::from_cursor(text).ok_or_else(|| {
-                Error::Invalid(format!("not a complaint list cursor: {text:?}"))
-            })?),
-            None => None,
-        };
+        let after =
+            match filter.after.as_deref() {
+                Some(text) => Some(ComplaintKey::from_cursor(text).ok_or_else(|| {
+                    Error::Invalid(format!("not a complaint list cursor: {text:?}"))
+                })?),
+                None => None,
+            };
         let mut query = ComplaintQuery::default();
         if actor.role == ActorRole::Agent {
             if filter.claimable {
