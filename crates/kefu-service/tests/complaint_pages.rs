@@ -50,7 +50,7 @@ fn input(n: usize) -> NewComplaint {
         "话费多扣",
     );
     input.priority = [Priority::Low, Priority::Normal, Priority::High][n % 3];
-    if n % 4 == 0 {
+    if n.is_multiple_of(4) {
         input.assignee = Some(Assignee::Group("billing".into()));
     }
     input

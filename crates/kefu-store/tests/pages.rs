@@ -23,7 +23,7 @@ fn items(inspector: &Inspector, prefix: &str, day: i64) -> Vec<ImportItem> {
     {
         let mut v: serde_json::Value = serde_json::from_str(line).expect("fixture parses");
         v["id"] = format!("{prefix}-{n:03}").into();
-        if n % 5 == 0 {
+        if n.is_multiple_of(5) {
             if let Some(o) = v.as_object_mut() {
                 o.remove("started_at");
             }
@@ -333,8 +333,8 @@ async fn list_plans_use_indexes() {
     }
 }
 
-/// The monthly rollups equal the sums of their days after imports, after a
-/// day is rebuilt and after every day is rebuilt.
+// The monthly rollups equal the sums of their days after imports, after a
+// day is rebuilt and after every day is rebuilt.
 both_backends!(monthly_rollups_follow_the_days, |store: Store| async move {
     use sqlx::Row;
     let inspector = Inspector::new(RulePack::default_zh_cn().expect("pack")).expect("compile");
