@@ -1,14 +1,23 @@
 #!/usr/bin/env bash
-# Load benchmark of complaint reads: a release `kefu serve` on SQLite, N
-# complaints, and wrk on loopback reading them by id with a bearer token.
+# Load benchmark of the complaint API: a release `kefu serve` on SQLite with
+# N complaints, and wrk on loopback with a bearer token. Prints, for each
+# phase, requests/s and the latency percentiles (p50/p90/p99):
+#   1. read by id;
+#   2. list, first page of 25 (`total` capped and marked estimated);
+#   3. list, a deep page reached by keyset `cursor`, and a filtered list;
+#   4. create (POST) alone;
+#   5. create and list at the same time (writers under readers).
+# The complaints are seeded straight into the file (copies of one created
+# through the API, spread over the past year), so 1M takes a minute, not an
+# hour; the POSTs of phases 4-5 go through the API.
 # Usage: scripts/bench-api.sh [COMPLAINTS] [SECONDS] [CONNECTIONS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-N=${1:-2000}; SECONDS_=${2:-15}; CONNS=${3:-32}
+N=${1:-100000}; SECONDS_=${2:-15}; CONNS=${3:-32}
 command -v wrk >/dev/null || { echo "wrk is needed (apt-get install wrk)"; exit 2; }
 cargo build -q --release -p kefu-cli
 KEFU=$PWD/target/release/kefu
-DIR=$(mktemp -d); DB="sqlite://$DIR/bench.db"; PORT=${PORT:-18181}
+DIR=$(mktemp -d); FILE="$DIR/bench.db"; DB="sqlite://$FILE"; PORT=${PORT:-18181}
 KEFU_PASSWORD=bench-admin-1 "$KEFU" user add admin --role admin --database "$DB" >/dev/null
 "$KEFU" serve --database "$DB" --listen 127.0.0.1:$PORT 2>"$DIR/serve.log" &
 SERVER=$!
@@ -16,18 +25,67 @@ trap 'kill $SERVER 2>/dev/null; rm -rf "$DIR"' EXIT
 for _ in $(seq 50); do curl -sf localhost:$PORT/healthz >/dev/null && break; sleep 0.2; done
 TOKEN=$(curl -sf -XPOST localhost:$PORT/api/v1/auth/login -H 'content-type: application/json' \
   -d '{"user":"admin","password":"bench-admin-1"}' | python3 -c 'import sys,json;print(json.load(sys.stdin)["token"])')
-python3 - "$PORT" "$TOKEN" "$N" "$DIR/ids.txt" <<'PY'
-import json, sys, urllib.request
-port, token, n, out = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+BODY='{"id":"","customer":{"name":"客户","phone":"13800000000"},"channel":"phone","category":"计费","description":"话费多扣"}'
+curl -sf -XPOST localhost:$PORT/api/v1/complaints -H "authorization: Bearer $TOKEN" \
+  -H 'content-type: application/json' -d "$BODY" >/dev/null
+# Seed: copies of the complaint just created, ids SEED-…, opened over the
+# past year, in the four open states and each priority, a third assigned.
+python3 - "$FILE" "$N" "$DIR/ids.txt" <<'PY'
+import json, random, sqlite3, sys, time
+path, n, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+db = sqlite3.connect(path, timeout=60)
+db.execute("PRAGMA busy_timeout = 60000")
+cur = db.execute("SELECT * FROM complaints LIMIT 1")
+cols = [d[0] for d in cur.description]
+tmpl = dict(zip(cols, cur.fetchone()))
+doc = json.loads(tmpl["doc"])
+states = ["accepted", "investigating", "handling", "awaiting_follow_up", "accepted"]
+prios = ["low", "normal", "high", "urgent", "normal"]
+now = int(time.time() * 1000); year = 365 * 86400 * 1000
+rnd = random.Random(16)
+sql = "INSERT INTO complaints (%s) VALUES (%s)" % (",".join(cols), ",".join("?" * len(cols)))
 ids = []
+batch = []
 for i in range(n):
-    body = json.dumps({"id": "", "customer": {"name": "客户%d" % i, "phone": "138%08d" % i},
-                       "channel": "phone", "category": "计费", "description": "第%d号投诉：话费多扣" % i}).encode()
-    req = urllib.request.Request(f"http://127.0.0.1:{port}/api/v1/complaints", data=body, method="POST",
-                                 headers={"authorization": "Bearer " + token, "content-type": "application/json"})
-    ids.append(json.load(urllib.request.urlopen(req))["complaint"]["id"])
+    row = dict(tmpl)
+    cid = "SEED-%08d" % i
+    at = now - rnd.randrange(year)
+    row.update(id=cid, opened_at=at, updated_at=at, state=states[i % 5], priority=prios[i % 5],
+               assignee_kind=("agent" if i % 3 == 0 else None), assignee_id=("a%d" % (i % 50) if i % 3 == 0 else None))
+    d = dict(doc)
+    d["id"] = cid
+    d["state"] = row["state"]; d["priority"] = row["priority"]
+    d["assignee"] = {"kind": "agent", "id": row["assignee_id"]} if row["assignee_id"] else None
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(at / 1000)) + ".%03dZ" % (at % 1000)
+    d["opened_at"] = stamp; d["updated_at"] = stamp
+    row["doc"] = json.dumps(d, ensure_ascii=False)
+    batch.append([row[c] for c in cols])
+    if i % 97 == 0:
+        ids.append(cid)
+    if len(batch) == 10000:
+        db.executemany(sql, batch); db.commit(); batch = []
+if batch:
+    db.executemany(sql, batch); db.commit()
+db.execute("ANALYZE")
+db.commit()
 open(out, "w").write("\n".join(ids))
 PY
+echo "complaints: $(sqlite3 "$FILE" 'SELECT COUNT(*) FROM complaints'); ${SECONDS_}s per phase, $CONNS connections; $(nproc) CPUs"
+AUTH="authorization: Bearer $TOKEN"
+api() { curl -sf "localhost:$PORT/api/v1/complaints$1" -H "$AUTH"; }
+# A cursor deep in the list (after the first 25,000 or so), reached by
+# following `next` from an offset page.
+DEEP=$(api "?per_page=25&page=1000" | python3 -c 'import sys,json;print(json.load(sys.stdin)["next"] or "")')
+api "?per_page=25" | python3 -c 'import sys,json;d=json.load(sys.stdin);print("first page: total", d["total"], "estimated", d["total_estimated"])'
+
+summary() { # wrk output -> one line
+  awk -v name="$1" '/Requests\/sec/ {rps=$2} /^ +50%/ {p50=$2} /^ +90%/ {p90=$2} /^ +99%/ {p99=$2}
+    /Non-2xx/ {bad=$NF} END {printf "%-34s %9s req/s  p50 %8s  p90 %8s  p99 %8s  non-2xx %s\n", name, rps, p50, p90, p99, (bad==""?0:bad)}'
+}
+run() { # name conns lua url
+  wrk -t2 -c"$2" -d"${SECONDS_}s" --latency -s "$3" "http://127.0.0.1:$PORT$4" | tee -a "$DIR/wrk.log" | summary "$1"
+}
+
 cat > "$DIR/read.lua" <<LUA
 local ids = {}
 for line in io.lines("$DIR/ids.txt") do ids[#ids + 1] = line end
@@ -37,5 +95,25 @@ request = function()
   return wrk.format("GET", "/api/v1/complaints/" .. ids[(i % #ids) + 1], {["authorization"] = "Bearer $TOKEN"})
 end
 LUA
-echo "complaint reads: $N complaints, ${SECONDS_}s, $CONNS connections"
-wrk -t2 -c"$CONNS" -d"${SECONDS_}s" --latency -s "$DIR/read.lua" "http://127.0.0.1:$PORT"
+cat > "$DIR/get.lua" <<LUA
+wrk.headers["authorization"] = "Bearer $TOKEN"
+LUA
+cat > "$DIR/post.lua" <<LUA
+wrk.method = "POST"
+wrk.body = '$BODY'
+wrk.headers["authorization"] = "Bearer $TOKEN"
+wrk.headers["content-type"] = "application/json"
+LUA
+
+run "GET /complaints/{id}" "$CONNS" "$DIR/read.lua" /
+run "list first page (25)" "$CONNS" "$DIR/get.lua" "/api/v1/complaints?per_page=25"
+run "list deep page by cursor (25)" "$CONNS" "$DIR/get.lua" "/api/v1/complaints?per_page=25&cursor=$DEEP"
+run "list state=handling (25)" "$CONNS" "$DIR/get.lua" "/api/v1/complaints?per_page=25&state=handling"
+run "list priority=urgent (25)" "$CONNS" "$DIR/get.lua" "/api/v1/complaints?per_page=25&priority=urgent"
+run "POST /complaints" 16 "$DIR/post.lua" /api/v1/complaints
+echo "-- POST and list at the same time:"
+run "  POST /complaints (with lists)" 16 "$DIR/post.lua" /api/v1/complaints &
+W=$!
+run "  list first page (with POSTs)" 16 "$DIR/get.lua" "/api/v1/complaints?per_page=25"
+wait $W
+if grep -q " 503 \| 500 " "$DIR/serve.log"; then echo "server log has errors:"; tail -5 "$DIR/serve.log"; fi

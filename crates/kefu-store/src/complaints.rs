@@ -238,6 +238,34 @@ pub struct ComplaintQuery {
     pub sla: Option<(SlaFilter, i64)>,
 }
 
+/// How many matching complaints a list counts at most
+/// ([`Tx::complaint_page`]); beyond it the total is marked estimated.
+pub const COUNT_CAP: i64 = 1000;
+
+/// A position in the newest-first complaint order (`opened_at DESC, id
+/// DESC`): the last complaint of a page; the next page starts after it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ComplaintKey {
+    /// When it was opened, Unix ms.
+    pub opened_at: i64,
+    /// Its id.
+    pub id: String,
+}
+
+/// One page of complaints ([`Tx::complaint_page`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ComplaintPage {
+    /// `(id, doc)`, newest first.
+    pub rows: Vec<(String, String)>,
+    /// How many match: exact when `total_estimated` is false, otherwise a
+    /// lower bound ([`COUNT_CAP`]).
+    pub total: i64,
+    /// The count stopped at [`COUNT_CAP`].
+    pub total_estimated: bool,
+    /// Where the next page starts, if there is one.
+    pub next: Option<ComplaintKey>,
+}
+
 /// Open complaints, and those near or past an SLA deadline.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct OpenComplaintCounts {
@@ -460,7 +488,15 @@ impl ComplaintQuery {
                 .iter()
                 .map(|s| w.arg(Arg::Text((*s).to_string())))
                 .collect();
-            w.push(format!("c.state IN ({})", states.join(", ")));
+            // One state: its index gives the rows in list order. Several:
+            // their index would give each state's rows apart and need a sort
+            // of all the matches, so walk the list order and check instead
+            // (`|| ''` keeps the planner off the state index).
+            if states.len() == 1 {
+                w.push(format!("c.state IN ({})", states.join(", ")));
+            } else {
+                w.push(format!("c.state || '' IN ({})", states.join(", ")));
+            }
         }
         if let Some(t) = self.opened_from {
             let p = w.arg(Arg::Int(t));
@@ -843,38 +879,81 @@ impl Tx {
             .context("complaints")
     }
 
-    /// `(id, doc)` of the complaints matching `query`, newest first, and how
-    /// many match in all.
+    /// One page of the complaints matching `query`, newest first
+    /// (`opened_at DESC, id DESC`): `limit` rows after `after` (keyset: the
+    /// last row of the previous page, found by index whatever the depth) or,
+    /// without it, after skipping `offset` rows (the old page numbers; cost
+    /// grows with the offset). The total is counted only up to
+    /// [`COUNT_CAP`] matching rows, so a page never counts the whole table;
+    /// past that, [`ComplaintPage::total_estimated`] is set and the total is
+    /// a lower bound.
     pub async fn complaint_page(
         &mut self,
         query: &ComplaintQuery,
         limit: i64,
         offset: i64,
-    ) -> Result<(Vec<(String, String)>, i64), StoreError> {
+        after: Option<&ComplaintKey>,
+    ) -> Result<ComplaintPage, StoreError> {
         let w = query.conditions();
         let where_sql = w.sql();
-        let list_sql = format!(
-            "SELECT c.id, c.doc FROM complaints c WHERE {where_sql} \
-             ORDER BY c.opened_at DESC, c.id DESC LIMIT {} OFFSET {}",
-            w.next_placeholder(1),
-            w.next_placeholder(2)
+        let count_sql = format!(
+            "SELECT COUNT(*) AS n FROM (SELECT 1 FROM complaints c WHERE {where_sql} LIMIT {}) t",
+            w.next_placeholder(1)
         );
-        let count_sql = format!("SELECT COUNT(*) AS n FROM complaints c WHERE {where_sql}");
-        let rows = w
+        let mut page_w = w.clone();
+        if let Some(key) = after {
+            let at = page_w.arg(Arg::Int(key.opened_at));
+            let id = page_w.arg(Arg::Text(key.id.clone()));
+            page_w.push(format!(
+                "(c.opened_at < {at} OR (c.opened_at = {at} AND c.id < {id}))"
+            ));
+        }
+        let list_sql = format!(
+            "SELECT c.id, c.doc, c.opened_at FROM complaints c WHERE {} \
+             ORDER BY c.opened_at DESC, c.id DESC LIMIT {} OFFSET {}",
+            page_w.sql(),
+            page_w.next_placeholder(1),
+            page_w.next_placeholder(2)
+        );
+        // One row more than asked says whether there is a next page.
+        let rows = page_w
             .bind(sqlx::query(AssertSqlSafe(list_sql)))
-            .bind(limit)
-            .bind(offset)
+            .bind(limit.saturating_add(1))
+            .bind(if after.is_some() { 0 } else { offset })
             .fetch_all(self.conn())
             .await
             .context("listing complaints")?;
-        let total: i64 = w
+        let counted: i64 = w
             .bind(sqlx::query(AssertSqlSafe(count_sql)))
+            .bind(COUNT_CAP)
             .fetch_one(self.conn())
             .await
             .context("counting complaints")?
             .try_get("n")
             .context("count")?;
-        Ok((docs_of(&rows)?, total))
+        let mut out = Vec::with_capacity(rows.len());
+        let mut last_at = 0;
+        for r in rows.iter().take(usize::try_from(limit).unwrap_or(0)) {
+            let id: String = r.try_get("id").context("complaints")?;
+            let doc: String = r.try_get("doc").context("complaints")?;
+            last_at = r.try_get("opened_at").context("complaints")?;
+            out.push((id, doc));
+        }
+        let next = match out.last() {
+            Some((id, _)) if i64::try_from(rows.len()).unwrap_or(i64::MAX) > limit => {
+                Some(ComplaintKey {
+                    opened_at: last_at,
+                    id: id.clone(),
+                })
+            }
+            _ => None,
+        };
+        Ok(ComplaintPage {
+            rows: out,
+            total: counted,
+            total_estimated: counted >= COUNT_CAP,
+            next,
+        })
     }
 
     /// `(id, doc)` of the complaints opened in `[from_ms, to_ms)` (of one

@@ -11,7 +11,7 @@ use kefu_engine::{Conversation, Inspection, Inspector, Scratch};
 use sqlx::{AssertSqlSafe, Row};
 
 use crate::dialect::{ordered_join, placeholders, AnyQuery};
-use crate::{now_ms, Context, Store, StoreError, Tx};
+use crate::{now_ms, Backend, Context, Store, StoreError, Tx};
 
 /// A rule with at most this many findings is "rare": listing by it starts
 /// from its findings.
@@ -261,6 +261,34 @@ pub struct ConversationFilter {
     pub reviewed: Option<bool>,
     /// Only results produced by this pack version.
     pub pack_version_id: Option<i64>,
+    /// Keyset pagination: the page starts after this result (the `next` of
+    /// the previous [`InspectionPage`]); `offset` is then ignored.
+    pub after: Option<InspectionKey>,
+}
+
+/// A position in the newest-first order of results (`started_at DESC, id
+/// DESC`; results without a start time come last on SQLite and first on
+/// PostgreSQL, as each sorts NULL): the last result of a page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InspectionKey {
+    /// Its conversation's start, Unix ms (`None`: unknown).
+    pub started_at: Option<i64>,
+    /// The result's id.
+    pub id: i64,
+}
+
+/// One page of current results ([`Store::list_inspections_page`]).
+#[derive(Debug, Clone)]
+pub struct InspectionPage {
+    /// The results, newest conversations first.
+    pub items: Vec<InspectionRow>,
+    /// How many match: exact unless `total_estimated`, then a lower bound
+    /// (counting stops at [`crate::COUNT_CAP`]).
+    pub total: i64,
+    /// `total` is a lower bound.
+    pub total_estimated: bool,
+    /// Where the next page starts, if there is one.
+    pub next: Option<InspectionKey>,
 }
 
 /// Compresses a stored document (records and results are JSON; LZ4 roughly
@@ -588,11 +616,32 @@ impl Store {
     }
 
     /// Current results matching `filter`, newest conversations first, and
-    /// the total number matching (for pagination).
+    /// the total number matching (for pagination; a lower bound past
+    /// [`crate::COUNT_CAP`], see [`Store::list_inspections_page`]).
     pub async fn list_inspections(
         &self,
         filter: &ConversationFilter,
     ) -> Result<(Vec<InspectionRow>, i64), StoreError> {
+        let page = self.list_inspections_page(filter).await?;
+        Ok((page.items, page.total))
+    }
+
+    /// One page of the current results matching `filter`, newest
+    /// conversations first: after [`ConversationFilter::after`] (keyset, by
+    /// index at any depth, no repeats or gaps while results are added) or
+    /// after `offset` rows. The total is counted up to [`crate::COUNT_CAP`]
+    /// matches only (exact from the full-text index when only text
+    /// filters); past that it is marked estimated.
+    pub async fn list_inspections_page(
+        &self,
+        filter: &ConversationFilter,
+    ) -> Result<InspectionPage, StoreError> {
+        let empty = InspectionPage {
+            items: Vec::new(),
+            total: 0,
+            total_estimated: false,
+            next: None,
+        };
         let limit = filter.limit.unwrap_or(50).clamp(1, 1000);
         let offset = filter.offset.unwrap_or(0).max(0);
         // The transcript search is planned first: on SQLite the full-text
@@ -603,7 +652,7 @@ impl Store {
             None => None,
         };
         if text.as_ref().and_then(|t| t.matches()) == Some(0) {
-            return Ok((Vec::new(), 0));
+            return Ok(empty);
         }
         // A rule filter drives from the findings index when the rule is rare
         // (a newest-first scan would read every result to find a few), and
@@ -621,7 +670,7 @@ impl Store {
                 .try_get("n")
                 .context("count")?;
                 if n == 0 {
-                    return Ok((Vec::new(), 0));
+                    return Ok(empty);
                 }
                 n <= RARE_RULE_FINDINGS
             }
@@ -629,7 +678,7 @@ impl Store {
         };
         // The SQL is built in a block: its placeholder counter must not live
         // across the awaits below (the future has to be `Send`).
-        let (page_where, count_where, limit_ph, offset_ph, other_filters, from) = {
+        let (page_where, count_where, limit_ph, offset_ph, other_filters, from, key_sql, tail_sql) = {
             let mut conditions = vec!["i.is_current = 1".to_string()];
             let n = std::cell::Cell::new(0);
             let mut next = || {
@@ -670,8 +719,10 @@ impl Store {
                 conditions.push(format!("i.channel = {}", next()));
             }
             if filter.team.is_some() {
+                // Checked along the list order: driving from the team's
+                // agents would sort all their results for one page.
                 conditions.push(format!(
-                    "i.agent_id IN (SELECT id FROM users WHERE team = {})",
+                    "i.agent_id || '' IN (SELECT id FROM users WHERE team = {})",
                     next()
                 ));
             }
@@ -708,6 +759,32 @@ impl Store {
             };
             let limit_ph = next();
             let offset_ph = next();
+            // The keyset placeholders come last, so the query of the second
+            // segment (below), which has none, binds a prefix.
+            let (key_sql, tail_sql) = match filter.after {
+                None => (None, None),
+                Some(key) => {
+                    let nulls_last = self.backend() == Backend::Sqlite;
+                    match key.started_at {
+                        Some(_) => {
+                            let (at, id) = (next(), next());
+                            (
+                                Some(format!(
+                                    "i.started_at <= {at} AND (i.started_at < {at} OR i.id < {id})"
+                                )),
+                                nulls_last.then(|| "i.started_at IS NULL".to_string()),
+                            )
+                        }
+                        None => {
+                            let id = next();
+                            (
+                                Some(format!("i.started_at IS NULL AND i.id < {id}")),
+                                (!nulls_last).then(|| "i.started_at IS NOT NULL".to_string()),
+                            )
+                        }
+                    }
+                }
+            };
             // SQLite keeps the written join order with CROSS JOIN; the
             // rule's few results come first, then the other conditions.
             let from = match (&rule_ph, rare_rule) {
@@ -725,6 +802,8 @@ impl Store {
                 offset_ph,
                 other_filters,
                 from,
+                key_sql,
+                tail_sql,
             )
         };
         let bind_filters = |mut q: AnyQuery<'static>| {
@@ -763,36 +842,84 @@ impl Store {
             }
             q
         };
-        let list_sql = format!(
-            "SELECT i.id, i.conversation_id, i.pack_version_id, i.is_current, i.agent_id, i.started_at, \
-             i.score, i.passed, i.veto, i.grade, i.finding_count, i.result, i.created_at \
-             FROM {from} WHERE {page_where} ORDER BY i.started_at DESC, i.id DESC LIMIT {limit_ph} OFFSET {offset_ph}"
-        );
-        let rows = bind_filters(sqlx::query(AssertSqlSafe(list_sql)))
-            .bind(limit)
-            .bind(offset)
+        let select = |extra: Option<&str>| {
+            let condition = match extra {
+                Some(e) => format!("{page_where} AND {e}"),
+                None => page_where.clone(),
+            };
+            format!(
+                "SELECT i.id, i.conversation_id, i.pack_version_id, i.is_current, i.agent_id, i.started_at, \
+                 i.score, i.passed, i.veto, i.grade, i.finding_count, i.result, i.created_at \
+                 FROM {from} WHERE {condition} ORDER BY i.started_at DESC, i.id DESC LIMIT {limit_ph} OFFSET {offset_ph}"
+            )
+        };
+        // One row more than asked says whether there is a next page.
+        let want = limit + 1;
+        let mut q = bind_filters(sqlx::query(AssertSqlSafe(select(key_sql.as_deref()))))
+            .bind(want)
+            .bind(if filter.after.is_some() { 0 } else { offset });
+        if let Some(key) = filter.after {
+            if let Some(at) = key.started_at {
+                q = q.bind(at);
+            }
+            q = q.bind(key.id);
+        }
+        let mut rows = q
             .fetch_all(self.pool())
             .await
             .context("listing inspections")?;
-        let total = match text.as_ref().and_then(|t| t.matches()) {
+        // The page reached the end of its segment (known or unknown start
+        // times): go on with the other one.
+        if let Some(tail) = &tail_sql {
+            let got = i64::try_from(rows.len()).unwrap_or(i64::MAX);
+            if got < want {
+                let more = bind_filters(sqlx::query(AssertSqlSafe(select(Some(tail)))))
+                    .bind(want - got)
+                    .bind(0_i64)
+                    .fetch_all(self.pool())
+                    .await
+                    .context("listing inspections")?;
+                rows.extend(more);
+            }
+        }
+        let (total, total_estimated) = match text.as_ref().and_then(|t| t.matches()) {
             // Every indexed conversation has a current result: with no
             // other filter the index's count is the total.
-            Some(m) if !other_filters => m,
+            Some(m) if !other_filters => (m, false),
             _ => {
-                let count_sql = format!("SELECT COUNT(*) AS n FROM {from} WHERE {count_where}");
-                bind_filters(sqlx::query(AssertSqlSafe(count_sql)))
+                // The count takes the page's parameters but LIMIT's.
+                let count_sql = format!(
+                    "SELECT COUNT(*) AS n FROM (SELECT 1 FROM {from} WHERE {count_where} LIMIT {limit_ph}) AS counted"
+                );
+                let n: i64 = bind_filters(sqlx::query(AssertSqlSafe(count_sql)))
+                    .bind(crate::COUNT_CAP)
                     .fetch_one(self.pool())
                     .await
                     .context("counting inspections")?
                     .try_get("n")
-                    .context("count")?
+                    .context("count")?;
+                (n, n >= crate::COUNT_CAP)
             }
         };
+        let more = i64::try_from(rows.len()).unwrap_or(i64::MAX) > limit;
+        rows.truncate(usize::try_from(limit).unwrap_or(0));
         let items = rows
             .iter()
             .map(inspection_from_row)
-            .collect::<Result<_, _>>()?;
-        Ok((items, total))
+            .collect::<Result<Vec<_>, _>>()?;
+        let next = match items.last() {
+            Some(last) if more => Some(InspectionKey {
+                started_at: last.started_at,
+                id: last.id,
+            }),
+            _ => None,
+        };
+        Ok(InspectionPage {
+            items,
+            total,
+            total_estimated,
+            next,
+        })
     }
 }
 

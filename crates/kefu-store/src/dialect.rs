@@ -143,7 +143,7 @@ pub(crate) enum Arg {
 
 /// `WHERE` conditions built at run time, with numbered placeholders
 /// (`$1`, `$2`, …) and the values to bind to them in order.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub(crate) struct Where {
     parts: Vec<String>,
     args: Vec<Arg>,

@@ -15,6 +15,7 @@ mod audit;
 mod complaints;
 mod conversations;
 pub mod customers;
+mod cursor;
 pub mod dialect;
 mod login_throttle;
 mod packs;
@@ -38,12 +39,13 @@ use sqlx::{AnyPool, Executor};
 pub use assessments::AssessmentRow;
 pub use audit::AuditEntry;
 pub use complaints::{
-    ComplaintQuery, ComplaintRow, ComplaintTally, EscalationFlags, EscalationRow, HistoryRow,
-    NewRevisit, OpenComplaintCounts, RevisitRow, SlaColumns, SlaFilter, StoredComplaint,
+    ComplaintKey, ComplaintPage, ComplaintQuery, ComplaintRow, ComplaintTally, EscalationFlags,
+    EscalationRow, HistoryRow, NewRevisit, OpenComplaintCounts, RevisitRow, SlaColumns, SlaFilter,
+    StoredComplaint, COUNT_CAP,
 };
 pub use conversations::{
     day_date, local_day, ConversationFacts, ConversationFilter, ImportItem, ImportOutcome,
-    InspectionRow, ReinspectOutcome,
+    InspectionKey, InspectionPage, InspectionRow, ReinspectOutcome,
 };
 pub use packs::PackVersion;
 pub use reviews::{Appeal, CurrentResult, QueueItem, ReviewRow, SamplingCandidate};
@@ -162,6 +164,9 @@ pub const DEFAULT_DATABASE_URL: &str = "sqlite://kefu.db";
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// SQLite: the queue of this process's writers ([`Store::write`]), one
+    /// permit, handed out first come first served.
+    write_gate: Option<std::sync::Arc<tokio::sync::Semaphore>>,
 }
 
 impl Store {
@@ -202,7 +207,13 @@ impl Store {
             .connect_with(options)
             .await
             .context("connecting to the database")?;
-        Ok(Store { pool, backend })
+        let write_gate = (backend == Backend::Sqlite)
+            .then(|| std::sync::Arc::new(tokio::sync::Semaphore::new(1)));
+        Ok(Store {
+            pool,
+            backend,
+            write_gate,
+        })
     }
 
     /// Connects and applies pending migrations.

@@ -292,35 +292,53 @@ impl Store {
     /// summed per agent, refreshing stale days first.
     pub async fn rollups(&self, from: i64, to: i64) -> Result<Rollups, StoreError> {
         self.refresh_rollups().await?;
-        // The four reads are independent: run them side by side (SQLite
-        // readers share the WAL; each takes its own pooled connection).
-        let (kpi_rows, wait_rows, rule_rows, dim_rows) = tokio::try_join!(
-            sqlx::query("SELECT agent_id, CAST(SUM(offered) AS BIGINT) AS offered, CAST(SUM(answered) AS BIGINT) AS answered, \
+        let parts = RollupParts::of(from, to);
+        let kpi_sql = parts.sql(
+            "kpi",
+            "agent_id, offered, answered, score_sum, passed, vetoes, reviewed, wait_count, wait_sum, \
+             sat_count, sat_sum, sat_satisfied",
+            "agent_id, CAST(SUM(offered) AS BIGINT) AS offered, CAST(SUM(answered) AS BIGINT) AS answered, \
              SUM(score_sum) AS score_sum, CAST(SUM(passed) AS BIGINT) AS passed, \
              CAST(SUM(vetoes) AS BIGINT) AS vetoes, CAST(SUM(reviewed) AS BIGINT) AS reviewed, \
              CAST(SUM(wait_count) AS BIGINT) AS wait_count, CAST(SUM(wait_sum) AS BIGINT) AS wait_sum, \
              CAST(SUM(sat_count) AS BIGINT) AS sat_count, CAST(SUM(sat_sum) AS BIGINT) AS sat_sum, \
-             CAST(SUM(sat_satisfied) AS BIGINT) AS sat_satisfied \
-             FROM kpi_daily WHERE day >= $1 AND day < $2 GROUP BY agent_id ORDER BY agent_id")
-                .bind(from)
-                .bind(to)
+             CAST(SUM(sat_satisfied) AS BIGINT) AS sat_satisfied",
+            "GROUP BY agent_id HAVING SUM(offered) > 0 ORDER BY agent_id",
+        );
+        let wait_sql = parts.sql(
+            "wait",
+            "agent_id, sec, n",
+            "agent_id, sec, CAST(SUM(n) AS BIGINT) AS n",
+            "GROUP BY agent_id, sec HAVING SUM(n) > 0",
+        );
+        let rule_sql = parts.sql(
+            "rule",
+            "agent_id, rule, dimension, conversations, findings, deduction",
+            "agent_id, rule, MAX(dimension) AS dimension, CAST(SUM(conversations) AS BIGINT) AS conversations, \
+             CAST(SUM(findings) AS BIGINT) AS findings, SUM(deduction) AS deduction",
+            "GROUP BY agent_id, rule HAVING SUM(conversations) > 0",
+        );
+        let dim_sql = parts.sql(
+            "dimension",
+            "agent_id, dimension, conversations, deduction",
+            "agent_id, dimension, CAST(SUM(conversations) AS BIGINT) AS conversations, \
+             SUM(deduction) AS deduction",
+            "GROUP BY agent_id, dimension HAVING SUM(conversations) > 0",
+        );
+        // The four reads are independent: run them side by side (SQLite
+        // readers share the WAL; each takes its own pooled connection).
+        let (kpi_rows, wait_rows, rule_rows, dim_rows) = tokio::try_join!(
+            parts
+                .bind(sqlx::query(AssertSqlSafe(kpi_sql)))
                 .fetch_all(self.pool()),
-            sqlx::query("SELECT agent_id, sec, CAST(SUM(n) AS BIGINT) AS n FROM wait_daily \
-             WHERE day >= $1 AND day < $2 GROUP BY agent_id, sec")
-                .bind(from)
-                .bind(to)
+            parts
+                .bind(sqlx::query(AssertSqlSafe(wait_sql)))
                 .fetch_all(self.pool()),
-            sqlx::query("SELECT agent_id, rule, MAX(dimension) AS dimension, CAST(SUM(conversations) AS BIGINT) AS conversations, \
-             CAST(SUM(findings) AS BIGINT) AS findings, SUM(deduction) AS deduction FROM rule_daily \
-             WHERE day >= $1 AND day < $2 GROUP BY agent_id, rule HAVING SUM(conversations) > 0")
-                .bind(from)
-                .bind(to)
+            parts
+                .bind(sqlx::query(AssertSqlSafe(rule_sql)))
                 .fetch_all(self.pool()),
-            sqlx::query("SELECT agent_id, dimension, CAST(SUM(conversations) AS BIGINT) AS conversations, \
-             SUM(deduction) AS deduction FROM dimension_daily \
-             WHERE day >= $1 AND day < $2 GROUP BY agent_id, dimension HAVING SUM(conversations) > 0")
-                .bind(from)
-                .bind(to)
+            parts
+                .bind(sqlx::query(AssertSqlSafe(dim_sql)))
                 .fetch_all(self.pool()),
         )
         .context("reading report rollups")?;
@@ -392,6 +410,126 @@ impl Store {
             rules,
             dimensions,
         })
+    }
+}
+
+/// Days `from..to` split for reading rollups: whole calendar months from
+/// the `*_monthly` tables (kept by triggers, migration 0016), the days
+/// before the first and after the last whole month from the `*_daily`
+/// tables. A month is named by its first day's number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct RollupParts {
+    /// Days before the first whole month: `head.0..head.1`.
+    head: (i64, i64),
+    /// Whole months: first days `months.0..months.1`.
+    months: (i64, i64),
+    /// Days after the last whole month.
+    tail: (i64, i64),
+}
+
+/// The number of the first day of the month of local day `day`.
+fn month_start(day: i64) -> Option<i64> {
+    let date = chrono::NaiveDate::from_ymd_opt(1970, 1, 1)?
+        .checked_add_signed(chrono::Duration::days(day))?;
+    let first = chrono::NaiveDate::from_ymd_opt(
+        chrono::Datelike::year(&date),
+        chrono::Datelike::month(&date),
+        1,
+    )?;
+    Some(day - (date - first).num_days())
+}
+
+/// The number of the first day of the month after the month starting on
+/// day `first`.
+fn next_month(first: i64) -> Option<i64> {
+    let date = chrono::NaiveDate::from_ymd_opt(1970, 1, 1)?
+        .checked_add_signed(chrono::Duration::days(first))?;
+    let next = date.checked_add_months(chrono::Months::new(1))?;
+    Some(first + (next - date).num_days())
+}
+
+impl RollupParts {
+    fn of(from: i64, to: i64) -> RollupParts {
+        let all_days = RollupParts {
+            head: (from, to),
+            months: (0, 0),
+            tail: (0, 0),
+        };
+        // The first month that starts on or after `from`.
+        let Some(first) =
+            month_start(from).and_then(|m| if m == from { Some(m) } else { next_month(m) })
+        else {
+            return all_days;
+        };
+        let mut end = first;
+        while let Some(next) = next_month(end).filter(|n| *n <= to) {
+            end = next;
+        }
+        if end == first {
+            return all_days;
+        }
+        RollupParts {
+            head: (from, first),
+            months: (first, end),
+            tail: (end, to),
+        }
+    }
+
+    /// `SELECT {select} FROM (head days ∪ months ∪ tail days) {group}` over
+    /// `{table}_daily` and `{table}_monthly`, which share `columns`.
+    fn sql(&self, table: &str, columns: &str, select: &str, group: &str) -> String {
+        format!(
+            "SELECT {select} FROM (\
+             SELECT {columns} FROM {table}_daily WHERE day >= $1 AND day < $2 \
+             UNION ALL SELECT {columns} FROM {table}_monthly WHERE month >= $3 AND month < $4 \
+             UNION ALL SELECT {columns} FROM {table}_daily WHERE day >= $5 AND day < $6\
+             ) AS r {group}"
+        )
+    }
+
+    fn bind<'q>(&self, q: crate::dialect::AnyQuery<'q>) -> crate::dialect::AnyQuery<'q> {
+        q.bind(self.head.0)
+            .bind(self.head.1)
+            .bind(self.months.0)
+            .bind(self.months.1)
+            .bind(self.tail.0)
+            .bind(self.tail.1)
+    }
+}
+
+#[cfg(test)]
+mod parts_tests {
+    use super::*;
+
+    /// Local day number of a date.
+    fn day(y: i32, m: u32, d: u32) -> i64 {
+        let date = chrono::NaiveDate::from_ymd_opt(y, m, d).expect("date");
+        let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch");
+        (date - epoch).num_days()
+    }
+
+    #[test]
+    fn periods_split_into_whole_months_and_days() {
+        // A month: one whole month, no days.
+        let oct = RollupParts::of(day(2026, 10, 1), day(2026, 11, 1));
+        assert_eq!(oct.months, (day(2026, 10, 1), day(2026, 11, 1)));
+        assert_eq!(oct.head.0, oct.head.1);
+        assert_eq!(oct.tail.0, oct.tail.1);
+        // A quarter starting mid-month: days, two months, days.
+        let q = RollupParts::of(day(2026, 1, 15), day(2026, 4, 10));
+        assert_eq!(q.head, (day(2026, 1, 15), day(2026, 2, 1)));
+        assert_eq!(q.months, (day(2026, 2, 1), day(2026, 4, 1)));
+        assert_eq!(q.tail, (day(2026, 4, 1), day(2026, 4, 10)));
+        // A week: days only.
+        let w = RollupParts::of(day(2026, 3, 9), day(2026, 3, 16));
+        assert_eq!(w.head, (day(2026, 3, 9), day(2026, 3, 16)));
+        assert_eq!(w.months.0, w.months.1);
+        // A year, and February of a leap year.
+        let y = RollupParts::of(day(2028, 1, 1), day(2029, 1, 1));
+        assert_eq!(y.months, (day(2028, 1, 1), day(2029, 1, 1)));
+        assert_eq!(month_start(day(2028, 2, 29)), Some(day(2028, 2, 1)));
+        assert_eq!(next_month(day(2028, 2, 1)), Some(day(2028, 3, 1)));
+        assert_eq!(month_start(day(1969, 12, 31)), Some(day(1969, 12, 1)));
     }
 }
 

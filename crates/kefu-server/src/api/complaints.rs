@@ -69,7 +69,11 @@ pub(crate) async fn create(
 /// `GET /api/v1/complaints`: filters `state` (comma-separated), `assignee`
 /// (agent id), `group`, `unassigned`, `from`, `to` (opened), `special`,
 /// `priority`, `sla` (`breached`, `near_breach`, `at_risk`, `paused`),
-/// `claimable`; pagination `page`, `per_page` (≤ 500). Agents see their own.
+/// `claimable`; pagination `per_page` (≤ 500) and `cursor` (the `next` of
+/// the previous page: keyset, found by index at any depth) or the older
+/// `page` (offset; slower deep down). `total` is exact unless
+/// `total_estimated` is true (then at least that many: counting stops at
+/// 1,000). Agents see their own.
 pub(crate) async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -148,13 +152,19 @@ pub(crate) async fn list(
             .unwrap_or(false),
         limit: Some(per_page),
         offset: Some(offset),
+        after: q.get("cursor").filter(|c| !c.is_empty()).cloned(),
     };
-    let (items, total) = service(&state)
-        .list(&filter, &actor(&caller), Utc::now())
+    let list = service(&state)
+        .list_page(&filter, &actor(&caller), Utc::now())
         .await?;
-    Ok(Json(
-        json!({"items": items, "page": page, "per_page": per_page, "total": total}),
-    ))
+    Ok(Json(json!({
+        "items": list.items,
+        "page": page,
+        "per_page": per_page,
+        "total": list.total,
+        "total_estimated": list.total_estimated,
+        "next": list.next,
+    })))
 }
 
 /// `GET /api/v1/complaints/{id}`: the complaint with its SLA clocks and

@@ -8,7 +8,7 @@ use axum::extract::{Path, Query, State};
 use axum::Json;
 use kefu_engine::Scratch;
 use kefu_formats::native::parse_conversation;
-use kefu_store::{ConversationFilter, ImportItem};
+use kefu_store::{ConversationFilter, ImportItem, InspectionKey};
 use serde_json::{json, Value};
 
 use crate::api::auth::Caller;
@@ -111,8 +111,10 @@ fn prepare(body: &[u8], inspector: &kefu_engine::Inspector) -> Result<Prepared, 
 /// `agent`, `from`, `to` (RFC 3339 or `YYYY-MM-DD`, China time), `passed`,
 /// `rule`, `min_score`, `max_score`, `channel`, `team`, `reviewed`,
 /// `pack_version`, `q` (full-text search of the
-/// transcript; space-separated terms must all occur); pagination `page` (from 1) and
-/// `per_page` (≤ 1000). Agents see only their own conversations.
+/// transcript; space-separated terms must all occur); pagination `per_page`
+/// (≤ 1000) and `cursor` (the previous page's `next`; keyset) or `page`
+/// (from 1; offset). `total` is exact unless `total_estimated` (a lower
+/// bound: counting stops at 1,000). Agents see only their own conversations.
 pub(crate) async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -168,6 +170,12 @@ pub(crate) async fn list(
             .transpose()?,
         limit: Some(per_page),
         offset: Some(offset),
+        after: match q.get("cursor").map(String::as_str) {
+            None | Some("") => None,
+            Some(c) => Some(InspectionKey::from_cursor(c).ok_or_else(|| {
+                ApiError::BadRequest(format!("`cursor` {c:?} is not a cursor this list gave"))
+            })?),
+        },
     };
     if let Some(own) = caller.agent_scope() {
         match &filter.agent_id {
@@ -179,12 +187,14 @@ pub(crate) async fn list(
             _ => filter.agent_id = Some(own.to_string()),
         }
     }
-    let (rows, total) = state.store.list_inspections(&filter).await?;
+    let list = state.store.list_inspections_page(&filter).await?;
     Ok(Json(json!({
-        "items": rows,
+        "items": list.items,
         "page": page,
         "per_page": per_page,
-        "total": total,
+        "total": list.total,
+        "total_estimated": list.total_estimated,
+        "next": list.next.as_ref().map(InspectionKey::to_cursor),
     })))
 }
 

@@ -31,7 +31,8 @@ fn with_errors(ok: Value) -> Value {
 
 fn page_params() -> Value {
     json!([
-        {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "default": 1}},
+        {"name": "cursor", "in": "query", "description": "keyset pagination: the `next` of the previous page (opaque); pages then never repeat or skip rows while rows are added, and cost the same at any depth. Takes precedence over `page`", "schema": {"type": "string"}},
+        {"name": "page", "in": "query", "description": "page number (offset pagination, kept for old clients; slower deep down, prefer `cursor`)", "schema": {"type": "integer", "minimum": 1, "default": 1}},
         {"name": "per_page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 50}}
     ])
 }
@@ -240,7 +241,10 @@ fn base_spec() -> Value {
                     "required": ["code", "message"], "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}}},
                 "Page": {"type": "object", "properties": {
                     "items": {"type": "array", "items": {"type": "object"}},
-                    "page": {"type": "integer"}, "per_page": {"type": "integer"}, "total": {"type": "integer"}}},
+                    "page": {"type": "integer"}, "per_page": {"type": "integer"},
+                    "total": {"type": "integer", "description": "how many match; exact unless total_estimated"},
+                    "total_estimated": {"type": "boolean", "description": "true when counting stopped at 1,000 matches: total is then a lower bound (at least this many), not an exact count"},
+                    "next": {"type": ["string", "null"], "description": "cursor of the next page (pass as `cursor`); null on the last page"}}},
                 "StoreResult": {"type": "object", "properties": {
                     "stored": {"type": "integer"}, "skipped": {"type": "integer"},
                     "results": {"type": "array", "items": {"type": "object"}},

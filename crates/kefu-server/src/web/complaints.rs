@@ -111,10 +111,20 @@ fn card(ctx: &Ctx, s: &ComplaintSummary) -> Card {
     }
 }
 
+/// A total as shown: "1000+" when the count stopped early (a lower bound).
+fn shown_total(total: i64, estimated: bool) -> String {
+    if estimated {
+        format!("{total}+")
+    } else {
+        total.to_string()
+    }
+}
+
 /// A column of the board.
 struct Column {
     label: String,
-    total: i64,
+    /// How many ("1000+" when the count stopped early).
+    total: String,
     cards: Vec<Card>,
     more: Option<String>,
 }
@@ -130,7 +140,8 @@ struct BoardPage {
     prev: Option<String>,
     next: Option<String>,
     page_no: i64,
-    pages: i64,
+    /// Pages ("40+" when the count stopped early).
+    pages: String,
     can_create: bool,
     /// Agents: link to the complaints they may claim.
     claimable_href: Option<String>,
@@ -155,33 +166,43 @@ pub(super) async fn board(State(state): State<AppState>, page: Page) -> PageResu
     };
     let mut columns = Vec::new();
     let mut list = None;
-    let (mut prev, mut next, mut page_no, mut pages) = (None, None, 1, 1);
+    let (mut prev, mut next, mut page_no, mut pages) = (None, None, 1, "1".to_string());
     if let Some(st) = one_state.filter(|_| !claimable) {
         page_no = page
             .param("page")
             .and_then(|p| p.parse::<i64>().ok())
             .filter(|p| *p >= 1)
             .unwrap_or(1);
+        // "Next" links carry the keyset cursor; a page number alone (old
+        // links, "previous") is found by offset. A cursor that does not
+        // parse is ignored.
+        let cursor = page
+            .param("cursor")
+            .filter(|c| kefu_store::ComplaintKey::from_cursor(c).is_some());
         let filter = ComplaintFilter {
             states: vec![st],
             limit: Some(PER_PAGE),
             offset: Some((page_no - 1).saturating_mul(PER_PAGE)),
+            after: cursor.map(str::to_string),
             ..ComplaintFilter::default()
         };
-        let (items, total) = svc.list(&filter, &actor, now).await?;
-        pages = ((total + PER_PAGE - 1) / PER_PAGE).max(1);
-        let link = |n: i64| {
+        let found = svc.list_page(&filter, &actor, now).await?;
+        let (items, total) = (found.items, found.total);
+        let plus = if found.total_estimated { "+" } else { "" };
+        pages = format!("{}{plus}", ((total + PER_PAGE - 1) / PER_PAGE).max(page_no));
+        let link = |n: i64, cursor: Option<&str>| {
             let n = n.to_string();
-            format!(
-                "/complaints{}",
-                query_string([("state", st.as_str()), ("page", n.as_str())])
-            )
+            let mut pairs = vec![("state", st.as_str()), ("page", n.as_str())];
+            if let Some(c) = cursor {
+                pairs.push(("cursor", c));
+            }
+            format!("/complaints{}", query_string(pairs))
         };
-        prev = (page_no > 1).then(|| link(page_no - 1));
-        next = (page_no < pages).then(|| link(page_no + 1));
+        prev = (page_no > 1).then(|| link(page_no - 1, None));
+        next = found.next.as_deref().map(|c| link(page_no + 1, Some(c)));
         list = Some(Column {
             label: ctx.t(&labels::state(st)).to_string(),
-            total,
+            total: format!("{total}{plus}"),
             cards: items.iter().map(|s| card(&ctx, s)).collect(),
             more: None,
         });
@@ -191,10 +212,11 @@ pub(super) async fn board(State(state): State<AppState>, page: Page) -> PageResu
             limit: Some(PER_PAGE),
             ..ComplaintFilter::default()
         };
-        let (items, total) = svc.list(&filter, &actor, now).await?;
+        let found = svc.list_page(&filter, &actor, now).await?;
+        let items = found.items;
         list = Some(Column {
             label: ctx.t("complaint.claimable").to_string(),
-            total,
+            total: shown_total(found.total, found.total_estimated),
             cards: items
                 .iter()
                 .map(|s| Card {
@@ -211,11 +233,14 @@ pub(super) async fn board(State(state): State<AppState>, page: Page) -> PageResu
                 limit: Some(BOARD_CARDS),
                 ..ComplaintFilter::default()
             };
-            let (items, total) = svc.list(&filter, &actor, now).await?;
+            let found = svc.list_page(&filter, &actor, now).await?;
+            let items = found.items;
             columns.push(Column {
                 label: ctx.t(&labels::state(*st)).to_string(),
-                total,
-                more: (total > items.len() as i64)
+                total: shown_total(found.total, found.total_estimated),
+                more: found
+                    .next
+                    .is_some()
                     .then(|| format!("/complaints{}", query_string([("state", st.as_str())]))),
                 cards: items.iter().map(|s| card(&ctx, s)).collect(),
             });

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use axum::extract::{Path, State};
 use kefu_engine::Role as Speaker;
 use kefu_service::auth::{can_read_agent_data, Role};
-use kefu_store::{ConversationFilter, InspectionRow};
+use kefu_store::{ConversationFilter, InspectionKey, InspectionRow};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -50,9 +50,11 @@ struct RuleOption {
 struct ListPage {
     ctx: Ctx,
     rows: Vec<Row>,
-    total: i64,
+    /// How many match ("1000+" when the count stopped early).
+    total: String,
     page_no: i64,
-    pages: i64,
+    /// Pages ("40+" likewise).
+    pages: String,
     prev: Option<String>,
     next: Option<String>,
     /// The filter values, as typed (to refill the form).
@@ -165,21 +167,32 @@ pub(super) async fn list(State(state): State<AppState>, page: Page) -> PageResul
         team: team.clone(),
         reviewed,
         pack_version_id,
+        // "Next" links carry the keyset cursor; a page number alone (old
+        // links, "previous") is found by offset.
+        after: page.param("cursor").and_then(InspectionKey::from_cursor),
     };
-    let (items, total) = state.store.list_inspections(&filter).await?;
-    let pages = ((total + PER_PAGE - 1) / PER_PAGE).max(1);
+    let list = state.store.list_inspections_page(&filter).await?;
+    let (items, total) = (list.items, list.total);
+    let pages = ((total + PER_PAGE - 1) / PER_PAGE).max(page_no);
+    // A count that stopped early is a lower bound: shown as "1000+".
+    let plus = if list.total_estimated { "+" } else { "" };
     // Links to other pages keep the filters.
     let kept: Vec<(String, String)> = page
         .query
         .iter()
-        .filter(|(k, v)| k != "page" && k != "lang" && k != "done" && !v.trim().is_empty())
+        .filter(|(k, v)| {
+            k != "page" && k != "cursor" && k != "lang" && k != "done" && !v.trim().is_empty()
+        })
         .cloned()
         .collect();
-    let link = |n: i64| {
+    let link = |n: i64, cursor: Option<String>| {
         let n = n.to_string();
         let mut pairs: Vec<(&str, &str)> =
             kept.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         pairs.push(("page", &n));
+        if let Some(c) = &cursor {
+            pairs.push(("cursor", c));
+        }
         format!("/conversations{}", query_string(pairs))
     };
     let rows: Vec<Row> = items.iter().map(|r| row(&ctx, r)).collect();
@@ -226,11 +239,13 @@ pub(super) async fn list(State(state): State<AppState>, page: Page) -> PageResul
     let p = |name: &str| page.param(name).unwrap_or("").to_string();
     render(&ListPage {
         rows,
-        total,
+        total: format!("{total}{plus}"),
         page_no,
-        pages,
-        prev: (page_no > 1).then(|| link(page_no - 1)),
-        next: (page_no < pages).then(|| link(page_no + 1)),
+        pages: format!("{pages}{plus}"),
+        prev: (page_no > 1).then(|| link(page_no - 1, None)),
+        next: list
+            .next
+            .map(|key| link(page_no + 1, Some(key.to_cursor()))),
         f_agent: p("agent"),
         f_from: p("from"),
         f_to: p("to"),

@@ -64,8 +64,8 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 pub use kefu_store::SlaFilter;
 use kefu_store::{
-    ComplaintQuery, ComplaintRow, EscalationFlags as Flags, HistoryRow, NewRevisit, RevisitRow,
-    SlaColumns, Store, StoredComplaint, Tx,
+    ComplaintKey, ComplaintQuery, ComplaintRow, EscalationFlags as Flags, HistoryRow, NewRevisit,
+    RevisitRow, SlaColumns, Store, StoredComplaint, Tx,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -218,8 +218,25 @@ pub struct ComplaintFilter {
     pub claimable: bool,
     /// Page size (default 50, at most 500).
     pub limit: Option<i64>,
-    /// Rows to skip.
+    /// Rows to skip (ignored with `after`).
     pub offset: Option<i64>,
+    /// Keyset pagination: start after this cursor (the `next` of the
+    /// previous [`ComplaintList`]); stable while complaints are added.
+    pub after: Option<String>,
+}
+
+/// A page of complaints ([`ComplaintService::list_page`]).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ComplaintList {
+    /// The complaints, newest first.
+    pub items: Vec<ComplaintSummary>,
+    /// How many match: exact unless `total_estimated`, then a lower bound
+    /// (counting stops at [`kefu_store::COUNT_CAP`]).
+    pub total: i64,
+    /// `total` is a lower bound, not an exact count.
+    pub total_estimated: bool,
+    /// Opaque cursor of the next page (`None`: this is the last one).
+    pub next: Option<String>,
 }
 
 // ---------------------------------------------------------------------------
@@ -654,6 +671,28 @@ impl ComplaintService {
         actor: &Actor,
         now: DateTime<Utc>,
     ) -> Result<(Vec<ComplaintSummary>, i64), Error> {
+        let page = self.list_page(filter, actor, now).await?;
+        Ok((page.items, page.total))
+    }
+
+    /// Like [`ComplaintService::list`], with the cursor of the next page and
+    /// whether the total is estimated. Pages follow `opened_at DESC, id
+    /// DESC`; with [`ComplaintFilter::after`] a page is found by index
+    /// whatever its depth and never repeats or skips a complaint when others
+    /// are added meanwhile (new ones are newer, so they come before).
+    pub async fn list_page(
+        &self,
+        filter: &ComplaintFilter,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<ComplaintList, Error> {
+        let after =
+            match filter.after.as_deref() {
+                Some(text) => Some(ComplaintKey::from_cursor(text).ok_or_else(|| {
+                    Error::Invalid(format!("not a complaint list cursor: {text:?}"))
+                })?),
+                None => None,
+            };
         let mut query = ComplaintQuery::default();
         if actor.role == ActorRole::Agent {
             if filter.claimable {
@@ -675,14 +714,21 @@ impl ComplaintService {
         let offset = filter.offset.unwrap_or(0).max(0);
         let mut tx = self.begin_read().await?;
         let rules = load_rules(&mut tx).await?;
-        let (rows, total) = tx.complaint_page(&query, limit, offset).await?;
+        let page = tx
+            .complaint_page(&query, limit, offset, after.as_ref())
+            .await?;
         tx.commit().await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for (id, doc) in &rows {
+        let mut out = Vec::with_capacity(page.rows.len());
+        for (id, doc) in &page.rows {
             let c = complaint_from_doc(id, doc)?;
             out.push(summary_of(&c, actor, &rules, now));
         }
-        Ok((out, total))
+        Ok(ComplaintList {
+            items: out,
+            total: page.total,
+            total_estimated: page.total_estimated,
+            next: page.next.as_ref().map(ComplaintKey::to_cursor),
+        })
     }
 
     /// Open revisit tasks past their deadline at `now`, most overdue first.

@@ -1,0 +1,93 @@
+//! Opaque text of keyset cursors ([`ComplaintKey`], [`InspectionKey`]), as
+//! lists hand them out in `next` and read them back from `cursor`: the sort
+//! key of the last row of a page, ids hex-encoded so that any id survives a
+//! query string unescaped. Clients must not build them; a cursor that does
+//! not parse is refused, one naming a row since deleted still works (pages
+//! continue after where it was).
+
+use crate::{ComplaintKey, InspectionKey};
+
+/// Hex of the bytes of `text`.
+fn hex(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() * 2);
+    for b in text.as_bytes() {
+        out.push_str(&format!("{b:02x}"));
+    }
+    out
+}
+
+/// Text from [`hex`].
+fn unhex(hex: &str) -> Option<String> {
+    if !hex.len().is_multiple_of(2) || !hex.is_ascii() {
+        return None;
+    }
+    let bytes = (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
+        .collect::<Option<Vec<u8>>>()?;
+    String::from_utf8(bytes).ok()
+}
+
+impl ComplaintKey {
+    /// The cursor text (`c<opened_at>.<hex id>`).
+    pub fn to_cursor(&self) -> String {
+        format!("c{}.{}", self.opened_at, hex(&self.id))
+    }
+
+    /// Reads [`ComplaintKey::to_cursor`]'s text; `None` when it is not one.
+    pub fn from_cursor(text: &str) -> Option<Self> {
+        let (at, id) = text.strip_prefix('c')?.split_once('.')?;
+        Some(Self {
+            opened_at: at.parse().ok()?,
+            id: unhex(id)?,
+        })
+    }
+}
+
+impl InspectionKey {
+    /// The cursor text (`r<started_at or ->.<id>`).
+    pub fn to_cursor(&self) -> String {
+        match self.started_at {
+            Some(at) => format!("r{at}.{}", self.id),
+            None => format!("r-.{}", self.id),
+        }
+    }
+
+    /// Reads [`InspectionKey::to_cursor`]'s text; `None` when it is not one.
+    pub fn from_cursor(text: &str) -> Option<Self> {
+        let (at, id) = text.strip_prefix('r')?.split_once('.')?;
+        Some(Self {
+            started_at: match at {
+                "-" => None,
+                at => Some(at.parse().ok()?),
+            },
+            id: id.parse().ok()?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip() {
+        for id in ["TS-20261206-0001", "客诉/1 ?&=", ""] {
+            let key = ComplaintKey {
+                opened_at: -5,
+                id: id.to_string(),
+            };
+            assert_eq!(ComplaintKey::from_cursor(&key.to_cursor()), Some(key));
+        }
+        for started_at in [None, Some(0), Some(1_765_000_000_000), Some(-1)] {
+            let key = InspectionKey { started_at, id: 42 };
+            assert_eq!(InspectionKey::from_cursor(&key.to_cursor()), Some(key));
+        }
+        for bad in [
+            "", "c", "c1", "c1.0", "cx.00", "r1.x", "rx.1", "c1.zz", "r1",
+        ] {
+            assert!(ComplaintKey::from_cursor(bad).is_none(), "{bad}");
+            assert!(InspectionKey::from_cursor(bad).is_none(), "{bad}");
+        }
+    }
+}
