@@ -48,7 +48,7 @@ pub(crate) struct BenchArgs {
 
 /// Which conversations the generator writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Mix {
+pub(crate) enum Mix {
     /// Every conversation follows the clean script.
     Clean,
     /// 60 % clean, 40 % with problems (the data `kefu bench-kpi` uses).
@@ -206,7 +206,12 @@ fn script(rng: &mut Rng, turns: usize, mix: Mix) -> Vec<(&'static str, &'static 
 
 /// Writes `n` generated conversations of `turns` turns to `path` as JSONL;
 /// returns the bytes written.
-pub fn generate(path: &std::path::Path, n: usize, turns: usize, mix: Mix) -> anyhow::Result<u64> {
+pub(crate) fn generate(
+    path: &std::path::Path,
+    n: usize,
+    turns: usize,
+    mix: Mix,
+) -> anyhow::Result<u64> {
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     let mut w = BufWriter::with_capacity(1 << 20, File::create(path)?);
     let mut line = String::with_capacity(8192);

@@ -21,7 +21,7 @@ use crate::store::DatabaseArgs;
 const EXIT_ROWS_REJECTED: u8 = 2;
 
 #[derive(clap::Subcommand)]
-pub enum CustomersCommand {
+pub(crate) enum CustomersCommand {
     /// Import customers from CSV/TSV (UTF-8, GBK, UTF-16) or XLSX with Chinese or
     /// English headers (姓名, 电话, 负责坐席, 农历生日 …); bad rows are reported
     /// with their line and skipped. A row whose 客户编号 exists updates it.
@@ -118,7 +118,7 @@ fn admin() -> Principal {
 }
 
 /// A customer input from a file row.
-pub fn input_of(r: &CustomerRecord, owner: Option<&str>) -> CustomerInput {
+pub(crate) fn input_of(r: &CustomerRecord, owner: Option<&str>) -> CustomerInput {
     let v = |k: &str| r.get(k).map(str::to_string);
     let mut platform_ids = Vec::new();
     for (col, kind) in [
@@ -190,7 +190,7 @@ pub fn input_of(r: &CustomerRecord, owner: Option<&str>) -> CustomerInput {
 }
 
 /// Runs a `kefu customers` command.
-pub fn run(cmd: CustomersCommand) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(cmd: CustomersCommand) -> anyhow::Result<ExitCode> {
     let rt = runtime()?;
     match cmd {
         CustomersCommand::Import {

@@ -31,8 +31,8 @@ use serde_json::{json, Value};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
-use api::review_and_kpi;
 use api::customers as api_customers;
+use api::review_and_kpi;
 use api::{auth, complaints, conversations, openapi};
 
 pub use error::ApiError;

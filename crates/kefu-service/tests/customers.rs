@@ -6,8 +6,8 @@
 use chrono::{TimeZone, Utc};
 use kefu_engine::{Conversation, Inspector, RulePack, Scratch};
 use kefu_service::auth::{Principal, Role};
-use kefu_service::complaint::{Actor, ActorRole, Customer, NewComplaint};
 use kefu_service::complaint::ComplaintService;
+use kefu_service::complaint::{Actor, ActorRole, Customer, NewComplaint};
 use kefu_service::customer::{ContactInput, CustomerInput, CustomerService};
 use kefu_service::Error;
 use kefu_store::customers::{CustomerFilter, ImportantDate};

@@ -83,6 +83,9 @@ async fn profile_and_queue_latency() {
     let (pm, pp) = p95(profile);
     let (qm, qp) = p95(queue);
     eprintln!("profile (get + stats + timeline): median {pm:.1} ms, p95 {pp:.1} ms");
-    eprintln!("follow-up queue ({} customers per agent): median {qm:.1} ms, p95 {qp:.1} ms", customers / agents);
+    eprintln!(
+        "follow-up queue ({} customers per agent): median {qm:.1} ms, p95 {qp:.1} ms",
+        customers / agents
+    );
     store.close().await;
 }

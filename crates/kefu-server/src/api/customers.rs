@@ -335,7 +335,7 @@ pub(crate) async fn put_settings(
 }
 
 /// The OpenAPI paths of these routes.
-pub fn openapi_paths() -> Value {
+pub(crate) fn openapi_paths() -> Value {
     let id = json!({"name": "id", "in": "path", "required": true, "schema": {"type": "string"}});
     let ok = |d: &str| json!({"200": {"description": d, "content": {"application/json": {"schema": {"type": "object"}}}}});
     let errors = |ok: Value| {

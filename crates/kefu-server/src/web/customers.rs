@@ -79,7 +79,7 @@ struct ListPage {
 
 /// `GET /customers?grade=A&q=…&page=`: customers by grade (agents: those
 /// they own or served).
-pub async fn list(State(state): State<AppState>, page: Page) -> PageResult {
+pub(super) async fn list(State(state): State<AppState>, page: Page) -> PageResult {
     page.user.require(Section::Customers)?;
     let ctx = page.ctx(Some(Section::Customers), msg("cust.list_title"));
     let grade = page
@@ -196,7 +196,7 @@ fn yuan(cents: i64) -> String {
 }
 
 /// `GET /customers/{id}`: the 十问 profile, figures, timeline and grades.
-pub async fn detail(
+pub(super) async fn detail(
     State(state): State<AppState>,
     page: Page,
     Path(id): Path<String>,
@@ -375,7 +375,7 @@ pub async fn detail(
 
 /// `POST /customers/{id}/contact`: log a contact (or a care contact with
 /// `care_key`), then back (`next`) or to the customer.
-pub async fn log_contact(
+pub(super) async fn log_contact(
     State(state): State<AppState>,
     page: Page,
     Path(id): Path<String>,
@@ -397,7 +397,7 @@ pub async fn log_contact(
 }
 
 /// `POST /customers/{id}/grade`: a manual grade with a reason, or `clear`.
-pub async fn set_grade(
+pub(super) async fn set_grade(
     State(state): State<AppState>,
     page: Page,
     Path(id): Path<String>,
@@ -444,7 +444,7 @@ struct FollowUpsPage {
 
 /// `GET /follow-ups?agent=`: overdue and due-today customers and care
 /// reminders of the next 7 days (agents: their own; staff pick an agent).
-pub async fn follow_ups(State(state): State<AppState>, page: Page) -> PageResult {
+pub(super) async fn follow_ups(State(state): State<AppState>, page: Page) -> PageResult {
     page.user.require(Section::Customers)?;
     let ctx = page.ctx(Some(Section::Customers), msg("cust.follow_title"));
     let role = page.user.role();
