@@ -55,7 +55,7 @@ cleanup() {
 trap cleanup EXIT
 
 echo "generating $N conversations × $TURNS turns in $WORK …" >&2
-"$KEFU" bench --generate-only --conversations "$N" --turns "$TURNS" --dir "$WORK/data" >&2
+"$KEFU" bench --generate-only --mix mixed --conversations "$N" --turns "$TURNS" --dir "$WORK/data" >&2
 DATA=$(ls "$WORK"/data/conversations-*.jsonl)
 echo "data: $(du -h "$DATA" | cut -f1); free on $(df -h "$WORK" | awk 'NR==2 {print $6 ": " $4}')" >&2
 

@@ -373,6 +373,8 @@ fn an_import_killed_half_way_leaves_whole_conversations_and_completes_on_rerun()
         "--conversations",
         "20000",
         "--generate-only",
+        "--mix",
+        "mixed",
         "--dir",
         s(&dir),
     ]);
