@@ -49,7 +49,28 @@ pub(crate) fn spec() -> Value {
     ) {
         paths.extend(more);
     }
+    busy_everywhere(&mut doc);
     doc
+}
+
+/// Every operation can meet a busy database (503 with `Retry-After`), so the
+/// answer is added to operations whose own responses do not list it.
+fn busy_everywhere(doc: &mut Value) {
+    let Some(paths) = doc["paths"].as_object_mut() else {
+        return;
+    };
+    for item in paths.values_mut() {
+        let Some(ops) = item.as_object_mut() else {
+            continue;
+        };
+        for op in ops.values_mut() {
+            if let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) {
+                responses
+                    .entry("503")
+                    .or_insert_with(|| json!({"$ref": "#/components/responses/Busy"}));
+            }
+        }
+    }
 }
 
 fn base_spec() -> Value {
