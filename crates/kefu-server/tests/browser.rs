@@ -475,9 +475,9 @@ async fn scenario(app: &App, c: &Client, driver: &Driver, http: &reqwest::Client
             .filter_map(|v| v.as_str().map(str::to_string))
             .collect();
         let expected = match *user {
-            "admin" => 8,
-            "boss" | "qa" => 7,
-            _ => 4,
+            "admin" => 9,
+            "boss" | "qa" => 8,
+            _ => 5,
         };
         if nav.len() != expected {
             return Err(format!("{user} sees {} sections: {nav:?}", nav.len()).into());
