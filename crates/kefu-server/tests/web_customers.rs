@@ -151,7 +151,9 @@ async fn scenario(db: TestDb) {
         .bearer_auth(&token)
         .json(&json!([
             conv("w-1", "a-07", "u-1", "周杰", "13512345678"),
-            conv("w-2", "a-11", "u-2", "吴磊", "13687654321")
+            conv("w-2", "a-11", "u-2", "吴磊", "13687654321"),
+            // An agent without a user account: named by the data.
+            conv("w-3", "a-99", "u-3", "郑爽", "13711112222")
         ]))
         .send()
         .await
@@ -257,6 +259,27 @@ async fn scenario(db: TestDb) {
         )
         .await;
     assert_eq!(status, StatusCode::SEE_OTHER);
+    // Owners are named by their account, else by the imported data.
+    let (_, all) = app.get(&boss, "/customers").await;
+    assert!(all.contains("a-99名（a-99）"), "{all}");
+    assert!(all.contains("a-07 名（a-07）"), "{all}");
+    let api_get = |path: String| {
+        let (app, token) = (&app, &token);
+        async move {
+            let r = app
+                .http
+                .get(format!("{}{path}", app.base))
+                .bearer_auth(token)
+                .send()
+                .await
+                .expect("GET");
+            r.json::<Value>().await.expect("json")
+        }
+    };
+    let found = api_get("/api/v1/customers?q=%E9%83%91%E7%88%BD".into()).await;
+    let zheng = found["items"][0]["id"].as_str().expect("郑爽").to_string();
+    let one = api_get(format!("/api/v1/customers/{}", enc(&zheng))).await;
+    assert_eq!(one["owner_name"], "a-99名", "{one}");
     let (_, list_a) = app.get(&boss, "/customers?grade=A").await;
     assert!(
         list_a.contains("周杰") && !list_a.contains("吴磊"),

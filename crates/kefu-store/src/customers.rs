@@ -1691,6 +1691,43 @@ impl Store {
         Ok(out)
     }
 
+    /// Display names of agents: their user account's, else the latest
+    /// `agent_name` their imported conversations carry (agents need no
+    /// account to be named). Agents with neither are left out.
+    pub async fn agent_display_names(
+        &self,
+        ids: &[&str],
+    ) -> Result<std::collections::HashMap<String, String>, StoreError> {
+        let mut out = std::collections::HashMap::new();
+        for id in ids {
+            if id.is_empty() || out.contains_key(*id) {
+                continue;
+            }
+            let account: Option<String> =
+                sqlx::query_scalar("SELECT display_name FROM users WHERE id = $1")
+                    .bind(*id)
+                    .fetch_optional(self.pool())
+                    .await
+                    .context("reading a user's name")?;
+            let name = match account.filter(|n| !n.trim().is_empty()) {
+                Some(n) => Some(n),
+                None => sqlx::query_scalar(
+                    "SELECT c.agent_name FROM inspections i JOIN conversations c ON c.id = i.conversation_id \
+                     WHERE i.agent_id = $1 AND i.is_current = 1 AND c.agent_name IS NOT NULL \
+                     AND c.agent_name <> '' ORDER BY i.started_at DESC LIMIT 1",
+                )
+                .bind(*id)
+                .fetch_optional(self.pool())
+                .await
+                .context("reading an agent's name from conversations")?,
+            };
+            if let Some(n) = name {
+                out.insert((*id).to_string(), n);
+            }
+        }
+        Ok(out)
+    }
+
     /// Findings of the current inspections of the customer's `conversations`
     /// most recent linked conversations, newest first (at most `limit`
     /// findings).

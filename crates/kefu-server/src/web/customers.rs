@@ -4,6 +4,8 @@
 //! through [`CustomerService`], which applies the role rules and masks
 //! personal data.
 
+use std::collections::HashMap;
+
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use kefu_service::auth::Role;
@@ -48,13 +50,37 @@ struct Row {
     state_class: &'static str,
 }
 
-fn row(ctx: &Ctx, s: &CustomerSummary) -> Row {
+/// An agent as shown: `name（id）`, or the id when no name is known.
+fn agent_label(names: &HashMap<String, String>, id: &str) -> String {
+    match names.get(id) {
+        Some(n) if n != id => format!("{n}（{id}）"),
+        _ => id.to_string(),
+    }
+}
+
+/// The display names of the owners of `summaries`.
+async fn owner_names(
+    svc: &CustomerService,
+    summaries: &[&CustomerSummary],
+) -> Result<HashMap<String, String>, WebError> {
+    let ids: Vec<&str> = summaries
+        .iter()
+        .filter_map(|s| s.owner_id.as_deref())
+        .collect();
+    Ok(svc.agent_names(&ids).await?)
+}
+
+fn row(ctx: &Ctx, names: &HashMap<String, String>, s: &CustomerSummary) -> Row {
     Row {
         name: s.name.clone(),
         href: customer_href(&s.id),
         grade: s.grade.clone(),
         manual: s.grade_manual,
-        owner: s.owner_id.clone().unwrap_or_default(),
+        owner: s
+            .owner_id
+            .as_deref()
+            .map(|o| agent_label(names, o))
+            .unwrap_or_default(),
         last: s.last_contact_at.map(html::fmt_ms).unwrap_or_default(),
         due: s.next_due_at.map(html::fmt_ms).unwrap_or_default(),
         state: if s.do_not_disturb {
@@ -104,9 +130,11 @@ pub(super) async fn list(State(state): State<AppState>, page: Page) -> PageResul
         offset: Some((page_no - 1).saturating_mul(PER_PAGE)),
         ..Default::default()
     };
-    let (items, total) = service(&state)
+    let svc = service(&state);
+    let (items, total) = svc
         .list(&page.user.principal, &filter, kefu_store::now_ms())
         .await?;
+    let names = owner_names(&svc, &items.iter().collect::<Vec<_>>()).await?;
     let pages = ((total + PER_PAGE - 1) / PER_PAGE).max(1);
     let g = grade.clone().unwrap_or_default();
     let qs = q.clone().unwrap_or_default();
@@ -139,7 +167,7 @@ pub(super) async fn list(State(state): State<AppState>, page: Page) -> PageResul
         )
     })
     .collect();
-    let rows = items.iter().map(|s| row(&ctx, s)).collect();
+    let rows = items.iter().map(|s| row(&ctx, &names, s)).collect();
     render(&ListPage {
         tabs,
         q: qs.clone(),
@@ -242,6 +270,18 @@ pub(super) async fn detail(
     let stats = svc.stats(p, &id, now).await?;
     let timeline = svc.timeline(p, &id, 200).await?;
     let grades = svc.grade_history(p, &id).await?;
+    let agent_ids: Vec<&str> = v
+        .owner_id
+        .as_deref()
+        .into_iter()
+        .chain(
+            timeline
+                .iter()
+                .filter(|t| t.agent_name.is_none())
+                .filter_map(|t| t.agent_id.as_deref()),
+        )
+        .collect();
+    let names = svc.agent_names(&agent_ids).await?;
     let ten = TEN_QUESTIONS
         .iter()
         .map(|(field, zh, en)| {
@@ -341,7 +381,11 @@ pub(super) async fn detail(
                 t.id
             },
             summary: t.summary,
-            agent: t.agent_name.or(t.agent_id).unwrap_or_default(),
+            agent: match (t.agent_name, t.agent_id) {
+                (Some(n), _) => n,
+                (None, Some(a)) => agent_label(&names, &a),
+                (None, None) => String::new(),
+            },
         })
         .collect();
     let grades = grades
@@ -403,7 +447,11 @@ pub(super) async fn detail(
         name: v.name.clone(),
         grade: v.grade.clone(),
         manual: v.grade_manual,
-        owner: v.owner_id.clone().unwrap_or_default(),
+        owner: v
+            .owner_id
+            .as_deref()
+            .map(|o| agent_label(&names, o))
+            .unwrap_or_default(),
         state: ctx
             .label(&format!("cust.state.{}", v.cadence_state), v.cadence_state)
             .to_string(),
@@ -712,6 +760,15 @@ pub(super) async fn follow_ups(State(state): State<AppState>, page: Page) -> Pag
     let svc = service(&state);
     let now = kefu_store::now_ms();
     let queue = svc.follow_ups(&page.user.principal, &agent, now).await?;
+    let names = owner_names(
+        &svc,
+        &queue
+            .overdue
+            .iter()
+            .chain(&queue.due_today)
+            .collect::<Vec<_>>(),
+    )
+    .await?;
     let care = svc.care(&page.user.principal, &agent, now, 7).await?;
     let care = care
         .into_iter()
@@ -727,8 +784,12 @@ pub(super) async fn follow_ups(State(state): State<AppState>, page: Page) -> Pag
         })
         .collect();
     render(&FollowUpsPage {
-        overdue: queue.overdue.iter().map(|s| row(&ctx, s)).collect(),
-        due_today: queue.due_today.iter().map(|s| row(&ctx, s)).collect(),
+        overdue: queue.overdue.iter().map(|s| row(&ctx, &names, s)).collect(),
+        due_today: queue
+            .due_today
+            .iter()
+            .map(|s| row(&ctx, &names, s))
+            .collect(),
         care,
         can_log: role != Role::Inspector,
         can_choose: role != Role::Agent,

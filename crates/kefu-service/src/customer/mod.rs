@@ -478,6 +478,16 @@ impl CustomerService {
         })
     }
 
+    /// Display names of agents (owners, the agents of timeline entries):
+    /// the user account's name, else the name the imported conversations
+    /// carry.
+    pub async fn agent_names(
+        &self,
+        ids: &[&str],
+    ) -> Result<std::collections::HashMap<String, String>> {
+        Ok(self.store.agent_display_names(ids).await?)
+    }
+
     /// The grade history, oldest first.
     pub async fn grade_history(&self, p: &Principal, id: &str) -> Result<Vec<GradeRow>> {
         self.visible(p, id).await?;
