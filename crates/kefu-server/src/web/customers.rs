@@ -595,7 +595,7 @@ async fn editable(svc: &CustomerService, page: &Page, id: &str) -> Result<Custom
 /// Splits a list typed in a form: one item a line, or separated by commas
 /// (`,` `，` `、`) or semicolons.
 fn split_list(s: &str) -> Vec<String> {
-    s.split(|c| matches!(c, '\n' | '\r' | ',' | '，' | '、' | ';' | '；'))
+    s.split(['\n', '\r', ',', '，', '、', ';', '；'])
         .map(str::trim)
         .filter(|x| !x.is_empty())
         .map(str::to_string)

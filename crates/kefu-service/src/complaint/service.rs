@@ -456,15 +456,6 @@ impl ComplaintService {
         Ok(self.store.read().await?)
     }
 
-    /// Opens a complaint ([`complaint::new_complaint`]) and stores it with
-    /// its history. An empty `input.id` gets a generated id
-    /// (`CMP-YYYYMMDD-NNNNNN`); a given id that is taken is a
-    /// [`Error::Conflict`]. With `input.conversation_id`, the
-    /// conversation must be stored and readable by `actor` (an agent's own;
-    /// anything else answers as missing); it fills in a blank customer name, a
-    /// missing customer id and a blank channel.
-    ///
-
     /// The archive customer (客户档案) whose phone key is the complaint's
     /// phone, when `phone` is one of the configured matching keys: a
     /// complaint without a customer id links to the customer by phone.
@@ -478,6 +469,17 @@ impl ComplaintService {
         }
         Ok(self.store.customer_by_key("phone", phone).await?)
     }
+
+    /// Opens a complaint ([`complaint::new_complaint`]) and stores it with
+    /// its history. An empty `input.id` gets a generated id
+    /// (`CMP-YYYYMMDD-NNNNNN`); a given id that is taken is a
+    /// [`Error::Conflict`]. With `input.conversation_id`, the
+    /// conversation must be stored and readable by `actor` (an agent's own;
+    /// anything else answers as missing); it fills in a blank customer name, a
+    /// missing customer id and a blank channel. Still without a customer
+    /// id, a phone that is an archive customer's phone key names that
+    /// customer.
+    ///
     /// Returns the complaint as `actor` may see it.
     pub async fn create(
         &self,
