@@ -404,6 +404,35 @@ async fn masking_walk(db: TestDb) {
         "{}",
         r.text().await.unwrap_or_default()
     );
+    // The profile's satisfaction trend and latest findings (agents: of
+    // their own conversations only).
+    let (_, full) = get_json(
+        boss_token.clone(),
+        format!("/api/v1/customers/{}", enc(&id)),
+    )
+    .await;
+    let full: Value = serde_json::from_str(&full).expect("json");
+    assert_eq!(
+        full["stats"]["satisfaction_trend"],
+        json!([{"month": "2026-01", "average": 8.0, "rated": 2}]),
+        "{full}"
+    );
+    let finding_convs = |v: &Value| -> Vec<String> {
+        let mut ids: Vec<String> = v["stats"]["last_findings"]
+            .as_array()
+            .expect("findings")
+            .iter()
+            .filter_map(|f| f["conversation_id"].as_str().map(str::to_string))
+            .collect();
+        ids.sort();
+        ids.dedup();
+        ids
+    };
+    assert_eq!(finding_convs(&full), ["m-1", "m-2"], "{full}");
+    let a11_token = api("a-11", "agent-pass-11").await;
+    let (_, theirs) = get_json(a11_token, format!("/api/v1/customers/{}", enc(&id))).await;
+    let theirs: Value = serde_json::from_str(&theirs).expect("json");
+    assert_eq!(finding_convs(&theirs), ["m-2"], "{theirs}");
     let href = format!("/customers/{}", enc(&id));
     let api_paths = [
         "/api/v1/customers".to_string(),
