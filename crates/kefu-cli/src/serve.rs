@@ -41,6 +41,11 @@ pub(crate) struct ServeArgs {
     /// Default: $KEFU_BODY_TIMEOUT, else 30.
     #[arg(long)]
     body_timeout: Option<u64>,
+    /// Seconds between runs that record complaint activity as customer
+    /// contacts (resetting their contact cadence). Safe on several nodes
+    /// sharing one database. Default: $KEFU_CUSTOMER_SYNC, else 300.
+    #[arg(long)]
+    customer_sync: Option<u64>,
 }
 
 /// A flag, else the environment variable `var`, else `None`; a variable
@@ -184,6 +189,16 @@ pub(crate) fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(EXIT_UNUSABLE));
         }
     };
+    let customer_sync = match flag_or_env(args.customer_sync, "KEFU_CUSTOMER_SYNC") {
+        Ok(s) => s.map_or(
+            kefu_server::CUSTOMER_SYNC_DEFAULT,
+            std::time::Duration::from_secs,
+        ),
+        Err(e) => {
+            eprintln!("{e}");
+            return Ok(ExitCode::from(EXIT_UNUSABLE));
+        }
+    };
     let listen = args
         .listen
         .or_else(|| std::env::var("KEFU_LISTEN").ok().filter(|v| !v.is_empty()))
@@ -238,6 +253,7 @@ pub(crate) fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         );
         let scanner =
             kefu_server::spawn_sla_scanner(&state, std::time::Duration::from_secs(60), node);
+        let customer_sync = kefu_server::spawn_customer_sync(state.store.clone(), customer_sync);
         // Conversations stored before full-text search existed are indexed
         // in the background; search finds them as they are reached.
         let indexer = {
@@ -255,6 +271,7 @@ pub(crate) fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         })
         .await?;
         scanner.abort();
+        customer_sync.abort();
         indexer.abort();
         anyhow::Ok(())
     })?;

@@ -127,3 +127,22 @@ async fn customers_cli_on_both_backends() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `kefu serve --customer-sync` (and `$KEFU_CUSTOMER_SYNC`) must be a whole
+/// number of seconds of at least 1: anything else exits with status 2
+/// before serving.
+#[test]
+fn serve_refuses_an_unusable_customer_sync() {
+    let out = kefu(&["serve", "--customer-sync", "0", "--listen", "127.0.0.1:0"]);
+    assert_eq!(out.status.code(), Some(2));
+    let (_, err) = text(&out);
+    assert!(err.contains("KEFU_CUSTOMER_SYNC"), "{err}");
+    let out = Command::new(env!("CARGO_BIN_EXE_kefu"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("KEFU_CUSTOMER_SYNC", "hourly")
+        .output()
+        .expect("kefu runs");
+    assert_eq!(out.status.code(), Some(2));
+    let (_, err) = text(&out);
+    assert!(err.contains("KEFU_CUSTOMER_SYNC=hourly"), "{err}");
+}

@@ -365,6 +365,42 @@ pub fn spawn_sla_scanner(
     })
 }
 
+/// How often `kefu serve` records complaint activity as customer contacts
+/// by default ([`spawn_customer_sync`]).
+pub const CUSTOMER_SYNC_DEFAULT: Duration = Duration::from_secs(300);
+
+/// Records complaint activity (openings, replies, the customer's
+/// responses, surveys and revisits) as contacts of the customers the
+/// complaints name every `every`, so it resets their contact cadence
+/// ([`kefu_service::customer::CustomerService::sync_complaint_contacts`]).
+/// Safe to run on every node sharing one database: a complaint history
+/// entry becomes a contact at most once (unique source), so nodes racing
+/// over the same entries only skip each other's work.
+pub fn spawn_customer_sync(
+    store: kefu_store::Store,
+    every: Duration,
+) -> tokio::task::JoinHandle<()> {
+    let service = kefu_service::customer::CustomerService::new(store);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            match service
+                .sync_complaint_contacts(chrono::Utc::now().timestamp_millis())
+                .await
+            {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(
+                    contacts = n,
+                    "complaint activity recorded as customer contacts"
+                ),
+                Err(e) => tracing::error!(error = %e, "customer contact sync failed"),
+            }
+        }
+    })
+}
+
 /// Serves on `listener` with the default [`Limits`] until the future
 /// `shutdown` completes.
 pub async fn serve(

@@ -25,7 +25,7 @@ use kefu_store::testing::TestDb;
 mod common;
 mod webdriver;
 use serde_json::{json, Value};
-use webdriver::{Driver, Res};
+use webdriver::{text_of, wait_css, wait_url, Driver, Res};
 
 const FIXTURES: &str = include_str!("../../kefu-engine/tests/golden/conversations.jsonl");
 
@@ -112,30 +112,7 @@ impl Checker {
     /// Errors the page recorded (script errors, failed resources, CSP) and
     /// the severe entries of the browser log since the last call.
     async fn errors(&self, c: &Client) -> Res<Vec<String>> {
-        let mut out = Vec::new();
-        match c
-            .execute("return window.__kefuErrors || null;", vec![])
-            .await?
-        {
-            Value::Array(list) => out.extend(list.iter().map(|v| v.to_string())),
-            Value::Null => out.push("the page's script (app.js) did not run".to_string()),
-            other => out.push(format!("unexpected error list {other}")),
-        }
-        let sid = c.session_id().await?.ok_or("no session id")?;
-        let log: Value = self
-            .http
-            .post(format!("{}/session/{sid}/se/log", self.driver))
-            .json(&json!({"type": "browser"}))
-            .send()
-            .await?
-            .json()
-            .await?;
-        for entry in log["value"].as_array().into_iter().flatten() {
-            if entry["level"] == json!("SEVERE") {
-                out.push(format!("browser log: {}", entry["message"]));
-            }
-        }
-        Ok(out)
+        webdriver::page_errors(&self.http, &self.driver, c).await
     }
 
     /// Fails on browser errors, then checks every link of the page that
@@ -203,29 +180,6 @@ impl Checker {
     }
 }
 
-async fn wait_css(c: &Client, css: &str) -> Res<fantoccini::elements::Element> {
-    Ok(c.wait()
-        .at_most(Duration::from_secs(10))
-        .every(Duration::from_millis(50))
-        .for_element(Locator::Css(css))
-        .await
-        .map_err(|e| format!("waiting for `{css}`: {e}"))?)
-}
-
-async fn wait_url(c: &Client, pred: impl Fn(&str) -> bool) -> Res<String> {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let url = c.current_url().await?.to_string();
-        if pred(&url) {
-            return Ok(url);
-        }
-        if Instant::now() > deadline {
-            return Err(format!("still at {url}").into());
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 /// Waits until the element `css` (of the page loaded after a click) shows
 /// `needle`.
 async fn wait_text(c: &Client, css: &str, needle: &str) -> Res<()> {
@@ -241,10 +195,6 @@ async fn wait_text(c: &Client, css: &str, needle: &str) -> Res<()> {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-}
-
-async fn text_of(c: &Client, css: &str) -> Res<String> {
-    Ok(c.find(Locator::Css(css)).await?.text().await?)
 }
 
 async fn login(c: &Client, k: &mut Checker, user: &str, password: &str) -> Res<()> {

@@ -348,3 +348,74 @@ async fn customers_api_on_both_backends() {
         scenario(db).await;
     }
 }
+
+/// `kefu serve`'s periodic sync: a complaint opened for a customer's phone
+/// becomes a contact of the customer within a few runs, resetting the
+/// cadence, with two "nodes" syncing the same database at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn complaint_activity_synced_in_the_background() {
+    use kefu_service::auth::Principal;
+    use kefu_service::complaint::{Actor, ActorRole, ComplaintService, Customer, NewComplaint};
+    use kefu_service::customer::{CustomerInput, CustomerService};
+    let db = TestDb::sqlite("customer_sync");
+    let store = db.open().await;
+    let boss = Principal {
+        user_id: "boss".into(),
+        role: Role::Supervisor,
+        team: None,
+    };
+    let customers = CustomerService::new(store.clone());
+    let c = customers
+        .create(
+            &boss,
+            &CustomerInput {
+                name: "张伟".into(),
+                phones: vec!["13800138000".into()],
+                ..Default::default()
+            },
+            1_700_000_000_000,
+        )
+        .await
+        .expect("customer");
+    let every = std::time::Duration::from_millis(50);
+    let nodes = [
+        kefu_server::spawn_customer_sync(store.clone(), every),
+        kefu_server::spawn_customer_sync(store.clone(), every),
+    ];
+    let mut who = Customer::named("张先生");
+    who.phone = Some("13800138000".into());
+    let opened = chrono::Utc::now();
+    ComplaintService::new(store.clone())
+        .create(
+            NewComplaint::new("", who, "phone", "billing", "多扣费"),
+            &Actor::new("boss", ActorRole::Supervisor),
+            opened,
+        )
+        .await
+        .expect("complaint");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let v = customers
+            .get(&boss, &c.id, opened.timestamp_millis())
+            .await
+            .expect("get");
+        if v.last_contact_at == Some(opened.timestamp_millis()) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the complaint never became a contact: {v:?}"
+        );
+        tokio::time::sleep(every).await;
+    }
+    tokio::time::sleep(every * 3).await;
+    for n in nodes {
+        n.abort();
+    }
+    let stats = customers
+        .stats(&boss, &c.id, opened.timestamp_millis())
+        .await
+        .expect("stats");
+    assert_eq!(stats.figures.contacts, 1, "recorded once by two nodes");
+    store.close().await;
+}

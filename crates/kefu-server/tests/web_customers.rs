@@ -151,7 +151,9 @@ async fn scenario(db: TestDb) {
         .bearer_auth(&token)
         .json(&json!([
             conv("w-1", "a-07", "u-1", "周杰", "13512345678"),
-            conv("w-2", "a-11", "u-2", "吴磊", "13687654321")
+            conv("w-2", "a-11", "u-2", "吴磊", "13687654321"),
+            // An agent without a user account: named by the data.
+            conv("w-3", "a-99", "u-3", "郑爽", "13711112222")
         ]))
         .send()
         .await
@@ -257,6 +259,27 @@ async fn scenario(db: TestDb) {
         )
         .await;
     assert_eq!(status, StatusCode::SEE_OTHER);
+    // Owners are named by their account, else by the imported data.
+    let (_, all) = app.get(&boss, "/customers").await;
+    assert!(all.contains("a-99名（a-99）"), "{all}");
+    assert!(all.contains("a-07 名（a-07）"), "{all}");
+    let api_get = |path: String| {
+        let (app, token) = (&app, &token);
+        async move {
+            let r = app
+                .http
+                .get(format!("{}{path}", app.base))
+                .bearer_auth(token)
+                .send()
+                .await
+                .expect("GET");
+            r.json::<Value>().await.expect("json")
+        }
+    };
+    let found = api_get("/api/v1/customers?q=%E9%83%91%E7%88%BD".into()).await;
+    let zheng = found["items"][0]["id"].as_str().expect("郑爽").to_string();
+    let one = api_get(format!("/api/v1/customers/{}", enc(&zheng))).await;
+    assert_eq!(one["owner_name"], "a-99名", "{one}");
     let (_, list_a) = app.get(&boss, "/customers?grade=A").await;
     assert!(
         list_a.contains("周杰") && !list_a.contains("吴磊"),
@@ -274,6 +297,214 @@ async fn scenario(db: TestDb) {
     );
     assert!(!masked.contains("周杰"), "masked name");
     server.stop().await;
+}
+
+/// Personal data of the walked customer: phones (one of them also the
+/// source system's customer id), the ID number and the free contact text.
+const SECRETS: [&str; 4] = [
+    "13700137000",
+    "13911112222",
+    "110101199003071234",
+    "wangfang@example.com",
+];
+
+/// Fails when `body` shows any of [`SECRETS`] in full.
+fn assert_no_secrets(body: &str, who: &str, what: &str) {
+    for s in SECRETS {
+        assert!(!body.contains(s), "{who}: {what} shows {s}: {body}");
+    }
+}
+
+/// Walks every customer-bearing API endpoint and dashboard page as the
+/// roles that must not see phones and ID numbers (the inspector; an agent
+/// who served the customer without owning it) and checks that none of
+/// them shows one in full; the owner and a supervisor do see them (so the
+/// walk can fail). Exports are walked in kefu-cli's tests (masked unless
+/// `--unmasked`).
+async fn masking_walk(db: TestDb) {
+    let server = common::Server::start(db, USERS, |id| format!("{id} 名")).await;
+    let app = App {
+        base: server.base.clone(),
+        http: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client"),
+    };
+    let api = |user: &'static str, password: &'static str| {
+        let app = &app;
+        async move {
+            let r: Value = app
+                .http
+                .post(format!("{}/api/v1/auth/login", app.base))
+                .json(&json!({"user": user, "password": password}))
+                .send()
+                .await
+                .expect("login")
+                .json()
+                .await
+                .expect("json");
+            r["token"].as_str().expect("token").to_string()
+        }
+    };
+    let boss_token = api("boss", "boss-pass-1").await;
+    // The source system's customer id is the phone number; a-07 and a-11
+    // both served the customer.
+    let conv = |id: &str, agent: &str| {
+        json!({"id": id, "channel": "phone", "agent_id": agent, "agent_name": format!("{agent}名"),
+               "customer_id": "13700137000", "customer_name": "王芳",
+               "started_at": "2026-01-05T10:00:00+08:00",
+               "meta": {"caller_number": "13700137000", "satisfaction": 8},
+               "turns": [{"role": "agent", "text": "您好，这个我不知道。"}, {"role": "customer", "text": "查询订单。"}]})
+    };
+    let r = app
+        .http
+        .post(format!("{}/api/v1/conversations", app.base))
+        .bearer_auth(&boss_token)
+        .json(&json!([conv("m-1", "a-07"), conv("m-2", "a-11")]))
+        .send()
+        .await
+        .expect("import");
+    assert!(r.status().is_success());
+    let get_json = |token: String, path: String| {
+        let app = &app;
+        async move {
+            let r = app
+                .http
+                .get(format!("{}{path}", app.base))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .expect("GET");
+            (r.status(), r.text().await.unwrap_or_default())
+        }
+    };
+    let (_, list) = get_json(boss_token.clone(), "/api/v1/customers".into()).await;
+    let list: Value = serde_json::from_str(&list).expect("json");
+    let id = list["items"][0]["id"].as_str().expect("id").to_string();
+    let (_, current) = get_json(boss_token.clone(), format!("/api/v1/customers/{id}")).await;
+    let current: Value = serde_json::from_str(&current).expect("json");
+    let r = app
+        .http
+        .put(format!("{}/api/v1/customers/{}", app.base, enc(&id)))
+        .bearer_auth(&boss_token)
+        .json(&json!({
+            "name": "王芳", "owner_id": "a-07",
+            "profile": {"title": "王总", "id_number": "110101199003071234", "contact": "wangfang@example.com"},
+            "phones": ["13700137000", "13911112222"],
+            "platform_ids": current["customer"]["platform_ids"],
+            "dates": [{"label": "生日", "calendar": "lunar", "year": null, "month": 1, "day": 1,
+                       "leap": false, "remind_days": 366}],
+            "version": current["customer"]["version"]
+        }))
+        .send()
+        .await
+        .expect("PUT");
+    assert!(
+        r.status().is_success(),
+        "{}",
+        r.text().await.unwrap_or_default()
+    );
+    // The profile's satisfaction trend and latest findings (agents: of
+    // their own conversations only).
+    let (_, full) = get_json(
+        boss_token.clone(),
+        format!("/api/v1/customers/{}", enc(&id)),
+    )
+    .await;
+    let full: Value = serde_json::from_str(&full).expect("json");
+    assert_eq!(
+        full["stats"]["satisfaction_trend"],
+        json!([{"month": "2026-01", "average": 8.0, "rated": 2}]),
+        "{full}"
+    );
+    let finding_convs = |v: &Value| -> Vec<String> {
+        let mut ids: Vec<String> = v["stats"]["last_findings"]
+            .as_array()
+            .expect("findings")
+            .iter()
+            .filter_map(|f| f["conversation_id"].as_str().map(str::to_string))
+            .collect();
+        ids.sort();
+        ids.dedup();
+        ids
+    };
+    assert_eq!(finding_convs(&full), ["m-1", "m-2"], "{full}");
+    let a11_token = api("a-11", "agent-pass-11").await;
+    let (_, theirs) = get_json(a11_token, format!("/api/v1/customers/{}", enc(&id))).await;
+    let theirs: Value = serde_json::from_str(&theirs).expect("json");
+    assert_eq!(finding_convs(&theirs), ["m-2"], "{theirs}");
+    let href = format!("/customers/{}", enc(&id));
+    let api_paths = [
+        "/api/v1/customers".to_string(),
+        "/api/v1/customers?q=王".to_string(),
+        format!("/api/v1/customers/{}", enc(&id)),
+        format!("/api/v1/customers/{}/timeline", enc(&id)),
+        format!("/api/v1/customers/{}/conversations", enc(&id)),
+        format!("/api/v1/customers/{}/grade", enc(&id)),
+        // AGENT: the agent signed in, or a-07 (the owner) for staff.
+        "/api/v1/follow-ups?agent=AGENT".to_string(),
+        "/api/v1/care?agent=AGENT&days=366".to_string(),
+    ];
+    let pages = [
+        "/customers".to_string(),
+        "/customers?q=%E7%8E%8B".to_string(),
+        href.clone(),
+        format!("{href}/edit"),
+        "/follow-ups?agent=a-07".to_string(),
+        "/follow-ups".to_string(),
+    ];
+    for (user, password, sees) in [
+        ("qa", "inspector-pass-1", false),
+        ("a-11", "agent-pass-11", false),
+        ("a-07", "agent-pass-07", true),
+        ("boss", "boss-pass-1", true),
+    ] {
+        let token = api(user, password).await;
+        let mut shown = String::new();
+        let agent = if user.starts_with("a-") { user } else { "a-07" };
+        for path in &api_paths {
+            let path = &path.replace("AGENT", agent);
+            let (status, body) = get_json(token.clone(), path.clone()).await;
+            assert_eq!(status, StatusCode::OK, "{user}: {path}: {body}");
+            if !sees {
+                assert_no_secrets(&body, user, path);
+            }
+            shown.push_str(&body);
+        }
+        let cookies = app.login(user, password).await;
+        for lang in ["zh", "en"] {
+            let cookies = format!("{cookies}; lang={lang}");
+            for path in &pages {
+                let (status, body) = app.get(&cookies, path).await;
+                let expected = if path.ends_with("/edit") && !sees {
+                    StatusCode::FORBIDDEN
+                } else {
+                    StatusCode::OK
+                };
+                assert_eq!(status, expected, "{user} ({lang}): {path}: {body}");
+                if !sees {
+                    assert_no_secrets(&body, user, path);
+                }
+                shown.push_str(&body);
+            }
+        }
+        if sees {
+            for s in SECRETS {
+                assert!(shown.contains(s), "{user} never sees {s}");
+            }
+        } else {
+            assert!(shown.contains("137****7000"), "{user}: masked phone shown");
+        }
+    }
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn masking_on_every_customer_surface() {
+    masking_walk(TestDb::sqlite("web_customers_masking")).await;
+    if let Some(db) = TestDb::postgres("web_customers_masking").await {
+        masking_walk(db).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

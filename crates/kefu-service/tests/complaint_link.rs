@@ -1,5 +1,8 @@
 //! Linking a complaint to a conversation the caller cannot read answers
-//! exactly like a missing conversation (issue 17).
+//! exactly like a missing conversation (issue 17); a complaint without a
+//! customer id links to the archive customer by phone, so it shows on the
+//! customer's timeline and its activity resets the contact cadence
+//! (issue 14), on SQLite and PostgreSQL.
 
 use chrono::{TimeZone, Utc};
 use kefu_engine::{Conversation, Inspector, RulePack, Scratch};
@@ -63,4 +66,85 @@ async fn another_agents_conversation_answers_as_missing() {
         .expect("own conversation");
     assert_eq!(own.conversation_id.as_deref(), Some("g-001"));
     store.close().await;
+}
+
+async fn complaint_by_phone(db: kefu_store::testing::TestDb) {
+    use kefu_service::auth::{Principal, Role};
+    use kefu_service::customer::{CustomerInput, CustomerService};
+    let store = db.open().await;
+    let boss = Principal {
+        user_id: "boss".into(),
+        role: Role::Supervisor,
+        team: None,
+    };
+    let customers = CustomerService::new(store.clone());
+    let opened = Utc
+        .with_ymd_and_hms(2026, 3, 19, 1, 0, 0)
+        .single()
+        .expect("time");
+    let created_at = opened.timestamp_millis() - 86_400_000;
+    let c = customers
+        .create(
+            &boss,
+            &CustomerInput {
+                name: "张伟".into(),
+                phones: vec!["13800138000".into()],
+                ..Default::default()
+            },
+            created_at,
+        )
+        .await
+        .expect("customer");
+    let svc = ComplaintService::new(store.clone());
+    let actor = Actor::new("boss", ActorRole::Supervisor);
+    let mut by_phone = Customer::named("张先生");
+    by_phone.phone = Some("+86 138-0013-8000".into());
+    let linked = svc
+        .create(
+            NewComplaint::new("", by_phone, "phone", "billing", "多扣费"),
+            &actor,
+            opened,
+        )
+        .await
+        .expect("complaint");
+    assert_eq!(linked.customer.id.as_deref(), Some(c.id.as_str()));
+    let mut stranger = Customer::named("李四");
+    stranger.phone = Some("13900000000".into());
+    let unlinked = svc
+        .create(
+            NewComplaint::new("", stranger, "phone", "billing", "多扣费"),
+            &actor,
+            opened,
+        )
+        .await
+        .expect("complaint");
+    assert_eq!(unlinked.customer.id, None, "no customer has that phone");
+    let timeline = customers
+        .timeline(&boss, &c.id, 50)
+        .await
+        .expect("timeline");
+    assert!(
+        timeline
+            .iter()
+            .any(|t| t.kind == "complaint" && t.id == linked.id),
+        "{timeline:?}"
+    );
+    assert!(!timeline.iter().any(|t| t.id == unlinked.id));
+    // The complaint's opening is a contact: the clock restarts from it.
+    let now = opened.timestamp_millis() + 1000;
+    assert_eq!(
+        customers.sync_complaint_contacts(now).await.expect("sync"),
+        1
+    );
+    let v = customers.get(&boss, &c.id, now).await.expect("get");
+    assert_eq!(v.last_contact_at, Some(opened.timestamp_millis()));
+    store.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn complaint_links_to_the_customer_by_phone() {
+    complaint_by_phone(kefu_store::testing::TestDb::sqlite("complaint_phone")).await;
+    if let Some(db) = kefu_store::testing::TestDb::postgres("complaint_phone").await {
+        complaint_by_phone(db).await;
+    }
 }

@@ -363,6 +363,36 @@ pub struct TimelineEntry {
     pub agent_name: Option<String>,
 }
 
+/// A finding of the current inspection of a conversation linked to a
+/// customer (the profile's "last inspection findings").
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CustomerFinding {
+    /// The conversation.
+    pub conversation_id: String,
+    /// When the conversation started (the contact's time), Unix ms.
+    pub at: i64,
+    /// The conversation's agent.
+    pub agent_id: Option<String>,
+    /// The rule id.
+    pub rule: String,
+    /// The rule's dimension.
+    pub dimension: String,
+    /// Points deducted.
+    pub deduction: f64,
+}
+
+/// A rated conversation of a customer: when and the satisfaction score
+/// (0–10), for the profile's satisfaction trend.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RatedContact {
+    /// When, Unix ms.
+    pub at: i64,
+    /// The conversation's agent.
+    pub agent_id: Option<String>,
+    /// Satisfaction 0–10.
+    pub satisfaction: i64,
+}
+
 /// What a merge moved (stored as JSON with the merge).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 struct Moved {
@@ -1659,6 +1689,111 @@ impl Store {
         out.sort_by(|a, b| b.at.cmp(&a.at).then_with(|| a.id.cmp(&b.id)));
         out.truncate(limit as usize);
         Ok(out)
+    }
+
+    /// Display names of agents: their user account's, else the latest
+    /// `agent_name` their imported conversations carry (agents need no
+    /// account to be named). Agents with neither are left out.
+    pub async fn agent_display_names(
+        &self,
+        ids: &[&str],
+    ) -> Result<std::collections::HashMap<String, String>, StoreError> {
+        let mut out = std::collections::HashMap::new();
+        for id in ids {
+            if id.is_empty() || out.contains_key(*id) {
+                continue;
+            }
+            let account: Option<String> =
+                sqlx::query_scalar("SELECT display_name FROM users WHERE id = $1")
+                    .bind(*id)
+                    .fetch_optional(self.pool())
+                    .await
+                    .context("reading a user's name")?;
+            let name = match account.filter(|n| !n.trim().is_empty()) {
+                Some(n) => Some(n),
+                None => sqlx::query_scalar(
+                    "SELECT c.agent_name FROM inspections i JOIN conversations c ON c.id = i.conversation_id \
+                     WHERE i.agent_id = $1 AND i.is_current = 1 AND c.agent_name IS NOT NULL \
+                     AND c.agent_name <> '' ORDER BY i.started_at DESC LIMIT 1",
+                )
+                .bind(*id)
+                .fetch_optional(self.pool())
+                .await
+                .context("reading an agent's name from conversations")?,
+            };
+            if let Some(n) = name {
+                out.insert((*id).to_string(), n);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Findings of the current inspections of the customer's `conversations`
+    /// most recent linked conversations, newest first (at most `limit`
+    /// findings).
+    pub async fn customer_findings(
+        &self,
+        customer_id: &str,
+        conversations: i64,
+        limit: i64,
+    ) -> Result<Vec<CustomerFinding>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT k.source_id, k.at, k.agent_id, f.rule, f.dimension, f.deduction FROM \
+             (SELECT source_id, at, agent_id FROM customer_contacts WHERE customer_id = $1 \
+              AND source = 'conversation' ORDER BY at DESC LIMIT $2) k \
+             JOIN inspections i ON i.conversation_id = k.source_id AND i.is_current = 1 \
+             JOIN findings f ON f.inspection_id = i.id \
+             ORDER BY k.at DESC, k.source_id, f.turn, f.rule LIMIT $3",
+        )
+        .bind(customer_id)
+        .bind(conversations.clamp(1, 1000))
+        .bind(limit.clamp(1, 1000))
+        .fetch_all(self.pool())
+        .await
+        .context("reading a customer's findings")?;
+        rows.iter()
+            .map(|r| {
+                Ok(CustomerFinding {
+                    conversation_id: r.try_get("source_id")?,
+                    at: r.try_get("at")?,
+                    agent_id: r.try_get("agent_id")?,
+                    rule: r.try_get("rule")?,
+                    dimension: r.try_get("dimension")?,
+                    deduction: r.try_get("deduction")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .context("findings")
+    }
+
+    /// The customer's `limit` most recent linked conversations with a
+    /// satisfaction score, newest first.
+    pub async fn customer_ratings(
+        &self,
+        customer_id: &str,
+        limit: i64,
+    ) -> Result<Vec<RatedContact>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT k.at, k.agent_id, CAST(i.satisfaction AS BIGINT) AS satisfaction \
+             FROM customer_contacts k JOIN inspections i ON i.conversation_id = k.source_id \
+             AND i.is_current = 1 WHERE k.customer_id = $1 AND k.source = 'conversation' \
+             AND i.satisfaction IS NOT NULL ORDER BY k.at DESC LIMIT $2",
+        )
+        .bind(customer_id)
+        .bind(limit.clamp(1, 10_000))
+        .fetch_all(self.pool())
+        .await
+        .context("reading a customer's ratings")?;
+        rows.iter()
+            .map(|r| {
+                Ok(RatedContact {
+                    at: r.try_get("at")?,
+                    agent_id: r.try_get("agent_id")?,
+                    satisfaction: r.try_get("satisfaction")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .context("ratings")
     }
 
     /// Important dates of active customers, owned by `owner_id` when given,

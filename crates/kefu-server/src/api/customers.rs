@@ -101,7 +101,13 @@ pub(crate) async fn get_one(
     let now = now();
     let view = svc.get(&caller.principal, &id, now).await?;
     let stats = svc.stats(&caller.principal, &id, now).await?;
-    Ok(Json(json!({"customer": view, "stats": stats})))
+    let owner_name = match view.owner_id.as_deref() {
+        Some(o) => svc.agent_names(&[o]).await?.remove(o),
+        None => None,
+    };
+    Ok(Json(
+        json!({"customer": view, "owner_name": owner_name, "stats": stats}),
+    ))
 }
 
 /// `PUT /api/v1/customers/{id}`: replace the archive (`version` for
@@ -359,7 +365,7 @@ pub(crate) fn openapi_paths() -> Value {
                      "requestBody": body("the customer"), "responses": errors(json!({"201": {"description": "the customer"}}))}
         },
         "/api/v1/customers/{id}": {
-            "get": {"summary": "The profile (personal data masked by role) and derived stats", "parameters": [id], "responses": errors(ok("customer, stats"))},
+            "get": {"summary": "The profile (personal data masked by role), the owner's display name and derived stats (contacts, complaints, satisfaction trend by month, latest inspection findings)", "parameters": [id], "responses": errors(ok("customer, owner_name, stats"))},
             "put": {"summary": "Replace the archive (version for optimistic concurrency)", "parameters": [id], "requestBody": body("the customer"), "responses": errors(ok("customer"))}
         },
         "/api/v1/customers/{id}/timeline": {"get": {"summary": "Conversations, complaints, surveys, revisits, contacts; newest first", "parameters": [id], "responses": errors(ok("items"))}},

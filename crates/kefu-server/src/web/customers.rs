@@ -4,16 +4,23 @@
 //! through [`CustomerService`], which applies the role rules and masks
 //! personal data.
 
+use std::collections::HashMap;
+
 use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use kefu_service::auth::Role;
 use kefu_service::customer::profile::TEN_QUESTIONS;
-use kefu_service::customer::{ContactInput, CustomerService, CustomerSummary};
+use kefu_service::customer::{
+    ContactInput, CustomerInput, CustomerService, CustomerSummary, CustomerView, Profile,
+};
 use kefu_store::customers::CustomerFilter;
 
+use super::charts::{self, Chart};
 use super::html;
 use super::i18n::msg;
 use super::page::{
-    query_string, render, safe_next, see_other, CsrfForm, Ctx, Page, PageResult, Section,
+    query_string, render, render_status, safe_next, see_other, CsrfForm, Ctx, FormData, Page,
+    PageResult, Section, WebError,
 };
 use super::urls;
 use crate::AppState;
@@ -43,13 +50,37 @@ struct Row {
     state_class: &'static str,
 }
 
-fn row(ctx: &Ctx, s: &CustomerSummary) -> Row {
+/// An agent as shown: `name（id）`, or the id when no name is known.
+fn agent_label(names: &HashMap<String, String>, id: &str) -> String {
+    match names.get(id) {
+        Some(n) if n != id => format!("{n}（{id}）"),
+        _ => id.to_string(),
+    }
+}
+
+/// The display names of the owners of `summaries`.
+async fn owner_names(
+    svc: &CustomerService,
+    summaries: &[&CustomerSummary],
+) -> Result<HashMap<String, String>, WebError> {
+    let ids: Vec<&str> = summaries
+        .iter()
+        .filter_map(|s| s.owner_id.as_deref())
+        .collect();
+    Ok(svc.agent_names(&ids).await?)
+}
+
+fn row(ctx: &Ctx, names: &HashMap<String, String>, s: &CustomerSummary) -> Row {
     Row {
         name: s.name.clone(),
         href: customer_href(&s.id),
         grade: s.grade.clone(),
         manual: s.grade_manual,
-        owner: s.owner_id.clone().unwrap_or_default(),
+        owner: s
+            .owner_id
+            .as_deref()
+            .map(|o| agent_label(names, o))
+            .unwrap_or_default(),
         last: s.last_contact_at.map(html::fmt_ms).unwrap_or_default(),
         due: s.next_due_at.map(html::fmt_ms).unwrap_or_default(),
         state: if s.do_not_disturb {
@@ -99,9 +130,11 @@ pub(super) async fn list(State(state): State<AppState>, page: Page) -> PageResul
         offset: Some((page_no - 1).saturating_mul(PER_PAGE)),
         ..Default::default()
     };
-    let (items, total) = service(&state)
+    let svc = service(&state);
+    let (items, total) = svc
         .list(&page.user.principal, &filter, kefu_store::now_ms())
         .await?;
+    let names = owner_names(&svc, &items.iter().collect::<Vec<_>>()).await?;
     let pages = ((total + PER_PAGE - 1) / PER_PAGE).max(1);
     let g = grade.clone().unwrap_or_default();
     let qs = q.clone().unwrap_or_default();
@@ -134,7 +167,7 @@ pub(super) async fn list(State(state): State<AppState>, page: Page) -> PageResul
         )
     })
     .collect();
-    let rows = items.iter().map(|s| row(&ctx, s)).collect();
+    let rows = items.iter().map(|s| row(&ctx, &names, s)).collect();
     render(&ListPage {
         tabs,
         q: qs.clone(),
@@ -187,8 +220,35 @@ struct DetailPage {
     grades: Vec<(String, String, String, String, String)>,
     can_log: bool,
     can_grade: bool,
+    can_edit: bool,
     contact_action: String,
     grade_action: String,
+    edit_href: String,
+    trend_chart: String,
+    trend: Vec<(String, String, i64)>,
+    findings: Vec<FindingRow>,
+}
+
+/// A finding of the latest inspections of the customer's conversations.
+struct FindingRow {
+    at: String,
+    conversation: String,
+    href: String,
+    rule: String,
+    dimension: String,
+    deduction: String,
+}
+
+/// Whether `user` may change `v` (owners, supervisors and admins; never a
+/// merged customer). Editors always see the archive unmasked.
+fn can_edit(role: Role, user: &str, v: &CustomerView) -> bool {
+    v.merged_into.is_none()
+        && !v.masked
+        && match role {
+            Role::Supervisor | Role::Admin => true,
+            Role::Agent => v.owner_id.as_deref() == Some(user),
+            Role::Inspector => false,
+        }
 }
 
 fn yuan(cents: i64) -> String {
@@ -210,6 +270,18 @@ pub(super) async fn detail(
     let stats = svc.stats(p, &id, now).await?;
     let timeline = svc.timeline(p, &id, 200).await?;
     let grades = svc.grade_history(p, &id).await?;
+    let agent_ids: Vec<&str> = v
+        .owner_id
+        .as_deref()
+        .into_iter()
+        .chain(
+            timeline
+                .iter()
+                .filter(|t| t.agent_name.is_none())
+                .filter_map(|t| t.agent_id.as_deref()),
+        )
+        .collect();
+    let names = svc.agent_names(&agent_ids).await?;
     let ten = TEN_QUESTIONS
         .iter()
         .map(|(field, zh, en)| {
@@ -309,7 +381,11 @@ pub(super) async fn detail(
                 t.id
             },
             summary: t.summary,
-            agent: t.agent_name.or(t.agent_id).unwrap_or_default(),
+            agent: match (t.agent_name, t.agent_id) {
+                (Some(n), _) => n,
+                (None, Some(a)) => agent_label(&names, &a),
+                (None, None) => String::new(),
+            },
         })
         .collect();
     let grades = grades
@@ -326,13 +402,56 @@ pub(super) async fn detail(
             )
         })
         .collect();
+    let trend_rows: Vec<(String, String, i64)> = stats
+        .satisfaction_trend
+        .iter()
+        .map(|t| (t.month.clone(), html::num(t.average), t.rated))
+        .collect();
+    let trend_chart = charts::line_chart(
+        &Chart::new(ctx.t("cust.trend"), ctx.t("chart.no_data"))
+            .axes("", ctx.t("cust.trend_avg"))
+            .size(480.0, 200.0),
+        &stats
+            .satisfaction_trend
+            .iter()
+            .map(|t| (t.month.clone(), Some(t.average)))
+            .collect::<Vec<_>>(),
+        None,
+    );
+    let active = state.inspector();
+    let findings = stats
+        .last_findings
+        .iter()
+        .map(|f| FindingRow {
+            at: html::fmt_ms(f.at),
+            href: urls::conversation(&f.conversation_id),
+            conversation: f.conversation_id.clone(),
+            rule: active
+                .pack()
+                .rules
+                .iter()
+                .find(|r| r.id == f.rule)
+                .map_or_else(|| f.rule.clone(), |r| r.name.clone()),
+            dimension: f.dimension.clone(),
+            deduction: html::num(f.deduction),
+        })
+        .collect();
     let role = page.user.role();
     render(&DetailPage {
+        can_edit: can_edit(role, page.user.id(), &v),
+        edit_href: format!("{}/edit", customer_href(&v.id)),
+        trend_chart,
+        trend: trend_rows,
+        findings,
         id: v.id.clone(),
         name: v.name.clone(),
         grade: v.grade.clone(),
         manual: v.grade_manual,
-        owner: v.owner_id.clone().unwrap_or_default(),
+        owner: v
+            .owner_id
+            .as_deref()
+            .map(|o| agent_label(&names, o))
+            .unwrap_or_default(),
         state: ctx
             .label(&format!("cust.state.{}", v.cadence_state), v.cadence_state)
             .to_string(),
@@ -371,6 +490,192 @@ pub(super) async fn detail(
         grade_action: format!("{}/grade", customer_href(&v.id)),
         ctx,
     })
+}
+
+/// A text input of the edit form: `(name, label, value)`.
+type Input = (&'static str, String, String);
+
+#[derive(askama::Template)]
+#[template(path = "customer_edit.html")]
+struct EditPage {
+    ctx: Ctx,
+    id: String,
+    href: String,
+    action: String,
+    name: String,
+    owner: String,
+    can_owner: bool,
+    ten: Vec<Input>,
+    more: Vec<Input>,
+    phones: String,
+    tags: String,
+    dnd: bool,
+    version: i64,
+    error: Option<String>,
+}
+
+/// The profile fields of the form beyond the ten questions, with their
+/// label keys.
+const MORE_FIELDS: [(&str, &str); 6] = [
+    ("gender", "cust.gender"),
+    ("age_band", "cust.age_band"),
+    ("preferred_channel", "cust.preferred_channel"),
+    ("preferred_time", "cust.preferred_time"),
+    ("id_number", "cust.id_number"),
+    ("notes", "cust.notes"),
+];
+
+fn more_value<'a>(p: &'a Profile, field: &str) -> Option<&'a str> {
+    match field {
+        "gender" => p.gender.as_deref(),
+        "age_band" => p.age_band.as_deref(),
+        "preferred_channel" => p.preferred_channel.as_deref(),
+        "preferred_time" => p.preferred_time.as_deref(),
+        "id_number" => p.id_number.as_deref(),
+        "notes" => p.notes.as_deref(),
+        _ => p.get(field),
+    }
+}
+
+/// The edit form filled from the archive, or (after a refusal) from what
+/// was typed.
+fn edit_page(ctx: Ctx, v: &CustomerView, role: Role, typed: Option<&FormData>) -> EditPage {
+    let value = |field: &str| -> String {
+        match typed {
+            Some(f) => f.text(field),
+            None => more_value(&v.profile, field).unwrap_or("").to_string(),
+        }
+    };
+    let ten = TEN_QUESTIONS
+        .iter()
+        .map(|(field, zh, en)| {
+            let label = if ctx.lang.code() == "zh" { *zh } else { *en };
+            (*field, label.to_string(), value(field))
+        })
+        .collect();
+    let more = MORE_FIELDS
+        .iter()
+        .map(|(field, key)| (*field, ctx.t(key).to_string(), value(field)))
+        .collect();
+    EditPage {
+        id: v.id.clone(),
+        href: customer_href(&v.id),
+        action: format!("{}/edit", customer_href(&v.id)),
+        name: typed.map_or_else(|| v.name.clone(), |f| f.text("name")),
+        owner: typed.map_or_else(
+            || v.owner_id.clone().unwrap_or_default(),
+            |f| f.text("owner_id"),
+        ),
+        can_owner: matches!(role, Role::Supervisor | Role::Admin),
+        ten,
+        more,
+        phones: typed.map_or_else(|| v.phones.join("\n"), |f| f.raw("phones").to_string()),
+        tags: typed.map_or_else(|| v.tags.join("，"), |f| f.text("tags")),
+        dnd: typed.map_or(v.do_not_disturb, |f| f.checked("do_not_disturb")),
+        version: typed
+            .and_then(|f| f.get("version"))
+            .and_then(|x| x.parse().ok())
+            .unwrap_or(v.version),
+        error: None,
+        ctx,
+    }
+}
+
+/// Reads a customer `page`'s user may edit, or 403.
+async fn editable(svc: &CustomerService, page: &Page, id: &str) -> Result<CustomerView, WebError> {
+    let v = svc
+        .get(&page.user.principal, id, kefu_store::now_ms())
+        .await?;
+    if !can_edit(page.user.role(), page.user.id(), &v) {
+        return Err(WebError::Forbidden);
+    }
+    Ok(v)
+}
+
+/// Splits a list typed in a form: one item a line, or separated by commas
+/// (`,` `，` `、`) or semicolons.
+fn split_list(s: &str) -> Vec<String> {
+    s.split(['\n', '\r', ',', '，', '、', ';', '；'])
+        .map(str::trim)
+        .filter(|x| !x.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// `GET /customers/{id}/edit`: the archive's form (owners, supervisors and
+/// admins).
+pub(super) async fn edit(
+    State(state): State<AppState>,
+    page: Page,
+    Path(id): Path<String>,
+) -> PageResult {
+    page.user.require(Section::Customers)?;
+    let v = editable(&service(&state), &page, &id).await?;
+    let ctx = page.ctx(Some(Section::Customers), msg("cust.edit_title"));
+    render(&edit_page(ctx, &v, page.user.role(), None))
+}
+
+/// `POST /customers/{id}/edit`: saves the profile, phones, tags and
+/// do-not-disturb (custom fields, purchases, dates and platform ids are
+/// kept); a refusal shows the form again with the reason and what was
+/// typed.
+pub(super) async fn save(
+    State(state): State<AppState>,
+    page: Page,
+    Path(id): Path<String>,
+    CsrfForm(form): CsrfForm,
+) -> PageResult {
+    page.user.require(Section::Customers)?;
+    let svc = service(&state);
+    let v = editable(&svc, &page, &id).await?;
+    let typed = |f: &str| form.get(f).map(str::to_string);
+    let input = CustomerInput {
+        id: v.id.clone(),
+        name: form.text("name"),
+        owner_id: match page.user.role() {
+            Role::Supervisor | Role::Admin => typed("owner_id"),
+            _ => v.owner_id.clone(),
+        },
+        profile: Profile {
+            title: typed("title"),
+            region: typed("region"),
+            company: typed("company"),
+            department: typed("department"),
+            contact: typed("contact"),
+            usage: typed("usage"),
+            needed_by: typed("needed_by"),
+            quantity: typed("quantity"),
+            budget: typed("budget"),
+            invoice: typed("invoice"),
+            gender: typed("gender"),
+            age_band: typed("age_band"),
+            preferred_channel: typed("preferred_channel"),
+            preferred_time: typed("preferred_time"),
+            id_number: typed("id_number"),
+            notes: typed("notes"),
+        },
+        do_not_disturb: form.checked("do_not_disturb"),
+        phones: split_list(form.raw("phones")),
+        platform_ids: v.platform_ids.clone(),
+        tags: split_list(form.raw("tags")),
+        fields: v.fields.clone(),
+        purchases: v.purchases.clone(),
+        dates: v.dates.clone(),
+        version: form.get("version").and_then(|x| x.parse().ok()),
+    };
+    match svc
+        .update(&page.user.principal, &id, &input, kefu_store::now_ms())
+        .await
+    {
+        Ok(_) => Ok(see_other(&format!("{}?done=saved", customer_href(&id)))),
+        Err(kefu_service::Error::Invalid(m) | kefu_service::Error::Conflict(m)) => {
+            let ctx = page.ctx(Some(Section::Customers), msg("cust.edit_title"));
+            let mut p = edit_page(ctx, &v, page.user.role(), Some(&form));
+            p.error = Some(m);
+            render_status(StatusCode::UNPROCESSABLE_ENTITY, &p)
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// `POST /customers/{id}/contact`: log a contact (or a care contact with
@@ -455,6 +760,15 @@ pub(super) async fn follow_ups(State(state): State<AppState>, page: Page) -> Pag
     let svc = service(&state);
     let now = kefu_store::now_ms();
     let queue = svc.follow_ups(&page.user.principal, &agent, now).await?;
+    let names = owner_names(
+        &svc,
+        &queue
+            .overdue
+            .iter()
+            .chain(&queue.due_today)
+            .collect::<Vec<_>>(),
+    )
+    .await?;
     let care = svc.care(&page.user.principal, &agent, now, 7).await?;
     let care = care
         .into_iter()
@@ -470,8 +784,12 @@ pub(super) async fn follow_ups(State(state): State<AppState>, page: Page) -> Pag
         })
         .collect();
     render(&FollowUpsPage {
-        overdue: queue.overdue.iter().map(|s| row(&ctx, s)).collect(),
-        due_today: queue.due_today.iter().map(|s| row(&ctx, s)).collect(),
+        overdue: queue.overdue.iter().map(|s| row(&ctx, &names, s)).collect(),
+        due_today: queue
+            .due_today
+            .iter()
+            .map(|s| row(&ctx, &names, s))
+            .collect(),
         care,
         can_log: role != Role::Inspector,
         can_choose: role != Role::Agent,
@@ -482,6 +800,14 @@ pub(super) async fn follow_ups(State(state): State<AppState>, page: Page) -> Pag
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn lists_typed_in_forms() {
+        assert_eq!(
+            super::split_list("138 0013 8000\r\n 010-12345678，；0755-1234567、"),
+            vec!["138 0013 8000", "010-12345678", "0755-1234567"]
+        );
+    }
+
     #[test]
     fn money() {
         assert_eq!(super::yuan(123_456), "¥1234.56");

@@ -82,6 +82,10 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/favicon.ico", get(assets::favicon))
         .route("/customers", get(customers::list))
         .route("/customers/{id}", get(customers::detail))
+        .route(
+            "/customers/{id}/edit",
+            get(customers::edit).post(customers::save),
+        )
         .route("/customers/{id}/contact", post(customers::log_contact))
         .route("/customers/{id}/grade", post(customers::set_grade))
         .route("/follow-ups", get(customers::follow_ups))

@@ -101,3 +101,70 @@ impl Driver {
         )
     }
 }
+
+/// Waits (10 s at most) for an element matching `css`.
+#[allow(dead_code)] // not every suite uses every helper
+pub(crate) async fn wait_css(c: &Client, css: &str) -> Res<fantoccini::elements::Element> {
+    Ok(c.wait()
+        .at_most(Duration::from_secs(10))
+        .every(Duration::from_millis(50))
+        .for_element(fantoccini::Locator::Css(css))
+        .await
+        .map_err(|e| format!("waiting for `{css}`: {e}"))?)
+}
+
+/// Waits (10 s at most) until the URL satisfies `pred`; returns it.
+#[allow(dead_code)]
+pub(crate) async fn wait_url(c: &Client, pred: impl Fn(&str) -> bool) -> Res<String> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let url = c.current_url().await?.to_string();
+        if pred(&url) {
+            return Ok(url);
+        }
+        if Instant::now() > deadline {
+            return Err(format!("still at {url}").into());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The text of the first element matching `css`.
+#[allow(dead_code)]
+pub(crate) async fn text_of(c: &Client, css: &str) -> Res<String> {
+    Ok(c.find(fantoccini::Locator::Css(css)).await?.text().await?)
+}
+
+/// Errors the page recorded (`window.__kefuErrors`: script errors, failed
+/// resources, CSP) and the severe entries of chromedriver's browser log
+/// since the last call.
+#[allow(dead_code)]
+pub(crate) async fn page_errors(
+    http: &reqwest::Client,
+    driver: &str,
+    c: &Client,
+) -> Res<Vec<String>> {
+    let mut out = Vec::new();
+    match c
+        .execute("return window.__kefuErrors || null;", vec![])
+        .await?
+    {
+        Value::Array(list) => out.extend(list.iter().map(|v| v.to_string())),
+        Value::Null => out.push("the page's script (app.js) did not run".to_string()),
+        other => out.push(format!("unexpected error list {other}")),
+    }
+    let sid = c.session_id().await?.ok_or("no session id")?;
+    let log: Value = http
+        .post(format!("{driver}/session/{sid}/se/log"))
+        .json(&json!({"type": "browser"}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    for entry in log["value"].as_array().into_iter().flatten() {
+        if entry["level"] == json!("SEVERE") {
+            out.push(format!("browser log: {}", entry["message"]));
+        }
+    }
+    Ok(out)
+}

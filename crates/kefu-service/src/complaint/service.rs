@@ -72,8 +72,8 @@ use serde_json::Value;
 
 use crate::complaint::{
     self, Actor, ActorRole, Assignee, Command, CommandKind, Complaint, ComplaintError,
-    ComplaintPolicy, ComplaintState, HistoryEvent, NewComplaint, Priority, RevisitOutcome,
-    RevisitTask, SideEffect,
+    ComplaintPolicy, ComplaintState, Customer, HistoryEvent, NewComplaint, Priority,
+    RevisitOutcome, RevisitTask, SideEffect,
 };
 use crate::error::{Error, Result};
 use crate::sla::SlaReport;
@@ -456,13 +456,29 @@ impl ComplaintService {
         Ok(self.store.read().await?)
     }
 
+    /// The archive customer (客户档案) whose phone key is the complaint's
+    /// phone, when `phone` is one of the configured matching keys: a
+    /// complaint without a customer id links to the customer by phone.
+    async fn archive_customer_by_phone(&self, customer: &Customer) -> Result<Option<String>> {
+        let Some(phone) = customer.phone.as_deref().filter(|p| !p.trim().is_empty()) else {
+            return Ok(None);
+        };
+        let policy = self.store.customer_policy().await?;
+        if !policy.matching_keys.iter().any(|k| k == "phone") {
+            return Ok(None);
+        }
+        Ok(self.store.customer_by_key("phone", phone).await?)
+    }
+
     /// Opens a complaint ([`complaint::new_complaint`]) and stores it with
     /// its history. An empty `input.id` gets a generated id
     /// (`CMP-YYYYMMDD-NNNNNN`); a given id that is taken is a
     /// [`Error::Conflict`]. With `input.conversation_id`, the
     /// conversation must be stored and readable by `actor` (an agent's own;
     /// anything else answers as missing); it fills in a blank customer name, a
-    /// missing customer id and a blank channel.
+    /// missing customer id and a blank channel. Still without a customer
+    /// id, a phone that is an archive customer's phone key names that
+    /// customer.
     ///
     /// Returns the complaint as `actor` may see it.
     pub async fn create(
@@ -503,6 +519,14 @@ impl ComplaintService {
             if input.channel.trim().is_empty() {
                 input.channel = conv.channel.as_str().to_string();
             }
+        }
+        if input
+            .customer
+            .id
+            .as_deref()
+            .is_none_or(|id| id.trim().is_empty())
+        {
+            input.customer.id = self.archive_customer_by_phone(&input.customer).await?;
         }
         let generate = input.id.trim().is_empty();
         let mut tx = self.begin_write().await?;

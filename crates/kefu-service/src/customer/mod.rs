@@ -31,8 +31,8 @@ use chrono::{NaiveDate, TimeZone};
 use serde::{Deserialize, Serialize};
 
 use kefu_store::customers::{
-    ContactRow, CustomerFigures, CustomerFilter, CustomerPolicy, CustomerRow, GradeRow, MergeRow,
-    TimelineEntry, POLICY_KEY,
+    ContactRow, CustomerFigures, CustomerFilter, CustomerFinding, CustomerPolicy, CustomerRow,
+    GradeRow, MergeRow, TimelineEntry, POLICY_KEY,
 };
 use kefu_store::{AuditEntry, Store};
 
@@ -91,6 +91,30 @@ pub struct CustomerStats {
     pub figures: CustomerFigures,
     /// What the rules would grade now.
     pub rules_grade: GradeDecision,
+    /// Satisfaction by month (centre's time), oldest first, over the last
+    /// [`TREND_RATINGS`] rated conversations.
+    pub satisfaction_trend: Vec<SatisfactionPoint>,
+    /// Findings of the current inspections of the last
+    /// [`FINDING_CONVERSATIONS`] linked conversations, newest first (for
+    /// agents: of their own conversations).
+    pub last_findings: Vec<CustomerFinding>,
+}
+
+/// How many rated conversations the satisfaction trend covers.
+pub const TREND_RATINGS: i64 = 500;
+/// How many of the latest linked conversations the profile's findings
+/// come from.
+pub const FINDING_CONVERSATIONS: i64 = 10;
+
+/// A month of the satisfaction trend.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SatisfactionPoint {
+    /// `YYYY-MM`.
+    pub month: String,
+    /// Average satisfaction 0–10.
+    pub average: f64,
+    /// Rated conversations that month.
+    pub rated: i64,
 }
 
 /// The follow-up queue of one agent.
@@ -436,10 +460,32 @@ impl CustomerService {
             .store
             .customer_figures(id, settings.grading.window_start(now))
             .await?;
+        let offset = i64::from(settings.care.utc_offset_minutes) * 60_000;
+        let ratings = self.store.customer_ratings(id, TREND_RATINGS).await?;
+        let mut last_findings = self
+            .store
+            .customer_findings(id, FINDING_CONVERSATIONS, 100)
+            .await?;
+        if p.role == Role::Agent {
+            // Other agents' conversations stay theirs.
+            last_findings.retain(|f| f.agent_id.as_deref() == Some(p.user_id.as_str()));
+        }
         Ok(CustomerStats {
             rules_grade: settings.grading.grade(&figures, now),
             figures,
+            satisfaction_trend: trend(ratings.iter().map(|r| (r.at, r.satisfaction)), offset),
+            last_findings,
         })
+    }
+
+    /// Display names of agents (owners, the agents of timeline entries):
+    /// the user account's name, else the name the imported conversations
+    /// carry.
+    pub async fn agent_names(
+        &self,
+        ids: &[&str],
+    ) -> Result<std::collections::HashMap<String, String>> {
+        Ok(self.store.agent_display_names(ids).await?)
     }
 
     /// The grade history, oldest first.
@@ -849,6 +895,28 @@ impl CustomerService {
     }
 }
 
+/// Averages `(at, score)` pairs by month of `at + offset` (ms), oldest
+/// month first.
+fn trend(ratings: impl Iterator<Item = (i64, i64)>, offset: i64) -> Vec<SatisfactionPoint> {
+    let mut months: std::collections::BTreeMap<String, (i64, i64)> = Default::default();
+    for (at, score) in ratings {
+        let Some(t) = chrono::Utc.timestamp_millis_opt(at + offset).single() else {
+            continue;
+        };
+        let m = months.entry(t.format("%Y-%m").to_string()).or_default();
+        m.0 += score;
+        m.1 += 1;
+    }
+    months
+        .into_iter()
+        .map(|(month, (sum, n))| SatisfactionPoint {
+            month,
+            average: sum as f64 / n as f64,
+            rated: n,
+        })
+        .collect()
+}
+
 /// A fresh customer id: `cu-` and 16 random hex digits.
 fn new_id() -> Result<String> {
     let mut bytes = [0u8; 8];
@@ -873,6 +941,35 @@ fn check_id(id: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn trend_by_month_in_centre_time() {
+        // 2026-01-31T20:00Z is 2026-02-01 04:00 in UTC+8.
+        let t = trend(
+            [
+                (1_769_889_600_000, 9),
+                (1_769_889_600_000 - 2 * DAY_MS, 4),
+                (1_769_889_600_000 - 3 * DAY_MS, 6),
+            ]
+            .into_iter(),
+            8 * 3_600_000,
+        );
+        assert_eq!(
+            t,
+            vec![
+                SatisfactionPoint {
+                    month: "2026-01".into(),
+                    average: 5.0,
+                    rated: 2
+                },
+                SatisfactionPoint {
+                    month: "2026-02".into(),
+                    average: 9.0,
+                    rated: 1
+                },
+            ]
+        );
+    }
 
     #[test]
     fn day_end_in_centre_time() {
