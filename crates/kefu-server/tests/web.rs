@@ -569,6 +569,34 @@ async fn conversations_list_and_detail() {
 async fn complaint_forms() {
     for app in App::both("web_complaints").await {
         let boss = app.login("boss", "boss-pass-1").await;
+        // An unknown state filter is a bad request that names the known
+        // states — on the dashboard and the API — not "no such page".
+        let (status, _, html) = app.get(Some(&boss), "/complaints?state=bad").await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(
+            html.contains("awaiting_follow_up") && html.contains("bad"),
+            "{html}"
+        );
+        let (status, _, _) = app
+            .get(Some(&boss), "/complaints?state=%E5%BE%85%E5%9B%9E%E8%AE%BF")
+            .await;
+        assert_eq!(status, StatusCode::OK, "the Chinese label is a state too");
+        let token = app.api_token("boss", "boss-pass-1").await;
+        let r = app
+            .http
+            .get(format!("{}/api/v1/complaints?state=accepted,bad", app.base))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("list");
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+        let body: Value = r.json().await.expect("json");
+        let message = body["error"]["message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains("`state` must be one of accepted"),
+            "{message}"
+        );
+
         let (status, _, html) = app.get(Some(&boss), "/complaints").await;
         assert_eq!(status, StatusCode::OK);
         for state in ["受理", "调查", "处理中", "待回访", "已关闭"] {
@@ -761,7 +789,7 @@ async fn complaint_forms() {
         let (_, _, html) = app.get(Some(&boss), "/complaints?state=handling").await;
         assert!(html.contains(&format!("href=\"{path}\"")));
         let (status, _, _) = app.get(Some(&boss), "/complaints?state=bogus").await;
-        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert_eq!(status, StatusCode::BAD_REQUEST);
 
         // Inspectors see it masked and cannot open complaints; agents cannot see it.
         let qa = app.login("qa", "inspector-pass-1").await;

@@ -158,10 +158,19 @@ pub(super) async fn board(State(state): State<AppState>, page: Page) -> PageResu
     let now = Utc::now();
     let claimable = page.user.role() == Role::Agent && page.param("view") == Some("claimable");
     let one_state = match page.param("state") {
-        Some(s) => Some(
-            s.parse::<ComplaintState>()
-                .map_err(|_| WebError::NotFound)?,
-        ),
+        Some(s) => {
+            let states = crate::params::parse_complaint_states(s)
+                .map_err(|e| WebError::BadRequest(e.to_string()))?;
+            match states.as_slice() {
+                [one] => Some(*one),
+                [] => None,
+                _ => {
+                    return Err(WebError::BadRequest(
+                        "`state` names one state on this page".into(),
+                    ))
+                }
+            }
+        }
         None => None,
     };
     let mut columns = Vec::new();
