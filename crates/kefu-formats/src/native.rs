@@ -421,7 +421,11 @@ mod tests {
     fn ids_longer_than_complaints_accept_are_refused() {
         use kefu_engine::model::MAX_ID_CHARS;
         let record = |field: &str, n: usize| {
-            let id = if field == "id" { String::new() } else { r#""id":"c1","#.to_string() };
+            let id = if field == "id" {
+                String::new()
+            } else {
+                r#""id":"c1","#.to_string()
+            };
             format!(
                 r#"{{{id}"channel":"chat","{field}":"{}","turns":[{{"role":"agent","text":"您好"}}]}}"#,
                 "客".repeat(n)

@@ -17,6 +17,7 @@ mod conversations;
 mod cursor;
 pub mod customers;
 pub mod dialect;
+pub mod json_time;
 mod login_throttle;
 mod packs;
 pub mod quality;
