@@ -1941,3 +1941,96 @@ async fn repeated_wrong_passwords_are_throttled() {
         }
     }
 }
+
+/// Upload from the dashboard (issue 12, item 7): staff only, CSRF first,
+/// any format `kefu import` reads (detected), inspected and stored, with a
+/// summary of counts and line-numbered errors; uploading again stores
+/// nothing twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conversations_are_uploaded_from_the_dashboard() {
+    for app in App::both("web_upload").await {
+        let qa = app.login("qa", "inspector-pass-1").await;
+        let agent = app.login("a-07", "agent-pass-07").await;
+        let (status, _, _) = app.get(Some(&agent), "/import").await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "agents may not import");
+        let (status, _, html) = app.get(Some(&qa), "/import").await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(html.contains("enctype=\"multipart/form-data\""), "{html}");
+        let token = csrf(&html);
+        let upload = |session: &Session, csrf: Option<&str>, name: &str, bytes: Vec<u8>| {
+            let mut form = reqwest::multipart::Form::new();
+            if let Some(t) = csrf {
+                form = form.text("_csrf", t.to_string());
+            }
+            let form = form.part(
+                "file",
+                reqwest::multipart::Part::bytes(bytes).file_name(name.to_string()),
+            );
+            app.http
+                .post(format!("{}/import", app.base))
+                .header(COOKIE, &session.cookies)
+                .multipart(form)
+                .send()
+        };
+        let mut jsonl = String::new();
+        jsonl.push_str(&failing("up-1", "a-07").to_string());
+        jsonl.push('\n');
+        jsonl.push_str("{not json\n");
+        let mut long = failing("up-2", "a-07");
+        long["customer_id"] = json!("客".repeat(129));
+        jsonl.push_str(&long.to_string());
+        jsonl.push('\n');
+        jsonl.push_str(&failing("up#3 中文", "a-11").to_string());
+        jsonl.push('\n');
+
+        // No token: refused, nothing stored.
+        let r = upload(&qa, None, "day.jsonl", jsonl.clone().into_bytes())
+            .await
+            .expect("upload");
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+        let r = upload(&qa, Some(&token), "day.jsonl", jsonl.clone().into_bytes())
+            .await
+            .expect("upload");
+        assert_eq!(r.status(), StatusCode::OK);
+        let html = r.text().await.expect("html");
+        assert!(html.contains("<dd id=\"upload-stored\">2</dd>"), "{html}");
+        assert!(
+            html.contains("<dd id=\"upload-error-count\">2</dd>"),
+            "{html}"
+        );
+        assert!(html.contains("<td class=\"num\">2</td>"), "line 2: {html}");
+        assert!(html.contains("<td class=\"num\">3</td>"), "line 3: {html}");
+        assert!(html.contains("129"), "{html}");
+        let (_, _, list) = app.get(Some(&qa), "/conversations").await;
+        assert!(
+            list.contains("up#3 中文") || list.contains("up#3"),
+            "{list}"
+        );
+        // Again: nothing stored twice.
+        let r = upload(&qa, Some(&token), "day.jsonl", jsonl.into_bytes())
+            .await
+            .expect("upload");
+        let html = r.text().await.expect("html");
+        assert!(html.contains("<dd id=\"upload-stored\">0</dd>"), "{html}");
+        assert!(html.contains("<dd id=\"upload-skipped\">2</dd>"), "{html}");
+        // A vendor's file is detected and imported like `kefu import` does;
+        // no agent or start time is warned about.
+        let aliyun = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../examples/vendors/aliyun.json"
+        ))
+        .expect("example");
+        let r = upload(&qa, Some(&token), "call-0001.json", aliyun)
+            .await
+            .expect("upload");
+        let html = r.text().await.expect("html");
+        assert!(html.contains("data-format=\"aliyun\""), "{html}");
+        assert!(html.contains("<dd id=\"upload-stored\">1</dd>"), "{html}");
+        assert!(html.contains("没有坐席"), "{html}");
+        // An empty upload is a clear refusal.
+        let r = upload(&qa, Some(&token), "empty.jsonl", Vec::new())
+            .await
+            .expect("upload");
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    }
+}
