@@ -2034,3 +2034,97 @@ async fn conversations_are_uploaded_from_the_dashboard() {
         assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     }
 }
+
+/// Exports that honour the list's filters (issue 12, item 7): the
+/// conversation list and the complaint list link CSV/XLSX downloads that
+/// carry the current query, and the files hold what the filters select.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_exports_keep_the_filters() {
+    for app in App::both("web_list_export").await {
+        let token = app.api_token("boss", "boss-pass-1").await;
+        app.import(
+            &token,
+            json!([
+                failing("ex-1", "a-07"),
+                failing("ex-2", "a-07"),
+                failing("ex#3", "a-11")
+            ]),
+        )
+        .await;
+        let boss = app.login("boss", "boss-pass-1").await;
+        let (status, _, html) = app.get(Some(&boss), "/conversations?agent=a-07").await;
+        assert_eq!(status, StatusCode::OK);
+        let csv_href = "/export/conversations?agent=a-07&#38;format=csv";
+        assert!(html.contains(csv_href), "{html}");
+        let (status, headers, body) = app
+            .get(Some(&boss), "/export/conversations?agent=a-07&format=csv")
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(headers["content-disposition"]
+            .to_str()
+            .unwrap_or("")
+            .contains("conversations.csv"));
+        assert!(body.starts_with('\u{feff}'), "BOM for Excel");
+        assert!(body.contains("会话ID"), "{body}");
+        assert!(body.contains("ex-1") && body.contains("ex-2"), "{body}");
+        assert!(!body.contains("ex#3"), "the filter is kept: {body}");
+        let (_, _, all) = app
+            .get(Some(&boss), "/export/conversations?format=csv&lang=en")
+            .await;
+        assert!(
+            all.contains("Conversation ID") && all.contains("ex#3"),
+            "{all}"
+        );
+        let r = app
+            .http
+            .get(format!(
+                "{}/export/conversations?agent=a-07&format=xlsx",
+                app.base
+            ))
+            .header(COOKIE, &boss.cookies)
+            .send()
+            .await
+            .expect("xlsx");
+        assert_eq!(r.status(), StatusCode::OK);
+        let bytes = r.bytes().await.expect("bytes");
+        assert!(bytes.starts_with(b"PK"), "a workbook");
+        // Agents export their own only, whatever they ask for.
+        let agent = app.login("a-11", "agent-pass-11").await;
+        let (_, _, own) = app
+            .get(Some(&agent), "/export/conversations?agent=a-07&format=csv")
+            .await;
+        assert!(own.contains("ex#3") && !own.contains("ex-1"), "{own}");
+
+        // Complaints: the one-state list exports that state only.
+        let r = app
+            .http
+            .post(format!("{}/api/v1/complaints", app.base))
+            .bearer_auth(&token)
+            .json(&json!({"customer": {"name": "张伟"}, "channel": "phone",
+                          "category": "计费", "description": "话费多扣二十元"}))
+            .send()
+            .await
+            .expect("complaint");
+        assert_eq!(r.status(), StatusCode::CREATED);
+        let created: Value = r.json().await.expect("json");
+        let cid = created["complaint"]["id"].as_str().expect("id").to_string();
+        let (_, _, html) = app.get(Some(&boss), "/complaints?state=accepted").await;
+        assert!(
+            html.contains("/export/complaints?state=accepted&#38;format=csv"),
+            "{html}"
+        );
+        let (status, _, body) = app
+            .get(Some(&boss), "/export/complaints?state=accepted&format=csv")
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(body.contains(&cid) && body.contains("受理"), "{body}");
+        let (_, _, closed) = app
+            .get(Some(&boss), "/export/complaints?state=closed&format=csv")
+            .await;
+        assert!(!closed.contains(&cid), "{closed}");
+        let (status, _, _) = app
+            .get(Some(&boss), "/export/complaints?state=bad&format=csv")
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+    }
+}

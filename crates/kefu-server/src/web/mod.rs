@@ -87,6 +87,9 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/customers/{id}/grade", post(customers::set_grade))
         .route("/follow-ups", get(customers::follow_ups))
         .route("/conversations", get(conversations::list))
+        // Not under /conversations/: a conversation may be called "export".
+        .route("/export/conversations", get(exports::conversations))
+        .route("/export/complaints", get(complaints::export))
         .route(
             "/import",
             get(upload::form)
