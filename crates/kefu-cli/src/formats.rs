@@ -1,8 +1,8 @@
-//! Input formats: `--from`, detection, and dispatch to the importers.
+//! Input formats: `--from` and the importers' flags. Detection and
+//! dispatch live in `kefu_formats::detect` (shared with the dashboard's
+//! upload).
 
-use std::path::Path;
-
-use kefu_formats::import::{self, Format, ImportOptions, Imported};
+use kefu_formats::import::{Format, ImportOptions};
 
 /// `--from` values.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -41,105 +41,7 @@ impl From {
     }
 }
 
-/// Bytes looked at to detect a format.
-const HEAD_BYTES: usize = 1 << 20;
-
-/// Guesses the format of a file from its name and first bytes.
-pub(crate) fn detect(path: &Path, head: &[u8]) -> Format {
-    let ext = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(str::to_ascii_lowercase)
-        .unwrap_or_default();
-    match ext.as_str() {
-        "csv" | "tsv" => return Format::Csv,
-        "txt" | "log" => {
-            return if import::csv::detect(head) {
-                Format::Csv
-            } else {
-                Format::ChatLog
-            }
-        }
-        _ => {}
-    }
-    // JSON of some shape: look at the first document (a whole small file,
-    // the first line of JSON Lines, or the first element of an array).
-    let text = String::from_utf8_lossy(head);
-    let trimmed = text.trim_start_matches('\u{feff}').trim_start();
-    let first: Option<serde_json::Value> = serde_json::from_str(trimmed).ok().or_else(|| {
-        let line = trimmed.lines().next().unwrap_or("");
-        serde_json::from_str(line).ok()
-    });
-    let doc = match first {
-        Some(serde_json::Value::Array(items)) => items.into_iter().next(),
-        other => other,
-    };
-    if let Some(doc) = doc {
-        if doc.get("turns").is_some() {
-            return Format::Native;
-        }
-        if import::aliyun::detect(&doc) {
-            return Format::Aliyun;
-        }
-        if import::tencent::detect(&doc) {
-            return Format::Tencent;
-        }
-        if import::huawei::detect(&doc) {
-            return Format::Huawei;
-        }
-        if import::amazon::detect(&doc) {
-            return Format::Amazon;
-        }
-        return Format::Native;
-    }
-    // Not JSON we could read from the head (a large array or a broken file):
-    // recognise vendors by their field names, else treat as native and let
-    // the reader report line by line.
-    let has = |key: &str| trimmed.contains(key);
-    if has("\"turns\"") {
-        Format::Native
-    } else if has("\"Sentences\"") || has("\"sentences\"") {
-        Format::Aliyun
-    } else if has("\"ResultDetail\"") {
-        Format::Tencent
-    } else if has("\"analysis_info\"") || has("\"segments\"") {
-        Format::Huawei
-    } else if has("\"ParticipantRole\"") {
-        Format::Amazon
-    } else if !trimmed.starts_with(['{', '[']) && import::csv::detect(head) {
-        Format::Csv
-    } else {
-        Format::Native
-    }
-}
-
-/// Reads the first bytes of a file for [`detect`].
-pub(crate) fn read_head(path: &Path) -> std::io::Result<Vec<u8>> {
-    use std::io::Read;
-    let mut head = Vec::with_capacity(HEAD_BYTES);
-    std::fs::File::open(path)?
-        .take(HEAD_BYTES as u64)
-        .read_to_end(&mut head)?;
-    Ok(head)
-}
-
-/// Runs the importer for a non-native format over a whole file.
-pub(crate) fn import(format: Format, name: &str, bytes: &[u8], opts: &ImportOptions) -> Imported {
-    match format {
-        Format::Aliyun => import::aliyun::read(name, bytes, opts),
-        Format::Tencent => import::tencent::read(name, bytes, opts),
-        Format::Huawei => import::huawei::read(name, bytes, opts),
-        Format::Amazon => import::amazon::read(name, bytes, opts),
-        Format::Csv => import::csv::read(name, bytes, opts),
-        Format::ChatLog => import::chatlog::read(name, bytes, opts),
-        Format::Native => Imported {
-            conversations: Vec::new(),
-            errors: vec![import::ImportError::file(
-                "native files are read as a stream, not imported",
-            )],
-        },
-    }
-}
+pub(crate) use kefu_formats::detect::{detect, read_head};
 
 /// Command-line options shared by `inspect` and `import` for reading input.
 #[derive(clap::Args, Clone, Debug)]
@@ -194,19 +96,5 @@ impl InputArgs {
         opts.csv.agent_values = self.agent_values.clone();
         opts.csv.customer_values = self.customer_values.clone();
         opts
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn contact_lens_output_is_detected_as_amazon() {
-        let bytes = include_bytes!("../../../examples/vendors/amazon-contact-lens.json");
-        assert!(matches!(
-            detect(Path::new("contact.json"), bytes),
-            Format::Amazon
-        ));
     }
 }

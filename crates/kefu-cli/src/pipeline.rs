@@ -6,16 +6,15 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{self, BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crossbeam_channel::bounded;
 use indicatif::{ProgressBar, ProgressStyle};
 use kefu_engine::{Conversation, Inspection, Inspector, Scratch};
-use kefu_formats::import::DEFAULT_MAX_FILE_BYTES;
-use kefu_formats::import::{Format, ImportOptions, ImportedBatches};
-use kefu_formats::native::{parse_record, Batch, BatchSource, RecordReader, MAX_RECORD_BYTES};
+use kefu_formats::import::{Format, ImportOptions};
+use kefu_formats::native::{parse_record, Batch, BatchSource};
 
 use crate::defaults::ConversationDefaults;
 use kefu_formats::report::{write_record, InputError, OutputFormat};
@@ -75,33 +74,25 @@ impl Input {
             Source::File(p) => Box::new(BufReader::with_capacity(1 << 20, File::open(p)?)),
             Source::Stdin => Box::new(BufReader::with_capacity(1 << 20, io::stdin())),
         };
-        if self.format == Format::Native {
-            let max = opts.max_record_bytes.unwrap_or(MAX_RECORD_BYTES);
-            return Ok(Box::new(
-                RecordReader::new(reader).with_max_record_bytes(max),
-            ));
+        let stem = match &self.source {
+            Source::File(p) => p.file_stem().map(|s| s.to_string_lossy().into_owned()),
+            Source::Stdin => None,
         }
-        let max = opts.max_file_bytes.unwrap_or(DEFAULT_MAX_FILE_BYTES);
-        if let Some(size) = self.size().filter(|&n| n > max) {
-            return Err(too_large(size, max));
-        }
-        let mut bytes = Vec::new();
-        reader.take(max.saturating_add(1)).read_to_end(&mut bytes)?;
-        if bytes.len() as u64 > max {
-            return Err(too_large(bytes.len() as u64, max));
-        }
-        let mut imported = crate::formats::import(self.format, &self.name(), &bytes, opts);
-        if !defaults.is_empty() {
-            let stem = match &self.source {
-                Source::File(p) => p.file_stem().map(|s| s.to_string_lossy().into_owned()),
-                Source::Stdin => None,
-            }
-            .unwrap_or_default();
-            for conv in &mut imported.conversations {
-                defaults.apply(&stem, conv);
-            }
-        }
-        Ok(Box::new(ImportedBatches::new(imported)))
+        .unwrap_or_default();
+        kefu_formats::detect::open_batches(
+            reader,
+            self.size(),
+            self.format,
+            &self.name(),
+            opts,
+            |imported| {
+                if !defaults.is_empty() {
+                    for conv in &mut imported.conversations {
+                        defaults.apply(&stem, conv);
+                    }
+                }
+            },
+        )
     }
 
     /// The file's size when known (not for standard input).
@@ -564,13 +555,4 @@ pub(crate) fn report_duplicates_and_emptiness(
         eprintln!("kefu: no usable conversation in the input ({problems} problems)");
     }
     Some(std::process::ExitCode::from(crate::EXIT_UNUSABLE))
-}
-
-/// The error for a file of a whole-read format above the per-file limit.
-fn too_large(size: u64, max: u64) -> io::Error {
-    io::Error::other(format!(
-        "{size} bytes is more than the per-file limit of {max} bytes for this format \
-         (read whole); raise it with --max-file-size, split the file, or convert it \
-         to JSON Lines, which is streamed"
-    ))
 }

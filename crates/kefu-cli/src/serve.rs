@@ -46,6 +46,12 @@ pub(crate) struct ServeArgs {
     /// sharing one database. Default: $KEFU_CUSTOMER_SYNC, else 300.
     #[arg(long)]
     customer_sync: Option<u64>,
+    /// Largest file uploaded from the dashboard (会话导入), in bytes; it is
+    /// spooled to a temporary file, not held in memory. Large uploads also
+    /// need a --body-timeout long enough to send them.
+    /// Default: $KEFU_MAX_UPLOAD_SIZE, else 1073741824 (1 GiB).
+    #[arg(long, value_name = "BYTES")]
+    max_upload_size: Option<u64>,
 }
 
 /// A flag, else the environment variable `var`, else `None`; a variable
@@ -245,7 +251,9 @@ pub(crate) fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             args.trust_proxy
                 || std::env::var("KEFU_TRUST_PROXY").is_ok_and(|v| v == "1" || v == "true"),
         );
-        let state = AppState::new(store, inspector, version_id);
+        let max_upload = flag_or_env(args.max_upload_size, "KEFU_MAX_UPLOAD_SIZE")?
+            .unwrap_or(kefu_server::DEFAULT_MAX_UPLOAD_BYTES);
+        let state = AppState::new(store, inspector, version_id).with_max_upload_bytes(max_upload);
         let node = format!(
             "{}-{}",
             std::env::var("HOSTNAME").unwrap_or_else(|_| "kefu".into()),

@@ -111,6 +111,12 @@ impl Turn<'_> {
     }
 }
 
+/// Longest identifier kefu accepts anywhere (conversation, agent, customer,
+/// complaint ids), in characters: imports refuse longer ones with a
+/// line-numbered error, so everything imported can be referred to later
+/// (a complaint about the conversation, the customer's record).
+pub const MAX_ID_CHARS: usize = 128;
+
 /// One call or chat session, in kefu's native format (see docs/format.md).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Conversation<'a> {

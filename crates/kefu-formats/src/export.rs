@@ -310,7 +310,9 @@ impl ExportError {
 // Builders
 // ---------------------------------------------------------------------------
 
-fn conversation_columns() -> Vec<Column> {
+/// The columns of [`conversations_table`], for tables of stored results
+/// built elsewhere (the dashboard's list export).
+pub fn conversation_columns() -> Vec<Column> {
     use ColumnKind::*;
     vec![
         Column::new("id", "会话ID", "Conversation ID", Text),

@@ -76,10 +76,29 @@ pub fn parse_record(bytes: &[u8]) -> Result<(Conversation<'_>, &str), String> {
     Ok((conv, text))
 }
 
-/// Checks what serde cannot: an id to report findings against.
+/// Checks what serde cannot: an id to report findings against, and ids no
+/// longer than [`kefu_engine::model::MAX_ID_CHARS`] — the limit complaints
+/// and customers hold them to, so an imported conversation can always be
+/// linked.
 pub fn validate(conv: &Conversation<'_>) -> Result<(), String> {
+    use kefu_engine::model::MAX_ID_CHARS;
     if conv.id.trim().is_empty() {
         return Err("conversation `id` is empty".into());
+    }
+    let ids = [
+        ("id", Some(&conv.id)),
+        ("agent_id", conv.agent_id.as_ref()),
+        ("customer_id", conv.customer_id.as_ref()),
+    ];
+    for (field, value) in ids {
+        if let Some(v) = value {
+            let n = v.chars().count();
+            if n > MAX_ID_CHARS {
+                return Err(format!(
+                    "`{field}` has {n} characters; at most {MAX_ID_CHARS} are accepted"
+                ));
+            }
+        }
     }
     Ok(())
 }
@@ -393,6 +412,33 @@ mod tests {
             errs.append(&mut batch.errors);
         }
         (recs, errs)
+    }
+
+    /// Ids are held to the limit complaints and customers use: a customer
+    /// id of 129 characters is refused at import (the CLI and the upload
+    /// report it with the record's line), 128 is accepted.
+    #[test]
+    fn ids_longer_than_complaints_accept_are_refused() {
+        use kefu_engine::model::MAX_ID_CHARS;
+        let record = |field: &str, n: usize| {
+            let id = if field == "id" {
+                String::new()
+            } else {
+                r#""id":"c1","#.to_string()
+            };
+            format!(
+                r#"{{{id}"channel":"chat","{field}":"{}","turns":[{{"role":"agent","text":"您好"}}]}}"#,
+                "客".repeat(n)
+            )
+        };
+        for field in ["customer_id", "agent_id", "id"] {
+            let ok = record(field, MAX_ID_CHARS);
+            let parsed = parse_conversation(ok.as_bytes());
+            assert!(parsed.is_ok(), "{field}: {parsed:?}");
+            let long = record(field, MAX_ID_CHARS + 1);
+            let err = parse_conversation(long.as_bytes()).unwrap_err();
+            assert!(err.contains(field) && err.contains("129"), "{err}");
+        }
     }
 
     #[test]

@@ -69,7 +69,12 @@ pub struct AppState {
     active: Arc<RwLock<Active>>,
     reports: Arc<Mutex<ReportCache>>,
     jobs: jobs::Jobs,
+    max_upload_bytes: u64,
 }
+
+/// Largest file uploaded from the dashboard, unless configured
+/// (`kefu serve --max-upload-size`): 1 GiB.
+pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 1 << 30;
 
 impl AppState {
     /// A state over `store` inspecting with `inspector` (pack version row
@@ -80,7 +85,21 @@ impl AppState {
             active: Arc::new(RwLock::new((Arc::new(inspector), pack_version_id))),
             reports: Arc::new(Mutex::new(ReportCache::default())),
             jobs: jobs::Jobs::default(),
+            max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
         }
+    }
+
+    /// The same state with uploads limited to `bytes` (spooled to a
+    /// temporary file as they arrive, so the limit is about disk, not
+    /// memory).
+    pub fn with_max_upload_bytes(mut self, bytes: u64) -> AppState {
+        self.max_upload_bytes = bytes;
+        self
+    }
+
+    /// Largest accepted upload, in bytes.
+    pub fn max_upload_bytes(&self) -> u64 {
+        self.max_upload_bytes
     }
 
     /// KPIs and ratings of `period` with the current settings, reused for

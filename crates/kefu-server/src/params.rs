@@ -84,3 +84,25 @@ pub(crate) fn parse_period(v: &str) -> Result<kefu_service::period::Period, ApiE
     v.parse()
         .map_err(|e: kefu_service::period::PeriodError| ApiError::BadRequest(e.to_string()))
 }
+
+/// Complaint states from a comma-separated `state` parameter (stable names
+/// or Chinese labels). An unknown name is a 400 that lists the known ones —
+/// never a 404 (the list exists; the filter is wrong).
+pub(crate) fn parse_complaint_states(
+    v: &str,
+) -> Result<Vec<kefu_service::complaint::ComplaintState>, ApiError> {
+    use kefu_service::complaint::ComplaintState;
+    v.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<ComplaintState>().map_err(|_| {
+                let known: Vec<&str> = ComplaintState::ALL.iter().map(|s| s.as_str()).collect();
+                ApiError::BadRequest(format!(
+                    "`state` must be one of {} (or its Chinese label), got {s:?}",
+                    known.join(", ")
+                ))
+            })
+        })
+        .collect()
+}

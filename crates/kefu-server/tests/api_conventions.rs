@@ -174,7 +174,84 @@ async fn conventions(db: TestDb) {
     let (status, _) = report("period=someday".into()).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 
+    // One time format: every `*_at` / `at` in the answers is RFC 3339 text
+    // (or null), never Unix milliseconds — lists, details, assessment runs,
+    // packs, customers.
+    let run = post(
+        &http,
+        &token,
+        format!("{base}/api/v1/assessments"),
+        &json!({"period": this_month}).to_string(),
+    )
+    .await;
+    assert_eq!(run.status(), StatusCode::CREATED);
+    let run: Value = run.json().await.expect("json");
+    let run_id = run["id"].as_i64().expect("run id");
+    let paths = [
+        "/api/v1/conversations".to_string(),
+        format!("/api/v1/conversations/{id}"),
+        "/api/v1/complaints".to_string(),
+        format!("/api/v1/complaints/{cid}"),
+        "/api/v1/assessments".to_string(),
+        format!("/api/v1/assessments/{run_id}"),
+        "/api/v1/packs".to_string(),
+        "/api/v1/customers".to_string(),
+        "/api/v1/me".to_string(),
+    ];
+    let mut checked = 0;
+    for path in paths {
+        let body: Value = http
+            .get(format!("{base}{path}"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("get")
+            .json()
+            .await
+            .expect("json");
+        checked += times_are_rfc3339(&path, &body);
+    }
+    assert!(checked >= 10, "only {checked} times seen");
+    // The OpenAPI names the formats.
+    let spec: Value = http
+        .get(format!("{base}/api/openapi.json"))
+        .send()
+        .await
+        .expect("spec")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(spec["components"]["schemas"]["Time"]["format"], "date-time");
+    assert!(spec["components"]["schemas"]["Duration"]["pattern"].is_string());
+
     server.stop().await;
+}
+
+/// Asserts every time field in `v` is RFC 3339 text or null; returns how
+/// many were checked.
+fn times_are_rfc3339(path: &str, v: &Value) -> usize {
+    match v {
+        Value::Object(map) => map
+            .iter()
+            .map(|(k, x)| {
+                let own = if k == "at" || k.ends_with("_at") {
+                    assert!(
+                        x.is_null()
+                            || x.as_str().is_some_and(|t| {
+                                chrono::DateTime::parse_from_rfc3339(t).is_ok()
+                            }),
+                        "{path}: `{k}` is {x}, not RFC 3339"
+                    );
+                    usize::from(!x.is_null())
+                } else {
+                    0
+                };
+                own + times_are_rfc3339(path, x)
+            })
+            .sum(),
+        Value::Array(items) => items.iter().map(|x| times_are_rfc3339(path, x)).sum(),
+        _ => 0,
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

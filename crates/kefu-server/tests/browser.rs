@@ -365,6 +365,28 @@ async fn odd_id_review(c: &Client, k: &mut Checker) -> Res<()> {
     Ok(())
 }
 
+/// Posts conversations to the API as the admin.
+async fn api_import(http: &reqwest::Client, base: &str, batch: &[Value]) -> Res<()> {
+    let token: Value = http
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&json!({"user": "admin", "password": "admin-pass-1"}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let token = token["token"].as_str().ok_or("no token")?.to_string();
+    let r = http
+        .post(format!("{base}/api/v1/conversations"))
+        .bearer_auth(&token)
+        .json(&batch)
+        .send()
+        .await?;
+    if !r.status().is_success() {
+        return Err(format!("import: {}", r.text().await?).into());
+    }
+    Ok(())
+}
+
 async fn run(app: &App, driver: &Driver, http: &reqwest::Client) -> Res<()> {
     let c = driver.session().await?;
     let result = scenario(app, &c, driver, http).await;
@@ -382,14 +404,6 @@ async fn scenario(app: &App, c: &Client, driver: &Driver, http: &reqwest::Client
     };
 
     // Conversations arrive through the API.
-    let token: Value = http
-        .post(format!("{}/api/v1/auth/login", app.base))
-        .json(&json!({"user": "admin", "password": "admin-pass-1"}))
-        .send()
-        .await?
-        .json()
-        .await?;
-    let token = token["token"].as_str().ok_or("no token")?.to_string();
     let mut batch: Vec<Value> = FIXTURES
         .lines()
         .filter(|l| !l.trim().is_empty())
@@ -399,15 +413,7 @@ async fn scenario(app: &App, c: &Client, driver: &Driver, http: &reqwest::Client
     batch.push(failing("b-fail-1", "a-07"));
     batch.push(failing(ODD_ID, "a-66"));
     batch.extend(rated_month()?);
-    let r = http
-        .post(format!("{}/api/v1/conversations", app.base))
-        .bearer_auth(&token)
-        .json(&batch)
-        .send()
-        .await?;
-    if !r.status().is_success() {
-        return Err(format!("import: {}", r.text().await?).into());
-    }
+    api_import(http, &app.base, &batch).await?;
 
     // Every role: sign in, every page of the navigation.
     for (user, _, password) in USERS {
@@ -744,4 +750,239 @@ async fn dashboard_in_a_real_browser() {
         panic!("browser test failed: {e}");
     }
     eprintln!("browser test took {:?}", started.elapsed());
+}
+
+/// The browser's cookies as a `Cookie` header, to fetch what a link
+/// downloads the way the browser would.
+async fn cookie_header(c: &Client) -> Res<String> {
+    Ok(c.get_all_cookies()
+        .await?
+        .iter()
+        .map(|k| format!("{}={}", k.name(), k.value()))
+        .collect::<Vec<_>>()
+        .join("; "))
+}
+
+/// Downloads what link `css` of the current page points at; checks its
+/// `href` holds every part of `expect` and returns the body.
+async fn download(c: &Client, k: &Checker, css: &str, expect: &[&str]) -> Res<Vec<u8>> {
+    let href = c
+        .find(Locator::Css(css))
+        .await?
+        .prop("href")
+        .await?
+        .ok_or_else(|| format!("`{css}` has no href"))?;
+    for part in expect {
+        if !href.contains(part) {
+            return Err(format!("`{css}` links {href}, without {part}").into());
+        }
+    }
+    let r = k
+        .http
+        .get(&href)
+        .header("cookie", cookie_header(c).await?)
+        .send()
+        .await?;
+    if !r.status().is_success() {
+        return Err(format!("{href}: {}", r.status()).into());
+    }
+    Ok(r.bytes().await?.to_vec())
+}
+
+/// Issue 12's admin work in the browser: upload a file and read the
+/// summary, export the filtered conversation list, export a report, run
+/// and publish an assessment, re-inspect with progress, and administer a
+/// user (reset the password, change the role, deactivate).
+async fn admin_work(app: &App, c: &Client, driver: &Driver, http: &reqwest::Client) -> Res<()> {
+    let mut k = Checker {
+        http: http.clone(),
+        driver: driver.url.clone(),
+        base: app.base.clone(),
+        checked: HashSet::new(),
+        pages: 0,
+    };
+    api_import(http, &app.base, &rated_month()?).await?;
+    login(c, &mut k, "admin", "admin-pass-1").await?;
+
+    // Upload: from the list's import link, a JSON Lines file with a bad
+    // line; the summary counts what was stored and names the line.
+    k.visit(c, "/conversations").await?;
+    c.find(Locator::Css("#open-import")).await?.click().await?;
+    wait_css(c, "#upload-form").await?;
+    k.check_page(c, "upload form").await?;
+    let dir = std::env::temp_dir().join(format!("kefu-browser-upload-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let file = dir.join("上传-day.jsonl");
+    let lines = [
+        failing("up-1", "a-07").to_string(),
+        "{broken".to_string(),
+        failing("up#2 聊天", "a-07").to_string(),
+    ];
+    std::fs::write(&file, lines.join("\n"))?;
+    c.find(Locator::Css("#upload-form input[type=file]"))
+        .await?
+        .send_keys(&file.display().to_string())
+        .await?;
+    c.find(Locator::Css("#upload-form button[type=submit]"))
+        .await?
+        .click()
+        .await?;
+    wait_css(c, "#upload-summary").await?;
+    let _ = std::fs::remove_dir_all(&dir);
+    k.check_page(c, "upload summary").await?;
+    let stored = text_of(c, "#upload-stored").await?;
+    let errors = text_of(c, "#upload-errors").await?;
+    if stored != "2" || !errors.contains('2') {
+        return Err(format!("upload summary: stored {stored:?}, errors {errors:?}").into());
+    }
+
+    // Filtered export: the list's CSV link carries the filters.
+    k.visit(c, "/conversations?agent=a-07&passed=0").await?;
+    let csv = download(
+        c,
+        &k,
+        "#export-csv",
+        &["agent=a-07", "passed=0", "format=csv"],
+    )
+    .await?;
+    let csv = String::from_utf8(csv)?;
+    if !csv.contains("up-1") || csv.contains("r-ok-") {
+        return Err(format!("filtered export holds {csv}").into());
+    }
+    let xlsx = download(c, &k, "#export-xlsx", &["agent=a-07", "format=xlsx"]).await?;
+    if !xlsx.starts_with(b"PK") {
+        return Err("the XLSX export is not a workbook".into());
+    }
+
+    // A period's report, from the agents page.
+    k.visit(c, "/agents?period=2026-03").await?;
+    let report = download(
+        c,
+        &k,
+        "a[href*='table=agents']",
+        &["period=2026-03", "format=csv"],
+    )
+    .await?;
+    if !String::from_utf8(report)?.contains("a-90") {
+        return Err("the agents report lacks a-90".into());
+    }
+
+    // Assessment: run March as a draft, then publish it (confirming).
+    k.visit(c, "/assessments").await?;
+    let period = c
+        .find(Locator::Css("#run-assessment input[name=period]"))
+        .await?;
+    period.clear().await?;
+    period.send_keys("2026-03").await?;
+    c.find(Locator::Css("#run-assessment button[type=submit]"))
+        .await?
+        .click()
+        .await?;
+    wait_css(c, "#assessment-table").await?;
+    wait_text(c, "#run-status", "草稿").await?;
+    wait_text(c, "#assessment-table", "a-90").await?;
+    k.check_page(c, "assessment draft").await?;
+    c.find(Locator::Css("#publish-assessment button[type=submit]"))
+        .await?
+        .click()
+        .await?;
+    c.accept_alert().await?;
+    wait_text(c, "#run-status", "已发布").await?;
+    k.check_page(c, "assessment published").await?;
+
+    // Re-inspect with the active pack: the button starts it, the page
+    // shows its progress until it has finished.
+    k.visit(c, "/packs").await?;
+    c.find(Locator::Css("#reinspect-form button[type=submit]"))
+        .await?
+        .click()
+        .await?;
+    c.accept_alert().await?;
+    wait_css(c, "#reinspect-progress").await?;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let running = c
+            .find(Locator::Css(".reinspect-status"))
+            .await?
+            .attr("data-running")
+            .await?;
+        if running.as_deref() == Some("false") {
+            break;
+        }
+        if Instant::now() > deadline {
+            return Err("the re-inspection never finished".into());
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        k.visit(c, "/packs").await?;
+    }
+    let progress = text_of(c, "#reinspect-progress").await?;
+    if progress.trim().is_empty() {
+        return Err("no progress shown".into());
+    }
+    k.check_page(c, "re-inspected").await?;
+
+    // A user: new password, new role, deactivated.
+    k.visit(c, "/admin/users/qa").await?;
+    c.find(Locator::Css("#reset-password input[name=password]"))
+        .await?
+        .send_keys("qa-new-pass-2026")
+        .await?;
+    c.find(Locator::Css("#reset-password button[type=submit]"))
+        .await?
+        .click()
+        .await?;
+    wait_url(c, |u| u.contains("done=")).await?;
+    k.check_page(c, "password reset").await?;
+    c.find(Locator::Css(
+        "#change-role select[name=role] option[value=supervisor]",
+    ))
+    .await?
+    .click()
+    .await?;
+    c.find(Locator::Css("#change-role button[type=submit]"))
+        .await?
+        .click()
+        .await?;
+    wait_url(c, |u| u.contains("done=role")).await?;
+    k.check_page(c, "role changed").await?;
+    login(c, &mut k, "qa", "qa-new-pass-2026").await?;
+    let nav = text_of(c, ".main-nav").await?;
+    if !nav.contains("考核") && !nav.contains("坐席") {
+        return Err(format!("qa as supervisor sees {nav:?}").into());
+    }
+    login(c, &mut k, "admin", "admin-pass-1").await?;
+    k.visit(c, "/admin").await?;
+    c.find(Locator::Css("tr[data-user=qa] button"))
+        .await?
+        .click()
+        .await?;
+    c.accept_alert().await?;
+    wait_url(c, |u| u.contains("done=user_deactivated")).await?;
+    k.check_page(c, "qa deactivated").await?;
+    eprintln!("admin browser test: {} pages checked", k.pages);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_work_in_a_real_browser() {
+    if !webdriver::available("the admin browser test") {
+        return;
+    }
+    let server = common::Server::start(TestDb::sqlite("browser_admin"), USERS, |id| {
+        format!("{id} 名")
+    })
+    .await;
+    let app = App {
+        base: server.base.clone(),
+        _server: server,
+    };
+    let http = reqwest::Client::new();
+    let driver = Driver::start(&http).await.expect("chromedriver");
+    let c = driver.session().await.expect("session");
+    let outcome = admin_work(&app, &c, &driver, &http).await;
+    let _ = c.close().await;
+    drop(driver);
+    if let Err(e) = outcome {
+        panic!("admin browser test failed: {e}");
+    }
 }

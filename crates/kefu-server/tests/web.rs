@@ -569,6 +569,34 @@ async fn conversations_list_and_detail() {
 async fn complaint_forms() {
     for app in App::both("web_complaints").await {
         let boss = app.login("boss", "boss-pass-1").await;
+        // An unknown state filter is a bad request that names the known
+        // states — on the dashboard and the API — not "no such page".
+        let (status, _, html) = app.get(Some(&boss), "/complaints?state=bad").await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(
+            html.contains("awaiting_follow_up") && html.contains("bad"),
+            "{html}"
+        );
+        let (status, _, _) = app
+            .get(Some(&boss), "/complaints?state=%E5%BE%85%E5%9B%9E%E8%AE%BF")
+            .await;
+        assert_eq!(status, StatusCode::OK, "the Chinese label is a state too");
+        let token = app.api_token("boss", "boss-pass-1").await;
+        let r = app
+            .http
+            .get(format!("{}/api/v1/complaints?state=accepted,bad", app.base))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("list");
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+        let body: Value = r.json().await.expect("json");
+        let message = body["error"]["message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains("`state` must be one of accepted"),
+            "{message}"
+        );
+
         let (status, _, html) = app.get(Some(&boss), "/complaints").await;
         assert_eq!(status, StatusCode::OK);
         for state in ["受理", "调查", "处理中", "待回访", "已关闭"] {
@@ -761,7 +789,7 @@ async fn complaint_forms() {
         let (_, _, html) = app.get(Some(&boss), "/complaints?state=handling").await;
         assert!(html.contains(&format!("href=\"{path}\"")));
         let (status, _, _) = app.get(Some(&boss), "/complaints?state=bogus").await;
-        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert_eq!(status, StatusCode::BAD_REQUEST);
 
         // Inspectors see it masked and cannot open complaints; agents cannot see it.
         let qa = app.login("qa", "inspector-pass-1").await;
@@ -1911,5 +1939,192 @@ async fn repeated_wrong_passwords_are_throttled() {
             assert_eq!(headers["retry-after"], "1");
             assert!(html.contains("登录失败次数过多"), "{html}");
         }
+    }
+}
+
+/// Upload from the dashboard (issue 12, item 7): staff only, CSRF first,
+/// any format `kefu import` reads (detected), inspected and stored, with a
+/// summary of counts and line-numbered errors; uploading again stores
+/// nothing twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conversations_are_uploaded_from_the_dashboard() {
+    for app in App::both("web_upload").await {
+        let qa = app.login("qa", "inspector-pass-1").await;
+        let agent = app.login("a-07", "agent-pass-07").await;
+        let (status, _, _) = app.get(Some(&agent), "/import").await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "agents may not import");
+        let (status, _, html) = app.get(Some(&qa), "/import").await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(html.contains("enctype=\"multipart/form-data\""), "{html}");
+        let token = csrf(&html);
+        let upload = |session: &Session, csrf: Option<&str>, name: &str, bytes: Vec<u8>| {
+            let mut form = reqwest::multipart::Form::new();
+            if let Some(t) = csrf {
+                form = form.text("_csrf", t.to_string());
+            }
+            let form = form.part(
+                "file",
+                reqwest::multipart::Part::bytes(bytes).file_name(name.to_string()),
+            );
+            app.http
+                .post(format!("{}/import", app.base))
+                .header(COOKIE, &session.cookies)
+                .multipart(form)
+                .send()
+        };
+        let mut jsonl = String::new();
+        jsonl.push_str(&failing("up-1", "a-07").to_string());
+        jsonl.push('\n');
+        jsonl.push_str("{not json\n");
+        let mut long = failing("up-2", "a-07");
+        long["customer_id"] = json!("客".repeat(129));
+        jsonl.push_str(&long.to_string());
+        jsonl.push('\n');
+        jsonl.push_str(&failing("up#3 中文", "a-11").to_string());
+        jsonl.push('\n');
+
+        // No token: refused, nothing stored.
+        let r = upload(&qa, None, "day.jsonl", jsonl.clone().into_bytes())
+            .await
+            .expect("upload");
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+        let r = upload(&qa, Some(&token), "day.jsonl", jsonl.clone().into_bytes())
+            .await
+            .expect("upload");
+        assert_eq!(r.status(), StatusCode::OK);
+        let html = r.text().await.expect("html");
+        assert!(html.contains("<dd id=\"upload-stored\">2</dd>"), "{html}");
+        assert!(
+            html.contains("<dd id=\"upload-error-count\">2</dd>"),
+            "{html}"
+        );
+        assert!(html.contains("<td class=\"num\">2</td>"), "line 2: {html}");
+        assert!(html.contains("<td class=\"num\">3</td>"), "line 3: {html}");
+        assert!(html.contains("129"), "{html}");
+        let (_, _, list) = app.get(Some(&qa), "/conversations").await;
+        assert!(
+            list.contains("up#3 中文") || list.contains("up#3"),
+            "{list}"
+        );
+        // Again: nothing stored twice.
+        let r = upload(&qa, Some(&token), "day.jsonl", jsonl.into_bytes())
+            .await
+            .expect("upload");
+        let html = r.text().await.expect("html");
+        assert!(html.contains("<dd id=\"upload-stored\">0</dd>"), "{html}");
+        assert!(html.contains("<dd id=\"upload-skipped\">2</dd>"), "{html}");
+        // A vendor's file is detected and imported like `kefu import` does;
+        // no agent or start time is warned about.
+        let aliyun = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../examples/vendors/aliyun.json"
+        ))
+        .expect("example");
+        let r = upload(&qa, Some(&token), "call-0001.json", aliyun)
+            .await
+            .expect("upload");
+        let html = r.text().await.expect("html");
+        assert!(html.contains("data-format=\"aliyun\""), "{html}");
+        assert!(html.contains("<dd id=\"upload-stored\">1</dd>"), "{html}");
+        assert!(html.contains("没有坐席"), "{html}");
+        // An empty upload is a clear refusal.
+        let r = upload(&qa, Some(&token), "empty.jsonl", Vec::new())
+            .await
+            .expect("upload");
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    }
+}
+
+/// Exports that honour the list's filters (issue 12, item 7): the
+/// conversation list and the complaint list link CSV/XLSX downloads that
+/// carry the current query, and the files hold what the filters select.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_exports_keep_the_filters() {
+    for app in App::both("web_list_export").await {
+        let token = app.api_token("boss", "boss-pass-1").await;
+        app.import(
+            &token,
+            json!([
+                failing("ex-1", "a-07"),
+                failing("ex-2", "a-07"),
+                failing("ex#3", "a-11")
+            ]),
+        )
+        .await;
+        let boss = app.login("boss", "boss-pass-1").await;
+        let (status, _, html) = app.get(Some(&boss), "/conversations?agent=a-07").await;
+        assert_eq!(status, StatusCode::OK);
+        let csv_href = "/export/conversations?agent=a-07&#38;format=csv";
+        assert!(html.contains(csv_href), "{html}");
+        let (status, headers, body) = app
+            .get(Some(&boss), "/export/conversations?agent=a-07&format=csv")
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(headers["content-disposition"]
+            .to_str()
+            .unwrap_or("")
+            .contains("conversations.csv"));
+        assert!(body.starts_with('\u{feff}'), "BOM for Excel");
+        assert!(body.contains("会话ID"), "{body}");
+        assert!(body.contains("ex-1") && body.contains("ex-2"), "{body}");
+        assert!(!body.contains("ex#3"), "the filter is kept: {body}");
+        let (_, _, all) = app
+            .get(Some(&boss), "/export/conversations?format=csv&lang=en")
+            .await;
+        assert!(
+            all.contains("Conversation ID") && all.contains("ex#3"),
+            "{all}"
+        );
+        let r = app
+            .http
+            .get(format!(
+                "{}/export/conversations?agent=a-07&format=xlsx",
+                app.base
+            ))
+            .header(COOKIE, &boss.cookies)
+            .send()
+            .await
+            .expect("xlsx");
+        assert_eq!(r.status(), StatusCode::OK);
+        let bytes = r.bytes().await.expect("bytes");
+        assert!(bytes.starts_with(b"PK"), "a workbook");
+        // Agents export their own only, whatever they ask for.
+        let agent = app.login("a-11", "agent-pass-11").await;
+        let (_, _, own) = app
+            .get(Some(&agent), "/export/conversations?agent=a-07&format=csv")
+            .await;
+        assert!(own.contains("ex#3") && !own.contains("ex-1"), "{own}");
+
+        // Complaints: the one-state list exports that state only.
+        let r = app
+            .http
+            .post(format!("{}/api/v1/complaints", app.base))
+            .bearer_auth(&token)
+            .json(&json!({"customer": {"name": "张伟"}, "channel": "phone",
+                          "category": "计费", "description": "话费多扣二十元"}))
+            .send()
+            .await
+            .expect("complaint");
+        assert_eq!(r.status(), StatusCode::CREATED);
+        let created: Value = r.json().await.expect("json");
+        let cid = created["complaint"]["id"].as_str().expect("id").to_string();
+        let (_, _, html) = app.get(Some(&boss), "/complaints?state=accepted").await;
+        assert!(
+            html.contains("/export/complaints?state=accepted&#38;format=csv"),
+            "{html}"
+        );
+        let (status, _, body) = app
+            .get(Some(&boss), "/export/complaints?state=accepted&format=csv")
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(body.contains(&cid) && body.contains("受理"), "{body}");
+        let (_, _, closed) = app
+            .get(Some(&boss), "/export/complaints?state=closed&format=csv")
+            .await;
+        assert!(!closed.contains(&cid), "{closed}");
+        let (status, _, _) = app
+            .get(Some(&boss), "/export/complaints?state=bad&format=csv")
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
     }
 }

@@ -210,6 +210,7 @@ pub struct InspectionRow {
     /// Agent id.
     pub agent_id: Option<String>,
     /// Conversation start, Unix ms.
+    #[serde(with = "crate::json_time::opt_unix_ms")]
     pub started_at: Option<i64>,
     /// Score.
     pub score: f64,
@@ -224,6 +225,7 @@ pub struct InspectionRow {
     /// The full result (findings, not applicable, manual …).
     pub result: serde_json::Value,
     /// When it was computed, Unix ms.
+    #[serde(with = "crate::json_time::unix_ms")]
     pub created_at: i64,
 }
 

@@ -169,14 +169,18 @@ pub struct CustomerRow {
     /// 免打扰.
     pub do_not_disturb: bool,
     /// The last real contact, Unix ms.
+    #[serde(with = "crate::json_time::opt_unix_ms")]
     pub last_contact_at: Option<i64>,
     /// When the next contact is due.
+    #[serde(with = "crate::json_time::opt_unix_ms")]
     pub next_due_at: Option<i64>,
     /// The customer this one was merged into.
     pub merged_into: Option<String>,
     /// Created, Unix ms.
+    #[serde(with = "crate::json_time::unix_ms")]
     pub created_at: i64,
     /// Last change.
+    #[serde(with = "crate::json_time::unix_ms")]
     pub updated_at: i64,
     /// Bumped by every change of the profile.
     pub version: i64,
@@ -233,6 +237,7 @@ pub struct ContactRow {
     /// The customer.
     pub customer_id: String,
     /// When, Unix ms.
+    #[serde(with = "crate::json_time::unix_ms")]
     pub at: i64,
     /// `phone`, `chat`, `complaint`, `survey`, `revisit`, `outbound`, `care`.
     pub kind: String,
@@ -255,6 +260,7 @@ pub struct ContactRow {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct GradeRow {
     /// When.
+    #[serde(with = "crate::json_time::unix_ms")]
     pub at: i64,
     /// The new grade.
     pub grade: String,
@@ -272,6 +278,7 @@ pub struct MergeRow {
     /// Id.
     pub id: i64,
     /// When.
+    #[serde(with = "crate::json_time::unix_ms")]
     pub at: i64,
     /// Who.
     pub actor_id: String,
@@ -282,6 +289,7 @@ pub struct MergeRow {
     /// What moved, JSON (`keys`, `contacts`, `purchases`, `dates`, `tags`, `fields`).
     pub moved: String,
     /// When it was undone.
+    #[serde(with = "crate::json_time::opt_unix_ms")]
     pub undone_at: Option<i64>,
 }
 
@@ -318,6 +326,7 @@ pub struct CustomerFigures {
     /// Contacts in all.
     pub contacts: i64,
     /// The last contact.
+    #[serde(with = "crate::json_time::opt_unix_ms")]
     pub last_contact_at: Option<i64>,
     /// Complaints in all.
     pub complaints: i64,
@@ -350,6 +359,7 @@ pub struct DateOfCustomer {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TimelineEntry {
     /// When, Unix ms.
+    #[serde(with = "crate::json_time::unix_ms")]
     pub at: i64,
     /// `conversation`, `complaint`, `survey`, `revisit`, `contact`.
     pub kind: String,

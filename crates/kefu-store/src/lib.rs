@@ -17,6 +17,8 @@ mod conversations;
 mod cursor;
 pub mod customers;
 pub mod dialect;
+mod jobs;
+pub mod json_time;
 mod login_throttle;
 mod packs;
 pub mod quality;
@@ -47,6 +49,7 @@ pub use conversations::{
     day_date, local_day, ConversationFacts, ConversationFilter, ImportItem, ImportOutcome,
     InspectionKey, InspectionPage, InspectionRow, ReinspectOutcome,
 };
+pub use jobs::JobRow;
 pub use packs::PackVersion;
 pub use reviews::{Appeal, CurrentResult, QueueItem, ReviewRow, SamplingCandidate};
 pub use search::{search_form, transcript_text, TextFilter, MAX_QUERY_TERMS};

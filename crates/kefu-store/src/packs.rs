@@ -17,6 +17,7 @@ pub struct PackVersion {
     /// SHA-256 of the TOML text: two texts are one version only if identical.
     pub digest: String,
     /// When it was first used, Unix ms.
+    #[serde(with = "crate::json_time::unix_ms")]
     pub created_at: i64,
 }
 

@@ -84,10 +84,12 @@ pub struct Appeal {
     /// `open`, `accepted` or `rejected`.
     pub state: String,
     /// Filed, Unix ms.
+    #[serde(with = "crate::json_time::unix_ms")]
     pub created_at: i64,
     /// Who decided.
     pub decided_by: Option<String>,
     /// When, Unix ms.
+    #[serde(with = "crate::json_time::opt_unix_ms")]
     pub decided_at: Option<i64>,
     /// The decision's reason.
     pub decision_comment: Option<String>,
@@ -130,8 +132,10 @@ pub struct QueueItem {
     /// Current score.
     pub score: f64,
     /// When queued, Unix ms.
+    #[serde(with = "crate::json_time::unix_ms")]
     pub created_at: i64,
     /// When reviewed, Unix ms.
+    #[serde(with = "crate::json_time::opt_unix_ms")]
     pub done_at: Option<i64>,
     /// Who reviewed.
     pub done_by: Option<String>,

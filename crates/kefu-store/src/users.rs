@@ -72,10 +72,13 @@ pub struct TokenInfo {
     /// Its first 8 characters, to recognise it.
     pub prefix: String,
     /// Created, Unix ms.
+    #[serde(with = "crate::json_time::unix_ms")]
     pub created_at: i64,
     /// Last used, Unix ms (to the minute).
+    #[serde(with = "crate::json_time::opt_unix_ms")]
     pub last_used_at: Option<i64>,
     /// Revoked, Unix ms.
+    #[serde(with = "crate::json_time::opt_unix_ms")]
     pub revoked_at: Option<i64>,
 }
 

@@ -7,7 +7,7 @@ use axum::Json;
 use chrono::{DateTime, Utc};
 use kefu_service::auth::{self as users, Role};
 use kefu_service::complaint::{
-    Actor, ActorRole, Assignee, Command, ComplaintState, NewComplaint, Priority, RevisitOutcome,
+    Actor, ActorRole, Assignee, Command, NewComplaint, Priority, RevisitOutcome,
 };
 use kefu_service::complaint::{ComplaintFilter, ComplaintService, SlaFilter};
 use kefu_service::sla::{MetRateGrouping, SlaSettings};
@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 
 use crate::api::auth::Caller;
 use crate::error::{rejection, ApiError};
-use crate::params::{page_params, parse_bool, parse_time_bound, Page};
+use crate::params::{page_params, parse_bool, parse_complaint_states, parse_time_bound, Page};
 use crate::AppState;
 
 /// The complaint workflow's view of the caller.
@@ -90,14 +90,7 @@ pub(crate) async fn list(
         ));
     }
     let states = match q.get("state") {
-        Some(list) => list
-            .split(',')
-            .filter(|s| !s.is_empty())
-            .map(|s| {
-                s.parse::<ComplaintState>()
-                    .map_err(|e| ApiError::BadRequest(e.to_string()))
-            })
-            .collect::<Result<Vec<_>, _>>()?,
+        Some(list) => parse_complaint_states(list)?,
         None => Vec::new(),
     };
     let assignee = match (q.get("assignee"), q.get("group")) {

@@ -228,7 +228,7 @@ pub(crate) async fn get(
             "current": h.is_current,
             "score": h.score,
             "passed": h.passed,
-            "created_at": h.created_at,
+            "created_at": kefu_store::json_time::rfc3339(h.created_at),
         })).collect::<Vec<_>>(),
     })))
 }

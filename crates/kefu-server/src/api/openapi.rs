@@ -139,7 +139,14 @@ fn base_spec() -> Value {
             "version": env!("CARGO_PKG_VERSION"),
             "description": "Customer-service quality inspection: conversations, inspection results, complaints. \
                             Authenticate with `Authorization: Bearer <token>` (a session token from /auth/login or an API token). \
-                            Errors always have the shape {\"error\":{\"code\":…,\"message\":…}}."
+                            Errors always have the shape {\"error\":{\"code\":…,\"message\":…}}. \
+                            Times: every timestamp in a response is RFC 3339 text (schema `Time`): UTC with `Z` for times kefu records \
+                            (created_at, decided_at, …), the original offset for a conversation's `started_at`; requests accept RFC 3339 \
+                            (and, for filters, YYYY-MM-DD in China time). \
+                            Durations: one text form (schema `Duration`), numbers with units from largest to smallest — `d`, `h`, `m`, `s`, `ms` \
+                            (e.g. `12h`, `1h30m`, `2m28s`), read and written by SLA settings and clocks. The only numeric durations are \
+                            fields whose name ends in their unit — `_ms` (turn offsets, `wait_ms` in the conversation format) or `_s` \
+                            (quality settings) — kept as numbers because they are measurements in the input format."
         },
         "servers": [{"url": "/"}],
         "security": [{"bearer": []}],
@@ -154,7 +161,7 @@ fn base_spec() -> Value {
                     "type": "object", "required": ["user", "password"],
                     "properties": {"user": {"type": "string"}, "password": {"type": "string"}}}}}},
                 "responses": with_errors(json!({"200": {"description": "session", "content": {"application/json": {"schema": {
-                    "type": "object", "properties": {"token": {"type": "string"}, "expires_at": {"type": "string"}, "user": {"type": "object"}}}}}},
+                    "type": "object", "properties": {"token": {"type": "string"}, "expires_at": {"$ref": "#/components/schemas/Time"}, "user": {"type": "object"}}}}}},
                     "429": {"$ref": "#/components/responses/TooManyRequests"}}))
             }},
             "/api/v1/auth/logout": {"post": {
@@ -280,6 +287,12 @@ fn base_spec() -> Value {
                     "priority": {"type": "string", "enum": ["low", "normal", "high", "urgent"]},
                     "special": {"type": "boolean"},
                     "assignee": {"type": "object", "properties": {"kind": {"type": "string", "enum": ["agent", "group"]}, "id": {"type": "string"}}}}},
+                "Time": {"type": "string", "format": "date-time",
+                         "description": "RFC 3339, e.g. 2026-11-20T08:37:22Z or 2026-11-20T16:37:22.123+08:00; never Unix milliseconds",
+                         "examples": ["2026-11-20T08:37:22Z"]},
+                "Duration": {"type": "string", "pattern": "^([0-9]+(d|h|m|s|ms|us|ns))+$",
+                             "description": "a duration as numbers with units, largest first: 12h, 1h30m, 2m28s, 0s",
+                             "examples": ["1h30m"]},
                 "Turn": {"type": "object", "required": ["role"], "properties": {
                     "role": {"type": "string", "enum": ["agent", "customer", "system"]},
                     "text": {"type": "string"},
@@ -288,7 +301,7 @@ fn base_spec() -> Value {
                     "id": {"type": "string", "description": "optional; absent: conv- and 16 hex digits of the record's SHA-256, so a repeat is still skipped"}, "channel": {"type": "string", "enum": ["phone", "chat"]},
                     "agent_id": {"type": "string"}, "agent_name": {"type": "string"},
                     "customer_id": {"type": "string"}, "customer_name": {"type": "string"},
-                    "started_at": {"type": "string", "format": "date-time"},
+                    "started_at": {"$ref": "#/components/schemas/Time"},
                     "wait_ms": {"type": "integer", "minimum": 0},
                     "ended_by": {"type": "string", "enum": ["agent", "customer", "system"]},
                     "turns": {"type": "array", "items": {"$ref": "#/components/schemas/Turn"}}}}
@@ -390,7 +403,13 @@ fn quality_paths() -> Value {
                          "properties": {"period": {"type": "string"}}}}}},
                      "responses": with_errors(json!({"201": {"description": "the draft"}}))}
         },
-        "/api/v1/assessments/{id}": {"get": {"summary": "One run", "parameters": [num_id], "responses": with_errors(obj("run"))}},
+        "/api/v1/assessments/{id}": {"get": {"summary": "One run", "parameters": [num_id], "responses": with_errors(json!({"200": {
+            "description": "run", "content": {"application/json": {"schema": {"type": "object", "properties": {
+                "id": {"type": "integer"}, "period": {"type": "string"}, "status": {"type": "string", "enum": ["draft", "published"]},
+                "created_by": {"type": "string"}, "created_at": {"$ref": "#/components/schemas/Time"},
+                "published_by": {"type": ["string", "null"]},
+                "published_at": {"oneOf": [{"$ref": "#/components/schemas/Time"}, {"type": "null"}]},
+                "results": {"type": "array", "items": {"type": "object"}}}}}}}}))}},
         "/api/v1/assessments/{id}/publish": {"post": {"summary": "Publish (freeze) a draft",
             "parameters": [num_id], "responses": with_errors(obj("the published run"))}}
     })

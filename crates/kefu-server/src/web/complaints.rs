@@ -146,6 +146,9 @@ struct BoardPage {
     /// Agents: link to the complaints they may claim.
     claimable_href: Option<String>,
     claimable: bool,
+    /// What is shown, as CSV and XLSX (the same state / view).
+    export_csv: String,
+    export_xlsx: String,
 }
 
 /// `GET /complaints`: the board; `?state=…&page=…` lists one state;
@@ -158,10 +161,19 @@ pub(super) async fn board(State(state): State<AppState>, page: Page) -> PageResu
     let now = Utc::now();
     let claimable = page.user.role() == Role::Agent && page.param("view") == Some("claimable");
     let one_state = match page.param("state") {
-        Some(s) => Some(
-            s.parse::<ComplaintState>()
-                .map_err(|_| WebError::NotFound)?,
-        ),
+        Some(s) => {
+            let states = crate::params::parse_complaint_states(s)
+                .map_err(|e| WebError::BadRequest(e.to_string()))?;
+            match states.as_slice() {
+                [one] => Some(*one),
+                [] => None,
+                _ => {
+                    return Err(WebError::BadRequest(
+                        "`state` names one state on this page".into(),
+                    ))
+                }
+            }
+        }
         None => None,
     };
     let mut columns = Vec::new();
@@ -246,7 +258,20 @@ pub(super) async fn board(State(state): State<AppState>, page: Page) -> PageResu
             });
         }
     }
+    let export = |format: &str| {
+        let mut pairs = Vec::new();
+        if let Some(st) = one_state.filter(|_| !claimable) {
+            pairs.push(("state", st.as_str()));
+        }
+        if claimable {
+            pairs.push(("view", "claimable"));
+        }
+        pairs.push(("format", format));
+        format!("/export/complaints{}", query_string(pairs))
+    };
     render(&BoardPage {
+        export_csv: export("csv"),
+        export_xlsx: export("xlsx"),
         columns,
         list,
         prev,
@@ -888,4 +913,92 @@ pub(super) async fn complete_revisit(
         .await?;
     let back = safe_next(Some(&detail_href(&task.complaint_id)));
     Ok(see_other(&format!("{back}?done=saved")))
+}
+
+// ---------------------------------------------------------------------------
+// Export
+
+/// `GET /export/complaints?state=…&view=claimable&format=csv|xlsx`: the
+/// complaints the board or list shows with the same query (all states
+/// without `state`; masked as for the viewer), up to
+/// `exports::MAX_EXPORT_ROWS`, labels in the page's language.
+pub(super) async fn export(State(state): State<AppState>, page: Page) -> PageResult {
+    use kefu_formats::export::{Cell, Column, ColumnKind, Table};
+    page.user.require(Section::Complaints)?;
+    let ctx = page.ctx(Some(Section::Complaints), msg("complaint.board_title"));
+    let states = match page.param("state") {
+        Some(s) => crate::params::parse_complaint_states(s)
+            .map_err(|e| WebError::BadRequest(e.to_string()))?,
+        None => Vec::new(),
+    };
+    let claimable = page.user.role() == Role::Agent && page.param("view") == Some("claimable");
+    let format = page.param("format").unwrap_or("csv").to_string();
+    let svc = service(&state);
+    let actor = actor(&page);
+    let now = Utc::now();
+    use ColumnKind::{DateTime as Time, Integer, Text};
+    let mut table = Table::new(
+        "投诉",
+        "Complaints",
+        vec![
+            Column::new("id", "投诉编号", "Complaint", Text),
+            Column::new("state", "状态", "State", Text),
+            Column::new("priority", "优先级", "Priority", Text),
+            Column::new("special", "特殊疑难", "Special", ColumnKind::Bool),
+            Column::new("customer", "客户", "Customer", Text),
+            Column::new("channel", "渠道", "Channel", Text),
+            Column::new("category", "类别", "Category", Text),
+            Column::new("assignee", "处理人", "Assignee", Text),
+            Column::new("opened_at", "受理时间", "Opened", Time),
+            Column::new("first_reply_at", "首次答复", "First reply", Time),
+            Column::new("resolved_at", "解决时间", "Resolved", Time),
+            Column::new("closed_at", "关闭时间", "Closed", Time),
+            Column::new("sla", "时限状态", "SLA", Text),
+            Column::new("reopened", "重开次数", "Reopened", Integer),
+        ],
+    );
+    let time = |t: Option<DateTime<Utc>>| {
+        t.map_or(Cell::Empty, |t| Cell::Time(t.with_timezone(&html::china())))
+    };
+    let mut after = None;
+    loop {
+        let left = super::exports::MAX_EXPORT_ROWS - table.rows.len();
+        let filter = ComplaintFilter {
+            states: states.clone(),
+            claimable,
+            limit: Some(i64::try_from(left.min(500)).unwrap_or(500)),
+            after: after.take(),
+            ..ComplaintFilter::default()
+        };
+        let found = svc.list_page(&filter, &actor, now).await?;
+        for s in &found.items {
+            table.rows.push(vec![
+                Cell::text(s.id.as_str()),
+                Cell::text(ctx.t(&labels::state(s.state))),
+                Cell::text(ctx.t(&labels::priority(s.priority))),
+                Cell::Bool(s.special),
+                Cell::text(s.customer_name.as_str()),
+                Cell::text(s.channel.as_str()),
+                Cell::text(s.category.as_str()),
+                Cell::text(assignee_label(&ctx, s.assignee.as_ref())),
+                time(Some(s.opened_at)),
+                time(s.first_reply_at),
+                time(s.resolved_at),
+                time(s.closed_at),
+                Cell::text(sla_label(&ctx, &s.sla_state)),
+                Cell::Int(i64::from(s.reopen_count)),
+            ]);
+        }
+        match found.next {
+            Some(next) if table.rows.len() < super::exports::MAX_EXPORT_ROWS => after = Some(next),
+            _ => break,
+        }
+    }
+    super::exports::download(
+        table,
+        super::exports::export_lang(page.lang),
+        &format,
+        "complaints",
+    )
+    .await
 }

@@ -71,6 +71,11 @@ struct ListPage {
     rules: Vec<RuleOption>,
     /// Agents see only their own; no agent field for them.
     agent_field: bool,
+    /// The list with these filters as CSV and XLSX.
+    export_csv: String,
+    export_xlsx: String,
+    /// Staff may upload files.
+    can_import: bool,
     /// Labels of filters that could not be read and were ignored.
     invalid: Vec<String>,
     histogram: String,
@@ -93,9 +98,9 @@ fn date_bound(value: &str, end: bool) -> Option<i64> {
 /// both included), `min`, `max` (score), `rule`, `channel`, `passed`
 /// (`1`/`0`), `reviewed` (`1`/`0`), `q` (text in the transcript); `page`
 /// from 1.
-pub(super) async fn list(State(state): State<AppState>, page: Page) -> PageResult {
-    page.user.require(Section::Conversations)?;
-    let ctx = page.ctx(Some(Section::Conversations), msg("conv.list_title"));
+/// The list's filter from the query (agents: their own conversations),
+/// the labels of filters that could not be read, and the page number.
+pub(super) fn list_filter(page: &Page, ctx: &Ctx) -> (ConversationFilter, Vec<String>, i64) {
     let mut invalid = Vec::new();
     let mut number = |name: &str, label: &str| -> Option<f64> {
         let v = page.param(name)?;
@@ -171,6 +176,19 @@ pub(super) async fn list(State(state): State<AppState>, page: Page) -> PageResul
         // links, "previous") is found by offset.
         after: page.param("cursor").and_then(InspectionKey::from_cursor),
     };
+    (filter, invalid, page_no)
+}
+
+pub(super) async fn list(State(state): State<AppState>, page: Page) -> PageResult {
+    page.user.require(Section::Conversations)?;
+    let ctx = page.ctx(Some(Section::Conversations), msg("conv.list_title"));
+    let (filter, invalid, page_no) = list_filter(&page, &ctx);
+    let (rule, text, channel, team) = (
+        filter.rule.clone(),
+        filter.text.clone(),
+        filter.channel.clone(),
+        filter.team.clone(),
+    );
     let list = state.store.list_inspections_page(&filter).await?;
     let (items, total) = (list.items, list.total);
     let pages = ((total + PER_PAGE - 1) / PER_PAGE).max(page_no);
@@ -195,6 +213,13 @@ pub(super) async fn list(State(state): State<AppState>, page: Page) -> PageResul
         }
         format!("/conversations{}", query_string(pairs))
     };
+    let export = |format: &str| {
+        let mut pairs: Vec<(&str, &str)> =
+            kept.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        pairs.push(("format", format));
+        format!("/export/conversations{}", query_string(pairs))
+    };
+    let (export_csv, export_xlsx) = (export("csv"), export("xlsx"));
     let rows: Vec<Row> = items.iter().map(|r| row(&ctx, r)).collect();
     let scores: Vec<f64> = items.iter().map(|r| r.score).collect();
     let mut by_rule: BTreeMap<String, f64> = BTreeMap::new();
@@ -258,6 +283,9 @@ pub(super) async fn list(State(state): State<AppState>, page: Page) -> PageResul
         f_reviewed: p("reviewed"),
         rules,
         agent_field: page.user.agent_scope().is_none(),
+        export_csv,
+        export_xlsx,
+        can_import: page.user.role() != kefu_service::auth::Role::Agent,
         invalid,
         histogram,
         pareto,

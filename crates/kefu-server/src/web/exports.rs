@@ -5,9 +5,12 @@
 
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use kefu_formats::export::{write_csv, write_xlsx, Lang as ExportLang, Table};
+use kefu_formats::export::{
+    conversation_columns, write_csv, write_xlsx, Cell, Lang as ExportLang, Table,
+};
 use kefu_service::kpi::{agents_table_in, centre_table_in, rules_table};
 use kefu_service::period::Period;
+use serde_json::Value;
 
 use super::i18n::Lang;
 use super::page::{Page, PageResult, Section, WebError};
@@ -15,7 +18,7 @@ use crate::AppState;
 use axum::extract::State;
 
 /// The exporters' language for the page's.
-fn export_lang(lang: Lang) -> ExportLang {
+pub(super) fn export_lang(lang: Lang) -> ExportLang {
     match lang {
         Lang::Zh => ExportLang::Zh,
         Lang::En => ExportLang::En,
@@ -103,4 +106,121 @@ pub(super) async fn reports(State(state): State<AppState>, page: Page) -> PageRe
             "format `{other}`: csv or xlsx"
         ))),
     }
+}
+
+/// Most rows a list export holds.
+pub(super) const MAX_EXPORT_ROWS: usize = 100_000;
+
+/// A CSV or XLSX download of one table, named `stem` plus the extension.
+pub(super) async fn download(
+    table: Table,
+    lang: ExportLang,
+    format: &str,
+    stem: &str,
+) -> PageResult {
+    match format {
+        "csv" => {
+            let mut body = Vec::new();
+            write_csv(&table, lang, &mut body).map_err(|e| WebError::Internal(e.to_string()))?;
+            Ok(attachment(
+                "text/csv; charset=utf-8",
+                &format!("{stem}.csv"),
+                body,
+            ))
+        }
+        "xlsx" => {
+            let body = xlsx_bytes(vec![table], lang).await?;
+            Ok(attachment(
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                &format!("{stem}.xlsx"),
+                body,
+            ))
+        }
+        other => Err(WebError::BadRequest(format!(
+            "format `{other}`: csv or xlsx"
+        ))),
+    }
+}
+
+/// One row of the conversation export from a stored result (the same
+/// columns as `kefu inspect --format csv|xlsx`).
+fn conversation_cells(r: &kefu_store::InspectionRow) -> Vec<Cell> {
+    let res = &r.result;
+    let text = |key: &str| Cell::text(res.get(key).and_then(Value::as_str).unwrap_or(""));
+    let ids = |key: &str| {
+        Cell::text(
+            res.get(key)
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(Value::as_str)
+                        .collect::<Vec<_>>()
+                        .join(";")
+                })
+                .unwrap_or_default(),
+        )
+    };
+    let findings = res.get("findings").and_then(Value::as_array);
+    let mut rules: Vec<&str> = Vec::new();
+    for f in findings.into_iter().flatten() {
+        if let Some(rule) = f.get("rule").and_then(Value::as_str) {
+            if !rules.contains(&rule) {
+                rules.push(rule);
+            }
+        }
+    }
+    let started = res
+        .get("started_at")
+        .and_then(Value::as_str)
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .map_or(Cell::Empty, Cell::Time);
+    vec![
+        Cell::text(r.conversation_id.as_str()),
+        Cell::text(r.agent_id.clone().unwrap_or_default()),
+        text("agent_name"),
+        text("channel"),
+        started,
+        Cell::Num(r.score),
+        Cell::text(r.grade.clone().unwrap_or_default()),
+        Cell::Bool(r.passed),
+        Cell::Bool(r.veto),
+        Cell::Int(r.finding_count),
+        Cell::text(rules.join(";")),
+        ids("not_applicable"),
+        ids("manual"),
+        text("pack"),
+    ]
+}
+
+/// `GET /export/conversations?…&format=csv|xlsx`: every current result the
+/// list's filters (the same query) select, up to [`MAX_EXPORT_ROWS`],
+/// headers in the page's language. Agents get their own, as on the list.
+pub(super) async fn conversations(State(state): State<AppState>, page: Page) -> PageResult {
+    page.user.require(Section::Conversations)?;
+    let ctx = page.ctx(
+        Some(Section::Conversations),
+        super::i18n::msg("conv.list_title"),
+    );
+    let (mut filter, invalid, _) = super::conversations::list_filter(&page, &ctx);
+    if !invalid.is_empty() {
+        return Err(WebError::BadRequest(invalid.join(", ")));
+    }
+    let format = page.param("format").unwrap_or("csv").to_string();
+    let lang = export_lang(page.lang);
+    let mut table = Table::new("会话", "Conversations", conversation_columns());
+    filter.offset = None;
+    filter.after = None;
+    loop {
+        let left = MAX_EXPORT_ROWS - table.rows.len();
+        filter.limit = Some(i64::try_from(left.min(1000)).unwrap_or(1000));
+        let found = state.store.list_inspections_page(&filter).await?;
+        table
+            .rows
+            .extend(found.items.iter().map(conversation_cells));
+        match found.next {
+            Some(key) if table.rows.len() < MAX_EXPORT_ROWS => filter.after = Some(key),
+            _ => break,
+        }
+    }
+    download(table, lang, &format, "conversations").await
 }

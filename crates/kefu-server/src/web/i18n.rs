@@ -27,6 +27,7 @@ const ZH_TOML: &[(&str, &str)] = &[
         "zh-customers.toml",
         include_str!("../../messages/zh-customers.toml"),
     ),
+    ("zh-io.toml", include_str!("../../messages/zh-io.toml")),
 ];
 /// The English catalogue, file for file.
 const EN_TOML: &[(&str, &str)] = &[
@@ -43,6 +44,7 @@ const EN_TOML: &[(&str, &str)] = &[
         "en-customers.toml",
         include_str!("../../messages/en-customers.toml"),
     ),
+    ("en-io.toml", include_str!("../../messages/en-io.toml")),
 ];
 
 /// Name of the cookie that remembers the language.

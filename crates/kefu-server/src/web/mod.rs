@@ -58,6 +58,7 @@ pub(crate) mod page;
 mod review;
 mod session;
 mod settings;
+mod upload;
 pub(crate) mod urls;
 
 use axum::extract::Request;
@@ -90,6 +91,16 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/customers/{id}/grade", post(customers::set_grade))
         .route("/follow-ups", get(customers::follow_ups))
         .route("/conversations", get(conversations::list))
+        // Not under /conversations/: a conversation may be called "export".
+        .route("/export/conversations", get(exports::conversations))
+        .route("/export/complaints", get(complaints::export))
+        .route(
+            "/import",
+            get(upload::form)
+                .post(upload::upload)
+                // The upload limit is the server's (checked while spooling).
+                .layer(axum::extract::DefaultBodyLimit::disable()),
+        )
         .route("/conversations/{id}", get(conversations::detail))
         .route("/conversations/{id}/review", post(review::save_review))
         .route("/conversations/{id}/appeals", post(review::file_appeal))

@@ -113,7 +113,7 @@ pub(super) async fn reinspect(
     if !kefu_service::auth::can_change_settings(&page.user.principal) {
         return Err(WebError::Forbidden);
     }
-    let started = state.jobs.start_reinspect(&state, page.user.id());
+    let started = state.jobs.start_reinspect(&state, page.user.id()).await?;
     let done = if started {
         "reinspect"
     } else {
@@ -212,6 +212,7 @@ pub(super) async fn overview(State(state): State<AppState>, page: Page) -> PageR
             results_href: format!("/conversations?pack_version={}", v.id),
         })
         .collect();
+    let job = state.jobs.reinspect_status(&state).await?;
     render(&OverviewPage {
         name: pack.meta.name.clone(),
         id: pack.meta.id.clone(),
@@ -230,7 +231,7 @@ pub(super) async fn overview(State(state): State<AppState>, page: Page) -> PageR
         rule_count: pack.rules.len(),
         versions,
         can_reinspect: kefu_service::auth::can_change_settings(&page.user.principal),
-        job: state.jobs.reinspect_status().map(|s| job_view(&ctx, &s)),
+        job: job.map(|s| job_view(&ctx, &s)),
         ctx,
     })
 }

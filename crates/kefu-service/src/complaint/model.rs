@@ -9,7 +9,8 @@ pub const SCORE_MAX: u8 = 10;
 /// Days from an unsatisfied survey to the due date of its revisit.
 pub const DEFAULT_REVISIT_DAYS: u32 = 7;
 /// Longest accepted identifier (complaint, conversation, customer, actor, group ids), in characters.
-pub const MAX_ID_CHARS: usize = 128;
+/// The same limit as conversation imports (`kefu_engine::model::MAX_ID_CHARS`).
+pub const MAX_ID_CHARS: usize = kefu_engine::model::MAX_ID_CHARS;
 /// Longest accepted short text (names, channel, category, phone, ID number), in characters.
 pub const MAX_SHORT_TEXT_CHARS: usize = 200;
 /// Longest accepted long text (description, notes, replies, summaries, reasons), in characters.

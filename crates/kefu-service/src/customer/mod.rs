@@ -74,8 +74,10 @@ pub struct CustomerSummary {
     /// Manual override.
     pub grade_manual: bool,
     /// Last contact.
+    #[serde(with = "kefu_store::json_time::opt_unix_ms")]
     pub last_contact_at: Option<i64>,
     /// Next contact due.
+    #[serde(with = "kefu_store::json_time::opt_unix_ms")]
     pub next_due_at: Option<i64>,
     /// `ok`, `due` or `overdue`.
     pub cadence_state: &'static str,
@@ -146,7 +148,8 @@ pub struct ContactInput {
     pub outcome: String,
     /// Note.
     pub note: Option<String>,
-    /// When (Unix ms); now when missing.
+    /// When (RFC 3339, or Unix ms); now when missing.
+    #[serde(with = "kefu_store::json_time::opt_unix_ms")]
     pub at: Option<i64>,
     /// For care: the reminder's key.
     pub care_key: Option<String>,

@@ -312,8 +312,10 @@ pub struct CustomerView {
     /// Important dates.
     pub dates: Vec<ImportantDate>,
     /// Last real contact, Unix ms.
+    #[serde(with = "kefu_store::json_time::opt_unix_ms")]
     pub last_contact_at: Option<i64>,
     /// Next contact due, Unix ms.
+    #[serde(with = "kefu_store::json_time::opt_unix_ms")]
     pub next_due_at: Option<i64>,
     /// `ok`, `due` (today) or `overdue`.
     pub cadence_state: &'static str,

@@ -140,10 +140,12 @@ pub struct AssessmentRun {
     /// Who ran it.
     pub created_by: String,
     /// When, Unix ms.
+    #[serde(with = "kefu_store::json_time::unix_ms")]
     pub created_at: i64,
     /// Who published it.
     pub published_by: Option<String>,
     /// When, Unix ms.
+    #[serde(with = "kefu_store::json_time::opt_unix_ms")]
     pub published_at: Option<i64>,
 }
 
