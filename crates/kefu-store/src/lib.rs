@@ -17,6 +17,7 @@ mod conversations;
 mod cursor;
 pub mod customers;
 pub mod dialect;
+mod feedback;
 mod login_throttle;
 mod packs;
 pub mod quality;
@@ -46,6 +47,10 @@ pub use complaints::{
 pub use conversations::{
     day_date, local_day, ConversationFacts, ConversationFilter, ImportItem, ImportOutcome,
     InspectionKey, InspectionPage, InspectionRow, ReinspectOutcome,
+};
+pub use feedback::{
+    FeedbackBoardRow, FeedbackEventRow, FeedbackKey, FeedbackPage, FeedbackQuery, FeedbackRow,
+    ThemeText,
 };
 pub use packs::PackVersion;
 pub use reviews::{Appeal, CurrentResult, QueueItem, ReviewRow, SamplingCandidate};
