@@ -574,3 +574,49 @@ both_backends!(board_lists_and_pages, |store: Store| async move {
         .expect("list");
     assert_eq!(mine.total, 1);
 });
+
+both_backends!(
+    themes_of_a_period_with_verbatims,
+    |store: Store| async move {
+        import_call(&store, "CALL-T-1", "2026-11-03T10:00:00+08:00").await;
+        import_call(&store, "CALL-T-2", "2026-11-20T10:00:00+08:00").await;
+        import_call(&store, "CALL-T-0", "2026-10-20T10:00:00+08:00").await;
+        let svc = FeedbackService::new(store.clone());
+        let sup = who("sup", Role::Supervisor);
+        let f = svc
+            .create(&sup, manual("快递包裹丢了，物流也查不到。"), T0)
+            .await
+            .expect("create");
+        let period: kefu_service::period::Period = "2026-11".parse().expect("period");
+        let view = svc.themes(&sup, &period, 10).await.expect("themes");
+        assert_eq!(
+            (view.period.as_str(), view.previous_period.as_str()),
+            ("2026-11", "2026-10")
+        );
+        assert_eq!((view.texts, view.previous_texts), (3, 1));
+        let logistics = view
+            .themes
+            .iter()
+            .find(|t| t.keywords.iter().any(|k| k == "物流"))
+            .unwrap_or_else(|| panic!("{view:#?}"));
+        assert_eq!(
+            (logistics.rank, logistics.count, logistics.previous),
+            (1, 3, 1)
+        );
+        let ids: Vec<(&str, &str)> = logistics
+            .verbatims
+            .iter()
+            .map(|v| (v.kind, v.id.as_str()))
+            .collect();
+        assert!(ids.contains(&("feedback", f.id.as_str())), "{ids:?}");
+        assert!(ids.contains(&("turn", "CALL-T-1")), "{ids:?}");
+        assert!(logistics
+            .verbatims
+            .iter()
+            .all(|v| v.kind == "feedback" || v.turn_index == Some(1)));
+        assert!(matches!(
+            svc.themes(&who("a", Role::Agent), &period, 10).await,
+            Err(Error::Forbidden(_))
+        ));
+    }
+);

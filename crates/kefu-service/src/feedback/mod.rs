@@ -31,7 +31,9 @@
 mod model;
 mod service;
 mod settings;
+mod themes;
 
 pub use model::*;
 pub use service::*;
 pub use settings::*;
+pub use themes::*;

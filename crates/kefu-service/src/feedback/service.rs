@@ -542,6 +542,11 @@ impl FeedbackService {
         Ok(out)
     }
 
+    /// The store.
+    pub(crate) fn store(&self) -> &Store {
+        &self.store
+    }
+
     /// Runs the ageing rules once at `now`: every open record that has
     /// stayed in a state longer than the rule for that state is flagged and
     /// gets an `escalated` history entry (actor `system`) — once per state
