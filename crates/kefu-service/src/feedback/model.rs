@@ -212,7 +212,7 @@ impl Feedback {
 
 /// What a user asks to do to a feedback record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "command", rename_all = "snake_case")]
+#[serde(tag = "type", rename_all = "snake_case")]
 pub enum Command {
     /// Route to a department (新建 → 已分派), or re-route (已分派, 处理中).
     Assign {
