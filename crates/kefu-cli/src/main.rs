@@ -6,6 +6,7 @@ mod customers;
 mod defaults;
 mod demo;
 mod dupes;
+mod feedback;
 mod formats;
 mod pipeline;
 mod report;
@@ -73,6 +74,11 @@ enum Command {
     Customers {
         #[command(subcommand)]
         command: customers::CustomersCommand,
+    },
+    /// Information feedback (信息反馈): theme analysis of a period, ageing.
+    Feedback {
+        #[command(subcommand)]
+        command: feedback::FeedbackCommand,
     },
     /// Manage users and API tokens.
     User {
@@ -201,6 +207,7 @@ fn main() -> ExitCode {
         Command::Report(args) => report::report(args),
         Command::User { command } => serve::user(command),
         Command::Customers { command } => customers::run(command),
+        Command::Feedback { command } => feedback::run(command),
     };
     match result {
         Ok(code) => code,

@@ -16,6 +16,7 @@ pub mod model;
 pub mod normalize;
 pub mod pack;
 pub mod review;
+pub mod themes;
 mod wait;
 
 pub use inspect::{Finding, Inspection, Inspector, Scratch};

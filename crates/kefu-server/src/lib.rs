@@ -32,6 +32,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use api::customers as api_customers;
+use api::feedback as api_feedback;
 use api::review_and_kpi;
 use api::{auth, complaints, conversations, openapi};
 
@@ -285,6 +286,18 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/customer-merges/{id}/undo",
             post(api_customers::undo_merge),
+        )
+        .route(
+            "/feedback",
+            get(api_feedback::list).post(api_feedback::create),
+        )
+        .route("/feedback/board", get(api_feedback::board))
+        .route("/feedback/themes", get(api_feedback::themes))
+        .route("/feedback/{id}", get(api_feedback::get))
+        .route("/feedback/{id}/commands", post(api_feedback::command))
+        .route(
+            "/settings/feedback",
+            get(api_feedback::settings).put(api_feedback::put_settings),
         )
         .route("/follow-ups", get(api_customers::follow_ups))
         .route("/care", get(api_customers::care))

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod complaint;
 pub mod customer;
 pub mod error;
+pub mod feedback;
 pub mod hashing;
 pub mod kpi;
 pub mod period;

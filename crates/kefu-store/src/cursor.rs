@@ -5,7 +5,7 @@
 //! not parse is refused, one naming a row since deleted still works (pages
 //! continue after where it was).
 
-use crate::{ComplaintKey, InspectionKey};
+use crate::{ComplaintKey, FeedbackKey, InspectionKey};
 
 /// Hex of the bytes of `text`.
 fn hex(text: &str) -> String {
@@ -39,6 +39,22 @@ impl ComplaintKey {
         let (at, id) = text.strip_prefix('c')?.split_once('.')?;
         Some(Self {
             opened_at: at.parse().ok()?,
+            id: unhex(id)?,
+        })
+    }
+}
+
+impl FeedbackKey {
+    /// The cursor text (`f<created_at>.<hex id>`).
+    pub fn to_cursor(&self) -> String {
+        format!("f{}.{}", self.created_at, hex(&self.id))
+    }
+
+    /// Reads [`FeedbackKey::to_cursor`]'s text; `None` when it is not one.
+    pub fn from_cursor(text: &str) -> Option<Self> {
+        let (at, id) = text.strip_prefix('f')?.split_once('.')?;
+        Some(Self {
+            created_at: at.parse().ok()?,
             id: unhex(id)?,
         })
     }
@@ -79,6 +95,12 @@ mod tests {
             };
             assert_eq!(ComplaintKey::from_cursor(&key.to_cursor()), Some(key));
         }
+        let key = FeedbackKey {
+            created_at: 7,
+            id: "FB-1 意见/?".to_string(),
+        };
+        assert_eq!(FeedbackKey::from_cursor(&key.to_cursor()), Some(key));
+        assert!(FeedbackKey::from_cursor("c1.00").is_none());
         for started_at in [None, Some(0), Some(1_765_000_000_000), Some(-1)] {
             let key = InspectionKey { started_at, id: 42 };
             assert_eq!(InspectionKey::from_cursor(&key.to_cursor()), Some(key));

@@ -17,6 +17,7 @@ mod conversations;
 mod cursor;
 pub mod customers;
 pub mod dialect;
+mod feedback;
 mod jobs;
 pub mod json_time;
 mod login_throttle;
@@ -48,6 +49,10 @@ pub use complaints::{
 pub use conversations::{
     day_date, local_day, ConversationFacts, ConversationFilter, ImportItem, ImportOutcome,
     InspectionKey, InspectionPage, InspectionRow, ReinspectOutcome,
+};
+pub use feedback::{
+    FeedbackBoardRow, FeedbackEventRow, FeedbackKey, FeedbackPage, FeedbackQuery, FeedbackRow,
+    ThemeText,
 };
 pub use jobs::JobRow;
 pub use packs::PackVersion;

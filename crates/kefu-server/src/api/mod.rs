@@ -1,13 +1,15 @@
 //! The JSON API under `/api/v1`, one file per resource: `auth` (sign-in,
 //! sessions, tokens, the `Caller` extractor), `complaints` (complaints,
 //! revisits, SLA settings and reports), `conversations` (import, inspection
-//! results, search), `review_and_kpi` (reviews, appeals, review queues, KPI
-//! reports, ratings, assessments and their settings) and `openapi` (the
-//! OpenAPI document).
+//! results, search), `feedback` (信息反馈: records, commands, board,
+//! themes), `review_and_kpi` (reviews, appeals, review queues, KPI reports,
+//! ratings, assessments and their settings) and `openapi` (the OpenAPI
+//! document).
 
 pub(crate) mod auth;
 pub(crate) mod complaints;
 pub(crate) mod conversations;
 pub(crate) mod customers;
+pub(crate) mod feedback;
 pub(crate) mod openapi;
 pub(crate) mod review_and_kpi;

@@ -84,3 +84,62 @@ impl Drop for Server {
         }
     }
 }
+
+/// A JSON client of the API with bearer tokens.
+#[allow(dead_code)] // not every suite calls the API this way
+pub(crate) struct Client {
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    /// The HTTP client.
+    pub http: reqwest::Client,
+}
+
+#[allow(dead_code)]
+impl Client {
+    /// A client of `server`.
+    pub(crate) fn of(server: &Server) -> Client {
+        Client {
+            base: server.base.clone(),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// Calls `method path` with `token` and an optional JSON body: the
+    /// status and the body (JSON, or the text as a JSON string).
+    pub(crate) async fn call(
+        &self,
+        token: &str,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> (reqwest::StatusCode, serde_json::Value) {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let r = req.send().await.expect("request");
+        let status = r.status();
+        let text = r.text().await.unwrap_or_default();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
+        )
+    }
+
+    /// Signs in; the bearer token.
+    pub(crate) async fn login(&self, user: &str, password: &str) -> String {
+        let r = self
+            .http
+            .post(format!("{}/api/v1/auth/login", self.base))
+            .json(&serde_json::json!({"user": user, "password": password}))
+            .send()
+            .await
+            .expect("login");
+        assert_eq!(r.status(), reqwest::StatusCode::OK);
+        let v: serde_json::Value = r.json().await.expect("json");
+        v["token"].as_str().expect("token").to_string()
+    }
+}

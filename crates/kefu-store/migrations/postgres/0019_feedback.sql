@@ -1,0 +1,59 @@
+-- Information feedback (信息反馈): customers' opinions collected from
+-- conversation turns, survey comments, complaints and manual entry, routed
+-- to a department, answered, and told back to the customer.
+-- Times are Unix milliseconds (UTC). The category tree and the ageing rules
+-- are settings (key 'feedback', JSON).
+
+CREATE TABLE feedback (
+    id                TEXT PRIMARY KEY,          -- FB-YYYYMMDD-NNNNNN
+    version           BIGINT NOT NULL,
+    source            TEXT NOT NULL CHECK (source IN ('conversation_turn', 'survey_comment', 'complaint', 'manual')),
+    conversation_id   TEXT,
+    turn_index        BIGINT,
+    complaint_id      TEXT,
+    customer_id       TEXT,
+    category          TEXT NOT NULL,             -- a path of the category tree, '/'-separated
+    content           TEXT NOT NULL,             -- the customer's words
+    department        TEXT,
+    owner_id          TEXT,
+    due_at            BIGINT,
+    state             TEXT NOT NULL,             -- new, assigned, in_progress, answered, customer_told, closed, rejected
+    response          TEXT,                      -- the department's answer
+    responded_at      BIGINT,
+    customer_told_at  BIGINT,
+    reject_reason     TEXT,
+    created_by        TEXT NOT NULL,
+    created_at        BIGINT NOT NULL,
+    updated_at        BIGINT NOT NULL,
+    state_since       BIGINT NOT NULL,          -- when it entered its state (ageing counts from here)
+    escalated_at      BIGINT,                   -- flagged by ageing in the current state; cleared on a move
+    closed_at         BIGINT                    -- closed or rejected
+);
+CREATE INDEX feedback_created ON feedback (created_at, id);
+CREATE INDEX feedback_state ON feedback (state, created_at, id);
+CREATE INDEX feedback_department ON feedback (department, created_at, id);
+CREATE INDEX feedback_owner ON feedback (owner_id, created_at, id);
+CREATE INDEX feedback_ageing ON feedback (state, state_since) WHERE escalated_at IS NULL;
+CREATE INDEX feedback_conversation ON feedback (conversation_id, turn_index) WHERE conversation_id IS NOT NULL;
+
+-- Append-only: the triggers below refuse updates and deletes.
+CREATE TABLE feedback_events (
+    id           BIGSERIAL PRIMARY KEY,
+    feedback_id  TEXT NOT NULL REFERENCES feedback (id),
+    at           BIGINT NOT NULL,
+    actor_id     TEXT NOT NULL,
+    actor_role   TEXT NOT NULL,                  -- agent, inspector, supervisor, admin, or system
+    kind         TEXT NOT NULL,                  -- created, assign, start, respond, tell_customer, close, reject, note, escalated
+    from_state   TEXT,
+    to_state     TEXT,
+    detail       TEXT NOT NULL                   -- JSON object
+);
+CREATE INDEX feedback_events_feedback ON feedback_events (feedback_id, id);
+
+CREATE FUNCTION feedback_events_append_only() RETURNS trigger AS $$
+BEGIN
+    RAISE EXCEPTION 'feedback_events is append-only';
+END;
+$$ LANGUAGE plpgsql;
+CREATE TRIGGER feedback_events_no_change BEFORE UPDATE OR DELETE ON feedback_events
+    FOR EACH ROW EXECUTE FUNCTION feedback_events_append_only();
