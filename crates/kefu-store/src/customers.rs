@@ -379,7 +379,9 @@ pub struct TimelineEntry {
 pub struct CustomerFinding {
     /// The conversation.
     pub conversation_id: String,
-    /// When the conversation started (the contact's time), Unix ms.
+    /// When the conversation started (the contact's time), Unix ms;
+    /// RFC 3339 in JSON.
+    #[serde(with = "crate::json_time::unix_ms")]
     pub at: i64,
     /// The conversation's agent.
     pub agent_id: Option<String>,
@@ -395,7 +397,8 @@ pub struct CustomerFinding {
 /// (0–10), for the profile's satisfaction trend.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RatedContact {
-    /// When, Unix ms.
+    /// When, Unix ms; RFC 3339 in JSON.
+    #[serde(with = "crate::json_time::unix_ms")]
     pub at: i64,
     /// The conversation's agent.
     pub agent_id: Option<String>,
