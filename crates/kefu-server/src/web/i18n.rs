@@ -27,6 +27,10 @@ const ZH_TOML: &[(&str, &str)] = &[
         "zh-customers.toml",
         include_str!("../../messages/zh-customers.toml"),
     ),
+    (
+        "zh-feedback.toml",
+        include_str!("../../messages/zh-feedback.toml"),
+    ),
 ];
 /// The English catalogue, file for file.
 const EN_TOML: &[(&str, &str)] = &[
@@ -42,6 +46,10 @@ const EN_TOML: &[(&str, &str)] = &[
     (
         "en-customers.toml",
         include_str!("../../messages/en-customers.toml"),
+    ),
+    (
+        "en-feedback.toml",
+        include_str!("../../messages/en-feedback.toml"),
     ),
 ];
 
