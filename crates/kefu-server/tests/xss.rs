@@ -302,6 +302,27 @@ async fn scenario(base: &str, c: &Client, driver: &Driver, http: &reqwest::Clien
         .ok_or("no complaint id")?
         .to_string();
 
+    let feedback = json!({
+        "source": "conversation_turn", "conversation_id": ODD_ID, "turn_index": 1,
+        "category": "其他", "customer_id": PAYLOAD
+    });
+    let feedback = api(http, base, &admin, Method::POST, "/feedback", feedback).await?;
+    let feedback_id = feedback["feedback"]["id"]
+        .as_str()
+        .ok_or("no feedback id")?
+        .to_string();
+    api(
+        http,
+        base,
+        &admin,
+        Method::POST,
+        &format!("/feedback/{}/commands", enc(&feedback_id)),
+        json!({"command": {"type": "assign", "department": PAYLOAD, "owner_id": AGENT}}),
+    )
+    .await?;
+    let manual = json!({"category": "其他", "content": format!("快递{PAYLOAD}太慢")});
+    api(http, base, &admin, Method::POST, "/feedback", manual).await?;
+
     let mut b = Browser {
         c,
         http: http.clone(),
@@ -360,6 +381,16 @@ async fn scenario(base: &str, c: &Client, driver: &Driver, http: &reqwest::Clien
             vec![],
         ),
         (format!("/complaints?q={}", enc(PAYLOAD)), vec![]),
+        ("/feedback".to_string(), vec![script, AGENT]),
+        (
+            format!("/feedback/{}", enc(&feedback_id)),
+            vec![script, img, AGENT],
+        ),
+        (
+            format!("/feedback?department={}", enc(PAYLOAD)),
+            vec![script],
+        ),
+        ("/feedback/themes?period=2026-03".to_string(), vec![]),
         ("/packs".to_string(), vec![]),
         ("/admin".to_string(), vec![]),
     ] {
@@ -372,6 +403,8 @@ async fn scenario(base: &str, c: &Client, driver: &Driver, http: &reqwest::Clien
         format!("/complaints?state={}", enc(PAYLOAD)),
         format!("/conversations/{}", enc(PAYLOAD)),
         format!("/complaints/{}", enc(PAYLOAD)),
+        format!("/feedback/{}", enc(PAYLOAD)),
+        format!("/feedback/themes?period={}", enc(PAYLOAD)),
         format!("/no-such-page/{}", enc(PAYLOAD)),
     ] {
         b.visit_error(&path).await?;

@@ -620,3 +620,28 @@ both_backends!(
         ));
     }
 );
+
+both_backends!(
+    two_ageing_scans_at_once_escalate_each_record_once,
+    |store: Store| async move {
+        let sup = who("sup", Role::Supervisor);
+        let svc = FeedbackService::new(store.clone());
+        for i in 0..30 {
+            svc.create(&sup, manual(&format!("积压{i}")), T0 + i)
+                .await
+                .expect("create");
+        }
+        // Two "nodes": services over their own pools on the same database.
+        let other = FeedbackService::new(store.clone());
+        let at = T0 + 25 * HOUR;
+        let (a, b) = tokio::join!(svc.age(at), other.age(at));
+        let (a, b) = (a.expect("node a"), b.expect("node b"));
+        assert_eq!(a.escalated.len() + b.escalated.len(), 30, "{a:?} {b:?}");
+        let n: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM feedback_events WHERE kind = 'escalated'")
+                .fetch_one(kefu_store::testing::pool(&store))
+                .await
+                .expect("count");
+        assert_eq!(n, 30);
+    }
+);

@@ -442,6 +442,8 @@ struct DetailPage {
     complaint_href: Option<String>,
     /// Review and appeal state and forms.
     review: Option<super::review::ReviewPanel>,
+    /// Marking a customer's turn as information feedback.
+    mark: Option<super::feedback::MarkForm>,
 }
 
 /// Points deducted per dimension, after review when there is a review
@@ -688,6 +690,7 @@ pub(super) async fn detail(
         history: history_rows,
         complaint_href,
         review: panel.map(|(p, _)| p),
+        mark: super::feedback::mark_form(&state, &conv).await?,
         ctx,
     })
 }

@@ -28,6 +28,10 @@ const ZH_TOML: &[(&str, &str)] = &[
         include_str!("../../messages/zh-customers.toml"),
     ),
     ("zh-io.toml", include_str!("../../messages/zh-io.toml")),
+    (
+        "zh-feedback.toml",
+        include_str!("../../messages/zh-feedback.toml"),
+    ),
 ];
 /// The English catalogue, file for file.
 const EN_TOML: &[(&str, &str)] = &[
@@ -45,6 +49,10 @@ const EN_TOML: &[(&str, &str)] = &[
         include_str!("../../messages/en-customers.toml"),
     ),
     ("en-io.toml", include_str!("../../messages/en-io.toml")),
+    (
+        "en-feedback.toml",
+        include_str!("../../messages/en-feedback.toml"),
+    ),
 ];
 
 /// Name of the cookie that remembers the language.

@@ -172,6 +172,7 @@ pub(crate) fn dynamic_keys() -> Vec<String> {
     keys.extend(SPEAKERS.iter().map(|s| speaker(s)));
     keys.extend(RULE_KINDS.iter().map(|k| rule_kind(k)));
     keys.extend(super::review::dynamic_keys());
+    keys.extend(super::feedback::dynamic_keys());
     keys.extend(RULE_ROLES.iter().map(|k| rule_role(k)));
     keys.extend(NOTICES.iter().map(|n| format!("notice.{n}")));
     keys

@@ -48,6 +48,7 @@ mod complaints;
 mod conversations;
 mod customers;
 mod exports;
+mod feedback;
 mod history;
 pub(crate) mod html;
 pub(crate) mod i18n;
@@ -90,6 +91,10 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/customers/{id}/contact", post(customers::log_contact))
         .route("/customers/{id}/grade", post(customers::set_grade))
         .route("/follow-ups", get(customers::follow_ups))
+        .route("/feedback", get(feedback::list).post(feedback::create))
+        .route("/feedback/themes", get(feedback::themes))
+        .route("/feedback/{id}", get(feedback::detail))
+        .route("/feedback/{id}/command", post(feedback::command))
         .route("/conversations", get(conversations::list))
         // Not under /conversations/: a conversation may be called "export".
         .route("/export/conversations", get(exports::conversations))

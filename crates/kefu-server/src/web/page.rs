@@ -513,6 +513,8 @@ pub(crate) enum Section {
     Complaints,
     /// 客户.
     Customers,
+    /// 信息反馈.
+    Feedback,
     /// 坐席.
     Agents,
     /// 规则包.
@@ -523,13 +525,14 @@ pub(crate) enum Section {
 
 impl Section {
     /// In navigation order.
-    pub(crate) const ALL: [Section; 9] = [
+    pub(crate) const ALL: [Section; 10] = [
         Section::Overview,
         Section::Conversations,
         Section::Review,
         Section::Appeals,
         Section::Complaints,
         Section::Customers,
+        Section::Feedback,
         Section::Agents,
         Section::Packs,
         Section::Admin,
@@ -544,6 +547,7 @@ impl Section {
             Section::Appeals => "/appeals",
             Section::Complaints => "/complaints",
             Section::Customers => "/customers",
+            Section::Feedback => "/feedback",
             Section::Agents => "/agents",
             Section::Packs => "/packs",
             Section::Admin => "/admin",
@@ -559,6 +563,7 @@ impl Section {
             Section::Appeals => msg("nav.appeals"),
             Section::Complaints => msg("nav.complaints"),
             Section::Customers => msg("nav.customers"),
+            Section::Feedback => msg("nav.feedback"),
             Section::Agents => msg("nav.agents"),
             Section::Packs => msg("nav.packs"),
             Section::Admin => msg("nav.admin"),
@@ -574,7 +579,8 @@ impl Section {
             | Section::Conversations
             | Section::Appeals
             | Section::Complaints
-            | Section::Customers => true,
+            | Section::Customers
+            | Section::Feedback => true,
             Section::Review | Section::Agents | Section::Packs => role != Role::Agent,
             Section::Admin => role == Role::Admin,
         }
@@ -799,8 +805,8 @@ mod tests {
             .collect();
         assert_eq!(
             agent.len(),
-            5,
-            "overview, conversations, appeals, complaints, customers"
+            6,
+            "overview, conversations, appeals, complaints, customers, feedback"
         );
         assert!(Section::ALL.iter().all(|s| s.allowed(Role::Admin)));
         assert!(!Section::Admin.allowed(Role::Supervisor));

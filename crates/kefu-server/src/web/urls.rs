@@ -41,6 +41,16 @@ pub(crate) fn complaint(id: &str) -> String {
     format!("/complaints/{}", segment(id))
 }
 
+/// `/feedback/{id}`.
+pub(crate) fn feedback(id: &str) -> String {
+    format!("/feedback/{}", segment(id))
+}
+
+/// `/feedback/{id}/command`, the action forms' target.
+pub(crate) fn feedback_command(id: &str) -> String {
+    format!("{}/command", feedback(id))
+}
+
 /// `/complaints/{id}/command`, the action forms' target.
 pub(crate) fn complaint_command(id: &str) -> String {
     format!("{}/command", complaint(id))

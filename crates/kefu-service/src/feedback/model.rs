@@ -510,3 +510,141 @@ pub fn apply(
         },
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn who(id: &str, role: Role) -> Principal {
+        Principal {
+            user_id: id.into(),
+            role,
+            team: None,
+        }
+    }
+
+    fn record(state: FeedbackState) -> Feedback {
+        Feedback {
+            id: "FB-1".into(),
+            version: 3,
+            source: FeedbackSource::Manual,
+            conversation_id: None,
+            turn_index: None,
+            complaint_id: None,
+            customer_id: None,
+            category: "其他".into(),
+            content: "意见".into(),
+            department: Some("物流部".into()),
+            owner_id: Some("owner".into()),
+            due_at: Some(100),
+            state,
+            response: None,
+            responded_at: None,
+            customer_told_at: None,
+            reject_reason: None,
+            created_by: "author".into(),
+            created_at: 0,
+            updated_at: 0,
+            state_since: 0,
+            escalated_at: Some(50),
+            closed_at: None,
+        }
+    }
+
+    /// Who may run each command, whatever the state.
+    #[test]
+    fn roles_table() {
+        let f = record(FeedbackState::InProgress);
+        let cases: [(Principal, &[CommandKind]); 5] = [
+            (who("sup", Role::Supervisor), &CommandKind::ALL),
+            (who("adm", Role::Admin), &CommandKind::ALL),
+            (
+                who("owner", Role::Agent),
+                &[
+                    CommandKind::Start,
+                    CommandKind::Respond,
+                    CommandKind::TellCustomer,
+                    CommandKind::Reject,
+                    CommandKind::Note,
+                ],
+            ),
+            (
+                who("author", Role::Agent),
+                &[CommandKind::TellCustomer, CommandKind::Note],
+            ),
+            (who("qa", Role::Inspector), &[CommandKind::Note]),
+        ];
+        for (p, allowed) in cases {
+            for k in CommandKind::ALL {
+                assert_eq!(
+                    role_allows(&p, &f, k),
+                    allowed.contains(&k),
+                    "{} {k:?}",
+                    p.user_id
+                );
+            }
+        }
+        // An agent who neither recorded nor owns it does not see it.
+        let stranger = who("other", Role::Agent);
+        assert!(!may_see(&stranger, &f));
+        assert!(matches!(
+            apply(&f, &Command::Start, &stranger, 1, 2),
+            Err(Error::NotFound(_))
+        ));
+    }
+
+    #[test]
+    fn a_move_restarts_ageing_and_a_final_state_closes() {
+        let sup = who("sup", Role::Supervisor);
+        let f = record(FeedbackState::InProgress);
+        let respond = Command::Respond {
+            response: " 已处理 ".into(),
+        };
+        let (g, e) = apply(&f, &respond, &sup, 10, 0).expect("respond");
+        assert_eq!(g.state, FeedbackState::Answered);
+        assert_eq!((g.state_since, g.escalated_at), (10, None));
+        assert_eq!((g.version, g.response.as_deref()), (4, Some("已处理")));
+        assert_eq!(
+            (e.kind, e.from, e.to),
+            (
+                "respond",
+                Some(FeedbackState::InProgress),
+                Some(FeedbackState::Answered)
+            )
+        );
+        let (g, _) = apply(
+            &f,
+            &Command::Reject {
+                reason: "重复".into(),
+            },
+            &sup,
+            11,
+            0,
+        )
+        .expect("reject");
+        assert_eq!((g.state, g.closed_at), (FeedbackState::Rejected, Some(11)));
+        // A note changes no state and keeps the ageing clock.
+        let (g, e) = apply(&f, &Command::Note { text: "x".into() }, &sup, 12, 0).expect("note");
+        assert_eq!(
+            (g.state, g.state_since, g.escalated_at),
+            (f.state, 0, Some(50))
+        );
+        assert_eq!((e.from, e.to), (None, None));
+        // Re-routing to the same department, owner and due is refused.
+        let same = Command::Assign {
+            department: "物流部".into(),
+            owner_id: Some("owner".into()),
+            due_at: Some(100),
+        };
+        assert!(matches!(
+            apply(&f, &same, &sup, 13, 0),
+            Err(Error::Conflict(_))
+        ));
+        // Names parse both ways, Chinese labels too.
+        for s in FeedbackState::ALL {
+            assert_eq!(s.as_str().parse::<FeedbackState>(), Ok(s));
+            assert_eq!(s.label_zh().parse::<FeedbackState>(), Ok(s));
+        }
+        assert!("done".parse::<FeedbackState>().is_err());
+    }
+}
