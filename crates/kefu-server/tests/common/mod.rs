@@ -27,6 +27,16 @@ impl Server {
         users: &[(&str, Role, &str)],
         display: impl Fn(&str) -> String,
     ) -> Server {
+        Server::start_with(db, users, display, |state| state).await
+    }
+
+    /// [`Server::start`], with the state changed by `configure` (limits).
+    pub(crate) async fn start_with(
+        db: TestDb,
+        users: &[(&str, Role, &str)],
+        display: impl Fn(&str) -> String,
+        configure: impl FnOnce(AppState) -> AppState,
+    ) -> Server {
         let _ = auth::set_password_cost(PasswordCost::CHEAP_FOR_TESTS);
         let store = db.open().await;
         for (id, role, password) in users {
@@ -55,7 +65,7 @@ impl Server {
             .expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let state = AppState::new(store.clone(), inspector, version.id);
+        let state = configure(AppState::new(store.clone(), inspector, version.id));
         tokio::spawn(kefu_server::serve(listener, state, async {
             let _ = rx.await;
         }));
