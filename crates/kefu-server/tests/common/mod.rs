@@ -22,6 +22,7 @@ pub(crate) struct Server {
 impl Server {
     /// Starts a server on `db` with `users` (id, role, password), each
     /// shown as `display(id)`.
+    #[allow(dead_code)] // the dashboard suite starts configured servers
     pub(crate) async fn start(
         db: TestDb,
         users: &[(&str, Role, &str)],
