@@ -54,35 +54,98 @@ pub(crate) struct Spooled {
     size: u64,
 }
 
+impl Spooled {
+    /// The file name the client gave.
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+}
+
 /// Reads the multipart body up to its `file` field and spools that field
 /// to a temporary file, refusing it past `limit` bytes.
 pub(crate) async fn spool(multipart: &mut Multipart, limit: u64) -> Result<Spooled, UploadError> {
-    let bad = |e: axum::extract::multipart::MultipartError| UploadError::BadRequest(e.body_text());
-    while let Some(mut field) = multipart.next_field().await.map_err(bad)? {
-        if field.name() != Some("file") {
-            continue;
+    while let Some(field) = multipart.next_field().await.map_err(bad)? {
+        if field.name() == Some("file") {
+            return spool_field(field, limit).await;
         }
-        let name = field
-            .file_name()
-            .map(|n| n.rsplit(['/', '\\']).next().unwrap_or(n).to_string())
-            .unwrap_or_default();
-        let mut file = tempfile::tempfile()
-            .map_err(|e| UploadError::Internal(format!("temporary file: {e}")))?;
-        let mut size: u64 = 0;
-        while let Some(chunk) = field.chunk().await.map_err(bad)? {
-            size += chunk.len() as u64;
-            if size > limit {
-                return Err(UploadError::TooLarge(limit));
-            }
-            file.write_all(&chunk)
-                .map_err(|e| UploadError::Internal(format!("spooling the upload: {e}")))?;
-        }
-        if size == 0 {
-            return Err(UploadError::NoFile);
-        }
-        return Ok(Spooled { name, file, size });
     }
     Err(UploadError::NoFile)
+}
+
+fn bad(e: axum::extract::multipart::MultipartError) -> UploadError {
+    UploadError::BadRequest(e.body_text())
+}
+
+/// Spools one multipart field to a temporary file, refusing it past
+/// `limit` bytes.
+pub(crate) async fn spool_field(
+    mut field: axum::extract::multipart::Field<'_>,
+    limit: u64,
+) -> Result<Spooled, UploadError> {
+    let name = field
+        .file_name()
+        .map(|n| n.rsplit(['/', '\\']).next().unwrap_or(n).to_string())
+        .unwrap_or_default();
+    let mut file =
+        tempfile::tempfile().map_err(|e| UploadError::Internal(format!("temporary file: {e}")))?;
+    let mut size: u64 = 0;
+    while let Some(chunk) = field.chunk().await.map_err(bad)? {
+        size += chunk.len() as u64;
+        if size > limit {
+            return Err(UploadError::TooLarge(limit));
+        }
+        file.write_all(&chunk)
+            .map_err(|e| UploadError::Internal(format!("spooling the upload: {e}")))?;
+    }
+    if size == 0 {
+        return Err(UploadError::NoFile);
+    }
+    Ok(Spooled { name, file, size })
+}
+
+/// Largest customers file: read whole (spreadsheets are).
+pub(crate) const MAX_CUSTOMERS_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Creates or updates customers from a spooled CSV/TSV/XLSX file (as
+/// `kefu customers import`), as `principal`.
+pub(crate) async fn import_customers(
+    state: &AppState,
+    principal: &kefu_service::auth::Principal,
+    spooled: Spooled,
+) -> Result<(String, kefu_service::customer::CustomersImport), UploadError> {
+    use kefu_formats::import::customers as file;
+    let Spooled {
+        name,
+        mut file,
+        size,
+    } = spooled;
+    if size > MAX_CUSTOMERS_BYTES {
+        return Err(UploadError::TooLarge(MAX_CUSTOMERS_BYTES));
+    }
+    let xlsx = Path::new(&name)
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("xlsx"));
+    let read = tokio::task::spawn_blocking(move || -> std::io::Result<_> {
+        let mut bytes = Vec::new();
+        file.seek(SeekFrom::Start(0))?;
+        std::io::Read::read_to_end(&mut file, &mut bytes)?;
+        Ok(if xlsx {
+            file::read_xlsx(&bytes)
+        } else {
+            file::read_csv(&bytes)
+        })
+    })
+    .await
+    .map_err(|e| UploadError::Internal(e.to_string()))?
+    .map_err(|e| UploadError::Internal(format!("reading the upload: {e}")))?;
+    let outcome = kefu_service::customer::CustomerService::new(state.store.clone())
+        .import_records(principal, &read, None)
+        .await
+        .map_err(|e| match e {
+            kefu_service::Error::Busy(m) => UploadError::Store(StoreError::Busy(m)),
+            other => UploadError::Unreadable(other.to_string()),
+        })?;
+    Ok((read.encoding.to_string(), outcome))
 }
 
 /// What an import of an uploaded file did.

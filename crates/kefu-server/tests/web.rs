@@ -2035,6 +2035,39 @@ async fn conversations_are_uploaded_from_the_dashboard() {
         assert!(html.contains("data-format=\"aliyun\""), "{html}");
         assert!(html.contains("<dd id=\"upload-stored\">1</dd>"), "{html}");
         assert!(html.contains("没有坐席"), "{html}");
+        // Customers, as `kefu customers import` reads them: created, then
+        // updated; a row without a name is refused with its line.
+        let customers = "客户编号,姓名,电话\nC-9,王五,13800138000\nC-10,,13900139000\n";
+        let boss = app.login("boss", "boss-pass-1").await;
+        let (_, _, html) = app.get(Some(&boss), "/import").await;
+        let boss_token = csrf(&html);
+        let customers_form = |bytes: &str| {
+            reqwest::multipart::Form::new()
+                .text("_csrf", boss_token.clone())
+                .text("kind", "customers")
+                .part(
+                    "file",
+                    reqwest::multipart::Part::bytes(bytes.as_bytes().to_vec())
+                        .file_name("客户.csv"),
+                )
+        };
+        for (created, updated) in [("1", "0"), ("0", "1")] {
+            let r = app
+                .http
+                .post(format!("{}/import", app.base))
+                .header(COOKIE, &boss.cookies)
+                .multipart(customers_form(customers))
+                .send()
+                .await
+                .expect("upload");
+            let html = r.text().await.expect("html");
+            assert!(
+                html.contains(&format!("<dd id=\"upload-stored\">{created}</dd>"))
+                    && html.contains(&format!("<dd id=\"upload-skipped\">{updated}</dd>")),
+                "{html}"
+            );
+            assert!(html.contains("<td class=\"num\">3</td>"), "line 3: {html}");
+        }
         // An empty upload is a clear refusal.
         let r = upload(&qa, Some(&token), "empty.jsonl", Vec::new())
             .await

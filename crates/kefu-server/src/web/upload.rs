@@ -39,6 +39,10 @@ struct Summary {
     format: &'static str,
     stored: u64,
     skipped: u64,
+    /// A customers file: `stored` counts created, `skipped` updated.
+    customers: bool,
+    /// The customers file's text encoding.
+    encoding: String,
     /// Total errors.
     error_count: usize,
     /// The first [`SHOWN_ERRORS`], as (line, reason).
@@ -103,7 +107,20 @@ pub(super) async fn upload(
     if !csrf_ok {
         return Err(WebError::Csrf);
     }
-    let spooled = match crate::upload::spool(&mut multipart, limit).await {
+    // Then what the file holds (`kind`, before the file) and the file.
+    let mut kind = String::from("conversations");
+    let mut spooled = Err(UploadError::NoFile);
+    while let Some(field) = multipart.next_field().await.map_err(bad)? {
+        match field.name() {
+            Some("kind") => kind = field.text().await.map_err(bad)?.trim().to_string(),
+            Some("file") => {
+                spooled = crate::upload::spool_field(field, limit).await;
+                break;
+            }
+            _ => {}
+        }
+    }
+    let spooled = match spooled {
         Ok(spooled) => spooled,
         Err(UploadError::TooLarge(limit)) => {
             let ctx = page.ctx(None, msg("upload.title"));
@@ -121,12 +138,37 @@ pub(super) async fn upload(
         }
         Err(e) => return Err(e.into()),
     };
+    if kind == "customers" {
+        let file = spooled.name().to_string();
+        let (encoding, o) =
+            crate::upload::import_customers(&state, &page.user.principal, spooled).await?;
+        let summary = Summary {
+            file,
+            format: "customers",
+            stored: o.created,
+            skipped: o.updated,
+            customers: true,
+            encoding,
+            error_count: o.errors.len(),
+            errors: o.errors.into_iter().take(SHOWN_ERRORS).collect(),
+            no_agent: 0,
+            no_start: 0,
+        };
+        return render(&UploadPage {
+            ctx: page.ctx(Some(Section::Conversations), msg("upload.title")),
+            limit: megabytes(limit),
+            error: None,
+            summary: Some(summary),
+        });
+    }
     let o = crate::upload::import(&state, spooled).await?;
     let summary = Summary {
         file: o.file,
         format: o.format,
         stored: o.stored,
         skipped: o.skipped,
+        customers: false,
+        encoding: String::new(),
         error_count: o.error_count,
         errors: o.errors.into_iter().take(SHOWN_ERRORS).collect(),
         no_agent: o.no_agent,
