@@ -7,11 +7,10 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use kefu_formats::export::Lang;
-use kefu_formats::import::customers::{self as file, CustomerRecord, COLUMNS};
+use kefu_formats::import::customers::{self as file, COLUMNS};
 use kefu_service::auth::{Principal, Role};
-use kefu_service::customer::profile::PlatformId;
-use kefu_service::customer::{CustomerInput, CustomerService, Profile};
-use kefu_store::customers::{CustomField, CustomerFilter, ImportantDate};
+use kefu_service::customer::CustomerService;
+use kefu_store::customers::CustomerFilter;
 use kefu_store::Store;
 
 use crate::serve::runtime;
@@ -117,78 +116,6 @@ fn admin() -> Principal {
     }
 }
 
-/// A customer input from a file row.
-pub(crate) fn input_of(r: &CustomerRecord, owner: Option<&str>) -> CustomerInput {
-    let v = |k: &str| r.get(k).map(str::to_string);
-    let mut platform_ids = Vec::new();
-    for (col, kind) in [
-        ("native_id", "native"),
-        ("vendor_id", "vendor"),
-        ("nick", "nick"),
-    ] {
-        if let Some(value) = v(col) {
-            platform_ids.push(PlatformId {
-                kind: kind.into(),
-                value,
-            });
-        }
-    }
-    let remind = r.remind_days.unwrap_or(3);
-    let mut dates = Vec::new();
-    for (spec, calendar) in [(r.birthday, "solar"), (r.lunar_birthday, "lunar")] {
-        if let Some(d) = spec {
-            dates.push(ImportantDate {
-                label: "生日".into(),
-                calendar: calendar.into(),
-                year: d.year,
-                month: d.month,
-                day: d.day,
-                leap: d.leap,
-                remind_days: remind,
-            });
-        }
-    }
-    CustomerInput {
-        id: v("id").unwrap_or_default(),
-        name: v("name").unwrap_or_default(),
-        owner_id: v("owner").or_else(|| owner.map(str::to_string)),
-        profile: Profile {
-            title: v("title"),
-            region: v("region"),
-            company: v("company"),
-            department: v("department"),
-            contact: v("contact"),
-            usage: v("usage"),
-            needed_by: v("needed_by"),
-            quantity: v("quantity"),
-            budget: v("budget"),
-            invoice: v("invoice"),
-            gender: v("gender"),
-            age_band: v("age_band"),
-            preferred_channel: v("preferred_channel"),
-            preferred_time: v("preferred_time"),
-            id_number: v("id_number"),
-            notes: v("notes"),
-        },
-        do_not_disturb: r.do_not_disturb,
-        phones: r.phones.clone(),
-        platform_ids,
-        tags: r.tags.clone(),
-        fields: r
-            .extra
-            .iter()
-            .map(|(name, value)| CustomField {
-                name: name.clone(),
-                kind: "text".into(),
-                value: value.clone(),
-            })
-            .collect(),
-        purchases: Vec::new(),
-        dates,
-        version: None,
-    }
-}
-
 /// Runs a `kefu customers` command.
 pub(crate) fn run(cmd: CustomersCommand) -> anyhow::Result<ExitCode> {
     let rt = runtime()?;
@@ -210,43 +137,11 @@ pub(crate) fn run(cmd: CustomersCommand) -> anyhow::Result<ExitCode> {
             };
             let store = Store::open(&db.url()).await?;
             let svc = CustomerService::new(store.clone());
-            let p = admin();
-            let mut errors: Vec<(u64, String)> = read
-                .errors
-                .iter()
-                .map(|e| (e.line, e.reason.clone()))
-                .collect();
-            let (mut created, mut updated) = (0, 0);
-            for r in &read.records {
-                let input = input_of(r, owner.as_deref());
-                let now = kefu_store::now_ms();
-                let exists = !input.id.is_empty() && store.customer(&input.id).await?.is_some();
-                let result = if exists {
-                    svc.update(&p, &input.id, &input, now).await
-                } else {
-                    svc.create(&p, &input, now).await
-                };
-                match result {
-                    Ok(view) => {
-                        if exists {
-                            updated += 1;
-                        } else {
-                            created += 1;
-                        }
-                        if let Some(g) = r.get("grade") {
-                            if let Err(e) = svc
-                                .override_grade(&p, &view.id, Some(g), "导入 imported", now)
-                                .await
-                            {
-                                errors.push((r.line, e.to_string()));
-                            }
-                        }
-                    }
-                    Err(e) => errors.push((r.line, e.to_string())),
-                }
-            }
+            let outcome = svc
+                .import_records(&admin(), &read, owner.as_deref())
+                .await?;
+            let (created, updated, errors) = (outcome.created, outcome.updated, outcome.errors);
             store.close().await;
-            errors.sort_by_key(|e| e.0);
             for (line, reason) in &errors {
                 eprintln!("{}:{line}: {reason}", path.display());
             }

@@ -26,6 +26,9 @@ pub enum ApiError {
     /// The request is well-formed but breaks a rule of the domain.
     #[error("{0}")]
     Unprocessable(String),
+    /// The request body is larger than the server accepts.
+    #[error("{0}")]
+    TooLarge(String),
     /// Something failed on our side; details go to the log, not the client.
     #[error("internal error")]
     Internal(String),
@@ -49,6 +52,7 @@ impl ApiError {
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             ApiError::Unprocessable(_) => (StatusCode::UNPROCESSABLE_ENTITY, "unprocessable"),
+            ApiError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
             ApiError::Busy(_) => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
             ApiError::TooManyRequests(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_requests"),

@@ -14,6 +14,7 @@ mod jobs;
 mod listen;
 mod params;
 pub mod proxy;
+mod upload;
 mod web;
 
 use std::sync::{Arc, Mutex, RwLock};
@@ -207,6 +208,11 @@ pub fn router(state: AppState) -> Router {
             post(conversations::create)
                 .layer(DefaultBodyLimit::max(MAX_BATCH_BODY_BYTES))
                 .get(conversations::list),
+        )
+        .route(
+            "/imports",
+            // The upload limit is the server's (checked while spooling).
+            post(conversations::import_file).layer(DefaultBodyLimit::disable()),
         )
         .route("/conversations/{id}", get(conversations::get))
         .route("/packs", get(conversations::packs))

@@ -174,6 +174,38 @@ async fn conventions(db: TestDb) {
     let (status, _) = report("period=someday".into()).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 
+    // A file imported through the API: multipart `file`, detected, with
+    // line-numbered errors; agents may not.
+    let jsonl = format!(
+        "{}\n{{broken\n",
+        json!({"id": "api-file-1", "channel": "chat", "turns": [{"role": "agent", "text": "您好"}]})
+    );
+    let form = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(jsonl.into_bytes()).file_name("day.jsonl"),
+    );
+    let r = http
+        .post(format!("{base}/api/v1/imports"))
+        .bearer_auth(&token)
+        .multipart(form)
+        .send()
+        .await
+        .expect("import");
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let imported: Value = r.json().await.expect("json");
+    assert_eq!(imported["format"], "native", "{imported}");
+    assert_eq!(imported["stored"], 1, "{imported}");
+    assert_eq!(imported["errors"][0]["line"], 2, "{imported}");
+    assert_eq!(imported["without_agent"], 1, "{imported}");
+    let r = http
+        .post(format!("{base}/api/v1/imports"))
+        .bearer_auth(&token)
+        .multipart(reqwest::multipart::Form::new().text("other", "x"))
+        .send()
+        .await
+        .expect("import");
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+
     // One time format: every `*_at` / `at` in the answers is RFC 3339 text
     // (or null), never Unix milliseconds — lists, details, assessment runs,
     // packs, customers.

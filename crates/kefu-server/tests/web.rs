@@ -87,7 +87,15 @@ impl App {
     }
 
     async fn on(db: TestDb) -> App {
-        let server = common::Server::start(db, USERS, |id| format!("{id} 名")).await;
+        App::with(db, |state| state).await
+    }
+
+    async fn with(
+        db: TestDb,
+        configure: impl FnOnce(kefu_server::AppState) -> kefu_server::AppState,
+    ) -> App {
+        let server =
+            common::Server::start_with(db, USERS, |id| format!("{id} 名"), configure).await;
         App {
             base: server.base.clone(),
             store: server.store.clone(),
@@ -2027,6 +2035,39 @@ async fn conversations_are_uploaded_from_the_dashboard() {
         assert!(html.contains("data-format=\"aliyun\""), "{html}");
         assert!(html.contains("<dd id=\"upload-stored\">1</dd>"), "{html}");
         assert!(html.contains("没有坐席"), "{html}");
+        // Customers, as `kefu customers import` reads them: created, then
+        // updated; a row without a name is refused with its line.
+        let customers = "客户编号,姓名,电话\nC-9,王五,13800138000\nC-10,,13900139000\n";
+        let boss = app.login("boss", "boss-pass-1").await;
+        let (_, _, html) = app.get(Some(&boss), "/import").await;
+        let boss_token = csrf(&html);
+        let customers_form = |bytes: &str| {
+            reqwest::multipart::Form::new()
+                .text("_csrf", boss_token.clone())
+                .text("kind", "customers")
+                .part(
+                    "file",
+                    reqwest::multipart::Part::bytes(bytes.as_bytes().to_vec())
+                        .file_name("客户.csv"),
+                )
+        };
+        for (created, updated) in [("1", "0"), ("0", "1")] {
+            let r = app
+                .http
+                .post(format!("{}/import", app.base))
+                .header(COOKIE, &boss.cookies)
+                .multipart(customers_form(customers))
+                .send()
+                .await
+                .expect("upload");
+            let html = r.text().await.expect("html");
+            assert!(
+                html.contains(&format!("<dd id=\"upload-stored\">{created}</dd>"))
+                    && html.contains(&format!("<dd id=\"upload-skipped\">{updated}</dd>")),
+                "{html}"
+            );
+            assert!(html.contains("<td class=\"num\">3</td>"), "line 3: {html}");
+        }
         // An empty upload is a clear refusal.
         let r = upload(&qa, Some(&token), "empty.jsonl", Vec::new())
             .await
@@ -2127,4 +2168,47 @@ async fn list_exports_keep_the_filters() {
             .await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
     }
+}
+
+/// The upload limit is the server's (`kefu serve --max-upload-size`): a
+/// larger file is refused while it arrives, with the limit named, and
+/// nothing of it is stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_over_the_limit_are_refused() {
+    let app = App::with(TestDb::sqlite("web_upload_limit"), |state| {
+        state.with_max_upload_bytes(2 * 1024 * 1024)
+    })
+    .await;
+    let qa = app.login("qa", "inspector-pass-1").await;
+    let (_, _, html) = app.get(Some(&qa), "/import").await;
+    assert!(html.contains("2 MB"), "the limit is shown: {html}");
+    let token = csrf(&html);
+    let mut big = String::new();
+    let mut n = 0;
+    while big.len() <= 2 * 1024 * 1024 {
+        big.push_str(&failing(&format!("big-{n}"), "a-07").to_string());
+        big.push('\n');
+        n += 1;
+    }
+    let form = reqwest::multipart::Form::new().text("_csrf", token).part(
+        "file",
+        reqwest::multipart::Part::bytes(big.into_bytes()).file_name("big.jsonl"),
+    );
+    let r = app
+        .http
+        .post(format!("{}/import", app.base))
+        .header(COOKIE, &qa.cookies)
+        .multipart(form)
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let html = r.text().await.expect("html");
+    assert!(html.contains("文件超过上限 2 MB"), "{html}");
+    let stored = app
+        .store
+        .inspection_history("big-0")
+        .await
+        .expect("history");
+    assert!(stored.is_empty(), "nothing of it is stored");
 }

@@ -78,6 +78,50 @@ pub(crate) async fn create(
     ))
 }
 
+/// `POST /api/v1/imports`: a file in any format `kefu import` reads, as the
+/// multipart field `file` (its file name helps detection), spooled to disk
+/// up to the server's upload limit, inspected and stored (staff). Answers
+/// the counts and the line-numbered errors (the first 1,000); `201` when
+/// something was stored, `200` when all was there.
+pub(crate) async fn import_file(
+    State(state): State<AppState>,
+    caller: Caller,
+    mut multipart: axum::extract::Multipart,
+) -> Result<axum::response::Response, ApiError> {
+    caller.require_staff("import conversations")?;
+    let spooled = crate::upload::spool(&mut multipart, state.max_upload_bytes()).await?;
+    let o = crate::upload::import(&state, spooled).await?;
+    let body = Json(json!({
+        "file": o.file,
+        "format": o.format,
+        "stored": o.stored,
+        "skipped": o.skipped,
+        "error_count": o.error_count,
+        "errors": o.errors.iter().map(|(line, m)| json!({"line": line, "message": m})).collect::<Vec<_>>(),
+        "without_agent": o.no_agent,
+        "without_started_at": o.no_start,
+    }));
+    Ok(crate::created::respond(o.stored > 0, None, body))
+}
+
+impl From<crate::upload::UploadError> for ApiError {
+    fn from(e: crate::upload::UploadError) -> ApiError {
+        use crate::upload::UploadError;
+        match e {
+            UploadError::BadRequest(m) => ApiError::BadRequest(m),
+            UploadError::TooLarge(n) => {
+                ApiError::TooLarge(format!("the file is larger than the limit of {n} bytes"))
+            }
+            UploadError::NoFile => ApiError::BadRequest(
+                "send the file as the multipart field `file` (not empty)".into(),
+            ),
+            UploadError::Unreadable(m) => ApiError::Unprocessable(m),
+            UploadError::Store(e) => e.into(),
+            UploadError::Internal(m) => ApiError::Internal(m),
+        }
+    }
+}
+
 type Prepared = (Vec<ImportItem>, Vec<(usize, String)>);
 
 fn prepare(body: &[u8], inspector: &kefu_engine::Inspector) -> Result<Prepared, ApiError> {

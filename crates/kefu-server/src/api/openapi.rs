@@ -293,6 +293,11 @@ fn base_spec() -> Value {
                     "priority": {"type": "string", "enum": ["low", "normal", "high", "urgent"]},
                     "special": {"type": "boolean"},
                     "assignee": {"type": "object", "properties": {"kind": {"type": "string", "enum": ["agent", "group"]}, "id": {"type": "string"}}}}},
+                "FileImport": {"type": "object", "properties": {
+                    "file": {"type": "string"}, "format": {"type": "string", "enum": ["native", "aliyun", "tencent", "huawei", "amazon", "csv", "chatlog"]},
+                    "stored": {"type": "integer"}, "skipped": {"type": "integer"}, "error_count": {"type": "integer"},
+                    "errors": {"type": "array", "items": {"type": "object", "properties": {"line": {"type": "integer"}, "message": {"type": "string"}}}},
+                    "without_agent": {"type": "integer"}, "without_started_at": {"type": "integer"}}},
                 "Time": {"type": "string", "format": "date-time",
                          "description": "RFC 3339, e.g. 2026-11-20T08:37:22Z or 2026-11-20T16:37:22.123+08:00; never Unix milliseconds",
                          "examples": ["2026-11-20T08:37:22Z"]},
@@ -416,6 +421,14 @@ fn quality_paths() -> Value {
                 "published_by": {"type": ["string", "null"]},
                 "published_at": {"oneOf": [{"$ref": "#/components/schemas/Time"}, {"type": "null"}]},
                 "results": {"type": "array", "items": {"type": "object"}}}}}}}}))}},
+        "/api/v1/imports": {"post": {"summary": "Import a file in any format `kefu import` reads (native JSONL/JSON, Alibaba/Tencent/Huawei/Amazon results, CSV/TSV, chat logs; detected), inspected and stored (inspectors, supervisors, admins). Spooled to disk up to the server's limit (`kefu serve --max-upload-size`, 1 GiB by default)",
+            "requestBody": {"required": true, "content": {"multipart/form-data": {"schema": {"type": "object", "required": ["file"],
+                "properties": {"file": {"type": "string", "format": "binary", "description": "the file; its name helps detection (.csv, .txt …)"}}}}}},
+            "responses": with_errors(json!({
+                "201": {"description": "something was stored", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/FileImport"}}}},
+                "200": {"description": "everything was already stored", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/FileImport"}}}},
+                "413": {"$ref": "#/components/responses/Error"},
+                "422": {"$ref": "#/components/responses/Error"}}))}},
         "/api/v1/assessments/{id}/publish": {"post": {"summary": "Publish (freeze) a draft",
             "parameters": [num_id], "responses": with_errors(obj("the published run"))}}
     })

@@ -22,10 +22,21 @@ pub(crate) struct Server {
 impl Server {
     /// Starts a server on `db` with `users` (id, role, password), each
     /// shown as `display(id)`.
+    #[allow(dead_code)] // the dashboard suite starts configured servers
     pub(crate) async fn start(
         db: TestDb,
         users: &[(&str, Role, &str)],
         display: impl Fn(&str) -> String,
+    ) -> Server {
+        Server::start_with(db, users, display, |state| state).await
+    }
+
+    /// [`Server::start`], with the state changed by `configure` (limits).
+    pub(crate) async fn start_with(
+        db: TestDb,
+        users: &[(&str, Role, &str)],
+        display: impl Fn(&str) -> String,
+        configure: impl FnOnce(AppState) -> AppState,
     ) -> Server {
         let _ = auth::set_password_cost(PasswordCost::CHEAP_FOR_TESTS);
         let store = db.open().await;
@@ -55,7 +66,7 @@ impl Server {
             .expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let state = AppState::new(store.clone(), inspector, version.id);
+        let state = configure(AppState::new(store.clone(), inspector, version.id));
         tokio::spawn(kefu_server::serve(listener, state, async {
             let _ = rx.await;
         }));

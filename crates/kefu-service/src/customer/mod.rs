@@ -25,6 +25,7 @@
 
 pub mod care;
 pub mod grading;
+pub mod import;
 pub mod profile;
 
 use chrono::{NaiveDate, TimeZone};
@@ -41,6 +42,7 @@ use crate::{Error, Result};
 
 pub use care::{CareReminder, CareSettings};
 pub use grading::{GradeDecision, GradingRules};
+pub use import::CustomersImport;
 pub use profile::{CustomerInput, CustomerView, Profile, PII_FIELDS};
 
 const DAY_MS: i64 = 86_400_000;
