@@ -1712,8 +1712,10 @@ impl Store {
         ids: &[&str],
     ) -> Result<std::collections::HashMap<String, String>, StoreError> {
         let mut out = std::collections::HashMap::new();
+        let mut asked = std::collections::HashSet::new();
         for id in ids {
-            if id.is_empty() || out.contains_key(*id) {
+            // Each agent once, named or not (a queue repeats its owner).
+            if id.is_empty() || !asked.insert(*id) {
                 continue;
             }
             let account: Option<String> =

@@ -723,6 +723,10 @@ pub(super) async fn set_grade(
     Ok(see_other(&format!("{}?done=saved", customer_href(&id))))
 }
 
+/// Rows of each follow-up list shown on the page (the longest overdue
+/// first); the heading counts them all.
+const QUEUE_SHOWN: usize = 200;
+
 /// A care reminder on the follow-up page.
 struct CareRow {
     customer: String,
@@ -741,7 +745,10 @@ struct FollowUpsPage {
     ctx: Ctx,
     agent: String,
     overdue: Vec<Row>,
+    overdue_total: usize,
     due_today: Vec<Row>,
+    due_today_total: usize,
+    shown: usize,
     care: Vec<CareRow>,
     can_log: bool,
     can_choose: bool,
@@ -784,12 +791,21 @@ pub(super) async fn follow_ups(State(state): State<AppState>, page: Page) -> Pag
         })
         .collect();
     render(&FollowUpsPage {
-        overdue: queue.overdue.iter().map(|s| row(&ctx, &names, s)).collect(),
+        overdue: queue
+            .overdue
+            .iter()
+            .take(QUEUE_SHOWN)
+            .map(|s| row(&ctx, &names, s))
+            .collect(),
+        overdue_total: queue.overdue.len(),
         due_today: queue
             .due_today
             .iter()
+            .take(QUEUE_SHOWN)
             .map(|s| row(&ctx, &names, s))
             .collect(),
+        due_today_total: queue.due_today.len(),
+        shown: QUEUE_SHOWN,
         care,
         can_log: role != Role::Inspector,
         can_choose: role != Role::Agent,
