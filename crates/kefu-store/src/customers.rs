@@ -1458,6 +1458,55 @@ impl Store {
             .context("customer_contacts")
     }
 
+    /// Id, name and grade of every current customer `owner` owns who
+    /// may be contacted (not do-not-disturb): the festival-care list. One
+    /// query, without the page count of [`Store::list_customers`].
+    pub async fn care_candidates(
+        &self,
+        owner: &str,
+    ) -> Result<Vec<(String, String, String)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, name, grade FROM customers \
+             WHERE owner_id = $1 AND merged_into IS NULL AND do_not_disturb = 0 ORDER BY id",
+        )
+        .bind(owner)
+        .fetch_all(self.pool())
+        .await
+        .context("reading care candidates")?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("id")?, r.try_get("name")?, r.try_get("grade")?)))
+            .collect::<Result<_, sqlx::Error>>()
+            .context("care_candidates")
+    }
+
+    /// Which of the care keys already have a logged care contact, in a few
+    /// queries (the keys are unique contact sources).
+    pub async fn care_keys_done(
+        &self,
+        keys: &[String],
+    ) -> Result<std::collections::HashSet<String>, StoreError> {
+        let mut done = std::collections::HashSet::new();
+        for chunk in keys.chunks(500) {
+            let list: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "SELECT source_id FROM customer_contacts WHERE source = 'care' AND source_id IN ({})",
+                list.join(", ")
+            );
+            let mut q = sqlx::query(AssertSqlSafe(sql));
+            for k in chunk {
+                q = q.bind(k.as_str());
+            }
+            for r in q
+                .fetch_all(self.pool())
+                .await
+                .context("reading care contacts")?
+            {
+                done.insert(r.try_get::<String, _>("source_id").context("care key")?);
+            }
+        }
+        Ok(done)
+    }
+
     /// The customer a conversation is linked to.
     pub async fn conversation_customer(
         &self,

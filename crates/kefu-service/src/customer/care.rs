@@ -81,6 +81,25 @@ pub fn care_key(customer_id: &str, label: &str, on: NaiveDate) -> String {
     format!("{customer_id}|{label}|{on}")
 }
 
+/// The next day on or after `today` that festival `f` falls on.
+fn next_festival(f: Festival, today: NaiveDate) -> Option<NaiveDate> {
+    let year = chrono::Datelike::year(&today);
+    [year, year + 1]
+        .iter()
+        .filter_map(|y| festival_date(f, *y))
+        .find(|d| *d >= today)
+}
+
+/// Whether any configured festival greeting is due within the reminder
+/// window ([`reminders`] lists owned customers only then).
+pub fn festival_within(settings: &CareSettings, today: NaiveDate, horizon_days: i64) -> bool {
+    let ahead = settings.festival_remind_days.clamp(0, 60).max(horizon_days);
+    settings
+        .festivals
+        .iter()
+        .any(|f| next_festival(*f, today).is_some_and(|on| (on - today).num_days() <= ahead))
+}
+
 /// Reminders on `today`: important dates whose next occurrence is within
 /// their `remind_days` or within `horizon_days` (0 for what is due now, more
 /// for a calendar of the weeks ahead), then
@@ -118,12 +137,7 @@ pub fn reminders(
     let ahead = settings.festival_remind_days.clamp(0, 60);
     for f in &settings.festivals {
         let label = festival_label(*f);
-        let year = chrono::Datelike::year(&today);
-        let Some(on) = [year, year + 1]
-            .iter()
-            .filter_map(|y| festival_date(*f, *y))
-            .find(|d| *d >= today)
-        else {
+        let Some(on) = next_festival(*f, today) else {
             continue;
         };
         let days_left = (on - today).num_days();
@@ -191,6 +205,25 @@ mod tests {
 
     fn d(y: i32, m: u32, day: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, day).expect("date")
+    }
+
+    #[test]
+    fn festival_window_decides_whether_owned_customers_are_read() {
+        let s = CareSettings {
+            festivals: vec![Festival::SpringFestival],
+            festival_remind_days: 3,
+            ..CareSettings::default()
+        };
+        // 春节 2027 is 2027-02-06.
+        assert!(festival_within(&s, d(2027, 2, 3), 0));
+        assert!(!festival_within(&s, d(2027, 2, 2), 0));
+        assert!(festival_within(&s, d(2027, 1, 20), 30));
+        assert!(!festival_within(&s, d(2027, 2, 7), 30));
+        let none = CareSettings {
+            festivals: vec![],
+            ..s
+        };
+        assert!(!festival_within(&none, d(2027, 2, 5), 365));
     }
 
     #[test]

@@ -756,38 +756,19 @@ impl CustomerService {
         let settings = self.settings().await?;
         let today = Self::today(&settings, now);
         let dates = self.store.important_dates(Some(agent)).await?;
-        let mut customers = Vec::new();
-        let mut offset = 0;
-        loop {
-            let (rows, _) = self
-                .store
-                .list_customers(&CustomerFilter {
-                    owner: Some(agent.into()),
-                    limit: Some(1000),
-                    offset: Some(offset),
-                    ..Default::default()
-                })
-                .await?;
-            if rows.is_empty() {
-                break;
-            }
-            offset += rows.len() as i64;
-            customers.extend(
-                rows.into_iter()
-                    .filter(|r| !r.do_not_disturb)
-                    .map(|r| (r.id, r.name, r.grade)),
-            );
-        }
+        // Owned customers matter only for festival greetings: skip reading
+        // them (thousands for a busy agent) when no festival is near.
+        let customers = if care::festival_within(&settings.care, today, horizon_days) {
+            self.store.care_candidates(agent).await?
+        } else {
+            Vec::new()
+        };
         let reminders = care::reminders(&dates, &customers, &settings.care, today, horizon_days);
+        let keys: Vec<String> = reminders.iter().map(|r| r.key.clone()).collect();
+        let done_keys = self.store.care_keys_done(&keys).await?;
         let mut out = Vec::with_capacity(reminders.len());
-        for r in reminders {
-            let done = self
-                .store
-                .customer_contacts(&r.customer_id, 500)
-                .await?
-                .iter()
-                .any(|c| c.source == "care" && c.source_id == r.key);
-            let mut r = r;
+        for mut r in reminders {
+            let done = done_keys.contains(&r.key);
             if p.role == Role::Inspector {
                 r.customer_name = crate::complaint::mask_name(&r.customer_name);
             }
