@@ -2,6 +2,7 @@
 
 mod accounts;
 mod bench;
+mod complaints;
 mod customers;
 mod defaults;
 mod demo;
@@ -73,6 +74,11 @@ enum Command {
     Customers {
         #[command(subcommand)]
         command: customers::CustomersCommand,
+    },
+    /// Complaints: import from CSV/TSV/XLSX (GBK too).
+    Complaints {
+        #[command(subcommand)]
+        command: complaints::ComplaintsCommand,
     },
     /// Manage users and API tokens.
     User {
@@ -201,6 +207,7 @@ fn main() -> ExitCode {
         Command::Report(args) => report::report(args),
         Command::User { command } => serve::user(command),
         Command::Customers { command } => customers::run(command),
+        Command::Complaints { command } => complaints::run(command),
     };
     match result {
         Ok(code) => code,
