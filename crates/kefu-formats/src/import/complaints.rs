@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use super::customers::{csv_rows, xlsx_rows};
+use super::customers::{csv_rows, xlsx_rows, Rows};
 use super::ImportError;
 
 /// The known columns: key, Chinese header, English header, other names.
@@ -132,7 +132,7 @@ fn key_of(header: &str) -> Option<&'static str> {
 }
 
 fn from_rows(
-    rows: Vec<(u64, Vec<String>)>,
+    rows: Rows,
     encoding: &'static str,
     mut errors: Vec<ImportError>,
 ) -> ComplaintsImported {

@@ -357,11 +357,15 @@ fn from_rows(
     out
 }
 
+/// Rows of a table file: each row's cells with its 1-based line (CSV) or
+/// row (XLSX).
+pub(crate) type Rows = Vec<(u64, Vec<String>)>;
+
 /// Rows of a CSV (or TSV) file of any encoding kefu reads, each with its
 /// 1-based line, with the encoding and the lines that could not be read.
 pub(crate) fn csv_rows(
     bytes: &[u8],
-) -> Result<(Vec<(u64, Vec<String>)>, &'static str, Vec<ImportError>), ImportError> {
+) -> Result<(Rows, &'static str, Vec<ImportError>), ImportError> {
     let decoded = super::csv::decode(bytes)?;
     let first = decoded.text.lines().next().unwrap_or("");
     let delimiter = if first.matches('\t').count() > first.matches(',').count() {
@@ -405,7 +409,7 @@ pub fn read_csv(bytes: &[u8]) -> CustomersImported {
 /// The rows of the first worksheet of an XLSX workbook as text, each with
 /// its 1-based row number. Dates are `YYYY-MM-DD`, with ` HH:MM:SS` when
 /// the cell holds a time of day too.
-pub(crate) fn xlsx_rows(bytes: &[u8]) -> Result<Vec<(u64, Vec<String>)>, ImportError> {
+pub(crate) fn xlsx_rows(bytes: &[u8]) -> Result<Rows, ImportError> {
     use calamine::{Data, Reader, Xlsx};
     let mut book = Xlsx::new(Cursor::new(bytes))
         .map_err(|e| ImportError::file(format!("not a readable XLSX workbook: {e}")))?;
