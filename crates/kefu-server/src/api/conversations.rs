@@ -84,7 +84,8 @@ pub(crate) async fn create(
 /// the counts and the line-numbered errors (the first 1,000); `201` when
 /// something was stored, `200` when all was there. With the field `kind`
 /// = `complaints` before the file, a CSV/TSV/XLSX complaint list is filed
-/// instead (supervisors, admins and agents' own; `kefu complaints import`).
+/// instead (supervisors and admins; inspectors do not open complaints;
+/// as `kefu complaints import`).
 pub(crate) async fn import_file(
     State(state): State<AppState>,
     caller: Caller,
