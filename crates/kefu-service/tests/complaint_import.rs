@@ -117,6 +117,16 @@ both_backends!(
         assert_eq!((out.filed, out.skipped), (1, 0), "{out:?}");
         assert!(out.errors.is_empty(), "{:?}", out.errors);
 
+        // A row without an id or a time is dated `now`, and still filed once.
+        let undated = read_csv("客户,渠道,类别,内容\n孙七,电话,账单,无时间\n".as_bytes());
+        for (filed, skipped) in [(1, 0), (0, 1)] {
+            let out = svc
+                .import_records(&undated, &supervisor(), now + Duration::minutes(filed))
+                .await
+                .expect("undated import");
+            assert_eq!((out.filed, out.skipped), (filed as u64, skipped), "{out:?}");
+        }
+
         // Times after `now` are refused; inspectors do not open complaints.
         let future = read_csv(
         "customer,channel,category,content,created_at\n赵六,phone,billing,x,2030-01-01T00:00:00Z\n"

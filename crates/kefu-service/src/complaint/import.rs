@@ -167,24 +167,22 @@ pub fn input_of(
             .or_else(|| v("group").map(Assignee::Group)),
     };
     if input.id.is_empty() {
-        input.id = derived_id(r, at);
+        input.id = derived_id(r);
     }
     Ok((input, at))
 }
 
 /// `IMP-` and the first 16 hex digits of the SHA-256 of the row's values
-/// and filing time: the same row gets the same id in every import.
-fn derived_id(r: &ComplaintRecord, at: DateTime<Utc>) -> String {
+/// as written (the time too, when given): the same row gets the same id
+/// in every import.
+fn derived_id(r: &ComplaintRecord) -> String {
     let mut h = Sha256::new();
     for (k, v) in &r.values {
-        if *k != "created_at" {
-            h.update(k.as_bytes());
-            h.update([0]);
-            h.update(v.as_bytes());
-            h.update([0]);
-        }
+        h.update(k.as_bytes());
+        h.update([0]);
+        h.update(v.as_bytes());
+        h.update([0]);
     }
-    h.update(at.timestamp_millis().to_le_bytes());
     let digest = h.finalize();
     let hex: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
     format!("IMP-{hex}")
