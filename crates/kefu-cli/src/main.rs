@@ -2,6 +2,7 @@
 
 mod accounts;
 mod bench;
+mod complaints;
 mod customers;
 mod defaults;
 mod demo;
@@ -79,6 +80,11 @@ enum Command {
     Feedback {
         #[command(subcommand)]
         command: feedback::FeedbackCommand,
+    },
+    /// Complaints: import from CSV/TSV/XLSX (GBK too).
+    Complaints {
+        #[command(subcommand)]
+        command: complaints::ComplaintsCommand,
     },
     /// Manage users and API tokens.
     User {
@@ -208,6 +214,7 @@ fn main() -> ExitCode {
         Command::User { command } => serve::user(command),
         Command::Customers { command } => customers::run(command),
         Command::Feedback { command } => feedback::run(command),
+        Command::Complaints { command } => complaints::run(command),
     };
     match result {
         Ok(code) => code,

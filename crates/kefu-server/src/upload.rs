@@ -62,11 +62,18 @@ impl Spooled {
 }
 
 /// Reads the multipart body up to its `file` field and spools that field
-/// to a temporary file, refusing it past `limit` bytes.
-pub(crate) async fn spool(multipart: &mut Multipart, limit: u64) -> Result<Spooled, UploadError> {
+/// to a temporary file, refusing it past `limit` bytes. Returns the `kind`
+/// field sent before the file (`conversations` when none) with the file.
+pub(crate) async fn spool(
+    multipart: &mut Multipart,
+    limit: u64,
+) -> Result<(String, Spooled), UploadError> {
+    let mut kind = String::from("conversations");
     while let Some(field) = multipart.next_field().await.map_err(bad)? {
-        if field.name() == Some("file") {
-            return spool_field(field, limit).await;
+        match field.name() {
+            Some("kind") => kind = field.text().await.map_err(bad)?.trim().to_string(),
+            Some("file") => return Ok((kind, spool_field(field, limit).await?)),
+            _ => {}
         }
     }
     Err(UploadError::NoFile)
@@ -140,6 +147,61 @@ pub(crate) async fn import_customers(
     .map_err(|e| UploadError::Internal(format!("reading the upload: {e}")))?;
     let outcome = kefu_service::customer::CustomerService::new(state.store.clone())
         .import_records(principal, &read, None)
+        .await
+        .map_err(|e| match e {
+            kefu_service::Error::Busy(m) => UploadError::Store(StoreError::Busy(m)),
+            other => UploadError::Unreadable(other.to_string()),
+        })?;
+    Ok((read.encoding.to_string(), outcome))
+}
+
+/// Files complaints from a spooled CSV/TSV/XLSX file (as `kefu complaints
+/// import`), as `principal`; the same size limit as customers files.
+/// Returns the text encoding and what was filed.
+pub(crate) async fn import_complaints(
+    state: &AppState,
+    principal: &kefu_service::auth::Principal,
+    spooled: Spooled,
+) -> Result<(String, kefu_service::complaint::ComplaintsImport), UploadError> {
+    use kefu_formats::import::complaints as file;
+    use kefu_service::auth::Role;
+    use kefu_service::complaint::{Actor, ActorRole};
+    let Spooled {
+        name,
+        mut file,
+        size,
+    } = spooled;
+    if size > MAX_CUSTOMERS_BYTES {
+        return Err(UploadError::TooLarge(MAX_CUSTOMERS_BYTES));
+    }
+    let xlsx = Path::new(&name)
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("xlsx"));
+    let read = tokio::task::spawn_blocking(move || -> std::io::Result<_> {
+        let mut bytes = Vec::new();
+        file.seek(SeekFrom::Start(0))?;
+        std::io::Read::read_to_end(&mut file, &mut bytes)?;
+        Ok(if xlsx {
+            file::read_xlsx(&bytes)
+        } else {
+            file::read_csv(&bytes)
+        })
+    })
+    .await
+    .map_err(|e| UploadError::Internal(e.to_string()))?
+    .map_err(|e| UploadError::Internal(format!("reading the upload: {e}")))?;
+    let actor = Actor {
+        id: principal.user_id.clone(),
+        role: match principal.role {
+            Role::Agent => ActorRole::Agent,
+            Role::Inspector => ActorRole::Inspector,
+            Role::Supervisor => ActorRole::Supervisor,
+            Role::Admin => ActorRole::Admin,
+        },
+        groups: principal.team.iter().cloned().collect(),
+    };
+    let outcome = kefu_service::complaint::ComplaintService::new(state.store.clone())
+        .import_records(&read, &actor, chrono::Utc::now())
         .await
         .map_err(|e| match e {
             kefu_service::Error::Busy(m) => UploadError::Store(StoreError::Busy(m)),

@@ -876,7 +876,7 @@ async fn download(c: &Client, k: &Checker, css: &str, expect: &[&str]) -> Res<Ve
 }
 
 /// Issue 12's admin work in the browser: upload a file and read the
-/// summary, export the filtered conversation list, export a report, run
+/// summary, upload a complaint list, export the filtered conversation list, export a report, run
 /// and publish an assessment, re-inspect with progress, and administer a
 /// user (reset the password, change the role, deactivate).
 async fn admin_work(app: &App, c: &Client, driver: &Driver, http: &reqwest::Client) -> Res<()> {
@@ -920,6 +920,47 @@ async fn admin_work(app: &App, c: &Client, driver: &Driver, http: &reqwest::Clie
     let errors = text_of(c, "#upload-errors").await?;
     if stored != "2" || !errors.contains('2') {
         return Err(format!("upload summary: stored {stored:?}, errors {errors:?}").into());
+    }
+
+    // Complaints from a file: the same form with contents 投诉; the summary
+    // counts what was filed and names the bad line; the complaint is listed.
+    k.visit(c, "/import").await?;
+    c.find(Locator::Css(
+        "#upload-form select[name=kind] option[value=complaints]",
+    ))
+    .await?
+    .click()
+    .await?;
+    let dir = std::env::temp_dir().join(format!("kefu-browser-complaints-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let file = dir.join("投诉登记.csv");
+    std::fs::write(
+        &file,
+        "投诉编号,客户,渠道,类别,严重程度,内容,提交时间
+         BR-C1,张伟,电话,计费,高,话费多扣二十元,2026-03-09 09:00
+         BR-C2,李娜,在线,物流,中,快递未到,yesterday
+",
+    )?;
+    c.find(Locator::Css("#upload-form input[type=file]"))
+        .await?
+        .send_keys(&file.display().to_string())
+        .await?;
+    c.find(Locator::Css("#upload-form button[type=submit]"))
+        .await?
+        .click()
+        .await?;
+    wait_css(c, "#upload-summary").await?;
+    let _ = std::fs::remove_dir_all(&dir);
+    k.check_page(c, "complaint upload summary").await?;
+    let filed = text_of(c, "#upload-stored").await?;
+    let errors = text_of(c, "#upload-errors").await?;
+    if filed != "1" || !errors.contains('3') || !errors.contains("yesterday") {
+        return Err(format!("complaint upload: filed {filed:?}, errors {errors:?}").into());
+    }
+    k.visit(c, "/complaints/BR-C1").await?;
+    let page = text_of(c, "main").await?;
+    if !page.contains("话费多扣二十元") {
+        return Err(format!("the imported complaint reads {page:?}").into());
     }
 
     // Filtered export: the list's CSV link carries the filters.

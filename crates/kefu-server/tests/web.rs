@@ -2212,3 +2212,99 @@ async fn uploads_over_the_limit_are_refused() {
         .expect("history");
     assert!(stored.is_empty(), "nothing of it is stored");
 }
+
+/// Complaints from a file (issue 12, item 7): the upload form's 投诉 kind
+/// files each row like `POST /api/v1/complaints`, dated by its 提交时间; the
+/// summary counts filed and already-filed rows and lists bad rows by line;
+/// inspectors may not; `POST /api/v1/imports` takes `kind=complaints` too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn complaint_files_upload_from_the_dashboard() {
+    for app in App::both("web_complaint_upload").await {
+        let file = "投诉编号,客户,电话,渠道,类别,严重程度,内容,提交时间\n\
+                    UP-C1,张伟,13800138000,电话,计费,高,话费多扣二十元,2026-03-09 09:00\n\
+                    UP-C2,李娜,,在线,物流,,快递三天未到,not a time\n\
+                    ,王芳,,微信,质量,紧急,收到破损,2026-03-09 10:30\n";
+        let boss = app.login("boss", "boss-pass-1").await;
+        let (_, _, html) = app.get(Some(&boss), "/import").await;
+        assert!(html.contains("value=\"complaints\""), "{html}");
+        let token = csrf(&html);
+        let form = |token: &str, bytes: &str| {
+            reqwest::multipart::Form::new()
+                .text("_csrf", token.to_string())
+                .text("kind", "complaints")
+                .part(
+                    "file",
+                    reqwest::multipart::Part::bytes(bytes.as_bytes().to_vec())
+                        .file_name("投诉.csv"),
+                )
+        };
+        for (filed, skipped) in [("2", "0"), ("0", "2")] {
+            let r = app
+                .http
+                .post(format!("{}/import", app.base))
+                .header(COOKIE, &boss.cookies)
+                .multipart(form(&token, file))
+                .send()
+                .await
+                .expect("upload");
+            assert_eq!(r.status(), StatusCode::OK);
+            let html = r.text().await.expect("html");
+            assert!(html.contains("data-format=\"complaints\""), "{html}");
+            assert!(
+                html.contains(&format!("<dd id=\"upload-stored\">{filed}</dd>"))
+                    && html.contains(&format!("<dd id=\"upload-skipped\">{skipped}</dd>")),
+                "{html}"
+            );
+            assert!(html.contains("新登记投诉"), "{html}");
+            assert!(
+                html.contains("<dd id=\"upload-error-count\">1</dd>"),
+                "{html}"
+            );
+            assert!(html.contains("<td class=\"num\">3</td>"), "line 3: {html}");
+            assert!(html.contains("not a time"), "{html}");
+            assert!(html.contains("href=\"/complaints\""), "{html}");
+        }
+        let (status, _, page) = app.get(Some(&boss), "/complaints/UP-C1").await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(page.contains("话费多扣二十元"), "{page}");
+
+        // Inspectors do not open complaints.
+        let qa = app.login("qa", "inspector-pass-1").await;
+        let (_, _, html) = app.get(Some(&qa), "/import").await;
+        let r = app
+            .http
+            .post(format!("{}/import", app.base))
+            .header(COOKIE, &qa.cookies)
+            .multipart(form(&csrf(&html), file))
+            .send()
+            .await
+            .expect("upload");
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+
+        // The API: the same file is all there; a new row is filed.
+        let api = app.api_token("boss", "boss-pass-1").await;
+        let more = "id,customer,channel,category,content,created_at\n\
+                    UP-C9,Zhao,phone,billing,charged twice,2026-03-09T02:00:00Z\n";
+        let r = app
+            .http
+            .post(format!("{}/api/v1/imports", app.base))
+            .bearer_auth(&api)
+            .multipart(
+                reqwest::multipart::Form::new()
+                    .text("kind", "complaints")
+                    .part(
+                        "file",
+                        reqwest::multipart::Part::bytes(more.as_bytes().to_vec())
+                            .file_name("more.csv"),
+                    ),
+            )
+            .send()
+            .await
+            .expect("api upload");
+        assert_eq!(r.status(), StatusCode::CREATED);
+        let body: Value = r.json().await.expect("json");
+        assert_eq!(body["format"], "complaints", "{body}");
+        assert_eq!(body["stored"], 1, "{body}");
+        assert_eq!(body["error_count"], 0, "{body}");
+    }
+}

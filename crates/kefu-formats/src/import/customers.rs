@@ -357,17 +357,16 @@ fn from_rows(
     out
 }
 
-/// Reads a CSV (or TSV) customer list of any encoding kefu reads.
-pub fn read_csv(bytes: &[u8]) -> CustomersImported {
-    let decoded = match super::csv::decode(bytes) {
-        Ok(d) => d,
-        Err(e) => {
-            return CustomersImported {
-                errors: vec![e],
-                ..Default::default()
-            }
-        }
-    };
+/// Rows of a table file: each row's cells with its 1-based line (CSV) or
+/// row (XLSX).
+pub(crate) type Rows = Vec<(u64, Vec<String>)>;
+
+/// Rows of a CSV (or TSV) file of any encoding kefu reads, each with its
+/// 1-based line, with the encoding and the lines that could not be read.
+pub(crate) fn csv_rows(
+    bytes: &[u8],
+) -> Result<(Rows, &'static str, Vec<ImportError>), ImportError> {
+    let decoded = super::csv::decode(bytes)?;
     let first = decoded.text.lines().next().unwrap_or("");
     let delimiter = if first.matches('\t').count() > first.matches(',').count() {
         b'\t'
@@ -393,51 +392,88 @@ pub fn read_csv(bytes: &[u8]) -> CustomersImported {
             }),
         }
     }
-    from_rows(rows.into_iter(), decoded.encoding, errors)
+    Ok((rows, decoded.encoding, errors))
+}
+
+/// Reads a CSV (or TSV) customer list of any encoding kefu reads.
+pub fn read_csv(bytes: &[u8]) -> CustomersImported {
+    match csv_rows(bytes) {
+        Ok((rows, encoding, errors)) => from_rows(rows.into_iter(), encoding, errors),
+        Err(e) => CustomersImported {
+            errors: vec![e],
+            ..Default::default()
+        },
+    }
+}
+
+/// The rows of the first worksheet of an XLSX workbook as text, each with
+/// its 1-based row number. Dates are `YYYY-MM-DD`, with ` HH:MM:SS` when
+/// the cell holds a time of day too.
+pub(crate) fn xlsx_rows(bytes: &[u8]) -> Result<Rows, ImportError> {
+    use calamine::{Data, Reader, Xlsx};
+    let mut book = Xlsx::new(Cursor::new(bytes))
+        .map_err(|e| ImportError::file(format!("not a readable XLSX workbook: {e}")))?;
+    let Some(Ok(range)) = book.worksheet_range_at(0) else {
+        return Err(ImportError::file("the workbook has no readable worksheet"));
+    };
+    let first_row = u64::from(range.start().map_or(0, |(r, _)| r));
+    Ok(range
+        .rows()
+        .enumerate()
+        .map(|(i, row)| {
+            let cells = row
+                .iter()
+                .map(|c| match c {
+                    Data::Empty => String::new(),
+                    Data::String(s) => s.clone(),
+                    Data::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => {
+                        format!("{}", *f as i64)
+                    }
+                    // Excel's serial days since 1899-12-30.
+                    Data::DateTime(d) => {
+                        let serial = d.as_f64();
+                        let days = serial.floor();
+                        let secs = ((serial - days) * 86_400.0).round() as i64;
+                        chrono::NaiveDate::from_ymd_opt(1899, 12, 30)
+                            .and_then(|base| {
+                                base.checked_add_signed(chrono::Duration::days(days as i64))
+                            })
+                            .map_or_else(
+                                || d.to_string(),
+                                |t| {
+                                    if secs == 0 {
+                                        t.to_string()
+                                    } else {
+                                        t.and_hms_opt(0, 0, 0).map_or_else(
+                                            || t.to_string(),
+                                            |m| {
+                                                (m + chrono::Duration::seconds(secs))
+                                                    .format("%Y-%m-%d %H:%M:%S")
+                                                    .to_string()
+                                            },
+                                        )
+                                    }
+                                },
+                            )
+                    }
+                    other => other.to_string(),
+                })
+                .collect();
+            (first_row + i as u64 + 1, cells)
+        })
+        .collect())
 }
 
 /// Reads the first worksheet of an XLSX customer list.
 pub fn read_xlsx(bytes: &[u8]) -> CustomersImported {
-    use calamine::{Data, Reader, Xlsx};
-    let mut book = match Xlsx::new(Cursor::new(bytes)) {
-        Ok(b) => b,
-        Err(e) => {
-            return CustomersImported {
-                errors: vec![ImportError::file(format!(
-                    "not a readable XLSX workbook: {e}"
-                ))],
-                encoding: "XLSX",
-                ..Default::default()
-            }
-        }
-    };
-    let Some(Ok(range)) = book.worksheet_range_at(0) else {
-        return CustomersImported {
-            errors: vec![ImportError::file("the workbook has no readable worksheet")],
+    match xlsx_rows(bytes) {
+        Ok(rows) => from_rows(rows.into_iter(), "XLSX", Vec::new()),
+        Err(e) => CustomersImported {
+            errors: vec![e],
             encoding: "XLSX",
             ..Default::default()
-        };
-    };
-    let first_row = u64::from(range.start().map_or(0, |(r, _)| r));
-    let rows = range.rows().enumerate().map(|(i, row)| {
-        let cells = row
-            .iter()
-            .map(|c| match c {
-                Data::Empty => String::new(),
-                Data::String(s) => s.clone(),
-                Data::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{}", *f as i64),
-                // Excel's serial days since 1899-12-30.
-                Data::DateTime(d) => chrono::NaiveDate::from_ymd_opt(1899, 12, 30)
-                    .and_then(|base| {
-                        base.checked_add_signed(chrono::Duration::days(d.as_f64().floor() as i64))
-                    })
-                    .map_or_else(|| d.to_string(), |t| t.to_string()),
-                other => other.to_string(),
-            })
-            .collect();
-        (first_row + i as u64 + 1, cells)
-    });
-    from_rows(rows, "XLSX", Vec::new())
+        },
+    }
 }
 
 /// Customers as a table with the importer's columns (Chinese or English

@@ -16,6 +16,7 @@ use crate::native::{Batch, BatchSource, RecordError};
 pub mod aliyun;
 pub mod amazon;
 pub mod chatlog;
+pub mod complaints;
 pub mod csv;
 pub mod customers;
 pub mod huawei;

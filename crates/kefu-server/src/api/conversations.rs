@@ -82,14 +82,44 @@ pub(crate) async fn create(
 /// multipart field `file` (its file name helps detection), spooled to disk
 /// up to the server's upload limit, inspected and stored (staff). Answers
 /// the counts and the line-numbered errors (the first 1,000); `201` when
-/// something was stored, `200` when all was there.
+/// something was stored, `200` when all was there. With the field `kind`
+/// = `complaints` before the file, a CSV/TSV/XLSX complaint list is filed
+/// instead (supervisors and admins; inspectors do not open complaints;
+/// as `kefu complaints import`).
 pub(crate) async fn import_file(
     State(state): State<AppState>,
     caller: Caller,
     mut multipart: axum::extract::Multipart,
 ) -> Result<axum::response::Response, ApiError> {
     caller.require_staff("import conversations")?;
-    let spooled = crate::upload::spool(&mut multipart, state.max_upload_bytes()).await?;
+    let (kind, spooled) = crate::upload::spool(&mut multipart, state.max_upload_bytes()).await?;
+    if kind == "complaints" {
+        if caller.principal.role == kefu_service::auth::Role::Inspector {
+            return Err(ApiError::Forbidden(
+                "inspectors do not open complaints".into(),
+            ));
+        }
+        let file = spooled.name().to_string();
+        let (encoding, o) =
+            crate::upload::import_complaints(&state, &caller.principal, spooled).await?;
+        let body = Json(json!({
+            "file": file,
+            "format": "complaints",
+            "encoding": encoding,
+            "stored": o.filed,
+            "skipped": o.skipped,
+            "error_count": o.errors.len(),
+            "errors": o.errors.iter().take(1000).map(|(line, m)| json!({"line": line, "message": m})).collect::<Vec<_>>(),
+            "without_agent": 0,
+            "without_started_at": 0,
+        }));
+        return Ok(crate::created::respond(o.filed > 0, None, body));
+    }
+    if kind != "conversations" {
+        return Err(ApiError::BadRequest(format!(
+            "kind `{kind}` is not conversations or complaints"
+        )));
+    }
     let o = crate::upload::import(&state, spooled).await?;
     let body = Json(json!({
         "file": o.file,

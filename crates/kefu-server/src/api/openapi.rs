@@ -294,7 +294,8 @@ fn base_spec() -> Value {
                     "special": {"type": "boolean"},
                     "assignee": {"type": "object", "properties": {"kind": {"type": "string", "enum": ["agent", "group"]}, "id": {"type": "string"}}}}},
                 "FileImport": {"type": "object", "properties": {
-                    "file": {"type": "string"}, "format": {"type": "string", "enum": ["native", "aliyun", "tencent", "huawei", "amazon", "csv", "chatlog"]},
+                    "file": {"type": "string"}, "format": {"type": "string", "enum": ["native", "aliyun", "tencent", "huawei", "amazon", "csv", "chatlog", "complaints"]},
+                    "encoding": {"type": "string", "description": "complaints: the text encoding read (UTF-8, GB18030, UTF-16, XLSX)"},
                     "stored": {"type": "integer"}, "skipped": {"type": "integer"}, "error_count": {"type": "integer"},
                     "errors": {"type": "array", "items": {"type": "object", "properties": {"line": {"type": "integer"}, "message": {"type": "string"}}}},
                     "without_agent": {"type": "integer"}, "without_started_at": {"type": "integer"}}},
@@ -423,7 +424,9 @@ fn quality_paths() -> Value {
                 "results": {"type": "array", "items": {"type": "object"}}}}}}}}))}},
         "/api/v1/imports": {"post": {"summary": "Import a file in any format `kefu import` reads (native JSONL/JSON, Alibaba/Tencent/Huawei/Amazon results, CSV/TSV, chat logs; detected), inspected and stored (inspectors, supervisors, admins). Spooled to disk up to the server's limit (`kefu serve --max-upload-size`, 1 GiB by default)",
             "requestBody": {"required": true, "content": {"multipart/form-data": {"schema": {"type": "object", "required": ["file"],
-                "properties": {"file": {"type": "string", "format": "binary", "description": "the file; its name helps detection (.csv, .txt …)"}}}}}},
+                "properties": {"kind": {"type": "string", "enum": ["conversations", "complaints"], "default": "conversations",
+                                        "description": "what the file holds; sent before `file`. complaints: a CSV/TSV/XLSX complaint list (docs/formats.md), each row filed like POST /api/v1/complaints dated by its 提交时间; `stored` counts filed, `skipped` already stored (by id); inspectors may not"},
+                               "file": {"type": "string", "format": "binary", "description": "the file; its name helps detection (.csv, .txt …)"}}}}}},
             "responses": with_errors(json!({
                 "201": {"description": "something was stored", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/FileImport"}}}},
                 "200": {"description": "everything was already stored", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/FileImport"}}}},

@@ -8,6 +8,8 @@
 //! inspected with the active pack and stored like the CLI's import
 //! (idempotent by id). The answer is a summary: stored, already there,
 //! line-numbered errors, and how many lack an agent or a start time.
+//! The form's `kind` picks customers or complaints files (CSV/TSV/XLSX)
+//! instead, read as `kefu customers import` / `kefu complaints import`.
 
 use axum::extract::{Multipart, State};
 use axum::http::StatusCode;
@@ -41,7 +43,9 @@ struct Summary {
     skipped: u64,
     /// A customers file: `stored` counts created, `skipped` updated.
     customers: bool,
-    /// The customers file's text encoding.
+    /// A complaints file: `stored` counts filed, `skipped` already filed.
+    complaints: bool,
+    /// The customers or complaints file's text encoding.
     encoding: String,
     /// Total errors.
     error_count: usize,
@@ -138,6 +142,34 @@ pub(super) async fn upload(
         }
         Err(e) => return Err(e.into()),
     };
+    if kind == "complaints" {
+        // Inspectors do not open complaints.
+        if page.user.role() == Role::Inspector {
+            return Err(WebError::Forbidden);
+        }
+        let file = spooled.name().to_string();
+        let (encoding, o) =
+            crate::upload::import_complaints(&state, &page.user.principal, spooled).await?;
+        let summary = Summary {
+            file,
+            format: "complaints",
+            stored: o.filed,
+            skipped: o.skipped,
+            customers: false,
+            complaints: true,
+            encoding,
+            error_count: o.errors.len(),
+            errors: o.errors.into_iter().take(SHOWN_ERRORS).collect(),
+            no_agent: 0,
+            no_start: 0,
+        };
+        return render(&UploadPage {
+            ctx: page.ctx(Some(Section::Conversations), msg("upload.title")),
+            limit: megabytes(limit),
+            error: None,
+            summary: Some(summary),
+        });
+    }
     if kind == "customers" {
         let file = spooled.name().to_string();
         let (encoding, o) =
@@ -148,6 +180,7 @@ pub(super) async fn upload(
             stored: o.created,
             skipped: o.updated,
             customers: true,
+            complaints: false,
             encoding,
             error_count: o.errors.len(),
             errors: o.errors.into_iter().take(SHOWN_ERRORS).collect(),
@@ -168,6 +201,7 @@ pub(super) async fn upload(
         stored: o.stored,
         skipped: o.skipped,
         customers: false,
+        complaints: false,
         encoding: String::new(),
         error_count: o.error_count,
         errors: o.errors.into_iter().take(SHOWN_ERRORS).collect(),

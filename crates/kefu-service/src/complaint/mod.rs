@@ -215,12 +215,14 @@ macro_rules! string_enum {
     };
 }
 
+mod import;
 mod lifecycle;
 mod masking;
 mod model;
 mod service;
 mod survey;
 
+pub use import::*;
 pub use lifecycle::*;
 pub use masking::*;
 pub use model::*;

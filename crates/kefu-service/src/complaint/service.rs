@@ -487,6 +487,40 @@ impl ComplaintService {
         actor: &Actor,
         now: DateTime<Utc>,
     ) -> Result<Complaint, Error> {
+        self.fill_from_conversation(&mut input, actor).await?;
+        let generate = input.id.trim().is_empty();
+        let mut tx = self.begin_write().await?;
+        let rules = load_rules(&mut tx).await?;
+        // A generated id can only be taken by a caller-chosen one that
+        // happens to look the same; then take the next number.
+        for _ in 0..5 {
+            if generate {
+                input.id = next_complaint_id(&mut tx, &rules, now).await?;
+            }
+            let (c, events) = complaint::new_complaint(input.clone(), actor, now)?;
+            let cols = rules.columns(&c, &Flags::default(), now);
+            if !tx.insert_complaint(&complaint_row(&c, cols)?).await? {
+                if generate {
+                    continue;
+                }
+                return Err(conflict(format!("complaint {} already exists", c.id)));
+            }
+            append_history(&mut tx, &events).await?;
+            tx.commit().await?;
+            return Ok(c.redacted_for(actor));
+        }
+        Err(conflict("could not allocate a free complaint id"))
+    }
+
+    /// Checks `input.conversation_id`, if any, is stored and readable by
+    /// `actor`, and fills a blank customer name, a missing customer id and
+    /// a blank channel from it; still without a customer id, a phone that
+    /// is an archive customer's phone key names that customer.
+    pub(crate) async fn fill_from_conversation(
+        &self,
+        input: &mut NewComplaint,
+        actor: &Actor,
+    ) -> Result<(), Error> {
         if let Some(conv_id) = input
             .conversation_id
             .as_deref()
@@ -528,28 +562,7 @@ impl ComplaintService {
         {
             input.customer.id = self.archive_customer_by_phone(&input.customer).await?;
         }
-        let generate = input.id.trim().is_empty();
-        let mut tx = self.begin_write().await?;
-        let rules = load_rules(&mut tx).await?;
-        // A generated id can only be taken by a caller-chosen one that
-        // happens to look the same; then take the next number.
-        for _ in 0..5 {
-            if generate {
-                input.id = next_complaint_id(&mut tx, &rules, now).await?;
-            }
-            let (c, events) = complaint::new_complaint(input.clone(), actor, now)?;
-            let cols = rules.columns(&c, &Flags::default(), now);
-            if !tx.insert_complaint(&complaint_row(&c, cols)?).await? {
-                if generate {
-                    continue;
-                }
-                return Err(conflict(format!("complaint {} already exists", c.id)));
-            }
-            append_history(&mut tx, &events).await?;
-            tx.commit().await?;
-            return Ok(c.redacted_for(actor));
-        }
-        Err(conflict("could not allocate a free complaint id"))
+        Ok(())
     }
 
     /// Loads a complaint for writing (locked on PostgreSQL) with its
