@@ -113,14 +113,14 @@ pub(crate) async fn spool_field(
 /// Largest customers file: read whole (spreadsheets are).
 pub(crate) const MAX_CUSTOMERS_BYTES: u64 = 64 * 1024 * 1024;
 
-/// Creates or updates customers from a spooled CSV/TSV/XLSX file (as
-/// `kefu customers import`), as `principal`.
-pub(crate) async fn import_customers(
-    state: &AppState,
-    principal: &kefu_service::auth::Principal,
+/// Reads a spooled table file (CSV/TSV, or XLSX by its extension) whole,
+/// off the async threads, with the reader the kind of list needs; refuses
+/// files over [`MAX_CUSTOMERS_BYTES`].
+async fn read_table<T: Send + 'static>(
     spooled: Spooled,
-) -> Result<(String, kefu_service::customer::CustomersImport), UploadError> {
-    use kefu_formats::import::customers as file;
+    csv: fn(&[u8]) -> T,
+    xlsx: fn(&[u8]) -> T,
+) -> Result<T, UploadError> {
     let Spooled {
         name,
         mut file,
@@ -129,22 +129,29 @@ pub(crate) async fn import_customers(
     if size > MAX_CUSTOMERS_BYTES {
         return Err(UploadError::TooLarge(MAX_CUSTOMERS_BYTES));
     }
-    let xlsx = Path::new(&name)
+    let is_xlsx = Path::new(&name)
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("xlsx"));
-    let read = tokio::task::spawn_blocking(move || -> std::io::Result<_> {
+    tokio::task::spawn_blocking(move || -> std::io::Result<T> {
         let mut bytes = Vec::new();
         file.seek(SeekFrom::Start(0))?;
         std::io::Read::read_to_end(&mut file, &mut bytes)?;
-        Ok(if xlsx {
-            file::read_xlsx(&bytes)
-        } else {
-            file::read_csv(&bytes)
-        })
+        Ok(if is_xlsx { xlsx(&bytes) } else { csv(&bytes) })
     })
     .await
     .map_err(|e| UploadError::Internal(e.to_string()))?
-    .map_err(|e| UploadError::Internal(format!("reading the upload: {e}")))?;
+    .map_err(|e| UploadError::Internal(format!("reading the upload: {e}")))
+}
+
+/// Creates or updates customers from a spooled CSV/TSV/XLSX file (as
+/// `kefu customers import`), as `principal`.
+pub(crate) async fn import_customers(
+    state: &AppState,
+    principal: &kefu_service::auth::Principal,
+    spooled: Spooled,
+) -> Result<(String, kefu_service::customer::CustomersImport), UploadError> {
+    use kefu_formats::import::customers as file;
+    let read = read_table(spooled, file::read_csv, file::read_xlsx).await?;
     let outcome = kefu_service::customer::CustomerService::new(state.store.clone())
         .import_records(principal, &read, None)
         .await
@@ -164,42 +171,9 @@ pub(crate) async fn import_complaints(
     spooled: Spooled,
 ) -> Result<(String, kefu_service::complaint::ComplaintsImport), UploadError> {
     use kefu_formats::import::complaints as file;
-    use kefu_service::auth::Role;
-    use kefu_service::complaint::{Actor, ActorRole};
-    let Spooled {
-        name,
-        mut file,
-        size,
-    } = spooled;
-    if size > MAX_CUSTOMERS_BYTES {
-        return Err(UploadError::TooLarge(MAX_CUSTOMERS_BYTES));
-    }
-    let xlsx = Path::new(&name)
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("xlsx"));
-    let read = tokio::task::spawn_blocking(move || -> std::io::Result<_> {
-        let mut bytes = Vec::new();
-        file.seek(SeekFrom::Start(0))?;
-        std::io::Read::read_to_end(&mut file, &mut bytes)?;
-        Ok(if xlsx {
-            file::read_xlsx(&bytes)
-        } else {
-            file::read_csv(&bytes)
-        })
-    })
-    .await
-    .map_err(|e| UploadError::Internal(e.to_string()))?
-    .map_err(|e| UploadError::Internal(format!("reading the upload: {e}")))?;
-    let actor = Actor {
-        id: principal.user_id.clone(),
-        role: match principal.role {
-            Role::Agent => ActorRole::Agent,
-            Role::Inspector => ActorRole::Inspector,
-            Role::Supervisor => ActorRole::Supervisor,
-            Role::Admin => ActorRole::Admin,
-        },
-        groups: principal.team.iter().cloned().collect(),
-    };
+    use kefu_service::complaint::Actor;
+    let read = read_table(spooled, file::read_csv, file::read_xlsx).await?;
+    let actor = Actor::from_principal(principal);
     let outcome = kefu_service::complaint::ComplaintService::new(state.store.clone())
         .import_records(&read, &actor, chrono::Utc::now())
         .await

@@ -5,10 +5,8 @@ use std::collections::{BTreeMap, HashMap};
 use axum::extract::{Path, Query, State};
 use axum::Json;
 use chrono::{DateTime, Utc};
-use kefu_service::auth::{self as users, Role};
-use kefu_service::complaint::{
-    Actor, ActorRole, Assignee, Command, NewComplaint, Priority, RevisitOutcome,
-};
+use kefu_service::auth as users;
+use kefu_service::complaint::{Actor, Assignee, Command, NewComplaint, Priority, RevisitOutcome};
 use kefu_service::complaint::{ComplaintFilter, ComplaintService, SlaFilter};
 use kefu_service::sla::{MetRateGrouping, SlaSettings};
 use serde::Deserialize;
@@ -21,17 +19,7 @@ use crate::AppState;
 
 /// The complaint workflow's view of the caller.
 fn actor(caller: &Caller) -> Actor {
-    let p = &caller.principal;
-    Actor {
-        id: p.user_id.clone(),
-        role: match p.role {
-            Role::Agent => ActorRole::Agent,
-            Role::Inspector => ActorRole::Inspector,
-            Role::Supervisor => ActorRole::Supervisor,
-            Role::Admin => ActorRole::Admin,
-        },
-        groups: p.team.iter().cloned().collect(),
-    }
+    Actor::from_principal(&caller.principal)
 }
 
 fn service(state: &AppState) -> ComplaintService {

@@ -8,8 +8,8 @@ use axum::http::StatusCode;
 use chrono::{DateTime, TimeDelta, Utc};
 use kefu_service::auth::Role;
 use kefu_service::complaint::{
-    Actor, ActorRole, Assignee, Command, CommandKind, ComplaintState, Customer, KeyFact,
-    KeyFactKind, NewComplaint, Priority, ReopenTarget, RevisitOutcome,
+    Actor, Assignee, Command, CommandKind, ComplaintState, Customer, KeyFact, KeyFactKind,
+    NewComplaint, Priority, ReopenTarget, RevisitOutcome,
 };
 use kefu_service::complaint::{ComplaintFilter, ComplaintService, ComplaintSummary, ComplaintView};
 use kefu_service::sla::{SlaState, SlaStatus};
@@ -30,17 +30,7 @@ const BOARD_CARDS: i64 = 30;
 const PER_PAGE: i64 = 50;
 
 fn actor(page: &Page) -> Actor {
-    let p = &page.user.principal;
-    Actor {
-        id: p.user_id.clone(),
-        role: match p.role {
-            Role::Agent => ActorRole::Agent,
-            Role::Inspector => ActorRole::Inspector,
-            Role::Supervisor => ActorRole::Supervisor,
-            Role::Admin => ActorRole::Admin,
-        },
-        groups: p.team.iter().cloned().collect(),
-    }
+    Actor::from_principal(&page.user.principal)
 }
 
 fn service(state: &AppState) -> ComplaintService {

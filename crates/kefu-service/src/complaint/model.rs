@@ -316,6 +316,22 @@ impl Actor {
         self.groups = groups.into_iter().map(Into::into).collect();
         self
     }
+
+    /// The complaint workflow's view of a signed-in user: same id and
+    /// role, their team as the groups they may claim for.
+    pub fn from_principal(p: &crate::auth::Principal) -> Actor {
+        use crate::auth::Role;
+        Actor {
+            id: p.user_id.clone(),
+            role: match p.role {
+                Role::Agent => ActorRole::Agent,
+                Role::Inspector => ActorRole::Inspector,
+                Role::Supervisor => ActorRole::Supervisor,
+                Role::Admin => ActorRole::Admin,
+            },
+            groups: p.team.iter().cloned().collect(),
+        }
+    }
 }
 
 /// The complaining customer. Optional fields that are empty or blank are
