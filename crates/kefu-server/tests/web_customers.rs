@@ -296,6 +296,41 @@ async fn scenario(db: TestDb) {
         "masked phone"
     );
     assert!(!masked.contains("周杰"), "masked name");
+    // A busy agent's care list is capped like the queue: 205 reminders
+    // (dates reminded a year ahead), 200 shown, the heading counts all.
+    let now = chrono::Utc::now();
+    for i in 0..205 {
+        let r = app
+            .http
+            .post(format!("{}/api/v1/customers", app.base))
+            .bearer_auth(&token)
+            .json(&json!({
+                "id": format!("care-{i:03}"), "name": format!("关怀客户{i:03}"), "owner_id": "a-07",
+                "dates": [{"label": "生日", "calendar": "solar", "year": null,
+                           "month": chrono::Datelike::month(&now), "day": 1 + i % 28,
+                           "leap": false, "remind_days": 366}]
+            }))
+            .send()
+            .await
+            .expect("POST customer");
+        assert!(
+            r.status().is_success(),
+            "{}",
+            r.text().await.unwrap_or_default()
+        );
+    }
+    let (status, queue) = app.get(&a07, "/follow-ups").await;
+    assert_eq!(status, StatusCode::OK);
+    let care = &queue[queue.find("id=\"care\"").expect("care section")..];
+    // (Near a festival the A-grade customer above adds a greeting.)
+    let counted: usize = care[care.find("<small>(").expect("count") + "<small>(".len()..]
+        .split(')')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .expect("a count");
+    assert!((205..=206).contains(&counted), "all counted: {counted}");
+    assert_eq!(care.matches("name=\"care_key\"").count(), 200, "200 shown");
+    assert!(care.contains("只显示 200 条"), "the cap is said");
     server.stop().await;
 }
 

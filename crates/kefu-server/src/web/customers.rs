@@ -750,6 +750,7 @@ struct FollowUpsPage {
     due_today_total: usize,
     shown: usize,
     care: Vec<CareRow>,
+    care_total: usize,
     can_log: bool,
     can_choose: bool,
 }
@@ -776,9 +777,15 @@ pub(super) async fn follow_ups(State(state): State<AppState>, page: Page) -> Pag
             .collect::<Vec<_>>(),
     )
     .await?;
-    let care = svc.care(&page.user.principal, &agent, now, 7).await?;
+    let mut care = svc.care(&page.user.principal, &agent, now, 7).await?;
+    // Near a festival every greeted customer has a reminder (thousands for
+    // a busy agent): the ones still to do come first, and the page shows
+    // as many as of the other lists.
+    care.sort_by_key(|c| c.done);
+    let care_total = care.len();
     let care = care
         .into_iter()
+        .take(QUEUE_SHOWN)
         .map(|c| CareRow {
             href: customer_href(&c.reminder.customer_id),
             action: format!("{}/contact", customer_href(&c.reminder.customer_id)),
@@ -807,6 +814,7 @@ pub(super) async fn follow_ups(State(state): State<AppState>, page: Page) -> Pag
         due_today_total: queue.due_today.len(),
         shown: QUEUE_SHOWN,
         care,
+        care_total,
         can_log: role != Role::Inspector,
         can_choose: role != Role::Agent,
         agent,
