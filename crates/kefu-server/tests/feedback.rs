@@ -95,6 +95,16 @@ async fn scenario(db: TestDb) {
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["feedback"]["state"], "assigned");
+    // Times are RFC 3339 text, as everywhere in the API (the due time was
+    // set from the settings' answer time).
+    for field in ["due_at", "created_at", "updated_at", "state_since"] {
+        let t = body["feedback"][field].as_str().unwrap_or_default();
+        assert!(
+            chrono::DateTime::parse_from_rfc3339(t).is_ok(),
+            "{field}: {}",
+            body["feedback"][field]
+        );
+    }
     // A stale version is a conflict; a command out of order too.
     let (status, _) = c
         .call(
@@ -138,6 +148,10 @@ async fn scenario(db: TestDb) {
         .call(&qa, Method::GET, &format!("/api/v1/feedback/{id}"), None)
         .await;
     assert_eq!(status, StatusCode::OK);
+    for e in view["history"].as_array().expect("history") {
+        let t = e["at"].as_str().unwrap_or_default();
+        assert!(chrono::DateTime::parse_from_rfc3339(t).is_ok(), "{e}");
+    }
     let kinds: Vec<&str> = view["history"]
         .as_array()
         .expect("history")

@@ -135,7 +135,7 @@ pub(crate) struct CommandBody {
     /// The version the caller last saw; a concurrent change is a 409.
     #[serde(default)]
     version: Option<i64>,
-    /// What to do: `{"type":"assign","department":"物流部","owner_id":"…","due_at":…}`,
+    /// What to do: `{"type":"assign","department":"物流部","owner_id":"…","due_at":"2026-12-01T10:00:00+08:00"}`,
     /// `start`, `{"type":"respond","response":"…"}`, `tell_customer`,
     /// `close`, `{"type":"reject","reason":"…"}`, `{"type":"note","text":"…"}`.
     command: Command,

@@ -178,28 +178,36 @@ pub struct Feedback {
     /// Its owner in the department.
     pub owner_id: Option<String>,
     /// When the answer is due, Unix ms.
+    #[serde(with = "kefu_store::json_time::opt_unix_ms")]
     pub due_at: Option<i64>,
     /// State.
     pub state: FeedbackState,
     /// The department's answer.
     pub response: Option<String>,
     /// When it was answered.
+    #[serde(with = "kefu_store::json_time::opt_unix_ms")]
     pub responded_at: Option<i64>,
     /// When the customer was told.
+    #[serde(with = "kefu_store::json_time::opt_unix_ms")]
     pub customer_told_at: Option<i64>,
     /// Why it was rejected.
     pub reject_reason: Option<String>,
     /// Who recorded it.
     pub created_by: String,
     /// Recorded, Unix ms.
+    #[serde(with = "kefu_store::json_time::unix_ms")]
     pub created_at: i64,
     /// Last change.
+    #[serde(with = "kefu_store::json_time::unix_ms")]
     pub updated_at: i64,
     /// When it entered its state.
+    #[serde(with = "kefu_store::json_time::unix_ms")]
     pub state_since: i64,
     /// When ageing flagged it in its current state.
+    #[serde(with = "kefu_store::json_time::opt_unix_ms")]
     pub escalated_at: Option<i64>,
     /// Closed or rejected.
+    #[serde(with = "kefu_store::json_time::opt_unix_ms")]
     pub closed_at: Option<i64>,
 }
 
@@ -221,9 +229,9 @@ pub enum Command {
         /// Its owner there.
         #[serde(default)]
         owner_id: Option<String>,
-        /// When the answer is due, Unix ms (default: the settings'
+        /// When the answer is due, Unix ms; RFC 3339 (or ms) in JSON (default: the settings'
         /// `answer_within` from now).
-        #[serde(default)]
+        #[serde(default, with = "kefu_store::json_time::opt_unix_ms")]
         due_at: Option<i64>,
     },
     /// Start work (已分派 → 处理中).
@@ -457,8 +465,8 @@ pub fn apply(
             {
                 return Err(Error::Conflict("conflict: already assigned so".to_string()));
             }
-            detail =
-                serde_json::json!({"department": department, "owner_id": owner, "due_at": due});
+            detail = serde_json::json!({"department": department, "owner_id": owner,
+                                "due_at": kefu_store::json_time::rfc3339(due)});
             g.department = Some(department);
             g.owner_id = owner;
             g.due_at = Some(due);

@@ -48,7 +48,8 @@ pub struct NewFeedback {
 pub struct FeedbackEvent {
     /// Row id; entries are in id order.
     pub id: i64,
-    /// When, Unix ms.
+    /// When, Unix ms; RFC 3339 in JSON.
+    #[serde(with = "kefu_store::json_time::unix_ms")]
     pub at: i64,
     /// Who (`system` for ageing).
     pub actor_id: String,

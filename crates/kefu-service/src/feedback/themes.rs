@@ -28,7 +28,8 @@ pub struct Verbatim {
     pub turn_index: Option<i64>,
     /// The text.
     pub text: String,
-    /// When, Unix ms.
+    /// When, Unix ms; RFC 3339 in JSON.
+    #[serde(with = "kefu_store::json_time::unix_ms")]
     pub at: i64,
 }
 
