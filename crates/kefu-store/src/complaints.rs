@@ -583,17 +583,7 @@ impl Tx {
         c: &ComplaintRow,
         expected_version: i64,
     ) -> Result<bool, StoreError> {
-        let sets: Vec<String> = COLUMNS
-            .iter()
-            .enumerate()
-            .skip(1)
-            .map(|(i, col)| format!("{col} = ${}", i + 1))
-            .collect();
-        let sql = format!(
-            "UPDATE complaints SET {} WHERE id = $1 AND version = ${}",
-            sets.join(", "),
-            COLUMNS.len() + 1
-        );
+        let sql = crate::dialect::update_by_version("complaints", COLUMNS);
         let n = bind_row(sqlx::query(AssertSqlSafe(sql)), c)
             .bind(expected_version)
             .execute(self.conn())

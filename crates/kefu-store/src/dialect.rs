@@ -69,6 +69,25 @@ pub(crate) fn placeholders(backend: Backend, rows: usize, cols: usize) -> String
     s
 }
 
+/// `UPDATE table SET` every column but the first (the id, bound as `$1`)
+/// to `$2…`, only while `version` is still the one bound last: the
+/// optimistic-concurrency rewrite of a whole row, with its columns bound in
+/// `columns` order and then the expected version.
+pub(crate) fn update_by_version(table: &str, columns: &[&str]) -> String {
+    let sets: Vec<String> = columns
+        .iter()
+        .enumerate()
+        .skip(1)
+        .map(|(i, col)| format!("{col} = ${}", i + 1))
+        .collect();
+    format!(
+        "UPDATE {table} SET {} WHERE {} = $1 AND version = ${}",
+        sets.join(", "),
+        columns.first().copied().unwrap_or("id"),
+        columns.len() + 1
+    )
+}
+
 /// The statement that starts a write transaction. SQLite: `BEGIN
 /// IMMEDIATE` takes the database's one write lock at once (waiting up to the
 /// busy timeout) instead of failing later, when a transaction that has read

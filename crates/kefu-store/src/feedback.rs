@@ -391,17 +391,7 @@ impl Tx {
         f: &FeedbackRow,
         expected_version: i64,
     ) -> Result<bool, StoreError> {
-        let sets: Vec<String> = COLUMNS
-            .iter()
-            .enumerate()
-            .skip(1)
-            .map(|(i, col)| format!("{col} = ${}", i + 1))
-            .collect();
-        let sql = format!(
-            "UPDATE feedback SET {} WHERE id = $1 AND version = ${}",
-            sets.join(", "),
-            COLUMNS.len() + 1
-        );
+        let sql = crate::dialect::update_by_version("feedback", COLUMNS);
         let n = bind_row(sqlx::query(AssertSqlSafe(sql)), f)
             .bind(expected_version)
             .execute(self.conn())
