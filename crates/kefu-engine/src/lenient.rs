@@ -10,8 +10,6 @@ use std::fmt;
 use chrono::{DateTime, FixedOffset, NaiveDateTime, TimeZone};
 use serde::de::{self, Deserializer, Visitor};
 
-use crate::model::{Channel, EndedBy, Role};
-
 /// UTC offset assumed for timestamps that carry none: China Standard Time,
 /// the local time of the centres the default pack is written for.
 pub const DEFAULT_OFFSET_SECONDS: i32 = 8 * 3600;
@@ -195,108 +193,50 @@ pub fn time<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<FixedOffs
 }
 
 /// Lower-cases ASCII and trims, for matching names of enum values.
-fn key(v: &str) -> String {
+pub(crate) fn key(v: &str) -> String {
     v.trim().to_ascii_lowercase()
 }
 
-/// Reads a role: `agent`/`customer`/`system`, any case, or a common alias
-/// (客服, 坐席, 客户, 用户, 系统, IVR, bot …).
-pub fn parse_role(v: &str) -> Option<Role> {
-    // The documented spellings first, without allocating.
-    match v {
-        "agent" => return Some(Role::Agent),
-        "customer" => return Some(Role::Customer),
-        "system" => return Some(Role::System),
-        _ => {}
+/// A closed set of values read from free text: the documented spelling in
+/// any case, or a common alias (Chinese or vendor wording). The model's
+/// enums implement it, so this module needs no knowledge of them.
+pub trait Vocabulary: Sized {
+    /// What the value is called in error messages (`role`, `channel` …).
+    const WHAT: &'static str;
+    /// The documented spellings, for error messages.
+    const EXPECTED: &'static str;
+    /// Reads a spelling or an alias; `None` when it is neither.
+    fn from_alias(v: &str) -> Option<Self>;
+}
+
+fn unknown<E: de::Error, T: Vocabulary>(v: &str) -> E {
+    E::custom(format!(
+        "unknown {} {:?}, expected {}",
+        T::WHAT,
+        v,
+        T::EXPECTED
+    ))
+}
+
+/// Reads a [`Vocabulary`] value from a string, case-insensitively, with
+/// aliases.
+pub fn vocabulary<'de, D: Deserializer<'de>, T: Vocabulary>(d: D) -> Result<T, D::Error> {
+    let v = text(d)?;
+    T::from_alias(&v).ok_or_else(|| unknown::<D::Error, T>(&v))
+}
+
+/// Like [`vocabulary`]; `null` or `""` is absent.
+pub fn opt_vocabulary<'de, D: Deserializer<'de>, T: Vocabulary>(
+    d: D,
+) -> Result<Option<T>, D::Error> {
+    let v = text(d)?;
+    if v.trim().is_empty() {
+        return Ok(None);
     }
-    Some(match key(v).as_str() {
-        "agent" | "staff" | "service" | "客服" | "坐席" | "座席" | "人工" | "客服人员" => {
-            Role::Agent
-        }
-        "customer" | "user" | "client" | "caller" | "客户" | "用户" | "顾客" | "买家" => {
-            Role::Customer
-        }
-        "system" | "ivr" | "bot" | "robot" | "系统" | "机器人" => Role::System,
-        _ => return None,
-    })
+    T::from_alias(&v)
+        .map(Some)
+        .ok_or_else(|| unknown::<D::Error, T>(&v))
 }
-
-/// Reads a channel: `phone`/`chat`, any case, or an alias.
-pub fn parse_channel(v: &str) -> Option<Channel> {
-    match v {
-        "phone" => return Some(Channel::Phone),
-        "chat" => return Some(Channel::Chat),
-        _ => {}
-    }
-    Some(match key(v).as_str() {
-        "phone" | "call" | "voice" | "tel" | "电话" | "语音" | "热线" => Channel::Phone,
-        "chat" | "online" | "im" | "web" | "text" | "在线" | "文字" | "微信" => Channel::Chat,
-        _ => return None,
-    })
-}
-
-/// Reads who ended a conversation, any case, or an alias.
-pub fn parse_ended_by(v: &str) -> Option<EndedBy> {
-    Some(match parse_role(v)? {
-        Role::Agent => EndedBy::Agent,
-        Role::Customer => EndedBy::Customer,
-        Role::System => EndedBy::System,
-    })
-}
-
-macro_rules! enum_reader {
-    ($name:ident, $opt:ident, $ty:ty, $parse:ident, $what:literal, $forms:literal) => {
-        /// Reads the field from a string, case-insensitively, with aliases.
-        pub fn $name<'de, D: Deserializer<'de>>(d: D) -> Result<$ty, D::Error> {
-            let v = text(d)?;
-            $parse(&v).ok_or_else(|| {
-                de::Error::custom(format!(
-                    concat!("unknown ", $what, " {:?}, expected ", $forms),
-                    v
-                ))
-            })
-        }
-
-        /// Like the required reader; `null` or `""` is absent.
-        pub fn $opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<$ty>, D::Error> {
-            let v = text(d)?;
-            if v.trim().is_empty() {
-                return Ok(None);
-            }
-            $parse(&v).map(Some).ok_or_else(|| {
-                de::Error::custom(format!(
-                    concat!("unknown ", $what, " {:?}, expected ", $forms),
-                    v
-                ))
-            })
-        }
-    };
-}
-
-enum_reader!(
-    role,
-    opt_role,
-    Role,
-    parse_role,
-    "role",
-    "agent, customer or system"
-);
-enum_reader!(
-    channel,
-    opt_channel,
-    Channel,
-    parse_channel,
-    "channel",
-    "phone or chat"
-);
-enum_reader!(
-    ended_by,
-    opt_ended_by,
-    EndedBy,
-    parse_ended_by,
-    "ended_by",
-    "agent, customer or system"
-);
 
 #[cfg(test)]
 mod tests {
@@ -314,15 +254,5 @@ mod tests {
         let t = parse_time("1790000000").unwrap();
         assert_eq!(t, parse_time("1790000000000").unwrap());
         assert!(parse_time("yesterday").is_none());
-    }
-
-    #[test]
-    fn roles_and_channels() {
-        assert_eq!(parse_role("AGENT"), Some(Role::Agent));
-        assert_eq!(parse_role("客户"), Some(Role::Customer));
-        assert_eq!(parse_role("bot"), Some(Role::System));
-        assert_eq!(parse_role("fax"), None);
-        assert_eq!(parse_channel("Call"), Some(Channel::Phone));
-        assert_eq!(parse_channel("在线"), Some(Channel::Chat));
     }
 }

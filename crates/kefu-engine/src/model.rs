@@ -9,7 +9,7 @@ use std::borrow::Cow;
 use chrono::{DateTime, FixedOffset};
 use serde::{Deserialize, Serialize};
 
-use crate::lenient;
+use crate::lenient::{self, key, Vocabulary};
 
 /// How the customer reached the centre.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -66,11 +66,73 @@ pub enum EndedBy {
     System,
 }
 
+impl Vocabulary for Role {
+    const WHAT: &'static str = "role";
+    const EXPECTED: &'static str = "agent, customer or system";
+
+    /// `agent`/`customer`/`system`, any case, or an alias (客服, 坐席, 客户,
+    /// 用户, 系统, IVR, bot …).
+    fn from_alias(v: &str) -> Option<Self> {
+        // The documented spellings first, without allocating.
+        match v {
+            "agent" => return Some(Role::Agent),
+            "customer" => return Some(Role::Customer),
+            "system" => return Some(Role::System),
+            _ => {}
+        }
+        Some(match key(v).as_str() {
+            "agent" | "staff" | "service" | "客服" | "坐席" | "座席" | "人工" | "客服人员" => {
+                Role::Agent
+            }
+            "customer" | "user" | "client" | "caller" | "客户" | "用户" | "顾客" | "买家" => {
+                Role::Customer
+            }
+            "system" | "ivr" | "bot" | "robot" | "系统" | "机器人" => Role::System,
+            _ => return None,
+        })
+    }
+}
+
+impl Vocabulary for Channel {
+    const WHAT: &'static str = "channel";
+    const EXPECTED: &'static str = "phone or chat";
+
+    /// `phone`/`chat`, any case, or an alias (电话, 在线, call, im …).
+    fn from_alias(v: &str) -> Option<Self> {
+        match v {
+            "phone" => return Some(Channel::Phone),
+            "chat" => return Some(Channel::Chat),
+            _ => {}
+        }
+        Some(match key(v).as_str() {
+            "phone" | "call" | "voice" | "tel" | "电话" | "语音" | "热线" => Channel::Phone,
+            "chat" | "online" | "im" | "web" | "text" | "在线" | "文字" | "微信" => {
+                Channel::Chat
+            }
+            _ => return None,
+        })
+    }
+}
+
+impl Vocabulary for EndedBy {
+    const WHAT: &'static str = "ended_by";
+    const EXPECTED: &'static str = "agent, customer or system";
+
+    /// The same words as [`Role`]: whoever spoke can end the conversation.
+    fn from_alias(v: &str) -> Option<Self> {
+        Some(match Role::from_alias(v)? {
+            Role::Agent => EndedBy::Agent,
+            Role::Customer => EndedBy::Customer,
+            Role::System => EndedBy::System,
+        })
+    }
+}
+
 /// One utterance (a phone turn) or one message (a chat turn).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Turn<'a> {
     /// Who spoke.
-    #[serde(deserialize_with = "lenient::role")]
+    #[serde(deserialize_with = "lenient::vocabulary")]
     pub role: Role,
     /// What was said, as transcribed or typed.
     #[serde(borrow, default, deserialize_with = "lenient::text")]
@@ -124,7 +186,7 @@ pub struct Conversation<'a> {
     #[serde(borrow, deserialize_with = "lenient::text")]
     pub id: Cow<'a, str>,
     /// Phone or chat.
-    #[serde(deserialize_with = "lenient::channel")]
+    #[serde(deserialize_with = "lenient::vocabulary")]
     pub channel: Channel,
     /// The agent who handled it.
     #[serde(
@@ -176,7 +238,7 @@ pub struct Conversation<'a> {
     /// Who ended the conversation.
     #[serde(
         default,
-        deserialize_with = "lenient::opt_ended_by",
+        deserialize_with = "lenient::opt_vocabulary",
         skip_serializing_if = "Option::is_none"
     )]
     pub ended_by: Option<EndedBy>,
@@ -208,5 +270,21 @@ impl Conversation<'_> {
             turns: self.turns.into_iter().map(Turn::into_owned).collect(),
             meta: self.meta,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roles_and_channels_by_alias() {
+        assert_eq!(Role::from_alias("AGENT"), Some(Role::Agent));
+        assert_eq!(Role::from_alias("客户"), Some(Role::Customer));
+        assert_eq!(Role::from_alias("bot"), Some(Role::System));
+        assert_eq!(Role::from_alias("fax"), None);
+        assert_eq!(Channel::from_alias("Call"), Some(Channel::Phone));
+        assert_eq!(Channel::from_alias("在线"), Some(Channel::Chat));
+        assert_eq!(EndedBy::from_alias("坐席"), Some(EndedBy::Agent));
     }
 }

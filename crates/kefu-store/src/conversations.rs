@@ -11,6 +11,7 @@ use kefu_engine::{Conversation, Inspection, Inspector, Scratch};
 use sqlx::{AssertSqlSafe, Row};
 
 use crate::dialect::{ordered_join, placeholders, AnyQuery};
+use crate::packed::{pack, unpack};
 use crate::{now_ms, Backend, Context, Store, StoreError, Tx};
 
 /// A rule with at most this many findings is "rare": listing by it starts
@@ -291,17 +292,6 @@ pub struct InspectionPage {
     pub total_estimated: bool,
     /// Where the next page starts, if there is one.
     pub next: Option<InspectionKey>,
-}
-
-/// Compresses a stored document (records and results are JSON; LZ4 roughly
-/// halves them and makes SQLite imports much faster for it).
-fn pack(json: &[u8]) -> Vec<u8> {
-    lz4_flex::compress_prepend_size(json)
-}
-
-/// Decompresses a stored document.
-pub(crate) fn unpack(bytes: &[u8]) -> Result<Vec<u8>, String> {
-    lz4_flex::decompress_size_prepended(bytes).map_err(|e| e.to_string())
 }
 
 pub(crate) fn flag(b: bool) -> i64 {

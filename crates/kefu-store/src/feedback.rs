@@ -650,7 +650,7 @@ impl Store {
             let id: String = r.try_get("id").context("conversations")?;
             let at: i64 = r.try_get("started_at").context("conversations")?;
             let record: Vec<u8> = r.try_get("record").context("conversations")?;
-            let json = crate::conversations::unpack(&record)
+            let json = crate::packed::unpack(&record)
                 .map_err(|reason| StoreError::corrupt(format!("conversation {id}"), reason))?;
             let conv: kefu_engine::model::Conversation<'_> = serde_json::from_slice(&json)
                 .map_err(|e| StoreError::corrupt(format!("conversation {id}"), e))?;

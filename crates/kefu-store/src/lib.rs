@@ -21,6 +21,7 @@ mod feedback;
 mod jobs;
 pub mod json_time;
 mod login_throttle;
+mod packed;
 mod packs;
 pub mod quality;
 mod reviews;
@@ -64,7 +65,7 @@ pub use users::{Credentials, Holder, TokenInfo, TokenUse, UserRecord};
 /// Decompresses a stored document (a conversation record or a result), for
 /// services that read those columns themselves.
 pub fn unpack_document(bytes: &[u8]) -> Result<Vec<u8>, String> {
-    conversations::unpack(bytes)
+    packed::unpack(bytes)
 }
 
 /// Errors of the store.

@@ -11,7 +11,7 @@ use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
 
-use crate::conversations::unpack;
+use crate::packed::unpack;
 use crate::{Context, Store, StoreError, Tx};
 
 /// A conversation's current result, as a review needs it.

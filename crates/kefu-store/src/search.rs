@@ -71,8 +71,8 @@ use sqlx::any::AnyArguments;
 use sqlx::query::Query;
 use sqlx::{Any, AssertSqlSafe, Row};
 
-use crate::conversations::unpack;
 use crate::dialect::placeholders;
+use crate::packed::unpack;
 use crate::{Backend, Context, Store, StoreError, Tx};
 
 /// Rows per multi-row INSERT into the index (two parameters a row).

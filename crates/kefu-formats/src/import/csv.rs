@@ -34,7 +34,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, TimeZone};
 use encoding_rs::{DecoderResult, Encoding, GB18030, UTF_16BE, UTF_16LE};
-use kefu_engine::lenient::{self, DEFAULT_OFFSET_SECONDS};
+use kefu_engine::lenient::{self, Vocabulary, DEFAULT_OFFSET_SECONDS};
 use kefu_engine::{Channel, Conversation, Meta, Role, Turn};
 
 use super::{CsvOptions, ImportError, ImportOptions, Imported};
@@ -669,7 +669,7 @@ fn list(header: &[String]) -> String {
 // Roles.
 // ---------------------------------------------------------------------------
 
-/// Role values accepted besides [`lenient::parse_role`]'s.
+/// Role values accepted besides [`Role::from_alias`]'s.
 const EXTRA_AGENT_VALUES: &[&str] = &["a", "坐席人员", "客服人员", "商家", "卖家", "员工"];
 const EXTRA_CUSTOMER_VALUES: &[&str] = &["b", "访客", "游客", "来电人", "会员", "买家"];
 
@@ -707,7 +707,7 @@ impl<'o> Roles<'o> {
         if is(&self.opts.customer_values) {
             return Some(Role::Customer);
         }
-        if let Some(role) = lenient::parse_role(v) {
+        if let Some(role) = Role::from_alias(v) {
             return Some(role);
         }
         let is = |list: &[&str]| list.iter().any(|x| x.eq_ignore_ascii_case(v));
@@ -1353,7 +1353,7 @@ impl<'r> Row<'r> {
             None => None,
         };
         let channel = match opt_field(rec, cols.channel) {
-            Some(v) => match lenient::parse_channel(v) {
+            Some(v) => match Channel::from_alias(v) {
                 Some(c) => Some(c),
                 None => {
                     warnings.push(self.error(format!(

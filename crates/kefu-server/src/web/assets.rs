@@ -11,8 +11,6 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 
-use super::page::WebError;
-
 /// One embedded file.
 struct Asset {
     name: &'static str,
@@ -65,9 +63,12 @@ pub(crate) fn url(name: &str) -> String {
 }
 
 /// `GET /assets/{name}`: the file, cacheable for a year (the URL changes
-/// with the content), with an `ETag` for revalidation.
-pub(crate) async fn serve(Path(name): Path<String>, req: Request) -> Result<Response, WebError> {
-    let (i, file) = find(&name).ok_or(WebError::NotFound)?;
+/// with the content), with an `ETag` for revalidation. An unknown name is a
+/// bare 404: assets sit below the page layer, which links to them.
+pub(crate) async fn serve(Path(name): Path<String>, req: Request) -> Response {
+    let Some((i, file)) = find(&name) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
     let etag = format!("\"{}\"", HASHES[i]);
     let matches = req
         .headers()
@@ -94,7 +95,7 @@ pub(crate) async fn serve(Path(name): Path<String>, req: Request) -> Result<Resp
     if let Ok(v) = HeaderValue::from_str(&etag) {
         headers.insert(header::ETAG, v);
     }
-    Ok(response)
+    response
 }
 
 /// `GET /favicon.ico`: browsers ask for it whatever the page says.
