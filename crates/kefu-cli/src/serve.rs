@@ -262,6 +262,10 @@ pub(crate) fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         let scanner =
             kefu_server::spawn_sla_scanner(&state, std::time::Duration::from_secs(60), node);
         let customer_sync = kefu_server::spawn_customer_sync(state.store.clone(), customer_sync);
+        let feedback_ageing = kefu_server::spawn_feedback_ageing(
+            state.store.clone(),
+            kefu_server::FEEDBACK_AGEING_EVERY,
+        );
         // Conversations stored before full-text search existed are indexed
         // in the background; search finds them as they are reached.
         let indexer = {
@@ -280,6 +284,7 @@ pub(crate) fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .await?;
         scanner.abort();
         customer_sync.abort();
+        feedback_ageing.abort();
         indexer.abort();
         anyhow::Ok(())
     })?;

@@ -6,6 +6,7 @@
 //! `kefu serve` processes can share one PostgreSQL database.
 
 mod api;
+mod background;
 mod body_timeout;
 mod created;
 mod error;
@@ -37,6 +38,7 @@ use api::feedback as api_feedback;
 use api::review_and_kpi;
 use api::{auth, complaints, conversations, openapi};
 
+pub use background::{spawn_feedback_ageing, FEEDBACK_AGEING_EVERY};
 pub use error::ApiError;
 pub use listen::Limits;
 

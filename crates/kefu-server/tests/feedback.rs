@@ -291,3 +291,48 @@ async fn feedback_api_on_both_backends() {
         scenario(db).await;
     }
 }
+
+/// `kefu serve` ages feedback by itself: a record left in 新建 for two days
+/// is escalated by the background job without anyone running
+/// `kefu feedback age`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_ages_feedback_in_the_background() {
+    use kefu_service::auth::Principal;
+    use kefu_service::feedback::{FeedbackService, NewFeedback};
+    let db = TestDb::sqlite("feedback_ageing_job");
+    let store = db.open().await;
+    let svc = FeedbackService::new(store.clone());
+    let boss = Principal {
+        user_id: "boss".into(),
+        role: Role::Supervisor,
+        team: None,
+    };
+    let two_days_ago = chrono::Utc::now().timestamp_millis() - 48 * 3_600_000;
+    let left = svc
+        .create(
+            &boss,
+            NewFeedback {
+                category: "建议/服务建议".into(),
+                content: "无人处理的意见".into(),
+                ..NewFeedback::default()
+            },
+            two_days_ago,
+        )
+        .await
+        .expect("create");
+    assert!(left.escalated_at.is_none());
+    let job =
+        kefu_server::spawn_feedback_ageing(store.clone(), std::time::Duration::from_millis(50));
+    let mut escalated = false;
+    for _ in 0..100 {
+        let now = chrono::Utc::now().timestamp_millis();
+        let view = svc.get(&boss, &left.id, now).await.expect("get");
+        if view.feedback.escalated_at.is_some() {
+            escalated = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    job.abort();
+    assert!(escalated, "the ageing job escalated {}", left.id);
+}
