@@ -645,3 +645,137 @@ both_backends!(
         assert_eq!(n, 30);
     }
 );
+
+// A satisfaction survey's comment becomes a feedback record (source
+// `survey_comment`, linked to the complaint and its customer) in the
+// survey's own transaction; a survey without words files nothing, and an
+// empty `survey_comment_category` turns it off.
+both_backends!(
+    survey_comments_are_filed_as_feedback,
+    |store: Store| async move {
+        use chrono::{Duration, TimeZone, Utc};
+        use kefu_service::complaint::{
+            Actor, ActorRole, Command as Do, ComplaintService, Customer, NewComplaint,
+        };
+        let complaints = ComplaintService::new(store.clone());
+        let feedback = FeedbackService::new(store.clone());
+        let sup = who("sup", Role::Supervisor);
+        let agent = Actor::new("a1", ActorRole::Agent);
+        let t0 = Utc
+            .with_ymd_and_hms(2026, 3, 9, 1, 0, 0)
+            .single()
+            .expect("time");
+        let survey_after = |comment: Option<&'static str>, n: i64| {
+            let complaints = complaints.clone();
+            let agent = agent.clone();
+            async move {
+                let at = t0 + Duration::hours(n * 10);
+                let c = complaints
+                    .create(
+                        NewComplaint::new(
+                            "",
+                            Customer {
+                                id: Some("cust-9".into()),
+                                name: "张三丰".into(),
+                                phone: Some("13812345678".into()),
+                                id_number: None,
+                            },
+                            "phone",
+                            "billing",
+                            "上月多扣了 30 元话费",
+                        ),
+                        &agent,
+                        at,
+                    )
+                    .await
+                    .expect("create");
+                let mut version = c.version;
+                for cmd in [
+                    Do::Investigate,
+                    Do::StartHandling,
+                    Do::Reply {
+                        message: "已收到，正在核实".into(),
+                    },
+                    Do::Resolve {
+                        summary: "已退还多扣费用".into(),
+                    },
+                    Do::RecordSurvey {
+                        result_score: 9,
+                        attitude_score: 9,
+                        comment: comment.map(str::to_string),
+                    },
+                ] {
+                    version = complaints
+                        .execute(&c.id, Some(version), &agent, cmd, at + Duration::hours(1))
+                        .await
+                        .expect("command")
+                        .version;
+                }
+                c.id
+            }
+        };
+        let of_surveys = FeedbackFilter {
+            source: Some(FeedbackSource::SurveyComment),
+            ..FeedbackFilter::default()
+        };
+        let filed = |f: &FeedbackFilter| {
+            let feedback = feedback.clone();
+            let sup = sup.clone();
+            let f = f.clone();
+            async move {
+                feedback
+                    .list(&sup, &f, 50, None, T0)
+                    .await
+                    .expect("list")
+                    .items
+            }
+        };
+
+        let first = survey_after(Some("  希望以后短信提前通知扣费  "), 0).await;
+        let items = filed(&of_surveys).await;
+        assert_eq!(items.len(), 1, "{items:?}");
+        let f = &items[0];
+        assert_eq!(f.complaint_id.as_deref(), Some(first.as_str()));
+        assert_eq!(f.customer_id.as_deref(), Some("cust-9"));
+        assert_eq!(f.content, "希望以后短信提前通知扣费");
+        assert_eq!(f.category, "其他");
+        assert_eq!(f.state, FeedbackState::New);
+        assert_eq!(f.created_by, "a1");
+        let view = feedback.get(&sup, &f.id, T0).await.expect("get");
+        assert_eq!(view.history.len(), 1, "one `created` entry");
+
+        // No words, no record.
+        survey_after(None, 1).await;
+        survey_after(Some("   "), 2).await;
+        assert_eq!(filed(&of_surveys).await.len(), 1);
+
+        // The category must be in the tree; empty turns the filing off.
+        let mut settings = FeedbackSettings {
+            survey_comment_category: "不存在的分类".into(),
+            ..FeedbackSettings::default()
+        };
+        let err = feedback
+            .put_settings(&sup, &settings, T0)
+            .await
+            .expect_err("unknown category");
+        assert!(matches!(err, Error::Invalid(_)), "{err:?}");
+        settings.survey_comment_category = "建议/服务建议".into();
+        feedback
+            .put_settings(&sup, &settings, T0)
+            .await
+            .expect("put");
+        survey_after(Some("客服很耐心"), 3).await;
+        let items = filed(&of_surveys).await;
+        assert_eq!(items.len(), 2);
+        assert!(items
+            .iter()
+            .any(|f| f.category == "建议/服务建议" && f.content == "客服很耐心"));
+        settings.survey_comment_category = String::new();
+        feedback
+            .put_settings(&sup, &settings, T0)
+            .await
+            .expect("put");
+        survey_after(Some("不会被记录"), 4).await;
+        assert_eq!(filed(&of_surveys).await.len(), 2);
+    }
+);

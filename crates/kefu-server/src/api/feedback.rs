@@ -264,7 +264,7 @@ pub(crate) fn openapi_paths() -> Value {
             ],
             "responses": errors(ok("period, previous_period, texts, previous_texts, unthemed, themes"))}},
         "/api/v1/settings/feedback": {
-            "get": {"summary": "Feedback settings: category tree, ageing per state, answer_within", "responses": errors(ok("settings"))},
+            "get": {"summary": "Feedback settings: category tree, ageing per state, answer_within, survey_comment_category", "responses": errors(ok("settings"))},
             "put": {"summary": "Replace feedback settings (supervisors)", "requestBody": body("settings"), "responses": errors(ok("settings"))}
         }
     })

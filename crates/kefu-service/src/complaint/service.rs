@@ -607,6 +607,7 @@ impl ComplaintService {
             current.check_version(expected)?;
         }
         let rules = load_rules(&mut tx).await?;
+        let kind = command.kind();
         let (next, events, effects) =
             complaint::apply_with_policy(&current, actor, command, now, &rules.complaint)?;
         let cols = rules.columns(&next, &flags, now);
@@ -623,6 +624,20 @@ impl ComplaintService {
             .into());
         }
         append_history(&mut tx, &events).await?;
+        // The customer's words in a survey are information feedback (信息反馈):
+        // filed with the survey, in its transaction.
+        let comment = next.survey.as_ref().and_then(|s| s.comment.as_deref());
+        if let (CommandKind::RecordSurvey, Some(comment)) = (kind, comment) {
+            crate::feedback::file_survey_comment(
+                &mut tx,
+                &next.id,
+                next.customer.id.as_deref(),
+                comment,
+                (&actor.id, actor.role.as_str()),
+                ms(now),
+            )
+            .await?;
+        }
         for effect in &effects {
             if let SideEffect::CreateRevisit {
                 complaint_id,

@@ -224,6 +224,86 @@ fn optional(field: &str, v: &Option<String>) -> Result<Option<String>> {
     }
 }
 
+/// Files `f` (its id is assigned here: `FB-YYYYMMDD-NNNNNN`, by local day)
+/// with its `created` history entry, inside the caller's transaction.
+async fn file_in(tx: &mut Tx, mut f: Feedback, actor_role: &str) -> Result<Feedback> {
+    let local = chrono::DateTime::from_timestamp_millis(f.created_at + LOCAL_OFFSET_S * 1000)
+        .ok_or_else(|| Error::Invalid(format!("time out of range: {}", f.created_at)))?
+        .format("%Y%m%d")
+        .to_string();
+    let n = tx.next_sequence(&format!("feedback-{local}")).await?;
+    f.id = format!("FB-{local}-{n:06}");
+    if !tx.insert_feedback(&to_row(&f)).await? {
+        return Err(Error::Conflict(format!("conflict: id {} is taken", f.id)));
+    }
+    let created = Event {
+        kind: "created",
+        from: None,
+        to: Some(FeedbackState::New),
+        detail: serde_json::json!({"source": f.source.as_str(), "category": f.category}),
+    };
+    tx.append_feedback_event(&event_row(
+        &f.id,
+        f.created_at,
+        (&f.created_by, actor_role),
+        &created,
+    ))
+    .await?;
+    Ok(f)
+}
+
+/// Files the comment of a satisfaction survey as information feedback
+/// (source `survey_comment`, under the category the settings name in
+/// `survey_comment_category`), in the transaction that records the survey:
+/// the customer's words reach the feedback board without anyone copying
+/// them. Nothing is filed when the comment is blank or the setting is
+/// empty. Returns the record filed.
+pub(crate) async fn file_survey_comment(
+    tx: &mut Tx,
+    complaint_id: &str,
+    customer_id: Option<&str>,
+    comment: &str,
+    recorded_by: (&str, &str),
+    now: i64,
+) -> Result<Option<Feedback>> {
+    let content = comment.trim();
+    if content.is_empty() {
+        return Ok(None);
+    }
+    let settings = settings_in(tx).await?;
+    let category = settings.survey_comment_category.trim();
+    if category.is_empty() || !settings.has_category(category) {
+        return Ok(None);
+    }
+    let content: String = content.chars().take(MAX_TEXT_CHARS).collect();
+    let f = Feedback {
+        id: String::new(),
+        version: 1,
+        source: FeedbackSource::SurveyComment,
+        conversation_id: None,
+        turn_index: None,
+        complaint_id: Some(complaint_id.to_string()),
+        customer_id: customer_id.map(str::to_string),
+        category: category.to_string(),
+        content,
+        department: None,
+        owner_id: None,
+        due_at: None,
+        state: FeedbackState::New,
+        response: None,
+        responded_at: None,
+        customer_told_at: None,
+        reject_reason: None,
+        created_by: recorded_by.0.to_string(),
+        created_at: now,
+        updated_at: now,
+        state_since: now,
+        escalated_at: None,
+        closed_at: None,
+    };
+    file_in(tx, f, recorded_by.1).await.map(Some)
+}
+
 async fn settings_in(tx: &mut Tx) -> Result<FeedbackSettings> {
     match tx.settings(&[FEEDBACK_SETTINGS_KEY]).await?.pop() {
         None => Ok(FeedbackSettings::default()),
@@ -334,13 +414,8 @@ impl FeedbackService {
                 return Err(Error::not_found("complaint", c));
             }
         }
-        let local = chrono::DateTime::from_timestamp_millis(now + LOCAL_OFFSET_S * 1000)
-            .ok_or_else(|| Error::Invalid(format!("time out of range: {now}")))?
-            .format("%Y%m%d")
-            .to_string();
-        let n = tx.next_sequence(&format!("feedback-{local}")).await?;
         let f = Feedback {
-            id: format!("FB-{local}-{n:06}"),
+            id: String::new(),
             version: 1,
             source,
             conversation_id: conversation_id.take(),
@@ -364,22 +439,7 @@ impl FeedbackService {
             escalated_at: None,
             closed_at: None,
         };
-        if !tx.insert_feedback(&to_row(&f)).await? {
-            return Err(Error::Conflict(format!("conflict: id {} is taken", f.id)));
-        }
-        let created = Event {
-            kind: "created",
-            from: None,
-            to: Some(FeedbackState::New),
-            detail: serde_json::json!({"source": source.as_str(), "category": f.category}),
-        };
-        tx.append_feedback_event(&event_row(
-            &f.id,
-            now,
-            (&p.user_id, p.role.as_str()),
-            &created,
-        ))
-        .await?;
+        let f = file_in(&mut tx, f, p.role.as_str()).await?;
         tx.commit().await?;
         Ok(f)
     }

@@ -43,6 +43,10 @@ pub struct FeedbackSettings {
     pub ageing: BTreeMap<FeedbackState, String>,
     /// The due time of an assignment that names none, from the assignment.
     pub answer_within: String,
+    /// The category a satisfaction survey's comment is filed under as
+    /// feedback (source `survey_comment`) when the survey is recorded;
+    /// empty files nothing.
+    pub survey_comment_category: String,
 }
 
 impl Default for FeedbackSettings {
@@ -64,6 +68,7 @@ impl Default for FeedbackSettings {
                 (FeedbackState::Answered, "24h".to_string()),
             ]),
             answer_within: "3d".to_string(),
+            survey_comment_category: "其他".to_string(),
         }
     }
 }
@@ -138,6 +143,13 @@ impl FeedbackSettings {
             return Err(Error::invalid_field("categories", "at least one category"));
         }
         check(&self.categories)?;
+        let survey = self.survey_comment_category.trim();
+        if !survey.is_empty() && !self.has_category(survey) {
+            return Err(Error::invalid_field(
+                "survey_comment_category",
+                format!("`{survey}` is not in the category tree"),
+            ));
+        }
         for (state, ms) in self.ageing_ms()? {
             if !state.is_open() {
                 return Err(Error::invalid_field(
