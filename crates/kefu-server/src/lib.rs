@@ -24,7 +24,7 @@ use kefu_service::period::Period;
 use std::time::Duration;
 
 use axum::extract::{DefaultBodyLimit, State};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use kefu_engine::Inspector;
 use kefu_store::Store;
@@ -34,6 +34,7 @@ use tower_http::trace::TraceLayer;
 
 use api::customers as api_customers;
 use api::feedback as api_feedback;
+use api::handover as api_handover;
 use api::review_and_kpi;
 use api::{auth, complaints, conversations, openapi};
 
@@ -304,6 +305,24 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/settings/feedback",
             get(api_feedback::settings).put(api_feedback::put_settings),
+        )
+        .route(
+            "/handovers",
+            get(api_handover::list).post(api_handover::create),
+        )
+        .route("/handovers/prefill", get(api_handover::prefill))
+        .route("/handovers/shifts", get(api_handover::shifts))
+        .route("/handovers/shifts/{team}", put(api_handover::put_shifts))
+        .route("/handovers/{id}", get(api_handover::get))
+        .route("/handovers/{id}/items", put(api_handover::put_items))
+        .route("/handovers/{id}/submit", post(api_handover::submit))
+        .route(
+            "/handovers/{id}/items/{item}/answer",
+            post(api_handover::answer),
+        )
+        .route(
+            "/settings/handover",
+            get(api_handover::settings).put(api_handover::put_settings),
         )
         .route("/follow-ups", get(api_customers::follow_ups))
         .route("/care", get(api_customers::care))
