@@ -811,8 +811,8 @@ mod tests {
             .collect();
         assert_eq!(
             agent.len(),
-            6,
-            "overview, conversations, appeals, complaints, customers, feedback"
+            7,
+            "overview, conversations, appeals, complaints, customers, feedback, handover"
         );
         assert!(Section::ALL.iter().all(|s| s.allowed(Role::Admin)));
         assert!(!Section::Admin.allowed(Role::Supervisor));
