@@ -422,6 +422,38 @@ pub fn spawn_sla_scanner(
     })
 }
 
+/// Escalates urgent shift-handover items nobody acknowledged in time to the
+/// supervisor, every `every`
+/// ([`kefu_service::handover::HandoverService::escalate_overdue`]). Safe to
+/// run on every node sharing one database: each item's escalation is one
+/// row keyed by the item, so it happens once.
+pub fn spawn_handover_escalation(
+    store: kefu_store::Store,
+    every: Duration,
+    node_id: String,
+) -> tokio::task::JoinHandle<()> {
+    let service = kefu_service::handover::HandoverService::new(store);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            match service
+                .escalate_overdue(chrono::Utc::now().timestamp_millis(), &node_id)
+                .await
+            {
+                Ok(items) => {
+                    for i in &items {
+                        tracing::warn!(handover = %i.handover_id, item = i.item_id, team = %i.team,
+                            "urgent handover item not acknowledged: escalated to supervisor");
+                    }
+                }
+                Err(e) => tracing::error!(error = %e, "handover escalation scan failed"),
+            }
+        }
+    })
+}
+
 /// How often `kefu serve` records complaint activity as customer contacts
 /// by default ([`spawn_customer_sync`]).
 pub const CUSTOMER_SYNC_DEFAULT: Duration = Duration::from_secs(300);
