@@ -136,16 +136,18 @@ async fn outgoing(b: &Browser) -> Res<String> {
     b.shows("#handover-window", &["早班", "中班"]).await?;
     b.fill("#free-title-0", "VIP 客户王先生 18:00 回电").await?;
     b.click("#free-severity-0 option[value=urgent]").await?;
-    b.fill("#free-action-0", "18:00 前回电说明退款进度")
-        .await?;
+    b.fill("#free-action-0", "18:00 前回电说明退款进度").await?;
     b.fill("#free-contingency-0", "若未接通，则发短信并记录")
         .await?;
     b.fill("#free-title-1", "打印机卡纸").await?;
     b.fill("#free-action-1", "报修").await?;
     let url = b.submit_saved("#handover-submit").await?;
     b.shows("#handover-state", &["待接班"]).await?;
-    b.shows("main", &["VIP 客户王先生", "若未接通，则发短信并记录", "打印机卡纸"])
-        .await?;
+    b.shows(
+        "main",
+        &["VIP 客户王先生", "若未接通，则发短信并记录", "打印机卡纸"],
+    )
+    .await?;
     if b.c.find(Locator::Css("form.ack-form")).await.is_ok() {
         return Err("the outgoing agent is offered acknowledgement".into());
     }
@@ -180,7 +182,8 @@ async fn incoming(b: &Browser, path: &str) -> Res<()> {
     b.shows("#handover-state", &["已接班"]).await?;
     b.shows("article:nth-of-type(2) .restatement", &["找行政换新打印机"])
         .await?;
-    b.shows("article:nth-of-type(2) .original", &["报修"]).await?;
+    b.shows("article:nth-of-type(2) .original", &["报修"])
+        .await?;
     b.shows("#handover-history", &["复述并确认"]).await?;
     if b.c.find(Locator::Css("form.ack-form")).await.is_ok() {
         return Err("an acknowledged handover still offers acknowledgement".into());

@@ -5,7 +5,9 @@
 //! restatement, the shift form).
 
 use kefu_service::auth::Role;
-use kefu_service::complaint::{Actor, ActorRole, Assignee, ComplaintService, Customer, NewComplaint};
+use kefu_service::complaint::{
+    Actor, ActorRole, Assignee, ComplaintService, Customer, NewComplaint,
+};
 use kefu_store::testing::TestDb;
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 use reqwest::{Method, StatusCode};
@@ -21,7 +23,12 @@ const USERS: &[(&str, Role, &str)] = &[
 ];
 
 async fn teams(store: &kefu_store::Store) {
-    for (user, team) in [("boss", "一组"), ("a-1", "一组"), ("a-2", "一组"), ("b-9", "二组")] {
+    for (user, team) in [
+        ("boss", "一组"),
+        ("a-1", "一组"),
+        ("a-2", "一组"),
+        ("b-9", "二组"),
+    ] {
         sqlx::query("UPDATE users SET team = $1 WHERE id = $2")
             .bind(team)
             .bind(user)
@@ -52,11 +59,18 @@ async fn api_scenario(db: TestDb) {
     assert_eq!(status, StatusCode::FORBIDDEN);
     let (status, body) = c.call(&boss, Method::PUT, team, Some(shifts())).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let (status, body) = c.call(&a1, Method::GET, "/api/v1/handovers/shifts", None).await;
+    let (status, body) = c
+        .call(&a1, Method::GET, "/api/v1/handovers/shifts", None)
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["items"].as_array().map(Vec::len), Some(3));
     let (status, bad) = c
-        .call(&boss, Method::PUT, team, Some(json!({"shifts": [{"name": "x", "start": "25:00", "end": "08:00"}]})))
+        .call(
+            &boss,
+            Method::PUT,
+            team,
+            Some(json!({"shifts": [{"name": "x", "start": "25:00", "end": "08:00"}]})),
+        )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
 
@@ -82,7 +96,11 @@ async fn api_scenario(db: TestDb) {
     );
     input.assignee = Some(Assignee::Agent("a-1".into()));
     let cmp = complaints
-        .create(input, &Actor::new("boss", ActorRole::Supervisor), chrono::Utc::now())
+        .create(
+            input,
+            &Actor::new("boss", ActorRole::Supervisor),
+            chrono::Utc::now(),
+        )
         .await
         .expect("complaint");
     sqlx::query("UPDATE complaints SET reply_due_at = $1 WHERE id = $2")
@@ -100,32 +118,62 @@ async fn api_scenario(db: TestDb) {
 
     // Create (pre-filled), add a free item, submit.
     let (status, v) = c
-        .call(&a1, Method::POST, "/api/v1/handovers", Some(json!({"shift": "早班", "note": "交班"})))
+        .call(
+            &a1,
+            Method::POST,
+            "/api/v1/handovers",
+            Some(json!({"shift": "早班", "note": "交班"})),
+        )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{v}");
     let id = v["handover"]["id"].as_str().expect("id").to_string();
     assert_eq!(v["handover"]["state"], "draft");
-    assert!(v["handover"]["window_from"].as_str().is_some_and(|t| t.contains('T')));
+    assert!(v["handover"]["window_from"]
+        .as_str()
+        .is_some_and(|t| t.contains('T')));
     let mut items = v["items"].as_array().cloned().unwrap_or_default();
     assert_eq!(items[0]["link"], format!("/complaints/{}", cmp.id));
     let mut edit: Vec<Value> = items
         .iter()
-        .map(|i| json!({"kind": i["kind"], "object_id": i["object_id"], "title": i["title"],
+        .map(|i| {
+            json!({"kind": i["kind"], "object_id": i["object_id"], "title": i["title"],
                         "severity": i["severity"], "action": i["action"], "due_at": i["due_at"],
-                        "contingency": i["contingency"]}))
+                        "contingency": i["contingency"]})
+        })
         .collect();
-    edit.push(json!({"title": "打印机卡纸", "severity": "watch", "action": "报修",
-                     "contingency": "若下午仍未修好，则借用二组打印机"}));
+    edit.push(
+        json!({"title": "打印机卡纸", "severity": "watch", "action": "报修",
+                     "contingency": "若下午仍未修好，则借用二组打印机"}),
+    );
     let path = format!("/api/v1/handovers/{id}");
     let (status, v) = c
-        .call(&a1, Method::PUT, &format!("{path}/items"), Some(json!({"version": v["handover"]["version"], "items": edit})))
+        .call(
+            &a1,
+            Method::PUT,
+            &format!("{path}/items"),
+            Some(json!({"version": v["handover"]["version"], "items": edit})),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{v}");
     items = v["items"].as_array().cloned().unwrap_or_default();
     assert_eq!(items.len(), 2);
-    let (status, _) = c.call(&a2, Method::POST, &format!("{path}/submit"), Some(json!({}))).await;
+    let (status, _) = c
+        .call(
+            &a2,
+            Method::POST,
+            &format!("{path}/submit"),
+            Some(json!({})),
+        )
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    let (status, v) = c.call(&a1, Method::POST, &format!("{path}/submit"), Some(json!({}))).await;
+    let (status, v) = c
+        .call(
+            &a1,
+            Method::POST,
+            &format!("{path}/submit"),
+            Some(json!({})),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{v}");
     assert_eq!(v["handover"]["state"], "submitted");
 
@@ -136,24 +184,46 @@ async fn api_scenario(db: TestDb) {
     let answer = |item: i64| format!("{path}/items/{item}/answer");
     let (status, _) = c.call(&b9, Method::GET, &path, None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, _) = c.call(&b9, Method::POST, &answer(first), Some(ack.clone())).await;
+    let (status, _) = c
+        .call(&b9, Method::POST, &answer(first), Some(ack.clone()))
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, _) = c.call(&a1, Method::POST, &answer(first), Some(ack.clone())).await;
+    let (status, _) = c
+        .call(&a1, Method::POST, &answer(first), Some(ack.clone()))
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    let (_, w) = c.call(&a2, Method::GET, "/api/v1/handovers?view=waiting", None).await;
+    let (_, w) = c
+        .call(&a2, Method::GET, "/api/v1/handovers?view=waiting", None)
+        .await;
     assert_eq!(w["items"].as_array().map(Vec::len), Some(1), "{w}");
-    let (_, w) = c.call(&b9, Method::GET, "/api/v1/handovers?view=waiting", None).await;
+    let (_, w) = c
+        .call(&b9, Method::GET, "/api/v1/handovers?view=waiting", None)
+        .await;
     assert_eq!(w["items"].as_array().map(Vec::len), Some(0), "{w}");
-    let (status, _) = c.call(&a2, Method::GET, "/api/v1/handovers?view=nope", None).await;
+    let (status, _) = c
+        .call(&a2, Method::GET, "/api/v1/handovers?view=nope", None)
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 
     // a-2 takes the complaint by acknowledging it, and restates the rest.
     let (status, v) = c.call(&a2, Method::POST, &answer(first), Some(ack)).await;
     assert_eq!(status, StatusCode::OK, "{v}");
-    let (status, cv) = c.call(&a2, Method::GET, &format!("/api/v1/complaints/{}", cmp.id), None).await;
+    let (status, cv) = c
+        .call(
+            &a2,
+            Method::GET,
+            &format!("/api/v1/complaints/{}", cmp.id),
+            None,
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{cv}");
     let (status, v) = c
-        .call(&a2, Method::POST, &answer(second), Some(json!({"type": "acknowledge", "restatement": "报修并跟进到修好"})))
+        .call(
+            &a2,
+            Method::POST,
+            &answer(second),
+            Some(json!({"type": "acknowledge", "restatement": "报修并跟进到修好"})),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{v}");
     assert_eq!(v["handover"]["state"], "acknowledged");
@@ -165,21 +235,40 @@ async fn api_scenario(db: TestDb) {
         .flatten()
         .filter_map(|e| e["kind"].as_str())
         .collect();
-    assert!(kinds.contains(&"complaint_assigned") && kinds.contains(&"restated"), "{kinds:?}");
+    assert!(
+        kinds.contains(&"complaint_assigned") && kinds.contains(&"restated"),
+        "{kinds:?}"
+    );
 
     // Settings and the OpenAPI document.
     let (status, _) = c
-        .call(&a1, Method::PUT, "/api/v1/settings/handover", Some(json!({"escalate_after_minutes": 10})))
+        .call(
+            &a1,
+            Method::PUT,
+            "/api/v1/settings/handover",
+            Some(json!({"escalate_after_minutes": 10})),
+        )
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     let (status, s) = c
-        .call(&boss, Method::PUT, "/api/v1/settings/handover", Some(json!({"escalate_after_minutes": 10})))
+        .call(
+            &boss,
+            Method::PUT,
+            "/api/v1/settings/handover",
+            Some(json!({"escalate_after_minutes": 10})),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{s}");
-    let (_, s) = c.call(&a1, Method::GET, "/api/v1/settings/handover", None).await;
+    let (_, s) = c
+        .call(&a1, Method::GET, "/api/v1/settings/handover", None)
+        .await;
     assert_eq!(s["settings"]["escalate_after_minutes"], 10);
     let (_, doc) = c.call(&a1, Method::GET, "/api/openapi.json", None).await;
-    for p in ["/api/v1/handovers", "/api/v1/handovers/{id}/items/{item}/answer", "/api/v1/settings/handover"] {
+    for p in [
+        "/api/v1/handovers",
+        "/api/v1/handovers/{id}/items/{item}/answer",
+        "/api/v1/settings/handover",
+    ] {
         assert!(doc["paths"][p].is_object(), "{p} missing");
     }
     server.stop().await;
@@ -215,7 +304,10 @@ fn cookie(headers: &reqwest::header::HeaderMap, name: &str) -> Option<String> {
         .get_all(SET_COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .find_map(|c| c.strip_prefix(&format!("{name}=")).map(|r| r.split(';').next().unwrap_or("").to_string()))
+        .find_map(|c| {
+            c.strip_prefix(&format!("{name}="))
+                .map(|r| r.split(';').next().unwrap_or("").to_string())
+        })
 }
 
 impl Web {
@@ -224,7 +316,11 @@ impl Web {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .expect("client");
-        let r = http.get(format!("{base}/login")).send().await.expect("login page");
+        let r = http
+            .get(format!("{base}/login"))
+            .send()
+            .await
+            .expect("login page");
         let pre = cookie(r.headers(), "kefu_login").expect("login cookie");
         let html = r.text().await.expect("html");
         let mut web = Web {
@@ -234,10 +330,21 @@ impl Web {
         };
         let token = csrf(&html);
         let (status, headers, _) = web
-            .post("/login", &[("_csrf", &token), ("user", user), ("password", password), ("next", "/handovers")])
+            .post(
+                "/login",
+                &[
+                    ("_csrf", &token),
+                    ("user", user),
+                    ("password", password),
+                    ("next", "/handovers"),
+                ],
+            )
             .await;
         assert_eq!(status, StatusCode::SEE_OTHER, "login of {user}");
-        web.cookies = format!("kefu_session={}", cookie(&headers, "kefu_session").expect("session"));
+        web.cookies = format!(
+            "kefu_session={}",
+            cookie(&headers, "kefu_session").expect("session")
+        );
         web
     }
 
@@ -252,7 +359,11 @@ impl Web {
         (r.status(), r.text().await.unwrap_or_default())
     }
 
-    async fn post(&self, path: &str, form: &[(&str, &str)]) -> (StatusCode, reqwest::header::HeaderMap, String) {
+    async fn post(
+        &self,
+        path: &str,
+        form: &[(&str, &str)],
+    ) -> (StatusCode, reqwest::header::HeaderMap, String) {
         let body = form
             .iter()
             .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
@@ -286,21 +397,32 @@ async fn web_scenario(db: TestDb) {
             &[
                 ("_csrf", &csrf(&html)),
                 ("team", "一组"),
-                ("shifts", "早班 08:00-16:00\n中班 16:00-00:00\n晚班 00:00-08:00"),
+                (
+                    "shifts",
+                    "早班 08:00-16:00\n中班 16:00-00:00\n晚班 00:00-08:00",
+                ),
                 ("escalate_after_minutes", "30"),
             ],
         )
         .await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     assert_eq!(headers[LOCATION], "/handovers?done=shifts");
-    let (status, _, _) = boss.post("/handovers/shifts", &[("_csrf", "forged"), ("team", "一组")]).await;
+    let (status, _, _) = boss
+        .post(
+            "/handovers/shifts",
+            &[("_csrf", "forged"), ("team", "一组")],
+        )
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 
     // The outgoing agent creates and submits with a free urgent item.
     let a1 = Web::login(&server.base, "a-1", "agent-pass-01").await;
     let (status, html) = a1.get("/handovers/new?shift=%E6%97%A9%E7%8F%AD").await;
     assert_eq!(status, StatusCode::OK);
-    assert!(html.contains("handover-new-form") && html.contains("中班"), "{html}");
+    assert!(
+        html.contains("handover-new-form") && html.contains("中班"),
+        "{html}"
+    );
     let (status, headers, body) = a1
         .post(
             "/handovers",
@@ -325,8 +447,14 @@ async fn web_scenario(db: TestDb) {
     assert!(location.starts_with("/handovers/HO-"), "{location}");
     let detail = location.split('?').next().unwrap_or_default().to_string();
     let (_, html) = a1.get(&detail).await;
-    assert!(html.contains("VIP 客户王先生") && !html.contains("未勾选的不交接"), "{html}");
-    assert!(!html.contains("ack-form"), "the outgoing agent does not acknowledge");
+    assert!(
+        html.contains("VIP 客户王先生") && !html.contains("未勾选的不交接"),
+        "{html}"
+    );
+    assert!(
+        !html.contains("ack-form"),
+        "the outgoing agent does not acknowledge"
+    );
 
     // Another team's agent cannot open it; the incoming agent restates.
     let b9 = Web::login(&server.base, "b-9", "agent-pass-09").await;
@@ -346,12 +474,19 @@ async fn web_scenario(db: TestDb) {
     let (status, _, _) = a2
         .post(
             &format!("{detail}/items/{item}"),
-            &[("_csrf", &csrf(&html)), ("type", "acknowledge"), ("restatement", "六点前给王先生回电")],
+            &[
+                ("_csrf", &csrf(&html)),
+                ("type", "acknowledge"),
+                ("restatement", "六点前给王先生回电"),
+            ],
         )
         .await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     let (_, html) = a2.get(&detail).await;
-    assert!(html.contains("六点前给王先生回电") && html.contains("已接班"), "{html}");
+    assert!(
+        html.contains("六点前给王先生回电") && html.contains("已接班"),
+        "{html}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

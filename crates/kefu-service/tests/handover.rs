@@ -7,11 +7,13 @@
 use chrono::{DateTime, Utc};
 use kefu_engine::{Conversation, Inspector, RulePack, Scratch};
 use kefu_service::auth::{Principal, Role};
-use kefu_service::complaint::{Actor, ActorRole, Assignee, ComplaintService, Customer, NewComplaint};
+use kefu_service::complaint::{
+    Actor, ActorRole, Assignee, ComplaintService, Customer, NewComplaint,
+};
 use kefu_service::feedback::{Command as FeedbackCommand, FeedbackService, NewFeedback};
 use kefu_service::handover::{
-    handover_window, Answer, HandoverService, HandoverSettings, HandoverState, ItemInput,
-    ItemKind, ItemState, ListView, NewHandover, Severity, Shift, ShiftTimes,
+    handover_window, Answer, HandoverService, HandoverSettings, HandoverState, ItemInput, ItemKind,
+    ItemState, ListView, NewHandover, Severity, Shift, ShiftTimes,
 };
 use kefu_service::Error;
 use kefu_store::{both_backends, testing, ImportItem, Store};
@@ -61,7 +63,12 @@ async fn shifts(svc: &HandoverService) {
 }
 
 /// A complaint assigned to `assignee` with its deadlines set as given.
-async fn complaint(store: &Store, assignee: Assignee, reply: Option<i64>, resolve: Option<i64>) -> String {
+async fn complaint(
+    store: &Store,
+    assignee: Assignee,
+    reply: Option<i64>,
+    resolve: Option<i64>,
+) -> String {
     let svc = ComplaintService::new(store.clone());
     let mut input = NewComplaint::new(
         "",
@@ -77,7 +84,11 @@ async fn complaint(store: &Store, assignee: Assignee, reply: Option<i64>, resolv
     );
     input.assignee = Some(assignee);
     let c = svc
-        .create(input, &Actor::new("sup", ActorRole::Supervisor), at(T0 - 2 * HOUR))
+        .create(
+            input,
+            &Actor::new("sup", ActorRole::Supervisor),
+            at(T0 - 2 * HOUR),
+        )
         .await
         .expect("complaint");
     sqlx::query("UPDATE complaints SET reply_due_at = $1, resolve_due_at = $2 WHERE id = $3")
@@ -213,14 +224,29 @@ fn free(title: &str, severity: Severity) -> ItemInput {
 
 #[test]
 fn windows_cross_midnight() {
-    let early = ShiftTimes { start: 8 * 60, end: 16 * 60 };
-    let middle = ShiftTimes { start: 16 * 60, end: 0 };
-    let night = ShiftTimes { start: 0, end: 8 * 60 };
+    let early = ShiftTimes {
+        start: 8 * 60,
+        end: 16 * 60,
+    };
+    let middle = ShiftTimes {
+        start: 16 * 60,
+        end: 0,
+    };
+    let night = ShiftTimes {
+        start: 0,
+        end: 8 * 60,
+    };
     // 15:30 in the 早班: the window is 16:00–24:00.
-    assert_eq!(handover_window(early, middle, NOW), (T0 + 6 * HOUR, T0 + 14 * HOUR));
+    assert_eq!(
+        handover_window(early, middle, NOW),
+        (T0 + 6 * HOUR, T0 + 14 * HOUR)
+    );
     // 23:50 in the 中班: 24:00–08:00 the next day.
     let late = T0 + 13 * HOUR + 50 * MINUTE;
-    assert_eq!(handover_window(middle, night, late), (T0 + 14 * HOUR, T0 + 22 * HOUR));
+    assert_eq!(
+        handover_window(middle, night, late),
+        (T0 + 14 * HOUR, T0 + 22 * HOUR)
+    );
     // Ten minutes after the 早班 ended, it is still that end.
     assert_eq!(
         handover_window(early, middle, T0 + 6 * HOUR + 10 * MINUTE),
@@ -238,7 +264,13 @@ both_backends!(prefill_matches_the_window, |store: Store| async move {
     let resolve_in = complaint(&store, me.clone(), Some(from - HOUR), Some(to - HOUR)).await;
     let group_in = complaint(&store, Assignee::Group(TEAM.into()), None, Some(from)).await;
     let outside = complaint(&store, me.clone(), Some(to), Some(to + 10 * HOUR)).await;
-    let _other = complaint(&store, Assignee::Agent("a-2".into()), Some(from + HOUR), None).await;
+    let _other = complaint(
+        &store,
+        Assignee::Agent("a-2".into()),
+        Some(from + HOUR),
+        None,
+    )
+    .await;
     revisit(&store, &outside, from + 3 * HOUR, false).await;
     revisit(&store, &outside, from + 4 * HOUR, true).await;
     revisit(&store, &outside, to + HOUR, false).await;
@@ -312,164 +344,212 @@ both_backends!(prefill_matches_the_window, |store: Store| async move {
     ));
 });
 
-both_backends!(states_restate_dispute_and_ownership, |store: Store| async move {
-    let svc = HandoverService::new(store.clone());
-    shifts(&svc).await;
-    let complaint_id = complaint(
-        &store,
-        Assignee::Agent("a-1".into()),
-        Some(T0 + 7 * HOUR),
-        None,
-    )
-    .await;
-    let a1 = who("a-1", Role::Agent, Some(TEAM));
-    let a2 = who("a-2", Role::Agent, Some(TEAM));
-    let outsider = who("b-9", Role::Agent, Some("二组"));
-    let inspector = who("qa", Role::Inspector, None);
-    let v = svc
-        .create(
-            &a1,
-            NewHandover {
-                shift: "早班".into(),
-                note: "今天来电多".into(),
-                ..NewHandover::default()
-            },
-            NOW,
+both_backends!(
+    states_restate_dispute_and_ownership,
+    |store: Store| async move {
+        let svc = HandoverService::new(store.clone());
+        shifts(&svc).await;
+        let complaint_id = complaint(
+            &store,
+            Assignee::Agent("a-1".into()),
+            Some(T0 + 7 * HOUR),
+            None,
         )
-        .await
-        .expect("create");
-    let id = v.handover.id.clone();
-    assert_eq!(v.items.len(), 1);
-    // Edit the draft: keep the complaint item, add two free ones.
-    let mut items: Vec<ItemInput> = v
-        .items
-        .iter()
-        .map(|i| ItemInput {
-            kind: i.kind,
-            object_id: i.object_id.clone(),
-            parent_id: None,
-            title: i.title.clone(),
-            severity: i.severity,
-            action: i.action.clone(),
-            owner: i.owner.clone(),
-            due_at: i.due_at,
-            contingency: i.contingency.clone(),
-        })
-        .collect();
-    items.push(free("打印机卡纸", Severity::Watch));
-    items.push(free("VIP 客户王先生 18:00 回电", Severity::Urgent));
-    let v = svc
-        .replace_items(&a1, &id, &items, None, Some(v.handover.version), NOW)
-        .await
-        .expect("edit");
-    assert_eq!(v.items.len(), 3);
-    // Nobody answers a draft; only the outgoing user edits or submits.
-    let first = v.items[0].id;
-    let ack = Answer::Acknowledge { restatement: None };
-    assert!(matches!(svc.answer(&a2, &id, first, &ack, NOW).await, Err(Error::Forbidden(_))));
-    assert!(matches!(svc.submit(&a2, &id, None, NOW).await, Err(Error::Forbidden(_))));
-    let v = svc.submit(&a1, &id, None, NOW).await.expect("submit");
-    assert_eq!(v.handover.state, HandoverState::Submitted);
-    assert!(matches!(
-        svc.replace_items(&a1, &id, &items, None, None, NOW).await,
-        Err(Error::Conflict(_))
-    ));
-    // RBAC: another team's agent cannot see it, the outgoing user and an
-    // inspector cannot answer it.
-    assert!(matches!(svc.answer(&outsider, &id, first, &ack, NOW).await, Err(Error::NotFound(_))));
-    assert!(matches!(svc.answer(&a1, &id, first, &ack, NOW).await, Err(Error::Forbidden(_))));
-    assert!(matches!(svc.answer(&inspector, &id, first, &ack, NOW).await, Err(Error::Forbidden(_))));
-    assert!(svc.list(&outsider, ListView::Waiting).await.expect("list").is_empty());
-    assert_eq!(svc.list(&a2, ListView::Waiting).await.expect("list").len(), 1);
-    assert_eq!(svc.list(&a1, ListView::Mine).await.expect("list").len(), 1);
-
-    // a-2 acknowledges the complaint item: the complaint is now theirs, and
-    // its history says so.
-    let v = svc.answer(&a2, &id, first, &ack, NOW + MINUTE).await.expect("ack");
-    assert_eq!(v.items[0].state, ItemState::Acknowledged);
-    let complaints = ComplaintService::new(store.clone());
-    let cv = complaints
-        .get(&complaint_id, &Actor::new("sup", ActorRole::Supervisor), at(NOW + MINUTE))
-        .await
-        .expect("get")
-        .expect("complaint");
-    assert!(cv.complaint.is_assigned_to_agent("a-2"));
-    let assigned: Vec<_> = cv.history.iter().filter(|h| h.kind == "assigned").collect();
-    assert_eq!(assigned.len(), 1, "{:?}", cv.history);
-    assert_eq!(assigned[0].actor_id, format!("handover:{id}"));
-    assert!(v.history.iter().any(|e| e.kind == "complaint_assigned"));
-    // Restate the second, dispute the third: every item answered, one
-    // disputed.
-    let second = v.items[1].id;
-    let third = v.items[2].id;
-    let v = svc
-        .answer(
-            &a2,
-            &id,
-            second,
-            &Answer::Acknowledge {
-                restatement: Some("联系行政换打印机".into()),
-            },
-            NOW + 2 * MINUTE,
-        )
-        .await
-        .expect("restate");
-    assert_eq!(v.items[1].restatement.as_deref(), Some("联系行政换打印机"));
-    assert_eq!(v.items[1].action, "盯住", "the original stays");
-    assert_eq!(v.handover.state, HandoverState::Submitted);
-    let v = svc
-        .answer(
-            &a2,
-            &id,
-            third,
-            &Answer::Dispute {
-                reason: "王先生不是我的客户".into(),
-            },
-            NOW + 3 * MINUTE,
-        )
-        .await
-        .expect("dispute");
-    assert_eq!(v.items[2].state, ItemState::Disputed);
-    assert_eq!(v.handover.state, HandoverState::Disputed);
-    assert!(matches!(
-        svc.answer(&a2, &id, third, &Answer::Dispute { reason: " ".into() }, NOW).await,
-        Err(Error::Invalid(_))
-    ));
-    assert!(matches!(svc.answer(&a2, &id, first, &ack, NOW).await, Err(Error::Conflict(_))));
-    // Settled: the disputed item acknowledged, the handover acknowledged.
-    let v = svc.answer(&a2, &id, third, &ack, NOW + 4 * MINUTE).await.expect("ack");
-    assert_eq!(v.handover.state, HandoverState::Acknowledged);
-    assert_eq!(v.handover.acknowledged_at, Some(NOW + 4 * MINUTE));
-    assert!(!v.may_answer);
-    // History accumulates, in order, and is never rewritten.
-    let kinds: Vec<&str> = v.history.iter().map(|e| e.kind.as_str()).collect();
-    assert_eq!(
-        kinds,
-        vec![
-            "created",
-            "items_replaced",
-            "submitted",
-            "acknowledged",
-            "complaint_assigned",
-            "restated",
-            "disputed",
-            "disputed",
-            "acknowledged",
-            "acknowledged",
-        ]
-    );
-    let before = v.history.len();
-    for sql in [
-        "UPDATE handover_events SET kind = 'x'",
-        "DELETE FROM handover_events",
-    ] {
-        assert!(
-            sqlx::query(sql).execute(testing::pool(&store)).await.is_err(),
-            "{sql} must be refused"
+        .await;
+        let a1 = who("a-1", Role::Agent, Some(TEAM));
+        let a2 = who("a-2", Role::Agent, Some(TEAM));
+        let outsider = who("b-9", Role::Agent, Some("二组"));
+        let inspector = who("qa", Role::Inspector, None);
+        let v = svc
+            .create(
+                &a1,
+                NewHandover {
+                    shift: "早班".into(),
+                    note: "今天来电多".into(),
+                    ..NewHandover::default()
+                },
+                NOW,
+            )
+            .await
+            .expect("create");
+        let id = v.handover.id.clone();
+        assert_eq!(v.items.len(), 1);
+        // Edit the draft: keep the complaint item, add two free ones.
+        let mut items: Vec<ItemInput> = v
+            .items
+            .iter()
+            .map(|i| ItemInput {
+                kind: i.kind,
+                object_id: i.object_id.clone(),
+                parent_id: None,
+                title: i.title.clone(),
+                severity: i.severity,
+                action: i.action.clone(),
+                owner: i.owner.clone(),
+                due_at: i.due_at,
+                contingency: i.contingency.clone(),
+            })
+            .collect();
+        items.push(free("打印机卡纸", Severity::Watch));
+        items.push(free("VIP 客户王先生 18:00 回电", Severity::Urgent));
+        let v = svc
+            .replace_items(&a1, &id, &items, None, Some(v.handover.version), NOW)
+            .await
+            .expect("edit");
+        assert_eq!(v.items.len(), 3);
+        // Nobody answers a draft; only the outgoing user edits or submits.
+        let first = v.items[0].id;
+        let ack = Answer::Acknowledge { restatement: None };
+        assert!(matches!(
+            svc.answer(&a2, &id, first, &ack, NOW).await,
+            Err(Error::Forbidden(_))
+        ));
+        assert!(matches!(
+            svc.submit(&a2, &id, None, NOW).await,
+            Err(Error::Forbidden(_))
+        ));
+        let v = svc.submit(&a1, &id, None, NOW).await.expect("submit");
+        assert_eq!(v.handover.state, HandoverState::Submitted);
+        assert!(matches!(
+            svc.replace_items(&a1, &id, &items, None, None, NOW).await,
+            Err(Error::Conflict(_))
+        ));
+        // RBAC: another team's agent cannot see it, the outgoing user and an
+        // inspector cannot answer it.
+        assert!(matches!(
+            svc.answer(&outsider, &id, first, &ack, NOW).await,
+            Err(Error::NotFound(_))
+        ));
+        assert!(matches!(
+            svc.answer(&a1, &id, first, &ack, NOW).await,
+            Err(Error::Forbidden(_))
+        ));
+        assert!(matches!(
+            svc.answer(&inspector, &id, first, &ack, NOW).await,
+            Err(Error::Forbidden(_))
+        ));
+        assert!(svc
+            .list(&outsider, ListView::Waiting)
+            .await
+            .expect("list")
+            .is_empty());
+        assert_eq!(
+            svc.list(&a2, ListView::Waiting).await.expect("list").len(),
+            1
         );
+        assert_eq!(svc.list(&a1, ListView::Mine).await.expect("list").len(), 1);
+
+        // a-2 acknowledges the complaint item: the complaint is now theirs, and
+        // its history says so.
+        let v = svc
+            .answer(&a2, &id, first, &ack, NOW + MINUTE)
+            .await
+            .expect("ack");
+        assert_eq!(v.items[0].state, ItemState::Acknowledged);
+        let complaints = ComplaintService::new(store.clone());
+        let cv = complaints
+            .get(
+                &complaint_id,
+                &Actor::new("sup", ActorRole::Supervisor),
+                at(NOW + MINUTE),
+            )
+            .await
+            .expect("get")
+            .expect("complaint");
+        assert!(cv.complaint.is_assigned_to_agent("a-2"));
+        let assigned: Vec<_> = cv.history.iter().filter(|h| h.kind == "assigned").collect();
+        assert_eq!(assigned.len(), 1, "{:?}", cv.history);
+        assert_eq!(assigned[0].actor_id, format!("handover:{id}"));
+        assert!(v.history.iter().any(|e| e.kind == "complaint_assigned"));
+        // Restate the second, dispute the third: every item answered, one
+        // disputed.
+        let second = v.items[1].id;
+        let third = v.items[2].id;
+        let v = svc
+            .answer(
+                &a2,
+                &id,
+                second,
+                &Answer::Acknowledge {
+                    restatement: Some("联系行政换打印机".into()),
+                },
+                NOW + 2 * MINUTE,
+            )
+            .await
+            .expect("restate");
+        assert_eq!(v.items[1].restatement.as_deref(), Some("联系行政换打印机"));
+        assert_eq!(v.items[1].action, "盯住", "the original stays");
+        assert_eq!(v.handover.state, HandoverState::Submitted);
+        let v = svc
+            .answer(
+                &a2,
+                &id,
+                third,
+                &Answer::Dispute {
+                    reason: "王先生不是我的客户".into(),
+                },
+                NOW + 3 * MINUTE,
+            )
+            .await
+            .expect("dispute");
+        assert_eq!(v.items[2].state, ItemState::Disputed);
+        assert_eq!(v.handover.state, HandoverState::Disputed);
+        assert!(matches!(
+            svc.answer(
+                &a2,
+                &id,
+                third,
+                &Answer::Dispute { reason: " ".into() },
+                NOW
+            )
+            .await,
+            Err(Error::Invalid(_))
+        ));
+        assert!(matches!(
+            svc.answer(&a2, &id, first, &ack, NOW).await,
+            Err(Error::Conflict(_))
+        ));
+        // Settled: the disputed item acknowledged, the handover acknowledged.
+        let v = svc
+            .answer(&a2, &id, third, &ack, NOW + 4 * MINUTE)
+            .await
+            .expect("ack");
+        assert_eq!(v.handover.state, HandoverState::Acknowledged);
+        assert_eq!(v.handover.acknowledged_at, Some(NOW + 4 * MINUTE));
+        assert!(!v.may_answer);
+        // History accumulates, in order, and is never rewritten.
+        let kinds: Vec<&str> = v.history.iter().map(|e| e.kind.as_str()).collect();
+        assert_eq!(
+            kinds,
+            vec![
+                "created",
+                "items_replaced",
+                "submitted",
+                "acknowledged",
+                "complaint_assigned",
+                "restated",
+                "disputed",
+                "disputed",
+                "acknowledged",
+                "acknowledged",
+            ]
+        );
+        let before = v.history.len();
+        for sql in [
+            "UPDATE handover_events SET kind = 'x'",
+            "DELETE FROM handover_events",
+        ] {
+            assert!(
+                sqlx::query(sql)
+                    .execute(testing::pool(&store))
+                    .await
+                    .is_err(),
+                "{sql} must be refused"
+            );
+        }
+        assert_eq!(svc.get(&a1, &id).await.expect("get").history.len(), before);
     }
-    assert_eq!(svc.get(&a1, &id).await.expect("get").history.len(), before);
-});
+);
 
 both_backends!(a_named_incoming_user_only, |store: Store| async move {
     let svc = HandoverService::new(store.clone());
@@ -498,7 +578,13 @@ both_backends!(a_named_incoming_user_only, |store: Store| async move {
         Err(Error::Forbidden(_))
     ));
     let v = svc
-        .answer(&who("a-2", Role::Agent, Some(TEAM)), &v.handover.id, item, &ack, NOW)
+        .answer(
+            &who("a-2", Role::Agent, Some(TEAM)),
+            &v.handover.id,
+            item,
+            &ack,
+            NOW,
+        )
         .await
         .expect("ack");
     assert_eq!(v.handover.state, HandoverState::Acknowledged);
@@ -522,9 +608,15 @@ both_backends!(urgent_items_escalate_once, |store: Store| async move {
     let svc = HandoverService::new(store.clone());
     shifts(&svc).await;
     let sup = who("sup", Role::Supervisor, Some(TEAM));
-    svc.put_settings(&sup, &HandoverSettings { escalate_after_minutes: 20 }, T0)
-        .await
-        .expect("settings");
+    svc.put_settings(
+        &sup,
+        &HandoverSettings {
+            escalate_after_minutes: 20,
+        },
+        T0,
+    )
+    .await
+    .expect("settings");
     let a1 = who("a-1", Role::Agent, Some(TEAM));
     let v = svc
         .create(
@@ -545,27 +637,50 @@ both_backends!(urgent_items_escalate_once, |store: Store| async move {
         .expect("create");
     let id = v.handover.id.clone();
     let a2 = who("a-2", Role::Agent, Some(TEAM));
-    svc.answer(&a2, &id, v.items[2].id, &Answer::Acknowledge { restatement: None }, NOW)
+    svc.answer(
+        &a2,
+        &id,
+        v.items[2].id,
+        &Answer::Acknowledge { restatement: None },
+        NOW,
+    )
+    .await
+    .expect("ack");
+    assert!(svc
+        .escalate_overdue(NOW + 20 * MINUTE, "n1")
         .await
-        .expect("ack");
-    assert!(svc.escalate_overdue(NOW + 20 * MINUTE, "n1").await.expect("scan").is_empty());
+        .expect("scan")
+        .is_empty());
     // Two nodes at once: the one unacknowledged urgent item escalates once.
     let other = HandoverService::new(store.clone());
     let later = NOW + 20 * MINUTE + 1;
-    let (x, y) = tokio::join!(svc.escalate_overdue(later, "n1"), other.escalate_overdue(later, "n2"));
+    let (x, y) = tokio::join!(
+        svc.escalate_overdue(later, "n1"),
+        other.escalate_overdue(later, "n2")
+    );
     let mut all = x.expect("n1");
     all.extend(y.expect("n2"));
     assert_eq!(all.len(), 1, "{all:?}");
     assert_eq!(all[0].item_id, v.items[0].id);
     assert_eq!(all[0].team, TEAM);
-    assert!(svc.escalate_overdue(later + HOUR, "n1").await.expect("scan").is_empty());
+    assert!(svc
+        .escalate_overdue(later + HOUR, "n1")
+        .await
+        .expect("scan")
+        .is_empty());
     let v = svc.get(&sup, &id).await.expect("get");
     let escalations: Vec<_> = v.history.iter().filter(|e| e.kind == "escalated").collect();
     assert_eq!(escalations.len(), 1);
     assert_eq!(escalations[0].actor_id, "system");
     assert!(v.items[0].escalated && !v.items[1].escalated);
     // The supervisor's view shows it; another team's agent's does not.
-    assert_eq!(svc.list(&sup, ListView::Escalated).await.expect("list").len(), 1);
+    assert_eq!(
+        svc.list(&sup, ListView::Escalated)
+            .await
+            .expect("list")
+            .len(),
+        1
+    );
     assert!(svc
         .list(&who("b-9", Role::Agent, Some("二组")), ListView::Escalated)
         .await
@@ -573,7 +688,8 @@ both_backends!(urgent_items_escalate_once, |store: Store| async move {
         .is_empty());
     // Settings are the supervisors'.
     assert!(matches!(
-        svc.put_settings(&a1, &HandoverSettings::default(), T0).await,
+        svc.put_settings(&a1, &HandoverSettings::default(), T0)
+            .await,
         Err(Error::Forbidden(_))
     ));
     assert!(matches!(

@@ -542,12 +542,14 @@ impl Store {
             .bind(t)
             .fetch_all(self.pool())
             .await,
-            None => sqlx::query(
-                "SELECT id, team, name, start_min, end_min FROM handover_shifts \
+            None => {
+                sqlx::query(
+                    "SELECT id, team, name, start_min, end_min FROM handover_shifts \
                  ORDER BY team, start_min, name",
-            )
-            .fetch_all(self.pool())
-            .await,
+                )
+                .fetch_all(self.pool())
+                .await
+            }
         }
         .context("reading shifts")?;
         rows.iter()
@@ -586,15 +588,17 @@ impl Store {
 
     /// The ids of a handover's escalated items.
     pub async fn handover_escalated_items(&self, id: &str) -> Result<Vec<i64>, StoreError> {
-        sqlx::query("SELECT item_id FROM handover_escalations WHERE handover_id = $1 ORDER BY item_id")
-            .bind(id)
-            .fetch_all(self.pool())
-            .await
-            .context("reading handover escalations")?
-            .iter()
-            .map(|r| r.try_get::<i64, _>("item_id"))
-            .collect::<Result<_, _>>()
-            .context("handover_escalations")
+        sqlx::query(
+            "SELECT item_id FROM handover_escalations WHERE handover_id = $1 ORDER BY item_id",
+        )
+        .bind(id)
+        .fetch_all(self.pool())
+        .await
+        .context("reading handover escalations")?
+        .iter()
+        .map(|r| r.try_get::<i64, _>("item_id"))
+        .collect::<Result<_, _>>()
+        .context("handover_escalations")
     }
 
     /// Handovers matching `query`, newest first, at most `limit`.
@@ -652,7 +656,11 @@ impl Store {
         from: i64,
         to: i64,
     ) -> Result<Vec<DueObject>, StoreError> {
-        let column = if reply { "reply_due_at" } else { "resolve_due_at" };
+        let column = if reply {
+            "reply_due_at"
+        } else {
+            "resolve_due_at"
+        };
         let sql = format!(
             "SELECT id, NULL AS parent_id, category AS label, {column} AS due_at FROM complaints \
              WHERE {column} >= $1 AND {column} < $2 AND closed_at IS NULL \
@@ -672,12 +680,13 @@ impl Store {
         from: i64,
         to: i64,
     ) -> Result<Vec<DueObject>, StoreError> {
-        let sql = "SELECT CAST(r.id AS TEXT) AS id, r.complaint_id AS parent_id, c.category AS label, \
+        let sql =
+            "SELECT CAST(r.id AS TEXT) AS id, r.complaint_id AS parent_id, c.category AS label, \
              r.due_at AS due_at FROM revisit_tasks r JOIN complaints c ON c.id = r.complaint_id \
              WHERE r.done_at IS NULL AND r.due_at >= $1 AND r.due_at < $2 \
              AND ((c.assignee_kind = 'agent' AND c.assignee_id = $3) \
              OR (c.assignee_kind = 'group' AND c.assignee_id = $4)) ORDER BY r.due_at, r.id"
-            .to_string();
+                .to_string();
         self.due_objects(sql, from, to, user, Some(team), "reading revisits due")
             .await
     }
@@ -689,10 +698,11 @@ impl Store {
         from: i64,
         to: i64,
     ) -> Result<Vec<DueObject>, StoreError> {
-        let sql = "SELECT id, NULL AS parent_id, name AS label, next_due_at AS due_at FROM customers \
+        let sql =
+            "SELECT id, NULL AS parent_id, name AS label, next_due_at AS due_at FROM customers \
              WHERE next_due_at >= $1 AND next_due_at < $2 AND merged_into IS NULL \
              AND owner_id = $3 ORDER BY next_due_at, id"
-            .to_string();
+                .to_string();
         self.due_objects(sql, from, to, user, None, "reading follow-ups due")
             .await
     }
@@ -723,19 +733,23 @@ impl Store {
         let base = "SELECT CAST(id AS TEXT) AS id, conversation_id AS parent_id, rule AS label, \
              created_at AS due_at FROM appeals WHERE state = 'open' AND created_at < $1";
         let rows = match user {
-            Some(u) => sqlx::query(AssertSqlSafe(format!(
-                "{base} AND agent_id = $2 ORDER BY created_at, id LIMIT 200"
-            )))
-            .bind(to)
-            .bind(u)
-            .fetch_all(self.pool())
-            .await,
-            None => sqlx::query(AssertSqlSafe(format!(
-                "{base} ORDER BY created_at, id LIMIT 200"
-            )))
-            .bind(to)
-            .fetch_all(self.pool())
-            .await,
+            Some(u) => {
+                sqlx::query(AssertSqlSafe(format!(
+                    "{base} AND agent_id = $2 ORDER BY created_at, id LIMIT 200"
+                )))
+                .bind(to)
+                .bind(u)
+                .fetch_all(self.pool())
+                .await
+            }
+            None => {
+                sqlx::query(AssertSqlSafe(format!(
+                    "{base} ORDER BY created_at, id LIMIT 200"
+                )))
+                .bind(to)
+                .fetch_all(self.pool())
+                .await
+            }
         }
         .context("reading open appeals")?;
         rows.iter()

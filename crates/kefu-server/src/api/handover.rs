@@ -67,7 +67,11 @@ pub(crate) async fn create(
         "/api/v1/handovers/{}",
         crate::web::urls::segment(&v.handover.id)
     );
-    Ok(crate::created::respond(true, Some(location), Json(json!(v))))
+    Ok(crate::created::respond(
+        true,
+        Some(location),
+        Json(json!(v)),
+    ))
 }
 
 /// `GET /api/v1/handovers/prefill?shift=早班`: the next shift's window and

@@ -8,8 +8,8 @@
 use axum::extract::{Path, State};
 use kefu_service::auth::Role;
 use kefu_service::handover::{
-    parse_hhmm, Answer, HandoverService, HandoverState, ItemInput, ItemKind, ItemState,
-    ListView, NewHandover, Severity, Shift,
+    parse_hhmm, Answer, HandoverService, HandoverState, ItemInput, ItemKind, ItemState, ListView,
+    NewHandover, Severity, Shift,
 };
 
 use super::html;
@@ -46,9 +46,21 @@ pub(crate) fn dynamic_keys() -> Vec<String> {
         .iter()
         .map(|s| format!("ho.state.{}", s.as_str()))
         .collect();
-    keys.extend(Severity::ALL.iter().map(|s| format!("ho.severity.{}", s.as_str())));
-    keys.extend(ItemState::ALL.iter().map(|s| format!("ho.item_state.{}", s.as_str())));
-    keys.extend(ItemKind::ALL.iter().map(|s| format!("ho.kind.{}", s.as_str())));
+    keys.extend(
+        Severity::ALL
+            .iter()
+            .map(|s| format!("ho.severity.{}", s.as_str())),
+    );
+    keys.extend(
+        ItemState::ALL
+            .iter()
+            .map(|s| format!("ho.item_state.{}", s.as_str())),
+    );
+    keys.extend(
+        ItemKind::ALL
+            .iter()
+            .map(|s| format!("ho.kind.{}", s.as_str())),
+    );
     keys.extend(
         [
             "created",
@@ -388,7 +400,10 @@ pub(super) async fn create(
     let v = service(&state)
         .create(&page.user.principal, input, kefu_store::now_ms())
         .await?;
-    Ok(see_other(&format!("{}?done=saved", handover_url(&v.handover.id))))
+    Ok(see_other(&format!(
+        "{}?done=saved",
+        handover_url(&v.handover.id)
+    )))
 }
 
 struct DetailItem {
@@ -558,7 +573,13 @@ pub(super) async fn answer(
         _ => return Err(WebError::BadRequest("type".into())),
     };
     service(&state)
-        .answer(&page.user.principal, &id, item, &answer, kefu_store::now_ms())
+        .answer(
+            &page.user.principal,
+            &id,
+            item,
+            &answer,
+            kefu_store::now_ms(),
+        )
         .await?;
     Ok(see_other(&format!("{}?done=saved", handover_url(&id))))
 }

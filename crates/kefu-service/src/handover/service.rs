@@ -238,10 +238,9 @@ fn is_privileged(p: &Principal) -> bool {
 }
 
 fn handover_of(r: HandoverRow) -> Result<Handover> {
-    let state = r
-        .state
-        .parse()
-        .map_err(|e: Error| Error::corrupt(format!("handover {}", r.id), e.message().to_string()))?;
+    let state = r.state.parse().map_err(|e: Error| {
+        Error::corrupt(format!("handover {}", r.id), e.message().to_string())
+    })?;
     Ok(Handover {
         id: r.id,
         version: r.version,
@@ -282,7 +281,8 @@ fn row_of(h: &Handover) -> HandoverRow {
 }
 
 fn item_of(r: HandoverItemRow, escalated: &[i64]) -> Result<HandoverItem> {
-    let corrupt = |e: Error| Error::corrupt(format!("handover item {}", r.id), e.message().to_string());
+    let corrupt =
+        |e: Error| Error::corrupt(format!("handover item {}", r.id), e.message().to_string());
     let kind: ItemKind = r.kind.parse().map_err(corrupt)?;
     Ok(HandoverItem {
         link: r.object_id.as_deref().and_then(|o| kind.link(o, None)),
@@ -304,7 +304,14 @@ fn item_of(r: HandoverItemRow, escalated: &[i64]) -> Result<HandoverItem> {
     })
 }
 
-fn event(id: &str, item: Option<i64>, at: i64, actor: &str, kind: &str, detail: serde_json::Value) -> HandoverEventRow {
+fn event(
+    id: &str,
+    item: Option<i64>,
+    at: i64,
+    actor: &str,
+    kind: &str,
+    detail: serde_json::Value,
+) -> HandoverEventRow {
     HandoverEventRow {
         id: 0,
         handover_id: id.to_string(),
@@ -541,7 +548,13 @@ impl HandoverService {
     ) -> Result<Vec<ItemInput>> {
         let user = p.user_id.as_str();
         let mut items = Vec::new();
-        let mut push = |kind: ItemKind, o: DueObject, severity, title: String, action: String, contingency: String, due: bool| {
+        let mut push = |kind: ItemKind,
+                        o: DueObject,
+                        severity,
+                        title: String,
+                        action: String,
+                        contingency: String,
+                        due: bool| {
             items.push(ItemInput {
                 kind,
                 parent_id: o.parent_id.clone(),
@@ -554,7 +567,11 @@ impl HandoverService {
                 contingency,
             });
         };
-        for o in self.store.handover_complaints_due(user, team, true, from, to).await? {
+        for o in self
+            .store
+            .handover_complaints_due(user, team, true, from, to)
+            .await?
+        {
             let t = local_text(o.due_at);
             push(
                 ItemKind::ComplaintReply,
@@ -566,7 +583,11 @@ impl HandoverService {
                 true,
             );
         }
-        for o in self.store.handover_complaints_due(user, team, false, from, to).await? {
+        for o in self
+            .store
+            .handover_complaints_due(user, team, false, from, to)
+            .await?
+        {
             let t = local_text(o.due_at);
             push(
                 ItemKind::ComplaintResolve,
@@ -578,7 +599,11 @@ impl HandoverService {
                 true,
             );
         }
-        for o in self.store.handover_revisits_due(user, team, from, to).await? {
+        for o in self
+            .store
+            .handover_revisits_due(user, team, from, to)
+            .await?
+        {
             let c = o.parent_id.clone().unwrap_or_default();
             let t = local_text(o.due_at);
             // The item links to the complaint whose revisit it is.
@@ -638,8 +663,8 @@ impl HandoverService {
         let care = crate::customer::CustomerService::new(self.store.clone())
             .care(p, user, now, 2)
             .await?;
-        let first_day = chrono::DateTime::from_timestamp_millis(from + LOCAL_OFFSET_MS)
-            .map(|t| t.date_naive());
+        let first_day =
+            chrono::DateTime::from_timestamp_millis(from + LOCAL_OFFSET_MS).map(|t| t.date_naive());
         let last_day = chrono::DateTime::from_timestamp_millis(to - 1 + LOCAL_OFFSET_MS)
             .map(|t| t.date_naive());
         if let (Some(first), Some(last)) = (first_day, last_day) {
@@ -667,7 +692,12 @@ impl HandoverService {
     /// Creates a handover of `p`'s shift `input.shift` as a draft (items
     /// pre-filled from live data unless given), or submitted at once with
     /// `input.submit`.
-    pub async fn create(&self, p: &Principal, input: NewHandover, now: i64) -> Result<HandoverView> {
+    pub async fn create(
+        &self,
+        p: &Principal,
+        input: NewHandover,
+        now: i64,
+    ) -> Result<HandoverView> {
         let prefill = self.prefill(p, &input.shift, now).await?;
         let items: Vec<ItemInput> = match &input.items {
             Some(list) => list.iter().map(checked_item).collect::<Result<_>>()?,
@@ -726,7 +756,13 @@ impl HandoverService {
         self.get(p, &h.id).await
     }
 
-    async fn lock(&self, tx: &mut Tx, p: &Principal, id: &str, expected: Option<i64>) -> Result<Handover> {
+    async fn lock(
+        &self,
+        tx: &mut Tx,
+        p: &Principal,
+        id: &str,
+        expected: Option<i64>,
+    ) -> Result<Handover> {
         let h = match tx.lock_handover(id).await? {
             Some(r) => handover_of(r)?,
             None => return Err(Error::not_found("handover", id)),
@@ -769,7 +805,9 @@ impl HandoverService {
         let mut tx = self.store.write().await?;
         let mut h = self.lock(&mut tx, p, id, expected_version).await?;
         if h.from_user != p.user_id {
-            return Err(Error::Forbidden("only the outgoing user edits a handover".into()));
+            return Err(Error::Forbidden(
+                "only the outgoing user edits a handover".into(),
+            ));
         }
         if h.state != HandoverState::Draft {
             return Err(Error::Conflict(
@@ -811,10 +849,14 @@ impl HandoverService {
         let mut tx = self.store.write().await?;
         let mut h = self.lock(&mut tx, p, id, expected_version).await?;
         if h.from_user != p.user_id {
-            return Err(Error::Forbidden("only the outgoing user submits a handover".into()));
+            return Err(Error::Forbidden(
+                "only the outgoing user submits a handover".into(),
+            ));
         }
         if h.state != HandoverState::Draft {
-            return Err(Error::Conflict("conflict: the handover is already submitted".into()));
+            return Err(Error::Conflict(
+                "conflict: the handover is already submitted".into(),
+            ));
         }
         let items = tx.handover_items_in(id).await?;
         if items.is_empty() {
@@ -871,7 +913,9 @@ impl HandoverService {
             return Err(Error::not_found("handover item", item_id));
         };
         if item.state == ItemState::Acknowledged.as_str() {
-            return Err(Error::Conflict("conflict: the item is already acknowledged".into()));
+            return Err(Error::Conflict(
+                "conflict: the item is already acknowledged".into(),
+            ));
         }
         let (kind, detail) = match answer {
             Answer::Acknowledge { restatement } => {
@@ -882,7 +926,10 @@ impl HandoverService {
                 item.state = ItemState::Acknowledged.as_str().to_string();
                 item.restatement = restated.clone();
                 match restated {
-                    Some(r) => ("restated", json!({"restatement": r, "original": item.action})),
+                    Some(r) => (
+                        "restated",
+                        json!({"restatement": r, "original": item.action}),
+                    ),
                     None => ("acknowledged", json!({})),
                 }
             }
@@ -905,9 +952,7 @@ impl HandoverService {
         let all_acked = items
             .iter()
             .all(|i| i.state == ItemState::Acknowledged.as_str());
-        let all_answered = items
-            .iter()
-            .all(|i| i.state != ItemState::Pending.as_str());
+        let all_answered = items.iter().all(|i| i.state != ItemState::Pending.as_str());
         let next = if all_acked {
             HandoverState::Acknowledged
         } else if all_answered {
