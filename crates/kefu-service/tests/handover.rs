@@ -333,6 +333,12 @@ both_backends!(prefill_matches_the_window, |store: Store| async move {
         .find(|i| i.kind == ItemKind::ComplaintReply)
         .and_then(|i| i.link.clone());
     assert_eq!(link, Some(format!("/complaints/{reply_in}")));
+    let revisit_link = v
+        .items
+        .iter()
+        .find(|i| i.kind == ItemKind::Revisit)
+        .and_then(|i| i.link.clone());
+    assert_eq!(revisit_link, Some(format!("/complaints/{outside}")));
     // Without a team there are no shifts; an unknown shift is refused.
     assert!(matches!(
         svc.prefill(&who("x", Role::Agent, None), "早班", NOW).await,

@@ -71,6 +71,7 @@ pub(crate) fn dynamic_keys() -> Vec<String> {
             "disputed",
             "escalated",
             "complaint_assigned",
+            "complaint_not_assigned",
         ]
         .iter()
         .map(|k| format!("ho.event.{k}")),
@@ -312,7 +313,7 @@ pub(super) async fn new_form(State(state): State<AppState>, page: Page) -> PageR
             link: i
                 .object_id
                 .as_deref()
-                .and_then(|o| i.kind.link(o, i.parent_id.as_deref()))
+                .and_then(|o| i.kind.link(o))
                 .unwrap_or_default(),
             title: i.title.clone(),
             severity: i.severity.as_str(),

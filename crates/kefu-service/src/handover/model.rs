@@ -121,7 +121,7 @@ impl ItemKind {
     }
 
     /// The dashboard page of the object an item links to.
-    pub fn link(self, object_id: &str, parent_id: Option<&str>) -> Option<String> {
+    pub fn link(self, object_id: &str) -> Option<String> {
         let seg = |s: &str| -> String {
             s.chars()
                 .map(|c| {
@@ -137,11 +137,12 @@ impl ItemKind {
                 })
                 .collect()
         };
+        // A revisit's object is its complaint (the task has no page).
         match self {
             ItemKind::ComplaintReply | ItemKind::ComplaintResolve => {
                 Some(format!("/complaints/{}", seg(object_id)))
             }
-            ItemKind::Revisit => parent_id.map(|c| format!("/complaints/{}", seg(c))),
+            ItemKind::Revisit => Some(format!("/complaints/{}", seg(object_id))),
             ItemKind::FollowUp | ItemKind::Care => Some(format!("/customers/{}", seg(object_id))),
             ItemKind::Appeal => Some(format!("/appeals/{}", seg(object_id))),
             ItemKind::Feedback => Some(format!("/feedback/{}", seg(object_id))),

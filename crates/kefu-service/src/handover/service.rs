@@ -164,7 +164,8 @@ pub struct HandoverEvent {
     /// Who (`system` for escalations).
     pub actor_id: String,
     /// What: `created`, `items_replaced`, `submitted`, `acknowledged`,
-    /// `restated`, `disputed`, `escalated`, `complaint_assigned`.
+    /// `restated`, `disputed`, `escalated`, `complaint_assigned`,
+    /// `complaint_not_assigned`.
     pub kind: String,
     /// Details, a JSON object.
     pub detail: serde_json::Value,
@@ -285,7 +286,7 @@ fn item_of(r: HandoverItemRow, escalated: &[i64]) -> Result<HandoverItem> {
         |e: Error| Error::corrupt(format!("handover item {}", r.id), e.message().to_string());
     let kind: ItemKind = r.kind.parse().map_err(corrupt)?;
     Ok(HandoverItem {
-        link: r.object_id.as_deref().and_then(|o| kind.link(o, None)),
+        link: r.object_id.as_deref().and_then(|o| kind.link(o)),
         kind,
         severity: r.severity.parse().map_err(corrupt)?,
         state: r.state.parse().map_err(corrupt)?,
@@ -1008,7 +1009,7 @@ impl HandoverService {
             return Ok(());
         }
         let from = view.complaint.assignee.as_ref().map(ToString::to_string);
-        complaints
+        let outcome = complaints
             .execute(
                 cid,
                 None,
@@ -1018,17 +1019,23 @@ impl HandoverService {
                 },
                 at,
             )
-            .await?;
+            .await;
+        // The item stays acknowledged either way; a complaint the lifecycle
+        // refuses to move (closed, say) is noted in the history instead.
+        let (kind, detail) = match outcome {
+            Ok(_) => (
+                "complaint_assigned",
+                json!({"complaint_id": cid, "from": from, "to": p.user_id}),
+            ),
+            Err(Error::Busy(m)) => return Err(Error::Busy(m)),
+            Err(e) => (
+                "complaint_not_assigned",
+                json!({"complaint_id": cid, "reason": e.message()}),
+            ),
+        };
         let mut tx = self.store.write().await?;
-        tx.append_handover_event(&event(
-            id,
-            Some(item_id),
-            now,
-            &p.user_id,
-            "complaint_assigned",
-            json!({"complaint_id": cid, "from": from, "to": p.user_id}),
-        ))
-        .await?;
+        tx.append_handover_event(&event(id, Some(item_id), now, &p.user_id, kind, detail))
+            .await?;
         tx.commit().await?;
         Ok(())
     }
