@@ -456,6 +456,17 @@ async fn web_scenario(db: TestDb) {
         "the outgoing agent does not acknowledge"
     );
 
+    // Unacknowledged 31 minutes later, the urgent item escalates; the
+    // supervisor's view shows it.
+    let escalated = kefu_service::handover::HandoverService::new(server.store.clone())
+        .escalate_overdue(kefu_store::now_ms() + 31 * 60_000, "test-node")
+        .await
+        .expect("escalate");
+    assert_eq!(escalated.len(), 1, "{escalated:?}");
+    let (_, list) = boss.get("/handovers?view=escalated").await;
+    assert!(list.contains(&detail), "{list}");
+    let (_, html) = boss.get(&detail).await;
+    assert!(html.contains("已升级主管"), "{html}");
     // Another team's agent cannot open it; the incoming agent restates.
     let b9 = Web::login(&server.base, "b-9", "agent-pass-09").await;
     assert_eq!(b9.get(&detail).await.0, StatusCode::NOT_FOUND);
