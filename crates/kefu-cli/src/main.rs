@@ -9,6 +9,7 @@ mod demo;
 mod dupes;
 mod feedback;
 mod formats;
+mod handover;
 mod pipeline;
 mod report;
 mod rules;
@@ -80,6 +81,11 @@ enum Command {
     Feedback {
         #[command(subcommand)]
         command: feedback::FeedbackCommand,
+    },
+    /// Shift handover (交接班): escalate unacknowledged urgent items once.
+    Handover {
+        #[command(subcommand)]
+        command: handover::HandoverCommand,
     },
     /// Complaints: import from CSV/TSV/XLSX (GBK too).
     Complaints {
@@ -214,6 +220,7 @@ fn main() -> ExitCode {
         Command::User { command } => serve::user(command),
         Command::Customers { command } => customers::run(command),
         Command::Feedback { command } => feedback::run(command),
+        Command::Handover { command } => handover::run(command),
         Command::Complaints { command } => complaints::run(command),
     };
     match result {

@@ -259,6 +259,11 @@ pub(crate) fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             std::env::var("HOSTNAME").unwrap_or_else(|_| "kefu".into()),
             std::process::id()
         );
+        let handover_escalation = kefu_server::spawn_handover_escalation(
+            state.store.clone(),
+            std::time::Duration::from_secs(60),
+            node.clone(),
+        );
         let scanner =
             kefu_server::spawn_sla_scanner(&state, std::time::Duration::from_secs(60), node);
         let customer_sync = kefu_server::spawn_customer_sync(state.store.clone(), customer_sync);
@@ -285,6 +290,7 @@ pub(crate) fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         scanner.abort();
         customer_sync.abort();
         feedback_ageing.abort();
+        handover_escalation.abort();
         indexer.abort();
         anyhow::Ok(())
     })?;

@@ -25,7 +25,7 @@ use kefu_service::period::Period;
 use std::time::Duration;
 
 use axum::extract::{DefaultBodyLimit, State};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use kefu_engine::Inspector;
 use kefu_store::Store;
@@ -35,6 +35,7 @@ use tower_http::trace::TraceLayer;
 
 use api::customers as api_customers;
 use api::feedback as api_feedback;
+use api::handover as api_handover;
 use api::review_and_kpi;
 use api::{auth, complaints, conversations, openapi};
 
@@ -307,6 +308,24 @@ pub fn router(state: AppState) -> Router {
             "/settings/feedback",
             get(api_feedback::settings).put(api_feedback::put_settings),
         )
+        .route(
+            "/handovers",
+            get(api_handover::list).post(api_handover::create),
+        )
+        .route("/handovers/prefill", get(api_handover::prefill))
+        .route("/handovers/shifts", get(api_handover::shifts))
+        .route("/handovers/shifts/{team}", put(api_handover::put_shifts))
+        .route("/handovers/{id}", get(api_handover::get))
+        .route("/handovers/{id}/items", put(api_handover::put_items))
+        .route("/handovers/{id}/submit", post(api_handover::submit))
+        .route(
+            "/handovers/{id}/items/{item}/answer",
+            post(api_handover::answer),
+        )
+        .route(
+            "/settings/handover",
+            get(api_handover::settings).put(api_handover::put_settings),
+        )
         .route("/follow-ups", get(api_customers::follow_ups))
         .route("/care", get(api_customers::care))
         .route(
@@ -400,6 +419,38 @@ pub fn spawn_sla_scanner(
                     }
                 }
                 Err(e) => tracing::error!(error = %e, "SLA scan failed"),
+            }
+        }
+    })
+}
+
+/// Escalates urgent shift-handover items nobody acknowledged in time to the
+/// supervisor, every `every`
+/// ([`kefu_service::handover::HandoverService::escalate_overdue`]). Safe to
+/// run on every node sharing one database: each item's escalation is one
+/// row keyed by the item, so it happens once.
+pub fn spawn_handover_escalation(
+    store: kefu_store::Store,
+    every: Duration,
+    node_id: String,
+) -> tokio::task::JoinHandle<()> {
+    let service = kefu_service::handover::HandoverService::new(store);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            match service
+                .escalate_overdue(chrono::Utc::now().timestamp_millis(), &node_id)
+                .await
+            {
+                Ok(items) => {
+                    for i in &items {
+                        tracing::warn!(handover = %i.handover_id, item = i.item_id, team = %i.team,
+                            "urgent handover item not acknowledged: escalated to supervisor");
+                    }
+                }
+                Err(e) => tracing::error!(error = %e, "handover escalation scan failed"),
             }
         }
     })

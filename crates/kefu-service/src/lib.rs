@@ -8,6 +8,7 @@ pub mod complaint;
 pub mod customer;
 pub mod error;
 pub mod feedback;
+pub mod handover;
 pub mod hashing;
 pub mod kpi;
 pub mod period;

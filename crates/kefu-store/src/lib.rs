@@ -18,6 +18,7 @@ mod cursor;
 pub mod customers;
 pub mod dialect;
 mod feedback;
+mod handover;
 mod jobs;
 pub mod json_time;
 mod login_throttle;
@@ -54,6 +55,10 @@ pub use conversations::{
 pub use feedback::{
     FeedbackBoardRow, FeedbackEventRow, FeedbackKey, FeedbackPage, FeedbackQuery, FeedbackRow,
     ThemeText,
+};
+pub use handover::{
+    DueObject, HandoverEventRow, HandoverItemRow, HandoverQuery, HandoverRow, OverdueUrgentItem,
+    ShiftRow,
 };
 pub use jobs::JobRow;
 pub use packs::PackVersion;

@@ -49,6 +49,7 @@ mod conversations;
 mod customers;
 mod exports;
 mod feedback;
+mod handover;
 mod history;
 pub(crate) mod html;
 pub(crate) mod i18n;
@@ -95,6 +96,12 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/feedback/themes", get(feedback::themes))
         .route("/feedback/{id}", get(feedback::detail))
         .route("/feedback/{id}/command", post(feedback::command))
+        .route("/handovers", get(handover::list).post(handover::create))
+        .route("/handovers/new", get(handover::new_form))
+        .route("/handovers/shifts", post(handover::save_shifts))
+        .route("/handovers/{id}", get(handover::detail))
+        .route("/handovers/{id}/submit", post(handover::submit))
+        .route("/handovers/{id}/items/{item}", post(handover::answer))
         .route("/conversations", get(conversations::list))
         // Not under /conversations/: a conversation may be called "export".
         .route("/export/conversations", get(exports::conversations))
