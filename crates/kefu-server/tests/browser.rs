@@ -513,9 +513,9 @@ async fn scenario(app: &App, c: &Client, driver: &Driver, http: &reqwest::Client
             .filter_map(|v| v.as_str().map(str::to_string))
             .collect();
         let expected = match *user {
-            "admin" => 10,
-            "boss" | "qa" => 9,
-            _ => 6,
+            "admin" => 11,
+            "boss" | "qa" => 10,
+            _ => 7,
         };
         if nav.len() != expected {
             return Err(format!("{user} sees {} sections: {nav:?}", nav.len()).into());

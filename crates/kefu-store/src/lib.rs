@@ -21,6 +21,7 @@ mod feedback;
 mod jobs;
 pub mod json_time;
 mod login_throttle;
+mod mystery;
 mod packs;
 pub mod quality;
 mod reviews;
@@ -55,6 +56,7 @@ pub use feedback::{
     ThemeText,
 };
 pub use jobs::JobRow;
+pub use mystery::{MysteryPlanRow, MysterySheetRow, MysteryShopQuery, MysteryShopRow};
 pub use packs::PackVersion;
 pub use reviews::{Appeal, CurrentResult, QueueItem, ReviewRow, SamplingCandidate};
 pub use search::{search_form, transcript_text, TextFilter, MAX_QUERY_TERMS};

@@ -515,6 +515,8 @@ pub(crate) enum Section {
     Customers,
     /// 信息反馈.
     Feedback,
+    /// 神秘客户.
+    Mystery,
     /// 坐席.
     Agents,
     /// 规则包.
@@ -525,7 +527,7 @@ pub(crate) enum Section {
 
 impl Section {
     /// In navigation order.
-    pub(crate) const ALL: [Section; 10] = [
+    pub(crate) const ALL: [Section; 11] = [
         Section::Overview,
         Section::Conversations,
         Section::Review,
@@ -533,6 +535,7 @@ impl Section {
         Section::Complaints,
         Section::Customers,
         Section::Feedback,
+        Section::Mystery,
         Section::Agents,
         Section::Packs,
         Section::Admin,
@@ -548,6 +551,7 @@ impl Section {
             Section::Complaints => "/complaints",
             Section::Customers => "/customers",
             Section::Feedback => "/feedback",
+            Section::Mystery => "/mystery",
             Section::Agents => "/agents",
             Section::Packs => "/packs",
             Section::Admin => "/admin",
@@ -564,6 +568,7 @@ impl Section {
             Section::Complaints => msg("nav.complaints"),
             Section::Customers => msg("nav.customers"),
             Section::Feedback => msg("nav.feedback"),
+            Section::Mystery => msg("nav.mystery"),
             Section::Agents => msg("nav.agents"),
             Section::Packs => msg("nav.packs"),
             Section::Admin => msg("nav.admin"),
@@ -580,7 +585,8 @@ impl Section {
             | Section::Appeals
             | Section::Complaints
             | Section::Customers
-            | Section::Feedback => true,
+            | Section::Feedback
+            | Section::Mystery => true,
             Section::Review | Section::Agents | Section::Packs => role != Role::Agent,
             Section::Admin => role == Role::Admin,
         }
@@ -805,8 +811,8 @@ mod tests {
             .collect();
         assert_eq!(
             agent.len(),
-            6,
-            "overview, conversations, appeals, complaints, customers, feedback"
+            7,
+            "overview, conversations, appeals, complaints, customers, feedback, mystery"
         );
         assert!(Section::ALL.iter().all(|s| s.allowed(Role::Admin)));
         assert!(!Section::Admin.allowed(Role::Supervisor));

@@ -113,3 +113,13 @@ mod tests {
         assert_eq!(segment("A-z.0_~"), "A-z.0_~");
     }
 }
+
+/// `/mystery/plans/{id}`.
+pub(crate) fn mystery_plan(id: &str) -> String {
+    format!("/mystery/plans/{}", segment(id))
+}
+
+/// `/mystery/shops/{id}`.
+pub(crate) fn mystery_shop(id: &str) -> String {
+    format!("/mystery/shops/{}", segment(id))
+}
