@@ -181,7 +181,7 @@ fn scores_follow_weights_na_and_the_critical_item() {
         created_by: "t".into(),
         created_at: 0,
     };
-    let s = |r| score_shop(&sheet, &r).unwrap();
+    let s = |r: Vec<ItemResult>| score_shop(&sheet, &r).unwrap();
     assert_eq!(s(all(Pass, Pass, Pass, Pass)).score, 100.0);
     // greet (10) failed: 90 of 100.
     assert_eq!(s(all(Fail, Pass, Pass, Pass)).score, 90.0);

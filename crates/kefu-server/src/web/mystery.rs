@@ -206,6 +206,8 @@ struct ShopRow {
     shopper: String,
     previous: String,
     reason: String,
+    /// (plan page, plan id).
+    plan: (String, String),
     /// (item text, verdict label, verdict name, note).
     verdicts: Vec<(String, String, &'static str, String)>,
     version: i64,
@@ -228,7 +230,6 @@ struct PlanPage {
     channel: String,
     window: String,
     sheet: String,
-    manager: bool,
     can_activate: bool,
     can_close: bool,
     active: bool,
@@ -266,6 +267,7 @@ fn shop_rows(
             },
             previous: s.previous_id.clone().unwrap_or_default(),
             reason: s.return_reason.clone().unwrap_or_default(),
+            plan: (urls::mystery_plan(&s.plan_id), s.plan_id.clone()),
             verdicts: s
                 .results
                 .iter()
@@ -373,7 +375,6 @@ pub(super) async fn plan(
             html::fmt_ms(pl.window_to)
         ),
         sheet: format!("{} v{}", sheet.name, sheet.version),
-        manager,
         can_activate: manager && pl.state == PlanState::Draft,
         can_close: manager && pl.state != PlanState::Closed,
         active: pl.state == PlanState::Active,
@@ -551,7 +552,6 @@ pub(super) async fn save_sheet(
 struct ReviewPage {
     ctx: Ctx,
     shops: Vec<ShopRow>,
-    plans: Vec<(String, String)>,
     manager: bool,
     saved: bool,
 }
@@ -572,13 +572,8 @@ pub(super) async fn review_queue(State(state): State<AppState>, page: Page) -> P
         )
         .await?;
     let texts = item_texts(&svc, p, &shops).await?;
-    let plans = shops
-        .iter()
-        .map(|s| (urls::mystery_plan(&s.plan_id), s.plan_id.clone()))
-        .collect();
     render(&ReviewPage {
         shops: shop_rows(&ctx, &shops, &texts),
-        plans,
         manager: matches!(page.user.role(), Role::Supervisor | Role::Admin),
         saved: page.param("done") == Some("saved"),
         ctx,
