@@ -94,6 +94,16 @@ pub(crate) fn user_active(id: &str) -> String {
     format!("/admin/users/{}/active", segment(id))
 }
 
+/// `/mystery/plans/{id}`.
+pub(crate) fn mystery_plan(id: &str) -> String {
+    format!("/mystery/plans/{}", segment(id))
+}
+
+/// `/mystery/shops/{id}`.
+pub(crate) fn mystery_shop(id: &str) -> String {
+    format!("/mystery/shops/{}", segment(id))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -112,14 +122,4 @@ mod tests {
         assert_eq!(agent_in("k+1", "2026-10"), "/agents/k%2B1?period=2026-10");
         assert_eq!(segment("A-z.0_~"), "A-z.0_~");
     }
-}
-
-/// `/mystery/plans/{id}`.
-pub(crate) fn mystery_plan(id: &str) -> String {
-    format!("/mystery/plans/{}", segment(id))
-}
-
-/// `/mystery/shops/{id}`.
-pub(crate) fn mystery_shop(id: &str) -> String {
-    format!("/mystery/shops/{}", segment(id))
 }

@@ -1,6 +1,7 @@
 //! [`MysteryService`]: sheets, plans, shops, reviews, results and the
 //! agreement report over the [`Store`], one transaction per write.
 
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap};
 
 use kefu_store::{
@@ -865,18 +866,17 @@ impl MysteryService {
         let mut sheets: HashMap<(String, i64), Sheet> = HashMap::new();
         let mut inspected: HashMap<String, Option<InspectedRules>> = HashMap::new();
         for s in &shops {
-            let key = (s.sheet_id.clone(), s.sheet_version);
-            if !sheets.contains_key(&key) {
+            if let Entry::Vacant(slot) = sheets.entry((s.sheet_id.clone(), s.sheet_version)) {
                 let sheet = self
                     .store
                     .mystery_sheet(&s.sheet_id, Some(s.sheet_version))
                     .await?
                     .ok_or_else(|| Error::corrupt(format!("shop {}", s.id), "its sheet is missing"))
                     .and_then(sheet_from)?;
-                sheets.insert(key, sheet);
+                slot.insert(sheet);
             }
             if let Some(cid) = &s.conversation_id {
-                if !inspected.contains_key(cid) {
+                if let Entry::Vacant(slot) = inspected.entry(cid.clone()) {
                     let current = self
                         .store
                         .inspection_history(cid)
@@ -884,7 +884,7 @@ impl MysteryService {
                         .into_iter()
                         .find(|r| r.is_current)
                         .map(|r| InspectedRules::from_result(&r.result));
-                    inspected.insert(cid.clone(), current);
+                    slot.insert(current);
                 }
             }
         }
