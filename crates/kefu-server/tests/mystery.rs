@@ -620,6 +620,14 @@ async fn web_scenario(db: TestDb) {
     assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
     let (_, _, html) = w.get(&boss, &plan_href).await;
     assert!(html.contains("关联会话不对"), "{html}");
+    // The returned shop's page offers the re-shop, which preselects it.
+    let (_, _, html) = w.get(&qa, &format!("/mystery/shops/{shop_id}")).await;
+    assert!(html.contains("id=\"reshop-link\""), "{html}");
+    let (_, _, html) = w.get(&qa, &format!("{plan_href}?reshop={shop_id}")).await;
+    assert!(
+        html.contains(&format!("<option value=\"{shop_id}\" selected>")),
+        "{html}"
+    );
 
     // The re-shop, approved by another supervisor.
     let form = record(qa_token, Some(shop_id.clone()), "fail");
