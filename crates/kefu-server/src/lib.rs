@@ -326,6 +326,28 @@ pub fn router(state: AppState) -> Router {
             "/settings/handover",
             get(api_handover::settings).put(api_handover::put_settings),
         )
+        .route(
+            "/mystery/sheets",
+            get(api::mystery::sheets).post(api::mystery::save_sheet),
+        )
+        .route("/mystery/sheets/{id}", get(api::mystery::sheet))
+        .route(
+            "/mystery/plans",
+            get(api::mystery::plans).post(api::mystery::create_plan),
+        )
+        .route("/mystery/plans/{id}", get(api::mystery::plan))
+        .route(
+            "/mystery/plans/{id}/state",
+            post(api::mystery::set_plan_state),
+        )
+        .route(
+            "/mystery/shops",
+            get(api::mystery::shops).post(api::mystery::record_shop),
+        )
+        .route("/mystery/shops/{id}", get(api::mystery::shop))
+        .route("/mystery/shops/{id}/review", post(api::mystery::review))
+        .route("/mystery/results", get(api::mystery::results))
+        .route("/mystery/agreement", get(api::mystery::agreement))
         .route("/follow-ups", get(api_customers::follow_ups))
         .route("/care", get(api_customers::care))
         .route(

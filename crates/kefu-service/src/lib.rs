@@ -11,6 +11,7 @@ pub mod feedback;
 pub mod handover;
 pub mod hashing;
 pub mod kpi;
+pub mod mystery;
 pub mod period;
 pub mod review;
 pub mod sla;

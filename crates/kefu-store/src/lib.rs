@@ -22,6 +22,7 @@ mod handover;
 mod jobs;
 pub mod json_time;
 mod login_throttle;
+mod mystery;
 mod packed;
 mod packs;
 pub mod quality;
@@ -61,6 +62,7 @@ pub use handover::{
     ShiftRow,
 };
 pub use jobs::JobRow;
+pub use mystery::{MysteryPlanRow, MysterySheetRow, MysteryShopQuery, MysteryShopRow};
 pub use packs::PackVersion;
 pub use reviews::{Appeal, CurrentResult, QueueItem, ReviewRow, SamplingCandidate};
 pub use search::{search_form, transcript_text, TextFilter, MAX_QUERY_TERMS};

@@ -3,8 +3,9 @@
 //! revisits, SLA settings and reports), `conversations` (import, inspection
 //! results, search), `feedback` (信息反馈: records, commands, board,
 //! themes), `review_and_kpi` (reviews, appeals, review queues, KPI reports,
-//! ratings, assessments and their settings) and `openapi` (the OpenAPI
-//! document).
+//! ratings, assessments and their settings), `mystery` (神秘客户: score
+//! sheets, plans, shops, reviews, results, agreement) and `openapi` (the
+//! OpenAPI document).
 
 pub(crate) mod auth;
 pub(crate) mod complaints;
@@ -12,5 +13,6 @@ pub(crate) mod conversations;
 pub(crate) mod customers;
 pub(crate) mod feedback;
 pub(crate) mod handover;
+pub(crate) mod mystery;
 pub(crate) mod openapi;
 pub(crate) mod review_and_kpi;

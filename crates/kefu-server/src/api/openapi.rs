@@ -40,26 +40,17 @@ fn page_params() -> Value {
 /// The document.
 pub(crate) fn spec() -> Value {
     let mut doc = base_spec();
-    if let (Some(paths), Value::Object(more)) = (doc["paths"].as_object_mut(), quality_paths()) {
-        paths.extend(more);
-    }
-    if let (Some(paths), Value::Object(more)) = (
-        doc["paths"].as_object_mut(),
+    // Each resource documents its own paths beside its handlers.
+    for more in [
+        quality_paths(),
         crate::api_customers::openapi_paths(),
-    ) {
-        paths.extend(more);
-    }
-    if let (Some(paths), Value::Object(more)) = (
-        doc["paths"].as_object_mut(),
         crate::api_feedback::openapi_paths(),
-    ) {
-        paths.extend(more);
-    }
-    if let (Some(paths), Value::Object(more)) = (
-        doc["paths"].as_object_mut(),
         crate::api_handover::openapi_paths(),
-    ) {
-        paths.extend(more);
+        crate::api::mystery::openapi_paths(),
+    ] {
+        if let (Some(paths), Value::Object(more)) = (doc["paths"].as_object_mut(), more) {
+            paths.extend(more);
+        }
     }
     busy_everywhere(&mut doc);
     doc

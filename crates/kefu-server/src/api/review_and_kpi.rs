@@ -12,7 +12,7 @@ use chrono::Utc;
 use kefu_engine::review::ReviewInput;
 use kefu_formats::export::{write_csv, Lang};
 use kefu_service::kpi::{agents_table_in, centre_table_in, rules_table};
-use kefu_service::kpi::{assess, KpiService, PeriodReport, QualitySettings};
+use kefu_service::kpi::{assess_with, KpiService, PeriodReport, QualitySettings};
 use kefu_service::period::Period;
 use kefu_service::review::ReviewService;
 use serde::Deserialize;
@@ -473,9 +473,10 @@ pub(crate) async fn report_assessment(
     let kpis = KpiService::new(state.store.clone());
     let settings = kpis.settings().await?;
     let report = kpis.report_with(&period, &settings).await?;
+    let mystery = kpis.mystery_scores(&period, &settings).await?;
     Ok(Json(json!({
         "period": period,
         "scheme": settings.assessment,
-        "results": assess(&report, &settings.assessment),
+        "results": assess_with(&report, &settings.assessment, &mystery),
     })))
 }

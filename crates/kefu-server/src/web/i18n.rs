@@ -36,6 +36,10 @@ const ZH_TOML: &[(&str, &str)] = &[
         "zh-handover.toml",
         include_str!("../../messages/zh-handover.toml"),
     ),
+    (
+        "zh-mystery.toml",
+        include_str!("../../messages/zh-mystery.toml"),
+    ),
 ];
 /// The English catalogue, file for file.
 const EN_TOML: &[(&str, &str)] = &[
@@ -60,6 +64,10 @@ const EN_TOML: &[(&str, &str)] = &[
     (
         "en-handover.toml",
         include_str!("../../messages/en-handover.toml"),
+    ),
+    (
+        "en-mystery.toml",
+        include_str!("../../messages/en-mystery.toml"),
     ),
 ];
 

@@ -54,6 +54,7 @@ mod history;
 pub(crate) mod html;
 pub(crate) mod i18n;
 pub(crate) mod labels;
+mod mystery;
 mod overview;
 mod packs;
 pub(crate) mod page;
@@ -102,6 +103,21 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/handovers/{id}", get(handover::detail))
         .route("/handovers/{id}/submit", post(handover::submit))
         .route("/handovers/{id}/items/{item}", post(handover::answer))
+        .route("/mystery", get(mystery::plans))
+        .route("/mystery/plans", post(mystery::create_plan))
+        .route("/mystery/plans/{id}", get(mystery::plan))
+        .route("/mystery/plans/{id}/state", post(mystery::plan_state))
+        .route("/mystery/plans/{id}/shops", post(mystery::record_shop))
+        .route(
+            "/mystery/sheets",
+            get(mystery::sheets).post(mystery::save_sheet),
+        )
+        .route("/mystery/review", get(mystery::review_queue))
+        .route("/mystery/shops/{id}", get(mystery::shop))
+        .route("/mystery/shops/{id}/review", post(mystery::review))
+        .route("/mystery/results", get(mystery::results))
+        .route("/mystery/agreement", get(mystery::agreement))
+        .route("/mystery/agreement.csv", get(mystery::agreement_csv))
         .route("/conversations", get(conversations::list))
         // Not under /conversations/: a conversation may be called "export".
         .route("/export/conversations", get(exports::conversations))

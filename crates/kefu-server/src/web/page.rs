@@ -517,6 +517,8 @@ pub(crate) enum Section {
     Feedback,
     /// 交接班.
     Handover,
+    /// 神秘客户.
+    Mystery,
     /// 坐席.
     Agents,
     /// 规则包.
@@ -527,7 +529,7 @@ pub(crate) enum Section {
 
 impl Section {
     /// In navigation order.
-    pub(crate) const ALL: [Section; 11] = [
+    pub(crate) const ALL: [Section; 12] = [
         Section::Overview,
         Section::Conversations,
         Section::Review,
@@ -536,6 +538,7 @@ impl Section {
         Section::Customers,
         Section::Feedback,
         Section::Handover,
+        Section::Mystery,
         Section::Agents,
         Section::Packs,
         Section::Admin,
@@ -552,6 +555,7 @@ impl Section {
             Section::Customers => "/customers",
             Section::Feedback => "/feedback",
             Section::Handover => "/handovers",
+            Section::Mystery => "/mystery",
             Section::Agents => "/agents",
             Section::Packs => "/packs",
             Section::Admin => "/admin",
@@ -569,6 +573,7 @@ impl Section {
             Section::Customers => msg("nav.customers"),
             Section::Feedback => msg("nav.feedback"),
             Section::Handover => msg("nav.handover"),
+            Section::Mystery => msg("nav.mystery"),
             Section::Agents => msg("nav.agents"),
             Section::Packs => msg("nav.packs"),
             Section::Admin => msg("nav.admin"),
@@ -587,6 +592,7 @@ impl Section {
             | Section::Customers
             | Section::Feedback
             | Section::Handover => true,
+            Section::Mystery => true,
             Section::Review | Section::Agents | Section::Packs => role != Role::Agent,
             Section::Admin => role == Role::Admin,
         }
@@ -811,8 +817,8 @@ mod tests {
             .collect();
         assert_eq!(
             agent.len(),
-            7,
-            "overview, conversations, appeals, complaints, customers, feedback, handover"
+            8,
+            "overview, conversations, appeals, complaints, customers, feedback, handover, mystery"
         );
         assert!(Section::ALL.iter().all(|s| s.allowed(Role::Admin)));
         assert!(!Section::Admin.allowed(Role::Supervisor));

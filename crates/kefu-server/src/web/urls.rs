@@ -94,6 +94,16 @@ pub(crate) fn user_active(id: &str) -> String {
     format!("/admin/users/{}/active", segment(id))
 }
 
+/// `/mystery/plans/{id}`.
+pub(crate) fn mystery_plan(id: &str) -> String {
+    format!("/mystery/plans/{}", segment(id))
+}
+
+/// `/mystery/shops/{id}`.
+pub(crate) fn mystery_shop(id: &str) -> String {
+    format!("/mystery/shops/{}", segment(id))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

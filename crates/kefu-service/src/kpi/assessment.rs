@@ -82,8 +82,23 @@ pub struct FocusRule {
 }
 
 /// Scores every agent of a report with the scheme and recommends reward
-/// or coaching (pure).
+/// or coaching (pure), without mystery-shop scores (see [`assess_with`]).
 pub fn assess(report: &PeriodReport, scheme: &AssessmentScheme) -> Vec<AgentAssessment> {
+    assess_with(report, scheme, &HashMap::new())
+}
+
+/// Like [`assess`], with each agent's mean counted mystery-shop score
+/// (0–100, by agent id) for indicators of source `mystery_shop`.
+///
+/// The total is `Σ wᵢ·sᵢ / Σ wᵢ` over the indicators that have data for
+/// the agent, so an agent without mystery shops is scored exactly as
+/// before, and one with shops moves towards the shop score by the share
+/// `w_mystery / (Σ w_other + w_mystery)`.
+pub fn assess_with(
+    report: &PeriodReport,
+    scheme: &AssessmentScheme,
+    mystery: &HashMap<String, f64>,
+) -> Vec<AgentAssessment> {
     let centre_rates: HashMap<&str, f64> = report
         .centre
         .rules
@@ -137,6 +152,7 @@ pub fn assess(report: &PeriodReport, scheme: &AssessmentScheme) -> Vec<AgentAsse
                     IndicatorSource::Kpi { keys } => {
                         keys.iter().find_map(|k| a.kpi(k)).map(|v| 100.0 * v)
                     }
+                    IndicatorSource::MysteryShop => mystery.get(&a.id).copied(),
                 };
                 if let Some(s) = score {
                     indicators.insert(ind.id.clone(), (s * 100.0).round() / 100.0);

@@ -124,6 +124,29 @@ impl KpiService {
     }
 }
 
+impl KpiService {
+    /// Each agent's mean counted mystery-shop score in `period` (empty
+    /// unless the scheme has a `mystery_shop` indicator).
+    pub async fn mystery_scores(
+        &self,
+        period: &Period,
+        settings: &QualitySettings,
+    ) -> Result<HashMap<String, f64>, Error> {
+        let used = settings
+            .assessment
+            .indicators
+            .iter()
+            .any(|i| i.source == IndicatorSource::MysteryShop);
+        if !used {
+            return Ok(HashMap::new());
+        }
+        let (from, to) = period.utc_ms(settings.utc_offset_s);
+        crate::mystery::MysteryService::new(self.store.clone())
+            .agent_scores(from, to)
+            .await
+    }
+}
+
 /// A stored assessment run.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AssessmentRun {
@@ -160,7 +183,8 @@ impl KpiService {
     ) -> Result<AssessmentRun, Error> {
         let settings = self.settings().await?;
         let report = self.report_with(period, &settings).await?;
-        let results = assess(&report, &settings.assessment);
+        let mystery = self.mystery_scores(period, &settings).await?;
+        let results = assess_with(&report, &settings.assessment, &mystery);
         let scheme = serde_json::to_string(&settings.assessment).map_err(invalid_settings)?;
         let body = serde_json::to_string(&results).map_err(invalid_settings)?;
         let mut tx = self.store.write().await?;

@@ -99,6 +99,12 @@ pub enum IndicatorSource {
         /// KPI keys, in order of preference.
         keys: Vec<String>,
     },
+    /// The mean score (0–100) of the agent's counted mystery shops
+    /// shopped in the period (神秘客户: approved, the latest of each
+    /// re-shop chain). Agents without one have no data for it, so its
+    /// weight drops out of their total. Not in the default scheme: add it
+    /// with the weight the centre wants (docs/operations.md).
+    MysteryShop,
 }
 
 /// One weighted indicator of the assessment.
