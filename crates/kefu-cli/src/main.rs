@@ -8,6 +8,7 @@ mod defaults;
 mod demo;
 mod dupes;
 mod feedback;
+mod notify;
 mod formats;
 mod pipeline;
 mod report;
@@ -80,6 +81,11 @@ enum Command {
     Feedback {
         #[command(subcommand)]
         command: feedback::FeedbackCommand,
+    },
+    /// Notifications: deliver pending ones once (cron), users' e-mail.
+    Notify {
+        #[command(subcommand)]
+        command: notify::NotifyCommand,
     },
     /// Complaints: import from CSV/TSV/XLSX (GBK too).
     Complaints {
@@ -214,6 +220,7 @@ fn main() -> ExitCode {
         Command::User { command } => serve::user(command),
         Command::Customers { command } => customers::run(command),
         Command::Feedback { command } => feedback::run(command),
+        Command::Notify { command } => notify::run(command),
         Command::Complaints { command } => complaints::run(command),
     };
     match result {

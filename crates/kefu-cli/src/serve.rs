@@ -52,6 +52,8 @@ pub(crate) struct ServeArgs {
     /// Default: $KEFU_MAX_UPLOAD_SIZE, else 1073741824 (1 GiB).
     #[arg(long, value_name = "BYTES")]
     max_upload_size: Option<u64>,
+    #[command(flatten)]
+    notify: crate::notify::NotifyArgs,
 }
 
 /// A flag, else the environment variable `var`, else `None`; a variable
@@ -205,6 +207,25 @@ pub(crate) fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(EXIT_UNUSABLE));
         }
     };
+    let notify_every = match args.notify.interval() {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("{e}");
+            return Ok(ExitCode::from(EXIT_UNUSABLE));
+        }
+    };
+    let notify_node = format!(
+        "{}-{}",
+        std::env::var("HOSTNAME").unwrap_or_else(|_| "kefu".into()),
+        std::process::id()
+    );
+    let notify_config = match args.notify.config(&notify_node) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return Ok(ExitCode::from(EXIT_UNUSABLE));
+        }
+    };
     let listen = args
         .listen
         .or_else(|| std::env::var("KEFU_LISTEN").ok().filter(|v| !v.is_empty()))
@@ -262,6 +283,8 @@ pub(crate) fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         let scanner =
             kefu_server::spawn_sla_scanner(&state, std::time::Duration::from_secs(60), node);
         let customer_sync = kefu_server::spawn_customer_sync(state.store.clone(), customer_sync);
+        let notifier =
+            kefu_server::spawn_notifier(state.store.clone(), notify_every, notify_config)?;
         // Conversations stored before full-text search existed are indexed
         // in the background; search finds them as they are reached.
         let indexer = {
@@ -280,6 +303,7 @@ pub(crate) fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .await?;
         scanner.abort();
         customer_sync.abort();
+        notifier.abort();
         indexer.abort();
         anyhow::Ok(())
     })?;

@@ -10,6 +10,7 @@ pub mod error;
 pub mod feedback;
 pub mod hashing;
 pub mod kpi;
+pub mod notify;
 pub mod period;
 pub mod review;
 pub mod sla;

@@ -21,6 +21,7 @@ mod feedback;
 mod jobs;
 pub mod json_time;
 mod login_throttle;
+pub mod outbox;
 mod packs;
 pub mod quality;
 mod reviews;

@@ -11,5 +11,6 @@ pub(crate) mod complaints;
 pub(crate) mod conversations;
 pub(crate) mod customers;
 pub(crate) mod feedback;
+pub(crate) mod notifications;
 pub(crate) mod openapi;
 pub(crate) mod review_and_kpi;

@@ -32,6 +32,10 @@ const ZH_TOML: &[(&str, &str)] = &[
         "zh-feedback.toml",
         include_str!("../../messages/zh-feedback.toml"),
     ),
+    (
+        "zh-notify.toml",
+        include_str!("../../messages/zh-notify.toml"),
+    ),
 ];
 /// The English catalogue, file for file.
 const EN_TOML: &[(&str, &str)] = &[
@@ -52,6 +56,10 @@ const EN_TOML: &[(&str, &str)] = &[
     (
         "en-feedback.toml",
         include_str!("../../messages/en-feedback.toml"),
+    ),
+    (
+        "en-notify.toml",
+        include_str!("../../messages/en-notify.toml"),
     ),
 ];
 

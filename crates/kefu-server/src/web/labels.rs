@@ -173,6 +173,7 @@ pub(crate) fn dynamic_keys() -> Vec<String> {
     keys.extend(RULE_KINDS.iter().map(|k| rule_kind(k)));
     keys.extend(super::review::dynamic_keys());
     keys.extend(super::feedback::dynamic_keys());
+    keys.extend(super::inbox::dynamic_keys());
     keys.extend(RULE_ROLES.iter().map(|k| rule_role(k)));
     keys.extend(NOTICES.iter().map(|n| format!("notice.{n}")));
     keys
