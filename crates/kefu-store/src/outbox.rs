@@ -406,10 +406,7 @@ impl Store {
         lease_ms: i64,
         limit: i64,
     ) -> Result<Vec<ClaimedDelivery>, StoreError> {
-        if channels.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut tx = self.write().await?;
+        // Only known names reach the SQL text.
         let list: Vec<String> = channels
             .iter()
             .filter(|c| matches!(**c, "email" | "webhook"))
@@ -418,6 +415,7 @@ impl Store {
         if list.is_empty() {
             return Ok(Vec::new());
         }
+        let mut tx = self.write().await?;
         let sql = format!(
             "SELECT id FROM notification_deliveries WHERE state = 'pending' AND next_attempt_at <= $1 \
              AND channel IN ({}) AND (lease_until IS NULL OR lease_until <= $1) \

@@ -5,7 +5,7 @@
 //! [`NotifyService`].
 
 use axum::extract::{Path, State};
-use kefu_service::notify::{Event, NotifyService};
+use kefu_service::notify::NotifyService;
 
 use super::html;
 use super::page::{render, see_other, CsrfForm, Ctx, Page, PageResult, Section, WebError};
@@ -21,7 +21,7 @@ fn service(state: &AppState) -> NotifyService {
 /// Message keys this module builds at run time.
 #[cfg(test)]
 pub(crate) fn dynamic_keys() -> Vec<String> {
-    let mut keys: Vec<String> = Event::ALL
+    let mut keys: Vec<String> = kefu_service::notify::Event::ALL
         .iter()
         .map(|e| format!("inbox.event.{}", e.as_str()))
         .collect();
