@@ -223,7 +223,7 @@ async fn notify(store: &Store, n: usize) {
     }
 }
 
-both!(outbox_row_commits_with_its_event, |store: Store, url: String| async move {
+both!(outbox_row_commits_with_its_event, |store: Store, _url: String| async move {
     users(&store).await;
     // A transaction that records a notification and rolls back leaves none.
     {
@@ -400,7 +400,7 @@ both!(two_nodes_deliver_each_once_per_recipient_and_channel, |store: Store, url:
     assert!(log.iter().all(|d| d.state == "sent" && d.attempts == 1));
 });
 
-both!(webhook_retried_with_backoff_then_delivered, |store: Store, url: String| async move {
+both!(webhook_retried_with_backoff_then_delivered, |store: Store, _url: String| async move {
     users(&store).await;
     let (url, hits, failures) = receiver(1).await;
     let svc = NotifyService::new(store.clone());
@@ -451,7 +451,7 @@ both!(webhook_retried_with_backoff_then_delivered, |store: Store, url: String| a
     assert_eq!(log[0].next_attempt_at, None);
 });
 
-both!(a_crashed_nodes_claim_is_retried_after_its_lease, |store: Store, url: String| async move {
+both!(a_crashed_nodes_claim_is_retried_after_its_lease, |store: Store, _url: String| async move {
     users(&store).await;
     let (url, hits, _) = receiver(0).await;
     let svc = NotifyService::new(store.clone());
@@ -489,7 +489,7 @@ both!(a_crashed_nodes_claim_is_retried_after_its_lease, |store: Store, url: Stri
     assert!(!late);
 });
 
-both!(sla_scans_on_two_nodes_notify_once, |store: Store, url: String| async move {
+both!(sla_scans_on_two_nodes_notify_once, |store: Store, _url: String| async move {
     users(&store).await;
     let svc = ComplaintService::new(store.clone());
     let t0 = Utc.with_ymd_and_hms(2026, 3, 9, 1, 0, 0).single().expect("time");
@@ -537,7 +537,7 @@ both!(sla_scans_on_two_nodes_notify_once, |store: Store, url: String| async move
     let _ = c;
 });
 
-both!(revisits_due_are_notified_once, |store: Store, url: String| async move {
+both!(revisits_due_are_notified_once, |store: Store, _url: String| async move {
     users(&store).await;
     let now = kefu_store::now_ms();
     // A complaint row is needed for the task; insert through the service.
