@@ -23,7 +23,7 @@ fn service(state: &AppState) -> NotifyService {
 pub(crate) fn dynamic_keys() -> Vec<String> {
     let mut keys: Vec<String> = kefu_service::notify::Event::ALL
         .iter()
-        .map(|e| format!("inbox.event.{}", e.as_str()))
+        .map(|e| format!("inbox.events.{}", e.as_str()))
         .collect();
     keys.extend(
         ["pending", "sent", "dead"]
@@ -71,7 +71,7 @@ pub(super) async fn page(State(state): State<AppState>, page: Page) -> PageResul
         .map(|i| Entry {
             event: ctx
                 .m
-                .try_get(&format!("inbox.event.{}", i.event))
+                .try_get(&format!("inbox.events.{}", i.event))
                 .unwrap_or(i.event.as_str())
                 .to_string(),
             when: html::fmt_ms(i.created_at),
