@@ -328,7 +328,10 @@ pub fn router(state: AppState) -> Router {
             "/webhooks/{id}",
             axum::routing::delete(api_notifications::disable_webhook),
         )
-        .route("/users/{id}/email", axum::routing::put(api_notifications::set_email))
+        .route(
+            "/users/{id}/email",
+            axum::routing::put(api_notifications::set_email),
+        )
         .route("/follow-ups", get(api_customers::follow_ups))
         .route("/care", get(api_customers::care))
         .route(

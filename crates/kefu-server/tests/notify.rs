@@ -50,7 +50,9 @@ async fn api(db: TestDb) {
     let a07 = c.login("a-07", "agent-pass-07").await;
     notify(&server.store, "a-07", 3).await;
 
-    let (status, body) = c.call(&a07, Method::GET, "/api/v1/notifications", None).await;
+    let (status, body) = c
+        .call(&a07, Method::GET, "/api/v1/notifications", None)
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["unread"], 3);
     let items = body["items"].as_array().expect("items").clone();
@@ -60,15 +62,25 @@ async fn api(db: TestDb) {
     assert_eq!(items[0]["link"], "/appeals/2");
     assert!(items[0]["read_at"].is_null());
     let created = items[0]["created_at"].as_str().unwrap_or_default();
-    assert!(chrono::DateTime::parse_from_rfc3339(created).is_ok(), "{created}");
+    assert!(
+        chrono::DateTime::parse_from_rfc3339(created).is_ok(),
+        "{created}"
+    );
     let first = items[0]["id"].as_i64().expect("id");
     // Paging by `before`.
     let (_, page) = c
-        .call(&a07, Method::GET, &format!("/api/v1/notifications?limit=2&before={first}"), None)
+        .call(
+            &a07,
+            Method::GET,
+            &format!("/api/v1/notifications?limit=2&before={first}"),
+            None,
+        )
         .await;
     assert_eq!(page["items"].as_array().map(Vec::len), Some(2));
     // Others see none of it and cannot mark it.
-    let (_, theirs) = c.call(&boss, Method::GET, "/api/v1/notifications", None).await;
+    let (_, theirs) = c
+        .call(&boss, Method::GET, "/api/v1/notifications", None)
+        .await;
     assert_eq!(theirs["unread"], 0);
     let path = format!("/api/v1/notifications/{first}/read");
     let (status, _) = c.call(&boss, Method::POST, &path, None).await;
@@ -76,30 +88,62 @@ async fn api(db: TestDb) {
     let (status, body) = c.call(&a07, Method::POST, &path, None).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["unread"], 2);
-    let (_, body) = c.call(&a07, Method::GET, "/api/v1/notifications/unread-count", None).await;
+    let (_, body) = c
+        .call(
+            &a07,
+            Method::GET,
+            "/api/v1/notifications/unread-count",
+            None,
+        )
+        .await;
     assert_eq!(body["unread"], 2);
-    let (_, body) = c.call(&a07, Method::GET, "/api/v1/notifications?unread=true", None).await;
+    let (_, body) = c
+        .call(&a07, Method::GET, "/api/v1/notifications?unread=true", None)
+        .await;
     assert_eq!(body["items"].as_array().map(Vec::len), Some(2));
-    let (status, body) = c.call(&a07, Method::POST, "/api/v1/notifications/read-all", None).await;
+    let (status, body) = c
+        .call(&a07, Method::POST, "/api/v1/notifications/read-all", None)
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["marked"], 2);
-    let (_, body) = c.call(&a07, Method::GET, "/api/v1/notifications/unread-count", None).await;
+    let (_, body) = c
+        .call(
+            &a07,
+            Method::GET,
+            "/api/v1/notifications/unread-count",
+            None,
+        )
+        .await;
     assert_eq!(body["unread"], 0);
 
     // Webhooks: admins only; the secret is shown once.
     let hook = json!({"url": "http://127.0.0.1:9/hook", "events": "complaint.*,appeal.decided"});
-    let (status, _) = c.call(&boss, Method::POST, "/api/v1/webhooks", Some(hook.clone())).await;
+    let (status, _) = c
+        .call(&boss, Method::POST, "/api/v1/webhooks", Some(hook.clone()))
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    let (status, body) = c.call(&admin, Method::POST, "/api/v1/webhooks", Some(hook)).await;
+    let (status, body) = c
+        .call(&admin, Method::POST, "/api/v1/webhooks", Some(hook))
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(body["webhook"]["secret"].as_str().map(str::len), Some(64));
     let id = body["webhook"]["id"].as_i64().expect("id");
     let (status, body) = c
-        .call(&admin, Method::POST, "/api/v1/webhooks", Some(json!({"url": "ftp://x", "events": "*"})))
+        .call(
+            &admin,
+            Method::POST,
+            "/api/v1/webhooks",
+            Some(json!({"url": "ftp://x", "events": "*"})),
+        )
         .await;
     assert!(status.is_client_error(), "{status} {body}");
     let (status, _) = c
-        .call(&admin, Method::POST, "/api/v1/webhooks", Some(json!({"url": "http://x.test/", "events": "nope.event"})))
+        .call(
+            &admin,
+            Method::POST,
+            "/api/v1/webhooks",
+            Some(json!({"url": "http://x.test/", "events": "nope.event"})),
+        )
         .await;
     assert!(status.is_client_error());
     let (_, body) = c.call(&admin, Method::GET, "/api/v1/webhooks", None).await;
@@ -108,7 +152,9 @@ async fn api(db: TestDb) {
     // The next notification goes to the endpoint; the log shows the
     // failed attempt (nothing listens on port 9) with its next attempt.
     notify(&server.store, "a-07", 1).await;
-    let (status, body) = c.call(&admin, Method::GET, "/api/v1/webhooks/deliveries", None).await;
+    let (status, body) = c
+        .call(&admin, Method::GET, "/api/v1/webhooks/deliveries", None)
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let log = body["items"].as_array().expect("items");
     assert_eq!(log.len(), 1, "{body}");
@@ -117,27 +163,56 @@ async fn api(db: TestDb) {
     assert_eq!(log[0]["attempts"], 1);
     assert!(log[0]["last_error"].as_str().is_some_and(|e| !e.is_empty()));
     assert!(log[0]["next_attempt_at"].as_str().is_some());
-    let (status, _) = c.call(&boss, Method::GET, "/api/v1/webhooks/deliveries", None).await;
+    let (status, _) = c
+        .call(&boss, Method::GET, "/api/v1/webhooks/deliveries", None)
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    let (status, body) = c.call(&admin, Method::DELETE, &format!("/api/v1/webhooks/{id}"), None).await;
+    let (status, body) = c
+        .call(
+            &admin,
+            Method::DELETE,
+            &format!("/api/v1/webhooks/{id}"),
+            None,
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["active"], false);
 
     // E-mail addresses: admins set them, checked.
     let (status, _) = c
-        .call(&boss, Method::PUT, "/api/v1/users/a-07/email", Some(json!({"email": "a@example.com"})))
+        .call(
+            &boss,
+            Method::PUT,
+            "/api/v1/users/a-07/email",
+            Some(json!({"email": "a@example.com"})),
+        )
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     let (status, _) = c
-        .call(&admin, Method::PUT, "/api/v1/users/a-07/email", Some(json!({"email": "not an address"})))
+        .call(
+            &admin,
+            Method::PUT,
+            "/api/v1/users/a-07/email",
+            Some(json!({"email": "not an address"})),
+        )
         .await;
     assert!(status.is_client_error());
     let (status, body) = c
-        .call(&admin, Method::PUT, "/api/v1/users/a-07/email", Some(json!({"email": "a07@example.com"})))
+        .call(
+            &admin,
+            Method::PUT,
+            "/api/v1/users/a-07/email",
+            Some(json!({"email": "a07@example.com"})),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let (status, _) = c
-        .call(&admin, Method::PUT, "/api/v1/users/nobody/email", Some(json!({"email": "n@example.com"})))
+        .call(
+            &admin,
+            Method::PUT,
+            "/api/v1/users/nobody/email",
+            Some(json!({"email": "n@example.com"})),
+        )
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (_, doc) = c.call(&a07, Method::GET, "/api/openapi.json", None).await;
@@ -208,14 +283,23 @@ impl Web {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .expect("client");
-        let r = http.get(format!("{base}/login")).send().await.expect("login page");
+        let r = http
+            .get(format!("{base}/login"))
+            .send()
+            .await
+            .expect("login page");
         let pre = cookie(r.headers(), "kefu_login").expect("login cookie");
         let html = r.text().await.expect("html");
         let r = http
             .post(format!("{base}/login"))
             .header(COOKIE, format!("kefu_login={pre}"))
             .header("content-type", "application/x-www-form-urlencoded")
-            .body(form(&[("_csrf", csrf(&html).as_str()), ("user", user), ("password", password), ("next", "/")]))
+            .body(form(&[
+                ("_csrf", csrf(&html).as_str()),
+                ("user", user),
+                ("password", password),
+                ("next", "/"),
+            ]))
             .send()
             .await
             .expect("login");
@@ -283,11 +367,18 @@ async fn web(db: TestDb) {
     }
     let (status, html) = a07.get("/inbox").await;
     assert_eq!(status, StatusCode::OK);
-    assert!(html.contains("申诉 1 已采纳") && html.contains("申诉 0 已采纳"), "{html}");
+    assert!(
+        html.contains("申诉 1 已采纳") && html.contains("申诉 0 已采纳"),
+        "{html}"
+    );
     assert!(html.contains("href=\"/appeals/1\""));
     assert!(html.contains("申诉已裁定"));
     let (_, en) = a07.get("/inbox?lang=en").await;
-    assert!(en.contains("Notifications") && en.contains("Appeal decided") && en.contains("Mark all read"));
+    assert!(
+        en.contains("Notifications")
+            && en.contains("Appeal decided")
+            && en.contains("Mark all read")
+    );
     // Mark one read: the CSRF token is required.
     let action = html
         .match_indices("action=\"/inbox/")
@@ -329,7 +420,12 @@ async fn web(db: TestDb) {
     let (status, html) = admin
         .post(
             "/admin/notifications/webhooks",
-            &[("_csrf", &token), ("url", "http://127.0.0.1:9/h"), ("events", "*"), ("secret", "")],
+            &[
+                ("_csrf", &token),
+                ("url", "http://127.0.0.1:9/h"),
+                ("events", "*"),
+                ("secret", ""),
+            ],
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{html}");
@@ -338,7 +434,11 @@ async fn web(db: TestDb) {
     let (status, to) = admin
         .post(
             "/admin/notifications/email",
-            &[("_csrf", &token), ("user", "a-07"), ("email", "a07@example.com")],
+            &[
+                ("_csrf", &token),
+                ("user", "a-07"),
+                ("email", "a07@example.com"),
+            ],
         )
         .await;
     assert_eq!(status, StatusCode::SEE_OTHER, "{to}");

@@ -288,7 +288,13 @@ impl Tx {
         .await
         .context("finding revisits due")?;
         rows.iter()
-            .map(|r| Ok((r.try_get("id")?, r.try_get("complaint_id")?, r.try_get("due_at")?)))
+            .map(|r| {
+                Ok((
+                    r.try_get("id")?,
+                    r.try_get("complaint_id")?,
+                    r.try_get("due_at")?,
+                ))
+            })
             .collect::<Result<_, sqlx::Error>>()
             .context("revisit tasks")
     }
@@ -486,12 +492,20 @@ impl Store {
         now_ms: i64,
     ) -> Result<bool, StoreError> {
         let (state, code, error, next, delivered) = match result {
-            DeliveryResult::Sent { status_code } => ("sent", *status_code, None, None, Some(now_ms)),
+            DeliveryResult::Sent { status_code } => {
+                ("sent", *status_code, None, None, Some(now_ms))
+            }
             DeliveryResult::Retry {
                 status_code,
                 error,
                 next_attempt_at,
-            } => ("pending", *status_code, Some(error.as_str()), Some(*next_attempt_at), None),
+            } => (
+                "pending",
+                *status_code,
+                Some(error.as_str()),
+                Some(*next_attempt_at),
+                None,
+            ),
             DeliveryResult::Dead { status_code, error } => {
                 ("dead", *status_code, Some(error.as_str()), None, None)
             }
@@ -717,7 +731,11 @@ impl Store {
 
     /// Sets (or clears, with `None`) a user's e-mail address; returns
     /// whether the user exists.
-    pub async fn set_user_email(&self, user: &str, email: Option<&str>) -> Result<bool, StoreError> {
+    pub async fn set_user_email(
+        &self,
+        user: &str,
+        email: Option<&str>,
+    ) -> Result<bool, StoreError> {
         let mut tx = self.write().await?;
         let n = sqlx::query("UPDATE users SET email = $1 WHERE id = $2")
             .bind(email)
@@ -777,7 +795,10 @@ mod tests {
     #[test]
     fn filters() {
         assert!(event_matches("*", "complaint.escalated"));
-        assert!(event_matches("appeal.decided, complaint.*", "complaint.escalated"));
+        assert!(event_matches(
+            "appeal.decided, complaint.*",
+            "complaint.escalated"
+        ));
         assert!(!event_matches("complaint.*", "complaints.x"));
         assert!(!event_matches("appeal.decided", "feedback.assigned"));
     }

@@ -65,7 +65,12 @@ pub(super) async fn page(State(state): State<AppState>, page: Page) -> PageResul
     let older = (items.len() as i64 == PER_PAGE)
         .then(|| items.last().map(|i| i.id))
         .flatten()
-        .map(|id| format!("/inbox?before={id}{}", if unread_only { "&unread=1" } else { "" }));
+        .map(|id| {
+            format!(
+                "/inbox?before={id}{}",
+                if unread_only { "&unread=1" } else { "" }
+            )
+        });
     let entries = items
         .into_iter()
         .map(|i| Entry {

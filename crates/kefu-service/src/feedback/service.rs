@@ -612,19 +612,27 @@ async fn notify_assigned(tx: &mut Tx, g: &Feedback, now: i64) -> Result<()> {
     let Some(user) = crate::notify::user_if_active(tx, owner).await? else {
         return Ok(());
     };
-    crate::notify::Notification::new(crate::notify::Event::FeedbackAssigned, "feedback", g.id.clone())
-        .title(format!("信息反馈 {} 已分派给您", g.id))
-        .body(format!("{}：{}", g.category, g.content.chars().take(120).collect::<String>()))
-        .link(format!("/feedback/{}", crate::notify::link_segment(&g.id)))
-        .summary(serde_json::json!({
-            "category": g.category,
-            "department": g.department,
-            "owner_id": g.owner_id,
-            "due_at": g.due_at.map(kefu_store::json_time::rfc3339),
-            "state": g.state,
-        }))
-        .to(user)
-        .record(tx, now)
-        .await?;
+    crate::notify::Notification::new(
+        crate::notify::Event::FeedbackAssigned,
+        "feedback",
+        g.id.clone(),
+    )
+    .title(format!("信息反馈 {} 已分派给您", g.id))
+    .body(format!(
+        "{}：{}",
+        g.category,
+        g.content.chars().take(120).collect::<String>()
+    ))
+    .link(format!("/feedback/{}", crate::notify::link_segment(&g.id)))
+    .summary(serde_json::json!({
+        "category": g.category,
+        "department": g.department,
+        "owner_id": g.owner_id,
+        "due_at": g.due_at.map(kefu_store::json_time::rfc3339),
+        "state": g.state,
+    }))
+    .to(user)
+    .record(tx, now)
+    .await?;
     Ok(())
 }

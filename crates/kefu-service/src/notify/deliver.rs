@@ -52,7 +52,11 @@ impl SmtpConfig {
             None => (None, rest),
         };
         let (host, port) = match hostport.rsplit_once(':') {
-            Some((h, p)) => (h, p.parse::<u16>().map_err(|_| bad("the port is not a number"))?),
+            Some((h, p)) => (
+                h,
+                p.parse::<u16>()
+                    .map_err(|_| bad("the port is not a number"))?,
+            ),
             None => (hostport, 25),
         };
         if host.is_empty() {
@@ -66,7 +70,10 @@ impl SmtpConfig {
             None => (None, None),
         };
         if from.parse::<Mailbox>().is_err() {
-            return Err(Error::invalid_field("SMTP sender", format!("{from:?} is not an address")));
+            return Err(Error::invalid_field(
+                "SMTP sender",
+                format!("{from:?} is not an address"),
+            ));
         }
         Ok(SmtpConfig {
             host: host.to_string(),

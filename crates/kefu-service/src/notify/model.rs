@@ -206,10 +206,7 @@ pub async fn supervisors(tx: &mut Tx) -> Result<Vec<String>> {
 /// `user` if it is an active user (assignees and owners may be agent ids
 /// without an account).
 pub async fn user_if_active(tx: &mut Tx, user: &str) -> Result<Option<String>> {
-    Ok(tx
-        .user_is_active(user)
-        .await?
-        .then(|| user.to_string()))
+    Ok(tx.user_is_active(user).await?.then(|| user.to_string()))
 }
 
 /// Percent-encodes an id for a dashboard link (`/complaints/{id}`):

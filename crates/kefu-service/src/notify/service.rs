@@ -260,10 +260,7 @@ impl NotifyService {
         let events = check_events(events)?;
         let secret = match secret.map(str::trim).filter(|s| !s.is_empty()) {
             Some(s) if s.len() < 16 => {
-                return Err(Error::invalid_field(
-                    "secret",
-                    "use at least 16 characters",
-                ))
+                return Err(Error::invalid_field("secret", "use at least 16 characters"))
             }
             Some(s) => s.to_string(),
             None => random_secret()?,
@@ -328,7 +325,10 @@ impl NotifyService {
                 !l.is_empty() && d.contains('.') && !e.chars().any(char::is_whitespace)
             });
             if !valid || e.len() > 254 {
-                return Err(Error::invalid_field("email", format!("{e:?} is not an address")));
+                return Err(Error::invalid_field(
+                    "email",
+                    format!("{e:?} is not an address"),
+                ));
             }
         }
         if self.store.set_user_email(user, email).await? {
@@ -360,7 +360,10 @@ impl NotifyService {
                         "回访任务 {task} 截止于 {}",
                         kefu_store::json_time::rfc3339(due_at)
                     ))
-                    .link(format!("/complaints/{}", super::model::link_segment(&complaint)))
+                    .link(format!(
+                        "/complaints/{}",
+                        super::model::link_segment(&complaint)
+                    ))
                     .summary(serde_json::json!({
                         "complaint_id": complaint,
                         "due_at": kefu_store::json_time::rfc3339(due_at),

@@ -356,7 +356,10 @@ async fn notify_escalation(
     Notification::new(event, "complaint", c.id.clone())
         .title(title)
         .body(format!("截止时间 {due}；状态 {}", c.state.as_str()))
-        .link(format!("/complaints/{}", crate::notify::link_segment(&c.id)))
+        .link(format!(
+            "/complaints/{}",
+            crate::notify::link_segment(&c.id)
+        ))
         .summary(json!({
             "escalation_id": e.id,
             "kind": e.kind,
