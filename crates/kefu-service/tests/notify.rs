@@ -593,7 +593,7 @@ both!(
 );
 
 both!(
-    revisits_due_are_notified_once,
+    revisits_and_follow_ups_due_are_notified_once,
     |store: Store, _url: String| async move {
         users(&store).await;
         let now = kefu_store::now_ms();
@@ -630,20 +630,46 @@ both!(
         .await
         .expect("revisit");
         tx.commit().await.expect("commit");
+        // Two customers of a-07 due a contact, one of them do-not-disturb.
+        for (id, dnd) in [("cu-1", 0i64), ("cu-2", 1i64)] {
+            sqlx::query(
+                "INSERT INTO customers (id, name, owner_id, grade, grade_manual, profile, do_not_disturb, \
+                 last_contact_at, next_due_at, merged_into, created_at, updated_at, version) \
+                 VALUES ($1, $2, 'a-07', 'B', 0, '{}', $3, NULL, $4, NULL, 0, 0, 1)",
+            )
+            .bind(id)
+            .bind(format!("客户 {id}"))
+            .bind(dnd)
+            .bind(now - 60_000)
+            .execute(kefu_store::testing::pool(&store))
+            .await
+            .expect("customer");
+        }
         let notify = NotifyService::new(store.clone());
         let (a, b) = tokio::join!(notify.scan_due(now), notify.scan_due(now));
-        assert_eq!(a.expect("a").revisits + b.expect("b").revisits, 1);
+        let (a, b) = (a.expect("a"), b.expect("b"));
+        assert_eq!(a.revisits + b.revisits, 1);
+        assert_eq!(a.follow_ups + b.follow_ups, 1);
+        let again = notify.scan_due(now + 5_000).await.expect("again");
+        assert_eq!((again.revisits, again.follow_ups), (0, 0));
+        let revisit =
+            sqlx::query("SELECT recipients FROM notifications WHERE event = 'revisit.due'")
+                .fetch_all(kefu_store::testing::pool(&store))
+                .await
+                .expect("revisit notification");
+        assert_eq!(revisit.len(), 1);
         assert_eq!(
-            notify.scan_due(now + 5_000).await.expect("again").revisits,
-            0
+            revisit[0].get::<String, _>("recipients"),
+            r#"["sup1","sup2"]"#
         );
-        assert_eq!(
-            count(
-                &store,
-                "SELECT COUNT(*) AS n FROM notifications WHERE event = 'revisit.due'"
-            )
-            .await,
-            1
-        );
+        let row = sqlx::query(
+            "SELECT recipients, summary, title FROM notifications WHERE event = 'follow_up.due'",
+        )
+        .fetch_one(kefu_store::testing::pool(&store))
+        .await
+        .expect("follow-up notification");
+        assert_eq!(row.get::<String, _>("recipients"), r#"["a-07"]"#);
+        assert!(row.get::<String, _>("summary").contains(r#""due":1"#));
+        assert_eq!(row.get::<String, _>("title"), "1 位客户待跟进");
     }
 );
