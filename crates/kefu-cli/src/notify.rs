@@ -3,7 +3,6 @@
 //! and the flags and environment both read.
 
 use std::process::ExitCode;
-use std::time::Duration;
 
 use kefu_service::auth::{Principal, Role};
 use kefu_service::notify::{Deliverer, DeliveryConfig, NotifyService, SmtpConfig};
@@ -16,11 +15,6 @@ use crate::store::DatabaseArgs;
 /// `kefu notify deliver`.
 #[derive(clap::Args, Debug, Clone, Default)]
 pub(crate) struct NotifyArgs {
-    /// Seconds between notification delivery runs (inbox, e-mail,
-    /// webhooks; revisits and follow-ups due). Safe on several nodes
-    /// sharing one database. Default: $KEFU_NOTIFY_INTERVAL, else 15.
-    #[arg(long, value_name = "SECONDS")]
-    pub(crate) notify_interval: Option<u64>,
     /// SMTP relay for e-mail notifications: smtp://[user:password@]host[:port]
     /// (plain SMTP, port 25 by default). Default: $KEFU_SMTP_URL; unset: no
     /// e-mail.
@@ -45,23 +39,6 @@ fn flag_or_var(flag: &Option<String>, var: &str) -> Option<String> {
 }
 
 impl NotifyArgs {
-    /// The interval of the worker in `kefu serve`.
-    pub(crate) fn interval(&self) -> anyhow::Result<Duration> {
-        let secs = match self.notify_interval {
-            Some(s) => s,
-            None => match std::env::var("KEFU_NOTIFY_INTERVAL") {
-                Ok(v) if !v.trim().is_empty() => v.trim().parse::<u64>().map_err(|_| {
-                    anyhow::anyhow!("KEFU_NOTIFY_INTERVAL={v} is not a whole number")
-                })?,
-                _ => return Ok(kefu_server::NOTIFY_DEFAULT),
-            },
-        };
-        if secs == 0 {
-            anyhow::bail!("KEFU_NOTIFY_INTERVAL (or --notify-interval) must be at least 1");
-        }
-        Ok(Duration::from_secs(secs))
-    }
-
     /// The delivery settings for node `node`.
     pub(crate) fn config(&self, node: &str) -> anyhow::Result<DeliveryConfig> {
         let mut config = DeliveryConfig::new(node);

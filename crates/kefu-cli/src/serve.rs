@@ -52,6 +52,11 @@ pub(crate) struct ServeArgs {
     /// Default: $KEFU_MAX_UPLOAD_SIZE, else 1073741824 (1 GiB).
     #[arg(long, value_name = "BYTES")]
     max_upload_size: Option<u64>,
+    /// Seconds between notification delivery runs (inbox, e-mail,
+    /// webhooks; revisits and follow-ups due). Safe on several nodes
+    /// sharing one database. Default: $KEFU_NOTIFY_INTERVAL, else 15.
+    #[arg(long, value_name = "SECONDS")]
+    notify_interval: Option<u64>,
     #[command(flatten)]
     notify: crate::notify::NotifyArgs,
 }
@@ -207,8 +212,8 @@ pub(crate) fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(EXIT_UNUSABLE));
         }
     };
-    let notify_every = match args.notify.interval() {
-        Ok(d) => d,
+    let notify_every = match flag_or_env(args.notify_interval, "KEFU_NOTIFY_INTERVAL") {
+        Ok(s) => s.map_or(kefu_server::NOTIFY_DEFAULT, std::time::Duration::from_secs),
         Err(e) => {
             eprintln!("{e}");
             return Ok(ExitCode::from(EXIT_UNUSABLE));
