@@ -673,3 +673,68 @@ both!(
         assert_eq!(row.get::<String, _>("title"), "1 位客户待跟进");
     }
 );
+
+both!(
+    complaint_assignment_tells_the_agent_not_the_claimer,
+    |store: Store, _url: String| async move {
+        users(&store).await;
+        let svc = ComplaintService::new(store.clone());
+        let t0 = Utc
+            .with_ymd_and_hms(2026, 3, 9, 1, 0, 0)
+            .single()
+            .expect("time");
+        let new = || {
+            NewComplaint::new(
+                "",
+                Customer {
+                    id: Some("cust-3".into()),
+                    name: "王五".into(),
+                    phone: Some("13812345678".into()),
+                    id_number: None,
+                },
+                "phone",
+                "billing",
+                "电话 13812345678 多扣费",
+            )
+        };
+        let sup = Actor::new("sup1", ActorRole::Supervisor);
+        let c = svc.create(new(), &sup, t0).await.expect("create");
+        svc.execute(
+            &c.id,
+            None,
+            &sup,
+            kefu_service::complaint::Command::Assign {
+                assignee: Assignee::Agent("a-07".into()),
+            },
+            t0,
+        )
+        .await
+        .expect("assign");
+        // The agent claiming another complaint tells nobody.
+        let d = svc.create(new(), &sup, t0).await.expect("create");
+        svc.execute(
+            &d.id,
+            None,
+            &Actor::new("a-07", ActorRole::Agent),
+            kefu_service::complaint::Command::Assign {
+                assignee: Assignee::Agent("a-07".into()),
+            },
+            t0,
+        )
+        .await
+        .expect("claim");
+        let rows = sqlx::query(
+            "SELECT object_id, recipients, body, summary FROM notifications WHERE event = 'complaint.assigned'",
+        )
+        .fetch_all(kefu_store::testing::pool(&store))
+        .await
+        .expect("rows");
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].get::<String, _>("object_id"), c.id);
+        assert_eq!(rows[0].get::<String, _>("recipients"), r#"["a-07"]"#);
+        // No personal data in what is sent out.
+        for col in ["body", "summary"] {
+            assert!(!rows[0].get::<String, _>(col).contains("13812345678"));
+        }
+    }
+);

@@ -28,6 +28,9 @@ pub enum Event {
     /// A feedback record was assigned (routed) to an owner.
     #[serde(rename = "feedback.assigned")]
     FeedbackAssigned,
+    /// A complaint was assigned to an agent (by someone else).
+    #[serde(rename = "complaint.assigned")]
+    ComplaintAssigned,
 }
 
 impl Event {
@@ -39,6 +42,7 @@ impl Event {
         Event::FollowUpDue,
         Event::AppealDecided,
         Event::FeedbackAssigned,
+        Event::ComplaintAssigned,
     ];
 
     /// The event name.
@@ -50,6 +54,7 @@ impl Event {
             Event::FollowUpDue => "follow_up.due",
             Event::AppealDecided => "appeal.decided",
             Event::FeedbackAssigned => "feedback.assigned",
+            Event::ComplaintAssigned => "complaint.assigned",
         }
     }
 
@@ -62,6 +67,7 @@ impl Event {
             Event::FollowUpDue => "客户跟进到期",
             Event::AppealDecided => "申诉已裁定",
             Event::FeedbackAssigned => "信息反馈已分派",
+            Event::ComplaintAssigned => "投诉已分派",
         }
     }
 
