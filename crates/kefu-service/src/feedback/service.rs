@@ -618,10 +618,12 @@ async fn notify_assigned(tx: &mut Tx, g: &Feedback, now: i64) -> Result<()> {
         g.id.clone(),
     )
     .title(format!("信息反馈 {} 已分派给您", g.id))
+    // The customer's words stay in kefu (they may carry personal data):
+    // the body names the category and the department only.
     .body(format!(
-        "{}：{}",
+        "分类 {}；部门 {}",
         g.category,
-        g.content.chars().take(120).collect::<String>()
+        g.department.as_deref().unwrap_or("-")
     ))
     .link(format!("/feedback/{}", crate::notify::link_segment(&g.id)))
     .summary(serde_json::json!({
