@@ -10,6 +10,7 @@ mod dupes;
 mod feedback;
 mod formats;
 mod handover;
+mod notify;
 mod pipeline;
 mod report;
 mod rules;
@@ -86,6 +87,11 @@ enum Command {
     Handover {
         #[command(subcommand)]
         command: handover::HandoverCommand,
+    },
+    /// Notifications: deliver pending ones once (cron), users' e-mail.
+    Notify {
+        #[command(subcommand)]
+        command: notify::NotifyCommand,
     },
     /// Complaints: import from CSV/TSV/XLSX (GBK too).
     Complaints {
@@ -221,6 +227,7 @@ fn main() -> ExitCode {
         Command::Customers { command } => customers::run(command),
         Command::Feedback { command } => feedback::run(command),
         Command::Handover { command } => handover::run(command),
+        Command::Notify { command } => notify::run(command),
         Command::Complaints { command } => complaints::run(command),
     };
     match result {

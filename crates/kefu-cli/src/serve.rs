@@ -52,6 +52,13 @@ pub(crate) struct ServeArgs {
     /// Default: $KEFU_MAX_UPLOAD_SIZE, else 1073741824 (1 GiB).
     #[arg(long, value_name = "BYTES")]
     max_upload_size: Option<u64>,
+    /// Seconds between notification delivery runs (inbox, e-mail,
+    /// webhooks; revisits and follow-ups due). Safe on several nodes
+    /// sharing one database. Default: $KEFU_NOTIFY_INTERVAL, else 15.
+    #[arg(long, value_name = "SECONDS")]
+    notify_interval: Option<u64>,
+    #[command(flatten)]
+    notify: crate::notify::NotifyArgs,
 }
 
 /// A flag, else the environment variable `var`, else `None`; a variable
@@ -205,6 +212,25 @@ pub(crate) fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(EXIT_UNUSABLE));
         }
     };
+    let notify_every = match flag_or_env(args.notify_interval, "KEFU_NOTIFY_INTERVAL") {
+        Ok(s) => s.map_or(kefu_server::NOTIFY_DEFAULT, std::time::Duration::from_secs),
+        Err(e) => {
+            eprintln!("{e}");
+            return Ok(ExitCode::from(EXIT_UNUSABLE));
+        }
+    };
+    let notify_node = format!(
+        "{}-{}",
+        std::env::var("HOSTNAME").unwrap_or_else(|_| "kefu".into()),
+        std::process::id()
+    );
+    let notify_config = match args.notify.config(&notify_node) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return Ok(ExitCode::from(EXIT_UNUSABLE));
+        }
+    };
     let listen = args
         .listen
         .or_else(|| std::env::var("KEFU_LISTEN").ok().filter(|v| !v.is_empty()))
@@ -271,6 +297,8 @@ pub(crate) fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             state.store.clone(),
             kefu_server::FEEDBACK_AGEING_EVERY,
         );
+        let notifier =
+            kefu_server::spawn_notifier(state.store.clone(), notify_every, notify_config)?;
         // Conversations stored before full-text search existed are indexed
         // in the background; search finds them as they are reached.
         let indexer = {
@@ -291,6 +319,7 @@ pub(crate) fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         customer_sync.abort();
         feedback_ageing.abort();
         handover_escalation.abort();
+        notifier.abort();
         indexer.abort();
         anyhow::Ok(())
     })?;

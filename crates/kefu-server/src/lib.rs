@@ -36,6 +36,7 @@ use tower_http::trace::TraceLayer;
 use api::customers as api_customers;
 use api::feedback as api_feedback;
 use api::handover as api_handover;
+use api::notifications as api_notifications;
 use api::review_and_kpi;
 use api::{auth, complaints, conversations, openapi};
 
@@ -348,6 +349,32 @@ pub fn router(state: AppState) -> Router {
         .route("/mystery/shops/{id}/review", post(api::mystery::review))
         .route("/mystery/results", get(api::mystery::results))
         .route("/mystery/agreement", get(api::mystery::agreement))
+        .route("/notifications", get(api_notifications::list))
+        .route(
+            "/notifications/unread-count",
+            get(api_notifications::unread_count),
+        )
+        .route(
+            "/notifications/read-all",
+            post(api_notifications::mark_all_read),
+        )
+        .route(
+            "/notifications/{id}/read",
+            post(api_notifications::mark_read),
+        )
+        .route(
+            "/webhooks",
+            get(api_notifications::webhooks).post(api_notifications::add_webhook),
+        )
+        .route("/webhooks/deliveries", get(api_notifications::deliveries))
+        .route(
+            "/webhooks/{id}",
+            axum::routing::delete(api_notifications::disable_webhook),
+        )
+        .route(
+            "/users/{id}/email",
+            axum::routing::put(api_notifications::set_email),
+        )
         .route("/follow-ups", get(api_customers::follow_ups))
         .route("/care", get(api_customers::care))
         .route(
@@ -534,4 +561,43 @@ pub async fn serve_with_limits(
 ) -> std::io::Result<()> {
     let app = body_timeout::layer(router(state), limits.body_timeout);
     listen::serve(listener, app, limits, shutdown).await
+}
+
+/// How often `kefu serve` delivers notifications by default
+/// ([`spawn_notifier`]).
+pub const NOTIFY_DEFAULT: Duration = Duration::from_secs(15);
+
+/// Every `every`: records the revisits and follow-ups that fell due, then
+/// delivers notifications — inbox rows, e-mail (when `config.smtp` is set)
+/// and webhooks, with retries ([`kefu_service::notify::Deliverer`]). Safe on
+/// every node sharing one database: delivery rows are unique per
+/// notification, recipient and channel, and claimed under a lease
+/// (`SKIP LOCKED` on PostgreSQL), so each is delivered at most once.
+pub fn spawn_notifier(
+    store: kefu_store::Store,
+    every: Duration,
+    config: kefu_service::notify::DeliveryConfig,
+) -> Result<tokio::task::JoinHandle<()>, kefu_service::Error> {
+    let deliverer = kefu_service::notify::Deliverer::new(store.clone(), config)?;
+    let service = kefu_service::notify::NotifyService::new(store);
+    Ok(tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if let Err(e) = service.scan_due(kefu_store::now_ms()).await {
+                tracing::error!(error = %e, "scan for revisits and follow-ups due failed");
+            }
+            match deliverer.run_once(kefu_store::now_ms()).await {
+                Ok(r) if r.dead > 0 || r.retried > 0 => {
+                    tracing::warn!(report = ?r, "notification deliveries failed")
+                }
+                Ok(r) if r.sent > 0 || r.expanded > 0 => {
+                    tracing::debug!(report = ?r, "notifications delivered")
+                }
+                Ok(_) => {}
+                Err(e) => tracing::error!(error = %e, "notification delivery failed"),
+            }
+        }
+    }))
 }

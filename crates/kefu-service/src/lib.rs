@@ -12,6 +12,7 @@ pub mod handover;
 pub mod hashing;
 pub mod kpi;
 pub mod mystery;
+pub mod notify;
 pub mod period;
 pub mod review;
 pub mod sla;

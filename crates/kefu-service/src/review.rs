@@ -528,6 +528,32 @@ impl ReviewService {
         )
         .await?;
         let decided = self.appeal_in(&mut tx, appeal_id).await?;
+        if let Some(agent) = crate::notify::user_if_active(&mut tx, &appeal.agent_id).await? {
+            let verdict = if accept { "已采纳" } else { "已驳回" };
+            crate::notify::Notification::new(
+                crate::notify::Event::AppealDecided,
+                "appeal",
+                appeal_id.to_string(),
+            )
+            .title(format!("申诉 {appeal_id} {verdict}"))
+            .body(format!(
+                "会话 {}，得分 {} → {}。说明：{comment}",
+                appeal.conversation_id, cur.score, score_after
+            ))
+            .link(format!("/appeals/{appeal_id}"))
+            .summary(serde_json::json!({
+                "state": state,
+                "conversation_id": appeal.conversation_id,
+                "agent_id": appeal.agent_id,
+                "finding": appeal.finding_key,
+                "decided_by": actor.user_id,
+                "score_before": cur.score,
+                "score_after": score_after,
+            }))
+            .to(agent)
+            .record(&mut tx, now)
+            .await?;
+        }
         tx.commit().await?;
         Ok(decided)
     }

@@ -610,9 +610,40 @@ both_backends!(a_named_incoming_user_only, |store: Store| async move {
     assert!(matches!(e, Err(Error::Invalid(_))));
 });
 
+/// `(event, recipients JSON)` of every notification, oldest first.
+async fn notifications(store: &Store) -> Vec<(String, String)> {
+    use sqlx::Row;
+    sqlx::query("SELECT event, recipients FROM notifications ORDER BY id")
+        .fetch_all(testing::pool(store))
+        .await
+        .expect("notifications")
+        .iter()
+        .map(|r| (r.get("event"), r.get("recipients")))
+        .collect()
+}
+
 both_backends!(urgent_items_escalate_once, |store: Store| async move {
     let svc = HandoverService::new(store.clone());
     shifts(&svc).await;
+    use kefu_service::auth::{add_user, NewUser};
+    for (id, role) in [
+        ("a-1", Role::Agent),
+        ("a-2", Role::Agent),
+        ("sup", Role::Supervisor),
+    ] {
+        add_user(
+            &store,
+            NewUser {
+                id: id.into(),
+                display_name: id.into(),
+                role,
+                team: Some(TEAM.into()),
+                password: None,
+            },
+        )
+        .await
+        .expect("user");
+    }
     let sup = who("sup", Role::Supervisor, Some(TEAM));
     svc.put_settings(
         &sup,
@@ -674,6 +705,15 @@ both_backends!(urgent_items_escalate_once, |store: Store| async move {
         .await
         .expect("scan")
         .is_empty());
+    // The next shift was told of the handover (not the one handing over),
+    // and the supervisors of the escalation, once.
+    assert_eq!(
+        notifications(&store).await,
+        vec![
+            ("handover.waiting".to_string(), r#"["a-2","sup"]"#.to_string()),
+            ("handover.escalated".to_string(), r#"["sup"]"#.to_string()),
+        ]
+    );
     let v = svc.get(&sup, &id).await.expect("get");
     let escalations: Vec<_> = v.history.iter().filter(|e| e.kind == "escalated").collect();
     assert_eq!(escalations.len(), 1);

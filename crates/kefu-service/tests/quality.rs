@@ -554,6 +554,24 @@ both_backends!(
             (rejected.state.as_str(), rejected.score_after),
             ("rejected", Some(75.0))
         );
+        // Each decision told the agent (an outbox row committed with it);
+        // the refused ones told nobody.
+        let told: Vec<(String, String)> = sqlx::query(
+            "SELECT recipients, summary FROM notifications WHERE event = 'appeal.decided' ORDER BY id",
+        )
+        .fetch_all(kefu_store::testing::pool(&store))
+        .await
+        .expect("notifications")
+        .iter()
+        .map(|r| {
+            use sqlx::Row;
+            (r.get("recipients"), r.get("summary"))
+        })
+        .collect();
+        assert_eq!(told.len(), 2, "{told:?}");
+        assert!(told.iter().all(|(to, _)| to == r#"["a1"]"#), "{told:?}");
+        assert!(told[0].1.contains(r#""state":"accepted""#), "{told:?}");
+        assert!(told[1].1.contains(r#""state":"rejected""#), "{told:?}");
 
         // The agent sees every step of their appeal.
         let (_, trail) = reviews.appeal(&a1, appeal.id).await.unwrap();

@@ -23,6 +23,7 @@ mod jobs;
 pub mod json_time;
 mod login_throttle;
 mod mystery;
+pub mod outbox;
 mod packed;
 mod packs;
 pub mod quality;

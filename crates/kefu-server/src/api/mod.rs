@@ -14,5 +14,6 @@ pub(crate) mod customers;
 pub(crate) mod feedback;
 pub(crate) mod handover;
 pub(crate) mod mystery;
+pub(crate) mod notifications;
 pub(crate) mod openapi;
 pub(crate) mod review_and_kpi;

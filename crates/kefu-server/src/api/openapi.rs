@@ -52,6 +52,12 @@ pub(crate) fn spec() -> Value {
             paths.extend(more);
         }
     }
+    if let (Some(paths), Value::Object(more)) = (
+        doc["paths"].as_object_mut(),
+        crate::api_notifications::openapi_paths(),
+    ) {
+        paths.extend(more);
+    }
     busy_everywhere(&mut doc);
     doc
 }

@@ -40,6 +40,10 @@ const ZH_TOML: &[(&str, &str)] = &[
         "zh-mystery.toml",
         include_str!("../../messages/zh-mystery.toml"),
     ),
+    (
+        "zh-notify.toml",
+        include_str!("../../messages/zh-notify.toml"),
+    ),
 ];
 /// The English catalogue, file for file.
 const EN_TOML: &[(&str, &str)] = &[
@@ -68,6 +72,10 @@ const EN_TOML: &[(&str, &str)] = &[
     (
         "en-mystery.toml",
         include_str!("../../messages/en-mystery.toml"),
+    ),
+    (
+        "en-notify.toml",
+        include_str!("../../messages/en-notify.toml"),
     ),
 ];
 

@@ -175,6 +175,7 @@ pub(crate) fn dynamic_keys() -> Vec<String> {
     keys.extend(super::feedback::dynamic_keys());
     keys.extend(super::handover::dynamic_keys());
     keys.extend(super::mystery::dynamic_keys());
+    keys.extend(super::inbox::dynamic_keys());
     keys.extend(RULE_ROLES.iter().map(|k| rule_role(k)));
     keys.extend(NOTICES.iter().map(|n| format!("notice.{n}")));
     keys

@@ -53,6 +53,7 @@ mod handover;
 mod history;
 pub(crate) mod html;
 pub(crate) mod i18n;
+mod inbox;
 pub(crate) mod labels;
 mod mystery;
 mod overview;
@@ -160,6 +161,16 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/packs", get(packs::overview))
         .route("/packs/reinspect", post(packs::reinspect))
         .route("/packs/editor", get(packs::editor).post(packs::check))
+        .route("/inbox", get(inbox::page))
+        .route("/inbox/read-all", post(inbox::mark_all_read))
+        .route("/inbox/{id}/read", post(inbox::mark_read))
+        .route("/admin/notifications", get(inbox::admin))
+        .route("/admin/notifications/webhooks", post(inbox::add_webhook))
+        .route(
+            "/admin/notifications/webhooks/{id}/disable",
+            post(inbox::disable_webhook),
+        )
+        .route("/admin/notifications/email", post(inbox::set_email))
         .route("/admin", get(admin::page))
         .route("/admin/users", post(admin::add_user))
         .route("/admin/settings", get(settings::page).post(settings::save))

@@ -272,6 +272,8 @@ pub(crate) struct WebUser {
     pub display_name: String,
     /// The session token (to sign out and to derive the CSRF token).
     pub session: String,
+    /// Unread notifications (the header's badge).
+    pub unread: i64,
 }
 
 impl WebUser {
@@ -338,10 +340,18 @@ pub(crate) async fn session_user(
         .map(|u| u.display_name)
         .filter(|n| !n.trim().is_empty())
         .unwrap_or_else(|| principal.user_id.clone());
+    // The header's badge: one count over a partial index; a failure only
+    // hides the badge.
+    let unread = state
+        .store
+        .unread_count(&principal.user_id)
+        .await
+        .unwrap_or(0);
     Ok(Some(WebUser {
         principal,
         display_name,
         session: token,
+        unread,
     }))
 }
 
@@ -652,6 +662,8 @@ pub(crate) struct Ctx {
     pub icon: String,
     /// A confirmation to show (after a successful POST), already a label.
     pub notice: Option<String>,
+    /// The signed-in user's unread notifications (the header's badge).
+    pub unread: i64,
 }
 
 impl Ctx {
@@ -712,6 +724,7 @@ impl Ctx {
             js: assets::url("app.js"),
             icon: assets::url("favicon.svg"),
             notice,
+            unread: user.map_or(0, |u| u.unread),
         }
     }
 

@@ -656,8 +656,17 @@ impl ComplaintService {
                 })
                 .await?;
             }
-            // NotifyAssignee: kefu has no notification channel yet; the
-            // assignment is in the history.
+            if let SideEffect::NotifyAssignee {
+                complaint_id,
+                assignee: Assignee::Agent(agent),
+            } = effect
+            {
+                // Claiming a complaint tells nobody; a group has no user to
+                // tell (the assignment is in the history either way).
+                if agent != &actor.id {
+                    notify_assigned(&mut tx, &next, complaint_id, agent, actor, now).await?;
+                }
+            }
         }
         tx.commit().await?;
         Ok(next.redacted_for(actor))
@@ -942,4 +951,38 @@ pub(crate) async fn next_complaint_id(
         .to_string();
     let n = tx.next_sequence(&format!("complaint:{date}")).await?;
     Ok(format!("CMP-{date}-{n:06}"))
+}
+
+/// Tells an agent a complaint was assigned to them (`complaint.assigned`),
+/// in the assignment's transaction; nothing when the agent has no account.
+async fn notify_assigned(
+    tx: &mut Tx,
+    c: &Complaint,
+    complaint_id: &str,
+    agent: &str,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> Result<(), Error> {
+    use crate::notify::{link_segment, user_if_active, Event, Notification};
+    let Some(user) = user_if_active(tx, agent).await? else {
+        return Ok(());
+    };
+    Notification::new(Event::ComplaintAssigned, "complaint", complaint_id)
+        .title(format!("投诉 {complaint_id} 已分派给您"))
+        .body(format!(
+            "分类 {}；优先级 {}",
+            c.category,
+            c.priority.label_zh()
+        ))
+        .link(format!("/complaints/{}", link_segment(complaint_id)))
+        .summary(serde_json::json!({
+            "state": c.state.as_str(),
+            "priority": c.priority,
+            "category": c.category,
+            "assigned_by": actor.id,
+        }))
+        .to(user)
+        .record(tx, ms(now))
+        .await?;
+    Ok(())
 }

@@ -480,6 +480,9 @@ impl FeedbackService {
         }
         tx.append_feedback_event(&event_row(id, now, (&p.user_id, p.role.as_str()), &event))
             .await?;
+        if matches!(cmd, Command::Assign { .. }) {
+            notify_assigned(&mut tx, &g, now).await?;
+        }
         tx.commit().await?;
         Ok(g)
     }
@@ -658,4 +661,40 @@ impl FeedbackService {
         }
         Ok(out)
     }
+}
+
+/// Tells the new owner of an assigned record (`feedback.assigned`), in the
+/// assignment's transaction.
+async fn notify_assigned(tx: &mut Tx, g: &Feedback, now: i64) -> Result<()> {
+    let Some(owner) = g.owner_id.as_deref() else {
+        return Ok(());
+    };
+    let Some(user) = crate::notify::user_if_active(tx, owner).await? else {
+        return Ok(());
+    };
+    crate::notify::Notification::new(
+        crate::notify::Event::FeedbackAssigned,
+        "feedback",
+        g.id.clone(),
+    )
+    .title(format!("信息反馈 {} 已分派给您", g.id))
+    // The customer's words stay in kefu (they may carry personal data):
+    // the body names the category and the department only.
+    .body(format!(
+        "分类 {}；部门 {}",
+        g.category,
+        g.department.as_deref().unwrap_or("-")
+    ))
+    .link(format!("/feedback/{}", crate::notify::link_segment(&g.id)))
+    .summary(serde_json::json!({
+        "category": g.category,
+        "department": g.department,
+        "owner_id": g.owner_id,
+        "due_at": g.due_at.map(kefu_store::json_time::rfc3339),
+        "state": g.state,
+    }))
+    .to(user)
+    .record(tx, now)
+    .await?;
+    Ok(())
 }

@@ -16,6 +16,7 @@ use crate::handover::model::{
     checked, handover_window, hhmm, next_shift, parse_hhmm, HandoverSettings, HandoverState,
     ItemInput, ItemKind, ItemState, Severity, Shift, ShiftTimes, LOCAL_OFFSET_MS, MAX_ITEM_TEXT,
 };
+use crate::notify::{Event, Notification};
 
 /// The settings key of [`HandoverSettings`].
 pub const HANDOVER_SETTINGS_KEY: &str = "handover";
@@ -880,9 +881,24 @@ impl HandoverService {
             json!({"items": items.len()}),
         ))
         .await?;
-        // notify: enqueue "handover waiting" (交接班待确认) to `h.to_user`, or
-        // to the members of team `h.team`, once the notifications outbox is
-        // merged.
+        // The next shift hears of it: the named user, else the team (less
+        // the one handing over).
+        let to: Vec<String> = match &h.to_user {
+            Some(u) => vec![u.clone()],
+            None => crate::notify::team_members(&mut tx, &h.team)
+                .await?
+                .into_iter()
+                .filter(|u| *u != h.from_user)
+                .collect(),
+        };
+        Notification::new(Event::HandoverWaiting, "handover", id)
+            .title(format!("交接班 {id} 待接收（{} → {}）", h.shift, h.next_shift))
+            .body(format!("{} 交出 {} 项，请逐项确认。", h.from_user, items.len()))
+            .link(format!("/handovers/{}", crate::notify::link_segment(id)))
+            .summary(json!({"team": h.team, "shift": h.shift, "next_shift": h.next_shift, "items": items.len()}))
+            .to_all(to)
+            .record(&mut tx, now)
+            .await?;
         tx.commit().await?;
         self.get(p, id).await
     }
@@ -1143,9 +1159,23 @@ impl HandoverService {
                 json!({"to": "supervisor", "team": c.team, "after_minutes": settings.escalate_after_minutes, "node": node_id}),
             ))
             .await?;
-            // notify: enqueue "urgent handover item not acknowledged"
-            // (交接班紧急事项未确认) to the supervisors of team `c.team`, once
-            // the notifications outbox is merged.
+            // Escalation goes to supervisors: kefu knows no team leads.
+            let supervisors = crate::notify::supervisors(&mut tx).await?;
+            Notification::new(Event::HandoverEscalated, "handover", c.handover_id.clone())
+                // The item's words stay in kefu: e-mail and webhooks leave it.
+                .title(format!("交接班 {} 有紧急事项未确认", c.handover_id))
+                .body(format!(
+                    "班组 {} 的紧急事项提交 {} 分钟后仍未确认。",
+                    c.team, settings.escalate_after_minutes
+                ))
+                .link(format!(
+                    "/handovers/{}",
+                    crate::notify::link_segment(&c.handover_id)
+                ))
+                .summary(json!({"team": c.team, "item": c.item_id}))
+                .to_all(supervisors)
+                .record(&mut tx, now)
+                .await?;
             out.push(EscalatedItem {
                 handover_id: c.handover_id,
                 item_id: c.item_id,

@@ -281,6 +281,7 @@ pub(crate) async fn scan_one(
                 detail: detail.to_string(),
             })
             .await?;
+            notify_escalation(tx, c, &e, now_ms).await?;
             if kind.is_breach() {
                 outcome.escalated.push(e);
             } else {
@@ -310,4 +311,67 @@ pub(crate) async fn scan_one(
     }
     let cols = rules.columns(c, &flags, now);
     Ok(tx.update_sla_columns(&c.id, &cols, new_flags).await?)
+}
+
+/// Records the notification of a new escalation in the scan's transaction:
+/// `complaint.escalated` to the supervisors for a breach, `sla.near_breach`
+/// to the assignee (when an agent with an account; the supervisors
+/// otherwise). Once per escalation row, hence once however many nodes scan.
+async fn notify_escalation(
+    tx: &mut Tx,
+    c: &Complaint,
+    e: &Escalation,
+    now_ms: i64,
+) -> Result<(), Error> {
+    use crate::notify::{supervisors, user_if_active, Event, Notification};
+    let clock = if e.kind.clock() == "first_reply" {
+        "首次响应"
+    } else {
+        "处理时限"
+    };
+    let due = e
+        .due_at
+        .map(|d| d.to_rfc3339())
+        .unwrap_or_else(|| "-".to_string());
+    let agent = match &c.assignee {
+        Some(crate::complaint::Assignee::Agent(id)) => user_if_active(tx, id).await?,
+        _ => None,
+    };
+    let (event, title, recipients) = if e.kind.is_breach() {
+        (
+            Event::ComplaintEscalated,
+            format!("投诉 {} {clock}已超时，已升级主管", c.id),
+            supervisors(tx).await?,
+        )
+    } else {
+        (
+            Event::SlaNearBreach,
+            format!("投诉 {} {clock}即将超时", c.id),
+            match agent {
+                Some(a) => vec![a],
+                None => supervisors(tx).await?,
+            },
+        )
+    };
+    Notification::new(event, "complaint", c.id.clone())
+        .title(title)
+        .body(format!("截止时间 {due}；状态 {}", c.state.as_str()))
+        .link(format!(
+            "/complaints/{}",
+            crate::notify::link_segment(&c.id)
+        ))
+        .summary(json!({
+            "escalation_id": e.id,
+            "kind": e.kind,
+            "clock": e.kind.clock(),
+            "due_at": e.due_at,
+            "state": c.state.as_str(),
+            "priority": c.priority,
+            "assignee": c.assignee,
+        }))
+        .to_all(recipients)
+        .once(format!("escalation:{}", e.id))
+        .record(tx, now_ms)
+        .await?;
+    Ok(())
 }
