@@ -15,7 +15,7 @@ use crate::store::DatabaseArgs;
 /// `kefu notify deliver`.
 #[derive(clap::Args, Debug, Clone, Default)]
 pub(crate) struct NotifyArgs {
-    /// SMTP relay for e-mail notifications: smtp://[user:password@]host[:port]
+    /// SMTP relay for e-mail notifications: `smtp://[user:password@]host[:port]`
     /// (plain SMTP, port 25 by default). Default: $KEFU_SMTP_URL; unset: no
     /// e-mail.
     #[arg(long, value_name = "URL")]
@@ -24,7 +24,7 @@ pub(crate) struct NotifyArgs {
     /// else kefu@localhost.
     #[arg(long, value_name = "ADDRESS")]
     pub(crate) smtp_from: Option<String>,
-    /// The dashboard's public address (https://kefu.example.com), for
+    /// The dashboard's public address (`https://kefu.example.com`), for
     /// links in e-mails and webhooks. Default: $KEFU_PUBLIC_URL; unset:
     /// links are paths.
     #[arg(long, value_name = "URL")]
