@@ -20,108 +20,13 @@ use serde_json::{json, Value};
 
 mod common;
 mod webdriver;
-use webdriver::{page_errors, text_of, wait_css, wait_url, Driver, Res};
+use webdriver::{page_errors, text_of, wait_css, wait_url, Browser, Driver, Res};
 
 const USERS: &[(&str, Role, &str)] = &[
     ("boss", Role::Supervisor, "boss-pass-1"),
     ("qa", Role::Inspector, "inspector-pass-1"),
     ("a-07", Role::Agent, "agent-pass-07"),
 ];
-
-/// The browser, where it is driven from and the site under test.
-struct Browser {
-    c: Client,
-    http: reqwest::Client,
-    driver: String,
-    base: String,
-}
-
-impl Browser {
-    /// Fails when the page logged a browser error.
-    async fn clean(&self, what: &str) -> Res<()> {
-        let errors = page_errors(&self.http, &self.driver, &self.c).await?;
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(format!("{what}: browser errors: {errors:#?}").into())
-        }
-    }
-
-    /// Like [`Browser::clean`] after a refused form: the page's 422 is
-    /// expected, nothing else.
-    async fn refused(&self, what: &str) -> Res<()> {
-        let errors: Vec<String> = page_errors(&self.http, &self.driver, &self.c)
-            .await?
-            .into_iter()
-            .filter(|e| !e.contains("status of 422"))
-            .collect();
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(format!("{what}: browser errors: {errors:#?}").into())
-        }
-    }
-
-    async fn visit(&self, path: &str) -> Res<()> {
-        self.c.goto(&format!("{}{path}", self.base)).await?;
-        self.clean(path).await
-    }
-
-    async fn click(&self, css: &str) -> Res<()> {
-        self.c.find(Locator::Css(css)).await?.click().await?;
-        Ok(())
-    }
-
-    /// Replaces the value of the field `css` with `text`.
-    async fn fill(&self, css: &str, text: &str) -> Res<()> {
-        let e = self.c.find(Locator::Css(css)).await?;
-        e.clear().await?;
-        e.send_keys(text).await?;
-        Ok(())
-    }
-
-    async fn text(&self, css: &str) -> Res<String> {
-        text_of(&self.c, css).await
-    }
-
-    /// Fails unless the element `css` shows every one of `needles`.
-    async fn shows(&self, css: &str, needles: &[&str]) -> Res<()> {
-        let text = self.text(css).await?;
-        for n in needles {
-            if !text.contains(n) {
-                return Err(format!("`{css}` lacks {n:?}: {text}").into());
-            }
-        }
-        Ok(())
-    }
-
-    async fn login(&self, user: &str, password: &str) -> Res<()> {
-        self.c.delete_all_cookies().await?;
-        self.visit("/login").await?;
-        self.fill("input[name=user]", user).await?;
-        self.fill("input[name=password]", password).await?;
-        self.click("form button[type=submit]").await?;
-        wait_url(&self.c, |u| !u.contains("/login")).await?;
-        self.clean("after login").await
-    }
-
-    /// Switches the dashboard's language (`en` or `zh`).
-    async fn language(&self, lang: &str) -> Res<()> {
-        self.click(&format!(".langs a[lang={lang}]")).await?;
-        let html = if lang == "zh" { "zh-CN" } else { lang };
-        wait_css(&self.c, &format!("html[lang={html}]")).await?;
-        self.clean(lang).await
-    }
-
-    /// Submits the form whose button is `button` and waits for the
-    /// redirect that says it was saved.
-    async fn submit_saved(&self, button: &str) -> Res<String> {
-        self.click(button).await?;
-        let url = wait_url(&self.c, |u| u.contains("done=saved")).await?;
-        self.clean(button).await?;
-        Ok(url)
-    }
-}
 
 /// Imports two calls of agent a-07 with customer u-1 (周杰): one in January
 /// that breaks the taboo-phrase rules, rated 6, and a clean one in

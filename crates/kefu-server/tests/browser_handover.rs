@@ -16,75 +16,13 @@ use serde_json::{json, Value};
 
 mod common;
 mod webdriver;
-use webdriver::{page_errors, text_of, wait_css, wait_url, Driver, Res};
+use webdriver::{page_errors, text_of, wait_css, wait_url, Browser, Driver, Res};
 
 const USERS: &[(&str, Role, &str)] = &[
     ("boss", Role::Supervisor, "boss-pass-1"),
     ("a-1", Role::Agent, "agent-pass-01"),
     ("a-2", Role::Agent, "agent-pass-02"),
 ];
-
-struct Browser {
-    c: Client,
-    http: reqwest::Client,
-    driver: String,
-    base: String,
-}
-
-impl Browser {
-    async fn clean(&self, what: &str) -> Res<()> {
-        let errors = page_errors(&self.http, &self.driver, &self.c).await?;
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(format!("{what}: browser errors: {errors:#?}").into())
-        }
-    }
-
-    async fn visit(&self, path: &str) -> Res<()> {
-        self.c.goto(&format!("{}{path}", self.base)).await?;
-        self.clean(path).await
-    }
-
-    async fn click(&self, css: &str) -> Res<()> {
-        self.c.find(Locator::Css(css)).await?.click().await?;
-        Ok(())
-    }
-
-    async fn fill(&self, css: &str, text: &str) -> Res<()> {
-        let e = self.c.find(Locator::Css(css)).await?;
-        e.clear().await?;
-        e.send_keys(text).await?;
-        Ok(())
-    }
-
-    async fn shows(&self, css: &str, needles: &[&str]) -> Res<()> {
-        let text = text_of(&self.c, css).await?;
-        for n in needles {
-            if !text.contains(n) {
-                return Err(format!("`{css}` lacks {n:?}: {text}").into());
-            }
-        }
-        Ok(())
-    }
-
-    async fn login(&self, user: &str, password: &str) -> Res<()> {
-        self.c.delete_all_cookies().await?;
-        self.visit("/login").await?;
-        self.fill("input[name=user]", user).await?;
-        self.fill("input[name=password]", password).await?;
-        self.click("form button[type=submit]").await?;
-        wait_url(&self.c, |u| !u.contains("/login")).await?;
-        self.clean("after login").await
-    }
-
-    async fn submit_saved(&self, button: &str) -> Res<String> {
-        self.click(button).await?;
-        let url = wait_url(&self.c, |u| u.contains("done=saved")).await?;
-        self.clean(button).await?;
-        Ok(url)
-    }
-}
 
 /// Teams (一组 for everyone) and the team's three shifts.
 async fn seed(server: &common::Server) -> Res<()> {

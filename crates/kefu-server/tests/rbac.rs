@@ -12,71 +12,11 @@ use serde_json::{json, Value};
 mod common;
 
 const ROUTER: &str = include_str!("../src/lib.rs");
-const FIXTURES: &str = include_str!("../../kefu-engine/tests/golden/conversations.jsonl");
 
 /// Routes open without signing in.
 const PUBLIC: &[&str] = &["/api/v1/auth/login"];
 
-/// `(method, path)` of every `.route(…)` of the `/api/v1` router.
-fn api_routes() -> Vec<(Method, String)> {
-    let start = ROUTER
-        .find("let api = Router::new()")
-        .expect("the API router");
-    let end = start + ROUTER[start..].find(".fallback(").expect("its fallback");
-    let section = &ROUTER[start..end];
-    let mut routes = Vec::new();
-    let parts: Vec<&str> = section.split(".route(").skip(1).collect();
-    for part in parts {
-        let path = part
-            .split('"')
-            .nth(1)
-            .expect("a route's path literal")
-            .to_string();
-        for (name, method) in [
-            ("get(", Method::GET),
-            ("post(", Method::POST),
-            ("put(", Method::PUT),
-            ("delete(", Method::DELETE),
-            ("patch(", Method::PATCH),
-        ] {
-            let found = part.match_indices(name).any(|(i, _)| {
-                i == 0
-                    || !part.as_bytes()[i - 1].is_ascii_alphanumeric()
-                        && part.as_bytes()[i - 1] != b'_'
-            });
-            if found {
-                routes.push((method, format!("/api/v1{path}")));
-            }
-        }
-    }
-    routes
-}
 
-/// The fixture conversations, the first half agent `a-07`'s, the second
-/// half `a-11`'s, with ids that say whose they are.
-fn conversations() -> (Value, Vec<String>) {
-    let lines: Vec<&str> = FIXTURES.lines().filter(|l| !l.trim().is_empty()).collect();
-    let half = lines.len() / 2;
-    let mut items = Vec::new();
-    let mut theirs = Vec::new();
-    for (n, line) in lines.iter().enumerate() {
-        let mut v: Value = serde_json::from_str(line).expect("fixture");
-        let (agent, tag) = if n < half {
-            ("a-07", "mine")
-        } else {
-            ("a-11", "theirs")
-        };
-        let id = format!("{tag}-{n:03}");
-        v["id"] = json!(id);
-        v["agent_id"] = json!(agent);
-        v["agent_name"] = json!(format!("坐席{agent}"));
-        if tag == "theirs" {
-            theirs.push(id);
-        }
-        items.push(v);
-    }
-    (Value::Array(items), theirs)
-}
 
 struct Client {
     base: String,
@@ -136,7 +76,7 @@ async fn matrix(db: TestDb) -> usize {
         http: reqwest::Client::new(),
     };
     let admin = c.login("admin", "admin-pass-1").await;
-    let (items, their_conversations) = conversations();
+    let (items, their_conversations) = common::two_agents_conversations();
     let (status, body) = c
         .call(
             Some(&admin),
@@ -204,7 +144,10 @@ async fn matrix(db: TestDb) -> usize {
         ])
         .collect();
 
-    let routes = api_routes();
+    let routes: Vec<(Method, String)> = common::routes_in(ROUTER, "let api = Router::new()")
+        .into_iter()
+        .map(|(m, p)| (m, format!("/api/v1{p}")))
+        .collect();
     assert!(routes.len() >= 30, "the router was read: {routes:?}");
     let fill = |path: &str| -> String {
         path.replace(

@@ -16,7 +16,6 @@ use serde_json::{json, Value};
 mod common;
 
 const ROUTER: &str = include_str!("../src/web/mod.rs");
-const FIXTURES: &str = include_str!("../../kefu-engine/tests/golden/conversations.jsonl");
 
 const USERS: &[(&str, Role, &str)] = &[
     ("admin", Role::Admin, "admin-pass-1"),
@@ -32,58 +31,7 @@ const PUBLIC: &[&str] = &["/login", "/lang/{lang}", "/assets/{name}", "/favicon.
 /// Forms that end the session they are posted with; they run last.
 const SESSION_ENDING: &[&str] = &["/logout", "/account/password"];
 
-/// `(method, path)` of every `.route(…)` of the dashboard router.
-fn dashboard_routes() -> Vec<(Method, String)> {
-    let start = ROUTER
-        .find("pub(crate) fn router()")
-        .expect("the dashboard router");
-    let end = start + ROUTER[start..].find(".fallback(").expect("its fallback");
-    let mut routes = Vec::new();
-    for part in ROUTER[start..end].split(".route(").skip(1) {
-        let path = part
-            .split('"')
-            .nth(1)
-            .expect("a route's path literal")
-            .to_string();
-        for (name, method) in [("get(", Method::GET), ("post(", Method::POST)] {
-            let found = part.match_indices(name).any(|(i, _)| {
-                i == 0
-                    || !part.as_bytes()[i - 1].is_ascii_alphanumeric()
-                        && part.as_bytes()[i - 1] != b'_'
-            });
-            if found {
-                routes.push((method, path.clone()));
-            }
-        }
-    }
-    routes
-}
 
-/// The fixture conversations, the first half `a-07`'s, the second half
-/// `a-11`'s, with ids that say whose they are.
-fn conversations() -> (Value, Vec<String>) {
-    let lines: Vec<&str> = FIXTURES.lines().filter(|l| !l.trim().is_empty()).collect();
-    let half = lines.len() / 2;
-    let mut items = Vec::new();
-    let mut theirs = Vec::new();
-    for (n, line) in lines.iter().enumerate() {
-        let mut v: Value = serde_json::from_str(line).expect("fixture");
-        let (agent, tag) = if n < half {
-            ("a-07", "mine")
-        } else {
-            ("a-11", "theirs")
-        };
-        let id = format!("{tag}-{n:03}");
-        v["id"] = json!(id);
-        v["agent_id"] = json!(agent);
-        v["agent_name"] = json!(format!("坐席{agent}"));
-        if tag == "theirs" {
-            theirs.push(id);
-        }
-        items.push(v);
-    }
-    (Value::Array(items), theirs)
-}
 
 /// A browser without redirects, signed in by cookie or not.
 struct Browser {
@@ -203,7 +151,7 @@ struct Theirs {
 async fn seed(server: &common::Server) -> Theirs {
     let api = common::Client::of(server);
     let admin = api.login("admin", "admin-pass-1").await;
-    let (items, conversations) = conversations();
+    let (items, conversations) = common::two_agents_conversations();
     let (status, body) = api
         .call(&admin, Method::POST, "/api/v1/conversations", Some(items))
         .await;
@@ -306,7 +254,7 @@ async fn matrix(db: TestDb) -> usize {
             .build()
             .expect("client"),
     };
-    let routes = dashboard_routes();
+    let routes = common::routes_in(ROUTER, "pub(crate) fn router()");
     assert!(routes.len() >= 50, "the router was read: {routes:?}");
     let secrets: Vec<String> = theirs
         .conversations

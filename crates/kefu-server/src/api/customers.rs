@@ -13,6 +13,7 @@ use kefu_store::customers::CustomerFilter;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::doc;
 use crate::auth::Caller;
 use crate::error::{rejection, ApiError};
 use crate::params::{page_params, Page};
@@ -342,21 +343,10 @@ pub(crate) async fn put_settings(
 
 /// The OpenAPI paths of these routes.
 pub(crate) fn openapi_paths() -> Value {
-    let id = json!({"name": "id", "in": "path", "required": true, "schema": {"type": "string"}});
-    let ok = |d: &str| json!({"200": {"description": d, "content": {"application/json": {"schema": {"type": "object"}}}}});
-    let errors = |ok: Value| {
-        let mut r = json!({
-            "400": {"$ref": "#/components/responses/Error"},
-            "401": {"$ref": "#/components/responses/Error"},
-            "403": {"$ref": "#/components/responses/Error"},
-            "404": {"$ref": "#/components/responses/Error"},
-        });
-        if let (Some(m), Some(o)) = (r.as_object_mut(), ok.as_object()) {
-            m.extend(o.clone());
-        }
-        r
-    };
-    let body = |d: &str| json!({"required": true, "description": d, "content": {"application/json": {"schema": {"type": "object"}}}});
+    let id = doc::path_id();
+    let ok = doc::ok;
+    let errors = doc::errors;
+    let body = doc::body;
     json!({
         "/api/v1/customers": {
             "get": {"summary": "Customers (agents: owned or served); filters grade, owner, tag, q, due; page, per_page",

@@ -13,6 +13,7 @@ use kefu_service::handover::{
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::doc;
 use crate::api::auth::Caller;
 use crate::error::{rejection, ApiError};
 use crate::AppState;
@@ -235,22 +236,10 @@ pub(crate) async fn put_settings(
 
 /// The OpenAPI paths of this module.
 pub(crate) fn openapi_paths() -> Value {
-    let id = json!({"name": "id", "in": "path", "required": true, "schema": {"type": "string"}});
-    let ok = |d: &str| json!({"200": {"description": d, "content": {"application/json": {"schema": {"type": "object"}}}}});
-    let errors = |ok: Value| {
-        let mut r = json!({
-            "400": {"$ref": "#/components/responses/Error"},
-            "401": {"$ref": "#/components/responses/Error"},
-            "403": {"$ref": "#/components/responses/Error"},
-            "404": {"$ref": "#/components/responses/Error"},
-            "409": {"$ref": "#/components/responses/Error"},
-        });
-        if let (Some(m), Some(o)) = (r.as_object_mut(), ok.as_object()) {
-            m.extend(o.clone());
-        }
-        r
-    };
-    let body = |d: &str| json!({"required": true, "description": d, "content": {"application/json": {"schema": {"type": "object"}}}});
+    let id = doc::path_id();
+    let ok = doc::ok;
+    let errors = doc::errors;
+    let body = doc::body;
     json!({
         "/api/v1/handovers": {
             "get": {"summary": "Shift handovers (交接班): the caller's, those waiting for them, or those with an escalated item",

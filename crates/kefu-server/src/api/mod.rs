@@ -11,6 +11,7 @@ pub(crate) mod auth;
 pub(crate) mod complaints;
 pub(crate) mod conversations;
 pub(crate) mod customers;
+mod doc;
 pub(crate) mod feedback;
 pub(crate) mod handover;
 pub(crate) mod mystery;

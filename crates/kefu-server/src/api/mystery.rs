@@ -17,6 +17,7 @@ use kefu_service::mystery::{
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::doc;
 use crate::api::auth::Caller;
 use crate::error::{rejection, ApiError};
 use crate::params::{parse_period, parse_time_bound};
@@ -390,23 +391,11 @@ pub(crate) async fn agreement(
 
 /// The OpenAPI paths of this module.
 pub(crate) fn openapi_paths() -> Value {
-    let id = json!({"name": "id", "in": "path", "required": true, "schema": {"type": "string"}});
-    let q = |name: &str, desc: &str| json!({"name": name, "in": "query", "description": desc, "schema": {"type": "string"}});
-    let ok = |d: &str| json!({"200": {"description": d, "content": {"application/json": {"schema": {"type": "object"}}}}});
-    let errors = |ok: Value| {
-        let mut r = json!({
-            "400": {"$ref": "#/components/responses/Error"},
-            "401": {"$ref": "#/components/responses/Error"},
-            "403": {"$ref": "#/components/responses/Error"},
-            "404": {"$ref": "#/components/responses/Error"},
-            "409": {"$ref": "#/components/responses/Error"},
-        });
-        if let (Some(m), Some(o)) = (r.as_object_mut(), ok.as_object()) {
-            m.extend(o.clone());
-        }
-        r
-    };
-    let body = |d: &str| json!({"required": true, "description": d, "content": {"application/json": {"schema": {"type": "object"}}}});
+    let id = doc::path_id();
+    let q = doc::query;
+    let ok = doc::ok;
+    let errors = doc::errors;
+    let body = doc::body;
     let range = || {
         vec![
             q("period", "2026-11, 2026-Q4 … (China time)"),

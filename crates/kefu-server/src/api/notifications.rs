@@ -11,6 +11,7 @@ use kefu_service::notify::NotifyService;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::doc;
 use crate::api::auth::Caller;
 use crate::error::{rejection, ApiError};
 use crate::params::parse_bool;
@@ -193,10 +194,10 @@ pub(crate) async fn set_email(
 
 /// The OpenAPI paths of these endpoints.
 pub(crate) fn openapi_paths() -> Value {
-    let id = json!({"name": "id", "in": "path", "required": true, "schema": {"type": "string"}});
-    let ok = |d: &str| json!({"200": {"description": d, "content": {"application/json": {"schema": {"type": "object"}}}}, "401": {"$ref": "#/components/responses/Error"}, "403": {"$ref": "#/components/responses/Error"}, "404": {"$ref": "#/components/responses/Error"}});
-    let q = |name: &str, desc: &str| json!({"name": name, "in": "query", "description": desc, "schema": {"type": "string"}});
-    let body = |d: &str| json!({"required": true, "description": d, "content": {"application/json": {"schema": {"type": "object"}}}});
+    let id = doc::path_id();
+    let ok = |d: &str| doc::errors(doc::ok(d));
+    let q = doc::query;
+    let body = doc::body;
     json!({
         "/api/v1/notifications": {"get": {"summary": "The caller's notifications, newest first, with the unread count",
             "parameters": [q("unread", "only unread (true/false)"), q("before", "entries with ids below this (paging)"), q("limit", "1–500, default 50")],

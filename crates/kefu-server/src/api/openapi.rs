@@ -343,7 +343,7 @@ fn report_params() -> Value {
 
 /// Review, appeals, queues, KPI reports, ratings and assessments.
 fn quality_paths() -> Value {
-    let id = json!({"name": "id", "in": "path", "required": true, "schema": {"type": "string"}});
+    let id = super::doc::path_id();
     let num_id =
         json!({"name": "id", "in": "path", "required": true, "schema": {"type": "integer"}});
     json!({

@@ -154,3 +154,69 @@ impl Client {
         v["token"].as_str().expect("token").to_string()
     }
 }
+
+/// `(method, path)` of every `.route(…)` of the router that `source` builds
+/// between `start` and the router's `.fallback(`: the RBAC suites read the
+/// routers' own source, so a route added there is covered without editing
+/// them.
+#[allow(dead_code)] // only the RBAC suites read routers
+pub(crate) fn routes_in(source: &str, start: &str) -> Vec<(reqwest::Method, String)> {
+    use reqwest::Method;
+    let from = source.find(start).expect("the router");
+    let to = from + source[from..].find(".fallback(").expect("its fallback");
+    let mut routes = Vec::new();
+    for part in source[from..to].split(".route(").skip(1) {
+        let path = part
+            .split('"')
+            .nth(1)
+            .expect("a route's path literal")
+            .to_string();
+        for (name, method) in [
+            ("get(", Method::GET),
+            ("post(", Method::POST),
+            ("put(", Method::PUT),
+            ("delete(", Method::DELETE),
+            ("patch(", Method::PATCH),
+        ] {
+            let found = part.match_indices(name).any(|(i, _)| {
+                i == 0
+                    || !part.as_bytes()[i - 1].is_ascii_alphanumeric()
+                        && part.as_bytes()[i - 1] != b'_'
+            });
+            if found {
+                routes.push((method, path.clone()));
+            }
+        }
+    }
+    routes
+}
+
+/// The golden conversations as two agents' work: the first half `a-07`'s
+/// (ids `mine-NNN`), the second half `a-11`'s (`theirs-NNN`, also
+/// returned), for tests that one agent never sees the other's.
+#[allow(dead_code)] // only the RBAC suites split the fixtures
+pub(crate) fn two_agents_conversations() -> (serde_json::Value, Vec<String>) {
+    use serde_json::{json, Value};
+    const FIXTURES: &str = include_str!("../../../kefu-engine/tests/golden/conversations.jsonl");
+    let lines: Vec<&str> = FIXTURES.lines().filter(|l| !l.trim().is_empty()).collect();
+    let half = lines.len() / 2;
+    let mut items = Vec::new();
+    let mut theirs = Vec::new();
+    for (n, line) in lines.iter().enumerate() {
+        let mut v: Value = serde_json::from_str(line).expect("fixture");
+        let (agent, tag) = if n < half {
+            ("a-07", "mine")
+        } else {
+            ("a-11", "theirs")
+        };
+        let id = format!("{tag}-{n:03}");
+        v["id"] = json!(id);
+        v["agent_id"] = json!(agent);
+        v["agent_name"] = json!(format!("坐席{agent}"));
+        if tag == "theirs" {
+            theirs.push(id);
+        }
+        items.push(v);
+    }
+    (Value::Array(items), theirs)
+}

@@ -168,3 +168,104 @@ pub(crate) async fn page_errors(
     }
     Ok(out)
 }
+
+/// The browser, where it is driven from and the site under test.
+#[allow(dead_code)] // not every suite drives pages this way
+pub(crate) struct Browser {
+    /// The WebDriver session.
+    pub c: Client,
+    /// A plain HTTP client (for chromedriver's log endpoint).
+    pub http: reqwest::Client,
+    /// chromedriver's URL.
+    pub driver: String,
+    /// The site under test (`http://127.0.0.1:PORT`).
+    pub base: String,
+}
+
+#[allow(dead_code)]
+impl Browser {
+    /// Fails when the page logged a browser error.
+    pub(crate) async fn clean(&self, what: &str) -> Res<()> {
+        let errors = page_errors(&self.http, &self.driver, &self.c).await?;
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("{what}: browser errors: {errors:#?}").into())
+        }
+    }
+
+    /// Like [`Browser::clean`] after a refused form: the page's 422 is
+    /// expected, nothing else.
+    pub(crate) async fn refused(&self, what: &str) -> Res<()> {
+        let errors: Vec<String> = page_errors(&self.http, &self.driver, &self.c)
+            .await?
+            .into_iter()
+            .filter(|e| !e.contains("status of 422"))
+            .collect();
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("{what}: browser errors: {errors:#?}").into())
+        }
+    }
+
+    pub(crate) async fn visit(&self, path: &str) -> Res<()> {
+        self.c.goto(&format!("{}{path}", self.base)).await?;
+        self.clean(path).await
+    }
+
+    pub(crate) async fn click(&self, css: &str) -> Res<()> {
+        self.c.find(fantoccini::Locator::Css(css)).await?.click().await?;
+        Ok(())
+    }
+
+    /// Replaces the value of the field `css` with `text`.
+    pub(crate) async fn fill(&self, css: &str, text: &str) -> Res<()> {
+        let e = self.c.find(fantoccini::Locator::Css(css)).await?;
+        e.clear().await?;
+        e.send_keys(text).await?;
+        Ok(())
+    }
+
+    pub(crate) async fn text(&self, css: &str) -> Res<String> {
+        text_of(&self.c, css).await
+    }
+
+    /// Fails unless the element `css` shows every one of `needles`.
+    pub(crate) async fn shows(&self, css: &str, needles: &[&str]) -> Res<()> {
+        let text = self.text(css).await?;
+        for n in needles {
+            if !text.contains(n) {
+                return Err(format!("`{css}` lacks {n:?}: {text}").into());
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn login(&self, user: &str, password: &str) -> Res<()> {
+        self.c.delete_all_cookies().await?;
+        self.visit("/login").await?;
+        self.fill("input[name=user]", user).await?;
+        self.fill("input[name=password]", password).await?;
+        self.click("form button[type=submit]").await?;
+        wait_url(&self.c, |u| !u.contains("/login")).await?;
+        self.clean("after login").await
+    }
+
+    /// Switches the dashboard's language (`en` or `zh`).
+    pub(crate) async fn language(&self, lang: &str) -> Res<()> {
+        self.click(&format!(".langs a[lang={lang}]")).await?;
+        let html = if lang == "zh" { "zh-CN" } else { lang };
+        wait_css(&self.c, &format!("html[lang={html}]")).await?;
+        self.clean(lang).await
+    }
+
+    /// Submits the form whose button is `button` and waits for the
+    /// redirect that says it was saved.
+    pub(crate) async fn submit_saved(&self, button: &str) -> Res<String> {
+        self.click(button).await?;
+        let url = wait_url(&self.c, |u| u.contains("done=saved")).await?;
+        self.clean(button).await?;
+        Ok(url)
+    }
+}
