@@ -13,14 +13,14 @@
 //! and passes.
 
 use chrono::{Duration as Days, Utc};
-use fantoccini::{Client, Locator};
+use fantoccini::Locator;
 use kefu_service::auth::Role;
 use kefu_store::testing::TestDb;
 use serde_json::{json, Value};
 
 mod common;
 mod webdriver;
-use webdriver::{page_errors, text_of, wait_css, wait_url, Browser, Driver, Res};
+use webdriver::{wait_css, Browser, Driver, Res};
 
 const USERS: &[(&str, Role, &str)] = &[
     ("boss", Role::Supervisor, "boss-pass-1"),

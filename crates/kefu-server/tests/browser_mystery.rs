@@ -9,14 +9,14 @@
 //! Needs `/usr/bin/chromium` and `/usr/bin/chromedriver`; without them the
 //! test prints a notice and passes.
 
-use fantoccini::{Client, Locator};
+use fantoccini::Locator;
 use kefu_service::auth::Role;
 use kefu_store::testing::TestDb;
 use serde_json::{json, Value};
 
 mod common;
 mod webdriver;
-use webdriver::{page_errors, text_of, wait_url, Browser, Driver, Res};
+use webdriver::{text_of, wait_url, Browser, Driver, Res};
 
 const USERS: &[(&str, Role, &str)] = &[
     ("boss", Role::Supervisor, "boss-pass-1"),
@@ -27,13 +27,12 @@ const USERS: &[(&str, Role, &str)] = &[
 
 /// The id of the first shop waiting on the review page.
 async fn first_in_review(b: &Browser) -> Res<String> {
-    let id = b
-        .c
-        .find(Locator::Css("section.mystery-review"))
-        .await?
-        .attr("id")
-        .await?
-        .ok_or("no id")?;
+    let id =
+        b.c.find(Locator::Css("section.mystery-review"))
+            .await?
+            .attr("id")
+            .await?
+            .ok_or("no id")?;
     Ok(id.trim_start_matches("review-").to_string())
 }
 
@@ -132,7 +131,7 @@ async fn flow(b: &Browser) -> Res<()> {
     // The reviewer returns it.
     b.login("boss", "boss-pass-1").await?;
     b.visit("/mystery/review").await?;
-    let first = first_in_review(&b).await?;
+    let first = first_in_review(b).await?;
     b.fill(
         &format!("#return-{first} input[name=reason]"),
         "开头语判断有误",
@@ -165,7 +164,7 @@ async fn flow(b: &Browser) -> Res<()> {
     // Another supervisor approves the re-shop.
     b.login("boss2", "boss-pass-2").await?;
     b.visit("/mystery/review").await?;
-    let second = first_in_review(&b).await?;
+    let second = first_in_review(b).await?;
     if second == first {
         return Err("the returned shop is still in the queue".into());
     }

@@ -16,8 +16,6 @@ const ROUTER: &str = include_str!("../src/lib.rs");
 /// Routes open without signing in.
 const PUBLIC: &[&str] = &["/api/v1/auth/login"];
 
-
-
 struct Client {
     base: String,
     http: reqwest::Client,

@@ -11,7 +11,7 @@ use kefu_service::auth::Role;
 use kefu_store::testing::TestDb;
 use reqwest::header::{HeaderMap, COOKIE, LOCATION, SET_COOKIE};
 use reqwest::{Method, StatusCode};
-use serde_json::{json, Value};
+use serde_json::json;
 
 mod common;
 
@@ -30,8 +30,6 @@ const PUBLIC: &[&str] = &["/login", "/lang/{lang}", "/assets/{name}", "/favicon.
 
 /// Forms that end the session they are posted with; they run last.
 const SESSION_ENDING: &[&str] = &["/logout", "/account/password"];
-
-
 
 /// A browser without redirects, signed in by cookie or not.
 struct Browser {

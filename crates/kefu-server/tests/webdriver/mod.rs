@@ -215,7 +215,11 @@ impl Browser {
     }
 
     pub(crate) async fn click(&self, css: &str) -> Res<()> {
-        self.c.find(fantoccini::Locator::Css(css)).await?.click().await?;
+        self.c
+            .find(fantoccini::Locator::Css(css))
+            .await?
+            .click()
+            .await?;
         Ok(())
     }
 
