@@ -9,11 +9,12 @@ use kefu_service::complaint::{
     Actor, ActorRole, Assignee, ComplaintService, Customer, NewComplaint,
 };
 use kefu_store::testing::TestDb;
-use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
+use reqwest::header::LOCATION;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 mod common;
+use common::{csrf, Web};
 
 const USERS: &[(&str, Role, &str)] = &[
     ("boss", Role::Supervisor, "boss-pass-1"),
@@ -279,107 +280,6 @@ async fn handover_api_on_both_backends() {
     api_scenario(TestDb::sqlite("handover_api")).await;
     if let Some(db) = TestDb::postgres("handover_api").await {
         api_scenario(db).await;
-    }
-}
-
-/// A dashboard session (cookies) of one user.
-struct Web {
-    base: String,
-    http: reqwest::Client,
-    cookies: String,
-}
-
-fn enc(s: &str) -> String {
-    form_urlencoded::byte_serialize(s.as_bytes()).collect()
-}
-
-fn csrf(html: &str) -> String {
-    let key = "name=\"_csrf\" value=\"";
-    let at = html.find(key).expect("csrf field") + key.len();
-    html[at..].chars().take_while(|c| *c != '"').collect()
-}
-
-fn cookie(headers: &reqwest::header::HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(|c| {
-            c.strip_prefix(&format!("{name}="))
-                .map(|r| r.split(';').next().unwrap_or("").to_string())
-        })
-}
-
-impl Web {
-    async fn login(base: &str, user: &str, password: &str) -> Web {
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("client");
-        let r = http
-            .get(format!("{base}/login"))
-            .send()
-            .await
-            .expect("login page");
-        let pre = cookie(r.headers(), "kefu_login").expect("login cookie");
-        let html = r.text().await.expect("html");
-        let mut web = Web {
-            base: base.to_string(),
-            http,
-            cookies: format!("kefu_login={pre}"),
-        };
-        let token = csrf(&html);
-        let (status, headers, _) = web
-            .post(
-                "/login",
-                &[
-                    ("_csrf", &token),
-                    ("user", user),
-                    ("password", password),
-                    ("next", "/handovers"),
-                ],
-            )
-            .await;
-        assert_eq!(status, StatusCode::SEE_OTHER, "login of {user}");
-        web.cookies = format!(
-            "kefu_session={}",
-            cookie(&headers, "kefu_session").expect("session")
-        );
-        web
-    }
-
-    async fn get(&self, path: &str) -> (StatusCode, String) {
-        let r = self
-            .http
-            .get(format!("{}{path}", self.base))
-            .header(COOKIE, &self.cookies)
-            .send()
-            .await
-            .expect("GET");
-        (r.status(), r.text().await.unwrap_or_default())
-    }
-
-    async fn post(
-        &self,
-        path: &str,
-        form: &[(&str, &str)],
-    ) -> (StatusCode, reqwest::header::HeaderMap, String) {
-        let body = form
-            .iter()
-            .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
-            .collect::<Vec<_>>()
-            .join("&");
-        let r = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .header(COOKIE, &self.cookies)
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(body)
-            .send()
-            .await
-            .expect("POST");
-        let (status, headers) = (r.status(), r.headers().clone());
-        (status, headers, r.text().await.unwrap_or_default())
     }
 }
 

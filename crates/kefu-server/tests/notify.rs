@@ -9,11 +9,11 @@ use kefu_service::auth::Role;
 use kefu_service::notify::{Deliverer, DeliveryConfig, Event, Notification};
 use kefu_store::testing::TestDb;
 use kefu_store::Store;
-use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 mod common;
+use common::{csrf, Web};
 
 const USERS: &[(&str, Role, &str)] = &[
     ("admin", Role::Admin, "admin-pass-1"),
@@ -228,123 +228,6 @@ async fn notifications_api_on_both_backends() {
     }
 }
 
-/// A dashboard session: the cookie header.
-struct Web {
-    base: String,
-    http: reqwest::Client,
-    cookies: String,
-}
-
-fn cookie(headers: &reqwest::header::HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .filter_map(|c| c.split(';').next())
-        .filter_map(|kv| kv.split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.to_string())
-}
-
-/// An `application/x-www-form-urlencoded` body.
-fn form(fields: &[(&str, &str)]) -> String {
-    fields
-        .iter()
-        .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
-        .collect::<Vec<_>>()
-        .join("&")
-}
-
-fn form_body(fields: &[(&str, &str)]) -> String {
-    form(fields)
-}
-
-fn enc(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-                char::from(b).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
-
-fn csrf(html: &str) -> String {
-    let marker = "name=\"_csrf\" value=\"";
-    let at = html.find(marker).expect("a form with a CSRF token") + marker.len();
-    html[at..at + html[at..].find('"').expect("end")].to_string()
-}
-
-impl Web {
-    async fn login(base: &str, user: &str, password: &str) -> Web {
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("client");
-        let r = http
-            .get(format!("{base}/login"))
-            .send()
-            .await
-            .expect("login page");
-        let pre = cookie(r.headers(), "kefu_login").expect("login cookie");
-        let html = r.text().await.expect("html");
-        let r = http
-            .post(format!("{base}/login"))
-            .header(COOKIE, format!("kefu_login={pre}"))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(form(&[
-                ("_csrf", csrf(&html).as_str()),
-                ("user", user),
-                ("password", password),
-                ("next", "/"),
-            ]))
-            .send()
-            .await
-            .expect("login");
-        assert_eq!(r.status(), StatusCode::SEE_OTHER, "login of {user}");
-        let session = cookie(r.headers(), "kefu_session").expect("session");
-        Web {
-            base: base.to_string(),
-            http,
-            cookies: format!("kefu_session={session}"),
-        }
-    }
-
-    async fn get(&self, path: &str) -> (StatusCode, String) {
-        let r = self
-            .http
-            .get(format!("{}{path}", self.base))
-            .header(COOKIE, &self.cookies)
-            .send()
-            .await
-            .expect("GET");
-        (r.status(), r.text().await.unwrap_or_default())
-    }
-
-    async fn post(&self, path: &str, fields: &[(&str, &str)]) -> (StatusCode, String) {
-        let r = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .header(COOKIE, &self.cookies)
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(form_body(fields))
-            .send()
-            .await
-            .expect("POST");
-        let to = r
-            .headers()
-            .get(LOCATION)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_string();
-        let status = r.status();
-        let body = r.text().await.unwrap_or_default();
-        (status, if to.is_empty() { body } else { to })
-    }
-}
-
 /// The number in the header's badge, if shown.
 fn badge(html: &str) -> Option<i64> {
     let at = html.find("id=\"unread-badge\"")?;
@@ -388,10 +271,10 @@ async fn web(db: TestDb) {
         })
         .find(|a| a != "/inbox/read-all")
         .expect("a mark-read form");
-    let (status, _) = a07.post(&action, &[]).await;
+    let (status, _) = a07.submit(&action, &[]).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     let token = csrf(&html);
-    let (status, to) = a07.post(&action, &[("_csrf", &token)]).await;
+    let (status, to) = a07.submit(&action, &[("_csrf", &token)]).await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     assert_eq!(to, "/inbox?done=marked_read");
     let (_, html) = a07.get("/inbox?done=marked_read").await;
@@ -402,10 +285,10 @@ async fn web(db: TestDb) {
     let (_, bhtml) = boss.get("/inbox").await;
     assert_eq!(badge(&bhtml), None);
     assert!(bhtml.contains("没有通知"));
-    let (status, _) = boss.post(&action, &[("_csrf", &csrf(&bhtml))]).await;
+    let (status, _) = boss.submit(&action, &[("_csrf", &csrf(&bhtml))]).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     // Mark all read: the badge goes.
-    let (status, _) = a07.post("/inbox/read-all", &[("_csrf", &token)]).await;
+    let (status, _) = a07.submit("/inbox/read-all", &[("_csrf", &token)]).await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     let (_, html) = a07.get("/complaints").await;
     assert_eq!(badge(&html), None);
@@ -418,7 +301,7 @@ async fn web(db: TestDb) {
     assert_eq!(status, StatusCode::OK);
     let token = csrf(&html);
     let (status, html) = admin
-        .post(
+        .submit(
             "/admin/notifications/webhooks",
             &[
                 ("_csrf", &token),
@@ -432,7 +315,7 @@ async fn web(db: TestDb) {
     assert!(html.contains("id=\"new-secret\""), "{html}");
     assert!(html.contains("http://127.0.0.1:9/h"));
     let (status, to) = admin
-        .post(
+        .submit(
             "/admin/notifications/email",
             &[
                 ("_csrf", &token),
