@@ -710,7 +710,10 @@ both_backends!(urgent_items_escalate_once, |store: Store| async move {
     assert_eq!(
         notifications(&store).await,
         vec![
-            ("handover.waiting".to_string(), r#"["a-2","sup"]"#.to_string()),
+            (
+                "handover.waiting".to_string(),
+                r#"["a-2","sup"]"#.to_string()
+            ),
             ("handover.escalated".to_string(), r#"["sup"]"#.to_string()),
         ]
     );

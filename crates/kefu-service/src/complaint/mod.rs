@@ -137,13 +137,6 @@
 
 #![warn(missing_docs)]
 
-use std::fmt;
-use std::str::FromStr;
-
-use chrono::{DateTime, Duration, Utc};
-use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
-
 // ---------------------------------------------------------------------------
 // String enums
 // ---------------------------------------------------------------------------
@@ -162,7 +155,7 @@ macro_rules! string_enum {
         }
     ) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, ::serde::Serialize, ::serde::Deserialize)]
         pub enum $name {
             $(
                 $(#[$vmeta])*
@@ -191,25 +184,25 @@ macro_rules! string_enum {
             }
         }
 
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
                 f.write_str(self.as_str())
             }
         }
 
-        impl FromStr for $name {
-            type Err = ComplaintError;
+        impl ::std::str::FromStr for $name {
+            type Err = $crate::complaint::ComplaintError;
 
             /// Parses the stable name or the Chinese label (surrounding
             /// whitespace ignored).
-            fn from_str(s: &str) -> Result<Self, Self::Err> {
+            fn from_str(s: &str) -> ::std::result::Result<Self, Self::Err> {
                 let t = s.trim();
                 $(
                     if t == $s || t == $zh {
                         return Ok($name::$variant);
                     }
                 )+
-                Err(ComplaintError::UnknownValue { what: $what, value: s.to_string() })
+                ::std::result::Result::Err($crate::complaint::ComplaintError::UnknownValue { what: $what, value: s.to_string() })
             }
         }
     };
@@ -231,6 +224,8 @@ pub use survey::*;
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     #[test]

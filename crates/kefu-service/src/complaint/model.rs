@@ -2,7 +2,13 @@
 //! customers, key facts, the history and side effects, and the errors of
 //! the lifecycle.
 
-use super::*;
+use std::fmt;
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::{id_text, mask_id_number, mask_name, mask_phone, Survey};
 
 /// The highest satisfaction score; scores run from 0 to this.
 pub const SCORE_MAX: u8 = 10;

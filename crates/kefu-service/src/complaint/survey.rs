@@ -1,7 +1,14 @@
 //! Satisfaction surveys, their bands, the complaint policy and revisit
 //! tasks (回访).
 
-use super::*;
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::{
+    id_text, optional_text, Actor, ActorRole, Complaint, ComplaintError, HistoryEvent, HistoryKind,
+    SideEffect, DEFAULT_REVISIT_DAYS, MAX_TEXT_CHARS, SCORE_MAX,
+};
 
 string_enum! {
     /// The satisfaction band of a 0–10 score.

@@ -41,16 +41,7 @@
 //! assert_eq!(report.first_reply.state, SlaState::NearBreach); // ≥ 80 % of 12 h
 //! ```
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
-use std::str::FromStr;
-
-use chrono::{
-    DateTime, Datelike, Days, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, TimeDelta, Utc,
-    Weekday,
-};
-use serde::de::{self, Deserializer, Visitor};
-use serde::{Deserialize, Serialize, Serializer};
+use chrono::{NaiveDate, TimeDelta};
 
 const ZERO: TimeDelta = TimeDelta::zero();
 const DAY: TimeDelta = TimeDelta::days(1);

@@ -1,8 +1,6 @@
 //! The SLA scanner: finds breached and near-breach complaints and records
 //! each escalation exactly once.
 
-use super::*;
-
 use std::fmt;
 use std::str::FromStr;
 
@@ -11,11 +9,11 @@ use kefu_store::{EscalationFlags as Flags, EscalationRow, HistoryRow, Tx};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use super::{load_rules, Rules};
 use crate::complaint::Complaint;
+use crate::complaint::{complaint_from_doc, corrupt, from_ms, ms, opt_from_ms, ComplaintService};
 use crate::error::{Error, Result};
 use crate::sla::{self, SlaState};
-
-use crate::complaint::*;
 
 /// History kind of the scanner's "escalated to supervisor" event.
 pub const ESCALATED: &str = "escalated";

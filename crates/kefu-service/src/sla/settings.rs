@@ -7,14 +7,13 @@ use chrono::{DateTime, TimeDelta, Utc};
 use kefu_store::{EscalationFlags as Flags, SlaColumns, Tx};
 use serde::{Deserialize, Serialize};
 
+use crate::complaint::corrupt;
 use crate::complaint::{Complaint, ComplaintPolicy, ComplaintState};
 use crate::error::{Error, Result};
 use crate::sla::{
     self, BusinessCalendar, HolidayTable, SlaClock, SlaError, SlaInput, SlaPolicy, SlaReport,
     SlaState, SlaStatus,
 };
-
-use crate::complaint::*;
 
 /// Settings key of the [`SlaSettings`].
 pub const SLA_SETTINGS_KEY: &str = "sla";
