@@ -213,6 +213,9 @@ mod lifecycle;
 mod masking;
 mod model;
 mod service;
+mod sla_met_rate;
+mod sla_rules;
+mod sla_scan;
 mod survey;
 
 pub use import::*;
@@ -220,6 +223,9 @@ pub use lifecycle::*;
 pub use masking::*;
 pub use model::*;
 pub use service::*;
+pub use sla_met_rate::*;
+pub use sla_rules::*;
+pub use sla_scan::*;
 pub use survey::*;
 
 #[cfg(test)]

@@ -135,8 +135,6 @@ mod calendar;
 mod clock;
 mod duration;
 mod holidays;
-mod met_rate;
-mod scanner;
 mod settings;
 
 pub use business_hours::*;
@@ -144,8 +142,6 @@ pub use calendar::*;
 pub use clock::*;
 pub use duration::*;
 pub use holidays::*;
-pub use met_rate::*;
-pub use scanner::*;
 pub use settings::*;
 
 #[cfg(test)]

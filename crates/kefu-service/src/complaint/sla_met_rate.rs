@@ -3,12 +3,12 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-pub use kefu_store::SlaFilter;
 use serde::{Deserialize, Serialize};
 
-use super::load_rules;
-use crate::complaint::{complaint_from_doc, ms, ComplaintService};
-use crate::complaint::{Actor, ActorRole, Assignee, ComplaintState};
+use super::{
+    complaint_from_doc, load_rules, ms, Actor, ActorRole, Assignee, ComplaintService,
+    ComplaintState,
+};
 use crate::error::{Error, Result};
 use crate::sla::SlaState;
 
