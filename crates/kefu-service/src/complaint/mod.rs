@@ -16,6 +16,17 @@
 //!
 //! Nothing here reads a clock: `now` is always a parameter.
 //!
+//! # SLA
+//!
+//! The clocks themselves are [`crate::sla`] (pure time arithmetic). This
+//! module applies them to complaints: the rules in force ([`SlaSettings`]
+//! plus [`ComplaintPolicy`], `sla_rules.rs`), the scanner that records each
+//! escalation once ([`ComplaintService::scan_sla`], [`EscalationKind`],
+//! `sla_scan.rs`) and met-rate reports ([`ComplaintService::sla_met_rate`],
+//! `sla_met_rate.rs`).
+//!
+//! [`SlaSettings`]: crate::sla::SlaSettings
+//!
 //! # States and transitions
 //!
 //! | state              | zh     | stable name          |

@@ -285,7 +285,7 @@ impl RevisitTask {
     /// Records the outcome: returns the done task and the
     /// [`HistoryKind::RevisitCompleted`] event for `complaint`'s history
     /// (whose state it reports unchanged; the complaint itself does not
-    /// change — reopen it with [`Command::Reopen`] if the customer is still
+    /// change — reopen it with [`Command::Reopen`](super::Command::Reopen) if the customer is still
     /// unsatisfied). Inspectors, supervisors and admins only; once only;
     /// `complaint` must be the task's complaint.
     pub fn complete(

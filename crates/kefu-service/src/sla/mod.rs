@@ -9,11 +9,15 @@
 //! special / difficult complaints (特殊疑难) their own targets.
 //!
 //! Everything here is pure and deterministic: no I/O, no global clock. The
-//! current instant is always passed in as `now`.
+//! current instant is always passed in as `now`. Nothing here knows about
+//! complaints: applying these clocks to complaints (the rules in force, the
+//! SLA scanner and its escalations, met-rate reports) is the complaint
+//! workflow's job, in [`crate::complaint`] (`sla_rules.rs`, `sla_scan.rs`,
+//! `sla_met_rate.rs`).
 //!
 //! # Time zones
 //!
-//! Every instant going in or out is a [`DateTime<Utc>`]. A
+//! Every instant going in or out is a [`DateTime<Utc>`](chrono::DateTime). A
 //! [`BusinessCalendar`] carries one fixed UTC offset (default `+08:00`, no
 //! daylight-saving time) that says which wall-clock time and which calendar
 //! day an instant falls on; business-hours periods and holiday dates are read
