@@ -12,8 +12,8 @@
 //! current instant is always passed in as `now`. Nothing here knows about
 //! complaints: applying these clocks to complaints (the rules in force, the
 //! SLA scanner and its escalations, met-rate reports) is the complaint
-//! workflow's job, in [`crate::complaint`] (`sla_rules.rs`, `sla_scan.rs`,
-//! `sla_met_rate.rs`).
+//! workflow's job, in the `complaint` module (`complaint/sla_rules.rs`,
+//! `sla_scan.rs`, `sla_met_rate.rs`).
 //!
 //! # Time zones
 //!
