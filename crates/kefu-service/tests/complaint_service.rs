@@ -10,8 +10,9 @@ use kefu_service::complaint::{
     NewComplaint, RevisitOutcome,
 };
 use kefu_service::complaint::{ComplaintFilter, ComplaintService, SlaFilter};
+use kefu_service::complaint::{EscalationKind, MetRateGrouping, ESCALATED};
+use kefu_service::sla::SlaSettings;
 use kefu_service::sla::{BusinessCalendar, HoursRange, SlaState};
-use kefu_service::sla::{EscalationKind, MetRateGrouping, SlaSettings, ESCALATED};
 use kefu_service::Error;
 use kefu_store::Store;
 

@@ -7,8 +7,8 @@ use axum::Json;
 use chrono::{DateTime, Utc};
 use kefu_service::auth as users;
 use kefu_service::complaint::{Actor, Assignee, Command, NewComplaint, Priority, RevisitOutcome};
-use kefu_service::complaint::{ComplaintFilter, ComplaintService, SlaFilter};
-use kefu_service::sla::{MetRateGrouping, SlaSettings};
+use kefu_service::complaint::{ComplaintFilter, ComplaintService, MetRateGrouping, SlaFilter};
+use kefu_service::sla::SlaSettings;
 use serde::Deserialize;
 use serde_json::{json, Value};
 

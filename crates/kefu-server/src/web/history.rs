@@ -5,8 +5,9 @@
 //! escalation rows).
 
 use chrono::{DateTime, TimeDelta, Utc};
-use kefu_service::complaint::{Assignee, Band, KeyFactKind, Priority, RevisitOutcome};
-use kefu_service::sla::EscalationKind;
+use kefu_service::complaint::{
+    Assignee, Band, EscalationKind, KeyFactKind, Priority, RevisitOutcome,
+};
 use serde_json::Value;
 
 use super::html;

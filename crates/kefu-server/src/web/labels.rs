@@ -4,9 +4,9 @@
 
 use kefu_service::auth::Role;
 use kefu_service::complaint::{
-    Band, CommandKind, ComplaintState, KeyFactKind, Priority, ReopenTarget, RevisitOutcome,
+    Band, CommandKind, ComplaintState, EscalationKind, KeyFactKind, Priority, ReopenTarget,
+    RevisitOutcome,
 };
-use kefu_service::sla::EscalationKind;
 
 /// SLA clock states named by `kefu_service::sla::clock_label`.
 #[cfg(test)]
@@ -151,8 +151,7 @@ pub(crate) fn rule_role(name: &str) -> String {
 /// Every key the functions above can build (for the catalogue tests).
 #[cfg(test)]
 pub(crate) fn dynamic_keys() -> Vec<String> {
-    use kefu_service::complaint::HistoryKind;
-    use kefu_service::sla::{ESCALATED, NEAR_BREACH_WARNED};
+    use kefu_service::complaint::{HistoryKind, ESCALATED, NEAR_BREACH_WARNED};
     let mut keys = Vec::new();
     keys.extend(ComplaintState::ALL.iter().map(|s| state(*s)));
     keys.extend(Priority::ALL.iter().map(|p| priority(*p)));

@@ -18,9 +18,10 @@ use kefu_store::EscalationFlags;
 use sha2::{Digest, Sha256};
 
 use super::service::{append_history, complaint_row};
-use super::{Actor, ActorRole, Assignee, ComplaintService, Customer, NewComplaint, Priority};
+use super::{
+    load_rules, Actor, ActorRole, Assignee, ComplaintService, Customer, NewComplaint, Priority,
+};
 use crate::error::{Error, Result};
-use crate::sla::load_rules;
 
 /// What importing a complaints file did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

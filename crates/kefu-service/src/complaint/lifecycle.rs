@@ -1,7 +1,15 @@
 //! Creating complaints and applying commands: who may do what in which
 //! state, the transitions and the input checks.
 
-use super::*;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::{
+    revisit_due, score_band, Actor, ActorRole, Assignee, Complaint, ComplaintError,
+    ComplaintPolicy, ComplaintState, Customer, CustomerWait, HistoryEvent, HistoryKind, KeyFact,
+    Priority, SideEffect, Survey, MAX_ID_CHARS, MAX_SHORT_TEXT_CHARS, MAX_TEXT_CHARS,
+};
 
 string_enum! {
     /// Where a reopened complaint goes.

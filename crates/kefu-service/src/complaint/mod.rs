@@ -16,6 +16,17 @@
 //!
 //! Nothing here reads a clock: `now` is always a parameter.
 //!
+//! # SLA
+//!
+//! The clocks themselves are [`crate::sla`] (pure time arithmetic). This
+//! module applies them to complaints: the rules in force ([`SlaSettings`]
+//! plus [`ComplaintPolicy`], `sla_rules.rs`), the scanner that records each
+//! escalation once ([`ComplaintService::scan_sla`], [`EscalationKind`],
+//! `sla_scan.rs`) and met-rate reports ([`ComplaintService::sla_met_rate`],
+//! `sla_met_rate.rs`).
+//!
+//! [`SlaSettings`]: crate::sla::SlaSettings
+//!
 //! # States and transitions
 //!
 //! | state              | zh     | stable name          |
@@ -137,13 +148,6 @@
 
 #![warn(missing_docs)]
 
-use std::fmt;
-use std::str::FromStr;
-
-use chrono::{DateTime, Duration, Utc};
-use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
-
 // ---------------------------------------------------------------------------
 // String enums
 // ---------------------------------------------------------------------------
@@ -162,7 +166,7 @@ macro_rules! string_enum {
         }
     ) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, ::serde::Serialize, ::serde::Deserialize)]
         pub enum $name {
             $(
                 $(#[$vmeta])*
@@ -191,25 +195,25 @@ macro_rules! string_enum {
             }
         }
 
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
                 f.write_str(self.as_str())
             }
         }
 
-        impl FromStr for $name {
-            type Err = ComplaintError;
+        impl ::std::str::FromStr for $name {
+            type Err = $crate::complaint::ComplaintError;
 
             /// Parses the stable name or the Chinese label (surrounding
             /// whitespace ignored).
-            fn from_str(s: &str) -> Result<Self, Self::Err> {
+            fn from_str(s: &str) -> ::std::result::Result<Self, Self::Err> {
                 let t = s.trim();
                 $(
                     if t == $s || t == $zh {
                         return Ok($name::$variant);
                     }
                 )+
-                Err(ComplaintError::UnknownValue { what: $what, value: s.to_string() })
+                ::std::result::Result::Err($crate::complaint::ComplaintError::UnknownValue { what: $what, value: s.to_string() })
             }
         }
     };
@@ -220,6 +224,9 @@ mod lifecycle;
 mod masking;
 mod model;
 mod service;
+mod sla_met_rate;
+mod sla_rules;
+mod sla_scan;
 mod survey;
 
 pub use import::*;
@@ -227,10 +234,15 @@ pub use lifecycle::*;
 pub use masking::*;
 pub use model::*;
 pub use service::*;
+pub use sla_met_rate::*;
+pub use sla_rules::*;
+pub use sla_scan::*;
 pub use survey::*;
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     #[test]

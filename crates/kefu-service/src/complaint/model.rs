@@ -2,7 +2,13 @@
 //! customers, key facts, the history and side effects, and the errors of
 //! the lifecycle.
 
-use super::*;
+use std::fmt;
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::{id_text, mask_id_number, mask_name, mask_phone, Survey};
 
 /// The highest satisfaction score; scores run from 0 to this.
 pub const SCORE_MAX: u8 = 10;
@@ -427,7 +433,7 @@ pub struct Complaint {
     pub category: String,
     /// The customer's complaint, in words.
     pub description: String,
-    /// When, where, evidence; append-only through [`Command::AddKeyFact`].
+    /// When, where, evidence; append-only through [`Command::AddKeyFact`](super::Command::AddKeyFact).
     #[serde(default)]
     pub key_facts: Vec<KeyFact>,
     /// Priority.
@@ -550,7 +556,7 @@ impl Complaint {
 
     /// The complaint as `actor` may see it: the customer masked unless
     /// [`Complaint::may_see_personal_data`]. For display only — never
-    /// persist or [`apply`] commands to a redacted copy.
+    /// persist or [`apply`](super::apply) commands to a redacted copy.
     pub fn redacted_for(&self, actor: &Actor) -> Complaint {
         let mut c = self.clone();
         if !self.may_see_personal_data(actor) {
@@ -586,7 +592,7 @@ pub struct HistoryEvent {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum SideEffect {
     /// Create a revisit task (回访) for a supervisor, due at `due_at`
-    /// (see [`RevisitTask::from_side_effect`]).
+    /// (see [`RevisitTask::from_side_effect`](super::RevisitTask::from_side_effect)).
     CreateRevisit {
         /// The complaint.
         complaint_id: String,

@@ -19,7 +19,7 @@
 //!   `sla_next_at` is the next instant the scanner has something to do.
 //! * `complaint_history` — append-only (triggers refuse updates and
 //!   deletes): the [`HistoryEvent`]s of [`crate::complaint`] plus the
-//!   scanner's [`ESCALATED`](crate::sla::ESCALATED) and [`NEAR_BREACH_WARNED`](crate::sla::NEAR_BREACH_WARNED) events.
+//!   scanner's [`ESCALATED`](crate::complaint::ESCALATED) and [`NEAR_BREACH_WARNED`](crate::complaint::NEAR_BREACH_WARNED) events.
 //! * `revisit_tasks` — [`RevisitTask`]s; the id is the row's integer id as
 //!   text.
 //! * `escalations` — one row per complaint and [`EscalationKind`], ever
@@ -75,12 +75,11 @@ use crate::complaint::{
     ComplaintPolicy, ComplaintState, Customer, HistoryEvent, NewComplaint, Priority,
     RevisitOutcome, RevisitTask, SideEffect,
 };
-use crate::error::{Error, Result};
-use crate::sla::SlaReport;
-use crate::sla::{
-    escalation, load_rules, rules_from, sla_state_label, Escalation, Rules, SlaSettings,
-    COMPLAINT_POLICY_KEY, RULE_KEYS, SLA_SETTINGS_KEY,
+use crate::complaint::{
+    escalation, load_rules, rules_from, Escalation, Rules, COMPLAINT_POLICY_KEY, RULE_KEYS,
 };
+use crate::error::{Error, Result};
+use crate::sla::{sla_state_label, SlaReport, SlaSettings, SLA_SETTINGS_KEY};
 
 /// Complaints recomputed per page when the SLA settings change.
 pub(crate) const RECOMPUTE_PAGE: i64 = 500;
@@ -106,8 +105,8 @@ pub(crate) fn not_found(what: &'static str, id: &str) -> Error {
 // ---------------------------------------------------------------------------
 
 /// One stored history entry: a [`HistoryEvent`] of [`crate::complaint`], or
-/// an event of the SLA scanner ([`ESCALATED`](crate::sla::ESCALATED), [`NEAR_BREACH_WARNED`](crate::sla::NEAR_BREACH_WARNED), with
-/// actor [`SYSTEM_ACTOR`](crate::sla::SYSTEM_ACTOR)).
+/// an event of the SLA scanner ([`ESCALATED`](crate::complaint::ESCALATED), [`NEAR_BREACH_WARNED`](crate::complaint::NEAR_BREACH_WARNED), with
+/// actor [`SYSTEM_ACTOR`](crate::complaint::SYSTEM_ACTOR)).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HistoryRecord {
     /// Row id; entries are in id order.
@@ -120,8 +119,8 @@ pub struct HistoryRecord {
     pub actor_id: String,
     /// In which role: an [`ActorRole`] name, or `system`.
     pub actor_role: String,
-    /// What: a [`complaint::HistoryKind`] name, [`ESCALATED`](crate::sla::ESCALATED) or
-    /// [`NEAR_BREACH_WARNED`](crate::sla::NEAR_BREACH_WARNED).
+    /// What: a [`complaint::HistoryKind`] name, [`ESCALATED`](crate::complaint::ESCALATED) or
+    /// [`NEAR_BREACH_WARNED`](crate::complaint::NEAR_BREACH_WARNED).
     pub kind: String,
     /// State before.
     pub from_state: Option<ComplaintState>,

@@ -1,7 +1,14 @@
 //! Satisfaction surveys, their bands, the complaint policy and revisit
 //! tasks (回访).
 
-use super::*;
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::{
+    id_text, optional_text, Actor, ActorRole, Complaint, ComplaintError, HistoryEvent, HistoryKind,
+    SideEffect, DEFAULT_REVISIT_DAYS, MAX_TEXT_CHARS, SCORE_MAX,
+};
 
 string_enum! {
     /// The satisfaction band of a 0–10 score.
@@ -278,7 +285,7 @@ impl RevisitTask {
     /// Records the outcome: returns the done task and the
     /// [`HistoryKind::RevisitCompleted`] event for `complaint`'s history
     /// (whose state it reports unchanged; the complaint itself does not
-    /// change — reopen it with [`Command::Reopen`] if the customer is still
+    /// change — reopen it with [`Command::Reopen`](super::Command::Reopen) if the customer is still
     /// unsatisfied). Inspectors, supervisors and admins only; once only;
     /// `complaint` must be the task's complaint.
     pub fn complete(

@@ -1,6 +1,11 @@
 //! The weighted periodic assessment (考核) of agents.
 
-use super::*;
+use std::collections::{BTreeMap, HashMap};
+
+use kefu_store::quality::SATISFIED_MIN;
+use serde::{Deserialize, Serialize};
+
+use super::{AssessmentScheme, ComplaintAcc, IndicatorSource, PeriodReport, ScopeReport, TooFew};
 
 /// A user's name and team, for reports.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,7 +1,13 @@
 //! The KPIs measured from the rollups and complaints of a period, per
 //! agent, team and centre, and the period report built from them.
 
-use super::*;
+use std::collections::{BTreeMap, HashMap};
+
+use kefu_store::quality::Rollups;
+use serde::Serialize;
+
+use super::{rate_agent, ComplaintFacts, Person, QualitySettings, Rating, Target};
+use crate::period::Period;
 
 /// Every KPI: key, Chinese and English label.
 pub const KPI_KEYS: &[(&str, &str, &str)] = &[

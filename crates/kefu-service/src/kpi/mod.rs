@@ -11,15 +11,6 @@
 //! an answer within 15 s, complaints answered within 12 h and resolved within
 //! 48 h, and every justified complaint ending satisfied.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-
-use kefu_store::quality::{Rollups, SATISFIED_MIN};
-use kefu_store::{AssessmentRow, AuditEntry, Store, StoreError};
-use serde::{Deserialize, Serialize};
-
-use crate::error::Error;
-use crate::period::Period;
-
 mod assessment;
 mod measures;
 mod rating;

@@ -1,6 +1,8 @@
 //! One-to-five-star ratings of an agent's KPIs against the star scheme.
 
-use super::*;
+use serde::{Deserialize, Serialize};
+
+use super::{KpiValue, StarLevel, StarScheme, Target};
 
 /// A criterion of the star rating.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

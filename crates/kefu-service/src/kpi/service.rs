@@ -1,7 +1,17 @@
 //! The KPI service: settings, period reports and assessment runs over the
 //! store.
 
-use super::*;
+use std::collections::HashMap;
+
+use kefu_store::{AssessmentRow, AuditEntry, Store, StoreError};
+use serde::Serialize;
+
+use super::{
+    assess_with, build_report, AgentAssessment, AssessmentScheme, ComplaintFacts, IndicatorSource,
+    PeriodReport, Person, QualitySettings, SETTINGS_KEY,
+};
+use crate::error::Error;
+use crate::period::Period;
 
 /// Reads what reports need and computes them.
 pub struct KpiService {

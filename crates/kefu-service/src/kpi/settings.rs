@@ -1,7 +1,11 @@
 //! The quality settings: KPI targets, the star scheme, the assessment
 //! scheme and sampling.
 
-use super::*;
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use super::KPI_KEYS;
 
 /// Settings key of [`QualitySettings`].
 pub const SETTINGS_KEY: &str = "quality";

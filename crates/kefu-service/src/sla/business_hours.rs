@@ -1,6 +1,13 @@
 //! Business hours: the working periods of a day, week hours and UTC offsets.
 
-use super::*;
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{FixedOffset, NaiveTime, TimeDelta, Weekday};
+use serde::de::{self, Deserializer};
+use serde::{Deserialize, Serialize, Serializer};
+
+use super::{SlaError, DAY, ZERO};
 
 // ---------------------------------------------------------------------------
 // HoursRange

@@ -1,7 +1,19 @@
 //! The business calendar: week hours, holidays and make-up workdays, and
 //! counting business time over it.
 
-use super::*;
+use std::collections::BTreeSet;
+
+use chrono::{
+    DateTime, Datelike, Days, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, TimeDelta, Utc,
+    Weekday,
+};
+use serde::{Deserialize, Serialize};
+
+use super::{
+    day_total, format_utc_offset, mul, nanos, normalise_periods, overlap, parse_utc_offset,
+    walk_day, weekday_index, HolidayTable, HoursRange, SlaError, WeekHours, CHINA_STANDARD_TIME,
+    DAY, ZERO,
+};
 
 /// When time counts for an SLA: either around the clock (24×7, the
 /// default) or only in business hours, with holidays and make-up workdays.

@@ -1,7 +1,10 @@
 //! SLA targets and policy, pauses, and the clock that evaluates a
 //! complaint's first-reply and resolution targets at an instant.
 
-use super::*;
+use chrono::{DateTime, TimeDelta, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{duration_text, nanos, opt_duration, BusinessCalendar, SlaError, ZERO};
 
 // ---------------------------------------------------------------------------
 // Policy
@@ -113,7 +116,12 @@ impl SlaPolicy {
 
 /// Serde for `SlaPolicy::special`: a table of targets, or `"standard"`.
 pub(crate) mod special_targets {
-    use super::*;
+    use std::fmt;
+
+    use serde::de::{self, Deserializer, Visitor};
+    use serde::{Deserialize, Serialize, Serializer};
+
+    use super::SlaTargets;
 
     pub(super) fn serialize<S: Serializer>(
         value: &Option<SlaTargets>,

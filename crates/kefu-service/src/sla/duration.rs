@@ -1,6 +1,8 @@
 //! Durations as text (`12h`, `1d 2h 30m`) and their serde helpers.
 
-use super::*;
+use chrono::TimeDelta;
+
+use super::{SlaError, NANOS_PER_SEC, ZERO};
 
 // ---------------------------------------------------------------------------
 // Duration helpers and their text form
@@ -121,7 +123,13 @@ pub fn format_duration(d: TimeDelta) -> String {
 /// Serde for `Option<TimeDelta>` as text: `"12h"`, or `"none"` for no target.
 /// Also reads a number of seconds and a JSON `null`.
 pub(crate) mod opt_duration {
-    use super::*;
+    use std::fmt;
+
+    use chrono::TimeDelta;
+    use serde::de::{self, Deserializer, Visitor};
+    use serde::Serializer;
+
+    use super::{format_duration, parse_duration};
 
     pub(crate) fn serialize<S: Serializer>(
         value: &Option<TimeDelta>,
@@ -186,7 +194,10 @@ pub(crate) mod opt_duration {
 
 /// Serde for a plain `TimeDelta` as text (`"11h30m"`), used by reports.
 pub(crate) mod duration_text {
-    use super::*;
+    use chrono::TimeDelta;
+    use serde::{Deserializer, Serializer};
+
+    use super::{format_duration, opt_duration, ZERO};
 
     pub(crate) fn serialize<S: Serializer>(value: &TimeDelta, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&format_duration(*value))

@@ -1,7 +1,12 @@
 //! Holiday tables (public holidays and make-up workdays), with the
 //! built-in Chinese table.
 
-use super::*;
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{Datelike, NaiveDate};
+use serde::Deserialize;
+
+use super::SlaError;
 
 /// The built-in table of Chinese public holidays and make-up workdays
 /// (`data/cn-holidays.toml`), in the format read by

@@ -9,11 +9,15 @@
 //! special / difficult complaints (特殊疑难) their own targets.
 //!
 //! Everything here is pure and deterministic: no I/O, no global clock. The
-//! current instant is always passed in as `now`.
+//! current instant is always passed in as `now`. Nothing here knows about
+//! complaints: applying these clocks to complaints (the rules in force, the
+//! SLA scanner and its escalations, met-rate reports) is the complaint
+//! workflow's job, in the `complaint` module (`complaint/sla_rules.rs`,
+//! `sla_scan.rs`, `sla_met_rate.rs`).
 //!
 //! # Time zones
 //!
-//! Every instant going in or out is a [`DateTime<Utc>`]. A
+//! Every instant going in or out is a [`DateTime<Utc>`](chrono::DateTime). A
 //! [`BusinessCalendar`] carries one fixed UTC offset (default `+08:00`, no
 //! daylight-saving time) that says which wall-clock time and which calendar
 //! day an instant falls on; business-hours periods and holiday dates are read
@@ -41,16 +45,7 @@
 //! assert_eq!(report.first_reply.state, SlaState::NearBreach); // ≥ 80 % of 12 h
 //! ```
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
-use std::str::FromStr;
-
-use chrono::{
-    DateTime, Datelike, Days, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, TimeDelta, Utc,
-    Weekday,
-};
-use serde::de::{self, Deserializer, Visitor};
-use serde::{Deserialize, Serialize, Serializer};
+use chrono::{NaiveDate, TimeDelta};
 
 const ZERO: TimeDelta = TimeDelta::zero();
 const DAY: TimeDelta = TimeDelta::days(1);
@@ -144,8 +139,6 @@ mod calendar;
 mod clock;
 mod duration;
 mod holidays;
-mod met_rate;
-mod scanner;
 mod settings;
 
 pub use business_hours::*;
@@ -153,8 +146,6 @@ pub use calendar::*;
 pub use clock::*;
 pub use duration::*;
 pub use holidays::*;
-pub use met_rate::*;
-pub use scanner::*;
 pub use settings::*;
 
 #[cfg(test)]

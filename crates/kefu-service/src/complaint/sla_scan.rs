@@ -1,8 +1,6 @@
 //! The SLA scanner: finds breached and near-breach complaints and records
 //! each escalation exactly once.
 
-use super::*;
-
 use std::fmt;
 use std::str::FromStr;
 
@@ -11,11 +9,12 @@ use kefu_store::{EscalationFlags as Flags, EscalationRow, HistoryRow, Tx};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::complaint::Complaint;
+use super::{
+    complaint_from_doc, corrupt, from_ms, load_rules, ms, opt_from_ms, Complaint, ComplaintService,
+    Rules,
+};
 use crate::error::{Error, Result};
 use crate::sla::{self, SlaState};
-
-use crate::complaint::*;
 
 /// History kind of the scanner's "escalated to supervisor" event.
 pub const ESCALATED: &str = "escalated";
@@ -334,7 +333,7 @@ async fn notify_escalation(
         .map(|d| d.to_rfc3339())
         .unwrap_or_else(|| "-".to_string());
     let agent = match &c.assignee {
-        Some(crate::complaint::Assignee::Agent(id)) => user_if_active(tx, id).await?,
+        Some(super::Assignee::Agent(id)) => user_if_active(tx, id).await?,
         _ => None,
     };
     let (event, title, recipients) = if e.kind.is_breach() {

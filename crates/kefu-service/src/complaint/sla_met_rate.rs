@@ -1,18 +1,16 @@
 //! SLA met rates of the complaints of a period, grouped by assignee.
 
-use super::*;
-
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-pub use kefu_store::SlaFilter;
 use serde::{Deserialize, Serialize};
 
-use crate::complaint::{Actor, ActorRole, Assignee, ComplaintState};
+use super::{
+    complaint_from_doc, load_rules, ms, Actor, ActorRole, Assignee, ComplaintService,
+    ComplaintState,
+};
 use crate::error::{Error, Result};
 use crate::sla::SlaState;
-
-use crate::complaint::*;
 
 /// How [`ComplaintService::sla_met_rate`] groups complaints (by their
 /// current assignee).
