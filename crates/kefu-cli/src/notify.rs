@@ -2,10 +2,6 @@
 //! line (cron-style, alongside or instead of the worker in `kefu serve`),
 //! and the flags and environment both read.
 
-// The flags' doc comments are their `--help` text, shown as written;
-// rustdoc would read `[user:password@]` as a link and want URLs in `<…>`.
-#![allow(rustdoc::broken_intra_doc_links, rustdoc::bare_urls)]
-
 use std::process::ExitCode;
 
 use kefu_service::auth::{Principal, Role};
