@@ -13,7 +13,7 @@ use std::time::Duration;
 use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
 use chrono::{TimeZone, Utc};
-use hmac::{KeyInit, Mac};
+use hmac::Mac;
 use kefu_service::auth::{self, NewUser, Principal, Role};
 use kefu_service::complaint::{
     Actor, ActorRole, Assignee, ComplaintService, Customer, NewComplaint,
@@ -109,7 +109,7 @@ async fn receiver(fail_first: usize) -> (String, Hits, Arc<Mutex<usize>>) {
                         .to_string()
                 };
                 // Verify as a receiver would: HMAC-SHA256 of the raw body.
-                let mut mac = hmac::Hmac::<sha2_next::Sha256>::new_from_slice(SECRET.as_bytes())
+                let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(SECRET.as_bytes())
                     .expect("key");
                 mac.update(&body);
                 let hex: String = mac

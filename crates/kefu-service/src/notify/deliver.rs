@@ -11,7 +11,7 @@
 
 use std::time::Duration;
 
-use hmac::{Hmac, KeyInit, Mac};
+use hmac::{Hmac, Mac};
 use kefu_store::outbox::{ClaimedDelivery, DeliveryResult};
 use kefu_store::Store;
 use lettre::message::header::ContentType;
@@ -146,7 +146,7 @@ pub struct Deliverer {
     http: reqwest::Client,
 }
 
-type HmacSha256 = Hmac<sha2_next::Sha256>;
+type HmacSha256 = Hmac<sha2::Sha256>;
 
 /// `sha256=<hex>`: the `X-Kefu-Signature` of `body` under `secret`.
 pub fn signature(secret: &str, body: &[u8]) -> String {
