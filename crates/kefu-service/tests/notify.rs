@@ -109,8 +109,8 @@ async fn receiver(fail_first: usize) -> (String, Hits, Arc<Mutex<usize>>) {
                         .to_string()
                 };
                 // Verify as a receiver would: HMAC-SHA256 of the raw body.
-                let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(SECRET.as_bytes())
-                    .expect("key");
+                let mut mac =
+                    hmac::Hmac::<sha2::Sha256>::new_from_slice(SECRET.as_bytes()).expect("key");
                 mac.update(&body);
                 let hex: String = mac
                     .finalize()
