@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use super::customers::{csv_rows, xlsx_rows, Rows};
+use super::customers::{column_key, csv_rows, header_row, xlsx_rows, Rows};
 use super::ImportError;
 
 /// The known columns: key, Chinese header, English header, other names.
@@ -124,11 +124,7 @@ pub struct ComplaintsImported {
 
 /// The key of a header, if kefu knows it.
 fn key_of(header: &str) -> Option<&'static str> {
-    let h = header.trim().trim_matches('\u{feff}').trim();
-    COLUMNS.iter().find_map(|(key, zh, en, other)| {
-        (h == *zh || h.eq_ignore_ascii_case(en) || other.iter().any(|o| h.eq_ignore_ascii_case(o)))
-            .then_some(*key)
-    })
+    column_key(COLUMNS, header)
 }
 
 fn from_rows(
@@ -137,25 +133,22 @@ fn from_rows(
     mut errors: Vec<ImportError>,
 ) -> ComplaintsImported {
     let mut rows = rows.into_iter();
-    let Some((_, headers)) = rows.next() else {
-        errors.push(ImportError::file("the file is empty"));
-        return ComplaintsImported {
-            errors,
-            encoding,
-            ..Default::default()
-        };
+    let (_, keys) = match header_row(
+        &mut rows,
+        key_of,
+        "description",
+        "no content column: the first row must be headers such as 客户, 渠道, 类别, 内容",
+    ) {
+        Ok(h) => h,
+        Err(e) => {
+            errors.push(e);
+            return ComplaintsImported {
+                errors,
+                encoding,
+                ..Default::default()
+            };
+        }
     };
-    let keys: Vec<Option<&'static str>> = headers.iter().map(|h| key_of(h)).collect();
-    if !keys.contains(&Some("description")) {
-        errors.push(ImportError::file(
-            "no content column: the first row must be headers such as 客户, 渠道, 类别, 内容",
-        ));
-        return ComplaintsImported {
-            errors,
-            encoding,
-            ..Default::default()
-        };
-    }
     let mut out = ComplaintsImported {
         encoding,
         ..Default::default()

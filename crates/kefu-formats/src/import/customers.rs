@@ -186,11 +186,40 @@ pub struct CustomersImported {
 
 /// The key of a header, if kefu knows it.
 fn key_of(header: &str) -> Option<&'static str> {
+    column_key(COLUMNS, header)
+}
+
+/// The key of a table header in `columns` (`(key, 中文, english,
+/// aliases)`): the Chinese name, or the English name or an alias in any
+/// case; a BOM and spaces around it do not count.
+pub(crate) fn column_key(
+    columns: &[(&'static str, &str, &str, &[&str])],
+    header: &str,
+) -> Option<&'static str> {
     let h = header.trim().trim_matches('\u{feff}').trim();
-    COLUMNS.iter().find_map(|(key, zh, en, other)| {
+    columns.iter().find_map(|(key, zh, en, other)| {
         (h == *zh || h.eq_ignore_ascii_case(en) || other.iter().any(|o| h.eq_ignore_ascii_case(o)))
             .then_some(*key)
     })
+}
+
+/// Takes the header row of a table file and maps it with `key_of`: the
+/// headers and their keys, or the file's error when there is no row or no
+/// column keyed `required` (`missing` says which headers are expected).
+pub(crate) fn header_row(
+    rows: &mut impl Iterator<Item = (u64, Vec<String>)>,
+    key_of: fn(&str) -> Option<&'static str>,
+    required: &str,
+    missing: &str,
+) -> Result<(Vec<String>, Vec<Option<&'static str>>), ImportError> {
+    let Some((_, headers)) = rows.next() else {
+        return Err(ImportError::file("the file is empty"));
+    };
+    let keys: Vec<Option<&'static str>> = headers.iter().map(|h| key_of(h)).collect();
+    if !keys.contains(&Some(required)) {
+        return Err(ImportError::file(missing));
+    }
+    Ok((headers, keys))
 }
 
 fn split_list(s: &str) -> Vec<String> {
@@ -320,25 +349,22 @@ fn from_rows(
     mut errors: Vec<ImportError>,
 ) -> CustomersImported {
     let mut rows = rows.peekable();
-    let Some((_, headers)) = rows.next() else {
-        errors.push(ImportError::file("the file is empty"));
-        return CustomersImported {
-            errors,
-            encoding,
-            ..Default::default()
-        };
+    let (headers, keys) = match header_row(
+        &mut rows,
+        key_of,
+        "name",
+        "no name column: the first row must be headers such as 姓名, 电话, 负责坐席",
+    ) {
+        Ok(h) => h,
+        Err(e) => {
+            errors.push(e);
+            return CustomersImported {
+                errors,
+                encoding,
+                ..Default::default()
+            };
+        }
     };
-    let keys: Vec<Option<&'static str>> = headers.iter().map(|h| key_of(h)).collect();
-    if !keys.contains(&Some("name")) {
-        errors.push(ImportError::file(
-            "no name column: the first row must be headers such as 姓名, 电话, 负责坐席",
-        ));
-        return CustomersImported {
-            errors,
-            encoding,
-            ..Default::default()
-        };
-    }
     let mut out = CustomersImported {
         encoding,
         ..Default::default()
