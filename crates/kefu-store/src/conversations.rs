@@ -342,7 +342,9 @@ impl Store {
         unique: &[&ImportItem],
     ) -> Result<u64, StoreError> {
         let now = now_ms();
+        let t0 = std::time::Instant::now();
         let mut tx = self.write().await?;
+        let t_lock = t0.elapsed();
         let mut inserted_ids: HashSet<String> = HashSet::with_capacity(unique.len());
         for chunk in unique.chunks(ROWS_PER_STATEMENT) {
             let sql = format!(
@@ -381,20 +383,36 @@ impl Store {
             .filter(|i| inserted_ids.contains(&i.id))
             .map(|i| (i.id.as_str(), i.text.as_str()))
             .collect();
+        let t_conv = t0.elapsed();
         crate::search::index_transcripts(&mut tx, &texts).await?;
+        let t_fts = t0.elapsed();
         let fresh: Vec<(&Inspection, &[u8], ConversationFacts)> = unique
             .iter()
             .filter(|i| inserted_ids.contains(&i.id))
             .map(|i| (&i.inspection, i.result.as_slice(), i.facts))
             .collect();
         insert_inspections(&mut tx, pack_version_id, &fresh, now).await?;
+        let t_ins = t0.elapsed();
         let mut sums = crate::quality::BatchSums::default();
         for (ins, _, facts) in &fresh {
             sums.add(ins, facts);
         }
         sums.write(&mut tx).await?;
+        let t_sums = t0.elapsed();
         crate::customers::link_new(&mut tx, unique, &inserted_ids, now).await?;
+        let t_link = t0.elapsed();
         tx.commit().await?;
+        tracing::debug!(
+            items = unique.len(),
+            lock = ?t_lock,
+            conversations = ?t_conv,
+            fts = ?t_fts,
+            inspections = ?t_ins,
+            sums = ?t_sums,
+            link = ?t_link,
+            commit = ?t0.elapsed(),
+            "import slice"
+        );
         Ok(inserted_ids.len() as u64)
     }
 

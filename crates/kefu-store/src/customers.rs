@@ -14,6 +14,8 @@
 //! customer when none matches, and recording the conversation as a contact
 //! once (`UNIQUE (source, source_id)`), so importing again changes nothing.
 
+use std::collections::{HashMap, HashSet};
+
 use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, AssertSqlSafe, Row};
@@ -774,81 +776,267 @@ pub struct LinkItem<'a> {
 /// how many contacts were recorded. A conversation without keys, or whose
 /// keys match no customer when the policy does not create customers, stays
 /// unlinked.
+///
+/// The whole slice is resolved with a handful of set-wise statements, not
+/// several round trips per conversation: the keys of every item are looked
+/// up at once, then the items are walked in order in memory — exactly as
+/// linking them one by one would (an item's new customer and keys are seen
+/// by the items after it) — and the new customers, keys and contacts are
+/// written with multi-row statements. Last contact and due time are then
+/// moved once per customer: both are functions of the final contacts.
 pub async fn link_imported(tx: &mut Tx, items: &[LinkItem<'_>]) -> Result<u64, StoreError> {
     if items.iter().all(|i| i.keys.is_empty()) {
         return Ok(0);
     }
     let policy = read_policy(tx.conn()).await?;
     let now = crate::now_ms();
-    let mut linked = 0;
-    for item in items {
-        let keys: Vec<&CustomerKey> = policy
-            .matching_keys
-            .iter()
-            .flat_map(|kind| item.keys.iter().filter(move |k| &k.kind == kind))
-            .filter(|k| !k.value.is_empty())
-            .collect();
+    let per_item: Vec<Vec<&CustomerKey>> = items
+        .iter()
+        .map(|item| {
+            policy
+                .matching_keys
+                .iter()
+                .flat_map(|kind| item.keys.iter().filter(move |k| &k.kind == kind))
+                .filter(|k| !k.value.is_empty())
+                .collect()
+        })
+        .collect();
+    let mut owner = known_keys(tx, per_item.iter().flatten().copied()).await?;
+    let mut created: HashSet<String> = HashSet::new();
+    let mut customers: Vec<(CustomerWrite, i64)> = Vec::new();
+    let mut new_keys: Vec<(&CustomerKey, String)> = Vec::new();
+    let mut contacts: Vec<(String, &LinkItem<'_>)> = Vec::new();
+    for (item, keys) in items.iter().zip(&per_item) {
         let Some(first) = keys.first() else { continue };
-        let mut found = None;
-        for k in &keys {
-            found = find_key(tx.conn(), &k.kind, &k.value).await?;
-            if found.is_some() {
-                break;
-            }
-        }
+        let found = keys
+            .iter()
+            .find_map(|k| owner.get(&(k.kind.as_str(), k.value.as_str())).cloned());
         let customer_id = match found {
             Some(id) => id,
             None if policy.create_on_import => {
                 let id = customer_id_for_key(&first.kind, &first.value);
-                let name = item
-                    .customer_name
-                    .filter(|n| !n.trim().is_empty())
-                    .unwrap_or(first.value.as_str());
-                insert_core(
-                    tx.conn(),
-                    &CustomerWrite {
-                        id: id.clone(),
-                        name: name.to_string(),
-                        owner_id: item.agent_id.map(str::to_string),
-                        profile: "{}".to_string(),
-                        ..Default::default()
-                    },
-                    item.at.min(now),
-                )
-                .await?;
+                if created.insert(id.clone()) {
+                    let name = item
+                        .customer_name
+                        .filter(|n| !n.trim().is_empty())
+                        .unwrap_or(first.value.as_str());
+                    customers.push((
+                        CustomerWrite {
+                            id: id.clone(),
+                            name: name.to_string(),
+                            owner_id: item.agent_id.map(str::to_string),
+                            profile: "{}".to_string(),
+                            ..Default::default()
+                        },
+                        item.at.min(now),
+                    ));
+                }
                 id
             }
             None => continue,
         };
-        for k in &keys {
-            sqlx::query(
-                "INSERT INTO customer_keys (kind, value, customer_id) VALUES ($1, $2, $3) \
-                 ON CONFLICT (kind, value) DO NOTHING",
-            )
-            .bind(k.kind.as_str())
-            .bind(k.value.as_str())
-            .bind(customer_id.as_str())
-            .execute(tx.conn())
-            .await
-            .context("storing a customer key")?;
+        for k in keys {
+            if let std::collections::hash_map::Entry::Vacant(e) =
+                owner.entry((k.kind.as_str(), k.value.as_str()))
+            {
+                e.insert(customer_id.clone());
+                new_keys.push((k, customer_id.clone()));
+            }
         }
-        let contact = ContactRow {
-            id: 0,
-            customer_id,
-            at: item.at,
-            kind: item.channel.to_string(),
-            source: "conversation".into(),
-            source_id: item.conversation_id.to_string(),
-            agent_id: item.agent_id.map(str::to_string),
-            agent_name: item.agent_name.map(str::to_string),
-            outcome: None,
-            note: None,
-        };
-        if add_contact(tx.conn(), &contact, &policy.cadence_days).await? {
-            linked += 1;
+        contacts.push((customer_id, item));
+    }
+    insert_cores(tx, &customers).await?;
+    insert_keys(tx, &new_keys).await?;
+    let recorded = insert_conversation_contacts(tx, &contacts).await?;
+    let mut latest: HashMap<&str, i64> = HashMap::new();
+    for (customer_id, at) in &recorded {
+        let e = latest.entry(customer_id.as_str()).or_insert(*at);
+        *e = (*e).max(*at);
+    }
+    let mut latest: Vec<(&str, i64)> = latest.into_iter().collect();
+    // A fixed order keeps the row locks of concurrent importers (PostgreSQL)
+    // in the same order.
+    latest.sort_unstable();
+    move_last_contacts(tx, &latest, &policy.cadence_days).await?;
+    Ok(recorded.len() as u64)
+}
+
+/// Rows per multi-row statement of [`link_imported`] (at most 9 parameters
+/// a row, well under SQLite's 32,766).
+const LINK_ROWS: usize = 300;
+
+/// The customers that the stored keys among `keys` belong to.
+async fn known_keys<'k>(
+    tx: &mut Tx,
+    keys: impl Iterator<Item = &'k CustomerKey>,
+) -> Result<HashMap<(&'k str, &'k str), String>, StoreError> {
+    let mut unique: Vec<(&str, &str)> = keys.map(|k| (k.kind.as_str(), k.value.as_str())).collect();
+    unique.sort_unstable();
+    unique.dedup();
+    let mut owner = HashMap::with_capacity(unique.len());
+    for chunk in unique.chunks(LINK_ROWS) {
+        let sql = format!(
+            "SELECT kind, value, customer_id FROM customer_keys WHERE (kind, value) IN (VALUES {})",
+            crate::dialect::placeholders(tx.backend(), chunk.len(), 2)
+        );
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for (kind, value) in chunk {
+            q = q.bind(*kind).bind(*value);
+        }
+        let rows = q
+            .fetch_all(tx.conn())
+            .await
+            .context("looking up customer keys")?;
+        let mut stored: HashMap<(String, String), String> = HashMap::with_capacity(rows.len());
+        for row in rows {
+            let kind: String = row.try_get("kind").context("customer_keys.kind")?;
+            let value: String = row.try_get("value").context("customer_keys.value")?;
+            let customer: String = row
+                .try_get("customer_id")
+                .context("customer_keys.customer_id")?;
+            stored.insert((kind, value), customer);
+        }
+        for &(kind, value) in chunk {
+            if let Some(customer) = stored.remove(&(kind.to_owned(), value.to_owned())) {
+                owner.insert((kind, value), customer);
+            }
         }
     }
-    Ok(linked)
+    Ok(owner)
+}
+
+/// Inserts customers' core rows (grade C, due at once) unless their ids are
+/// taken; each with its own creation time.
+async fn insert_cores(tx: &mut Tx, customers: &[(CustomerWrite, i64)]) -> Result<(), StoreError> {
+    for chunk in customers.chunks(LINK_ROWS) {
+        let sql = format!(
+            "INSERT INTO customers (id, name, owner_id, grade, grade_manual, profile, do_not_disturb, \
+             last_contact_at, next_due_at, merged_into, created_at, updated_at, version) VALUES {} \
+             ON CONFLICT (id) DO NOTHING",
+            crate::dialect::placeholders(tx.backend(), chunk.len(), 13)
+        );
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for (c, at) in chunk {
+            q = q
+                .bind(c.id.as_str())
+                .bind(c.name.as_str())
+                .bind(c.owner_id.as_deref())
+                .bind("C")
+                .bind(0i64)
+                .bind(c.profile.as_str())
+                .bind(i64::from(c.do_not_disturb))
+                .bind(None::<i64>)
+                .bind(*at)
+                .bind(None::<&str>)
+                .bind(*at)
+                .bind(*at)
+                .bind(1i64);
+        }
+        q.execute(tx.conn()).await.context("storing customers")?;
+    }
+    Ok(())
+}
+
+/// Inserts identity keys unless already taken.
+async fn insert_keys(tx: &mut Tx, keys: &[(&CustomerKey, String)]) -> Result<(), StoreError> {
+    for chunk in keys.chunks(LINK_ROWS) {
+        let sql = format!(
+            "INSERT INTO customer_keys (kind, value, customer_id) VALUES {} \
+             ON CONFLICT (kind, value) DO NOTHING",
+            crate::dialect::placeholders(tx.backend(), chunk.len(), 3)
+        );
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for (k, customer) in chunk {
+            q = q
+                .bind(k.kind.as_str())
+                .bind(k.value.as_str())
+                .bind(customer.as_str());
+        }
+        q.execute(tx.conn())
+            .await
+            .context("storing customer keys")?;
+    }
+    Ok(())
+}
+
+/// Records one contact per conversation (once per conversation id);
+/// returns the customer and time of each contact that was new.
+async fn insert_conversation_contacts(
+    tx: &mut Tx,
+    contacts: &[(String, &LinkItem<'_>)],
+) -> Result<Vec<(String, i64)>, StoreError> {
+    let mut recorded = Vec::with_capacity(contacts.len());
+    for chunk in contacts.chunks(LINK_ROWS) {
+        let sql = format!(
+            "INSERT INTO customer_contacts (customer_id, at, kind, source, source_id, agent_id, agent_name, \
+             outcome, note) VALUES {} ON CONFLICT (source, source_id) DO NOTHING RETURNING customer_id, at",
+            crate::dialect::placeholders(tx.backend(), chunk.len(), 9)
+        );
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for (customer, item) in chunk {
+            q = q
+                .bind(customer.as_str())
+                .bind(item.at)
+                .bind(item.channel)
+                .bind("conversation")
+                .bind(item.conversation_id)
+                .bind(item.agent_id)
+                .bind(item.agent_name)
+                .bind(None::<&str>)
+                .bind(None::<&str>);
+        }
+        let rows = q.fetch_all(tx.conn()).await.context("recording contacts")?;
+        for row in rows {
+            recorded.push((
+                row.try_get("customer_id")
+                    .context("customer_contacts.customer_id")?,
+                row.try_get("at").context("customer_contacts.at")?,
+            ));
+        }
+    }
+    Ok(recorded)
+}
+
+/// Moves each customer's last contact forward to its latest new contact
+/// (never back), then its due time with it.
+async fn move_last_contacts(
+    tx: &mut Tx,
+    latest: &[(&str, i64)],
+    cadence: &Cadence,
+) -> Result<(), StoreError> {
+    for chunk in latest.chunks(LINK_ROWS) {
+        let sql = format!(
+            "UPDATE customers SET last_contact_at = v.column2 FROM (VALUES {}) AS v \
+             WHERE customers.id = v.column1 \
+             AND (customers.last_contact_at IS NULL OR customers.last_contact_at < v.column2)",
+            crate::dialect::placeholders(tx.backend(), chunk.len(), 2)
+        );
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for (id, at) in chunk {
+            q = q.bind(*id).bind(*at);
+        }
+        q.execute(tx.conn())
+            .await
+            .context("updating the last contact")?;
+        let sql = format!(
+            "UPDATE customers SET next_due_at = COALESCE(customers.last_contact_at, customers.created_at) + \
+             (CASE customers.grade WHEN 'A' THEN v.column2 WHEN 'B' THEN v.column3 ELSE v.column4 END) \
+             FROM (VALUES {}) AS v WHERE customers.id = v.column1",
+            crate::dialect::placeholders(tx.backend(), chunk.len(), 4)
+        );
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for (id, _) in chunk {
+            q = q
+                .bind(*id)
+                .bind(cadence.a * DAY_MS)
+                .bind(cadence.b * DAY_MS)
+                .bind(cadence.c * DAY_MS);
+        }
+        q.execute(tx.conn())
+            .await
+            .context("updating when customers are due")?;
+    }
+    Ok(())
 }
 
 async fn find_key(

@@ -313,3 +313,65 @@ both_backends!(grades_cadence_and_queue, |store: Store| async move {
     let timeline = store.customer_timeline("g", 50).await.expect("timeline");
     assert!(timeline.is_empty());
 });
+
+// A slice far larger than one multi-row statement: every pair of
+// conversations (another native id, the same phone) lands on one customer,
+// the second of a pair found through the key the first one stored, and each
+// customer's last contact is the later of the two, whatever their order.
+both_backends!(
+    linking_a_large_slice_pairs_every_phone,
+    |store: Store| async move {
+        let pairs = 350;
+        let mut lines = Vec::new();
+        for i in 0..pairs {
+            let phone = format!("139{:08}", i);
+            lines.push(conversation(
+                &format!("p{i}-late"),
+                &format!("u-{i}-a"),
+                &phone,
+                "a-07",
+                "2026-05-02T10:00:00+08:00",
+            ));
+            lines.push(conversation(
+                &format!("p{i}-early"),
+                &format!("u-{i}-b"),
+                &phone,
+                "a-11",
+                "2026-05-01T10:00:00+08:00",
+            ));
+        }
+        assert_eq!(import(&store, &lines).await, 2 * pairs as u64);
+        let (_, total) = store
+            .list_customers(&CustomerFilter::default())
+            .await
+            .expect("list");
+        assert_eq!(total, pairs as i64, "one customer per phone");
+        let late = chrono::DateTime::parse_from_rfc3339("2026-05-02T10:00:00+08:00")
+            .expect("time")
+            .timestamp_millis();
+        for i in [0, 1, 299, 300, pairs - 1] {
+            let id = store
+                .customer_by_key("native", &format!("u-{i}-b"))
+                .await
+                .expect("lookup")
+                .expect("linked");
+            assert_eq!(
+                store
+                    .customer_by_key("phone", &format!("139{:08}", i))
+                    .await
+                    .expect("k"),
+                Some(id.clone())
+            );
+            let rec = store.customer(&id).await.expect("read").expect("present");
+            assert_eq!(rec.row.last_contact_at, Some(late), "customer {i}");
+            assert_eq!(rec.row.next_due_at, Some(late + 60 * DAY));
+            assert_eq!(
+                rec.row.owner_id.as_deref(),
+                Some("a-07"),
+                "the first conversation's agent"
+            );
+            let contacts = store.customer_contacts(&id, 10).await.expect("contacts");
+            assert_eq!(contacts.len(), 2);
+        }
+    }
+);
