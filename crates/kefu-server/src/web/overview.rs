@@ -25,7 +25,7 @@ use kefu_store::quality::{DayTotals, RuleTotal};
 use kefu_store::OpenComplaintCounts;
 
 use super::charts::{self, Chart, Datum};
-use super::html::{self, escape, num};
+use super::html::{self, num};
 use super::i18n::msg;
 use super::page::{query_string, render, Ctx, Page, PageResult, Section, WebError};
 use crate::AppState;
@@ -553,7 +553,8 @@ fn score_chart(ctx: &Ctx, counts: &BTreeMap<i64, i64>, pass_mark: f64) -> String
             ctx.t2("overview.scores_axis", BUCKET, &mark),
             ctx.t("overview.axis_conversations"),
         )
-        .size(880.0, 300.0);
+        .size(880.0, 300.0)
+        .marker_x(pass_mark / BUCKET as f64, &mark);
     if n.iter().all(|c| *c == 0) {
         return charts::bar_chart(&chart, &[]);
     }
@@ -565,59 +566,7 @@ fn score_chart(ctx: &Ctx, counts: &BTreeMap<i64, i64>, pass_mark: f64) -> String
             Datum::new(format!("{lo}–{}", lo + BUCKET), *c as f64)
         })
         .collect();
-    let svg = charts::bar_chart(&chart, &data);
-    mark_x(&svg, pass_mark / BUCKET as f64, &mark)
-}
-
-/// The value of attribute `name` of the element that starts `tag`.
-fn attr(tag: &str, name: &str) -> Option<f64> {
-    let key = format!(" {name}=\"");
-    let at = tag.find(&key)? + key.len();
-    let end = tag[at..].find('"')?;
-    tag[at..at + end].parse().ok()
-}
-
-/// Draws a dashed vertical line labelled `label` into a bar chart at
-/// `slots` bar slots from the left edge of the first bar's slot (2.5 is the
-/// middle of the third bar). Positions come from the chart's own bars
-/// (`<rect class="bar" x=… y=… width=… height=…>`); without two bars, the
-/// chart is returned as it is.
-fn mark_x(svg: &str, slots: f64, label: &str) -> String {
-    let bars: Vec<(f64, f64, f64, f64)> = svg
-        .match_indices("<rect class=\"bar\"")
-        .filter_map(|(at, _)| {
-            let tag = &svg[at..at + svg[at..].find('>')?];
-            Some((
-                attr(tag, "x")?,
-                attr(tag, "y")?,
-                attr(tag, "width")?,
-                attr(tag, "height")?,
-            ))
-        })
-        .collect();
-    let (Some(first), Some(second)) = (bars.first(), bars.get(1)) else {
-        return svg.to_string();
-    };
-    if !slots.is_finite() || !svg.ends_with("</svg>") {
-        return svg.to_string();
-    }
-    let slot = second.0 - first.0;
-    let left = first.0 - (slot - first.2) / 2.0;
-    let x = left + slot * slots.clamp(0.0, bars.len() as f64);
-    let bottom = bars.iter().map(|b| b.1 + b.3).fold(0.0, f64::max);
-    let top = 40.0;
-    let line = format!(
-        "<g class=\"pass-mark\"><line x1=\"{x}\" y1=\"{top}\" x2=\"{x}\" y2=\"{bottom}\" stroke=\"#b3261e\" \
-         stroke-width=\"2\" stroke-dasharray=\"6 3\"><title>{label}</title></line>\
-         <text x=\"{tx}\" y=\"{ty}\" font-size=\"11\" fill=\"#b3261e\">{label}</text></g></svg>",
-        x = num(x),
-        top = num(top),
-        bottom = num(bottom),
-        tx = num(x + 4.0),
-        ty = num(top + 8.0),
-        label = escape(label),
-    );
-    format!("{}{line}", &svg[..svg.len() - "</svg>".len()])
+    charts::bar_chart(&chart, &data)
 }
 
 // ---------------------------------------------------------------------------
@@ -987,22 +936,43 @@ mod tests {
             counts.insert(b, n);
         }
         let svg = score_chart(&ctx, &counts, 80.0);
-        assert!(svg.ends_with("</g></svg>"), "{svg}");
         assert!(svg.contains("合格线 80 分"));
         assert!(
             svg.contains("95–100: 4</title>"),
             "100 counted in the last bin"
         );
-        let bars: Vec<f64> = svg
-            .match_indices("<rect class=\"bar\"")
-            .map(|(at, _)| attr(&svg[at..at + svg[at..].find('>').expect("tag")], "x").expect("x"))
-            .collect();
+        let mut bars = Vec::new();
+        let mut marks = Vec::new();
+        let mut reader = quick_xml::Reader::from_str(&svg);
+        let mut in_marker = false;
+        loop {
+            match reader.read_event().expect("well-formed SVG") {
+                quick_xml::events::Event::Eof => break,
+                quick_xml::events::Event::Start(e) | quick_xml::events::Event::Empty(e) => {
+                    let attr = |name: &str| {
+                        e.try_get_attribute(name)
+                            .expect("attribute")
+                            .map(|a| a.value.into_owned())
+                    };
+                    let class = attr("class");
+                    match e.name().as_ref() {
+                        "rect" if class.as_deref() == Some("bar") => {
+                            bars.push(attr("x").expect("x").parse::<f64>().expect("number"));
+                        }
+                        "g" if class.as_deref() == Some("marker") => in_marker = true,
+                        "line" if in_marker => {
+                            marks.push(attr("x1").expect("x1").parse::<f64>().expect("number"));
+                        }
+                        _ => {}
+                    }
+                }
+                quick_xml::events::Event::End(e) if e.name().as_ref() == "g" => in_marker = false,
+                _ => {}
+            }
+        }
         assert_eq!(bars.len(), 20);
-        let needle = "<g class=\"pass-mark\"><line x1=\"";
-        let at = svg.find(needle).expect("line") + needle.len();
-        let x: f64 = svg[at..at + svg[at..].find('"').expect("end")]
-            .parse()
-            .expect("x");
+        assert_eq!(marks.len(), 1, "one pass-mark line");
+        let x = marks[0];
         assert!(bars[15] < x && x < bars[16], "between 75–80 and 80–85: {x}");
         assert!(
             score_chart(&ctx, &BTreeMap::new(), 80.0).contains("暂无数据"),
