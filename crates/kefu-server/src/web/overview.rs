@@ -10,16 +10,17 @@
 //! The page reads only the totals of its scope rather than the whole
 //! [`KpiService::report`] (every agent's KPIs, wait histograms and rule
 //! counts: ~250–300 ms for a month of a million conversations on SQLite,
-//! against ~130 ms for this page); the KPIs it shows are computed from the
-//! same rollups with the same definitions, and a test checks them against
-//! the report's.
+//! against ~130 ms for this page); it adds up the day totals into a
+//! [`KpiCounts`], whose KPIs are the report's definitions (the report
+//! computes its own through the same type), and a test checks the two
+//! paths agree.
 
 use std::collections::BTreeMap;
 
 use axum::extract::State;
 use chrono::{Datelike, Duration, NaiveDate, Utc};
 use kefu_service::auth::{self as users, can_read_agent_data};
-use kefu_service::kpi::{is_rate, KpiService, KpiValue, QualitySettings, Target};
+use kefu_service::kpi::{is_rate, KpiCounts, KpiService, KpiValue, QualitySettings, Target};
 use kefu_service::period::{Period, PeriodKind};
 use kefu_store::quality::{DayTotals, RuleTotal};
 use kefu_store::OpenComplaintCounts;
@@ -160,71 +161,6 @@ fn quick_links(
 
 // ---------------------------------------------------------------------------
 // KPI tiles
-
-/// A value and, for rates, its numerator and denominator.
-type Measured = Option<(f64, Option<(f64, f64)>)>;
-
-/// The period's sums behind the tiles (the day totals added up).
-#[derive(Debug, Default, Clone, Copy, PartialEq)]
-struct Totals {
-    offered: i64,
-    answered: i64,
-    score_sum: f64,
-    passed: i64,
-    wait_count: i64,
-    timely: i64,
-    sat_count: i64,
-    sat_satisfied: i64,
-}
-
-impl Totals {
-    fn of(days: &[DayTotals]) -> Totals {
-        let mut t = Totals::default();
-        for d in days {
-            t.offered += d.offered;
-            t.answered += d.answered;
-            t.score_sum += d.score_sum;
-            t.passed += d.passed;
-            t.wait_count += d.wait_count;
-            t.timely += d.timely;
-            t.sat_count += d.sat_count;
-            t.sat_satisfied += d.sat_satisfied;
-        }
-        t
-    }
-
-    /// The tiles' KPIs against the targets of `settings`, defined as
-    /// `kefu_service::kpi` defines them (see docs/quality.md).
-    fn kpis(&self, settings: &QualitySettings) -> Vec<KpiValue> {
-        let ratio =
-            |n: i64, d: i64| (d > 0).then(|| (n as f64 / d as f64, Some((n as f64, d as f64))));
-        let values: [(&'static str, Measured); 6] = [
-            ("answered", Some((self.answered as f64, None))),
-            ("answer_rate", ratio(self.answered, self.offered)),
-            ("timely_answer_rate", ratio(self.timely, self.wait_count)),
-            (
-                "avg_score",
-                (self.answered > 0).then(|| (self.score_sum / self.answered as f64, None)),
-            ),
-            ("pass_rate", ratio(self.passed, self.answered)),
-            ("satisfied_share", ratio(self.sat_satisfied, self.sat_count)),
-        ];
-        values
-            .into_iter()
-            .map(|(key, v)| {
-                let target = settings.targets.get(key).copied();
-                let value = v.map(|(v, _)| v);
-                KpiValue {
-                    key,
-                    value,
-                    of: v.and_then(|(_, of)| of),
-                    target,
-                    met: target.zip(value).map(|(t, v)| t.met_by(v)),
-                }
-            })
-            .collect()
-    }
-}
 
 /// One KPI against its target.
 struct Tile {
@@ -371,27 +307,14 @@ impl Grain {
 #[derive(Debug, Default, Clone, PartialEq)]
 struct Bucket {
     label: String,
-    offered: i64,
-    answered: i64,
-    score_sum: f64,
-    passed: i64,
-    wait_count: i64,
-    timely: i64,
+    counts: KpiCounts,
 }
 
 impl Bucket {
-    fn ratio(n: i64, d: i64) -> Option<f64> {
-        (d > 0).then(|| n as f64 / d as f64 * 100.0)
-    }
-
+    /// KPI `key` of the point on the chart's scale (rates in percent).
     fn value(&self, key: &str) -> Option<f64> {
-        match key {
-            "answer_rate" => Bucket::ratio(self.answered, self.offered),
-            "timely_answer_rate" => Bucket::ratio(self.timely, self.wait_count),
-            "pass_rate" => Bucket::ratio(self.passed, self.answered),
-            "avg_score" => (self.answered > 0).then(|| self.score_sum / self.answered as f64),
-            _ => None,
-        }
+        let v = self.counts.value(key)?;
+        Some(if is_rate(key) { v * 100.0 } else { v })
     }
 }
 
@@ -418,13 +341,7 @@ fn buckets(period: &Period, days: &[DayTotals]) -> (Grain, Vec<Bucket>) {
         let Some(&i) = index.get(&grain.start(date)) else {
             continue;
         };
-        let b = &mut out[i];
-        b.offered += d.offered;
-        b.answered += d.answered;
-        b.score_sum += d.score_sum;
-        b.passed += d.passed;
-        b.wait_count += d.wait_count;
-        b.timely += d.timely;
+        out[i].counts.add(d);
     }
     (grain, out)
 }
@@ -650,7 +567,7 @@ pub(super) async fn page(State(state): State<AppState>, page: Page) -> PageResul
         None => None,
     };
 
-    let totals = Totals::of(&days);
+    let totals = KpiCounts::sum(&days);
     let values = totals.kpis(&settings);
     let tiles: Vec<Tile> = TILES
         .iter()
@@ -832,7 +749,7 @@ mod tests {
             &HashMap::new(),
             &settings,
         );
-        let ours = Totals::of(&days).kpis(&settings);
+        let ours = KpiCounts::sum(&days).kpis(&settings);
         assert_eq!(ours.len(), 6);
         for k in &ours {
             let theirs = report
@@ -849,7 +766,7 @@ mod tests {
                 .and_then(|k| k.of),
             Some((14.0, 26.0))
         );
-        let none = Totals::default().kpis(&settings);
+        let none = KpiCounts::default().kpis(&settings);
         assert!(none
             .iter()
             .filter(|k| k.key != "answered")
@@ -901,14 +818,18 @@ mod tests {
         assert_eq!(grain, Grain::Week);
         // 2026-10-01 is a Thursday of ISO week 40; the quarter ends in W53.
         assert_eq!(b[0].label, "2026-W40");
-        assert_eq!((b[0].offered, b[0].answered), (20, 10), "same week");
+        assert_eq!(
+            (b[0].counts.offered, b[0].counts.answered),
+            (20, 10),
+            "same week"
+        );
         assert_eq!(b.last().expect("weeks").label, "2026-W53");
         let long: Period = "2024-01-01..2026-12-31".parse().expect("period");
         let (grain, b) = buckets(&long, &[totals("2026-10-15", 3, 3)]);
         assert_eq!(grain, Grain::Month);
         assert_eq!(b.len(), 36);
         assert_eq!(b[33].label, "2026-10");
-        assert_eq!(b[33].offered, 3);
+        assert_eq!(b[33].counts.offered, 3);
     }
 
     #[test]
