@@ -1711,6 +1711,23 @@ async fn overview_shows_kpis_trends_rules_and_scores() {
             )
             .await;
         assert_eq!(status, StatusCode::SEE_OTHER);
+        // A group without its id: the form again with the reason, 422.
+        let (status, _, page) = app
+            .post(
+                Some(&boss),
+                "/complaints",
+                &[
+                    ("_csrf", &csrf(&html)),
+                    ("customer_name", "张三"),
+                    ("category", "计费"),
+                    ("description", "话费多扣了 20 元"),
+                    ("channel", "phone"),
+                    ("assignee_kind", "group"),
+                ],
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{page}");
+        assert!(page.contains("话费多扣了 20 元"), "the form is kept");
 
         // Staff: the centre.
         let (status, _, html) = app.get(Some(&boss), "/?period=2026-03").await;

@@ -1,9 +1,11 @@
 //! The extractors of page handlers: [`Page`] (the signed-in user, the
 //! language, the URL and its query) and [`WebUser`] alone. Not signed in,
-//! both redirect to `/login?next=…`.
+//! both redirect to `/login?next=…`. Also [`parse_period`], the one reading
+//! of a period typed in a query parameter.
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
+use kefu_service::period::{Period, PeriodError};
 
 use super::error::WebError;
 use super::layout::Ctx;
@@ -78,4 +80,13 @@ impl FromRequestParts<AppState> for WebUser {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<WebUser, WebError> {
         Ok(Page::from_request_parts(parts, state).await?.user)
     }
+}
+
+/// A report period typed in a query parameter (`2026-10`, `2026-Q4`,
+/// `2026-W40`, `2026-10-01..2026-10-07` …). Malformed text is the request's
+/// fault, a 400 page — the dashboard twin of the API's
+/// `params::parse_period`; service calls fail with `kefu_service::Error`.
+pub(crate) fn parse_period(text: &str) -> Result<Period, WebError> {
+    text.parse()
+        .map_err(|e: PeriodError| WebError::BadRequest(e.to_string()))
 }

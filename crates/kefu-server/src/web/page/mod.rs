@@ -34,7 +34,7 @@ mod user;
 pub(crate) use cookies::{cookie, is_https, set_cookie, SESSION_COOKIE};
 pub(crate) use csrf::{same, CsrfForm, CSRF_FIELD};
 pub(crate) use error::{ErrorInfo, WebError};
-pub(crate) use extract::Page;
+pub(crate) use extract::{parse_period, Page};
 pub(crate) use form::FormData;
 pub(crate) use layout::Ctx;
 pub(crate) use nav::Section;
