@@ -1695,37 +1695,24 @@ async fn overview_shows_kpis_trends_rules_and_scores() {
         let boss = app.login("boss", "boss-pass-1").await;
         // An open complaint assigned to a-07.
         let (_, _, html) = app.get(Some(&boss), "/complaints/new").await;
-        let (status, _, _) = app
-            .post(
-                Some(&boss),
-                "/complaints",
-                &[
-                    ("_csrf", &csrf(&html)),
-                    ("customer_name", "张三"),
-                    ("category", "计费"),
-                    ("description", "话费多扣了 20 元"),
-                    ("channel", "phone"),
-                    ("assignee_kind", "agent"),
-                    ("assignee_id", "a-07"),
-                ],
-            )
-            .await;
+        let token = csrf(&html);
+        let new_complaint = |assignee: &[(&'static str, &'static str)]| {
+            let mut form = vec![
+                ("_csrf", token.as_str()),
+                ("customer_name", "张三"),
+                ("category", "计费"),
+                ("description", "话费多扣了 20 元"),
+                ("channel", "phone"),
+            ];
+            form.extend_from_slice(assignee);
+            let (app, boss) = (&app, &boss);
+            async move { app.post(Some(boss), "/complaints", &form).await }
+        };
+        let (status, _, _) =
+            new_complaint(&[("assignee_kind", "agent"), ("assignee_id", "a-07")]).await;
         assert_eq!(status, StatusCode::SEE_OTHER);
         // A group without its id: the form again with the reason, 422.
-        let (status, _, page) = app
-            .post(
-                Some(&boss),
-                "/complaints",
-                &[
-                    ("_csrf", &csrf(&html)),
-                    ("customer_name", "张三"),
-                    ("category", "计费"),
-                    ("description", "话费多扣了 20 元"),
-                    ("channel", "phone"),
-                    ("assignee_kind", "group"),
-                ],
-            )
-            .await;
+        let (status, _, page) = new_complaint(&[("assignee_kind", "group")]).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{page}");
         assert!(page.contains("话费多扣了 20 元"), "the form is kept");
 
