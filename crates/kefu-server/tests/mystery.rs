@@ -6,11 +6,12 @@
 
 use kefu_service::auth::Role;
 use kefu_store::testing::TestDb;
-use reqwest::header::{HeaderMap, COOKIE, LOCATION, SET_COOKIE};
+use reqwest::header::LOCATION;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 mod common;
+use common::{csrf, Web};
 
 const USERS: &[(&str, Role, &str)] = &[
     ("boss", Role::Supervisor, "boss-pass-1"),
@@ -385,100 +386,6 @@ async fn mystery_api_on_both_backends() {
 // ---------------------------------------------------------------------------
 // The dashboard over HTTP.
 
-struct Web {
-    base: String,
-    http: reqwest::Client,
-}
-
-fn cookies_of(headers: &HeaderMap) -> Vec<String> {
-    headers
-        .get_all(SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .filter_map(|c| c.split(';').next())
-        .map(str::to_string)
-        .collect()
-}
-
-fn csrf(html: &str) -> String {
-    let marker = "name=\"_csrf\" value=\"";
-    let at = html.find(marker).expect("a form with a CSRF token") + marker.len();
-    html[at..at + html[at..].find('"').expect("end")].to_string()
-}
-
-fn enc(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
-}
-
-impl Web {
-    async fn get(&self, cookie: &str, path: &str) -> (StatusCode, HeaderMap, String) {
-        let r = self
-            .http
-            .get(format!("{}{path}", self.base))
-            .header(COOKIE, cookie)
-            .send()
-            .await
-            .expect("GET");
-        let (s, h) = (r.status(), r.headers().clone());
-        (s, h, r.text().await.unwrap_or_default())
-    }
-
-    async fn post(
-        &self,
-        cookie: &str,
-        path: &str,
-        form: &[(&str, &str)],
-    ) -> (StatusCode, HeaderMap, String) {
-        let body = form
-            .iter()
-            .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
-            .collect::<Vec<_>>()
-            .join("&");
-        let r = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .header(COOKIE, cookie)
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(body)
-            .send()
-            .await
-            .expect("POST");
-        let (s, h) = (r.status(), r.headers().clone());
-        (s, h, r.text().await.unwrap_or_default())
-    }
-
-    async fn login(&self, user: &str, password: &str) -> String {
-        let (_, headers, html) = self.get("", "/login").await;
-        let pre = cookies_of(&headers).join("; ");
-        let (status, headers, _) = self
-            .post(
-                &pre,
-                "/login",
-                &[
-                    ("_csrf", &csrf(&html)),
-                    ("user", user),
-                    ("password", password),
-                    ("next", "/"),
-                ],
-            )
-            .await;
-        assert_eq!(status, StatusCode::SEE_OTHER, "login of {user}");
-        cookies_of(&headers)
-            .into_iter()
-            .find(|c| c.starts_with("kefu_session="))
-            .expect("session")
-    }
-}
-
 async fn web_scenario(db: TestDb) {
     let server = common::Server::start(db, USERS, str::to_string).await;
     let api = common::Client::of(&server);
@@ -492,24 +399,16 @@ async fn web_scenario(db: TestDb) {
         )
         .await;
     assert!(status.is_success(), "{body}");
-    let w = Web {
-        base: server.base.clone(),
-        http: reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("client"),
-    };
-    let boss = w.login("boss", "boss-pass-1").await;
-    let boss2 = w.login("boss2", "boss-pass-2").await;
-    let qa = w.login("qa", "inspector-pass-1").await;
-    let agent = w.login("a-07", "agent-pass-07").await;
+    let boss = Web::login(&server.base, "boss", "boss-pass-1").await;
+    let boss2 = Web::login(&server.base, "boss2", "boss-pass-2").await;
+    let qa = Web::login(&server.base, "qa", "inspector-pass-1").await;
+    let agent = Web::login(&server.base, "a-07", "agent-pass-07").await;
 
     // The sheet through the editor (TOML).
-    let (status, _, html) = w.get(&boss, "/mystery/sheets").await;
+    let (status, _, html) = boss.fetch("/mystery/sheets").await;
     assert_eq!(status, StatusCode::OK);
-    let (status, headers, body) = w
+    let (status, headers, body) = boss
         .post(
-            &boss,
             "/mystery/sheets",
             &[("_csrf", &csrf(&html)), ("sheet", SHEET_TOML)],
         )
@@ -519,23 +418,22 @@ async fn web_scenario(db: TestDb) {
         .to_str()
         .expect("loc")
         .contains("done=saved"));
-    let (_, _, html) = w.get(&boss, "/mystery/sheets").await;
+    let (_, _, html) = boss.fetch("/mystery/sheets").await;
     assert!(
         html.contains("phone-basic") && html.contains("v1"),
         "{html}"
     );
 
     // A plan through the form, activated.
-    let (status, _, html) = w.get(&boss, "/mystery").await;
+    let (status, _, html) = boss.fetch("/mystery").await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("mystery-new-plan"));
     let token = csrf(&html);
     let fmt = |d: chrono::DateTime<chrono::FixedOffset>| d.format("%Y-%m-%dT%H:%M").to_string();
     let from = fmt(now_china() - chrono::Duration::days(1));
     let to = fmt(now_china() + chrono::Duration::days(1));
-    let (status, headers, body) = w
+    let (status, headers, body) = boss
         .post(
-            &boss,
             "/mystery/plans",
             &[
                 ("_csrf", &token),
@@ -554,11 +452,10 @@ async fn web_scenario(db: TestDb) {
         .await;
     assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
     let plan_href = headers[LOCATION].to_str().expect("loc").to_string();
-    let (_, _, html) = w.get(&boss, &plan_href).await;
+    let (_, _, html) = boss.fetch(&plan_href).await;
     assert!(html.contains("plan-activate"), "{html}");
-    let (status, _, _) = w
+    let (status, _, _) = boss
         .post(
-            &boss,
             &format!("{plan_href}/state"),
             &[("_csrf", &token), ("state", "active")],
         )
@@ -566,17 +463,17 @@ async fn web_scenario(db: TestDb) {
     assert_eq!(status, StatusCode::SEE_OTHER);
 
     // The agent: no plans, sent to their results.
-    let (status, headers, _) = w.get(&agent, "/mystery").await;
+    let (status, headers, _) = agent.fetch("/mystery").await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     assert_eq!(headers[LOCATION], "/mystery/results");
-    let (status, _, html) = w.get(&agent, &plan_href).await;
+    let (status, _, html) = agent.fetch(&plan_href).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert!(!html.contains("我的快递到哪了"));
-    let (status, _, _) = w.get(&agent, "/mystery/review").await;
+    let (status, _, _) = agent.fetch("/mystery/review").await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 
     // The shopper records a shop (per-item verdicts).
-    let (_, _, html) = w.get(&qa, &plan_href).await;
+    let (_, _, html) = qa.fetch(&plan_href).await;
     assert!(html.contains("mystery-record"), "{html}");
     let qa_token = csrf(&html);
     let at = fmt(now_china());
@@ -598,17 +495,16 @@ async fn web_scenario(db: TestDb) {
     };
     let form = record(qa_token.clone(), None, "pass");
     let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let (status, _, body) = w.post(&qa, &format!("{plan_href}/shops"), &pairs).await;
+    let (status, _, body) = qa.post(&format!("{plan_href}/shops"), &pairs).await;
     assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
 
     // The reviewer returns it with a reason.
-    let (_, _, html) = w.get(&boss, "/mystery/review").await;
+    let (_, _, html) = boss.fetch("/mystery/review").await;
     let id_at = html.find("id=\"review-").expect("a shop to review") + "id=\"review-".len();
     let shop_id = html[id_at..id_at + html[id_at..].find('"').expect("end")].to_string();
     assert!(html.contains("说了“不知道”"), "{html}");
-    let (status, _, body) = w
+    let (status, _, body) = boss
         .post(
-            &boss,
             &format!("/mystery/shops/{shop_id}/review"),
             &[
                 ("_csrf", &csrf(&html)),
@@ -618,12 +514,12 @@ async fn web_scenario(db: TestDb) {
         )
         .await;
     assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
-    let (_, _, html) = w.get(&boss, &plan_href).await;
+    let (_, _, html) = boss.fetch(&plan_href).await;
     assert!(html.contains("关联会话不对"), "{html}");
     // The returned shop's page offers the re-shop, which preselects it.
-    let (_, _, html) = w.get(&qa, &format!("/mystery/shops/{shop_id}")).await;
+    let (_, _, html) = qa.fetch(&format!("/mystery/shops/{shop_id}")).await;
     assert!(html.contains("id=\"reshop-link\""), "{html}");
-    let (_, _, html) = w.get(&qa, &format!("{plan_href}?reshop={shop_id}")).await;
+    let (_, _, html) = qa.fetch(&format!("{plan_href}?reshop={shop_id}")).await;
     assert!(
         html.contains(&format!("<option value=\"{shop_id}\" selected>")),
         "{html}"
@@ -632,15 +528,14 @@ async fn web_scenario(db: TestDb) {
     // The re-shop, approved by another supervisor.
     let form = record(qa_token, Some(shop_id.clone()), "fail");
     let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let (status, _, body) = w.post(&qa, &format!("{plan_href}/shops"), &pairs).await;
+    let (status, _, body) = qa.post(&format!("{plan_href}/shops"), &pairs).await;
     assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
-    let (_, _, html) = w.get(&boss2, "/mystery/review").await;
+    let (_, _, html) = boss2.fetch("/mystery/review").await;
     let id_at = html.find("id=\"review-").expect("the re-shop") + "id=\"review-".len();
     let reshop = html[id_at..id_at + html[id_at..].find('"').expect("end")].to_string();
     assert_ne!(reshop, shop_id);
-    let (status, _, _) = w
+    let (status, _, _) = boss2
         .post(
-            &boss2,
             &format!("/mystery/shops/{reshop}/review"),
             &[("_csrf", &csrf(&html)), ("decision", "approve")],
         )
@@ -648,22 +543,22 @@ async fn web_scenario(db: TestDb) {
     assert_eq!(status, StatusCode::SEE_OTHER);
 
     // Results: the agent sees the approved re-shop, 40 points.
-    let (status, _, html) = w.get(&agent, "/mystery/results").await;
+    let (status, _, html) = agent.fetch("/mystery/results").await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains(&reshop) && !html.contains(&shop_id), "{html}");
     assert!(html.contains(">40<"), "{html}");
-    let (status, _, html) = w.get(&agent, &format!("/mystery/shops/{reshop}")).await;
+    let (status, _, html) = agent.fetch(&format!("/mystery/shops/{reshop}")).await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("使用规范开头语"), "{html}");
-    let (status, _, _) = w.get(&agent, &format!("/mystery/shops/{shop_id}")).await;
+    let (status, _, _) = agent.fetch(&format!("/mystery/shops/{shop_id}")).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 
     // The agreement report: all three mapped items agree (both fail).
-    let (status, _, html) = w.get(&qa, "/mystery/agreement").await;
+    let (status, _, html) = qa.fetch("/mystery/agreement").await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("id=\"agree-greet\""), "{html}");
     assert!(html.contains("class=\"agreement\">100<"), "{html}");
-    let (status, headers, csv) = w.get(&qa, "/mystery/agreement.csv").await;
+    let (status, headers, csv) = qa.fetch("/mystery/agreement.csv").await;
     assert_eq!(status, StatusCode::OK);
     assert!(headers["content-type"]
         .to_str()
@@ -671,7 +566,7 @@ async fn web_scenario(db: TestDb) {
         .starts_with("text/csv"));
     assert!(csv.contains("一致率%"), "{csv}");
     // English pages.
-    let (status, _, html) = w.get(&qa, "/mystery/agreement?lang=en").await;
+    let (status, _, html) = qa.fetch("/mystery/agreement?lang=en").await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("Agreement with inspection"), "{html}");
 }

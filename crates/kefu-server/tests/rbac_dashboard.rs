@@ -9,11 +9,12 @@
 
 use kefu_service::auth::Role;
 use kefu_store::testing::TestDb;
-use reqwest::header::{HeaderMap, COOKIE, LOCATION, SET_COOKIE};
+use reqwest::header::{HeaderMap, COOKIE, LOCATION};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
 mod common;
+use common::{csrf, form_body, Web};
 
 const ROUTER: &str = include_str!("../src/web/mod.rs");
 
@@ -44,24 +45,6 @@ struct Session {
     csrf: String,
 }
 
-fn set_cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .filter_map(|c| c.split(';').next())
-        .filter_map(|kv| kv.split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.to_string())
-}
-
-fn csrf_of(html: &str) -> Option<String> {
-    let key = "name=\"_csrf\" value=\"";
-    let at = html.find(key)? + key.len();
-    let rest = &html[at..];
-    Some(rest[..rest.find('"')?].to_string())
-}
-
 impl Browser {
     async fn send(
         &self,
@@ -75,14 +58,9 @@ impl Browser {
             req = req.header(COOKIE, c);
         }
         if !form.is_empty() {
-            let body = form
-                .iter()
-                .map(|(k, v)| format!("{k}={}", utf8_percent(v)))
-                .collect::<Vec<_>>()
-                .join("&");
             req = req
                 .header("content-type", "application/x-www-form-urlencoded")
-                .body(body);
+                .body(form_body(form));
         }
         let r = req.send().await.expect("request");
         let (status, headers) = (r.status(), r.headers().clone());
@@ -95,47 +73,11 @@ impl Browser {
             .find(|(id, _, _)| *id == user)
             .map(|(_, _, p)| *p)
             .expect("a known user");
-        let (_, headers, html) = self.send(None, Method::GET, "/login", &[]).await;
-        let pre = format!(
-            "kefu_login={}",
-            set_cookie(&headers, "kefu_login").expect("login cookie")
-        );
-        let token = csrf_of(&html).expect("login form");
-        let (status, headers, body) = self
-            .send(
-                Some(&pre),
-                Method::POST,
-                "/login",
-                &[
-                    ("_csrf", &token),
-                    ("user", user),
-                    ("password", password),
-                    ("next", "/"),
-                ],
-            )
-            .await;
-        assert_eq!(status, StatusCode::SEE_OTHER, "login of {user}: {body}");
-        let cookie = format!(
-            "kefu_session={}",
-            set_cookie(&headers, "kefu_session").expect("session cookie")
-        );
-        let (_, _, html) = self
-            .send(Some(&cookie), Method::GET, "/account/password", &[])
-            .await;
-        let csrf = csrf_of(&html).expect("a form with a CSRF token");
+        let web = Web::login(&self.base, user, password).await;
+        let (_, html) = web.get("/account/password").await;
+        let (cookie, csrf) = (web.cookies().to_string(), csrf(&html));
         Session { user, cookie, csrf }
     }
-}
-
-fn utf8_percent(v: &str) -> String {
-    v.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 /// a-11's records, made through the API as a-11 would.

@@ -6,7 +6,8 @@ use kefu_service::auth::Role;
 use kefu_store::testing::TestDb;
 
 mod common;
-use reqwest::header::{HeaderMap, COOKIE, LOCATION, SET_COOKIE};
+use common::{csrf, set_cookie, Web};
+use reqwest::header::{HeaderMap, COOKIE, LOCATION};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
@@ -43,38 +44,6 @@ struct App {
     _server: common::Server,
 }
 
-/// A signed-in browser, in cookies.
-#[derive(Clone)]
-struct Session {
-    cookies: String,
-}
-
-fn set_cookies(headers: &HeaderMap) -> Vec<String> {
-    headers
-        .get_all(SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .map(str::to_string)
-        .collect()
-}
-
-fn cookie_value(set: &[String], name: &str) -> Option<String> {
-    set.iter()
-        .filter_map(|c| c.split(';').next())
-        .filter_map(|kv| kv.split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.to_string())
-}
-
-/// The value of the first hidden `_csrf` field of a page.
-fn csrf(html: &str) -> String {
-    let at = html
-        .find("name=\"_csrf\" value=\"")
-        .expect("a form with a CSRF token");
-    let rest = &html[at + "name=\"_csrf\" value=\"".len()..];
-    rest[..rest.find('"').expect("end of value")].to_string()
-}
-
 impl App {
     /// The app on SQLite and, when `KEFU_TEST_PG_URL` is set, on a fresh
     /// PostgreSQL database: every test runs on both.
@@ -107,77 +76,31 @@ impl App {
         }
     }
 
-    async fn get(&self, s: Option<&Session>, path: &str) -> (StatusCode, HeaderMap, String) {
-        let mut req = self.http.get(format!("{}{path}", self.base));
-        if let Some(s) = s {
-            req = req.header(COOKIE, &s.cookies);
+    /// `GET path` as `s`, or signed out: status, headers, page.
+    async fn get(&self, s: Option<&Web>, path: &str) -> (StatusCode, HeaderMap, String) {
+        match s {
+            Some(s) => s.fetch(path).await,
+            None => Web::signed_out(&self.base).fetch(path).await,
         }
-        let r = req.send().await.expect("GET");
-        let (status, headers) = (r.status(), r.headers().clone());
-        (status, headers, r.text().await.unwrap_or_default())
     }
 
+    /// Posts `form` to `path` as `s`, or signed out: status, headers, body.
     async fn post(
         &self,
-        s: Option<&Session>,
+        s: Option<&Web>,
         path: &str,
         form: &[(&str, &str)],
     ) -> (StatusCode, HeaderMap, String) {
-        let mut req = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .header("content-type", "application/x-www-form-urlencoded");
-        if let Some(s) = s {
-            req = req.header(COOKIE, &s.cookies);
+        match s {
+            Some(s) => s.post(path, form).await,
+            None => Web::signed_out(&self.base).post(path, form).await,
         }
-        let body = form
-            .iter()
-            .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
-            .collect::<Vec<_>>()
-            .join("&");
-        let r = req.body(body).send().await.expect("POST");
-        let (status, headers) = (r.status(), r.headers().clone());
-        (status, headers, r.text().await.unwrap_or_default())
     }
 
-    /// Signs in through the login form.
-    async fn login(&self, user: &str, password: &str) -> Session {
-        let (status, headers, html) = self.get(None, "/login?next=/conversations").await;
-        assert_eq!(status, StatusCode::OK);
-        let login_cookie =
-            cookie_value(&set_cookies(&headers), "kefu_login").expect("login cookie");
-        let pre = Session {
-            cookies: format!("kefu_login={login_cookie}"),
-        };
-        let token = csrf(&html);
-        let (status, headers, _) = self
-            .post(
-                Some(&pre),
-                "/login",
-                &[
-                    ("_csrf", &token),
-                    ("user", user),
-                    ("password", password),
-                    ("next", "/conversations"),
-                ],
-            )
-            .await;
-        assert_eq!(status, StatusCode::SEE_OTHER, "login of {user}");
-        assert_eq!(headers[LOCATION], "/conversations");
-        let set = set_cookies(&headers);
-        let session_line = set
-            .iter()
-            .find(|c| c.starts_with("kefu_session="))
-            .expect("session cookie");
-        assert!(session_line.contains("HttpOnly"), "{session_line}");
-        assert!(session_line.contains("SameSite=Lax"), "{session_line}");
-        assert!(session_line.contains("Path=/"), "{session_line}");
-        Session {
-            cookies: format!(
-                "kefu_session={}",
-                cookie_value(&set, "kefu_session").expect("value")
-            ),
-        }
+    /// Signs in through the login form of `/login?next=/conversations`
+    /// (a 303 there with an HttpOnly, SameSite=Lax session cookie).
+    async fn login(&self, user: &str, password: &str) -> Web {
+        Web::login_to(&self.base, user, password, "/conversations").await
     }
 
     /// A bearer token for the JSON API.
@@ -211,20 +134,6 @@ impl App {
     }
 }
 
-fn enc(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
-            b' ' => out.push('+'),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sign_in_roles_and_languages() {
     for app in App::both("web_sign_in").await {
@@ -237,12 +146,13 @@ async fn sign_in_roles_and_languages() {
         let (_, headers, html) = app.get(None, "/login").await;
         assert!(html.contains("<html lang=\"zh-CN\">"), "Chinese by default");
         assert!(html.contains("登录"));
-        let pre = Session {
-            cookies: format!(
+        let pre = Web::with_cookies(
+            &app.base,
+            format!(
                 "kefu_login={}",
-                cookie_value(&set_cookies(&headers), "kefu_login").expect("cookie")
+                set_cookie(&headers, "kefu_login").expect("cookie")
             ),
-        };
+        );
         let (status, _, html) = app
             .post(
                 Some(&pre),
@@ -365,11 +275,9 @@ async fn sign_in_roles_and_languages() {
         let (status, headers, _) = app.get(Some(&agent), "/lang/en?next=/complaints").await;
         assert_eq!(status, StatusCode::SEE_OTHER);
         assert_eq!(headers[LOCATION], "/complaints");
-        let lang = cookie_value(&set_cookies(&headers), "lang").expect("lang cookie");
+        let lang = set_cookie(&headers, "lang").expect("lang cookie");
         assert_eq!(lang, "en");
-        let english = Session {
-            cookies: format!("{}; lang=en", agent.cookies),
-        };
+        let english = agent.and_cookie("lang=en");
         let (_, _, html) = app.get(Some(&english), "/complaints").await;
         assert!(html.contains("<html lang=\"en\">"));
         assert!(html.contains(">Conversations</a>") && html.contains(">Sign out</button>"));
@@ -377,7 +285,7 @@ async fn sign_in_roles_and_languages() {
         let (_, headers, html) = app.get(Some(&agent), "/conversations?lang=en").await;
         assert!(html.contains(">Conversations</a>"));
         assert_eq!(
-            cookie_value(&set_cookies(&headers), "lang").as_deref(),
+            set_cookie(&headers, "lang").as_deref(),
             Some("en"),
             "?lang= is remembered"
         );
@@ -1346,9 +1254,7 @@ async fn settings_are_edited_through_typed_forms() {
                     .collect();
                 form.push(("_csrf", &token));
                 let s = match lang {
-                    Some(l) => Session {
-                        cookies: format!("{}; lang={l}", admin.cookies),
-                    },
+                    Some(l) => admin.and_cookie(&format!("lang={l}")),
                     None => admin,
                 };
                 app.post(Some(&s), "/admin/settings", &form).await
@@ -1715,13 +1621,13 @@ async fn reports_are_exported_as_csv_and_xlsx() {
             html.contains("/reports/export?period=2026-03&amp;format=xlsx"),
             "{html}"
         );
-        let get_bytes = |path: String, s: Session| {
+        let get_bytes = |path: String, s: Web| {
             let app = &app;
             async move {
                 let r = app
                     .http
                     .get(format!("{}{path}", app.base))
-                    .header(COOKIE, &s.cookies)
+                    .header(COOKIE, s.cookies())
                     .send()
                     .await
                     .expect("GET");
@@ -1789,22 +1695,26 @@ async fn overview_shows_kpis_trends_rules_and_scores() {
         let boss = app.login("boss", "boss-pass-1").await;
         // An open complaint assigned to a-07.
         let (_, _, html) = app.get(Some(&boss), "/complaints/new").await;
-        let (status, _, _) = app
-            .post(
-                Some(&boss),
-                "/complaints",
-                &[
-                    ("_csrf", &csrf(&html)),
-                    ("customer_name", "张三"),
-                    ("category", "计费"),
-                    ("description", "话费多扣了 20 元"),
-                    ("channel", "phone"),
-                    ("assignee_kind", "agent"),
-                    ("assignee_id", "a-07"),
-                ],
-            )
-            .await;
+        let token = csrf(&html);
+        let new_complaint = |assignee: &[(&'static str, &'static str)]| {
+            let mut form = vec![
+                ("_csrf", token.as_str()),
+                ("customer_name", "张三"),
+                ("category", "计费"),
+                ("description", "话费多扣了 20 元"),
+                ("channel", "phone"),
+            ];
+            form.extend_from_slice(assignee);
+            let (app, boss) = (&app, &boss);
+            async move { app.post(Some(boss), "/complaints", &form).await }
+        };
+        let (status, _, _) =
+            new_complaint(&[("assignee_kind", "agent"), ("assignee_id", "a-07")]).await;
         assert_eq!(status, StatusCode::SEE_OTHER);
+        // A group without its id: the form again with the reason, 422.
+        let (status, _, page) = new_complaint(&[("assignee_kind", "group")]).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{page}");
+        assert!(page.contains("话费多扣了 20 元"), "the form is kept");
 
         // Staff: the centre.
         let (status, _, html) = app.get(Some(&boss), "/?period=2026-03").await;
@@ -1925,12 +1835,13 @@ async fn repeated_wrong_passwords_are_throttled() {
     for app in App::both("web_throttle_form").await {
         for user in ["a-07", "ghost"] {
             let (_, headers, html) = app.get(None, "/login").await;
-            let pre = Session {
-                cookies: format!(
+            let pre = Web::with_cookies(
+                &app.base,
+                format!(
                     "kefu_login={}",
-                    cookie_value(&set_cookies(&headers), "kefu_login").expect("cookie")
+                    set_cookie(&headers, "kefu_login").expect("cookie")
                 ),
-            };
+            );
             let token = csrf(&html);
             let form = [
                 ("_csrf", token.as_str()),
@@ -1965,7 +1876,7 @@ async fn conversations_are_uploaded_from_the_dashboard() {
         assert_eq!(status, StatusCode::OK);
         assert!(html.contains("enctype=\"multipart/form-data\""), "{html}");
         let token = csrf(&html);
-        let upload = |session: &Session, csrf: Option<&str>, name: &str, bytes: Vec<u8>| {
+        let upload = |session: &Web, csrf: Option<&str>, name: &str, bytes: Vec<u8>| {
             let mut form = reqwest::multipart::Form::new();
             if let Some(t) = csrf {
                 form = form.text("_csrf", t.to_string());
@@ -1976,7 +1887,7 @@ async fn conversations_are_uploaded_from_the_dashboard() {
             );
             app.http
                 .post(format!("{}/import", app.base))
-                .header(COOKIE, &session.cookies)
+                .header(COOKIE, session.cookies())
                 .multipart(form)
                 .send()
         };
@@ -2055,7 +1966,7 @@ async fn conversations_are_uploaded_from_the_dashboard() {
             let r = app
                 .http
                 .post(format!("{}/import", app.base))
-                .header(COOKIE, &boss.cookies)
+                .header(COOKIE, boss.cookies())
                 .multipart(customers_form(customers))
                 .send()
                 .await
@@ -2122,7 +2033,7 @@ async fn list_exports_keep_the_filters() {
                 "{}/export/conversations?agent=a-07&format=xlsx",
                 app.base
             ))
-            .header(COOKIE, &boss.cookies)
+            .header(COOKIE, boss.cookies())
             .send()
             .await
             .expect("xlsx");
@@ -2197,7 +2108,7 @@ async fn uploads_over_the_limit_are_refused() {
     let r = app
         .http
         .post(format!("{}/import", app.base))
-        .header(COOKIE, &qa.cookies)
+        .header(COOKIE, qa.cookies())
         .multipart(form)
         .send()
         .await
@@ -2242,7 +2153,7 @@ async fn complaint_files_upload_from_the_dashboard() {
             let r = app
                 .http
                 .post(format!("{}/import", app.base))
-                .header(COOKIE, &boss.cookies)
+                .header(COOKIE, boss.cookies())
                 .multipart(form(&token, file))
                 .send()
                 .await
@@ -2274,7 +2185,7 @@ async fn complaint_files_upload_from_the_dashboard() {
         let r = app
             .http
             .post(format!("{}/import", app.base))
-            .header(COOKIE, &qa.cookies)
+            .header(COOKIE, qa.cookies())
             .multipart(form(&csrf(&html), file))
             .send()
             .await

@@ -5,11 +5,12 @@
 
 use kefu_service::auth::Role;
 use kefu_store::testing::TestDb;
-use reqwest::header::{HeaderMap, COOKIE, LOCATION, SET_COOKIE};
+use reqwest::header::{HeaderMap, LOCATION};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 mod common;
+use common::{csrf, Web};
 
 const USERS: &[(&str, Role, &str)] = &[
     ("boss", Role::Supervisor, "boss-pass-1"),
@@ -17,23 +18,6 @@ const USERS: &[(&str, Role, &str)] = &[
     ("a-07", Role::Agent, "agent-pass-07"),
     ("a-11", Role::Agent, "agent-pass-11"),
 ];
-
-fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .filter_map(|c| c.split(';').next())
-        .filter_map(|kv| kv.split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.to_string())
-}
-
-fn csrf(html: &str) -> String {
-    let marker = "name=\"_csrf\" value=\"";
-    let at = html.find(marker).expect("a form with a CSRF token") + marker.len();
-    html[at..at + html[at..].find('"').expect("end")].to_string()
-}
 
 fn enc(s: &str) -> String {
     s.bytes()
@@ -52,69 +36,20 @@ struct App {
 }
 
 impl App {
-    async fn get(&self, cookies: &str, path: &str) -> (StatusCode, String) {
-        let r = self
-            .http
-            .get(format!("{}{path}", self.base))
-            .header(COOKIE, cookies)
-            .send()
-            .await
-            .expect("GET");
-        (r.status(), r.text().await.unwrap_or_default())
+    /// `GET path` as `web`: status and page.
+    async fn get(&self, web: &Web, path: &str) -> (StatusCode, String) {
+        web.get(path).await
     }
 
-    async fn post(
-        &self,
-        cookies: &str,
-        path: &str,
-        form: &[(&str, &str)],
-    ) -> (StatusCode, HeaderMap) {
-        let body = form
-            .iter()
-            .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
-            .collect::<Vec<_>>()
-            .join("&");
-        let r = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .header(COOKIE, cookies)
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(body)
-            .send()
-            .await
-            .expect("POST");
-        (r.status(), r.headers().clone())
+    /// Posts `form` to `path` as `web`: status and headers.
+    async fn post(&self, web: &Web, path: &str, form: &[(&str, &str)]) -> (StatusCode, HeaderMap) {
+        let (status, headers, _) = web.post(path, form).await;
+        (status, headers)
     }
 
-    async fn login(&self, user: &str, password: &str) -> String {
-        let r = self
-            .http
-            .get(format!("{}/login", self.base))
-            .send()
-            .await
-            .expect("login form");
-        let pre = format!(
-            "kefu_login={}",
-            cookie(r.headers(), "kefu_login").expect("cookie")
-        );
-        let token = csrf(&r.text().await.expect("html"));
-        let (status, headers) = self
-            .post(
-                &pre,
-                "/login",
-                &[
-                    ("_csrf", &token),
-                    ("user", user),
-                    ("password", password),
-                    ("next", "/customers"),
-                ],
-            )
-            .await;
-        assert_eq!(status, StatusCode::SEE_OTHER, "login of {user}");
-        format!(
-            "kefu_session={}",
-            cookie(&headers, "kefu_session").expect("session")
-        )
+    /// Signs in through the login form, coming back to `/customers`.
+    async fn login(&self, user: &str, password: &str) -> Web {
+        Web::login_to(&self.base, user, password, "/customers").await
     }
 }
 
@@ -183,7 +118,7 @@ async fn scenario(db: TestDb) {
         assert!(page.contains(text), "customer page lacks {text}: {page}");
     }
     // English.
-    let (_, en) = app.get(&format!("{a07}; lang=en"), &href).await;
+    let (_, en) = app.get(&a07.and_cookie("lang=en"), &href).await;
     assert!(
         en.contains("Ten questions") && en.contains("Timeline"),
         "English page"
@@ -508,7 +443,7 @@ async fn masking_walk(db: TestDb) {
         }
         let cookies = app.login(user, password).await;
         for lang in ["zh", "en"] {
-            let cookies = format!("{cookies}; lang={lang}");
+            let cookies = cookies.and_cookie(&format!("lang={lang}"));
             for path in &pages {
                 let (status, body) = app.get(&cookies, path).await;
                 let expected = if path.ends_with("/edit") && !sees {

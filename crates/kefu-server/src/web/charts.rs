@@ -23,6 +23,7 @@ const TARGET: &str = "#2f7d32";
 const GRID: &str = "#d9dde3";
 const AXIS: &str = "#555";
 const TEXT: &str = "#222";
+const MARKER: &str = "#b3261e";
 
 /// A labelled value.
 #[derive(Debug, Clone, PartialEq)]
@@ -60,6 +61,21 @@ pub(crate) struct Chart {
     pub width: f64,
     /// Height in SVG units.
     pub height: f64,
+    /// A labelled vertical line across the bars, if any.
+    pub marker: Option<MarkerX>,
+}
+
+/// A dashed vertical line across a bar chart, labelled at its top (e.g. a
+/// pass mark over a score histogram). Drawn by [`bar_chart`] and
+/// [`histogram`] from their own bar geometry; other charts ignore it.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct MarkerX {
+    /// Position in bar slots from the left edge of the first bar's slot:
+    /// 0 is the left edge, 2.5 the middle of the third bar, the number of
+    /// bars the right edge. Clamped to the bars; NaN draws nothing.
+    pub slots: f64,
+    /// The line's label (also its tooltip).
+    pub label: String,
 }
 
 impl Chart {
@@ -73,6 +89,7 @@ impl Chart {
             suffix: String::new(),
             width: 640.0,
             height: 300.0,
+            marker: None,
         }
     }
 
@@ -93,6 +110,16 @@ impl Chart {
     pub(crate) fn size(mut self, width: f64, height: f64) -> Chart {
         self.width = width.max(120.0);
         self.height = height.max(80.0);
+        self
+    }
+
+    /// With a dashed vertical line labelled `label` at `slots` bar slots
+    /// (see [`MarkerX`]); only bar charts and histograms draw it.
+    pub(crate) fn marker_x(mut self, slots: f64, label: impl Into<String>) -> Chart {
+        self.marker = Some(MarkerX {
+            slots,
+            label: label.into(),
+        });
         self
     }
 
@@ -400,8 +427,35 @@ fn bars_svg(chart: &Chart, data: &[&Datum], scale: Scale, gap: f64) -> String {
         .map(|(x, d)| (*x, d.label.as_str()))
         .collect();
     x_labels(&plot, &xs, rotated, &mut out);
+    if let Some(marker) = &chart.marker {
+        vertical_marker(&plot, data.len(), marker, &mut out);
+    }
     close(&mut out);
     out
+}
+
+/// `marker` over `bars` bars filling `plot` side by side (the geometry of
+/// [`bars`]): a dashed vertical line from just under the title to the x
+/// axis, its label beside its top.
+fn vertical_marker(plot: &Plot, bars: usize, marker: &MarkerX, out: &mut String) {
+    if bars == 0 || !marker.slots.is_finite() {
+        return;
+    }
+    let slot = plot.width() / bars as f64;
+    let x = plot.left + slot * marker.slots.clamp(0.0, bars as f64);
+    let top = plot.top - 8.0;
+    let label = escape(&marker.label);
+    let _ = write!(
+        out,
+        "<g class=\"marker\"><line x1=\"{x}\" y1=\"{top}\" x2=\"{x}\" y2=\"{bottom}\" \
+         stroke=\"{MARKER}\" stroke-width=\"2\" stroke-dasharray=\"6 3\"><title>{label}</title></line>\
+         <text x=\"{tx}\" y=\"{ty}\" font-size=\"11\" fill=\"{MARKER}\">{label}</text></g>",
+        x = c(x),
+        top = c(top),
+        bottom = c(plot.bottom),
+        tx = c(x + 4.0),
+        ty = c(top + 8.0),
+    );
 }
 
 /// A horizontal reference line across the plot (its meaning goes in a
@@ -833,6 +887,33 @@ mod tests {
         assert!(svg.contains(">30</text>"), "values are written out");
         assert_eq!(svg.matches("class=\"bar\"").count(), 4);
         assert!(svg.contains(">日期</text>") && svg.contains(">分数</text>"));
+    }
+
+    #[test]
+    fn marker_x_is_drawn_from_the_bars_and_escaped() {
+        let marked = chart().marker_x(1.5, "合格线 <80> & \"分\"");
+        let svg = bar_chart(&marked, &data());
+        check_xml(&svg);
+        assert_eq!(svg.matches("class=\"marker\"").count(), 1);
+        assert!(svg.contains("合格线 &lt;80&gt; &amp; &quot;分&quot;</title>"));
+        // 4 bars over the plot from x = 56 to 624: slot 142, 1.5 slots = 269.
+        assert!(
+            svg.contains("<line x1=\"269\" y1=\"40\" x2=\"269\""),
+            "{svg}"
+        );
+        let far = bar_chart(&chart().marker_x(99.0, "m"), &data());
+        assert!(far.contains("<line x1=\"624\""), "clamped to the last bar");
+        let hist = histogram(&chart().marker_x(6.0, "m"), &[10.0, 70.0], 0.0, 100.0, 10);
+        check_xml(&hist);
+        assert!(hist.contains("class=\"marker\""), "histograms draw it too");
+        for svg in [
+            bar_chart(&chart().marker_x(f64::NAN, "m"), &data()),
+            bar_chart(&chart().marker_x(1.0, "m"), &[]),
+            pareto_chart(&chart().marker_x(1.0, "m"), &data(), "累计"),
+        ] {
+            check_xml(&svg);
+            assert!(!svg.contains("class=\"marker\""), "{svg}");
+        }
     }
 
     #[test]

@@ -322,17 +322,14 @@ struct NewPage {
 /// The new complaint's assignee from the form: the default choice (`""`
 /// or `self`, shown as 本人) assigns the signed-in user; `agent`/`group`
 /// need an id; `none` leaves it unassigned.
-fn new_assignee(
-    form: &FormData,
-    me: &str,
-) -> Result<Option<Assignee>, kefu_service::complaint::ComplaintError> {
+fn new_assignee(form: &FormData, me: &str) -> Result<Option<Assignee>, kefu_service::Error> {
     let id = form.get("assignee_id").map(str::trim).unwrap_or("");
     match form.get("assignee_kind").unwrap_or("") {
         "none" => Ok(None),
         // An id typed without choosing a kind is an agent's.
         "" | "self" if id.is_empty() => Ok(Some(Assignee::Agent(me.to_string()))),
-        "" | "self" => Assignee::from_parts("agent", id).map(Some),
-        kind => Assignee::from_parts(kind, id).map(Some),
+        "" | "self" => Ok(Some(Assignee::from_parts("agent", id)?)),
+        kind => Ok(Some(Assignee::from_parts(kind, id)?)),
     }
 }
 
@@ -426,11 +423,10 @@ pub(super) async fn create(
     let assignee = match new_assignee(&form, page.user.id()) {
         Ok(a) => a,
         Err(e) => {
+            // Refused input: the form again with the reason (422).
+            let (status, message) = WebError::from(e).refusal()?;
             let ctx = page.ctx(Some(Section::Complaints), msg("complaint.new_title"));
-            return render_status(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                &new_page(ctx, &form, Some(e.to_string())),
-            );
+            return render_status(status, &new_page(ctx, &form, Some(message)));
         }
     };
     let input = NewComplaint {

@@ -9,11 +9,10 @@ use kefu_formats::export::{
     conversation_columns, write_csv, write_xlsx, Cell, Lang as ExportLang, Table,
 };
 use kefu_service::kpi::{agents_table_in, centre_table_in, rules_table};
-use kefu_service::period::Period;
 use serde_json::Value;
 
 use super::i18n::Lang;
-use super::page::{Page, PageResult, Section, WebError};
+use super::page::{parse_period, Page, PageResult, Section, WebError};
 use crate::AppState;
 use axum::extract::State;
 
@@ -63,11 +62,7 @@ async fn xlsx_bytes(tables: Vec<Table>, lang: ExportLang) -> Result<Vec<u8>, Web
 /// (staff).
 pub(super) async fn reports(State(state): State<AppState>, page: Page) -> PageResult {
     page.user.require(Section::Agents)?;
-    let period: Period = page
-        .param("period")
-        .unwrap_or_default()
-        .parse()
-        .map_err(|e: kefu_service::period::PeriodError| WebError::BadRequest(e.to_string()))?;
+    let period = parse_period(page.param("period").unwrap_or_default())?;
     let lang = export_lang(page.lang);
     let report = state.period_report(&period).await?;
     let active = state.inspector();

@@ -15,7 +15,8 @@ use kefu_service::feedback::{
 use super::html;
 use super::i18n::msg;
 use super::page::{
-    query_string, render, see_other, CsrfForm, Ctx, FormData, Page, PageResult, Section, WebError,
+    parse_period, query_string, render, see_other, CsrfForm, Ctx, FormData, Page, PageResult,
+    Section, WebError,
 };
 use super::urls;
 use crate::AppState;
@@ -515,9 +516,7 @@ pub(super) async fn themes(State(state): State<AppState>, page: Page) -> PageRes
     let now = kefu_store::now_ms();
     let default_period: String = html::fmt_ms(now).chars().take(7).collect();
     let period_text = page.param("period").unwrap_or(&default_period).to_string();
-    let period: kefu_service::period::Period = period_text
-        .parse()
-        .map_err(|e: kefu_service::period::PeriodError| WebError::BadRequest(e.to_string()))?;
+    let period = parse_period(&period_text)?;
     let view = service(&state)
         .themes(&page.user.principal, &period, VERBATIMS)
         .await?;

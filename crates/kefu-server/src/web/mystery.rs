@@ -16,7 +16,9 @@ use kefu_service::mystery::{
 
 use super::html;
 use super::i18n::msg;
-use super::page::{render, see_other, CsrfForm, Ctx, Page, PageResult, Section, WebError};
+use super::page::{
+    parse_period, render, see_other, CsrfForm, Ctx, Page, PageResult, Section, WebError,
+};
 use super::urls;
 use crate::AppState;
 
@@ -672,11 +674,7 @@ fn period_range(page: &Page) -> Result<(String, Option<i64>, Option<i64>), WebEr
     match page.param("period").filter(|p| !p.is_empty()) {
         None => Ok((String::new(), None, None)),
         Some(text) => {
-            let period: kefu_service::period::Period =
-                text.parse()
-                    .map_err(|e: kefu_service::period::PeriodError| {
-                        WebError::BadRequest(e.to_string())
-                    })?;
+            let period = parse_period(text)?;
             let (from, to) = period.utc_ms(8 * 3600);
             Ok((text.to_string(), Some(from), Some(to)))
         }

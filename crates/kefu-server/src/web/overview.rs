@@ -10,22 +10,23 @@
 //! The page reads only the totals of its scope rather than the whole
 //! [`KpiService::report`] (every agent's KPIs, wait histograms and rule
 //! counts: ~250–300 ms for a month of a million conversations on SQLite,
-//! against ~130 ms for this page); the KPIs it shows are computed from the
-//! same rollups with the same definitions, and a test checks them against
-//! the report's.
+//! against ~130 ms for this page); it adds up the day totals into a
+//! [`KpiCounts`], whose KPIs are the report's definitions (the report
+//! computes its own through the same type), and a test checks the two
+//! paths agree.
 
 use std::collections::BTreeMap;
 
 use axum::extract::State;
 use chrono::{Datelike, Duration, NaiveDate, Utc};
 use kefu_service::auth::{self as users, can_read_agent_data};
-use kefu_service::kpi::{is_rate, KpiService, KpiValue, QualitySettings, Target};
+use kefu_service::kpi::{is_rate, KpiCounts, KpiService, KpiValue, QualitySettings, Target};
 use kefu_service::period::{Period, PeriodKind};
 use kefu_store::quality::{DayTotals, RuleTotal};
 use kefu_store::OpenComplaintCounts;
 
 use super::charts::{self, Chart, Datum};
-use super::html::{self, escape, num};
+use super::html::{self, num};
 use super::i18n::msg;
 use super::page::{query_string, render, Ctx, Page, PageResult, Section, WebError};
 use crate::AppState;
@@ -160,71 +161,6 @@ fn quick_links(
 
 // ---------------------------------------------------------------------------
 // KPI tiles
-
-/// A value and, for rates, its numerator and denominator.
-type Measured = Option<(f64, Option<(f64, f64)>)>;
-
-/// The period's sums behind the tiles (the day totals added up).
-#[derive(Debug, Default, Clone, Copy, PartialEq)]
-struct Totals {
-    offered: i64,
-    answered: i64,
-    score_sum: f64,
-    passed: i64,
-    wait_count: i64,
-    timely: i64,
-    sat_count: i64,
-    sat_satisfied: i64,
-}
-
-impl Totals {
-    fn of(days: &[DayTotals]) -> Totals {
-        let mut t = Totals::default();
-        for d in days {
-            t.offered += d.offered;
-            t.answered += d.answered;
-            t.score_sum += d.score_sum;
-            t.passed += d.passed;
-            t.wait_count += d.wait_count;
-            t.timely += d.timely;
-            t.sat_count += d.sat_count;
-            t.sat_satisfied += d.sat_satisfied;
-        }
-        t
-    }
-
-    /// The tiles' KPIs against the targets of `settings`, defined as
-    /// `kefu_service::kpi` defines them (see docs/quality.md).
-    fn kpis(&self, settings: &QualitySettings) -> Vec<KpiValue> {
-        let ratio =
-            |n: i64, d: i64| (d > 0).then(|| (n as f64 / d as f64, Some((n as f64, d as f64))));
-        let values: [(&'static str, Measured); 6] = [
-            ("answered", Some((self.answered as f64, None))),
-            ("answer_rate", ratio(self.answered, self.offered)),
-            ("timely_answer_rate", ratio(self.timely, self.wait_count)),
-            (
-                "avg_score",
-                (self.answered > 0).then(|| (self.score_sum / self.answered as f64, None)),
-            ),
-            ("pass_rate", ratio(self.passed, self.answered)),
-            ("satisfied_share", ratio(self.sat_satisfied, self.sat_count)),
-        ];
-        values
-            .into_iter()
-            .map(|(key, v)| {
-                let target = settings.targets.get(key).copied();
-                let value = v.map(|(v, _)| v);
-                KpiValue {
-                    key,
-                    value,
-                    of: v.and_then(|(_, of)| of),
-                    target,
-                    met: target.zip(value).map(|(t, v)| t.met_by(v)),
-                }
-            })
-            .collect()
-    }
-}
 
 /// One KPI against its target.
 struct Tile {
@@ -371,27 +307,14 @@ impl Grain {
 #[derive(Debug, Default, Clone, PartialEq)]
 struct Bucket {
     label: String,
-    offered: i64,
-    answered: i64,
-    score_sum: f64,
-    passed: i64,
-    wait_count: i64,
-    timely: i64,
+    counts: KpiCounts,
 }
 
 impl Bucket {
-    fn ratio(n: i64, d: i64) -> Option<f64> {
-        (d > 0).then(|| n as f64 / d as f64 * 100.0)
-    }
-
+    /// KPI `key` of the point on the chart's scale (rates in percent).
     fn value(&self, key: &str) -> Option<f64> {
-        match key {
-            "answer_rate" => Bucket::ratio(self.answered, self.offered),
-            "timely_answer_rate" => Bucket::ratio(self.timely, self.wait_count),
-            "pass_rate" => Bucket::ratio(self.passed, self.answered),
-            "avg_score" => (self.answered > 0).then(|| self.score_sum / self.answered as f64),
-            _ => None,
-        }
+        let v = self.counts.value(key)?;
+        Some(if is_rate(key) { v * 100.0 } else { v })
     }
 }
 
@@ -418,13 +341,7 @@ fn buckets(period: &Period, days: &[DayTotals]) -> (Grain, Vec<Bucket>) {
         let Some(&i) = index.get(&grain.start(date)) else {
             continue;
         };
-        let b = &mut out[i];
-        b.offered += d.offered;
-        b.answered += d.answered;
-        b.score_sum += d.score_sum;
-        b.passed += d.passed;
-        b.wait_count += d.wait_count;
-        b.timely += d.timely;
+        out[i].counts.add(d);
     }
     (grain, out)
 }
@@ -553,7 +470,8 @@ fn score_chart(ctx: &Ctx, counts: &BTreeMap<i64, i64>, pass_mark: f64) -> String
             ctx.t2("overview.scores_axis", BUCKET, &mark),
             ctx.t("overview.axis_conversations"),
         )
-        .size(880.0, 300.0);
+        .size(880.0, 300.0)
+        .marker_x(pass_mark / BUCKET as f64, &mark);
     if n.iter().all(|c| *c == 0) {
         return charts::bar_chart(&chart, &[]);
     }
@@ -565,59 +483,7 @@ fn score_chart(ctx: &Ctx, counts: &BTreeMap<i64, i64>, pass_mark: f64) -> String
             Datum::new(format!("{lo}–{}", lo + BUCKET), *c as f64)
         })
         .collect();
-    let svg = charts::bar_chart(&chart, &data);
-    mark_x(&svg, pass_mark / BUCKET as f64, &mark)
-}
-
-/// The value of attribute `name` of the element that starts `tag`.
-fn attr(tag: &str, name: &str) -> Option<f64> {
-    let key = format!(" {name}=\"");
-    let at = tag.find(&key)? + key.len();
-    let end = tag[at..].find('"')?;
-    tag[at..at + end].parse().ok()
-}
-
-/// Draws a dashed vertical line labelled `label` into a bar chart at
-/// `slots` bar slots from the left edge of the first bar's slot (2.5 is the
-/// middle of the third bar). Positions come from the chart's own bars
-/// (`<rect class="bar" x=… y=… width=… height=…>`); without two bars, the
-/// chart is returned as it is.
-fn mark_x(svg: &str, slots: f64, label: &str) -> String {
-    let bars: Vec<(f64, f64, f64, f64)> = svg
-        .match_indices("<rect class=\"bar\"")
-        .filter_map(|(at, _)| {
-            let tag = &svg[at..at + svg[at..].find('>')?];
-            Some((
-                attr(tag, "x")?,
-                attr(tag, "y")?,
-                attr(tag, "width")?,
-                attr(tag, "height")?,
-            ))
-        })
-        .collect();
-    let (Some(first), Some(second)) = (bars.first(), bars.get(1)) else {
-        return svg.to_string();
-    };
-    if !slots.is_finite() || !svg.ends_with("</svg>") {
-        return svg.to_string();
-    }
-    let slot = second.0 - first.0;
-    let left = first.0 - (slot - first.2) / 2.0;
-    let x = left + slot * slots.clamp(0.0, bars.len() as f64);
-    let bottom = bars.iter().map(|b| b.1 + b.3).fold(0.0, f64::max);
-    let top = 40.0;
-    let line = format!(
-        "<g class=\"pass-mark\"><line x1=\"{x}\" y1=\"{top}\" x2=\"{x}\" y2=\"{bottom}\" stroke=\"#b3261e\" \
-         stroke-width=\"2\" stroke-dasharray=\"6 3\"><title>{label}</title></line>\
-         <text x=\"{tx}\" y=\"{ty}\" font-size=\"11\" fill=\"#b3261e\">{label}</text></g></svg>",
-        x = num(x),
-        top = num(top),
-        bottom = num(bottom),
-        tx = num(x + 4.0),
-        ty = num(top + 8.0),
-        label = escape(label),
-    );
-    format!("{}{line}", &svg[..svg.len() - "</svg>".len()])
+    charts::bar_chart(&chart, &data)
 }
 
 // ---------------------------------------------------------------------------
@@ -701,7 +567,7 @@ pub(super) async fn page(State(state): State<AppState>, page: Page) -> PageResul
         None => None,
     };
 
-    let totals = Totals::of(&days);
+    let totals = KpiCounts::sum(&days);
     let values = totals.kpis(&settings);
     let tiles: Vec<Tile> = TILES
         .iter()
@@ -883,7 +749,7 @@ mod tests {
             &HashMap::new(),
             &settings,
         );
-        let ours = Totals::of(&days).kpis(&settings);
+        let ours = KpiCounts::sum(&days).kpis(&settings);
         assert_eq!(ours.len(), 6);
         for k in &ours {
             let theirs = report
@@ -900,7 +766,7 @@ mod tests {
                 .and_then(|k| k.of),
             Some((14.0, 26.0))
         );
-        let none = Totals::default().kpis(&settings);
+        let none = KpiCounts::default().kpis(&settings);
         assert!(none
             .iter()
             .filter(|k| k.key != "answered")
@@ -952,14 +818,18 @@ mod tests {
         assert_eq!(grain, Grain::Week);
         // 2026-10-01 is a Thursday of ISO week 40; the quarter ends in W53.
         assert_eq!(b[0].label, "2026-W40");
-        assert_eq!((b[0].offered, b[0].answered), (20, 10), "same week");
+        assert_eq!(
+            (b[0].counts.offered, b[0].counts.answered),
+            (20, 10),
+            "same week"
+        );
         assert_eq!(b.last().expect("weeks").label, "2026-W53");
         let long: Period = "2024-01-01..2026-12-31".parse().expect("period");
         let (grain, b) = buckets(&long, &[totals("2026-10-15", 3, 3)]);
         assert_eq!(grain, Grain::Month);
         assert_eq!(b.len(), 36);
         assert_eq!(b[33].label, "2026-10");
-        assert_eq!(b[33].offered, 3);
+        assert_eq!(b[33].counts.offered, 3);
     }
 
     #[test]
@@ -987,22 +857,43 @@ mod tests {
             counts.insert(b, n);
         }
         let svg = score_chart(&ctx, &counts, 80.0);
-        assert!(svg.ends_with("</g></svg>"), "{svg}");
         assert!(svg.contains("合格线 80 分"));
         assert!(
             svg.contains("95–100: 4</title>"),
             "100 counted in the last bin"
         );
-        let bars: Vec<f64> = svg
-            .match_indices("<rect class=\"bar\"")
-            .map(|(at, _)| attr(&svg[at..at + svg[at..].find('>').expect("tag")], "x").expect("x"))
-            .collect();
+        let mut bars = Vec::new();
+        let mut marks = Vec::new();
+        let mut reader = quick_xml::Reader::from_str(&svg);
+        let mut in_marker = false;
+        loop {
+            match reader.read_event().expect("well-formed SVG") {
+                quick_xml::events::Event::Eof => break,
+                quick_xml::events::Event::Start(e) | quick_xml::events::Event::Empty(e) => {
+                    let attr = |name: &str| {
+                        e.try_get_attribute(name)
+                            .expect("attribute")
+                            .map(|a| a.value.into_owned())
+                    };
+                    let class = attr("class");
+                    match e.name().as_ref() {
+                        "rect" if class.as_deref() == Some("bar") => {
+                            bars.push(attr("x").expect("x").parse::<f64>().expect("number"));
+                        }
+                        "g" if class.as_deref() == Some("marker") => in_marker = true,
+                        "line" if in_marker => {
+                            marks.push(attr("x1").expect("x1").parse::<f64>().expect("number"));
+                        }
+                        _ => {}
+                    }
+                }
+                quick_xml::events::Event::End(e) if e.name().as_ref() == "g" => in_marker = false,
+                _ => {}
+            }
+        }
         assert_eq!(bars.len(), 20);
-        let needle = "<g class=\"pass-mark\"><line x1=\"";
-        let at = svg.find(needle).expect("line") + needle.len();
-        let x: f64 = svg[at..at + svg[at..].find('"').expect("end")]
-            .parse()
-            .expect("x");
+        assert_eq!(marks.len(), 1, "one pass-mark line");
+        let x = marks[0];
         assert!(bars[15] < x && x < bars[16], "between 75–80 and 80–85: {x}");
         assert!(
             score_chart(&ctx, &BTreeMap::new(), 80.0).contains("暂无数据"),

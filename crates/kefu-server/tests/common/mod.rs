@@ -229,10 +229,44 @@ pub(crate) fn csrf(html: &str) -> String {
     html[at..].chars().take_while(|c| *c != '"').collect()
 }
 
+/// The value of cookie `name` set by a response (`Set-Cookie: name=value; …`).
+#[allow(dead_code)] // not every suite reads cookies
+pub(crate) fn set_cookie(headers: &reqwest::header::HeaderMap, name: &str) -> Option<String> {
+    set_cookie_line(headers, name).map(|line| {
+        line[name.len() + 1..]
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .to_string()
+    })
+}
+
+/// The whole `Set-Cookie` line of cookie `name` (value and attributes).
+#[allow(dead_code)] // not every suite reads cookies
+pub(crate) fn set_cookie_line(headers: &reqwest::header::HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with(&format!("{name}=")))
+        .map(str::to_string)
+}
+
+/// A form body, `application/x-www-form-urlencoded`.
+#[allow(dead_code)] // not every suite posts forms
+pub(crate) fn form_body(fields: &[(&str, &str)]) -> String {
+    let mut s = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in fields {
+        s.append_pair(k, v);
+    }
+    s.finish()
+}
+
 /// A dashboard session of one user: signed in through the login form, its
 /// cookie sent with every request; redirects are not followed, so a test
 /// sees the 303 of a saved form.
 #[allow(dead_code)] // not every suite drives the dashboard over HTTP
+#[derive(Clone)]
 pub(crate) struct Web {
     base: String,
     http: reqwest::Client,
@@ -241,35 +275,67 @@ pub(crate) struct Web {
 
 #[allow(dead_code)]
 impl Web {
-    fn cookie(headers: &reqwest::header::HeaderMap, name: &str) -> Option<String> {
-        headers
-            .get_all(reqwest::header::SET_COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .find_map(|c| {
-                c.strip_prefix(&format!("{name}="))
-                    .map(|r| r.split(';').next().unwrap_or("").to_string())
-            })
+    /// A client of the server at `base` sending `cookies` (`a=1; b=2`,
+    /// empty for none); redirects are not followed.
+    pub(crate) fn with_cookies(base: &str, cookies: impl Into<String>) -> Web {
+        Web {
+            base: base.to_string(),
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("client"),
+            cookies: cookies.into(),
+        }
     }
 
-    /// Signs `user` in on the server at `base`.
-    pub(crate) async fn login(base: &str, user: &str, password: &str) -> Web {
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("client");
-        let r = http
-            .get(format!("{base}/login"))
-            .send()
-            .await
-            .expect("login page");
-        let pre = Web::cookie(r.headers(), "kefu_login").expect("login cookie");
-        let html = r.text().await.expect("html");
-        let mut web = Web {
-            base: base.to_string(),
-            http,
-            cookies: format!("kefu_login={pre}"),
+    /// A signed-out client of the server at `base`.
+    pub(crate) fn signed_out(base: &str) -> Web {
+        Web::with_cookies(base, "")
+    }
+
+    /// The same session with one more cookie (`lang=en`).
+    pub(crate) fn and_cookie(&self, cookie: &str) -> Web {
+        let cookies = if self.cookies.is_empty() {
+            cookie.to_string()
+        } else {
+            format!("{}; {cookie}", self.cookies)
         };
+        Web {
+            cookies,
+            ..self.clone()
+        }
+    }
+
+    /// The `Cookie` header this session sends.
+    pub(crate) fn cookies(&self) -> &str {
+        &self.cookies
+    }
+
+    /// The HTTP client (redirects not followed), for requests the helpers
+    /// do not build (multipart uploads, downloads); send [`Web::cookies`].
+    pub(crate) fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    /// Signs `user` in on the server at `base`, coming back to `/`.
+    pub(crate) async fn login(base: &str, user: &str, password: &str) -> Web {
+        Web::login_to(base, user, password, "/").await
+    }
+
+    /// Signs `user` in through the login form of `/login?next=…`: the
+    /// answer must be a 303 to `next` setting an HttpOnly, SameSite=Lax
+    /// session cookie for the whole site.
+    pub(crate) async fn login_to(base: &str, user: &str, password: &str, next: &str) -> Web {
+        let anon = Web::signed_out(base);
+        let (status, headers, html) = anon
+            .fetch(&format!(
+                "/login?next={}",
+                form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>()
+            ))
+            .await;
+        assert_eq!(status, reqwest::StatusCode::OK, "login page");
+        let pre = set_cookie(&headers, "kefu_login").expect("login cookie");
+        let web = Web::with_cookies(base, format!("kefu_login={pre}"));
         let token = csrf(&html);
         let (status, headers, _) = web
             .post(
@@ -278,28 +344,43 @@ impl Web {
                     ("_csrf", &token),
                     ("user", user),
                     ("password", password),
-                    ("next", "/"),
+                    ("next", next),
                 ],
             )
             .await;
         assert_eq!(status, reqwest::StatusCode::SEE_OTHER, "login of {user}");
-        web.cookies = format!(
-            "kefu_session={}",
-            Web::cookie(&headers, "kefu_session").expect("session")
-        );
-        web
+        assert_eq!(headers[reqwest::header::LOCATION], next, "login of {user}");
+        let line = set_cookie_line(&headers, "kefu_session").expect("session cookie");
+        for flag in ["HttpOnly", "SameSite=Lax", "Path=/"] {
+            assert!(line.contains(flag), "{line}");
+        }
+        Web::with_cookies(
+            base,
+            format!(
+                "kefu_session={}",
+                set_cookie(&headers, "kefu_session").expect("session")
+            ),
+        )
+    }
+
+    /// `GET path`: the status, the headers and the page.
+    pub(crate) async fn fetch(
+        &self,
+        path: &str,
+    ) -> (reqwest::StatusCode, reqwest::header::HeaderMap, String) {
+        let mut req = self.http.get(format!("{}{path}", self.base));
+        if !self.cookies.is_empty() {
+            req = req.header(reqwest::header::COOKIE, &self.cookies);
+        }
+        let r = req.send().await.expect("GET");
+        let (status, headers) = (r.status(), r.headers().clone());
+        (status, headers, r.text().await.unwrap_or_default())
     }
 
     /// `GET path`: the status and the page.
     pub(crate) async fn get(&self, path: &str) -> (reqwest::StatusCode, String) {
-        let r = self
-            .http
-            .get(format!("{}{path}", self.base))
-            .header(reqwest::header::COOKIE, &self.cookies)
-            .send()
-            .await
-            .expect("GET");
-        (r.status(), r.text().await.unwrap_or_default())
+        let (status, _, body) = self.fetch(path).await;
+        (status, body)
     }
 
     /// Posts the form `fields` to `path`: status, headers and body.
@@ -308,25 +389,17 @@ impl Web {
         path: &str,
         fields: &[(&str, &str)],
     ) -> (reqwest::StatusCode, reqwest::header::HeaderMap, String) {
-        let enc = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
-        let body = fields
-            .iter()
-            .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
-            .collect::<Vec<_>>()
-            .join("&");
-        let r = self
+        let mut req = self
             .http
             .post(format!("{}{path}", self.base))
-            .header(reqwest::header::COOKIE, &self.cookies)
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(body)
-            .send()
-            .await
-            .expect("POST");
+            .header("content-type", "application/x-www-form-urlencoded");
+        if !self.cookies.is_empty() {
+            req = req.header(reqwest::header::COOKIE, &self.cookies);
+        }
+        let r = req.body(form_body(fields)).send().await.expect("POST");
         let (status, headers) = (r.status(), r.headers().clone());
         (status, headers, r.text().await.unwrap_or_default())
     }
-
     /// [`Web::post`], answering where a redirect leads (its `Location`)
     /// instead of the body when there is one.
     pub(crate) async fn submit(

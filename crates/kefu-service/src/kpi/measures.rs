@@ -6,7 +6,8 @@ use std::collections::{BTreeMap, HashMap};
 use kefu_store::quality::Rollups;
 use serde::Serialize;
 
-use super::{rate_agent, ComplaintFacts, Person, QualitySettings, Rating, Target};
+use super::counts::{against, count, mean, ratio, Measured};
+use super::{rate_agent, ComplaintFacts, KpiCounts, Person, QualitySettings, Rating, Target};
 use crate::period::Period;
 
 /// Every KPI: key, Chinese and English label.
@@ -189,90 +190,68 @@ impl Acc {
         self.vetoes
     }
 
-    /// The KPIs of the scope, each against its target.
+    /// The KPIs of the scope, each against its target; the conversation
+    /// KPIs as [`KpiCounts`] defines them.
     pub fn kpis(&self, settings: &QualitySettings) -> Vec<KpiValue> {
-        let ratio = |n: i64, d: i64| (d > 0).then(|| (n as f64 / d as f64, (n as f64, d as f64)));
-        let count = |n: i64| Some((n as f64, None));
-        let timely: i64 = self
-            .wait_hist
-            .range(..=settings.answer_within_s)
-            .map(|(_, n)| n)
-            .sum();
-        let p90 = percentile(&self.wait_hist, 0.9);
+        let counts = KpiCounts {
+            offered: self.offered,
+            answered: self.answered,
+            score_sum: self.score_sum,
+            passed: self.passed,
+            wait_count: self.wait_count,
+            timely: self
+                .wait_hist
+                .range(..=settings.answer_within_s)
+                .map(|(_, n)| n)
+                .sum(),
+            sat_count: self.sat_count,
+            sat_satisfied: self.sat_satisfied,
+        };
+        let of_counts = |key: &'static str| (key, counts.measure(key));
         let c = &self.complaints;
-        let with_of = |v: Option<(f64, (f64, f64))>| v.map(|(v, of)| (v, Some(of)));
         let values: Vec<(&'static str, Measured)> = vec![
-            ("offered", count(self.offered)),
-            ("answered", count(self.answered)),
-            ("answer_rate", with_of(ratio(self.answered, self.offered))),
-            (
-                "timely_answer_rate",
-                with_of(ratio(timely, self.wait_count)),
-            ),
+            of_counts("offered"),
+            of_counts("answered"),
+            of_counts("answer_rate"),
+            of_counts("timely_answer_rate"),
             (
                 "avg_wait_s",
-                (self.wait_count > 0)
-                    .then(|| (self.wait_sum as f64 / self.wait_count as f64 / 1000.0, None)),
+                mean(self.wait_sum as f64, self.wait_count).map(|(ms, _)| (ms / 1000.0, None)),
             ),
-            ("p90_wait_s", p90.map(|s| (s as f64, None))),
             (
-                "avg_score",
-                (self.answered > 0).then(|| (self.score_sum / self.answered as f64, None)),
+                "p90_wait_s",
+                percentile(&self.wait_hist, 0.9).and_then(count),
             ),
-            ("pass_rate", with_of(ratio(self.passed, self.answered))),
-            (
-                "error_rate",
-                with_of(ratio(self.answered - self.passed, self.answered)),
-            ),
+            of_counts("avg_score"),
+            of_counts("pass_rate"),
+            of_counts("error_rate"),
             ("vetoes", count(self.vetoes)),
             ("reviewed", count(self.reviewed)),
             (
                 "satisfaction_avg",
-                (self.sat_count > 0).then(|| (self.sat_sum as f64 / self.sat_count as f64, None)),
+                mean(self.sat_sum as f64, self.sat_count),
             ),
-            (
-                "satisfied_share",
-                with_of(ratio(self.sat_satisfied, self.sat_count)),
-            ),
+            of_counts("satisfied_share"),
             ("complaints", count(c.complaints)),
-            (
-                "complaint_reply_rate",
-                with_of(ratio(c.reply_met, c.reply_decided)),
-            ),
+            ("complaint_reply_rate", ratio(c.reply_met, c.reply_decided)),
             (
                 "complaint_resolve_rate",
-                with_of(ratio(c.resolve_met, c.resolve_decided)),
+                ratio(c.resolve_met, c.resolve_decided),
             ),
             (
                 "complaint_satisfaction_avg",
-                (c.surveys > 0).then(|| (c.survey_sum as f64 / c.surveys as f64, None)),
+                mean(c.survey_sum as f64, c.surveys),
             ),
             (
                 "complaint_satisfied_share",
-                with_of(ratio(c.survey_satisfied, c.surveys)),
+                ratio(c.survey_satisfied, c.surveys),
             ),
             (
                 "revisit_on_time_rate",
-                with_of(ratio(c.revisits_on_time, c.revisits_due)),
+                ratio(c.revisits_on_time, c.revisits_due),
             ),
         ];
-        values
-            .into_iter()
-            .map(|(key, v)| {
-                let target = settings.targets.get(key).copied();
-                let value = v.map(|(v, _)| v);
-                KpiValue {
-                    key,
-                    value,
-                    of: v.and_then(|(_, of)| of),
-                    target,
-                    met: match (target, value) {
-                        (Some(t), Some(v)) => Some(t.met_by(v)),
-                        _ => None,
-                    },
-                }
-            })
-            .collect()
+        against(values, settings)
     }
 
     /// Per-rule violation rates: conversations with the rule broken over
@@ -302,9 +281,6 @@ impl Acc {
         v
     }
 }
-
-/// A value and, for rates, its numerator and denominator.
-pub(crate) type Measured = Option<(f64, Option<(f64, f64)>)>;
 
 /// The smallest whole second at or below which `q` of the waits fall.
 pub(crate) fn percentile(hist: &BTreeMap<i64, i64>, q: f64) -> Option<i64> {

@@ -18,7 +18,7 @@ use kefu_service::period::Period;
 
 use super::html;
 use super::i18n::msg;
-use super::page::{Ctx, Page, WebError};
+use super::page::{parse_period, Ctx, Page, WebError};
 use super::urls;
 
 fn now() -> i64 {
@@ -32,9 +32,7 @@ fn conversation_href(id: &str) -> String {
 /// The period of `?period=`, or the current month in China time.
 fn period_of(page: &Page) -> Result<Period, WebError> {
     match page.param("period").filter(|p| !p.trim().is_empty()) {
-        Some(p) => p
-            .parse()
-            .map_err(|e: kefu_service::period::PeriodError| WebError::BadRequest(e.to_string())),
+        Some(p) => parse_period(p),
         None => Ok(Period::month_of(
             Utc::now().with_timezone(&html::china()).date_naive(),
         )),
