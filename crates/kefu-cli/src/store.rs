@@ -51,6 +51,12 @@ pub(crate) struct ImportArgs {
     /// Worker threads. Default: all cores.
     #[arg(long, short)]
     jobs: Option<usize>,
+    /// How long each write transaction may hold the database, in
+    /// milliseconds (1–10000). Interactive writers (reviews, complaints) wait
+    /// up to about this long while the import runs; a first bulk load that
+    /// nobody works beside imports faster with 1000.
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    slice_ms: u64,
     #[command(flatten)]
     input: crate::formats::InputArgs,
     #[command(flatten)]
@@ -118,7 +124,9 @@ pub(crate) fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
     let rt = runtime()?;
     let pack_given = args.pack.is_some();
     let (store, version, inspector) = rt.block_on(async {
-        let store = Store::open(&url).await?;
+        let store = Store::open_for_batch(&url)
+            .await?
+            .with_slice_target(std::time::Duration::from_millis(args.slice_ms));
         // Without --pack, conversations are judged by the pack activated in
         // the dashboard, like those posted to the API.
         if !pack_given {

@@ -412,7 +412,11 @@ fn an_import_killed_half_way_leaves_whole_conversations_and_completes_on_rerun()
         convs, current,
         "every stored conversation has exactly its result"
     );
-    let rerun = kefu(&["import", s(&data), "--database", &url]);
+    let refused = kefu(&["import", s(&data), "--database", &url, "--slice-ms", "0"]);
+    assert!(!refused.status.success(), "a zero slice is refused");
+    assert_eq!(sqlite_counts(&db), (convs, current), "and stores nothing");
+    // The rest in long slices (a bulk load): the same outcome, fewer commits.
+    let rerun = kefu(&["import", s(&data), "--database", &url, "--slice-ms", "1000"]);
     assert!(
         rerun.status.success(),
         "{}",

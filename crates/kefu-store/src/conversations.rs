@@ -314,7 +314,7 @@ impl Store {
             .iter()
             .filter(|i| seen.insert(i.id.as_str()))
             .collect();
-        let mut slicer = crate::slice::Slicer::new(IMPORT_FIRST_SLICE, unique.len());
+        let mut slicer = crate::slice::Slicer::with_target(IMPORT_FIRST_SLICE, unique.len(), self.slice_target);
         let mut rest = unique.as_slice();
         let mut inserted = 0;
         while !rest.is_empty() {
@@ -346,7 +346,7 @@ impl Store {
         let mut tx = self.write().await?;
         let t_lock = t0.elapsed();
         let mut inserted_ids: HashSet<String> = HashSet::with_capacity(unique.len());
-        for chunk in unique.chunks(ROWS_PER_STATEMENT) {
+        for chunk in crate::dialect::row_chunks(&unique, ROWS_PER_STATEMENT) {
             let sql = format!(
                 "INSERT INTO conversations (id, channel, agent_id, agent_name, customer_id, customer_name, \
                  started_at, utc_offset_s, wait_ms, ended_by, turn_count, record, imported_at) VALUES {} \
@@ -450,7 +450,7 @@ impl Store {
     ) -> Result<ReinspectOutcome, StoreError> {
         let mut outcome = ReinspectOutcome::default();
         let mut scratch = Scratch::default();
-        let mut slicer = crate::slice::Slicer::new(IMPORT_FIRST_SLICE, page.max(1) as usize);
+        let mut slicer = crate::slice::Slicer::with_target(IMPORT_FIRST_SLICE, page.max(1) as usize, self.slice_target);
         let mut after = String::new();
         loop {
             let rows = sqlx::query(
@@ -528,7 +528,7 @@ impl Store {
     ) -> Result<(u64, u64), StoreError> {
         let mut tx = self.write().await?;
         let mut retired: HashSet<String> = HashSet::with_capacity(slice.len());
-        for chunk in slice.chunks(ROWS_PER_STATEMENT) {
+        for chunk in crate::dialect::row_chunks(&slice, ROWS_PER_STATEMENT) {
             let list = placeholders(tx.backend(), chunk.len(), 1).replace(['(', ')'], "");
             let sql = format!(
                 "UPDATE inspections SET is_current = 0 WHERE is_current = 1 AND reviewed_at IS NULL \
@@ -983,7 +983,7 @@ async fn insert_inspections(
     results: &[(&Inspection, &[u8], ConversationFacts)],
     now: i64,
 ) -> Result<(), StoreError> {
-    for chunk in results.chunks(ROWS_PER_STATEMENT) {
+    for chunk in crate::dialect::row_chunks(&results, ROWS_PER_STATEMENT) {
         let sql = format!(
             "INSERT INTO inspections (conversation_id, pack_version_id, is_current, agent_id, started_at, score, \
              passed, veto, grade, finding_count, result, created_at, local_day, wait_ms, answered, satisfaction, \
@@ -1028,7 +1028,7 @@ async fn insert_inspections(
             .filter_map(|(ins, _, _)| ids.get(&ins.id).map(|&id| (id, *ins)))
             .flat_map(|(id, ins)| ins.findings.iter().map(move |f| (id, f)))
             .collect();
-        for fchunk in findings.chunks(ROWS_PER_STATEMENT * 2) {
+        for fchunk in crate::dialect::row_chunks(&findings, ROWS_PER_STATEMENT * 2) {
             let sql = format!(
                 "INSERT INTO findings (inspection_id, rule, dimension, turn, deduction) VALUES {}",
                 placeholders(tx.backend(), fchunk.len(), 5)

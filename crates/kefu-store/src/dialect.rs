@@ -31,14 +31,40 @@ pub const SQLITE_BUSY_TIMEOUT_MS: u64 = 10_000;
 
 /// The settings of every SQLite connection: WAL (readers never wait for the
 /// writer), the busy timeout, foreign keys, and memory for the page cache
-/// and the memory map.
-pub(crate) fn sqlite_pragmas() -> String {
+/// and — with `mmap` — a memory map of up to 1 GiB of the file.
+pub(crate) fn sqlite_pragmas(mmap: bool) -> String {
+    let mmap_size: u64 = if mmap { 1 << 30 } else { 0 };
     format!(
         "PRAGMA page_size = 16384; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
          PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY; \
          PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}; PRAGMA foreign_keys = ON; \
-         PRAGMA mmap_size = 1073741824;"
+         PRAGMA mmap_size = {mmap_size};"
     )
+}
+
+/// Splits `rows` for multi-row statements: chunks of `max` rows while that
+/// many are left, then the rest in descending powers of two (5 → 4 + 1).
+///
+/// Each chunk size is its own SQL text, and a statement is parsed anew for
+/// every text the connection has not cached; batch jobs size their slices
+/// by time, so plain `chunks` would produce a new text per slice. This way a
+/// table sees at most `1 + log2(max)` texts, all of which stay prepared.
+pub(crate) fn row_chunks<T>(rows: &[T], max: usize) -> impl Iterator<Item = &[T]> {
+    let max = max.max(1);
+    let mut rest = rows;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let n = if rest.len() >= max {
+            max
+        } else {
+            1 << (usize::BITS - 1 - rest.len().leading_zeros())
+        };
+        let (chunk, after) = rest.split_at(n);
+        rest = after;
+        Some(chunk)
+    })
 }
 
 /// `($1,$2,…),($n,…)` for `rows` rows of `cols` columns. SQLite gets
@@ -209,6 +235,17 @@ impl Where {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn row_chunks_are_full_then_powers_of_two() {
+        let rows: Vec<u32> = (0..1_000).collect();
+        let sizes: Vec<usize> = row_chunks(&rows, 300).map(<[u32]>::len).collect();
+        assert_eq!(sizes, vec![300, 300, 300, 64, 32, 4]);
+        let all: Vec<u32> = row_chunks(&rows, 300).flatten().copied().collect();
+        assert_eq!(all, rows, "every row once, in order");
+        assert_eq!(row_chunks(&rows[..0], 300).count(), 0);
+        assert_eq!(row_chunks(&rows[..7], 0).map(<[u32]>::len).collect::<Vec<_>>(), vec![1; 7]);
+    }
 
     #[test]
     fn placeholders_follow_the_backend() {

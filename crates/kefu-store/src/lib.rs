@@ -184,12 +184,30 @@ pub struct Store {
     /// SQLite: the queue of this process's writers ([`Store::write`]), one
     /// permit, handed out first come first served.
     write_gate: Option<std::sync::Arc<tokio::sync::Semaphore>>,
+    /// How long one slice of a batch job (import, re-inspection) aims to
+    /// hold the write lock ([`slice`]).
+    slice_target: Duration,
 }
 
 impl Store {
     /// Connects to `url` (`sqlite://FILE`, `sqlite::memory:`, `postgres://…`).
     /// An SQLite file is created when missing. Does not migrate.
     pub async fn connect(url: &str) -> Result<Store, StoreError> {
+        Store::connect_with(url, true).await
+    }
+
+    /// Like [`Store::open`], for a long batch job running in a process of
+    /// its own (`kefu import`): SQLite connections read the file through
+    /// their page cache (64 MiB) instead of a memory map. Mapped pages count
+    /// towards the process's resident memory, which then grows with the
+    /// database; this way it stays bounded however large the file gets.
+    pub async fn open_for_batch(url: &str) -> Result<Store, StoreError> {
+        let store = Store::connect_with(url, false).await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn connect_with(url: &str, mmap: bool) -> Result<Store, StoreError> {
         sqlx::any::install_default_drivers();
         let backend = if url.starts_with("sqlite:") {
             Backend::Sqlite
@@ -215,7 +233,7 @@ impl Store {
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
-                        conn.execute(sqlx::AssertSqlSafe(dialect::sqlite_pragmas()))
+                        conn.execute(sqlx::AssertSqlSafe(dialect::sqlite_pragmas(mmap)))
                             .await?;
                     }
                     Ok(())
@@ -230,7 +248,18 @@ impl Store {
             pool,
             backend,
             write_gate,
+            slice_target: slice::SLICE_TARGET,
         })
+    }
+
+    /// This store with batch jobs committing in slices of about `target`
+    /// (default [`slice::SLICE_TARGET`], 50 ms). Longer slices import
+    /// faster — fewer commits, fewer index pages written again — but make
+    /// an interactive writer wait up to that long: worth it for a first
+    /// bulk load nobody works beside.
+    pub fn with_slice_target(mut self, target: Duration) -> Store {
+        self.slice_target = target.max(Duration::from_millis(1));
+        self
     }
 
     /// Connects and applies pending migrations.

@@ -34,7 +34,7 @@ pub(crate) async fn mark_days_dirty(
     days: impl Iterator<Item = i64>,
 ) -> Result<(), StoreError> {
     let days: Vec<i64> = days.collect();
-    for chunk in days.chunks(500) {
+    for chunk in crate::dialect::row_chunks(&days, 500) {
         let sql = format!(
             "INSERT INTO rollup_dirty (day) VALUES {} ON CONFLICT (day) DO NOTHING",
             placeholders(tx.backend(), chunk.len(), 1)
@@ -788,7 +788,7 @@ impl BatchSums {
     /// Adds the sums to the rollup tables inside `tx`.
     pub(crate) async fn write(&self, tx: &mut Tx) -> Result<(), StoreError> {
         let kpi: Vec<&KpiDay> = self.kpi.values().collect();
-        for chunk in kpi.chunks(200) {
+        for chunk in crate::dialect::row_chunks(&kpi, 200) {
             let sql = format!(
                 "INSERT INTO kpi_daily (day, agent_id, offered, answered, score_sum, passed, vetoes, reviewed, \
                  wait_count, wait_sum, sat_count, sat_sum, sat_satisfied) VALUES {} \
@@ -834,7 +834,7 @@ impl BatchSums {
                     .map(move |(s, n)| (k.day, k.agent_id.as_str(), *s, *n))
             })
             .collect();
-        for chunk in waits.chunks(500) {
+        for chunk in crate::dialect::row_chunks(&waits, 500) {
             let sql = format!(
                 "INSERT INTO wait_daily (day, agent_id, sec, n) VALUES {} \
                  ON CONFLICT (day, agent_id, sec) DO UPDATE SET n = wait_daily.n + excluded.n",
@@ -849,7 +849,7 @@ impl BatchSums {
                 .context("adding to wait rollups")?;
         }
         let scores: Vec<_> = self.scores.iter().collect();
-        for chunk in scores.chunks(500) {
+        for chunk in crate::dialect::row_chunks(&scores, 500) {
             let sql = format!(
                 "INSERT INTO score_daily (day, agent_id, bucket, n) VALUES {} \
                  ON CONFLICT (day, agent_id, bucket) DO UPDATE SET n = score_daily.n + excluded.n",
@@ -864,7 +864,7 @@ impl BatchSums {
                 .context("adding to score rollups")?;
         }
         let rules: Vec<_> = self.rules.iter().collect();
-        for chunk in rules.chunks(300) {
+        for chunk in crate::dialect::row_chunks(&rules, 300) {
             let sql = format!(
                 "INSERT INTO rule_daily (day, agent_id, rule, dimension, conversations, findings, deduction) \
                  VALUES {} ON CONFLICT (day, agent_id, rule) DO UPDATE SET \
@@ -889,7 +889,7 @@ impl BatchSums {
                 .context("adding to rule rollups")?;
         }
         let dims: Vec<_> = self.dimensions.iter().collect();
-        for chunk in dims.chunks(400) {
+        for chunk in crate::dialect::row_chunks(&dims, 400) {
             let sql = format!(
                 "INSERT INTO dimension_daily (day, agent_id, dimension, conversations, deduction) VALUES {} \
                  ON CONFLICT (day, agent_id, dimension) DO UPDATE SET \
