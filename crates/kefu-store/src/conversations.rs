@@ -314,7 +314,8 @@ impl Store {
             .iter()
             .filter(|i| seen.insert(i.id.as_str()))
             .collect();
-        let mut slicer = crate::slice::Slicer::with_target(IMPORT_FIRST_SLICE, unique.len(), self.slice_target);
+        let mut slicer =
+            crate::slice::Slicer::with_target(IMPORT_FIRST_SLICE, unique.len(), self.slice_target);
         let mut rest = unique.as_slice();
         let mut inserted = 0;
         while !rest.is_empty() {
@@ -450,7 +451,11 @@ impl Store {
     ) -> Result<ReinspectOutcome, StoreError> {
         let mut outcome = ReinspectOutcome::default();
         let mut scratch = Scratch::default();
-        let mut slicer = crate::slice::Slicer::with_target(IMPORT_FIRST_SLICE, page.max(1) as usize, self.slice_target);
+        let mut slicer = crate::slice::Slicer::with_target(
+            IMPORT_FIRST_SLICE,
+            page.max(1) as usize,
+            self.slice_target,
+        );
         let mut after = String::new();
         loop {
             let rows = sqlx::query(

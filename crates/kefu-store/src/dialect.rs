@@ -244,7 +244,12 @@ mod tests {
         let all: Vec<u32> = row_chunks(&rows, 300).flatten().copied().collect();
         assert_eq!(all, rows, "every row once, in order");
         assert_eq!(row_chunks(&rows[..0], 300).count(), 0);
-        assert_eq!(row_chunks(&rows[..7], 0).map(<[u32]>::len).collect::<Vec<_>>(), vec![1; 7]);
+        assert_eq!(
+            row_chunks(&rows[..7], 0)
+                .map(<[u32]>::len)
+                .collect::<Vec<_>>(),
+            vec![1; 7]
+        );
     }
 
     #[test]
