@@ -347,7 +347,7 @@ impl Store {
         let mut tx = self.write().await?;
         let t_lock = t0.elapsed();
         let mut inserted_ids: HashSet<String> = HashSet::with_capacity(unique.len());
-        for chunk in crate::dialect::row_chunks(&unique, ROWS_PER_STATEMENT) {
+        for chunk in crate::dialect::row_chunks(unique, ROWS_PER_STATEMENT) {
             let sql = format!(
                 "INSERT INTO conversations (id, channel, agent_id, agent_name, customer_id, customer_name, \
                  started_at, utc_offset_s, wait_ms, ended_by, turn_count, record, imported_at) VALUES {} \
@@ -533,7 +533,7 @@ impl Store {
     ) -> Result<(u64, u64), StoreError> {
         let mut tx = self.write().await?;
         let mut retired: HashSet<String> = HashSet::with_capacity(slice.len());
-        for chunk in crate::dialect::row_chunks(&slice, ROWS_PER_STATEMENT) {
+        for chunk in crate::dialect::row_chunks(slice, ROWS_PER_STATEMENT) {
             let list = placeholders(tx.backend(), chunk.len(), 1).replace(['(', ')'], "");
             let sql = format!(
                 "UPDATE inspections SET is_current = 0 WHERE is_current = 1 AND reviewed_at IS NULL \
@@ -988,7 +988,7 @@ async fn insert_inspections(
     results: &[(&Inspection, &[u8], ConversationFacts)],
     now: i64,
 ) -> Result<(), StoreError> {
-    for chunk in crate::dialect::row_chunks(&results, ROWS_PER_STATEMENT) {
+    for chunk in crate::dialect::row_chunks(results, ROWS_PER_STATEMENT) {
         let sql = format!(
             "INSERT INTO inspections (conversation_id, pack_version_id, is_current, agent_id, started_at, score, \
              passed, veto, grade, finding_count, result, created_at, local_day, wait_ms, answered, satisfaction, \

@@ -908,7 +908,7 @@ async fn known_keys<'k>(
 /// Inserts customers' core rows (grade C, due at once) unless their ids are
 /// taken; each with its own creation time.
 async fn insert_cores(tx: &mut Tx, customers: &[(CustomerWrite, i64)]) -> Result<(), StoreError> {
-    for chunk in crate::dialect::row_chunks(&customers, LINK_ROWS) {
+    for chunk in crate::dialect::row_chunks(customers, LINK_ROWS) {
         let sql = format!(
             "INSERT INTO customers (id, name, owner_id, grade, grade_manual, profile, do_not_disturb, \
              last_contact_at, next_due_at, merged_into, created_at, updated_at, version) VALUES {} \
@@ -939,7 +939,7 @@ async fn insert_cores(tx: &mut Tx, customers: &[(CustomerWrite, i64)]) -> Result
 
 /// Inserts identity keys unless already taken.
 async fn insert_keys(tx: &mut Tx, keys: &[(&CustomerKey, String)]) -> Result<(), StoreError> {
-    for chunk in crate::dialect::row_chunks(&keys, LINK_ROWS) {
+    for chunk in crate::dialect::row_chunks(keys, LINK_ROWS) {
         let sql = format!(
             "INSERT INTO customer_keys (kind, value, customer_id) VALUES {} \
              ON CONFLICT (kind, value) DO NOTHING",
@@ -966,7 +966,7 @@ async fn insert_conversation_contacts(
     contacts: &[(String, &LinkItem<'_>)],
 ) -> Result<Vec<(String, i64)>, StoreError> {
     let mut recorded = Vec::with_capacity(contacts.len());
-    for chunk in crate::dialect::row_chunks(&contacts, LINK_ROWS) {
+    for chunk in crate::dialect::row_chunks(contacts, LINK_ROWS) {
         let sql = format!(
             "INSERT INTO customer_contacts (customer_id, at, kind, source, source_id, agent_id, agent_name, \
              outcome, note) VALUES {} ON CONFLICT (source, source_id) DO NOTHING RETURNING customer_id, at",
@@ -1004,7 +1004,7 @@ async fn move_last_contacts(
     latest: &[(&str, i64)],
     cadence: &Cadence,
 ) -> Result<(), StoreError> {
-    for chunk in crate::dialect::row_chunks(&latest, LINK_ROWS) {
+    for chunk in crate::dialect::row_chunks(latest, LINK_ROWS) {
         let sql = format!(
             "UPDATE customers SET last_contact_at = v.column2 FROM (VALUES {}) AS v \
              WHERE customers.id = v.column1 \
@@ -1674,7 +1674,7 @@ impl Store {
         keys: &[String],
     ) -> Result<std::collections::HashSet<String>, StoreError> {
         let mut done = std::collections::HashSet::new();
-        for chunk in crate::dialect::row_chunks(&keys, 500) {
+        for chunk in crate::dialect::row_chunks(keys, 500) {
             let list: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
             let sql = format!(
                 "SELECT source_id FROM customer_contacts WHERE source = 'care' AND source_id IN ({})",

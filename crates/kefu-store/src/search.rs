@@ -221,7 +221,7 @@ pub(crate) async fn index_transcripts(
     rows: &[(&str, &str)],
 ) -> Result<(), StoreError> {
     let backend = tx.backend();
-    for chunk in crate::dialect::row_chunks(&rows, ROWS_PER_STATEMENT) {
+    for chunk in crate::dialect::row_chunks(rows, ROWS_PER_STATEMENT) {
         match backend {
             Backend::Postgres => {
                 let sql = format!(
