@@ -464,7 +464,14 @@ pub fn read(source_name: &str, bytes: &[u8], opts: &ImportOptions) -> Imported {
         out.errors.push(ImportError::file(reason));
         return out;
     }
-    out.conversations = done;
+    // Ids and agent names from the file are held to a native record's
+    // limits (a conversation has no single line to report).
+    for conv in done {
+        match crate::native::validate(&conv) {
+            Ok(()) => out.conversations.push(conv),
+            Err(reason) => out.errors.push(ImportError::file(reason)),
+        }
+    }
     out
 }
 

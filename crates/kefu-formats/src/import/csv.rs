@@ -1092,8 +1092,13 @@ pub fn read(source_name: &str, bytes: &[u8], opts: &ImportOptions) -> Imported {
         have = more;
     }
     for p in table.pending {
+        let line = p.line;
         let conv = p.finish(&mut out.errors);
-        out.conversations.push(conv);
+        // Ids from the file are held to a native record's limits.
+        match crate::native::validate(&conv) {
+            Ok(()) => out.conversations.push(conv),
+            Err(reason) => out.errors.push(ImportError { line, reason }),
+        }
     }
     out.errors.sort_by_key(|e| e.line);
     out

@@ -364,7 +364,13 @@ where
                     };
                     parsed.conversation.id = Cow::Owned(id);
                 }
-                out.conversations.push(parsed.conversation);
+                // The vendor's task id (or the file name) becomes the id:
+                // held to the same limits as a native record's, or the
+                // conversation would be refused later without its line.
+                match crate::native::validate(&parsed.conversation) {
+                    Ok(()) => out.conversations.push(parsed.conversation),
+                    Err(reason) => out.errors.push(ImportError { line, reason }),
+                }
             }
             Err(reason) => out.errors.push(ImportError { line, reason }),
         }
