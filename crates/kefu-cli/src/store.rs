@@ -257,7 +257,9 @@ pub(crate) fn reinspect(args: ReinspectArgs) -> anyhow::Result<ExitCode> {
     let url = args.db.url();
     let meta = inspector.pack().meta.clone();
     let outcome = runtime()?.block_on(async {
-        let store = Store::open(&url).await?;
+        // Reads every stored record: through the page cache, not a map
+        // that would count the whole file towards RSS.
+        let store = Store::open_for_batch(&url).await?;
         let version = store
             .register_pack(&meta.id, &meta.version, &source)
             .await?;

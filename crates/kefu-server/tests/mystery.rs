@@ -20,39 +20,7 @@ const USERS: &[(&str, Role, &str)] = &[
     ("a-07", Role::Agent, "agent-pass-07"),
 ];
 
-const SHEET_TOML: &str = r#"
-id = "phone-basic"
-name = "电话服务暗访表"
-
-[[sections]]
-title = "开场"
-[[sections.items]]
-id = "greet"
-text = "使用规范开头语"
-weight = 10
-rule = "opening"
-
-[[sections]]
-title = "服务"
-[[sections.items]]
-id = "solve"
-text = "准确解答客户问题"
-weight = 40
-critical = true
-[[sections.items]]
-id = "no_taboo"
-text = "未使用服务禁语"
-weight = 30
-rule = "forbidden"
-
-[[sections]]
-title = "结束"
-[[sections.items]]
-id = "farewell"
-text = "使用规范结束语"
-weight = 20
-rule = "closing"
-"#;
+const SHEET_TOML: &str = include_str!("../../../examples/mystery/phone-basic.toml");
 
 fn now_china() -> chrono::DateTime<chrono::FixedOffset> {
     chrono::Utc::now().with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).expect("tz"))

@@ -237,6 +237,12 @@ mod tests {
     use super::*;
 
     #[test]
+    fn batch_connections_have_no_memory_map() {
+        assert!(sqlite_pragmas(true).contains("PRAGMA mmap_size = 1073741824;"));
+        assert!(sqlite_pragmas(false).contains("PRAGMA mmap_size = 0;"));
+    }
+
+    #[test]
     fn row_chunks_are_full_then_powers_of_two() {
         let rows: Vec<u32> = (0..1_000).collect();
         let sizes: Vec<usize> = row_chunks(&rows, 300).map(<[u32]>::len).collect();

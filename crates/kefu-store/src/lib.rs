@@ -197,7 +197,7 @@ impl Store {
     }
 
     /// Like [`Store::open`], for a long batch job running in a process of
-    /// its own (`kefu import`): SQLite connections read the file through
+    /// its own (`kefu import`, `kefu reinspect`): SQLite connections read the file through
     /// their page cache (64 MiB) instead of a memory map. Mapped pages count
     /// towards the process's resident memory, which then grows with the
     /// database; this way it stays bounded however large the file gets.
