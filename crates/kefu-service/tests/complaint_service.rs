@@ -962,3 +962,60 @@ both_backends!(
         assert!(matches!(err, Error::Invalid(_)), "{err:?}");
     }
 );
+
+both_backends!(
+    a_burst_of_creates_each_stored_once,
+    |store: Store, _url: String| async move {
+        // Agents filing at the same moment share write transactions on
+        // SQLite (group commit); each complaint must still get its own id
+        // and history, and a taken id must fail alone.
+        let svc = ComplaintService::new(store);
+        let taken = svc
+            .create(
+                NewComplaint {
+                    id: "CMP-MANUAL-1".into(),
+                    ..input(None)
+                },
+                &agent("a0"),
+                t0(),
+            )
+            .await
+            .expect("first");
+        let mut tasks = Vec::new();
+        for i in 0..40 {
+            let svc = svc.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut new = input(None);
+                if i % 8 == 0 {
+                    new.id = "CMP-MANUAL-1".into();
+                }
+                (i, svc.create(new, &agent(&format!("a{i}")), t0()).await)
+            }));
+        }
+        let mut ids = Vec::new();
+        for t in tasks {
+            match t.await.expect("join") {
+                (i, Ok(c)) => {
+                    assert!(i % 8 != 0, "creator {i} reused a taken id");
+                    ids.push(c.id);
+                }
+                (i, Err(Error::Conflict(_))) if i % 8 == 0 => {}
+                (i, Err(e)) => panic!("creator {i}: {e:?}"),
+            }
+        }
+        ids.sort();
+        let expected: Vec<String> = (1..=35).map(|n| format!("CMP-20260309-{n:06}")).collect();
+        assert_eq!(
+            ids, expected,
+            "one number each, none lost to a failed create"
+        );
+        for id in ids.iter().chain([&taken.id]) {
+            let view = svc
+                .get(id, &supervisor(), h(1))
+                .await
+                .expect("get")
+                .expect("stored");
+            assert_eq!(view.history.len(), 1, "{id}: {:?}", view.history);
+        }
+    }
+);

@@ -18,6 +18,7 @@ mod cursor;
 pub mod customers;
 pub mod dialect;
 mod feedback;
+pub mod group_commit;
 mod handover;
 mod jobs;
 pub mod json_time;
@@ -184,6 +185,9 @@ pub struct Store {
     /// SQLite: the queue of this process's writers ([`Store::write`]), one
     /// permit, handed out first come first served.
     write_gate: Option<std::sync::Arc<tokio::sync::Semaphore>>,
+    /// SQLite: writes waiting to be run in a shared transaction
+    /// ([`Store::write_grouped`]).
+    write_queue: std::sync::Arc<group_commit::WriteQueue>,
     /// How long one slice of a batch job (import, re-inspection) aims to
     /// hold the write lock ([`slice`]).
     slice_target: Duration,
@@ -248,6 +252,7 @@ impl Store {
             pool,
             backend,
             write_gate,
+            write_queue: Default::default(),
             slice_target: slice::SLICE_TARGET,
         })
     }

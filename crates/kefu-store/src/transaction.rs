@@ -109,6 +109,15 @@ impl Store {
             }
             None => None,
         };
+        self.begin_holding(gate).await
+    }
+
+    /// Starts a write transaction for a writer that holds the write gate's
+    /// `gate` permit (SQLite), which the transaction keeps until it ends.
+    pub(crate) async fn begin_holding(
+        &self,
+        gate: Option<tokio::sync::OwnedSemaphorePermit>,
+    ) -> Result<Tx, StoreError> {
         let mut attempt = 1;
         loop {
             match self

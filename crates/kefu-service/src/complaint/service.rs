@@ -62,6 +62,7 @@
 use std::fmt;
 
 use chrono::{DateTime, Utc};
+use kefu_store::group_commit::WriteFuture;
 pub use kefu_store::SlaFilter;
 use kefu_store::{
     ComplaintKey, ComplaintQuery, ComplaintRow, EscalationFlags as Flags, HistoryRow, NewRevisit,
@@ -487,28 +488,19 @@ impl ComplaintService {
         now: DateTime<Utc>,
     ) -> Result<Complaint, Error> {
         self.fill_from_conversation(&mut input, actor).await?;
-        let generate = input.id.trim().is_empty();
-        let mut tx = self.begin_write().await?;
-        let rules = load_rules(&mut tx).await?;
-        // A generated id can only be taken by a caller-chosen one that
-        // happens to look the same; then take the next number.
-        for _ in 0..5 {
-            if generate {
-                input.id = next_complaint_id(&mut tx, &rules, now).await?;
-            }
-            let (c, events) = complaint::new_complaint(input.clone(), actor, now)?;
-            let cols = rules.columns(&c, &Flags::default(), now);
-            if !tx.insert_complaint(&complaint_row(&c, cols)?).await? {
-                if generate {
-                    continue;
-                }
-                return Err(conflict(format!("complaint {} already exists", c.id)));
-            }
-            append_history(&mut tx, &events).await?;
-            tx.commit().await?;
-            return Ok(c.redacted_for(actor));
-        }
-        Err(conflict("could not allocate a free complaint id"))
+        let who = actor.clone();
+        // A burst of new complaints shares write transactions (group
+        // commit, [`Store::write_grouped`]): the insert is cheap, taking
+        // turns for SQLite's write lock is not.
+        let created = self
+            .store
+            .write_grouped(
+                move |tx: &mut Tx| -> WriteFuture<'_, Result<Complaint, Error>> {
+                    Box::pin(async move { insert_new_complaint(tx, input, &who, now).await })
+                },
+            )
+            .await?;
+        Ok(created.redacted_for(actor))
     }
 
     /// Checks `input.conversation_id`, if any, is stored and readable by
@@ -564,19 +556,6 @@ impl ComplaintService {
         Ok(())
     }
 
-    /// Loads a complaint for writing (locked on PostgreSQL) with its
-    /// escalation flags.
-    pub(crate) async fn load_for_write(
-        &self,
-        tx: &mut Tx,
-        id: &str,
-    ) -> Result<Option<(Complaint, Flags)>, Error> {
-        let Some(stored) = tx.lock_complaint(id).await? else {
-            return Ok(None);
-        };
-        Ok(Some((complaint_of(&stored)?, stored.flags)))
-    }
-
     /// Applies `command` by `actor` at `now` ([`complaint::apply_with_policy`]
     /// under the stored [`ComplaintPolicy`]), and stores the new complaint,
     /// its history, its revisit task if the survey asks for one, and its SLA
@@ -595,79 +574,19 @@ impl ComplaintService {
         command: Command,
         now: DateTime<Utc>,
     ) -> Result<Complaint, Error> {
-        let mut tx = self.begin_write().await?;
-        let Some((current, flags)) = self.load_for_write(&mut tx, id).await? else {
-            return Err(not_found("complaint", id));
-        };
-        if !reachable(&current, actor, Some(command.kind())) {
-            return Err(not_found("complaint", id));
-        }
-        if let Some(expected) = expected_version {
-            current.check_version(expected)?;
-        }
-        let rules = load_rules(&mut tx).await?;
-        let kind = command.kind();
-        let (next, events, effects) =
-            complaint::apply_with_policy(&current, actor, command, now, &rules.complaint)?;
-        let cols = rules.columns(&next, &flags, now);
-        let row = complaint_row(&next, cols)?;
-        if !tx
-            .update_complaint(&row, version_i64(current.version)?)
-            .await?
-        {
-            let actual = tx.complaint_version(id).await?;
-            return Err(ComplaintError::VersionConflict {
-                expected: current.version,
-                actual: actual.and_then(|v| u64::try_from(v).ok()).unwrap_or(0),
-            }
-            .into());
-        }
-        append_history(&mut tx, &events).await?;
-        // The customer's words in a survey are information feedback (信息反馈):
-        // filed with the survey, in its transaction.
-        let comment = next.survey.as_ref().and_then(|s| s.comment.as_deref());
-        if let (CommandKind::RecordSurvey, Some(comment)) = (kind, comment) {
-            crate::feedback::file_survey_comment(
-                &mut tx,
-                &next.id,
-                next.customer.id.as_deref(),
-                comment,
-                (&actor.id, actor.role.as_str()),
-                ms(now),
+        let (id, who) = (id.to_string(), actor.clone());
+        // Concurrent commands share write transactions on SQLite (group
+        // commit, [`Store::write_grouped`]).
+        let next = self
+            .store
+            .write_grouped(
+                move |tx: &mut Tx| -> WriteFuture<'_, Result<Complaint, Error>> {
+                    Box::pin(async move {
+                        apply_command(tx, &id, expected_version, &who, command, now).await
+                    })
+                },
             )
             .await?;
-        }
-        for effect in &effects {
-            if let SideEffect::CreateRevisit {
-                complaint_id,
-                due_at,
-                result_score,
-                attitude_score,
-            } = effect
-            {
-                tx.insert_revisit(&NewRevisit {
-                    complaint_id: complaint_id.clone(),
-                    created_at: ms(now),
-                    due_at: ms(*due_at),
-                    assigned_role: ActorRole::Supervisor.as_str(),
-                    result_score: i64::from(*result_score),
-                    attitude_score: i64::from(*attitude_score),
-                })
-                .await?;
-            }
-            if let SideEffect::NotifyAssignee {
-                complaint_id,
-                assignee: Assignee::Agent(agent),
-            } = effect
-            {
-                // Claiming a complaint tells nobody; a group has no user to
-                // tell (the assignment is in the history either way).
-                if agent != &actor.id {
-                    notify_assigned(&mut tx, &next, complaint_id, agent, actor, now).await?;
-                }
-            }
-        }
-        tx.commit().await?;
         Ok(next.redacted_for(actor))
     }
 
@@ -830,7 +749,7 @@ impl ComplaintService {
             return Err(not_found("revisit task", task_id));
         };
         let task = revisit_task(row)?;
-        let Some((c, _)) = self.load_for_write(&mut tx, &task.complaint_id).await? else {
+        let Some((c, _)) = load_for_write(&mut tx, &task.complaint_id).await? else {
             return Err(not_found("complaint", &task.complaint_id));
         };
         if !reachable(&c, actor, None) {
@@ -939,6 +858,133 @@ impl ComplaintService {
 }
 
 /// The next `CMP-YYYYMMDD-NNNNNN` id, the date in the calendar's local time.
+/// Loads a complaint for writing (locked on PostgreSQL) with its
+/// escalation flags.
+pub(crate) async fn load_for_write(
+    tx: &mut Tx,
+    id: &str,
+) -> Result<Option<(Complaint, Flags)>, Error> {
+    let Some(stored) = tx.lock_complaint(id).await? else {
+        return Ok(None);
+    };
+    Ok(Some((complaint_of(&stored)?, stored.flags)))
+}
+
+/// [`ComplaintService::execute`]'s work in `tx`: returns the new complaint
+/// whole (not yet redacted).
+async fn apply_command(
+    tx: &mut Tx,
+    id: &str,
+    expected_version: Option<u64>,
+    actor: &Actor,
+    command: Command,
+    now: DateTime<Utc>,
+) -> Result<Complaint, Error> {
+    let Some((current, flags)) = load_for_write(tx, id).await? else {
+        return Err(not_found("complaint", id));
+    };
+    if !reachable(&current, actor, Some(command.kind())) {
+        return Err(not_found("complaint", id));
+    }
+    if let Some(expected) = expected_version {
+        current.check_version(expected)?;
+    }
+    let rules = load_rules(tx).await?;
+    let kind = command.kind();
+    let (next, events, effects) =
+        complaint::apply_with_policy(&current, actor, command, now, &rules.complaint)?;
+    let cols = rules.columns(&next, &flags, now);
+    let row = complaint_row(&next, cols)?;
+    if !tx
+        .update_complaint(&row, version_i64(current.version)?)
+        .await?
+    {
+        let actual = tx.complaint_version(id).await?;
+        return Err(ComplaintError::VersionConflict {
+            expected: current.version,
+            actual: actual.and_then(|v| u64::try_from(v).ok()).unwrap_or(0),
+        }
+        .into());
+    }
+    append_history(tx, &events).await?;
+    // The customer's words in a survey are information feedback (信息反馈):
+    // filed with the survey, in its transaction.
+    let comment = next.survey.as_ref().and_then(|s| s.comment.as_deref());
+    if let (CommandKind::RecordSurvey, Some(comment)) = (kind, comment) {
+        crate::feedback::file_survey_comment(
+            tx,
+            &next.id,
+            next.customer.id.as_deref(),
+            comment,
+            (&actor.id, actor.role.as_str()),
+            ms(now),
+        )
+        .await?;
+    }
+    for effect in &effects {
+        if let SideEffect::CreateRevisit {
+            complaint_id,
+            due_at,
+            result_score,
+            attitude_score,
+        } = effect
+        {
+            tx.insert_revisit(&NewRevisit {
+                complaint_id: complaint_id.clone(),
+                created_at: ms(now),
+                due_at: ms(*due_at),
+                assigned_role: ActorRole::Supervisor.as_str(),
+                result_score: i64::from(*result_score),
+                attitude_score: i64::from(*attitude_score),
+            })
+            .await?;
+        }
+        if let SideEffect::NotifyAssignee {
+            complaint_id,
+            assignee: Assignee::Agent(agent),
+        } = effect
+        {
+            // Claiming a complaint tells nobody; a group has no user to
+            // tell (the assignment is in the history either way).
+            if agent != &actor.id {
+                notify_assigned(tx, &next, complaint_id, agent, actor, now).await?;
+            }
+        }
+    }
+    Ok(next)
+}
+
+/// Stores a new complaint ([`complaint::new_complaint`]) with its history
+/// in `tx`, generating its id when `input.id` is blank. Returns it whole
+/// (not yet redacted).
+async fn insert_new_complaint(
+    tx: &mut Tx,
+    mut input: NewComplaint,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> Result<Complaint, Error> {
+    let generate = input.id.trim().is_empty();
+    let rules = load_rules(tx).await?;
+    // A generated id can only be taken by a caller-chosen one that
+    // happens to look the same; then take the next number.
+    for _ in 0..5 {
+        if generate {
+            input.id = next_complaint_id(tx, &rules, now).await?;
+        }
+        let (c, events) = complaint::new_complaint(input.clone(), actor, now)?;
+        let cols = rules.columns(&c, &Flags::default(), now);
+        if !tx.insert_complaint(&complaint_row(&c, cols)?).await? {
+            if generate {
+                continue;
+            }
+            return Err(conflict(format!("complaint {} already exists", c.id)));
+        }
+        append_history(tx, &events).await?;
+        return Ok(c);
+    }
+    Err(conflict("could not allocate a free complaint id"))
+}
+
 pub(crate) async fn next_complaint_id(
     tx: &mut Tx,
     rules: &Rules,
