@@ -11,17 +11,35 @@
 # through the API, spread over the past year), so 1M takes a minute, not an
 # hour; the POSTs of phases 4-5 go through the API.
 # Usage: scripts/bench-api.sh [COMPLAINTS] [SECONDS] [CONNECTIONS]
+# KEFU_BENCH_PG=postgres://USER@HOST:PORT runs it on PostgreSQL instead: a
+# fresh database kefu_bench_PID there (dropped at the end), seeded with
+# psql's \copy.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-100000}; SECONDS_=${2:-15}; CONNS=${3:-32}
 command -v wrk >/dev/null || { echo "wrk is needed (apt-get install wrk)"; exit 2; }
-cargo build -q --release -p kefu-cli
-KEFU=$PWD/target/release/kefu
+# KEFU=path/to/kefu measures that binary (another build, to compare);
+# otherwise this checkout's release build, built first.
+if [ -z "${KEFU:-}" ]; then
+  cargo build -q --release -p kefu-cli
+  KEFU=$PWD/target/release/kefu
+fi
 DIR=$(mktemp -d); FILE="$DIR/bench.db"; DB="sqlite://$FILE"; PORT=${PORT:-18181}
+PG=${KEFU_BENCH_PG:-}
+if [ -n "$PG" ]; then
+  PGDB="kefu_bench_$$"
+  psql -q "$PG/postgres" -c "CREATE DATABASE $PGDB"
+  DB="$PG/$PGDB"
+fi
+count() { if [ -n "$PG" ]; then psql -At "$DB" -c "$1"; else sqlite3 "$FILE" "$1"; fi; }
 KEFU_PASSWORD=bench-admin-1 "$KEFU" user add admin --role admin --database "$DB" >/dev/null
 "$KEFU" serve --database "$DB" --listen 127.0.0.1:$PORT 2>"$DIR/serve.log" &
 SERVER=$!
-trap 'kill $SERVER 2>/dev/null; rm -rf "$DIR"' EXIT
+cleanup() {
+  kill $SERVER 2>/dev/null; wait $SERVER 2>/dev/null || true; rm -rf "$DIR"
+  if [ -n "$PG" ]; then psql -q "$PG/postgres" -c "DROP DATABASE IF EXISTS $PGDB WITH (FORCE)"; fi
+}
+trap cleanup EXIT
 for _ in $(seq 50); do curl -sf localhost:$PORT/healthz >/dev/null && break; sleep 0.2; done
 TOKEN=$(curl -sf -XPOST localhost:$PORT/api/v1/auth/login -H 'content-type: application/json' \
   -d '{"user":"admin","password":"bench-admin-1"}' | python3 -c 'import sys,json;print(json.load(sys.stdin)["token"])')
@@ -30,14 +48,31 @@ curl -sf -XPOST localhost:$PORT/api/v1/complaints -H "authorization: Bearer $TOK
   -H 'content-type: application/json' -d "$BODY" >/dev/null
 # Seed: copies of the complaint just created, ids SEED-…, opened over the
 # past year, in the four open states and each priority, a third assigned.
-python3 - "$FILE" "$N" "$DIR/ids.txt" <<'PY'
-import json, random, sqlite3, sys, time
-path, n, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-db = sqlite3.connect(path, timeout=60)
-db.execute("PRAGMA busy_timeout = 60000")
-cur = db.execute("SELECT * FROM complaints LIMIT 1")
-cols = [d[0] for d in cur.description]
-tmpl = dict(zip(cols, cur.fetchone()))
+python3 - "$FILE" "$N" "$DIR/ids.txt" "$DB" <<'PY'
+import json, random, sqlite3, subprocess, sys, time
+path, n, out, url = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+pg = url.startswith("postgres")
+if pg:
+    # The template row as JSON; copies go in through psql's \copy (CSV).
+    tmpl = json.loads(subprocess.check_output(
+        ["psql", "-At", url, "-c", "SELECT row_to_json(c) FROM complaints c LIMIT 1"]))
+    cols = list(tmpl)
+    csv_path = out + ".csv"
+    csv_file = open(csv_path, "w", encoding="utf-8")
+    def cell(v):
+        if v is None:
+            return ""
+        if isinstance(v, bool):
+            return "t" if v else "f"
+        if isinstance(v, (int, float)):
+            return str(v)
+        return '"' + str(v).replace('"', '""') + '"'
+else:
+    db = sqlite3.connect(path, timeout=60)
+    db.execute("PRAGMA busy_timeout = 60000")
+    cur = db.execute("SELECT * FROM complaints LIMIT 1")
+    cols = [d[0] for d in cur.description]
+    tmpl = dict(zip(cols, cur.fetchone()))
 doc = json.loads(tmpl["doc"])
 states = ["accepted", "investigating", "handling", "awaiting_follow_up", "accepted"]
 prios = ["low", "normal", "high", "urgent", "normal"]
@@ -59,18 +94,27 @@ for i in range(n):
     stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(at / 1000)) + ".%03dZ" % (at % 1000)
     d["opened_at"] = stamp; d["updated_at"] = stamp
     row["doc"] = json.dumps(d, ensure_ascii=False)
-    batch.append([row[c] for c in cols])
     if i % 97 == 0:
         ids.append(cid)
+    if pg:
+        csv_file.write(",".join(cell(row[c]) for c in cols) + "\n")
+        continue
+    batch.append([row[c] for c in cols])
     if len(batch) == 10000:
         db.executemany(sql, batch); db.commit(); batch = []
-if batch:
-    db.executemany(sql, batch); db.commit()
-db.execute("ANALYZE")
-db.commit()
+if pg:
+    csv_file.close()
+    subprocess.check_call(["psql", "-q", url, "-c",
+        "\\copy complaints (%s) FROM '%s' WITH (FORMAT csv)" % (",".join(cols), csv_path)])
+    subprocess.check_call(["psql", "-q", url, "-c", "ANALYZE"])
+else:
+    if batch:
+        db.executemany(sql, batch); db.commit()
+    db.execute("ANALYZE")
+    db.commit()
 open(out, "w").write("\n".join(ids))
 PY
-echo "complaints: $(sqlite3 "$FILE" 'SELECT COUNT(*) FROM complaints'); ${SECONDS_}s per phase, $CONNS connections; $(nproc) CPUs"
+echo "complaints: $(count 'SELECT COUNT(*) FROM complaints') on ${DB%%:*}; ${SECONDS_}s per phase, $CONNS connections; $(nproc) CPUs"
 AUTH="authorization: Bearer $TOKEN"
 api() { curl -sf "localhost:$PORT/api/v1/complaints$1" -H "$AUTH"; }
 # A cursor deep in the list (after the first 25,000 or so), reached by

@@ -450,6 +450,8 @@ pub(crate) fn kpi(args: KpiBenchArgs) -> anyhow::Result<ExitCode> {
         let status = std::process::Command::new(std::env::current_exe()?)
             .arg("import")
             .arg(&data)
+            // A first bulk load nobody works beside: long write slices.
+            .args(["--slice-ms", "1000"])
             .arg("--database")
             .arg(&url)
             .status()

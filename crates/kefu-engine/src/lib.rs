@@ -11,6 +11,7 @@ pub mod cases;
 pub mod chat;
 pub mod guard;
 pub mod inspect;
+mod json_out;
 pub mod lenient;
 pub mod model;
 pub mod normalize;

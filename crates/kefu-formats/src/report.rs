@@ -101,9 +101,8 @@ pub fn write_record(
 ) {
     match format {
         OutputFormat::Jsonl => {
-            if serde_json::to_writer(&mut *buf, ins).is_ok() {
-                buf.push(b'\n');
-            }
+            ins.write_json(buf);
+            buf.push(b'\n');
         }
         OutputFormat::Csv => {
             let rules: Vec<&str> = {

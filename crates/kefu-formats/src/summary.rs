@@ -70,16 +70,22 @@ impl Summary {
         agent.passed += u64::from(ins.passed);
         agent.vetoes += u64::from(ins.veto);
         agent.score_sum += ins.score;
+        // Findings come in rule order, so a rule's findings are one run:
+        // two map lookups per run instead of per finding (the sums are
+        // still added one finding at a time, in the same order).
         let mut seen: Vec<&str> = Vec::new();
-        for f in &ins.findings {
-            *entry(&mut agent.rule_hits, &f.rule) += 1;
+        for run in ins.findings.chunk_by(|a, b| a.rule == b.rule) {
+            let f = &run[0];
+            *entry(&mut agent.rule_hits, &f.rule) += run.len() as u64;
             let rule = entry(&mut self.rules, &f.rule);
             if rule.name.is_empty() {
                 rule.name = f.name.to_string();
                 rule.dimension = f.dimension.to_string();
             }
-            rule.findings += 1;
-            rule.deduction += f.deduction;
+            rule.findings += run.len() as u64;
+            for f in run {
+                rule.deduction += f.deduction;
+            }
             if !seen.contains(&&*f.rule) {
                 seen.push(&f.rule);
                 rule.conversations += 1;
@@ -280,6 +286,68 @@ pub fn render_table(rows: &[Vec<String>]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn finding(rule: &str, deduction: f64) -> kefu_engine::Finding {
+        kefu_engine::Finding {
+            rule: rule.into(),
+            name: format!("{rule} name").into(),
+            dimension: "dim".into(),
+            kind: "forbidden",
+            turn: Some(1),
+            span: None,
+            text: None,
+            deduction,
+            veto: false,
+            message: String::new(),
+            value: None,
+        }
+    }
+
+    fn inspection(agent: &str, findings: Vec<kefu_engine::Finding>) -> Inspection {
+        Inspection {
+            id: "c".into(),
+            agent_id: Some(agent.into()),
+            agent_name: None,
+            channel: kefu_engine::Channel::Chat,
+            started_at: None,
+            score: 80.0,
+            grade: None,
+            passed: true,
+            veto: false,
+            findings,
+            not_applicable: vec!["na".into()],
+            manual: Vec::new(),
+            dimensions: Vec::new(),
+            pack: "p@1".into(),
+        }
+    }
+
+    #[test]
+    fn findings_count_per_rule_and_conversation() {
+        let mut s = Summary::default();
+        // A run of one rule, another rule, then the first again (out of
+        // rule order): the conversation still counts once per rule.
+        s.add(&inspection(
+            "a1",
+            vec![
+                finding("x", 5.0),
+                finding("x", 2.5),
+                finding("y", 10.0),
+                finding("x", 0.0),
+            ],
+        ));
+        s.add(&inspection("a1", vec![finding("y", 1.0)]));
+        let x = &s.rules["x"];
+        assert_eq!((x.findings, x.conversations, x.deduction), (3, 1, 7.5));
+        assert_eq!(x.name, "x name");
+        let y = &s.rules["y"];
+        assert_eq!((y.findings, y.conversations, y.deduction), (2, 2, 11.0));
+        assert_eq!(s.rules["na"].not_applicable, 2);
+        let a1 = &s.agents["a1"];
+        assert_eq!(a1.rule_hits["x"], 3);
+        assert_eq!(a1.rule_hits["y"], 2);
+        assert_eq!((a1.conversations, s.conversations), (2, 2));
+    }
 
     #[test]
     fn widths_count_cjk_double() {

@@ -895,7 +895,7 @@ impl Tx {
             let at = page_w.arg(Arg::Int(key.opened_at));
             let id = page_w.arg(Arg::Text(key.id.clone()));
             page_w.push(format!(
-                "(c.opened_at < {at} OR (c.opened_at = {at} AND c.id < {id}))"
+                "c.opened_at <= {at} AND (c.opened_at < {at} OR c.id < {id})"
             ));
         }
         let list_sql = format!(

@@ -489,7 +489,7 @@ impl Tx {
             let at = page_w.arg(Arg::Int(key.created_at));
             let id = page_w.arg(Arg::Text(key.id.clone()));
             page_w.push(format!(
-                "(f.created_at < {at} OR (f.created_at = {at} AND f.id < {id}))"
+                "f.created_at <= {at} AND (f.created_at < {at} OR f.id < {id})"
             ));
         }
         let columns: Vec<String> = COLUMNS.iter().map(|c| format!("f.{c}")).collect();

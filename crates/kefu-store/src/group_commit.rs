@@ -1,5 +1,5 @@
-//! Group commit ([`Store::write_grouped`]): on SQLite, short interactive
-//! writes that queue at the same moment share one write transaction.
+//! Group commit ([`Store::write_grouped`]): short interactive writes that
+//! queue at the same moment share one write transaction.
 //!
 //! SQLite has one write lock, so this process's writers take turns through
 //! the store's write gate (see [`crate::transaction`]). Each turn costs more
@@ -20,9 +20,14 @@
 //! they had run one after the other.
 //!
 //! The group runs on a task of its own, so a caller that goes away (a
-//! client that disconnects) cannot abandon the other writes half done. On
-//! PostgreSQL, where writers do not queue for one lock, each grouped write
-//! is simply a transaction of its own.
+//! client that disconnects) cannot abandon the other writes half done.
+//!
+//! PostgreSQL groups the same way, with a gate of its own (plain
+//! [`Store::write`] transactions do not queue there). Its writers do not
+//! share one lock, but concurrent creates do meet on one row — the day's
+//! complaint number, locked from the moment it is taken until the commit —
+//! and each commit waits for its WAL flush; a group takes the number many
+//! times and flushes once.
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -114,8 +119,8 @@ impl WriteQueue {
 }
 
 impl Store {
-    /// Runs `write` in a write transaction and commits it; on SQLite the
-    /// transaction may be shared with other writes queued at the same
+    /// Runs `write` in a write transaction and commits it; the transaction
+    /// may be shared with other writes of this process queued at the same
     /// moment (see the [module docs](crate::group_commit)), each in a
     /// savepoint of its own.
     ///
@@ -132,12 +137,7 @@ impl Store {
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
-        let Some(gate) = self.write_gate.clone() else {
-            let mut tx = self.write().await?;
-            let value = write(&mut tx).await?;
-            tx.commit().await?;
-            return Ok(value);
-        };
+        let gate = self.group_gate.clone();
         let (send, mut answer) = oneshot::channel::<Result<T, E>>();
         let run: QueuedRun = Box::new(move |tx| {
             Box::pin(async move {

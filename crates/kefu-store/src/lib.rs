@@ -185,9 +185,13 @@ pub struct Store {
     /// SQLite: the queue of this process's writers ([`Store::write`]), one
     /// permit, handed out first come first served.
     write_gate: Option<std::sync::Arc<tokio::sync::Semaphore>>,
-    /// SQLite: writes waiting to be run in a shared transaction
+    /// Writes waiting to be run in a shared transaction
     /// ([`Store::write_grouped`]).
     write_queue: std::sync::Arc<group_commit::WriteQueue>,
+    /// Whose turn it is to run a group: the write gate on SQLite (groups
+    /// take turns with every other writer), a gate of the groups' own on
+    /// PostgreSQL.
+    group_gate: std::sync::Arc<tokio::sync::Semaphore>,
     /// How long one slice of a batch job (import, re-inspection) aims to
     /// hold the write lock ([`slice`]).
     slice_target: Duration,
@@ -248,11 +252,15 @@ impl Store {
             .context("connecting to the database")?;
         let write_gate = (backend == Backend::Sqlite)
             .then(|| std::sync::Arc::new(tokio::sync::Semaphore::new(1)));
+        let group_gate = write_gate
+            .clone()
+            .unwrap_or_else(|| std::sync::Arc::new(tokio::sync::Semaphore::new(1)));
         Ok(Store {
             pool,
             backend,
             write_gate,
             write_queue: Default::default(),
+            group_gate,
             slice_target: slice::SLICE_TARGET,
         })
     }
