@@ -124,9 +124,9 @@ impl Store {
     /// moment (see the [module docs](crate::group_commit)), each in a
     /// savepoint of its own.
     ///
-    /// `write` must leave the transaction usable when it fails (every
-    /// [`Tx`] method does: a failed statement undoes only itself), and must
-    /// not depend on being alone in it. Its result is returned once the
+    /// `write` must work through the transaction it is given only (another
+    /// write transaction of this store would wait for the gate its own
+    /// group holds), and must not depend on being alone in it. Its result is returned once the
     /// commit succeeded; its error at once, with its changes undone; the
     /// commit's error if the group could not be committed. A write that
     /// waited longer than the busy timeout for its turn fails with
