@@ -126,11 +126,12 @@ impl Store {
     ///
     /// `write` must work through the transaction it is given only (another
     /// write transaction of this store would wait for the gate its own
-    /// group holds), and must not depend on being alone in it. Its result is returned once the
-    /// commit succeeded; its error at once, with its changes undone; the
-    /// commit's error if the group could not be committed. A write that
-    /// waited longer than the busy timeout for its turn fails with
-    /// [`StoreError::Busy`] without having run.
+    /// group holds), and must not depend on being alone in it.
+    ///
+    /// Its result is returned once the commit succeeded; its error at once,
+    /// with its changes undone; the commit's error if the group could not
+    /// be committed. A write that waited longer than the busy timeout for
+    /// its turn fails with [`StoreError::Busy`] without having run.
     pub async fn write_grouped<T, E, F>(&self, write: F) -> Result<T, E>
     where
         F: for<'t> FnOnce(&'t mut Tx) -> WriteFuture<'t, Result<T, E>> + Send + 'static,
