@@ -27,7 +27,10 @@
 //! share one lock, but concurrent creates do meet on one row — the day's
 //! complaint number, locked from the moment it is taken until the commit —
 //! and each commit waits for its WAL flush; a group takes the number many
-//! times and flushes once.
+//! times and flushes once. A write that locks existing rows is better kept
+//! out of groups there: two nodes' groups locking several rows in
+//! different orders could deadlock (complaint commands stay one
+//! transaction each on PostgreSQL for that reason).
 
 use std::collections::VecDeque;
 use std::future::Future;

@@ -65,8 +65,8 @@ use chrono::{DateTime, Utc};
 use kefu_store::group_commit::WriteFuture;
 pub use kefu_store::SlaFilter;
 use kefu_store::{
-    ComplaintKey, ComplaintQuery, ComplaintRow, EscalationFlags as Flags, HistoryRow, NewRevisit,
-    RevisitRow, SlaColumns, Store, StoredComplaint, Tx,
+    Backend, ComplaintKey, ComplaintQuery, ComplaintRow, EscalationFlags as Flags, HistoryRow,
+    NewRevisit, RevisitRow, SlaColumns, Store, StoredComplaint, Tx,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -574,19 +574,28 @@ impl ComplaintService {
         command: Command,
         now: DateTime<Utc>,
     ) -> Result<Complaint, Error> {
-        let (id, who) = (id.to_string(), actor.clone());
         // Concurrent commands share write transactions on SQLite (group
-        // commit, [`Store::write_grouped`]).
-        let next = self
-            .store
-            .write_grouped(
-                move |tx: &mut Tx| -> WriteFuture<'_, Result<Complaint, Error>> {
-                    Box::pin(async move {
-                        apply_command(tx, &id, expected_version, &who, command, now).await
-                    })
-                },
-            )
-            .await?;
+        // commit, [`Store::write_grouped`]), where writers take turns anyway.
+        // Not on PostgreSQL: a command locks the complaint it changes, and
+        // two nodes' groups locking several complaints in different orders
+        // could deadlock; one command a transaction locks one row.
+        let next = if self.store.backend() == Backend::Sqlite {
+            let (id, who) = (id.to_string(), actor.clone());
+            self.store
+                .write_grouped(
+                    move |tx: &mut Tx| -> WriteFuture<'_, Result<Complaint, Error>> {
+                        Box::pin(async move {
+                            apply_command(tx, &id, expected_version, &who, command, now).await
+                        })
+                    },
+                )
+                .await?
+        } else {
+            let mut tx = self.begin_write().await?;
+            let next = apply_command(&mut tx, id, expected_version, actor, command, now).await?;
+            tx.commit().await?;
+            next
+        };
         Ok(next.redacted_for(actor))
     }
 
