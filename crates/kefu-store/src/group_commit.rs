@@ -2,7 +2,7 @@
 //! queue at the same moment share one write transaction.
 //!
 //! SQLite has one write lock, so this process's writers take turns through
-//! the store's write gate (see [`crate::transaction`]). Each turn costs more
+//! the store's write gate (see [`Store::write`]). Each turn costs more
 //! than the write itself: a hand-over between tasks, `BEGIN IMMEDIATE`, and
 //! a commit that appends every page the write touched — the table's and
 //! each of its indexes' — to the WAL. Under a burst of writers (many agents
