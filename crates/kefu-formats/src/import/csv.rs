@@ -779,11 +779,15 @@ fn parse_time_cell(v: &str, unit: Unit) -> Result<Option<TimeVal>, &'static str>
             return Err("not a number");
         };
         let fraction = v.contains('.');
-        // Ten or more integer digits: Unix time in seconds or milliseconds.
+        // Ten or more integer digits: Unix time in seconds or milliseconds,
+        // in years 1–9999 as every other timestamp (`parse_timestamp`): a
+        // later one does not serialise as RFC 3339.
         if n >= 1e9 {
-            return match lenient::parse_time(v.split('.').next().unwrap_or(v)) {
+            return match lenient::parse_time(v.split('.').next().unwrap_or(v))
+                .filter(|t| (1..=9999).contains(&t.year()))
+            {
                 Some(t) => Ok(Some(TimeVal::At(t))),
-                None => Err("number too large for an offset"),
+                None => Err("number too large for an offset or a Unix time"),
             };
         }
         let ms = match (unit, fraction) {
@@ -1470,6 +1474,8 @@ mod tests {
             parse_time_cell("1790000000", Unit::Millis),
             Ok(Some(TimeVal::At(_)))
         ));
+        // Unix time past the year 9999 (found by the csv fuzz target).
+        assert!(parse_time_cell("300000000000000.25", Unit::Auto).is_err());
     }
 
     #[test]
