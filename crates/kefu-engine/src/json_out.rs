@@ -11,8 +11,6 @@
 //! the start time — still goes through serde_json and chrono, so the output
 //! cannot drift from serde's; tests compare the two byte for byte.
 
-use std::sync::Arc;
-
 use crate::inspect::{DimensionScore, Finding, Inspection};
 
 impl Inspection {
@@ -41,27 +39,13 @@ impl Inspection {
         key(buf, "veto", false);
         boolean(buf, self.veto);
         key(buf, "findings", false);
-        buf.push(b'[');
-        for (i, f) in self.findings.iter().enumerate() {
-            if i > 0 {
-                buf.push(b',');
-            }
-            finding(buf, f);
-        }
-        buf.push(b']');
+        array(buf, &self.findings, finding);
         key(buf, "not_applicable", false);
-        strings(buf, &self.not_applicable);
+        array(buf, &self.not_applicable, |buf, s| string(buf, s));
         key(buf, "manual", false);
-        strings(buf, &self.manual);
+        array(buf, &self.manual, |buf, s| string(buf, s));
         key(buf, "dimensions", false);
-        buf.push(b'[');
-        for (i, d) in self.dimensions.iter().enumerate() {
-            if i > 0 {
-                buf.push(b',');
-            }
-            dimension(buf, d);
-        }
-        buf.push(b']');
+        array(buf, &self.dimensions, dimension);
         key(buf, "pack", false);
         string(buf, &self.pack);
         buf.push(b'}');
@@ -133,13 +117,14 @@ fn boolean(buf: &mut Vec<u8>, b: bool) {
     buf.extend_from_slice(if b { b"true" } else { b"false" });
 }
 
-fn strings(buf: &mut Vec<u8>, list: &[Arc<str>]) {
+/// A JSON array of `items`, each written by `write`.
+fn array<T>(buf: &mut Vec<u8>, items: &[T], write: impl Fn(&mut Vec<u8>, &T)) {
     buf.push(b'[');
-    for (i, s) in list.iter().enumerate() {
+    for (i, item) in items.iter().enumerate() {
         if i > 0 {
             buf.push(b',');
         }
-        string(buf, s);
+        write(buf, item);
     }
     buf.push(b']');
 }
