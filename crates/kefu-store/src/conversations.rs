@@ -12,6 +12,7 @@ use sqlx::{AssertSqlSafe, Row};
 
 use crate::dialect::{ordered_join, placeholders, AnyQuery};
 use crate::packed::{pack, unpack};
+use crate::quality::RetiredResult;
 use crate::{now_ms, Backend, Context, Store, StoreError, Tx};
 
 /// A rule with at most this many findings is "rare": listing by it starts
@@ -539,13 +540,17 @@ impl Store {
         slice: &[(Inspection, ConversationFacts, bool)],
     ) -> Result<(u64, u64), StoreError> {
         let mut tx = self.write().await?;
-        let mut retired: HashSet<String> = HashSet::with_capacity(slice.len());
+        let mut retired: HashMap<String, RetiredResult> = HashMap::with_capacity(slice.len());
+        let mut retired_ids: HashMap<i64, String> = HashMap::with_capacity(slice.len());
         for chunk in crate::dialect::row_chunks(slice, ROWS_PER_STATEMENT) {
             let list = placeholders(tx.backend(), chunk.len(), 1).replace(['(', ')'], "");
+            // The retired rows' columns are what they contributed to the
+            // rollups, which this slice takes back.
             let sql = format!(
                 "UPDATE inspections SET is_current = 0 WHERE is_current = 1 AND reviewed_at IS NULL \
                  AND NOT EXISTS (SELECT 1 FROM appeals a WHERE a.inspection_id = inspections.id) \
-                 AND conversation_id IN ({list}) RETURNING conversation_id"
+                 AND conversation_id IN ({list}) \
+                 RETURNING id, conversation_id, agent_id, score, passed, veto, local_day, wait_ms, answered, satisfaction"
             );
             let mut q: AnyQuery<'_> = sqlx::query(AssertSqlSafe(sql));
             for (ins, _, _) in chunk {
@@ -556,17 +561,47 @@ impl Store {
                 .await
                 .context("retiring old results")?
             {
-                retired.insert(
-                    row.try_get::<String, _>("conversation_id")
-                        .context("inspections.conversation_id")?,
-                );
+                let (id, conversation_id, old) = retired_from_row(&row)?;
+                if old.facts.local_day.is_some() && old.facts.answered {
+                    retired_ids.insert(id, conversation_id.clone());
+                }
+                retired.insert(conversation_id, old);
+            }
+        }
+        // Findings count only for answered conversations with a day.
+        let ids: Vec<i64> = retired_ids.keys().copied().collect();
+        for chunk in crate::dialect::row_chunks(&ids, ROWS_PER_STATEMENT) {
+            let list = placeholders(tx.backend(), chunk.len(), 1).replace(['(', ')'], "");
+            let sql = format!(
+                "SELECT inspection_id, rule, dimension, deduction FROM findings \
+                 WHERE inspection_id IN ({list})"
+            );
+            let mut q: AnyQuery<'_> = sqlx::query(AssertSqlSafe(sql));
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            for row in q
+                .fetch_all(tx.conn())
+                .await
+                .context("reading retired findings")?
+            {
+                let id: i64 = row
+                    .try_get("inspection_id")
+                    .context("findings.inspection_id")?;
+                if let Some(old) = retired_ids.get(&id).and_then(|c| retired.get_mut(c)) {
+                    old.findings.push((
+                        row.try_get("rule").context("findings.rule")?,
+                        row.try_get("dimension").context("findings.dimension")?,
+                        row.try_get("deduction").context("findings.deduction")?,
+                    ));
+                }
             }
         }
         // A conversation that had a current result but none retired now was
         // judged by a person meanwhile: its result stays current.
         let write: Vec<&(Inspection, ConversationFacts, bool)> = slice
             .iter()
-            .filter(|(ins, _, had_current)| !had_current || retired.contains::<str>(&ins.id))
+            .filter(|(ins, _, had_current)| !had_current || retired.contains_key(&*ins.id))
             .collect();
         let kept = (slice.len() - write.len()) as u64;
         let packed: Vec<Vec<u8>> = write
@@ -579,9 +614,16 @@ impl Store {
             .map(|((r, f, _), j)| (r, j.as_slice(), *f))
             .collect();
         insert_inspections(&mut tx, pack_version_id, &refs, now_ms()).await?;
-        let days: std::collections::BTreeSet<i64> =
-            refs.iter().filter_map(|(_, _, f)| f.local_day).collect();
-        crate::quality::mark_days_dirty(&mut tx, days.into_iter()).await?;
+        // The rollups change in place: each retired result out, each new
+        // one in (a report meanwhile reads them current, nothing to rebuild).
+        let mut sums = crate::quality::BatchSums::default();
+        for old in retired.values() {
+            sums.remove(old);
+        }
+        for (ins, _, facts) in &refs {
+            sums.add(ins, facts);
+        }
+        sums.write(&mut tx).await?;
         tx.commit().await?;
         Ok((refs.len() as u64, kept))
     }
@@ -986,6 +1028,39 @@ fn inspection_from_row(row: &sqlx::any::AnyRow) -> Result<InspectionRow, StoreEr
             .try_get("created_at")
             .context("inspections.created_at")?,
     })
+}
+
+/// A retired result's row (`RETURNING` of the re-inspection's `UPDATE`):
+/// its id, conversation and what it counted in the rollups (findings still
+/// to be read).
+fn retired_from_row(row: &sqlx::any::AnyRow) -> Result<(i64, String, RetiredResult), StoreError> {
+    let flag = |name: &'static str| -> Result<bool, StoreError> {
+        Ok(row.try_get::<i64, _>(name).context(name)? != 0)
+    };
+    let old = RetiredResult {
+        agent_id: row
+            .try_get::<Option<String>, _>("agent_id")
+            .context("inspections.agent_id")?
+            .unwrap_or_default(),
+        score: row.try_get("score").context("inspections.score")?,
+        passed: flag("passed")?,
+        veto: flag("veto")?,
+        facts: ConversationFacts {
+            local_day: row.try_get("local_day").context("inspections.local_day")?,
+            wait_ms: row.try_get("wait_ms").context("inspections.wait_ms")?,
+            answered: flag("answered")?,
+            satisfaction: row
+                .try_get("satisfaction")
+                .context("inspections.satisfaction")?,
+        },
+        findings: Vec::new(),
+    };
+    Ok((
+        row.try_get("id").context("inspections.id")?,
+        row.try_get("conversation_id")
+            .context("inspections.conversation_id")?,
+        old,
+    ))
 }
 
 /// Inserts results (current) and their findings inside `tx`.

@@ -7,11 +7,18 @@
 //! * Imports add their new conversations to the rollups in the import's own
 //!   transaction (sums computed in memory, one upsert per day and agent), so
 //!   a report right after an import reads current figures at no extra cost.
-//! * Writes that change existing results (re-inspection, review, appeal
-//!   decision) list the days they touched in `rollup_dirty` inside their
-//!   transaction; [`Store::refresh_rollups`] rebuilds exactly those days
-//!   from the base tables before the next report. A rebuilt day is what a
-//!   full recount gives.
+//! * Writes that change existing results change the rollups in their own
+//!   transaction too: a review or an appeal decision swaps the result's
+//!   contribution (`replace_contribution`); a re-inspection takes back
+//!   what each retired result counted (read off its row and findings) and
+//!   adds the new result, one set of upserts per slice, and deletes the
+//!   rows that fall to zero. So a report during a running re-inspection
+//!   reads current rollups as well.
+//! * Days listed in `rollup_dirty` (by [`Tx::mark_days_stale`], or by a
+//!   re-inspection of an earlier version that was interrupted) are rebuilt
+//!   from the base tables by [`Store::refresh_rollups`] before the next
+//!   report. A rebuilt day is what a full recount gives, and what the
+//!   in-place changes keep.
 
 use std::collections::BTreeMap;
 
@@ -710,6 +717,47 @@ pub(crate) struct BatchSums {
     dimensions: BTreeMap<DayAgentKey, (i64, f64)>,
     /// (day, agent, score bucket) → conversations
     scores: BTreeMap<(i64, String, i64), i64>,
+    /// Some result was taken back: rows may have fallen to zero.
+    removed: bool,
+}
+
+/// One result as the rollups count it, besides its findings.
+struct Counted<'a> {
+    agent_id: &'a str,
+    score: f64,
+    passed: bool,
+    veto: bool,
+    facts: crate::ConversationFacts,
+}
+
+/// A current result a re-inspection retired, as its row and findings
+/// stored it: what it contributed to the rollups.
+#[derive(Debug, Clone)]
+pub(crate) struct RetiredResult {
+    /// Agent id ('' when unknown).
+    pub(crate) agent_id: String,
+    /// Score.
+    pub(crate) score: f64,
+    /// Passed.
+    pub(crate) passed: bool,
+    /// Veto.
+    pub(crate) veto: bool,
+    /// The facts copied onto the row.
+    pub(crate) facts: crate::ConversationFacts,
+    /// Findings: (rule, dimension, points).
+    pub(crate) findings: Vec<(String, String, f64)>,
+}
+
+impl RetiredResult {
+    fn counted(&self) -> Counted<'_> {
+        Counted {
+            agent_id: &self.agent_id,
+            score: self.score,
+            passed: self.passed,
+            veto: self.veto,
+            facts: self.facts,
+        }
+    }
 }
 
 /// (day, agent, rule or dimension).
@@ -723,8 +771,41 @@ pub fn score_bucket(score: f64) -> i64 {
 impl BatchSums {
     /// Counts one new, current result.
     pub(crate) fn add(&mut self, ins: &kefu_engine::Inspection, facts: &crate::ConversationFacts) {
-        let Some(day) = facts.local_day else { return };
-        let agent = ins.agent_id.clone().unwrap_or_default();
+        let counted = Counted {
+            agent_id: ins.agent_id.as_deref().unwrap_or_default(),
+            score: ins.score,
+            passed: ins.passed,
+            veto: ins.veto,
+            facts: *facts,
+        };
+        let findings = ins
+            .findings
+            .iter()
+            .map(|f| (&*f.rule, &*f.dimension, f.deduction));
+        self.count(&counted, findings, 1);
+    }
+
+    /// Takes back what a result the rollups counted contributed (a
+    /// re-inspection retiring it): the sums become negative deltas.
+    pub(crate) fn remove(&mut self, old: &RetiredResult) {
+        let findings = old
+            .findings
+            .iter()
+            .map(|(rule, dim, points)| (rule.as_str(), dim.as_str(), *points));
+        self.count(&old.counted(), findings, -1);
+    }
+
+    /// Adds (`sign` 1) or takes away (`sign` -1) one result, as a rebuild
+    /// from the base tables would count it (`refresh_day`).
+    fn count<'f>(
+        &mut self,
+        r: &Counted<'_>,
+        findings: impl Iterator<Item = (&'f str, &'f str, f64)>,
+        sign: i64,
+    ) {
+        let Some(day) = r.facts.local_day else { return };
+        let facts = &r.facts;
+        let agent = r.agent_id.to_string();
         let k = self
             .kpi
             .entry((day, agent.clone()))
@@ -733,55 +814,54 @@ impl BatchSums {
                 agent_id: agent.clone(),
                 ..KpiDay::default()
             });
-        k.offered += 1;
+        k.offered += sign;
         if let Some(s) = facts.satisfaction {
-            k.sat_count += 1;
-            k.sat_sum += s;
-            k.sat_satisfied += i64::from(s >= SATISFIED_MIN);
+            k.sat_count += sign;
+            k.sat_sum += sign * s;
+            k.sat_satisfied += sign * i64::from(s >= SATISFIED_MIN);
         }
         if !facts.answered {
             return;
         }
-        k.answered += 1;
+        k.answered += sign;
+        k.score_sum += sign as f64 * r.score;
+        k.passed += sign * i64::from(r.passed);
+        k.vetoes += sign * i64::from(r.veto);
+        if let Some(w) = facts.wait_ms {
+            k.wait_count += sign;
+            k.wait_sum += sign * w;
+            let sec = ((w + 999) / 1000).min(WAIT_HIST_MAX_S);
+            *k.wait_hist.entry(sec).or_insert(0) += sign;
+        }
         *self
             .scores
-            .entry((day, agent.clone(), score_bucket(ins.score)))
-            .or_insert(0) += 1;
-        let k = self
-            .kpi
-            .get_mut(&(day, agent.clone()))
-            .expect("inserted above");
-        k.score_sum += ins.score;
-        k.passed += i64::from(ins.passed);
-        k.vetoes += i64::from(ins.veto);
-        if let Some(w) = facts.wait_ms {
-            k.wait_count += 1;
-            k.wait_sum += w;
-            let sec = ((w + 999) / 1000).min(WAIT_HIST_MAX_S);
-            *k.wait_hist.entry(sec).or_insert(0) += 1;
-        }
+            .entry((day, agent.clone(), score_bucket(r.score)))
+            .or_insert(0) += sign;
         let mut rules_seen: Vec<&str> = Vec::new();
         let mut dims_seen: Vec<&str> = Vec::new();
-        for f in &ins.findings {
-            let r = self
+        for (rule, dimension, deduction) in findings {
+            let e = self
                 .rules
-                .entry((day, agent.clone(), f.rule.to_string()))
-                .or_insert_with(|| (f.dimension.to_string(), 0, 0, 0.0));
-            if !rules_seen.contains(&&*f.rule) {
-                rules_seen.push(&f.rule);
-                r.1 += 1;
+                .entry((day, agent.clone(), rule.to_string()))
+                .or_insert_with(|| (dimension.to_string(), 0, 0, 0.0));
+            if !rules_seen.contains(&rule) {
+                rules_seen.push(rule);
+                e.1 += sign;
             }
-            r.2 += 1;
-            r.3 += f.deduction;
+            e.2 += sign;
+            e.3 += sign as f64 * deduction;
             let d = self
                 .dimensions
-                .entry((day, agent.clone(), f.dimension.to_string()))
+                .entry((day, agent.clone(), dimension.to_string()))
                 .or_insert((0, 0.0));
-            if !dims_seen.contains(&&*f.dimension) {
-                dims_seen.push(&f.dimension);
-                d.0 += 1;
+            if !dims_seen.contains(&dimension) {
+                dims_seen.push(dimension);
+                d.0 += sign;
             }
-            d.1 += f.deduction;
+            d.1 += sign as f64 * deduction;
+        }
+        if sign < 0 {
+            self.removed = true;
         }
     }
 
@@ -909,6 +989,37 @@ impl BatchSums {
             q.execute(tx.conn())
                 .await
                 .context("adding to dimension rollups")?;
+        }
+        if self.removed {
+            self.prune_empty(tx).await?;
+        }
+        Ok(())
+    }
+
+    /// Deletes the rows of the touched days that taking results back left
+    /// at zero: a rebuild of the day would not have them (every rebuilt row
+    /// counts at least one result), so the rollups stay what a rebuild gives.
+    async fn prune_empty(&self, tx: &mut Tx) -> Result<(), StoreError> {
+        let days: std::collections::BTreeSet<i64> = self.kpi.keys().map(|(day, _)| *day).collect();
+        let days: Vec<i64> = days.into_iter().collect();
+        for chunk in crate::dialect::row_chunks(&days, 500) {
+            let list = placeholders(tx.backend(), chunk.len(), 1).replace(['(', ')'], "");
+            for (table, empty) in [
+                ("kpi_daily", "offered = 0"),
+                ("wait_daily", "n = 0"),
+                ("score_daily", "n = 0"),
+                ("rule_daily", "conversations = 0 AND findings = 0"),
+                ("dimension_daily", "conversations = 0"),
+            ] {
+                let sql = format!("DELETE FROM {table} WHERE {empty} AND day IN ({list})");
+                let mut q: AnyQuery<'_> = sqlx::query(AssertSqlSafe(sql));
+                for day in chunk {
+                    q = q.bind(*day);
+                }
+                q.execute(tx.conn())
+                    .await
+                    .context("removing emptied rollup rows")?;
+            }
         }
         Ok(())
     }
