@@ -4,11 +4,14 @@
 //! The store keeps the first conversation of an id and skips later ones, and
 //! `kefu inspect` writes one result per record, so a second record under the
 //! same id is either a harmless repeat (identical content) or a conflict
-//! that would otherwise be lost silently. Only a 64-bit hash of each
-//! record's text is kept, not the text.
+//! that would otherwise be lost silently. Only hashes are kept, not ids or
+//! text: 128 bits of each id (a collision among a billion ids has a chance
+//! of about 10⁻²¹), 64 bits of each record's text, and where it was: some
+//! 40 bytes a record, whatever the length of its id.
 
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 /// One record's identity as the workers see it: id, line, content hash.
 #[derive(Debug, Clone)]
@@ -67,10 +70,40 @@ pub(crate) struct Conflict {
     pub at: String,
 }
 
+/// 128 bits of an id: two differently seeded SipHash values.
+fn id_hash(id: &str) -> u128 {
+    let half = |seed: u8| {
+        let mut h = std::hash::DefaultHasher::new();
+        h.write_u8(seed);
+        h.write(id.as_bytes());
+        h.finish()
+    };
+    (u128::from(half(0)) << 64) | u128::from(half(1))
+}
+
+/// The map's keys are already hashes: it uses their low bits as they are.
+#[derive(Default)]
+struct PreHashed(u64);
+
+impl Hasher for PreHashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) | u64::from(b);
+        }
+    }
+    fn write_u128(&mut self, n: u128) {
+        self.0 = n as u64;
+    }
+}
+
 /// Ids seen so far in a run.
 #[derive(Debug, Default)]
 pub(crate) struct Duplicates {
-    first: HashMap<String, (u64, usize, u64)>,
+    /// Id hash → (content hash, file index, line).
+    first: HashMap<u128, (u64, u32, u64), BuildHasherDefault<PreHashed>>,
     files: Vec<String>,
     /// Records repeating an earlier record exactly.
     pub identical: u64,
@@ -91,8 +124,10 @@ impl Duplicates {
                 self.files.len() - 1
             }
         };
+        // More than four billion input files in one run cannot happen.
+        let file_ix = u32::try_from(file_ix).unwrap_or(u32::MAX);
         for s in seen {
-            match self.first.entry(s.id) {
+            match self.first.entry(id_hash(&s.id)) {
                 Entry::Vacant(v) => {
                     v.insert((s.hash, file_ix, s.line));
                 }
@@ -101,9 +136,10 @@ impl Duplicates {
                     if hash == s.hash {
                         self.identical += 1;
                     } else {
+                        let first_file = self.files.get(f as usize).map_or("?", String::as_str);
                         self.conflicts.push(Conflict {
-                            id: o.key().clone(),
-                            first: format!("{}:{line}", self.files[f]),
+                            id: s.id,
+                            first: format!("{first_file}:{line}"),
                             at: format!("{file}:{}", s.line),
                         });
                     }

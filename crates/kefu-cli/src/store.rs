@@ -7,13 +7,13 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use kefu_engine::{Conversation, Inspection};
-use kefu_store::{ImportItem, ImportOutcome, Store, DEFAULT_DATABASE_URL};
+use kefu_store::{ImportItem, Store, DEFAULT_DATABASE_URL};
 
 use crate::pipeline::{self, Work};
 use crate::{load_inspector_with_source, EXIT_UNUSABLE};
 
-/// Conversations per import transaction.
-const TRANSACTION_ROWS: usize = 4096;
+/// Worker batches (of up to 512 conversations) queued for the writer.
+const WRITER_QUEUE: usize = 2;
 
 /// Where the database is.
 #[derive(clap::Args)]
@@ -168,49 +168,25 @@ pub(crate) fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
         defaults,
     };
     let mut missing = crate::defaults::Missing::default();
-    // Several reader batches go into one transaction (fewer commits; each
-    // commit still holds only whole conversations), written by a task on the
-    // runtime so that reading, inspecting and writing overlap. The channel
-    // holds one transaction's worth: memory stays bounded.
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<ImportItem>>(1);
-    let writer_store = store.clone();
-    let pack_version = version.id;
+    // The workers' batches stream to one writer task on the runtime, which
+    // commits them in time-bounded slices (`Importer`), so reading,
+    // inspecting and writing overlap. The channel holds a few batches and
+    // the writer at most one slice: memory stays bounded.
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<ImportItem>>(WRITER_QUEUE);
+    let mut importer = store.importer(version.id);
     let writer = rt.spawn(async move {
-        let mut stored = ImportOutcome::default();
         while let Some(items) = rx.recv().await {
-            stored.add(writer_store.import_batch(pack_version, &items).await?);
+            importer.push(items).await?;
         }
-        Ok::<_, kefu_store::StoreError>(stored)
+        importer.finish().await
     });
-    let mut pending: Vec<ImportItem> = Vec::with_capacity(TRANSACTION_ROWS);
-    let send = |items: Vec<ImportItem>| -> io::Result<()> {
+    let run = pipeline::run_with(&inputs, Arc::new(inspector), &Collect, &opts, |items| {
+        for i in &items {
+            missing.count(i.agent_id.is_some(), i.started_at.is_some());
+        }
         tx.blocking_send(items)
             .map_err(|_| io::Error::other("the database writer stopped"))
-    };
-    let run = pipeline::run_with(
-        &inputs,
-        Arc::new(inspector),
-        &Collect,
-        &opts,
-        |mut items| {
-            for i in &items {
-                missing.count(i.agent_id.is_some(), i.started_at.is_some());
-            }
-            pending.append(&mut items);
-            if pending.len() >= TRANSACTION_ROWS {
-                send(std::mem::replace(
-                    &mut pending,
-                    Vec::with_capacity(TRANSACTION_ROWS),
-                ))?;
-            }
-            Ok(())
-        },
-    );
-    let last = if pending.is_empty() {
-        Ok(())
-    } else {
-        send(pending)
-    };
+    });
     drop(tx);
     // The writer's own error says more than "the writer stopped".
     let stored = rt
@@ -218,7 +194,6 @@ pub(crate) fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
         .context("the database writer panicked")?
         .context("storing conversations")?;
     let mut outcome = run?;
-    last?;
     // Bring the report rollups up to date now, so that the first report
     // after an import does not pay for it.
     rt.block_on(store.refresh_rollups())

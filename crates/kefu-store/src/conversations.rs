@@ -27,6 +27,10 @@ const ROWS_PER_STATEMENT: usize = 400;
 /// [`crate::slice::Slicer`] has measured anything.
 const IMPORT_FIRST_SLICE: usize = 100;
 
+/// The most conversations an [`Importer`] writes in one transaction (and so
+/// holds in memory).
+const IMPORT_MAX_SLICE: usize = 2048;
+
 /// One conversation ready to store: the columns kefu filters on, the
 /// record as it arrived, and its result already serialised (so that
 /// workers, not the single writer, pay for the JSON).
@@ -191,6 +195,75 @@ impl ImportOutcome {
     }
 }
 
+/// Writes a stream of conversations in time-bounded slices
+/// ([`Store::importer`]).
+pub struct Importer {
+    store: Store,
+    pack_version_id: i64,
+    slicer: crate::slice::Slicer,
+    /// Conversations not written yet: fewer than one slice after a push.
+    pending: Vec<ImportItem>,
+    /// When the last slice committed and how long it held the lock.
+    last: Option<(std::time::Instant, std::time::Duration)>,
+    outcome: ImportOutcome,
+}
+
+impl Importer {
+    /// Queues conversations and writes every full slice. A conversation
+    /// whose id is already stored (or repeats one in its slice) is skipped.
+    pub async fn push(&mut self, items: Vec<ImportItem>) -> Result<(), StoreError> {
+        if self.pending.is_empty() {
+            self.pending = items;
+        } else {
+            self.pending.extend(items);
+        }
+        while self.pending.len() >= self.slicer.size() {
+            self.write_slice(self.slicer.size()).await?;
+        }
+        Ok(())
+    }
+
+    /// Writes what is still queued; returns what the whole import did.
+    pub async fn finish(mut self) -> Result<ImportOutcome, StoreError> {
+        while !self.pending.is_empty() {
+            self.write_slice(self.slicer.size().min(self.pending.len()))
+                .await?;
+        }
+        Ok(self.outcome)
+    }
+
+    async fn write_slice(&mut self, n: usize) -> Result<(), StoreError> {
+        // Leave the lock free between slices for interactive writers
+        // ([`crate::slice::pause_between`]); time spent waiting for the
+        // workers counts.
+        if let Some((ended, took)) = self.last {
+            let pause = crate::slice::pause_between(self.store.backend(), took);
+            if let Some(rest) = pause.checked_sub(ended.elapsed()) {
+                tokio::time::sleep(rest).await;
+            }
+        }
+        let slice: Vec<ImportItem> = self.pending.drain(..n).collect();
+        let mut seen = HashSet::with_capacity(slice.len());
+        let unique: Vec<&ImportItem> = slice
+            .iter()
+            .filter(|i| seen.insert(i.id.as_str()))
+            .collect();
+        let started = std::time::Instant::now();
+        let inserted = self
+            .store
+            .import_slice(self.pack_version_id, &unique)
+            .await?;
+        let took = started.elapsed();
+        self.slicer.record(unique.len(), took);
+        self.last = Some((std::time::Instant::now(), took));
+        self.outcome.add(ImportOutcome {
+            inserted,
+            skipped: slice.len() as u64 - inserted,
+        });
+        Ok(())
+    }
+}
+
 /// What a re-inspection did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ReinspectOutcome {
@@ -341,6 +414,28 @@ impl Store {
             inserted,
             skipped: items.len() as u64 - inserted,
         })
+    }
+
+    /// A writer for a stream of conversations with their results from
+    /// `pack_version_id` (`kefu import`): [`Importer::push`] what the
+    /// workers produce, [`Importer::finish`] at the end. Unlike
+    /// [`Store::import_batch`] it keeps sizing its slices across pushes
+    /// (one slicer for the whole import, not one per batch), and it holds at
+    /// most one slice of conversations: memory does not depend on how the
+    /// caller batches.
+    pub fn importer(&self, pack_version_id: i64) -> Importer {
+        Importer {
+            store: self.clone(),
+            pack_version_id,
+            slicer: crate::slice::Slicer::with_target(
+                IMPORT_FIRST_SLICE,
+                IMPORT_MAX_SLICE,
+                self.slice_target,
+            ),
+            pending: Vec::new(),
+            last: None,
+            outcome: ImportOutcome::default(),
+        }
     }
 
     /// Stores one slice of an import in one write transaction; returns how

@@ -30,13 +30,21 @@ pub(crate) type AnyQuery<'q> = Query<'q, Any, AnyArguments>;
 pub const SQLITE_BUSY_TIMEOUT_MS: u64 = 10_000;
 
 /// The settings of every SQLite connection: WAL (readers never wait for the
-/// writer), the busy timeout, foreign keys, and memory for the page cache
-/// and — with `mmap` — a memory map of up to 1 GiB of the file.
-pub(crate) fn sqlite_pragmas(mmap: bool) -> String {
-    let mmap_size: u64 = if mmap { 1 << 30 } else { 0 };
+/// writer), the busy timeout, foreign keys, and memory: for a server, a
+/// 64 MiB page cache and a memory map of up to 1 GiB of the file; for a
+/// batch job in a process of its own (`batch`), a 16 MiB page cache and no
+/// memory map, so that its resident memory does not grow with the file
+/// (mapped pages it reads count towards it). The OS keeps the file's pages
+/// cached either way; 64 MiB did not import faster than 16 MiB.
+pub(crate) fn sqlite_pragmas(batch: bool) -> String {
+    let (cache_kib, mmap_size): (i64, u64) = if batch {
+        (16 << 10, 0)
+    } else {
+        (64 << 10, 1 << 30)
+    };
     format!(
         "PRAGMA page_size = 16384; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-         PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY; \
+         PRAGMA cache_size = -{cache_kib}; PRAGMA temp_store = MEMORY; \
          PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}; PRAGMA foreign_keys = ON; \
          PRAGMA mmap_size = {mmap_size};"
     )
@@ -238,8 +246,10 @@ mod tests {
 
     #[test]
     fn batch_connections_have_no_memory_map() {
-        assert!(sqlite_pragmas(true).contains("PRAGMA mmap_size = 1073741824;"));
-        assert!(sqlite_pragmas(false).contains("PRAGMA mmap_size = 0;"));
+        assert!(sqlite_pragmas(false).contains("PRAGMA mmap_size = 1073741824;"));
+        assert!(sqlite_pragmas(false).contains("PRAGMA cache_size = -65536;"));
+        assert!(sqlite_pragmas(true).contains("PRAGMA mmap_size = 0;"));
+        assert!(sqlite_pragmas(true).contains("PRAGMA cache_size = -16384;"));
     }
 
     #[test]

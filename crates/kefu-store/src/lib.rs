@@ -53,7 +53,7 @@ pub use complaints::{
 };
 pub use conversations::{
     day_date, local_day, ConversationFacts, ConversationFilter, ImportItem, ImportOutcome,
-    InspectionKey, InspectionPage, InspectionRow, ReinspectOutcome,
+    Importer, InspectionKey, InspectionPage, InspectionRow, ReinspectOutcome,
 };
 pub use feedback::{
     FeedbackBoardRow, FeedbackEventRow, FeedbackKey, FeedbackPage, FeedbackQuery, FeedbackRow,
@@ -201,21 +201,23 @@ impl Store {
     /// Connects to `url` (`sqlite://FILE`, `sqlite::memory:`, `postgres://…`).
     /// An SQLite file is created when missing. Does not migrate.
     pub async fn connect(url: &str) -> Result<Store, StoreError> {
-        Store::connect_with(url, true).await
+        Store::connect_with(url, false).await
     }
 
     /// Like [`Store::open`], for a long batch job running in a process of
-    /// its own (`kefu import`, `kefu reinspect`): SQLite connections read the file through
-    /// their page cache (64 MiB) instead of a memory map. Mapped pages count
-    /// towards the process's resident memory, which then grows with the
-    /// database; this way it stays bounded however large the file gets.
+    /// its own (`kefu import`, `kefu reinspect`): on SQLite, two
+    /// connections (the job writes and reads one thing at a time) that read
+    /// the file through a 16 MiB page cache each instead of a memory map.
+    /// Mapped pages and every pooled connection's cache count towards the
+    /// process's resident memory, which then grows with the database; this
+    /// way it stays bounded however large the file gets.
     pub async fn open_for_batch(url: &str) -> Result<Store, StoreError> {
-        let store = Store::connect_with(url, false).await?;
+        let store = Store::connect_with(url, true).await?;
         store.migrate().await?;
         Ok(store)
     }
 
-    async fn connect_with(url: &str, mmap: bool) -> Result<Store, StoreError> {
+    async fn connect_with(url: &str, batch: bool) -> Result<Store, StoreError> {
         sqlx::any::install_default_drivers();
         let backend = if url.starts_with("sqlite:") {
             Backend::Sqlite
@@ -234,6 +236,7 @@ impl Store {
         let pool = AnyPoolOptions::new()
             .max_connections(match backend {
                 // One writer at a time is all SQLite allows; readers share WAL.
+                Backend::Sqlite if batch => 2,
                 Backend::Sqlite => 4,
                 Backend::Postgres => 16,
             })
@@ -241,7 +244,7 @@ impl Store {
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
-                        conn.execute(sqlx::AssertSqlSafe(dialect::sqlite_pragmas(mmap)))
+                        conn.execute(sqlx::AssertSqlSafe(dialect::sqlite_pragmas(batch)))
                             .await?;
                     }
                     Ok(())

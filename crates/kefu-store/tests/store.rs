@@ -247,3 +247,63 @@ both_backends!(reinspection_keeps_history, |store: Store| async move {
     assert_eq!(versions.len(), 2);
     assert_eq!(versions[0].version, "2");
 });
+
+both_backends!(
+    importer_stores_each_conversation_once_across_pushes,
+    |store: Store| async move {
+        let inspector = inspector();
+        let pack = store
+            .register_pack("zh-CN", "t", kefu_engine::pack::DEFAULT_PACK_ZH_CN)
+            .await
+            .expect("register");
+        // Three copies of the golden set under new ids: more than one slice.
+        let golden: Vec<&str> = FIXTURES.lines().filter(|l| !l.trim().is_empty()).collect();
+        let owned: Vec<String> = (0..3)
+            .flat_map(|copy| {
+                golden
+                    .iter()
+                    .map(move |l| l.replacen("\"id\":\"g-", &format!("\"id\":\"c{copy}-"), 1))
+            })
+            .collect();
+        let lines: Vec<&str> = owned.iter().map(String::as_str).collect();
+        let all = items(&inspector, &lines);
+        assert_eq!(all.len(), 264);
+        // Ten already stored before the import starts.
+        store
+            .import_batch(pack.id, &all[..10])
+            .await
+            .expect("earlier import");
+        let mut importer = store.importer(pack.id);
+        // Uneven pushes, a repeat inside one push and one across pushes.
+        let mut first = all[..150].to_vec();
+        first.push(all[20].clone());
+        importer.push(first).await.expect("push 1");
+        importer.push(all[140..141].to_vec()).await.expect("push 2");
+        importer.push(all[150..].to_vec()).await.expect("push 3");
+        importer.push(Vec::new()).await.expect("empty push");
+        let out = importer.finish().await.expect("finish");
+        // 264 distinct, 10 stored before: 254 new; skipped: the 10, the
+        // in-push repeat, the cross-push repeat.
+        assert_eq!((out.inserted, out.skipped), (254, 12));
+        assert_eq!(store.conversation_count().await.expect("count"), 264);
+        let (rows, total) = store
+            .list_inspections(&ConversationFilter {
+                limit: Some(1000),
+                ..Default::default()
+            })
+            .await
+            .expect("list");
+        assert_eq!((total, rows.len()), (264, 264));
+        let ids: std::collections::HashSet<&str> =
+            rows.iter().map(|r| r.conversation_id.as_str()).collect();
+        assert_eq!(ids.len(), 264, "one current result per conversation");
+        // What was stored is what was pushed.
+        let original: Conversation<'_> = serde_json::from_str(lines[200]).expect("parse");
+        let stored = store
+            .conversation(&original.id)
+            .await
+            .expect("get")
+            .expect("present");
+        assert_eq!(stored, original.into_owned());
+    }
+);
