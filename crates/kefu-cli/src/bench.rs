@@ -541,7 +541,7 @@ pub(crate) fn kpi(args: KpiBenchArgs) -> anyhow::Result<ExitCode> {
             let report = kpis.report_with(&period, &settings).await?;
             std::hint::black_box(assess(&report, &settings.assessment));
             during.push(t.elapsed().as_secs_f64());
-            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
         }
         let reinspected = done.load(std::sync::atomic::Ordering::Relaxed);
         running.abort();
