@@ -321,6 +321,15 @@ both_backends!(
             store.daily_totals(from, to, Some("a1"), 15).await.unwrap(),
             days
         );
+        // October and 1 November: the month's rollups and one day's, each
+        // holding a1's 10 s waits, merge into one histogram.
+        let span: Period = "2026-10-01..2026-11-01".parse().unwrap();
+        let wider = kpis.report(&span).await.expect("report over two months");
+        let a1w = wider.agents.iter().find(|a| a.id == "a1").expect("a1");
+        assert_eq!(a1w.kpi("offered"), Some(46.0));
+        assert!(close(a1w.kpi("timely_answer_rate").unwrap(), 35.0 / 41.0));
+        assert!(close(a1w.kpi("avg_wait_s").unwrap(), 450.0 / 41.0));
+        assert_eq!(a1w.kpi("p90_wait_s"), Some(20.0));
 
         let a1 = report.agents.iter().find(|a| a.id == "a1").expect("a1");
         assert_eq!(a1.name, "张三");
