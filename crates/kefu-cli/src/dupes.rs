@@ -6,8 +6,9 @@
 //! same id is either a harmless repeat (identical content) or a conflict
 //! that would otherwise be lost silently. Only hashes are kept, not ids or
 //! text: 128 bits of each id (a collision among a billion ids has a chance
-//! of about 10⁻²¹), 64 bits of each record's text, and where it was: some
-//! 40 bytes a record, whatever the length of its id.
+//! of about 10⁻²¹), 64 bits of each record's text, and where it was: 32
+//! bytes a record in the map (about twice that with the map's free slots),
+//! whatever the length of its id.
 
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
@@ -70,18 +71,31 @@ pub(crate) struct Conflict {
     pub at: String,
 }
 
-/// 128 bits of an id: two differently seeded SipHash values.
-fn id_hash(id: &str) -> u128 {
-    let half = |seed: u8| {
-        let mut h = std::hash::DefaultHasher::new();
-        h.write_u8(seed);
-        h.write(id.as_bytes());
-        h.finish()
-    };
-    (u128::from(half(0)) << 64) | u128::from(half(1))
+/// 128 bits of an id: two differently seeded SipHash values. Two `u64`s,
+/// not a `u128`, so that a map entry is aligned to 8 bytes, not 16.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct IdHash(u64, u64);
+
+impl IdHash {
+    fn of(id: &str) -> IdHash {
+        let half = |seed: u8| {
+            let mut h = std::hash::DefaultHasher::new();
+            h.write_u8(seed);
+            h.write(id.as_bytes());
+            h.finish()
+        };
+        IdHash(half(0), half(1))
+    }
 }
 
-/// The map's keys are already hashes: it uses their low bits as they are.
+impl std::hash::Hash for IdHash {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        // Already a hash: the map may use it as it is.
+        state.write_u64(self.1);
+    }
+}
+
+/// The map's keys are already hashes: it uses them as they are.
 #[derive(Default)]
 struct PreHashed(u64);
 
@@ -94,16 +108,20 @@ impl Hasher for PreHashed {
             self.0 = (self.0 << 8) | u64::from(b);
         }
     }
-    fn write_u128(&mut self, n: u128) {
-        self.0 = n as u64;
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
     }
 }
+
+/// Where a record was first seen: content hash, file index, line (lines
+/// past four billion in one file are kept as `u32::MAX`).
+type FirstSeen = (u64, u32, u32);
 
 /// Ids seen so far in a run.
 #[derive(Debug, Default)]
 pub(crate) struct Duplicates {
-    /// Id hash → (content hash, file index, line).
-    first: HashMap<u128, (u64, u32, u64), BuildHasherDefault<PreHashed>>,
+    /// Id hash → where the id was first seen.
+    first: HashMap<IdHash, FirstSeen, BuildHasherDefault<PreHashed>>,
     files: Vec<String>,
     /// Records repeating an earlier record exactly.
     pub identical: u64,
@@ -127,9 +145,10 @@ impl Duplicates {
         // More than four billion input files in one run cannot happen.
         let file_ix = u32::try_from(file_ix).unwrap_or(u32::MAX);
         for s in seen {
-            match self.first.entry(id_hash(&s.id)) {
+            match self.first.entry(IdHash::of(&s.id)) {
                 Entry::Vacant(v) => {
-                    v.insert((s.hash, file_ix, s.line));
+                    let line = u32::try_from(s.line).unwrap_or(u32::MAX);
+                    v.insert((s.hash, file_ix, line));
                 }
                 Entry::Occupied(o) => {
                     let (hash, f, line) = *o.get();
@@ -162,6 +181,11 @@ impl Duplicates {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_map_entry_is_32_bytes() {
+        assert_eq!(std::mem::size_of::<(IdHash, FirstSeen)>(), 32);
+    }
 
     #[test]
     fn identical_and_conflicting_repeats_are_told_apart() {
