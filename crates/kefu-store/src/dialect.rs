@@ -154,6 +154,15 @@ pub(crate) fn skip_locked(backend: Backend) -> &'static str {
     }
 }
 
+/// The aggregate that joins a group's texts with `,`: SQLite's
+/// `group_concat`, PostgreSQL's `string_agg`.
+pub(crate) fn join_texts(backend: Backend, expr: &str) -> String {
+    match backend {
+        Backend::Sqlite => format!("group_concat({expr}, ',')"),
+        Backend::Postgres => format!("string_agg({expr}, ',')"),
+    }
+}
+
 /// An inner join that SQLite keeps in the written order (`CROSS JOIN`), for
 /// queries that must start from the left table; PostgreSQL plans its own.
 pub(crate) fn ordered_join(backend: Backend) -> &'static str {
