@@ -563,7 +563,7 @@ pub(crate) fn kpi(args: KpiBenchArgs) -> anyhow::Result<ExitCode> {
         let report = kpis.report_with(&period, &settings).await?;
         std::hint::black_box(assess(&report, &settings.assessment));
         println!(
-            "the same after one day was marked for a rebuild (an interrupted older re-inspection; refreshes that day first): {:.1} ms",
+            "the same after one day was marked for a rebuild (by hand or by an older kefu; refreshes that day first): {:.1} ms",
             t.elapsed().as_secs_f64() * 1e3
         );
         store.close().await;

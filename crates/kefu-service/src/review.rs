@@ -170,8 +170,8 @@ impl ReviewService {
     }
 
     /// Recomputes the effective result of `cur` from its review input and
-    /// accepted appeals, and writes it (score columns, findings rows,
-    /// rollup mark) inside `tx`.
+    /// accepted appeals, and writes it (score columns, findings rows, the
+    /// day's rollups) inside `tx`.
     async fn recompute(
         &self,
         tx: &mut Tx,
@@ -212,8 +212,11 @@ impl ReviewService {
             };
             tx.replace_contribution(day, cur.agent_id.as_deref().unwrap_or(""), &old, &new)
                 .await?;
-        } else if let Some(day) = cur.local_day {
-            tx.mark_days_stale(&[day]).await?;
+        } else if let (Some(day), false) = (cur.local_day, cur.reviewed) {
+            // Never answered: its score and findings are not counted, only
+            // that it is now reviewed.
+            tx.add_reviewed(day, cur.agent_id.as_deref().unwrap_or(""), 1)
+                .await?;
         }
         Ok(reviewed)
     }

@@ -840,3 +840,36 @@ both_backends!(
         );
     }
 );
+
+both_backends!(
+    reviewing_an_unanswered_call_leaves_nothing_to_rebuild,
+    |store: Store| async move {
+        load(&store).await;
+        let reviews = ReviewService::new(store.clone());
+        let kpis = KpiService::new(store.clone());
+        let qa = who("qa1", Role::Inspector);
+        let oct: Period = "2026-10".parse().unwrap();
+        let reviewed = |r: &kefu_service::kpi::PeriodReport| {
+            r.agents
+                .iter()
+                .find(|a| a.id == "a1")
+                .and_then(|a| a.kpi("reviewed"))
+        };
+        assert_eq!(reviewed(&kpis.report(&oct).await.unwrap()), Some(0.0));
+        // Reviewed, then the review edited: counted once.
+        let first = reviews
+            .save_review(&qa, "a1-abandoned-2", &ReviewInput::default(), None, 10)
+            .await
+            .expect("review an abandoned call");
+        let version = first.review.as_ref().map(|r| r.version);
+        reviews
+            .save_review(&qa, "a1-abandoned-2", &ReviewInput::default(), version, 11)
+            .await
+            .expect("edit the review");
+        assert!(!store.rollups_stale().await.unwrap());
+        let report = kpis.report(&oct).await.expect("report");
+        assert_eq!(reviewed(&report), Some(1.0));
+        store.rebuild_rollups().await.expect("rebuild");
+        assert_eq!(kpis.report(&oct).await.unwrap(), report);
+    }
+);

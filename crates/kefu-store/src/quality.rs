@@ -1081,6 +1081,27 @@ pub struct ResultContribution {
 }
 
 impl Tx {
+    /// Counts `delta` more reviewed results for `agent_id` on `day`. A call
+    /// that was never answered counts only as offered (and by its survey),
+    /// so this is all its review changes in the rollups.
+    pub async fn add_reviewed(
+        &mut self,
+        day: i64,
+        agent_id: &str,
+        delta: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE kpi_daily SET reviewed = reviewed + $1 WHERE day = $2 AND agent_id = $3",
+        )
+        .bind(delta)
+        .bind(day)
+        .bind(agent_id)
+        .execute(self.conn())
+        .await
+        .context("counting a reviewed result")?;
+        Ok(())
+    }
+
     /// Replaces one answered conversation's contribution to the rollups of
     /// `day` (`old` out, `new` in): what a review or an appeal decision
     /// changes, without rebuilding the day.
