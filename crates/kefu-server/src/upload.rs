@@ -2,8 +2,9 @@
 //! API (`POST /api/v1/imports`): spooled to an anonymous temporary file as
 //! they arrive (never held in memory) up to the server's upload limit, then
 //! detected and read by `kefu_formats::detect` as `kefu import` does,
-//! inspected with the active pack on a blocking thread and stored
-//! [`ROWS_PER_WRITE`] conversations per transaction (idempotent by id).
+//! inspected with the active pack on a blocking thread and stored in
+//! time-bounded transactions by one `kefu_store::Importer` (idempotent by
+//! id).
 
 use std::io::{BufReader, Seek, SeekFrom, Write};
 use std::path::Path;
@@ -13,12 +14,12 @@ use kefu_engine::Scratch;
 use kefu_formats::detect;
 use kefu_formats::import::{Format, ImportOptions};
 use kefu_formats::native::{parse_record, Batch};
-use kefu_store::{ImportItem, ImportOutcome, StoreError};
+use kefu_store::{ImportItem, StoreError};
 
 use crate::AppState;
 
-/// Conversations per store transaction.
-const ROWS_PER_WRITE: usize = 500;
+/// Conversations handed to the writer at a time.
+const ROWS_PER_SEND: usize = 500;
 /// Errors kept with their line (the rest are only counted), so a file of
 /// bad lines cannot fill the memory.
 const KEPT_ERRORS: usize = 1000;
@@ -218,9 +219,9 @@ pub(crate) fn format_name(f: Format) -> &'static str {
 }
 
 /// Reads, inspects and stores a spooled file: the reading and inspecting on
-/// a blocking thread, the writes here, one transaction per
-/// [`ROWS_PER_WRITE`] conversations (the channel holds one, so memory stays
-/// bounded whatever the file's size).
+/// a blocking thread, the writes here in time-bounded slices (the channel
+/// holds one lot of [`ROWS_PER_SEND`] conversations and the importer at
+/// most one slice, so memory stays bounded whatever the file's size).
 pub(crate) async fn import(state: &AppState, spooled: Spooled) -> Result<Outcome, UploadError> {
     let Spooled {
         name,
@@ -260,7 +261,7 @@ pub(crate) async fn import(state: &AppState, spooled: Spooled) -> Result<Outcome
             }
         };
         let (mut no_agent, mut no_start) = (0u64, 0u64);
-        let mut pending = Vec::with_capacity(ROWS_PER_WRITE);
+        let mut pending = Vec::with_capacity(ROWS_PER_SEND);
         while source.next_batch(&mut batch, 512, 4 << 20)? {
             for e in batch.errors.drain(..) {
                 note(e.line, e.reason);
@@ -276,8 +277,8 @@ pub(crate) async fn import(state: &AppState, spooled: Spooled) -> Result<Outcome
                     Err(reason) => note(line, reason),
                 }
             }
-            if pending.len() >= ROWS_PER_WRITE {
-                let full = std::mem::replace(&mut pending, Vec::with_capacity(ROWS_PER_WRITE));
+            if pending.len() >= ROWS_PER_SEND {
+                let full = std::mem::replace(&mut pending, Vec::with_capacity(ROWS_PER_SEND));
                 if tx.blocking_send(full).is_err() {
                     return Err(std::io::Error::other("the database writer stopped"));
                 }
@@ -288,15 +289,14 @@ pub(crate) async fn import(state: &AppState, spooled: Spooled) -> Result<Outcome
         }
         Ok((format, errors, error_count, no_agent, no_start))
     });
-    let mut stored = ImportOutcome::default();
+    // One importer for the whole file: its slices are sized across the
+    // reader's batches, not restarted small for each.
+    let mut importer = state.store.importer(pack_version);
     let mut write_error = None;
     while let Some(items) = rx.recv().await {
-        match state.store.import_batch(pack_version, &items).await {
-            Ok(outcome) => stored.add(outcome),
-            Err(e) => {
-                write_error = Some(e);
-                break;
-            }
+        if let Err(e) = importer.push(items).await {
+            write_error = Some(e);
+            break;
         }
     }
     // Dropping the receiver stops the reader at its next send.
@@ -304,6 +304,7 @@ pub(crate) async fn import(state: &AppState, spooled: Spooled) -> Result<Outcome
     if let Some(e) = write_error {
         return Err(e.into());
     }
+    let stored = importer.finish().await?;
     let (format, errors, error_count, no_agent, no_start) = reader
         .await
         .map_err(|e| UploadError::Internal(e.to_string()))?

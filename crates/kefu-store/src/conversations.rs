@@ -233,35 +233,42 @@ impl Importer {
     }
 
     async fn write_slice(&mut self, n: usize) -> Result<(), StoreError> {
-        // Leave the lock free between slices for interactive writers
-        // ([`crate::slice::pause_between`]); time spent waiting for the
-        // workers counts.
-        if let Some((ended, took)) = self.last {
-            let pause = crate::slice::pause_between(self.store.backend(), took);
-            if let Some(rest) = pause.checked_sub(ended.elapsed()) {
-                tokio::time::sleep(rest).await;
-            }
-        }
         let slice: Vec<ImportItem> = self.pending.drain(..n).collect();
-        let mut seen = HashSet::with_capacity(slice.len());
-        let unique: Vec<&ImportItem> = slice
-            .iter()
-            .filter(|i| seen.insert(i.id.as_str()))
-            .collect();
-        let started = std::time::Instant::now();
-        let inserted = self
-            .store
-            .import_slice(self.pack_version_id, &unique)
-            .await?;
-        let took = started.elapsed();
-        self.slicer.record(unique.len(), took);
-        self.last = Some((std::time::Instant::now(), took));
+        let inserted = self.write(&first_of_each_id(&slice)).await?;
         self.outcome.add(ImportOutcome {
             inserted,
             skipped: slice.len() as u64 - inserted,
         });
         Ok(())
     }
+
+    /// Writes one slice in one transaction, after leaving the lock free
+    /// for interactive writers since the last one
+    /// ([`crate::slice::pause_between`]; time spent waiting for the
+    /// caller counts); returns how many conversations were new.
+    async fn write(&mut self, slice: &[&ImportItem]) -> Result<u64, StoreError> {
+        if let Some((ended, took)) = self.last {
+            let pause = crate::slice::pause_between(self.store.backend(), took);
+            if let Some(rest) = pause.checked_sub(ended.elapsed()) {
+                tokio::time::sleep(rest).await;
+            }
+        }
+        let started = std::time::Instant::now();
+        let inserted = self.store.import_slice(self.pack_version_id, slice).await?;
+        let took = started.elapsed();
+        self.slicer.record(slice.len(), took);
+        self.last = Some((std::time::Instant::now(), took));
+        Ok(inserted)
+    }
+}
+
+/// The first item of each id, in order.
+fn first_of_each_id(items: &[ImportItem]) -> Vec<&ImportItem> {
+    let mut seen = HashSet::with_capacity(items.len());
+    items
+        .iter()
+        .filter(|i| seen.insert(i.id.as_str()))
+        .collect()
 }
 
 /// What a re-inspection did.
@@ -390,25 +397,14 @@ impl Store {
         pack_version_id: i64,
         items: &[ImportItem],
     ) -> Result<ImportOutcome, StoreError> {
-        let mut seen = HashSet::with_capacity(items.len());
-        let unique: Vec<&ImportItem> = items
-            .iter()
-            .filter(|i| seen.insert(i.id.as_str()))
-            .collect();
-        let mut slicer =
-            crate::slice::Slicer::with_target(IMPORT_FIRST_SLICE, unique.len(), self.slice_target);
+        let unique = first_of_each_id(items);
+        let mut importer = self.importer_up_to(pack_version_id, unique.len());
         let mut rest = unique.as_slice();
         let mut inserted = 0;
         while !rest.is_empty() {
-            let (slice, after) = rest.split_at(slicer.size().min(rest.len()));
+            let (slice, after) = rest.split_at(importer.slicer.size().min(rest.len()));
             rest = after;
-            let started = std::time::Instant::now();
-            inserted += self.import_slice(pack_version_id, slice).await?;
-            let took = started.elapsed();
-            slicer.record(slice.len(), took);
-            if !rest.is_empty() {
-                tokio::time::sleep(crate::slice::pause_between(self.backend(), took)).await;
-            }
+            inserted += importer.write(slice).await?;
         }
         Ok(ImportOutcome {
             inserted,
@@ -424,12 +420,17 @@ impl Store {
     /// most one slice of conversations: memory does not depend on how the
     /// caller batches.
     pub fn importer(&self, pack_version_id: i64) -> Importer {
+        self.importer_up_to(pack_version_id, IMPORT_MAX_SLICE)
+    }
+
+    /// An [`Importer`] whose slices hold at most `max_slice` conversations.
+    fn importer_up_to(&self, pack_version_id: i64, max_slice: usize) -> Importer {
         Importer {
             store: self.clone(),
             pack_version_id,
             slicer: crate::slice::Slicer::with_target(
                 IMPORT_FIRST_SLICE,
-                IMPORT_MAX_SLICE,
+                max_slice,
                 self.slice_target,
             ),
             pending: Vec::new(),
