@@ -366,7 +366,7 @@ pub(crate) fn run_with<W: Work>(
     let mut emit = |done: Done<W::Output>, outcome: &mut RunOutcome| -> io::Result<Batch> {
         consume(done.out)?;
         let name = inputs[done.input].name();
-        outcome.duplicates.add(&name, done.seen);
+        outcome.duplicates.add(&name, done.seen)?;
         for (line, reason) in done.errors {
             let e = InputError {
                 file: name.clone(),
@@ -420,6 +420,7 @@ pub(crate) fn run_with<W: Work>(
             }
         }
         pb.finish_and_clear();
+        outcome.duplicates.finish()?;
         return Ok(outcome);
     }
 
@@ -506,6 +507,7 @@ pub(crate) fn run_with<W: Work>(
         open_error(&inputs[i], e, &mut outcome, opts, &pb);
     }
     pb.finish_and_clear();
+    outcome.duplicates.finish()?;
     Ok(outcome)
 }
 
@@ -539,11 +541,10 @@ pub(crate) fn report_duplicates_and_emptiness(
         eprintln!("warning: {line}");
     }
     let d = &outcome.duplicates;
-    if d.identical > 0 || !d.conflicts.is_empty() {
+    if d.identical > 0 || d.conflict_count > 0 {
         eprintln!(
             "kefu: {} identical duplicate records, {} duplicate ids with different content",
-            d.identical,
-            d.conflicts.len()
+            d.identical, d.conflict_count
         );
     }
     if outcome.summary.conversations > 0 {

@@ -208,7 +208,7 @@ pub(crate) fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
         stored.skipped,
         errors.len(),
         outcome.duplicates.identical,
-        outcome.duplicates.conflicts.len(),
+        outcome.duplicates.conflict_count,
         meta.id,
         meta.version
     );
