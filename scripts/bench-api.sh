@@ -6,7 +6,11 @@
 #   2. list, first page of 25 (`total` capped and marked estimated);
 #   3. list, a deep page reached by keyset `cursor`, and a filtered list;
 #   4. create (POST) alone;
-#   5. create and list at the same time (writers under readers).
+#   5. create and list at the same time (writers under readers);
+#   6. with KEFU_BENCH_IMPORT=conversations.jsonl: create and list while
+#      `kefu import` writes that file into the same database (its slices
+#      take KEFU_BENCH_SLICE_MS, default 50: the import's default), and how
+#      many conversations the import stored meanwhile.
 # The complaints are seeded straight into the file (copies of one created
 # through the API, spread over the past year), so 1M takes a minute, not an
 # hour; the POSTs of phases 4-5 go through the API.
@@ -163,4 +167,20 @@ run "  POST /complaints (with lists)" 16 "$DIR/post.lua" /api/v1/complaints &
 W=$!
 run "  list first page (with POSTs)" 16 "$DIR/get.lua" "/api/v1/complaints?per_page=25"
 wait $W
+if [ -n "${KEFU_BENCH_IMPORT:-}" ]; then
+  SLICE=${KEFU_BENCH_SLICE_MS:-50}
+  echo "-- POST and list while \`kefu import --slice-ms $SLICE\` runs:"
+  BEFORE=$(count 'SELECT COUNT(*) FROM conversations')
+  "$KEFU" import "$KEFU_BENCH_IMPORT" --database "$DB" --slice-ms "$SLICE" >"$DIR/import.log" 2>&1 &
+  IMPORT=$!
+  sleep 2 # past the start-up: pack, first slices
+  START=$(count 'SELECT COUNT(*) FROM conversations')
+  run "  POST /complaints (during import)" 16 "$DIR/post.lua" /api/v1/complaints &
+  W=$!
+  run "  list first page (during import)" 16 "$DIR/get.lua" "/api/v1/complaints?per_page=25"
+  wait $W
+  END=$(count 'SELECT COUNT(*) FROM conversations')
+  kill $IMPORT 2>/dev/null || true; wait $IMPORT 2>/dev/null || true
+  echo "  import stored $((END - START)) conversations in the ${SECONDS_}s window ($(( (END - START) / SECONDS_ ))/s; $((START - BEFORE)) before it)"
+fi
 if grep -q " 503 \| 500 " "$DIR/serve.log"; then echo "server log has errors:"; tail -5 "$DIR/serve.log"; fi
