@@ -7,7 +7,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use chrono::{DateTime, FixedOffset, NaiveDateTime, TimeZone};
+use chrono::{DateTime, Datelike, FixedOffset, NaiveDateTime, TimeZone};
 use serde::de::{self, Deserializer, Visitor};
 
 /// UTC offset assumed for timestamps that carry none: China Standard Time,
@@ -108,8 +108,18 @@ pub fn millis<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> 
 
 /// Parses a timestamp: RFC 3339, or `YYYY-MM-DD HH:MM:SS[.fff]` with or
 /// without an offset (without: [`DEFAULT_OFFSET_SECONDS`]), or Unix time in
-/// seconds or milliseconds.
+/// seconds or milliseconds. Years outside 1–9999 are refused: they do not
+/// serialise as RFC 3339, so a record holding one would not read back.
 pub fn parse_time(s: &str) -> Option<DateTime<FixedOffset>> {
+    parse_time_any_year(s).filter(year_in_range)
+}
+
+/// Whether `t` falls in the years RFC 3339 can write (1–9999).
+fn year_in_range(t: &DateTime<FixedOffset>) -> bool {
+    (1..=9999).contains(&t.year())
+}
+
+fn parse_time_any_year(s: &str) -> Option<DateTime<FixedOffset>> {
     let s = s.trim();
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Some(t);
@@ -150,7 +160,9 @@ fn from_epoch(n: i64) -> Option<DateTime<FixedOffset>> {
     } else {
         n
     };
-    DateTime::from_timestamp_millis(ms).map(|t| t.with_timezone(&offset))
+    DateTime::from_timestamp_millis(ms)
+        .map(|t| t.with_timezone(&offset))
+        .filter(year_in_range)
 }
 
 struct TimeVisitor;
@@ -167,14 +179,15 @@ impl<'de> Visitor<'de> for TimeVisitor {
         }
         parse_time(v).map(Some).ok_or_else(|| {
             E::custom(format!(
-                "invalid `started_at` {v:?}: expected a timestamp like 2026-10-01T09:15:02+08:00"
+                "invalid `started_at` {v:?}: expected a timestamp like 2026-10-01T09:15:02+08:00 \
+                 (years 1–9999)"
             ))
         })
     }
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
         from_epoch(v)
             .map(Some)
-            .ok_or_else(|| E::custom(format!("invalid Unix time {v}")))
+            .ok_or_else(|| E::custom(format!("invalid Unix time {v} (years 1–9999 only)")))
     }
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
         self.visit_i64(i64::try_from(v).map_err(|_| E::custom(format!("invalid Unix time {v}")))?)

@@ -519,6 +519,28 @@ mod tests {
     }
 
     #[test]
+    fn started_at_past_year_9999_is_refused() {
+        let rec = |v: &str| format!("{{\"id\":\"x\",\"channel\":\"chat\",\"started_at\":{v}}}");
+        // Unix time is read at +08:00: the last millisecond of 9999 there is
+        // the latest a record can carry (its RFC 3339 form has four digits).
+        let last = rec("253402271999999");
+        let c = parse_conversation(last.as_bytes()).unwrap();
+        assert_eq!(
+            c.started_at.unwrap().to_rfc3339(),
+            "9999-12-31T23:59:59.999+08:00"
+        );
+        for v in [
+            "253402272000000",
+            "\"253402272000000\"",
+            "1000000000000000",
+            "-62135625600001",
+        ] {
+            let e = parse_conversation(rec(v).as_bytes()).unwrap_err();
+            assert!(e.contains("1–9999"), "{v}: {e}");
+        }
+    }
+
+    #[test]
     fn unknown_fields_are_ignored() {
         let c = parse_conversation(
             "{\"id\":\"x\",\"channel\":\"chat\",\"extra\":{\"k\":[1]},\"turns\":[{\"role\":\"agent\",\"text\":\"您好\",\"emotion\":\"calm\"}]}"
