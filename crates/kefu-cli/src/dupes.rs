@@ -103,15 +103,28 @@ pub(crate) const DEFAULT_BUDGET: usize = 16 << 20;
 /// only counted.
 pub(crate) const LISTED_CONFLICTS: usize = 1_000;
 
-/// One record in the buffer; its id is `ids[id_at..id_at + id_len]`.
+/// What the check knows of one record besides its id's text.
 #[derive(Debug, Clone, Copy)]
-struct Key {
+struct Place {
     id: IdHash,
     /// Place in the run's input order (records are added in that order).
     seq: u64,
     line: u64,
     content: u64,
     file: u32,
+}
+
+impl Place {
+    /// The order of the sorted runs: by id, then in input order.
+    fn sort_key(&self) -> (IdHash, u64) {
+        (self.id, self.seq)
+    }
+}
+
+/// One record in the buffer; its id is `ids[id_at..id_at + id_len]`.
+#[derive(Debug, Clone, Copy)]
+struct Key {
+    place: Place,
     id_at: u32,
     id_len: u32,
 }
@@ -119,18 +132,8 @@ struct Key {
 /// One record as the merge sees it.
 #[derive(Debug)]
 struct Record {
-    id: IdHash,
-    seq: u64,
-    line: u64,
-    content: u64,
-    file: u32,
+    place: Place,
     text: String,
-}
-
-impl Record {
-    fn sort_key(&self) -> (IdHash, u64) {
-        (self.id, self.seq)
-    }
 }
 
 /// A sorted run written to a temporary file.
@@ -144,14 +147,7 @@ impl Run {
         let mut w = RunWriter::new()?;
         for k in keys {
             let at = k.id_at as usize;
-            w.put_fields(
-                k.id,
-                k.seq,
-                k.line,
-                k.content,
-                k.file,
-                &ids[at..at + k.id_len as usize],
-            )?;
+            w.put(&k.place, &ids[at..at + k.id_len as usize])?;
         }
         w.finish()
     }
@@ -177,11 +173,13 @@ impl Run {
         let mut text = vec![0u8; u32_at(44) as usize];
         self.reader.read_exact(&mut text)?;
         Ok(Some(Record {
-            id: IdHash(u64_at(0), u64_at(1)),
-            seq: u64_at(2),
-            line: u64_at(3),
-            content: u64_at(4),
-            file: u32_at(40),
+            place: Place {
+                id: IdHash(u64_at(0), u64_at(1)),
+                seq: u64_at(2),
+                line: u64_at(3),
+                content: u64_at(4),
+                file: u32_at(40),
+            },
             // Written from a `str` by this process.
             text: String::from_utf8_lossy(&text).into_owned(),
         }))
@@ -207,27 +205,15 @@ impl RunWriter {
         })
     }
 
-    fn put_fields(
-        &mut self,
-        id: IdHash,
-        seq: u64,
-        line: u64,
-        content: u64,
-        file: u32,
-        text: &str,
-    ) -> io::Result<()> {
-        for n in [id.0, id.1, seq, line, content] {
+    fn put(&mut self, p: &Place, text: &str) -> io::Result<()> {
+        for n in [p.id.0, p.id.1, p.seq, p.line, p.content] {
             self.out.write_all(&n.to_le_bytes())?;
         }
-        self.out.write_all(&file.to_le_bytes())?;
+        self.out.write_all(&p.file.to_le_bytes())?;
         // Ids are short; one past 4 GB could not have been parsed.
         let len = u32::try_from(text.len()).unwrap_or(u32::MAX);
         self.out.write_all(&len.to_le_bytes())?;
         self.out.write_all(&text.as_bytes()[..len as usize])
-    }
-
-    fn put(&mut self, r: &Record) -> io::Result<()> {
-        self.put_fields(r.id, r.seq, r.line, r.content, r.file, &r.text)
     }
 
     fn finish(self) -> io::Result<Run> {
@@ -252,14 +238,14 @@ fn merge(mut runs: Vec<Run>, mut each: impl FnMut(Record) -> io::Result<()>) -> 
     for (i, run) in runs.iter_mut().enumerate() {
         let head = run.next()?;
         if let Some(r) = &head {
-            heap.push(Reverse((r.sort_key(), i)));
+            heap.push(Reverse((r.place.sort_key(), i)));
         }
         heads.push(head);
     }
     while let Some(Reverse((_, i))) = heap.pop() {
         let next = runs[i].next()?;
         if let Some(r) = &next {
-            heap.push(Reverse((r.sort_key(), i)));
+            heap.push(Reverse((r.place.sort_key(), i)));
         }
         if let Some(r) = std::mem::replace(&mut heads[i], next) {
             each(r)?;
@@ -338,11 +324,13 @@ impl Duplicates {
             let id_at = u32::try_from(self.ids.len()).unwrap_or(u32::MAX);
             self.ids.push_str(&s.id);
             self.keys.push(Key {
-                id: IdHash::of(&s.id),
-                seq: self.next_seq,
-                line: s.line,
-                content: s.hash,
-                file: file_ix,
+                place: Place {
+                    id: IdHash::of(&s.id),
+                    seq: self.next_seq,
+                    line: s.line,
+                    content: s.hash,
+                    file: file_ix,
+                },
                 id_at,
                 id_len,
             });
@@ -357,7 +345,7 @@ impl Duplicates {
     }
 
     fn sort_buffer(&mut self) {
-        self.keys.sort_unstable_by_key(|k| (k.id, k.seq));
+        self.keys.sort_unstable_by_key(|k| k.place.sort_key());
     }
 
     fn spill(&mut self) -> io::Result<()> {
@@ -368,7 +356,7 @@ impl Duplicates {
         if self.runs.len() >= MAX_RUNS {
             // Keeps open files few: the runs so far become one.
             let mut w = RunWriter::new()?;
-            merge(std::mem::take(&mut self.runs), |r| w.put(&r))?;
+            merge(std::mem::take(&mut self.runs), |r| w.put(&r.place, &r.text))?;
             self.runs.push(w.finish()?);
         }
         Ok(())
@@ -383,7 +371,7 @@ impl Duplicates {
             for k in &self.keys {
                 let at = k.id_at as usize;
                 let text = &self.ids[at..at + k.id_len as usize];
-                tally.note(k.id, k.seq, k.line, k.content, k.file, || text.to_string());
+                tally.note(&k.place, || text.to_string());
             }
         } else {
             if !self.keys.is_empty() {
@@ -391,7 +379,7 @@ impl Duplicates {
             }
             merge(std::mem::take(&mut self.runs), |r| {
                 let text = r.text;
-                tally.note(r.id, r.seq, r.line, r.content, r.file, || text);
+                tally.note(&r.place, || text);
                 Ok(())
             })?;
         }
@@ -447,8 +435,8 @@ struct Found {
 /// Counts over the records in (id, input order) order.
 #[derive(Default)]
 struct Tally {
-    /// The current id's first record: id, content hash, file, line.
-    first: Option<(IdHash, u64, u32, u64)>,
+    /// The current id's first record.
+    first: Option<Place>,
     identical: u64,
     conflict_count: u64,
     /// The earliest conflicts (a max-heap trimmed to the listing's size).
@@ -456,40 +444,32 @@ struct Tally {
 }
 
 impl Tally {
-    fn note(
-        &mut self,
-        id: IdHash,
-        seq: u64,
-        line: u64,
-        content: u64,
-        file: u32,
-        text: impl FnOnce() -> String,
-    ) {
+    fn note(&mut self, p: &Place, text: impl FnOnce() -> String) {
         match self.first {
-            Some((first_id, first_content, first_file, first_line)) if first_id == id => {
-                if first_content == content {
+            Some(first) if first.id == p.id => {
+                if first.content == p.content {
                     self.identical += 1;
                     return;
                 }
                 self.conflict_count += 1;
                 if self.listed.len() == LISTED_CONFLICTS
-                    && self.listed.peek().is_some_and(|top| top.seq < seq)
+                    && self.listed.peek().is_some_and(|top| top.seq < p.seq)
                 {
                     return;
                 }
                 self.listed.push(Found {
-                    seq,
-                    file,
-                    line,
-                    first_file,
-                    first_line,
+                    seq: p.seq,
+                    file: p.file,
+                    line: p.line,
+                    first_file: first.file,
+                    first_line: first.line,
                     id: text(),
                 });
                 if self.listed.len() > LISTED_CONFLICTS {
                     self.listed.pop();
                 }
             }
-            _ => self.first = Some((id, content, file, line)),
+            _ => self.first = Some(*p),
         }
     }
 }

@@ -253,8 +253,7 @@ pub(crate) trait Work: Sync {
     /// Per-batch product.
     type Output: Send + Default;
     /// An empty product for a batch of `input_bytes` bytes of input.
-    fn new_output(&self, input_bytes: usize) -> Self::Output {
-        let _ = input_bytes;
+    fn new_output(&self, _input_bytes: usize) -> Self::Output {
         Self::Output::default()
     }
     /// Handles one result; `raw` is the record's JSON text.
