@@ -576,6 +576,71 @@ impl Tx {
         Ok(inserted.is_some())
     }
 
+    /// Stores a new complaint and, only if it was stored, its first
+    /// `history` entries (in order); `false` when the id is taken and
+    /// nothing was written. On PostgreSQL it is one statement (one round
+    /// trip, which is what a burst of creates waits on).
+    pub async fn insert_complaint_with_history(
+        &mut self,
+        c: &ComplaintRow,
+        history: &[HistoryRow],
+    ) -> Result<bool, StoreError> {
+        if self.backend() == crate::Backend::Sqlite || history.is_empty() {
+            if !self.insert_complaint(c).await? {
+                return Ok(false);
+            }
+            for e in history {
+                self.append_complaint_history(e).await?;
+            }
+            return Ok(true);
+        }
+        let values: Vec<String> = (1..=COLUMNS.len()).map(|i| format!("${i}")).collect();
+        // Typed, as a VALUES list gives its columns no type of their own.
+        const TYPES: [&str; 8] = [
+            "TEXT", "BIGINT", "TEXT", "TEXT", "TEXT", "TEXT", "TEXT", "TEXT",
+        ];
+        let entries: Vec<String> = (0..history.len())
+            .map(|k| {
+                let first = COLUMNS.len() + k * TYPES.len();
+                let cells: Vec<String> = TYPES
+                    .iter()
+                    .enumerate()
+                    .map(|(j, t)| format!("${}::{t}", first + j + 1))
+                    .collect();
+                format!("({})", cells.join(", "))
+            })
+            .collect();
+        let sql = format!(
+            "WITH inserted AS (INSERT INTO complaints ({}) VALUES ({}) \
+             ON CONFLICT (id) DO NOTHING RETURNING id), \
+             logged AS (INSERT INTO complaint_history (complaint_id, at, actor_id, actor_role, \
+             kind, from_state, to_state, detail) \
+             SELECT v.* FROM (VALUES {}) AS v (complaint_id, at, actor_id, actor_role, kind, \
+             from_state, to_state, detail) WHERE EXISTS (SELECT 1 FROM inserted)) \
+             SELECT id FROM inserted",
+            COLUMNS.join(", "),
+            values.join(", "),
+            entries.join(", ")
+        );
+        let mut q = bind_row(sqlx::query(AssertSqlSafe(sql)), c);
+        for e in history {
+            q = q
+                .bind(e.complaint_id.clone())
+                .bind(e.at)
+                .bind(e.actor_id.clone())
+                .bind(e.actor_role.clone())
+                .bind(e.kind.clone())
+                .bind(e.from_state.clone())
+                .bind(e.to_state.clone())
+                .bind(e.detail.clone());
+        }
+        let inserted = q
+            .fetch_optional(self.conn())
+            .await
+            .context("storing a complaint")?;
+        Ok(inserted.is_some())
+    }
+
     /// Rewrites a complaint that is still at `expected_version`; `false`
     /// when it is not (it moved on meanwhile).
     pub async fn update_complaint(

@@ -63,7 +63,7 @@ type QueuedRun =
 
 /// The outcome of one write of a group, before the commit.
 struct Ran {
-    /// It succeeded: keep its changes (release its savepoint).
+    /// It succeeded: keep its changes (its savepoint stays, unreleased).
     keep: bool,
     answer: Answer,
 }
@@ -238,13 +238,18 @@ impl Store {
                 continue;
             }
             let ran = (queued.run)(Ok(&mut tx)).await;
+            // A kept write's savepoint is not released: the next one
+            // shadows it (`ROLLBACK TO` goes to the newest of the name)
+            // and the commit keeps them all, so a round trip a write is
+            // saved. A released savepoint would stay part of the
+            // transaction anyway (PostgreSQL keeps its subtransaction id
+            // until the commit either way).
             let end = if ran.keep {
-                savepoint(&mut tx, "RELEASE kefu_write").await
+                Ok(())
             } else {
-                match savepoint(&mut tx, "ROLLBACK TO kefu_write").await {
-                    Ok(()) => savepoint(&mut tx, "RELEASE kefu_write").await,
-                    Err(e) => Err(e),
-                }
+                // It may have written a setting it then read back.
+                tx.settings_read.forget();
+                savepoint(&mut tx, "ROLLBACK TO kefu_write").await
             };
             match end {
                 Ok(()) => answers.push(ran.answer),

@@ -78,10 +78,44 @@ impl Store {
     }
 }
 
+/// Settings a transaction has read, by the keys asked for: a group of
+/// writes ([`Store::write_grouped`]) reads the same policy once, not once a
+/// write. Forgotten when the transaction writes a setting or rolls back to
+/// a savepoint, so what it returns is what a fresh read would return in
+/// the transaction (barring another node's change committed meanwhile,
+/// which the first read could have missed just the same).
+#[derive(Debug, Default)]
+pub(crate) struct SettingsRead {
+    read: Vec<(Vec<String>, Vec<(String, String)>)>,
+}
+
+impl SettingsRead {
+    fn get(&self, keys: &[&str]) -> Option<&Vec<(String, String)>> {
+        self.read
+            .iter()
+            .find(|(k, _)| k.iter().map(String::as_str).eq(keys.iter().copied()))
+            .map(|(_, rows)| rows)
+    }
+
+    /// Forgets every setting read.
+    pub(crate) fn forget(&mut self) {
+        self.read.clear();
+    }
+}
+
 impl Tx {
-    /// [`Store::settings`] inside the transaction.
+    /// [`Store::settings`] inside the transaction. Asked again for the same
+    /// keys, it answers from what it read the first time, unless the
+    /// transaction has written a setting since.
     pub async fn settings(&mut self, keys: &[&str]) -> Result<Vec<(String, String)>, StoreError> {
-        read(self.conn(), keys).await
+        if let Some(rows) = self.settings_read.get(keys) {
+            return Ok(rows.clone());
+        }
+        let rows = read(self.conn(), keys).await?;
+        self.settings_read
+            .read
+            .push((keys.iter().map(|k| k.to_string()).collect(), rows.clone()));
+        Ok(rows)
     }
 
     /// [`Store::put_setting`] inside the transaction.
@@ -92,6 +126,7 @@ impl Tx {
         by: &str,
         now_ms: i64,
     ) -> Result<(), StoreError> {
+        self.settings_read.forget();
         write(self.conn(), key, value, by, now_ms).await
     }
 }

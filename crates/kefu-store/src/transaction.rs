@@ -42,6 +42,8 @@ pub struct Tx {
     inner: sqlx::Transaction<'static, Any>,
     backend: Backend,
     writes: bool,
+    /// Settings read in this transaction ([`Tx::settings`]).
+    pub(crate) settings_read: crate::settings::SettingsRead,
     /// The write gate's permit (SQLite writes), released after the commit
     /// or rollback; declared after `inner` so that it is dropped after it.
     _gate: Option<tokio::sync::OwnedSemaphorePermit>,
@@ -130,6 +132,7 @@ impl Store {
                         inner,
                         backend: self.backend,
                         writes: true,
+                        settings_read: Default::default(),
                         _gate: gate,
                     })
                 }
@@ -161,6 +164,7 @@ impl Store {
             inner,
             backend: self.backend,
             writes: false,
+            settings_read: Default::default(),
             _gate: None,
         })
     }

@@ -131,3 +131,63 @@ async fn an_abandoned_write_never_runs() {
     assert_eq!(n, 1, "the abandoned write ran after all");
     store.close().await;
 }
+
+/// Reads setting `k` in the write's transaction.
+async fn setting_in(tx: &mut Tx) -> Result<Option<String>, StoreError> {
+    Ok(tx.settings(&["k"]).await?.pop().map(|(_, v)| v))
+}
+
+both_backends!(
+    settings_read_in_a_group_follow_its_writes_and_rollbacks,
+    |store: Store| async move {
+        store.put_setting("k", "old", "t", 0).await.expect("seed");
+        // Hold the turn so the three writes below queue into one group.
+        let holder = store.write().await.expect("write transaction");
+        let read_only = |store: Store| async move {
+            store
+                .write_grouped(
+                    |tx: &mut Tx| -> WriteFuture<'_, Result<Option<String>, StoreError>> {
+                        Box::pin(async move { setting_in(tx).await })
+                    },
+                )
+                .await
+        };
+        let first = tokio::spawn(read_only(store.clone()));
+        // Changes the setting, reads it back (the transaction must see its
+        // own change, not the first write's read), then fails.
+        let changer = tokio::spawn({
+            let store = store.clone();
+            async move {
+                store
+                    .write_grouped(
+                        |tx: &mut Tx| -> WriteFuture<'_, Result<Option<String>, StoreError>> {
+                            Box::pin(async move {
+                                tx.put_setting("k", "changed", "t", 1).await?;
+                                let seen = setting_in(tx).await?;
+                                Err(StoreError::Conflict(format!("saw {seen:?}, then failed")))
+                            })
+                        },
+                    )
+                    .await
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let last = tokio::spawn(read_only(store.clone()));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        drop(holder);
+        assert_eq!(
+            first.await.expect("join").expect("first"),
+            Some("old".into())
+        );
+        match changer.await.expect("join") {
+            Err(StoreError::Conflict(m)) => {
+                assert_eq!(m, "saw Some(\"changed\"), then failed", "its own write")
+            }
+            other => panic!("{other:?}"),
+        }
+        // The failed write was rolled back: the group's last write reads
+        // the old value again, not the one the failed write had read.
+        assert_eq!(last.await.expect("join").expect("last"), Some("old".into()));
+        assert_eq!(store.setting("k").await.expect("read"), Some("old".into()));
+    }
+);

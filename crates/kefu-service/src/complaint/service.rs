@@ -982,13 +982,16 @@ async fn insert_new_complaint(
         }
         let (c, events) = complaint::new_complaint(input.clone(), actor, now)?;
         let cols = rules.columns(&c, &Flags::default(), now);
-        if !tx.insert_complaint(&complaint_row(&c, cols)?).await? {
+        let history: Vec<_> = events.iter().map(history_row).collect();
+        if !tx
+            .insert_complaint_with_history(&complaint_row(&c, cols)?, &history)
+            .await?
+        {
             if generate {
                 continue;
             }
             return Err(conflict(format!("complaint {} already exists", c.id)));
         }
-        append_history(tx, &events).await?;
         return Ok(c);
     }
     Err(conflict("could not allocate a free complaint id"))
