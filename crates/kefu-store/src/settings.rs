@@ -86,11 +86,15 @@ impl Store {
 /// which the first read could have missed just the same).
 #[derive(Debug, Default)]
 pub(crate) struct SettingsRead {
-    read: Vec<(Vec<String>, Vec<(String, String)>)>,
+    /// The keys asked for, and the `(key, value)` rows found.
+    read: Vec<(Vec<String>, Rows)>,
 }
 
+/// `(key, value)` of stored settings.
+type Rows = Vec<(String, String)>;
+
 impl SettingsRead {
-    fn get(&self, keys: &[&str]) -> Option<&Vec<(String, String)>> {
+    fn get(&self, keys: &[&str]) -> Option<&Rows> {
         self.read
             .iter()
             .find(|(k, _)| k.iter().map(String::as_str).eq(keys.iter().copied()))
