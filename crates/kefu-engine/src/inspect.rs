@@ -17,6 +17,7 @@ use serde::{Serialize, Serializer};
 use crate::calendar::in_festival_period;
 use crate::chat::ChatProfile;
 use crate::guard::Guard;
+use crate::message::MessageTemplate;
 use crate::model::{Channel, Conversation, EndedBy, Role, Turn};
 use crate::normalize::{char_slice, normalize_phrase, NormalizedText};
 use crate::pack::{PackError, PackIssue, RegexMode, RoleFilter, Rule, RuleKind, RulePack, Scope};
@@ -71,6 +72,8 @@ struct CompiledRule {
     regex: Option<Regex>,
     /// The regex has a group named `hit` that marks the evidence.
     evidence_group: bool,
+    /// The rule's message template, cut at its placeholders.
+    message: Option<MessageTemplate>,
 }
 
 /// A pack compiled for matching. Build once, share across threads.
@@ -424,6 +427,7 @@ impl Inspector {
                 dimension: Arc::from(rule.dimension.as_str()),
                 rule: rule.clone(),
                 regex,
+                message: rule.message.as_deref().map(MessageTemplate::new),
             });
         }
         // Weak phrases last, so a phrase listed in both tiers stays strong.
@@ -562,7 +566,7 @@ impl Inspector {
                 .map(|turn| char_slice(&turn.text, s, e).to_string()),
             _ => None,
         };
-        let message = render_message(&cr.rule, text.as_deref(), raw.value, raw.detail.as_deref());
+        let message = render_message(cr, text.as_deref(), raw.value, raw.detail.as_deref());
         Finding {
             rule: cr.id.clone(),
             name: cr.name.clone(),
@@ -1272,28 +1276,16 @@ fn response_time(
 
 /// Fills a rule's message template, or writes the default message of its kind.
 fn render_message(
-    rule: &Rule,
+    cr: &CompiledRule,
     text: Option<&str>,
     value: Option<f64>,
     detail: Option<&str>,
 ) -> String {
+    let rule = &cr.rule;
     let text = text.unwrap_or("");
     let value_str = value.map(format_value).unwrap_or_default();
-    if let Some(template) = &rule.message {
-        // The same three replacements in the same order (text inserted
-        // first may itself hold a later placeholder), but each skipped when
-        // there is no `{` left to match: building a substring searcher per
-        // finding was a visible cost on findings-heavy input.
-        let step = |s: String, pat: &str, with: &str| {
-            if s.as_bytes().contains(&b'{') && s.contains(pat) {
-                s.replace(pat, with)
-            } else {
-                s
-            }
-        };
-        let s = step(template.clone(), "{text}", text);
-        let s = step(s, "{value}", &value_str);
-        return step(s, "{detail}", detail.unwrap_or(""));
+    if let Some(template) = &cr.message {
+        return template.render(text, &value_str, detail.unwrap_or(""));
     }
     let seconds = |v: Option<f64>| {
         value

@@ -13,6 +13,7 @@ pub mod guard;
 pub mod inspect;
 mod json_out;
 pub mod lenient;
+mod message;
 pub mod model;
 pub mod normalize;
 pub mod pack;
