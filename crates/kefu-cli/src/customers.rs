@@ -178,23 +178,23 @@ pub(crate) fn run(cmd: CustomersCommand) -> anyhow::Result<ExitCode> {
                 }
             };
             let mut rows = Vec::new();
-            let mut offset = 0;
+            let mut after = None;
             loop {
-                let (page, _) = store
+                let page = store
                     .list_customers(&CustomerFilter {
                         grade: grade.clone(),
                         limit: Some(1000),
-                        offset: Some(offset),
+                        after,
                         ..Default::default()
                     })
                     .await?;
-                if page.is_empty() {
-                    break;
-                }
-                offset += page.len() as i64;
-                for c in &page {
+                for c in &page.rows {
                     let v = svc.get(&viewer, &c.id, kefu_store::now_ms()).await?;
                     rows.push(export_row(&v));
+                }
+                match page.next {
+                    Some(next) => after = Some(next),
+                    None => break,
                 }
             }
             store.close().await;
@@ -223,7 +223,7 @@ pub(crate) fn run(cmd: CustomersCommand) -> anyhow::Result<ExitCode> {
             db,
         } => rt.block_on(async {
             let store = Store::open(&db.url()).await?;
-            let (items, total) = CustomerService::new(store.clone())
+            let list = CustomerService::new(store.clone())
                 .list(
                     &admin(),
                     &CustomerFilter {
@@ -237,7 +237,7 @@ pub(crate) fn run(cmd: CustomersCommand) -> anyhow::Result<ExitCode> {
                 )
                 .await?;
             store.close().await;
-            for c in &items {
+            for c in &list.items {
                 println!(
                     "{}\t{}\t{}\t{}\t{}",
                     c.id,
@@ -247,7 +247,8 @@ pub(crate) fn run(cmd: CustomersCommand) -> anyhow::Result<ExitCode> {
                     c.cadence_state
                 );
             }
-            println!("{} of {total}", items.len());
+            let plus = if list.total_estimated { "+" } else { "" };
+            println!("{} of {}{plus}", list.items.len(), list.total);
             Ok(ExitCode::SUCCESS)
         }),
         CustomersCommand::Show { id, db } => rt.block_on(async {

@@ -211,6 +211,38 @@ async fn scenario(db: TestDb) {
             r.json::<Value>().await.expect("json")
         }
     };
+    // Pages of two by cursor give the one big page, in order.
+    let whole = api_get("/api/v1/customers?per_page=500".into()).await;
+    let ids = |v: &Value| -> Vec<String> {
+        v["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .map(|c| c["id"].as_str().expect("id").to_string())
+            .collect()
+    };
+    assert_eq!(whole["total_estimated"], false, "{whole}");
+    assert!(whole["next"].is_null(), "{whole}");
+    let mut paged = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let page = api_get(format!("/api/v1/customers?per_page=2&cursor={cursor}")).await;
+        paged.extend(ids(&page));
+        match page["next"].as_str() {
+            Some(next) => cursor = next.to_string(),
+            None => break,
+        }
+    }
+    assert!(ids(&whole).len() > 2, "{whole}");
+    assert_eq!(paged, ids(&whole));
+    let bad = app
+        .http
+        .get(format!("{}/api/v1/customers?cursor=c1.00", app.base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
     let found = api_get("/api/v1/customers?q=%E9%83%91%E7%88%BD".into()).await;
     let zheng = found["items"][0]["id"].as_str().expect("郑爽").to_string();
     let one = api_get(format!("/api/v1/customers/{}", enc(&zheng))).await;
@@ -254,6 +286,38 @@ async fn scenario(db: TestDb) {
             r.text().await.unwrap_or_default()
         );
     }
+    // Over 200 customers now: the list's "next" link carries a cursor, and
+    // following the links shows each customer once.
+    let mut seen = std::collections::BTreeSet::new();
+    let mut path = "/customers".to_string();
+    let mut pages = 0;
+    loop {
+        let (status, html) = app.get(&boss, &path).await;
+        assert_eq!(status, StatusCode::OK);
+        pages += 1;
+        // (A row may name its customer more than once.)
+        let on_page: std::collections::BTreeSet<String> = html
+            .match_indices("关怀客户")
+            .map(|(at, _)| html[at..].chars().take(7).collect())
+            .collect();
+        for name in on_page {
+            assert!(
+                seen.insert(name.clone()),
+                "{name} again on page {pages} ({path})"
+            );
+        }
+        let Some(at) = html.find("rel=\"next\"") else {
+            break;
+        };
+        let link = &html[..at];
+        let href = &link[link.rfind("href=\"").expect("next href") + 6..];
+        path = href[..href.find('"').expect("href end")]
+            .replace("&#38;", "&")
+            .replace("&amp;", "&");
+        assert!(path.contains("cursor=k"), "{path}");
+    }
+    assert_eq!(seen.len(), 205, "each care customer on some page");
+    assert!(pages >= 5, "{pages} pages of 50");
     let (status, queue) = app.get(&a07, "/follow-ups").await;
     assert_eq!(status, StatusCode::OK);
     let care = &queue[queue.find("id=\"care\"").expect("care section")..];

@@ -1,10 +1,12 @@
-//! Opaque text of keyset cursors ([`ComplaintKey`], [`InspectionKey`]), as
-//! lists hand them out in `next` and read them back from `cursor`: the sort
-//! key of the last row of a page, ids hex-encoded so that any id survives a
+//! Opaque text of keyset cursors ([`ComplaintKey`], [`InspectionKey`],
+//! [`CustomerListKey`]), as lists hand them out in `next` and read them back
+//! from `cursor`: the sort key of the last row of a page, ids (and names)
+//! hex-encoded so that any id survives a
 //! query string unescaped. Clients must not build them; a cursor that does
 //! not parse is refused, one naming a row since deleted still works (pages
 //! continue after where it was).
 
+use crate::customers::CustomerListKey;
 use crate::{ComplaintKey, FeedbackKey, InspectionKey};
 
 /// Hex of the bytes of `text`.
@@ -60,6 +62,29 @@ impl FeedbackKey {
     }
 }
 
+impl CustomerListKey {
+    /// The cursor text (`k<hex grade>.<hex name>.<hex id>`).
+    pub fn to_cursor(&self) -> String {
+        format!(
+            "k{}.{}.{}",
+            hex(&self.grade),
+            hex(&self.name),
+            hex(&self.id)
+        )
+    }
+
+    /// Reads [`CustomerListKey::to_cursor`]'s text; `None` when it is not one.
+    pub fn from_cursor(text: &str) -> Option<Self> {
+        let mut parts = text.strip_prefix('k')?.split('.');
+        let key = Self {
+            grade: unhex(parts.next()?)?,
+            name: unhex(parts.next()?)?,
+            id: unhex(parts.next()?)?,
+        };
+        parts.next().is_none().then_some(key)
+    }
+}
+
 impl InspectionKey {
     /// The cursor text (`r<started_at or ->.<id>`).
     pub fn to_cursor(&self) -> String {
@@ -104,6 +129,15 @@ mod tests {
         for started_at in [None, Some(0), Some(1_765_000_000_000), Some(-1)] {
             let key = InspectionKey { started_at, id: 42 };
             assert_eq!(InspectionKey::from_cursor(&key.to_cursor()), Some(key));
+        }
+        let key = CustomerListKey {
+            grade: "A".into(),
+            name: "张三.丰 ?&=".into(),
+            id: "".into(),
+        };
+        assert_eq!(CustomerListKey::from_cursor(&key.to_cursor()), Some(key));
+        for bad in ["k41.00", "k41.00.00.00", "kzz.00.00", "c1.00", "k"] {
+            assert!(CustomerListKey::from_cursor(bad).is_none(), "{bad}");
         }
         for bad in [
             "", "c", "c1", "c1.0", "cx.00", "r1.x", "rx.1", "c1.zz", "r1",

@@ -312,8 +312,36 @@ pub struct CustomerFilter {
     pub due_before: Option<i64>,
     /// Page size (default 50, at most 1000).
     pub limit: Option<i64>,
-    /// Offset.
+    /// Offset (old page numbers; cost grows with it). Ignored with `after`.
     pub offset: Option<i64>,
+    /// Start after this customer (the `next` of the page before).
+    pub after: Option<CustomerListKey>,
+}
+
+/// A position in the customer list's order (`grade, name, id`): the last
+/// customer of a page; the next page starts after it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CustomerListKey {
+    /// Its grade.
+    pub grade: String,
+    /// Its name.
+    pub name: String,
+    /// Its id.
+    pub id: String,
+}
+
+/// One page of the customer list ([`Store::list_customers`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CustomerPage {
+    /// The customers, by grade, name and id.
+    pub rows: Vec<CustomerRow>,
+    /// How many match: exact when `total_estimated` is false, otherwise a
+    /// lower bound ([`crate::COUNT_CAP`]).
+    pub total: i64,
+    /// The count stopped at [`crate::COUNT_CAP`].
+    pub total_estimated: bool,
+    /// Where the next page starts, if there is one.
+    pub next: Option<CustomerListKey>,
 }
 
 /// Per-customer figures grading and the profile use.
@@ -1524,11 +1552,12 @@ impl Store {
         Ok(row.is_some())
     }
 
-    /// A page of active (not merged) customers and how many match.
-    pub async fn list_customers(
-        &self,
-        f: &CustomerFilter,
-    ) -> Result<(Vec<CustomerRow>, i64), StoreError> {
+    /// A page of active (not merged) customers, by grade, name and id:
+    /// after [`CustomerFilter::after`] (keyset: any depth at the cost of the
+    /// first page) or after `offset` rows. The total is counted only up to
+    /// [`crate::COUNT_CAP`] matches, so a page never counts the whole
+    /// table; past that, [`CustomerPage::total_estimated`] is set.
+    pub async fn list_customers(&self, f: &CustomerFilter) -> Result<CustomerPage, StoreError> {
         let mut w = Where::default();
         w.push("c.merged_into IS NULL");
         if let Some(g) = &f.grade {
@@ -1564,40 +1593,92 @@ impl Store {
             let p = w.arg(Arg::Int(d));
             w.push(format!("c.next_due_at <= {p}"));
         }
-        let cond = w.sql();
-        let total: i64 = w
-            .bind(sqlx::query(AssertSqlSafe(format!(
-                "SELECT COUNT(*) AS n FROM customers c WHERE {cond}"
-            ))))
+        let count_sql = format!(
+            "SELECT COUNT(*) AS n FROM (SELECT 1 FROM customers c WHERE {} LIMIT {}) t",
+            w.sql(),
+            w.next_placeholder(1)
+        );
+        let counted: i64 = w
+            .bind(sqlx::query(AssertSqlSafe(count_sql)))
+            .bind(crate::COUNT_CAP)
             .fetch_one(self.pool())
             .await
             .context("counting customers")?
             .try_get("n")
             .context("count")?;
+        let mut page_w = w.clone();
+        if let Some(key) = &f.after {
+            let g = page_w.arg(Arg::Text(key.grade.clone()));
+            let n = page_w.arg(Arg::Text(key.name.clone()));
+            let i = page_w.arg(Arg::Text(key.id.clone()));
+            // A row value, which both databases bound an index range by.
+            page_w.push(format!("(c.grade, c.name, c.id) > ({g}, {n}, {i})"));
+        }
         let limit = f.limit.unwrap_or(50).clamp(1, 1000);
-        let offset = f.offset.unwrap_or(0).max(0);
+        let offset = if f.after.is_some() {
+            0
+        } else {
+            f.offset.unwrap_or(0).max(0)
+        };
         let sql = format!(
-            "SELECT {} FROM customers c WHERE {cond} ORDER BY c.grade, c.name, c.id LIMIT {} OFFSET {}",
+            "SELECT {} FROM customers c WHERE {} ORDER BY c.grade, c.name, c.id LIMIT {} OFFSET {}",
             CORE.split(", ")
                 .map(|c| format!("c.{c}"))
                 .collect::<Vec<_>>()
                 .join(", "),
-            w.next_placeholder(1),
-            w.next_placeholder(2)
+            page_w.sql(),
+            page_w.next_placeholder(1),
+            page_w.next_placeholder(2)
         );
-        let rows = w
+        // One row more than asked says whether there is a next page.
+        let found = page_w
             .bind(sqlx::query(AssertSqlSafe(sql)))
-            .bind(limit)
+            .bind(limit + 1)
             .bind(offset)
             .fetch_all(self.pool())
             .await
             .context("listing customers")?;
-        let rows = rows
+        let mut rows = found
+            .iter()
+            .map(core_row)
+            .collect::<Result<Vec<_>, sqlx::Error>>()
+            .context("customers")?;
+        let more = rows.len() as i64 > limit;
+        rows.truncate(usize::try_from(limit).unwrap_or(0));
+        let next = rows.last().filter(|_| more).map(|r| CustomerListKey {
+            grade: r.grade.clone(),
+            name: r.name.clone(),
+            id: r.id.clone(),
+        });
+        Ok(CustomerPage {
+            rows,
+            total: counted,
+            total_estimated: counted >= crate::COUNT_CAP,
+            next,
+        })
+    }
+
+    /// Active (not merged) customers by id, after `after_id`: a walk over
+    /// every customer that stays exact while the walk changes their grades
+    /// (the list's order would move them).
+    pub async fn customers_by_id(
+        &self,
+        after_id: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<CustomerRow>, StoreError> {
+        let sql = format!(
+            "SELECT {CORE} FROM customers WHERE merged_into IS NULL AND id > $1 ORDER BY id LIMIT $2"
+        );
+        sqlx::query(AssertSqlSafe(sql))
+            .bind(after_id.unwrap_or(""))
+            .bind(limit.clamp(1, 1000))
+            .fetch_all(self.pool())
+            .await
+            .context("walking the customers")?
             .iter()
             .map(core_row)
             .collect::<Result<_, sqlx::Error>>()
-            .context("customers")?;
-        Ok((rows, total))
+            .context("customers")
     }
 
     /// Active customers owned by `owner_id` that are due by `until` and do

@@ -3,8 +3,8 @@
 
 use kefu_engine::{Conversation, Inspector, RulePack, Scratch};
 use kefu_store::customers::{
-    Cadence, ContactRow, CustomerFilter, CustomerKey, CustomerWrite, GradeRow, ImportantDate,
-    Purchase,
+    Cadence, ContactRow, CustomerFilter, CustomerKey, CustomerListKey, CustomerWrite, GradeRow,
+    ImportantDate, Purchase,
 };
 use kefu_store::{both_backends, ImportItem, Store};
 
@@ -122,14 +122,14 @@ both_backends!(linking_on_import_is_idempotent, |store: Store| async move {
     // Agent a-11 served this customer, so sees it; nobody else does.
     assert!(store.customer_visible_to(&one, "a-11").await.expect("v"));
     assert!(!store.customer_visible_to(&one, "a-99").await.expect("v"));
-    let (mine, total) = store
+    let mine = store
         .list_customers(&CustomerFilter {
             visible_to: Some("a-11".into()),
             ..Default::default()
         })
         .await
         .expect("list");
-    assert_eq!((mine.len(), total), (1, 1));
+    assert_eq!((mine.rows.len(), mine.total), (1, 1));
     assert_eq!(
         store.conversation_customer("c3").await.expect("link"),
         store.customer_by_key("native", "u-2").await.expect("k")
@@ -229,11 +229,11 @@ both_backends!(
         assert_eq!(k.purchases.len(), 2);
         assert_eq!(k.dates.len(), 2);
         assert_eq!(k.row.last_contact_at, Some(10_002));
-        let (list, _) = store
+        let list = store
             .list_customers(&CustomerFilter::default())
             .await
             .expect("list");
-        assert_eq!(list.len(), 1, "merged customers leave the list");
+        assert_eq!(list.rows.len(), 1, "merged customers leave the list");
         let mut tx = store.write().await.expect("tx");
         tx.undo_merge(merge, "sup", 30_000, &cadence)
             .await
@@ -341,10 +341,11 @@ both_backends!(
             ));
         }
         assert_eq!(import(&store, &lines).await, 2 * pairs as u64);
-        let (_, total) = store
+        let total = store
             .list_customers(&CustomerFilter::default())
             .await
-            .expect("list");
+            .expect("list")
+            .total;
         assert_eq!(total, pairs as i64, "one customer per phone");
         let late = chrono::DateTime::parse_from_rfc3339("2026-05-02T10:00:00+08:00")
             .expect("time")
@@ -373,5 +374,107 @@ both_backends!(
             let contacts = store.customer_contacts(&id, 10).await.expect("contacts");
             assert_eq!(contacts.len(), 2);
         }
+    }
+);
+
+/// Writes `n` bare customers straight into the table: grades A/B/C in
+/// turn, names repeating every 7 (ties broken by id), every tenth merged.
+async fn seed_customers(store: &Store, n: usize) {
+    let mut tx = kefu_store::testing::pool(store)
+        .begin()
+        .await
+        .expect("begin");
+    for i in 0..n {
+        sqlx::query(
+            "INSERT INTO customers (id, name, owner_id, grade, grade_manual, profile, \
+             do_not_disturb, last_contact_at, next_due_at, merged_into, created_at, updated_at, \
+             version) VALUES ($1, $2, $3, $4, 0, '{}', 0, NULL, NULL, $5, 0, 0, 1)",
+        )
+        .bind(format!("s-{i:04}"))
+        .bind(format!("客户{}", i % 7))
+        .bind(format!("a-{}", i % 4))
+        .bind(["A", "B", "C"][i % 3])
+        .bind((i % 10 == 9).then(|| "s-0000".to_string()))
+        .execute(&mut *tx)
+        .await
+        .expect("seed");
+    }
+    tx.commit().await.expect("commit");
+}
+
+both_backends!(
+    customer_pages_follow_cursors_and_cap_the_count,
+    |store: Store| async move {
+        seed_customers(&store, 1_200).await;
+        let active = 1_080;
+        // The whole order at once, to compare pages with.
+        let mut all = Vec::new();
+        let mut after: Option<CustomerListKey> = None;
+        let mut pages = 0;
+        loop {
+            let page = store
+                .list_customers(&CustomerFilter {
+                    limit: Some(250),
+                    after: after.clone(),
+                    // An offset is ignored once there is a cursor.
+                    offset: Some(if after.is_some() { 999 } else { 0 }),
+                    ..Default::default()
+                })
+                .await
+                .expect("page");
+            pages += 1;
+            assert_eq!((page.total, page.total_estimated), (1_000, true), "capped");
+            all.extend(
+                page.rows
+                    .iter()
+                    .map(|r| (r.grade.clone(), r.name.clone(), r.id.clone())),
+            );
+            match page.next {
+                Some(next) => {
+                    let last = page.rows.last().expect("a page with a next has rows");
+                    assert_eq!(next.id, last.id);
+                    after = Some(next);
+                }
+                None => break,
+            }
+        }
+        assert_eq!(pages, 5, "1,080 customers in pages of 250");
+        let mut sorted = all.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(all, sorted, "in order, each once");
+        assert_eq!(all.len(), active, "merged customers left out, none lost");
+        // A filter with fewer matches than the cap is counted exactly, and
+        // its last page has no next.
+        let page = store
+            .list_customers(&CustomerFilter {
+                grade: Some("B".into()),
+                q: Some("客户3".into()),
+                limit: Some(100),
+                ..Default::default()
+            })
+            .await
+            .expect("filtered");
+        let want = (0..1_200)
+            .filter(|i| i % 3 == 1 && i % 7 == 3 && i % 10 != 9)
+            .count() as i64;
+        assert_eq!((page.total, page.total_estimated), (want, false));
+        assert_eq!(page.rows.len() as i64, want);
+        assert!(page.next.is_none());
+        // The walk by id sees every active customer once.
+        let mut walked = Vec::new();
+        let mut after_id: Option<String> = None;
+        loop {
+            let rows = store
+                .customers_by_id(after_id.as_deref(), 300)
+                .await
+                .expect("walk");
+            let Some(last) = rows.last() else { break };
+            after_id = Some(last.id.clone());
+            walked.extend(rows.into_iter().map(|r| r.id));
+        }
+        let mut expected: Vec<String> = all.into_iter().map(|(_, _, id)| id).collect();
+        expected.sort();
+        assert_eq!(walked, expected);
     }
 );

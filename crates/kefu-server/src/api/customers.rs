@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use axum::extract::{Path, Query, State};
 use axum::Json;
 use kefu_service::customer::{ContactInput, CustomerInput, CustomerService, CustomerSettings};
-use kefu_store::customers::CustomerFilter;
+use kefu_store::customers::{CustomerFilter, CustomerListKey};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -30,8 +30,10 @@ fn now() -> i64 {
 }
 
 /// `GET /api/v1/customers`: filters `grade`, `owner`, `tag`, `q` (name,
-/// id, phone or platform id), `due` (`1`: due by now); `page`, `per_page`.
-/// Agents see customers they own or served.
+/// id, phone or platform id), `due` (`1`: due by now); `per_page`, and
+/// `cursor` (the `next` of the page before) or `page`. `total` is counted
+/// up to 1,000 (`total_estimated` past that). Agents see customers they own
+/// or served.
 pub(crate) async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -63,14 +65,25 @@ pub(crate) async fn list(
         },
         limit: Some(per_page),
         offset: Some(offset),
+        after: match q.get("cursor").map(String::as_str) {
+            None | Some("") => None,
+            Some(c) => Some(CustomerListKey::from_cursor(c).ok_or_else(|| {
+                ApiError::BadRequest(format!("`cursor` {c:?} is not a cursor this list gave"))
+            })?),
+        },
         ..Default::default()
     };
-    let (items, total) = service(&state)
+    let list = service(&state)
         .list(&caller.principal, &filter, now)
         .await?;
-    Ok(Json(
-        json!({"items": items, "total": total, "page": page, "per_page": per_page}),
-    ))
+    Ok(Json(json!({
+        "items": list.items,
+        "total": list.total,
+        "total_estimated": list.total_estimated,
+        "next": list.next,
+        "page": page,
+        "per_page": per_page,
+    })))
 }
 
 /// `POST /api/v1/customers`: a new customer (agents own what they create);
@@ -349,8 +362,8 @@ pub(crate) fn openapi_paths() -> Value {
     let body = doc::body;
     json!({
         "/api/v1/customers": {
-            "get": {"summary": "Customers (agents: owned or served); filters grade, owner, tag, q, due; page, per_page",
-                    "responses": errors(ok("items, total"))},
+            "get": {"summary": "Customers (agents: owned or served); filters grade, owner, tag, q, due; per_page, cursor (the previous page's next) or page; total counted up to 1000 (total_estimated past that)",
+                    "responses": errors(ok("items, total, total_estimated, next"))},
             "post": {"summary": "Create a customer: name, owner_id, profile (十问), phones, platform_ids, tags, fields, purchases, dates",
                      "requestBody": body("the customer"), "responses": errors(json!({"201": {"description": "the customer"}}))}
         },

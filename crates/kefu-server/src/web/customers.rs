@@ -13,7 +13,7 @@ use kefu_service::customer::profile::TEN_QUESTIONS;
 use kefu_service::customer::{
     ContactInput, CustomerInput, CustomerService, CustomerSummary, CustomerView, Profile,
 };
-use kefu_store::customers::CustomerFilter;
+use kefu_store::customers::{CustomerFilter, CustomerListKey};
 
 use super::charts::{self, Chart};
 use super::html;
@@ -101,9 +101,10 @@ struct ListPage {
     q: String,
     grade: String,
     rows: Vec<Row>,
-    total: i64,
+    /// "1000+" when the count stopped early.
+    total: String,
     page_no: i64,
-    pages: i64,
+    pages: String,
     prev: Option<String>,
     next: Option<String>,
 }
@@ -123,31 +124,39 @@ pub(super) async fn list(State(state): State<AppState>, page: Page) -> PageResul
         .and_then(|p| p.parse::<i64>().ok())
         .filter(|p| *p >= 1)
         .unwrap_or(1);
+    // "Next" links carry the keyset cursor; a page number alone (old
+    // links, "previous") is found by offset. A cursor that does not parse
+    // is ignored.
+    let after = page.param("cursor").and_then(CustomerListKey::from_cursor);
     let filter = CustomerFilter {
         grade: grade.clone(),
         q: q.clone(),
         limit: Some(PER_PAGE),
         offset: Some((page_no - 1).saturating_mul(PER_PAGE)),
+        after,
         ..Default::default()
     };
     let svc = service(&state);
-    let (items, total) = svc
+    let found = svc
         .list(&page.user.principal, &filter, kefu_store::now_ms())
         .await?;
+    let items = &found.items;
     let names = owner_names(&svc, &items.iter().collect::<Vec<_>>()).await?;
-    let pages = ((total + PER_PAGE - 1) / PER_PAGE).max(1);
+    let plus = if found.total_estimated { "+" } else { "" };
+    let pages = ((found.total + PER_PAGE - 1) / PER_PAGE).max(page_no);
     let g = grade.clone().unwrap_or_default();
     let qs = q.clone().unwrap_or_default();
-    let link = |n: i64| {
+    let link = |n: i64, cursor: Option<&str>| {
         let n = n.to_string();
-        format!(
-            "/customers{}",
-            query_string([
-                ("grade", g.as_str()),
-                ("q", qs.as_str()),
-                ("page", n.as_str())
-            ])
-        )
+        let mut pairs = vec![
+            ("grade", g.as_str()),
+            ("q", qs.as_str()),
+            ("page", n.as_str()),
+        ];
+        if let Some(c) = cursor {
+            pairs.push(("cursor", c));
+        }
+        format!("/customers{}", query_string(pairs))
     };
     let tabs = [
         ("", "cust.all"),
@@ -173,11 +182,11 @@ pub(super) async fn list(State(state): State<AppState>, page: Page) -> PageResul
         q: qs.clone(),
         grade: g.clone(),
         rows,
-        total,
+        total: format!("{}{plus}", found.total),
         page_no,
-        pages,
-        prev: (page_no > 1).then(|| link(page_no - 1)),
-        next: (page_no < pages).then(|| link(page_no + 1)),
+        pages: format!("{pages}{plus}"),
+        prev: (page_no > 1).then(|| link(page_no - 1, None)),
+        next: found.next.as_deref().map(|c| link(page_no + 1, Some(c))),
         ctx,
     })
 }

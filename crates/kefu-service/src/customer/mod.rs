@@ -32,8 +32,8 @@ use chrono::{NaiveDate, TimeZone};
 use serde::{Deserialize, Serialize};
 
 use kefu_store::customers::{
-    ContactRow, CustomerFigures, CustomerFilter, CustomerFinding, CustomerPolicy, CustomerRow,
-    GradeRow, MergeRow, TimelineEntry, POLICY_KEY,
+    ContactRow, CustomerFigures, CustomerFilter, CustomerFinding, CustomerListKey, CustomerPolicy,
+    CustomerRow, GradeRow, MergeRow, TimelineEntry, POLICY_KEY,
 };
 use kefu_store::{AuditEntry, Store};
 
@@ -60,6 +60,19 @@ pub struct CustomerSettings {
     pub grading: GradingRules,
     /// Care calendar.
     pub care: CareSettings,
+}
+
+/// A page of the customer list ([`CustomerService::list`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CustomerList {
+    /// The customers, by grade, name and id.
+    pub items: Vec<CustomerSummary>,
+    /// How many match: exact unless `total_estimated`, then a lower bound.
+    pub total: i64,
+    /// The count stopped early ([`kefu_store::COUNT_CAP`]).
+    pub total_estimated: bool,
+    /// The cursor of the next page, if there is one.
+    pub next: Option<String>,
 }
 
 /// A customer in a list.
@@ -390,20 +403,24 @@ impl CustomerService {
         p: &Principal,
         filter: &CustomerFilter,
         now: i64,
-    ) -> Result<(Vec<CustomerSummary>, i64)> {
+    ) -> Result<CustomerList> {
         let mut f = filter.clone();
         if p.role == Role::Agent {
             f.visible_to = Some(p.user_id.clone());
         }
         let settings = self.settings().await?;
         let day_end = Self::day_end(&settings, now);
-        let (rows, total) = self.store.list_customers(&f).await?;
-        Ok((
-            rows.iter()
+        let page = self.store.list_customers(&f).await?;
+        Ok(CustomerList {
+            items: page
+                .rows
+                .iter()
                 .map(|r| self.summary(p, r, now, day_end))
                 .collect(),
-            total,
-        ))
+            total: page.total,
+            total_estimated: page.total_estimated,
+            next: page.next.as_ref().map(CustomerListKey::to_cursor),
+        })
     }
 
     /// A customer's timeline (conversations, complaints, surveys, revisits,
@@ -548,20 +565,15 @@ impl CustomerService {
             ));
         }
         let mut changed = 0;
-        let mut offset = 0;
+        // By id: regrading moves customers in the list's order (grade
+        // first), so pages of that order would skip some and repeat others.
+        let mut after: Option<String> = None;
         loop {
-            let (rows, _) = self
-                .store
-                .list_customers(&CustomerFilter {
-                    limit: Some(500),
-                    offset: Some(offset),
-                    ..Default::default()
-                })
-                .await?;
-            if rows.is_empty() {
+            let rows = self.store.customers_by_id(after.as_deref(), 500).await?;
+            let Some(last) = rows.last() else {
                 break;
-            }
-            offset += rows.len() as i64;
+            };
+            after = Some(last.id.clone());
             for r in rows.iter().filter(|r| !r.grade_manual) {
                 let d = self.regrade(&r.id, &p.user_id, now).await?;
                 if d.grade != r.grade {
