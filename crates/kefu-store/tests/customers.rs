@@ -461,6 +461,17 @@ both_backends!(
         assert_eq!((page.total, page.total_estimated), (want, false));
         assert_eq!(page.rows.len() as i64, want);
         assert!(page.next.is_none());
+        // A last page reached by offset is short, yet counts every match.
+        let last = store
+            .list_customers(&CustomerFilter {
+                offset: Some(1_070),
+                ..Default::default()
+            })
+            .await
+            .expect("last page");
+        assert_eq!(last.rows.len(), 10);
+        assert_eq!((last.total, last.total_estimated), (1_000, true));
+        assert!(last.next.is_none());
         // The walk by id sees every active customer once.
         let mut walked = Vec::new();
         let mut after_id: Option<String> = None;
