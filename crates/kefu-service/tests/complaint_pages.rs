@@ -178,7 +178,30 @@ both_backends!(
             .await;
             let off: Vec<String> = second.items.into_iter().map(|s| s.id).collect();
             assert_eq!(off.as_slice(), &want[want.len().min(4)..want.len().min(8)]);
+            // A page past the end is empty and still says how many match.
+            let beyond = page(
+                &svc,
+                &ComplaintFilter {
+                    limit: Some(4),
+                    offset: Some(10_000),
+                    ..filter.clone()
+                },
+            )
+            .await;
+            assert!(beyond.items.is_empty());
+            assert_eq!(beyond.total, whole.total, "{filter:?}");
         }
+        // Nothing matches: an empty first page counts nothing.
+        let none = page(
+            &svc,
+            &ComplaintFilter {
+                opened_from: Some(t0() + Duration::days(3650)),
+                ..Default::default()
+            },
+        )
+        .await;
+        assert!(none.items.is_empty() && none.next.is_none());
+        assert_eq!((none.total, none.total_estimated), (0, false));
 
         // A cursor that is not one is refused.
         let sup = Actor::new("s1", ActorRole::Supervisor);

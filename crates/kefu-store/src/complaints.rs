@@ -239,7 +239,7 @@ pub struct ComplaintQuery {
 }
 
 /// How many matching complaints a list counts at most
-/// ([`Tx::complaint_page`]); beyond it the total is marked estimated.
+/// ([`Store::complaint_page`]); beyond it the total is marked estimated.
 pub const COUNT_CAP: i64 = 1000;
 
 /// A position in the newest-first complaint order (`opened_at DESC, id
@@ -252,7 +252,7 @@ pub struct ComplaintKey {
     pub id: String,
 }
 
-/// One page of complaints ([`Tx::complaint_page`]).
+/// One page of complaints ([`Store::complaint_page`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ComplaintPage {
     /// `(id, doc)`, newest first.
@@ -934,83 +934,6 @@ impl Tx {
             .context("complaints")
     }
 
-    /// One page of the complaints matching `query`, newest first
-    /// (`opened_at DESC, id DESC`): `limit` rows after `after` (keyset: the
-    /// last row of the previous page, found by index whatever the depth) or,
-    /// without it, after skipping `offset` rows (the old page numbers; cost
-    /// grows with the offset). The total is counted only up to
-    /// [`COUNT_CAP`] matching rows, so a page never counts the whole table;
-    /// past that, [`ComplaintPage::total_estimated`] is set and the total is
-    /// a lower bound.
-    pub async fn complaint_page(
-        &mut self,
-        query: &ComplaintQuery,
-        limit: i64,
-        offset: i64,
-        after: Option<&ComplaintKey>,
-    ) -> Result<ComplaintPage, StoreError> {
-        let w = query.conditions();
-        let where_sql = w.sql();
-        let count_sql = format!(
-            "SELECT COUNT(*) AS n FROM (SELECT 1 FROM complaints c WHERE {where_sql} LIMIT {}) t",
-            w.next_placeholder(1)
-        );
-        let mut page_w = w.clone();
-        if let Some(key) = after {
-            let at = page_w.arg(Arg::Int(key.opened_at));
-            let id = page_w.arg(Arg::Text(key.id.clone()));
-            page_w.push(format!(
-                "c.opened_at <= {at} AND (c.opened_at < {at} OR c.id < {id})"
-            ));
-        }
-        let list_sql = format!(
-            "SELECT c.id, c.doc, c.opened_at FROM complaints c WHERE {} \
-             ORDER BY c.opened_at DESC, c.id DESC LIMIT {} OFFSET {}",
-            page_w.sql(),
-            page_w.next_placeholder(1),
-            page_w.next_placeholder(2)
-        );
-        // One row more than asked says whether there is a next page.
-        let rows = page_w
-            .bind(sqlx::query(AssertSqlSafe(list_sql)))
-            .bind(limit.saturating_add(1))
-            .bind(if after.is_some() { 0 } else { offset })
-            .fetch_all(self.conn())
-            .await
-            .context("listing complaints")?;
-        let counted: i64 = w
-            .bind(sqlx::query(AssertSqlSafe(count_sql)))
-            .bind(COUNT_CAP)
-            .fetch_one(self.conn())
-            .await
-            .context("counting complaints")?
-            .try_get("n")
-            .context("count")?;
-        let mut out = Vec::with_capacity(rows.len());
-        let mut last_at = 0;
-        for r in rows.iter().take(usize::try_from(limit).unwrap_or(0)) {
-            let id: String = r.try_get("id").context("complaints")?;
-            let doc: String = r.try_get("doc").context("complaints")?;
-            last_at = r.try_get("opened_at").context("complaints")?;
-            out.push((id, doc));
-        }
-        let next = match out.last() {
-            Some((id, _)) if i64::try_from(rows.len()).unwrap_or(i64::MAX) > limit => {
-                Some(ComplaintKey {
-                    opened_at: last_at,
-                    id: id.clone(),
-                })
-            }
-            _ => None,
-        };
-        Ok(ComplaintPage {
-            rows: out,
-            total: counted,
-            total_estimated: counted >= COUNT_CAP,
-            next,
-        })
-    }
-
     /// `(id, doc)` of the complaints opened in `[from_ms, to_ms)` (of one
     /// agent, or all), in the order they were opened.
     pub async fn complaints_opened(
@@ -1040,6 +963,24 @@ impl Tx {
 }
 
 impl Store {
+    /// One page of the complaints matching `query`, newest first
+    /// (`opened_at DESC, id DESC`): `limit` rows after `after` (keyset: the
+    /// last row of the previous page, found by index whatever the depth) or,
+    /// without it, after skipping `offset` rows (the old page numbers; cost
+    /// grows with the offset). The total is counted only up to
+    /// [`COUNT_CAP`] matching rows, so a page never counts the whole table;
+    /// past that, [`ComplaintPage::total_estimated`] is set and the total is
+    /// a lower bound. Page and count are one statement (one snapshot).
+    pub async fn complaint_page(
+        &self,
+        query: &ComplaintQuery,
+        limit: i64,
+        offset: i64,
+        after: Option<&ComplaintKey>,
+    ) -> Result<ComplaintPage, StoreError> {
+        complaint_page(&mut *self.conn().await?, query, limit, offset, after).await
+    }
+
     /// Open revisit tasks due before `now_ms` (of one agent's complaints, or
     /// all), most overdue first.
     pub async fn revisits_overdue(
@@ -1153,4 +1094,84 @@ fn agent_of(row: &AnyRow) -> Result<Option<String>, sqlx::Error> {
     let kind: Option<String> = row.try_get("assignee_kind")?;
     let id: Option<String> = row.try_get("assignee_id")?;
     Ok(id.filter(|_| kind.as_deref() == Some("agent")))
+}
+
+/// One page of complaints (see [`Store::complaint_page`]) on `conn`.
+async fn complaint_page(
+    conn: &mut AnyConnection,
+    query: &ComplaintQuery,
+    limit: i64,
+    offset: i64,
+    after: Option<&ComplaintKey>,
+) -> Result<ComplaintPage, StoreError> {
+    let w = query.conditions();
+    let where_sql = w.sql();
+    let mut page_w = w.clone();
+    if let Some(key) = after {
+        let at = page_w.arg(Arg::Int(key.opened_at));
+        let id = page_w.arg(Arg::Text(key.id.clone()));
+        page_w.push(format!(
+            "c.opened_at <= {at} AND (c.opened_at < {at} OR c.id < {id})"
+        ));
+    }
+    // The capped count rides along as an uncorrelated subquery (computed
+    // once, from the same snapshot as the page): one statement a page. Its
+    // placeholders are the page's first ones, bound to the same values.
+    let count_sql = |cap: String| {
+        format!("SELECT COUNT(*) AS n FROM (SELECT 1 FROM complaints c WHERE {where_sql} LIMIT {cap}) t")
+    };
+    let list_sql = format!(
+        "SELECT c.id, c.doc, c.opened_at, ({}) AS total FROM complaints c WHERE {} \
+         ORDER BY c.opened_at DESC, c.id DESC LIMIT {} OFFSET {}",
+        count_sql(page_w.next_placeholder(1)),
+        page_w.sql(),
+        page_w.next_placeholder(2),
+        page_w.next_placeholder(3)
+    );
+    // One row more than asked says whether there is a next page.
+    let rows = page_w
+        .bind(sqlx::query(AssertSqlSafe(list_sql)))
+        .bind(COUNT_CAP)
+        .bind(limit.saturating_add(1))
+        .bind(if after.is_some() { 0 } else { offset })
+        .fetch_all(&mut *conn)
+        .await
+        .context("listing complaints")?;
+    let counted: i64 = match rows.first() {
+        Some(r) => r.try_get("total").context("complaints")?,
+        // Nothing on a first page: nothing matches.
+        None if after.is_none() && offset == 0 => 0,
+        // Past the end by cursor or offset: count on its own.
+        None => w
+            .bind(sqlx::query(AssertSqlSafe(count_sql(w.next_placeholder(1)))))
+            .bind(COUNT_CAP)
+            .fetch_one(&mut *conn)
+            .await
+            .context("counting complaints")?
+            .try_get("n")
+            .context("count")?,
+    };
+    let mut out = Vec::with_capacity(rows.len());
+    let mut last_at = 0;
+    for r in rows.iter().take(usize::try_from(limit).unwrap_or(0)) {
+        let id: String = r.try_get("id").context("complaints")?;
+        let doc: String = r.try_get("doc").context("complaints")?;
+        last_at = r.try_get("opened_at").context("complaints")?;
+        out.push((id, doc));
+    }
+    let next = match out.last() {
+        Some((id, _)) if i64::try_from(rows.len()).unwrap_or(i64::MAX) > limit => {
+            Some(ComplaintKey {
+                opened_at: last_at,
+                id: id.clone(),
+            })
+        }
+        _ => None,
+    };
+    Ok(ComplaintPage {
+        rows: out,
+        total: counted,
+        total_estimated: counted >= COUNT_CAP,
+        next,
+    })
 }

@@ -209,7 +209,8 @@ both_backends!(pages_neither_repeat_nor_skip, |store: Store| async move {
     }
 });
 
-/// The list queries, shaped as `complaint_page` and `list_inspections_page`
+/// The list queries, shaped as `complaint_page` (its page part; the capped
+/// count rides along as a subquery) and `list_inspections_page`
 /// write them, for every filter the API and the dashboard offer.
 fn list_queries() -> Vec<(&'static str, String)> {
     let complaints = |cond: &str| {

@@ -700,12 +700,14 @@ impl ComplaintService {
         query.sla = filter.sla.map(|f| (f, ms(now)));
         let limit = filter.limit.unwrap_or(50).clamp(1, 500);
         let offset = filter.offset.unwrap_or(0).max(0);
-        let mut tx = self.begin_read().await?;
-        let rules = load_rules(&mut tx).await?;
-        let page = tx
+        // No read transaction: the page and its count are one statement,
+        // and the SLA rules only label what it returns (two round trips a
+        // page instead of five on PostgreSQL).
+        let rules = rules_from(self.store.settings(&RULE_KEYS).await?)?;
+        let page = self
+            .store
             .complaint_page(&query, limit, offset, after.as_ref())
             .await?;
-        tx.commit().await?;
         let mut out = Vec::with_capacity(page.rows.len());
         for (id, doc) in &page.rows {
             let c = complaint_from_doc(id, doc)?;
