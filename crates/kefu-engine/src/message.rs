@@ -23,7 +23,7 @@ pub(crate) struct MessageTemplate {
     parts: Option<Vec<Part>>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 enum Part {
     /// Bytes of the template, as written.
     Literal(Range<usize>),

@@ -332,6 +332,19 @@ const REVISIT_COLUMNS: &str = "r.id, r.complaint_id, r.created_at, r.due_at, r.a
      r.done_at, r.done_by, r.outcome, r.outcome_kind";
 const ESCALATION_COLUMNS: &str = "id, complaint_id, kind, due_at, created_at, node_id, notified_to";
 
+/// Binds a history entry's columns (`complaint_id, at, actor_id, actor_role,
+/// kind, from_state, to_state, detail`).
+fn bind_history<'q>(q: AnyQuery<'q>, e: &'q HistoryRow) -> AnyQuery<'q> {
+    q.bind(e.complaint_id.as_str())
+        .bind(e.at)
+        .bind(e.actor_id.as_str())
+        .bind(e.actor_role.as_str())
+        .bind(e.kind.as_str())
+        .bind(e.from_state.as_deref())
+        .bind(e.to_state.as_deref())
+        .bind(e.detail.as_str())
+}
+
 /// Binds the [`COLUMNS`] of `c`.
 fn bind_row<'q>(q: AnyQuery<'q>, c: &ComplaintRow) -> AnyQuery<'q> {
     q.bind(c.id.clone())
@@ -624,15 +637,7 @@ impl Tx {
         );
         let mut q = bind_row(sqlx::query(AssertSqlSafe(sql)), c);
         for e in history {
-            q = q
-                .bind(e.complaint_id.clone())
-                .bind(e.at)
-                .bind(e.actor_id.clone())
-                .bind(e.actor_role.clone())
-                .bind(e.kind.clone())
-                .bind(e.from_state.clone())
-                .bind(e.to_state.clone())
-                .bind(e.detail.clone());
+            q = bind_history(q, e);
         }
         let inserted = q
             .fetch_optional(self.conn())
@@ -742,18 +747,13 @@ impl Tx {
 
     /// Appends a history entry.
     pub async fn append_complaint_history(&mut self, e: &HistoryRow) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO complaint_history (complaint_id, at, actor_id, actor_role, kind, from_state, \
-             to_state, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        bind_history(
+            sqlx::query(
+                "INSERT INTO complaint_history (complaint_id, at, actor_id, actor_role, kind, \
+                 from_state, to_state, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            ),
+            e,
         )
-        .bind(e.complaint_id.as_str())
-        .bind(e.at)
-        .bind(e.actor_id.as_str())
-        .bind(e.actor_role.as_str())
-        .bind(e.kind.as_str())
-        .bind(e.from_state.as_deref())
-        .bind(e.to_state.as_deref())
-        .bind(e.detail.as_str())
         .execute(self.conn())
         .await
         .context("appending complaint history")?;
@@ -978,7 +978,76 @@ impl Store {
         offset: i64,
         after: Option<&ComplaintKey>,
     ) -> Result<ComplaintPage, StoreError> {
-        complaint_page(&mut *self.conn().await?, query, limit, offset, after).await
+        let w = query.conditions();
+        let where_sql = w.sql();
+        let mut page_w = w.clone();
+        if let Some(key) = after {
+            let at = page_w.arg(Arg::Int(key.opened_at));
+            let id = page_w.arg(Arg::Text(key.id.clone()));
+            page_w.push(format!(
+                "c.opened_at <= {at} AND (c.opened_at < {at} OR c.id < {id})"
+            ));
+        }
+        // The capped count rides along as an uncorrelated subquery (computed
+        // once, from the same snapshot as the page): one statement a page. Its
+        // placeholders are the page's first ones, bound to the same values.
+        let count_sql = |cap: String| {
+            format!("SELECT COUNT(*) AS n FROM (SELECT 1 FROM complaints c WHERE {where_sql} LIMIT {cap}) t")
+        };
+        let list_sql = format!(
+            "SELECT c.id, c.doc, c.opened_at, ({}) AS total FROM complaints c WHERE {} \
+             ORDER BY c.opened_at DESC, c.id DESC LIMIT {} OFFSET {}",
+            count_sql(page_w.next_placeholder(1)),
+            page_w.sql(),
+            page_w.next_placeholder(2),
+            page_w.next_placeholder(3)
+        );
+        // One row more than asked says whether there is a next page.
+        let rows = page_w
+            .bind(sqlx::query(AssertSqlSafe(list_sql)))
+            .bind(COUNT_CAP)
+            .bind(limit.saturating_add(1))
+            .bind(if after.is_some() { 0 } else { offset })
+            .fetch_all(self.pool())
+            .await
+            .context("listing complaints")?;
+        let counted: i64 = match rows.first() {
+            Some(r) => r.try_get("total").context("complaints")?,
+            // Nothing on a first page: nothing matches.
+            None if after.is_none() && offset == 0 => 0,
+            // Past the end by cursor or offset: count on its own.
+            None => w
+                .bind(sqlx::query(AssertSqlSafe(count_sql(w.next_placeholder(1)))))
+                .bind(COUNT_CAP)
+                .fetch_one(self.pool())
+                .await
+                .context("counting complaints")?
+                .try_get("n")
+                .context("count")?,
+        };
+        let mut out = Vec::with_capacity(rows.len());
+        let mut last_at = 0;
+        for r in rows.iter().take(usize::try_from(limit).unwrap_or(0)) {
+            let id: String = r.try_get("id").context("complaints")?;
+            let doc: String = r.try_get("doc").context("complaints")?;
+            last_at = r.try_get("opened_at").context("complaints")?;
+            out.push((id, doc));
+        }
+        let next = match out.last() {
+            Some((id, _)) if i64::try_from(rows.len()).unwrap_or(i64::MAX) > limit => {
+                Some(ComplaintKey {
+                    opened_at: last_at,
+                    id: id.clone(),
+                })
+            }
+            _ => None,
+        };
+        Ok(ComplaintPage {
+            rows: out,
+            total: counted,
+            total_estimated: counted >= COUNT_CAP,
+            next,
+        })
     }
 
     /// Open revisit tasks due before `now_ms` (of one agent's complaints, or
@@ -1094,84 +1163,4 @@ fn agent_of(row: &AnyRow) -> Result<Option<String>, sqlx::Error> {
     let kind: Option<String> = row.try_get("assignee_kind")?;
     let id: Option<String> = row.try_get("assignee_id")?;
     Ok(id.filter(|_| kind.as_deref() == Some("agent")))
-}
-
-/// One page of complaints (see [`Store::complaint_page`]) on `conn`.
-async fn complaint_page(
-    conn: &mut AnyConnection,
-    query: &ComplaintQuery,
-    limit: i64,
-    offset: i64,
-    after: Option<&ComplaintKey>,
-) -> Result<ComplaintPage, StoreError> {
-    let w = query.conditions();
-    let where_sql = w.sql();
-    let mut page_w = w.clone();
-    if let Some(key) = after {
-        let at = page_w.arg(Arg::Int(key.opened_at));
-        let id = page_w.arg(Arg::Text(key.id.clone()));
-        page_w.push(format!(
-            "c.opened_at <= {at} AND (c.opened_at < {at} OR c.id < {id})"
-        ));
-    }
-    // The capped count rides along as an uncorrelated subquery (computed
-    // once, from the same snapshot as the page): one statement a page. Its
-    // placeholders are the page's first ones, bound to the same values.
-    let count_sql = |cap: String| {
-        format!("SELECT COUNT(*) AS n FROM (SELECT 1 FROM complaints c WHERE {where_sql} LIMIT {cap}) t")
-    };
-    let list_sql = format!(
-        "SELECT c.id, c.doc, c.opened_at, ({}) AS total FROM complaints c WHERE {} \
-         ORDER BY c.opened_at DESC, c.id DESC LIMIT {} OFFSET {}",
-        count_sql(page_w.next_placeholder(1)),
-        page_w.sql(),
-        page_w.next_placeholder(2),
-        page_w.next_placeholder(3)
-    );
-    // One row more than asked says whether there is a next page.
-    let rows = page_w
-        .bind(sqlx::query(AssertSqlSafe(list_sql)))
-        .bind(COUNT_CAP)
-        .bind(limit.saturating_add(1))
-        .bind(if after.is_some() { 0 } else { offset })
-        .fetch_all(&mut *conn)
-        .await
-        .context("listing complaints")?;
-    let counted: i64 = match rows.first() {
-        Some(r) => r.try_get("total").context("complaints")?,
-        // Nothing on a first page: nothing matches.
-        None if after.is_none() && offset == 0 => 0,
-        // Past the end by cursor or offset: count on its own.
-        None => w
-            .bind(sqlx::query(AssertSqlSafe(count_sql(w.next_placeholder(1)))))
-            .bind(COUNT_CAP)
-            .fetch_one(&mut *conn)
-            .await
-            .context("counting complaints")?
-            .try_get("n")
-            .context("count")?,
-    };
-    let mut out = Vec::with_capacity(rows.len());
-    let mut last_at = 0;
-    for r in rows.iter().take(usize::try_from(limit).unwrap_or(0)) {
-        let id: String = r.try_get("id").context("complaints")?;
-        let doc: String = r.try_get("doc").context("complaints")?;
-        last_at = r.try_get("opened_at").context("complaints")?;
-        out.push((id, doc));
-    }
-    let next = match out.last() {
-        Some((id, _)) if i64::try_from(rows.len()).unwrap_or(i64::MAX) > limit => {
-            Some(ComplaintKey {
-                opened_at: last_at,
-                id: id.clone(),
-            })
-        }
-        _ => None,
-    };
-    Ok(ComplaintPage {
-        rows: out,
-        total: counted,
-        total_estimated: counted >= COUNT_CAP,
-        next,
-    })
 }

@@ -78,28 +78,10 @@ both_backends!(
 
         let mut tx = store.read().await.expect("read");
         let stored = tx.complaint_history("C-1").await.expect("history");
-        let got: Vec<(&str, i64, Option<&str>, &str)> = stored
-            .iter()
-            .map(|h| {
-                (
-                    h.kind.as_str(),
-                    h.at,
-                    h.to_state.as_deref(),
-                    h.detail.as_str(),
-                )
-            })
-            .collect();
-        let want: Vec<(&str, i64, Option<&str>, &str)> = first
-            .iter()
-            .map(|h| {
-                (
-                    h.kind.as_str(),
-                    h.at,
-                    h.to_state.as_deref(),
-                    h.detail.as_str(),
-                )
-            })
-            .collect();
+        // What was given, as stored (the row id is the store's).
+        let fields = |h: &HistoryRow| (h.kind.clone(), h.at, h.to_state.clone(), h.detail.clone());
+        let got: Vec<_> = stored.iter().map(fields).collect();
+        let want: Vec<_> = first.iter().map(fields).collect();
         assert_eq!(got, want, "entries in order, as given");
         assert!(tx
             .complaint_history("C-2")
