@@ -46,7 +46,7 @@ pub struct Tx {
     pub(crate) settings_read: crate::settings::SettingsRead,
     /// The write gate's permit (SQLite writes), released after the commit
     /// or rollback; declared after `inner` so that it is dropped after it.
-    _gate: Option<tokio::sync::OwnedSemaphorePermit>,
+    gate: Option<tokio::sync::OwnedSemaphorePermit>,
 }
 
 impl std::fmt::Debug for Tx {
@@ -80,6 +80,19 @@ impl Tx {
             .commit()
             .await
             .context("committing a transaction")
+    }
+
+    /// Rolls the transaction back and begins a new write transaction in its
+    /// place, still holding the write gate's permit: no writer of this
+    /// process gets in between (a write group undoing its first write,
+    /// which has no savepoint to go back to).
+    pub(crate) async fn restart(mut self, store: &Store) -> Result<Tx, StoreError> {
+        let gate = self.gate.take();
+        self.inner
+            .rollback()
+            .await
+            .context("rolling back a transaction")?;
+        store.begin_holding(gate).await
     }
 
     /// The connection the transaction runs on, for this crate's queries.
@@ -133,7 +146,7 @@ impl Store {
                         backend: self.backend,
                         writes: true,
                         settings_read: Default::default(),
-                        _gate: gate,
+                        gate,
                     })
                 }
                 Err(e) if attempt < WRITE_ATTEMPTS && dialect::is_busy(&e) => {
@@ -165,7 +178,7 @@ impl Store {
             backend: self.backend,
             writes: false,
             settings_read: Default::default(),
-            _gate: None,
+            gate: None,
         })
     }
 }

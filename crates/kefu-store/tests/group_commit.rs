@@ -191,3 +191,70 @@ both_backends!(
         assert_eq!(store.setting("k").await.expect("read"), Some("old".into()));
     }
 );
+
+both_backends!(
+    a_group_whose_first_write_fails_keeps_the_others,
+    |store: Store| async move {
+        for (round, ending) in [Ending::Refuses, Ending::BreaksAStatement]
+            .into_iter()
+            .enumerate()
+        {
+            let name: &'static str = ["first-refuses", "first-breaks"][round];
+            let before = store.write_groups_committed();
+            // A grouped write that holds the group's turn until released,
+            // so the three below queue into the next group, in this order.
+            let (release, released) = tokio::sync::oneshot::channel::<()>();
+            let blocker = tokio::spawn({
+                let store = store.clone();
+                async move {
+                    store
+                        .write_grouped(
+                            move |_tx: &mut Tx| -> WriteFuture<'_, Result<(), StoreError>> {
+                                Box::pin(async move {
+                                    let _ = released.await;
+                                    Ok(())
+                                })
+                            },
+                        )
+                        .await
+                }
+            });
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let mut writers = Vec::new();
+            for e in [ending, Ending::Succeeds, Ending::Succeeds] {
+                writers.push(tokio::spawn(take_number(store.clone(), name, e)));
+                tokio::time::sleep(Duration::from_millis(30)).await;
+            }
+            release.send(()).expect("blocker waiting");
+            blocker.await.expect("join").expect("blocker");
+            let mut outcomes = Vec::new();
+            for w in writers {
+                outcomes.push(w.await.expect("join"));
+            }
+            match (&outcomes[0], ending) {
+                (Err(StoreError::Conflict(_)), Ending::Refuses)
+                | (Err(StoreError::Database { .. }), Ending::BreaksAStatement) => {}
+                (other, _) => panic!("{ending:?} first write: {other:?}"),
+            }
+            // The failed first write was undone (its number given back);
+            // the two after it in the same group were kept.
+            let kept: Vec<i64> = outcomes[1..]
+                .iter()
+                .map(|o| *o.as_ref().expect("a later write of the group"))
+                .collect();
+            assert_eq!(kept, vec![1, 2], "{ending:?}");
+            assert_eq!(
+                store.write_groups_committed() - before,
+                2,
+                "the blocker's group and one group of three"
+            );
+            let next = take_number(store.clone(), name, Ending::Succeeds)
+                .await
+                .expect("one more");
+            assert_eq!(
+                next, 3,
+                "{ending:?}: what the callers were told was committed"
+            );
+        }
+    }
+);
