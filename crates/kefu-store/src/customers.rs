@@ -1581,13 +1581,23 @@ impl Store {
             ));
         }
         if let Some(q) = f.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
-            let like = w.arg(Arg::Text(format!("%{}%", q.replace(['%', '_'], ""))));
+            let needle = q.replace(['%', '_'], "");
+            let like = w.arg(Arg::Text(format!("%{needle}%")));
             let exact = w.arg(Arg::Text(q.to_string()));
             let phone = w.arg(Arg::Text(normalize_key("phone", q)));
-            w.push(format!(
-                "(c.name LIKE {like} OR c.id = {exact} OR c.id IN (SELECT customer_id FROM customer_keys \
-                 WHERE value = {exact} OR (kind = 'phone' AND value = {phone})))"
-            ));
+            let keys = format!(
+                "SELECT customer_id FROM customer_keys WHERE value = {exact} \
+                 OR (kind = 'phone' AND value = {phone})"
+            );
+            let matches = format!("(c.name LIKE {like} OR c.id = {exact} OR c.id IN ({keys}))");
+            // Start from the customers whose name grams could match (and
+            // those the id or a key names) rather than read every name.
+            match self.name_candidates(&mut w, &needle).await? {
+                Some(names) => w.push(format!(
+                    "c.id IN ({names} UNION SELECT {exact} UNION {keys}) AND {matches}"
+                )),
+                None => w.push(matches),
+            }
         }
         if let Some(d) = f.due_before {
             let p = w.arg(Arg::Int(d));

@@ -15,6 +15,7 @@ mod audit;
 mod complaints;
 mod conversations;
 mod cursor;
+mod customer_names;
 pub mod customers;
 pub mod dialect;
 mod feedback;
