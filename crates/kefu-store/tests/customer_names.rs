@@ -24,7 +24,7 @@ const SEEDED: usize = 10_500;
 
 fn seeded_name(i: usize) -> String {
     let mut name = format!("客{}{}", A[i % 17], B[(i / 17) % 23]);
-    if i % 5 == 0 {
+    if i.is_multiple_of(5) {
         name.push(C[i % 11]);
     }
     name
