@@ -1593,9 +1593,17 @@ impl Store {
             // Start from the customers whose name grams could match (and
             // those the id or a key names) rather than read every name.
             match self.name_candidates(&mut w, &needle).await? {
-                Some(names) => w.push(format!(
-                    "c.id IN ({names} UNION SELECT {exact} UNION {keys}) AND {matches}"
-                )),
+                Some(names) => {
+                    let candidates = format!("{names} UNION SELECT {exact} UNION {keys}");
+                    // PostgreSQL plans `= ANY(ARRAY(…))` as index lookups of
+                    // the candidates; with `IN (…)` its estimates sometimes
+                    // tipped it into reading every customer instead.
+                    let drive = match self.backend() {
+                        crate::Backend::Postgres => format!("c.id = ANY(ARRAY({candidates}))"),
+                        crate::Backend::Sqlite => format!("c.id IN ({candidates})"),
+                    };
+                    w.push(format!("{drive} AND {matches}"));
+                }
                 None => w.push(matches),
             }
         }
