@@ -15,8 +15,8 @@
 //! inside a savepoint: a write that fails is rolled back to its savepoint
 //! alone and its caller gets its error at once, while the others go on. (A
 //! failed first write has no savepoint: the transaction is rolled back and
-//! begun again, still holding the turn. Most groups under light load are
-//! one write, which so takes one round trip fewer.) One commit then makes
+//! begun again, still holding the turn. Under light load most groups are
+//! a single write, and each such group saves a round trip.) One commit then makes
 //! the rest permanent, and only after it does each caller get its result
 //! — or, if the commit fails, the commit's error, as none of the group was
 //! written. Writes of the group see the earlier ones' rows, exactly as if
