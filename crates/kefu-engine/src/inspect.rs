@@ -22,6 +22,9 @@ use crate::model::{Channel, Conversation, EndedBy, Role, Turn};
 use crate::normalize::{char_slice, normalize_phrase, NormalizedText};
 use crate::pack::{PackError, PackIssue, RegexMode, RoleFilter, Rule, RuleKind, RulePack, Scope};
 
+/// Entries kept in the festival memo before it starts again.
+const FESTIVAL_MEMO_CAP: usize = 4096;
+
 /// What a phrase means to the rule that listed it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Slot {
@@ -122,8 +125,8 @@ pub struct Scratch {
     chosen: Vec<(u32, u32)>,
     /// One turn normalised with origins, to map finding spans back.
     span_buf: NormalizedText,
-    /// Per rule: the last date checked for festivals and the bit set due.
-    festival_memo: Vec<Option<(chrono::NaiveDate, u64)>>,
+    /// Per (rule, date): the bit set of festivals due; cleared when full.
+    festival_memo: std::collections::HashMap<(usize, chrono::NaiveDate), u64>,
     /// Which turn `span_buf` holds.
     span_turn: Option<usize>,
     /// The conversation is a chat excerpt that starts mid-session.
@@ -142,7 +145,7 @@ impl Default for Scratch {
             chosen: Vec::new(),
             span_buf: NormalizedText::default(),
             span_turn: None,
-            festival_memo: Vec::new(),
+            festival_memo: std::collections::HashMap::new(),
             excerpt: false,
         }
     }
@@ -916,11 +919,13 @@ impl Inspector {
                     return Outcome::NotApplicable;
                 };
                 let date = at.date_naive();
-                // Festivals due on this date, as a bit set; a day's file
-                // shares one date, so the last answer is kept per rule.
-                let due: u64 = match scratch.festival_memo.get(index) {
-                    Some(&Some((d, mask))) if d == date => mask,
-                    _ => {
+                // Festivals due on this date, as a bit set, remembered per
+                // rule and date: a file spans a few weeks at most, and the
+                // lunar calendar is slow to ask.
+                let key = (index, date);
+                let due: u64 = match scratch.festival_memo.get(&key) {
+                    Some(&mask) => mask,
+                    None => {
                         let mask = festivals
                             .iter()
                             .enumerate()
@@ -929,10 +934,10 @@ impl Inspector {
                                 in_festival_period(f.festival, date, f.days_before, f.days_after)
                             })
                             .fold(0u64, |m, (n, _)| m | (1 << n));
-                        if scratch.festival_memo.len() <= index {
-                            scratch.festival_memo.resize(index + 1, None);
+                        if scratch.festival_memo.len() >= FESTIVAL_MEMO_CAP {
+                            scratch.festival_memo.clear();
                         }
-                        scratch.festival_memo[index] = Some((date, mask));
+                        scratch.festival_memo.insert(key, mask);
                         mask
                     }
                 };

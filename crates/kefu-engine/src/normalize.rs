@@ -195,32 +195,61 @@ impl NormalizedText {
         self.text.reserve(original.len());
         let mut index: u32 = 0;
         if self.untracked {
-            // Hot path: runs of ideographs that need no change are copied
-            // as they are, in one go.
-            let mut run: Option<(usize, usize)> = None;
-            for (at, c) in original.char_indices() {
-                let cp = c as u32;
-                if (0x4E00..DENSE_TO).contains(&cp) && table[(cp - DENSE_FROM) as usize] == 0 {
-                    run = Some(match run {
-                        Some((from, _)) => (from, at + 3),
-                        None => (at, at + 3),
-                    });
-                    self.content_chars += 1;
-                } else {
-                    if let Some((from, to)) = run.take() {
-                        self.text.push_str(&original[from..to]);
-                    }
-                    self.push_one(c, index, table);
+            // Hot path, byte by byte: ideographs that need no change and
+            // lower-case ASCII letters and digits are copied as they are,
+            // a run at a time; anything else goes through `push_one`.
+            let bytes = original.as_bytes();
+            let mut run_from = 0;
+            let mut at = 0;
+            let mut copied = 0;
+            while at < bytes.len() {
+                let b = bytes[at];
+                if b.is_ascii_lowercase() || b.is_ascii_digit() {
+                    copied += 1;
+                    at += 1;
+                    continue;
                 }
-                index = index.saturating_add(1);
+                // E4..E9 lead the three-byte forms of U+4000..U+9FFF.
+                if (0xE4..=0xE9).contains(&b) {
+                    if let (Some(&b1), Some(&b2)) = (bytes.get(at + 1), bytes.get(at + 2)) {
+                        let cp = (u32::from(b & 0x0F) << 12)
+                            | (u32::from(b1 & 0x3F) << 6)
+                            | u32::from(b2 & 0x3F);
+                        if cp >= 0x4E00 && table.get((cp - DENSE_FROM) as usize) == Some(&0) {
+                            copied += 1;
+                            at += 3;
+                            continue;
+                        }
+                    }
+                }
+                // `at` is on a character boundary: runs and other
+                // characters both advance by whole characters.
+                let Some(c) = original.get(at..).and_then(|rest| rest.chars().next()) else {
+                    break;
+                };
+                self.text
+                    .push_str(original.get(run_from..at).unwrap_or_default());
+                // Untracked: origins are not recorded, so no index.
+                self.push_one(c, 0, table);
+                at += c.len_utf8();
+                run_from = at;
             }
-            if let Some((from, to)) = run {
-                self.text.push_str(&original[from..to]);
-            }
+            self.text
+                .push_str(original.get(run_from..at).unwrap_or_default());
+            self.content_chars += copied;
+            index = u32::try_from(original.chars().count()).unwrap_or(u32::MAX);
         } else {
             self.origin.reserve(original.len());
             for c in original.chars() {
-                self.push_one(c, index, table);
+                let cp = c as u32;
+                if (0x4E00..DENSE_TO).contains(&cp) && table[(cp - DENSE_FROM) as usize] == 0 {
+                    // The common case, without the general path's checks.
+                    self.text.push(c);
+                    self.origin.extend_from_slice(&[index; 3]);
+                    self.content_chars += 1;
+                } else {
+                    self.push_one(c, index, table);
+                }
                 index = index.saturating_add(1);
             }
         }
@@ -251,6 +280,14 @@ impl NormalizedText {
             // CJK punctuation (。「」《》…): NFKC leaves it alone.
             if !is_separator(c) {
                 self.push(c, index, !is_barrier(c));
+            }
+        } else if (0xFF01..=0xFF5E).contains(&cp) {
+            // Full-width ASCII (！？，Ａ１): NFKC gives the ASCII character.
+            let d = char::from_u32(cp - 0xFEE0).unwrap_or(c);
+            if d.is_ascii_alphanumeric() {
+                self.push(d.to_ascii_lowercase(), index, true);
+            } else if !is_separator(d) {
+                self.push(d, index, !is_barrier(d));
             }
         } else if !is_separator(c) {
             for d in std::iter::once(c).nfkc() {
@@ -424,6 +461,52 @@ mod tests {
             assert_eq!(fast.as_str(), slow.as_str(), "{text}");
             assert_eq!(n1, slow.content_chars(), "{text}");
             assert_eq!(fast.original_chars(), slow.original_chars());
+        }
+    }
+
+    /// Every character through the generic NFKC branch: what the fast
+    /// paths must agree with.
+    fn reference(text: &str) -> String {
+        let mut out = String::new();
+        for c in text.chars() {
+            if is_separator(c) {
+                continue;
+            }
+            for d in std::iter::once(c).nfkc() {
+                if is_separator(d) {
+                    continue;
+                }
+                if d.is_ascii() {
+                    out.push(d.to_ascii_lowercase());
+                } else {
+                    out.extend(d.to_lowercase().map(to_simplified));
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn fast_paths_agree_with_nfkc_for_every_character() {
+        let ranges = [
+            0x0..0x3100,
+            0x3400..0x3500,
+            0x4D00..0x5200,
+            0x8AA0..0x8C00,
+            0x9F00..0xA100,
+            0xF900..0xFB00,
+            0xFE00..0x10000,
+            0x2F800..0x2F810,
+        ];
+        for range in ranges {
+            let text: String = range.filter_map(char::from_u32).collect();
+            let mut fast = NormalizedText::untracked();
+            fast.append(&text);
+            let tracked = NormalizedText::new(&text);
+            assert_eq!(fast.as_str(), tracked.as_str());
+            assert_eq!(fast.content_chars(), tracked.content_chars());
+            assert_eq!(fast.original_chars(), text.chars().count());
+            assert_eq!(tracked.as_str(), reference(&text));
         }
     }
 
