@@ -73,6 +73,9 @@ struct CompiledRule {
     name: Arc<str>,
     dimension: Arc<str>,
     regex: Option<Regex>,
+    /// Words the regex cannot match without ([`crate::required`]): a text
+    /// with none of them is not searched.
+    regex_gate: Option<Regex>,
     /// The regex has a group named `hit` that marks the evidence.
     evidence_group: bool,
     /// The rule's message template, cut at its placeholders.
@@ -369,6 +372,7 @@ impl Inspector {
         let mut weak_phrases = Vec::new();
         for (i, rule) in pack.rules.iter().enumerate() {
             let mut regex = None;
+            let mut regex_gate = None;
             match &rule.kind {
                 RuleKind::Forbidden {
                     phrases,
@@ -413,6 +417,10 @@ impl Inspector {
                 RuleKind::Regex { pattern, .. } => {
                     // Validated when the pack was loaded.
                     regex = Regex::new(pattern).ok();
+                    regex_gate = crate::required::required_words(pattern).and_then(|words| {
+                        let escaped: Vec<String> = words.iter().map(|w| regex::escape(w)).collect();
+                        Regex::new(&escaped.join("|")).ok()
+                    });
                 }
                 RuleKind::Manual => manual.push(Arc::from(rule.id.as_str())),
                 RuleKind::Interrupt { .. }
@@ -430,6 +438,7 @@ impl Inspector {
                 dimension: Arc::from(rule.dimension.as_str()),
                 rule: rule.clone(),
                 regex,
+                regex_gate,
                 message: rule.message.as_deref().map(MessageTemplate::new),
             });
         }
@@ -866,14 +875,23 @@ impl Inspector {
                 }
                 // Turn by turn, and only the turns the rule looks at: most
                 // patterns have no literal prefix to skip ahead with, so
-                // every byte searched costs.
+                // every byte searched costs. The gate skips the texts that
+                // hold none of the words a match needs.
+                let gate = cr.regex_gate.as_ref();
                 let mut found = false;
+                let conversation_has_words = gate.is_none_or(|g| g.is_match(scratch.norm.as_str()));
                 for (t, turn) in conv.turns.iter().enumerate() {
+                    if !conversation_has_words {
+                        break;
+                    }
                     if !rule.role.admits(turn.role) || !in_scope(scratch, role, *scope, t as u32) {
                         continue;
                     }
                     let (from, to) = scratch.turn_ranges[t];
                     let haystack = &scratch.norm.as_str()[from..to];
+                    if gate.is_some_and(|g| !g.is_match(haystack)) {
+                        continue;
+                    }
                     if *mode == RegexMode::Require {
                         found = re.is_match(haystack);
                     } else if cr.evidence_group {

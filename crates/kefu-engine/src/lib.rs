@@ -17,6 +17,7 @@ mod message;
 pub mod model;
 pub mod normalize;
 pub mod pack;
+pub mod required;
 pub mod review;
 pub mod themes;
 mod wait;

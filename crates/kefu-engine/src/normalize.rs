@@ -202,8 +202,10 @@ impl NormalizedText {
             let mut run_from = 0;
             let mut at = 0;
             let mut copied = 0;
+            let mut chars: u32 = 0;
             while at < bytes.len() {
                 let b = bytes[at];
+                chars = chars.wrapping_add(1);
                 if b.is_ascii_lowercase() || b.is_ascii_digit() {
                     copied += 1;
                     at += 1;
@@ -237,7 +239,7 @@ impl NormalizedText {
             self.text
                 .push_str(original.get(run_from..at).unwrap_or_default());
             self.content_chars += copied;
-            index = u32::try_from(original.chars().count()).unwrap_or(u32::MAX);
+            index = chars;
         } else {
             self.origin.reserve(original.len());
             for c in original.chars() {

@@ -510,6 +510,51 @@ pattern = "工号\\d+"
     assert_eq!(rules_hit(&r), vec!["job_number"]);
 }
 
+/// Patterns that open with a class get a gate of the words they need
+/// (`kefu_engine::required`); the gate must skip only turns that cannot
+/// match, in both modes, and the evidence must be what the regex found.
+#[test]
+fn gated_regex_finds_the_same_as_the_regex() {
+    let ins = pack(
+        r#"
+[[rules]]
+id = "push_elsewhere"
+dimension = "d"
+kind = "regex"
+role = "agent"
+deduction = 5
+pattern = '(?:^|[^帮给替为])(?P<hit>(?:你|您)(?:自己)?(?:再?去?打.{0,16}?(?:电话|热线)去|去?(?:找|问)(?:别人|别的部门|其他部门|其它部门)(?:去|吧)))'
+[[rules]]
+id = "greeting_number"
+dimension = "d"
+kind = "regex"
+mode = "require"
+role = "agent"
+deduction = 2
+pattern = '[你您]好.{0,6}(?:工号|编号)\d+'
+"#,
+    );
+    let r = run(
+        &ins,
+        &chat(&[
+            ("agent", "您好，工号1024为您服务"),
+            ("agent", "我帮你打电话去问问"),
+            ("customer", "你找别人去吧"),
+            ("agent", "这个不归我们管，你自己打客服热线去。"),
+            ("agent", "您好"),
+            ("agent", "您去问其他部门吧"),
+        ]),
+    );
+    assert_eq!(rules_hit(&r), vec!["push_elsewhere", "push_elsewhere"]);
+    assert_eq!(r.findings[0].turn, Some(3));
+    assert_eq!(r.findings[0].text.as_deref(), Some("你自己打客服热线去"));
+    assert_eq!(r.findings[1].turn, Some(5));
+    assert_eq!(r.findings[1].text.as_deref(), Some("您去问其他部门吧"));
+    // No turn holds 工号 or 编号: the required greeting is missing.
+    let r = run(&ins, &chat(&[("agent", "您好，很高兴为您服务")]));
+    assert_eq!(rules_hit(&r), vec!["greeting_number"]);
+}
+
 #[test]
 fn manual_items_are_listed_not_scored() {
     let ins = pack(
