@@ -40,6 +40,9 @@ pub(crate) enum Slot {
     Hold,
     /// Phrases of the n-th festival of a holiday greeting.
     Festival(u16),
+    /// A word a regex rule's pattern needs ([`crate::required`]): the
+    /// regex runs only on the turns holding one.
+    Gate,
 }
 
 /// One use of an automaton pattern by a rule.
@@ -73,9 +76,9 @@ struct CompiledRule {
     name: Arc<str>,
     dimension: Arc<str>,
     regex: Option<Regex>,
-    /// Words the regex cannot match without ([`crate::required`]): a text
-    /// with none of them is not searched.
-    regex_gate: Option<Regex>,
+    /// The regex's required words are in the phrase automaton as
+    /// [`Slot::Gate`]: only turns with a gate hit are searched.
+    gated: bool,
     /// The regex has a group named `hit` that marks the evidence.
     evidence_group: bool,
     /// The rule's message template, cut at its placeholders.
@@ -329,9 +332,10 @@ impl Inspector {
             if norm.is_empty() {
                 return;
             }
-            // Unless contexts are never guarded themselves.
+            // Unless contexts are never guarded themselves, nor are gate
+            // words (a cancelled gate hit would hide a regex match).
             let applicable: Vec<Guard> = match slot {
-                Slot::Unless | Slot::TriggerUnless => Vec::new(),
+                Slot::Unless | Slot::TriggerUnless | Slot::Gate => Vec::new(),
                 _ => compiled_guards[rule]
                     .iter()
                     .filter(|g| g.covers(&norm))
@@ -372,7 +376,7 @@ impl Inspector {
         let mut weak_phrases = Vec::new();
         for (i, rule) in pack.rules.iter().enumerate() {
             let mut regex = None;
-            let mut regex_gate = None;
+            let mut gated = false;
             match &rule.kind {
                 RuleKind::Forbidden {
                     phrases,
@@ -417,10 +421,15 @@ impl Inspector {
                 RuleKind::Regex { pattern, .. } => {
                     // Validated when the pack was loaded.
                     regex = Regex::new(pattern).ok();
-                    regex_gate = crate::required::required_words(pattern).and_then(|words| {
-                        let escaped: Vec<String> = words.iter().map(|w| regex::escape(w)).collect();
-                        Regex::new(&escaped.join("|")).ok()
-                    });
+                    // A gate only for words that are already in matching
+                    // form: a word normalisation would change could hide
+                    // the turns the regex matches in.
+                    if let Some(words) = crate::required::required_words(pattern)
+                        .filter(|w| w.iter().all(|w| normalize_phrase(w) == *w))
+                    {
+                        words.iter().for_each(|w| add(w, i, Slot::Gate));
+                        gated = true;
+                    }
                 }
                 RuleKind::Manual => manual.push(Arc::from(rule.id.as_str())),
                 RuleKind::Interrupt { .. }
@@ -438,7 +447,7 @@ impl Inspector {
                 dimension: Arc::from(rule.dimension.as_str()),
                 rule: rule.clone(),
                 regex,
-                regex_gate,
+                gated,
                 message: rule.message.as_deref().map(MessageTemplate::new),
             });
         }
@@ -875,23 +884,25 @@ impl Inspector {
                 }
                 // Turn by turn, and only the turns the rule looks at: most
                 // patterns have no literal prefix to skip ahead with, so
-                // every byte searched costs. The gate skips the texts that
-                // hold none of the words a match needs.
-                let gate = cr.regex_gate.as_ref();
+                // every byte searched costs. A gated rule searches only the
+                // turns where the phrase scan saw one of its words.
                 let mut found = false;
-                let conversation_has_words = gate.is_none_or(|g| g.is_match(scratch.norm.as_str()));
+                let mut gate_hits = hits.iter().filter(|h| h.slot == Slot::Gate).peekable();
                 for (t, turn) in conv.turns.iter().enumerate() {
-                    if !conversation_has_words {
-                        break;
+                    if cr.gated {
+                        while gate_hits.next_if(|h| (h.turn as usize) < t).is_some() {}
+                        if gate_hits.next_if(|h| h.turn as usize == t).is_none() {
+                            if gate_hits.peek().is_none() {
+                                break;
+                            }
+                            continue;
+                        }
                     }
                     if !rule.role.admits(turn.role) || !in_scope(scratch, role, *scope, t as u32) {
                         continue;
                     }
                     let (from, to) = scratch.turn_ranges[t];
                     let haystack = &scratch.norm.as_str()[from..to];
-                    if gate.is_some_and(|g| !g.is_match(haystack)) {
-                        continue;
-                    }
                     if *mode == RegexMode::Require {
                         found = re.is_match(haystack);
                     } else if cr.evidence_group {
