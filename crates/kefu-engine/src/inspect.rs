@@ -510,7 +510,9 @@ impl Inspector {
     pub fn inspect(&self, conv: &Conversation<'_>, scratch: &mut Scratch) -> Inspection {
         self.prepare(conv, scratch);
         scratch.span_turn = None;
-        let mut findings = Vec::new();
+        // Sized for a findings-heavy conversation: growing from empty cost
+        // several copies per conversation.
+        let mut findings = Vec::with_capacity(16);
         let mut not_applicable = Vec::new();
         let mut raws = Vec::new();
         for (i, cr) in self.rules.iter().enumerate() {

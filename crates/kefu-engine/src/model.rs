@@ -243,7 +243,7 @@ pub struct Conversation<'a> {
     )]
     pub ended_by: Option<EndedBy>,
     /// The turns, in the order they happened.
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "turns")]
     pub turns: Vec<Turn<'a>>,
     /// Source metadata about the whole conversation (e.g. call analytics:
     /// interruptions, non-talk time).
@@ -271,6 +271,35 @@ impl Conversation<'_> {
             meta: self.meta,
         }
     }
+}
+
+/// Turns a vector holds before it first grows: a typical call or chat.
+const TURNS_UP_FRONT: usize = 32;
+
+/// Reads the turns into a vector sized for a typical conversation from the
+/// start; grown from empty, it was copied three times over on the way to
+/// thirty turns, for every conversation parsed.
+fn turns<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Turn<'de>>, D::Error> {
+    struct Turns;
+    impl<'de> serde::de::Visitor<'de> for Turns {
+        type Value = Vec<Turn<'de>>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a sequence")
+        }
+
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(
+            self,
+            mut seq: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut turns = Vec::with_capacity(seq.size_hint().unwrap_or(TURNS_UP_FRONT).min(4096));
+            while let Some(turn) = seq.next_element()? {
+                turns.push(turn);
+            }
+            Ok(turns)
+        }
+    }
+    d.deserialize_seq(Turns)
 }
 
 #[cfg(test)]
