@@ -67,6 +67,13 @@ pub fn to_simplified(c: char) -> char {
     }
 }
 
+/// Whether `cp` is a unified ideograph that normalisation leaves as it is
+/// (no Traditional→Simplified change): the common case, copied as it is.
+#[inline]
+fn is_plain_ideograph(cp: u32, table: &[u32]) -> bool {
+    (0x4E00..DENSE_TO).contains(&cp) && table.get((cp - DENSE_FROM) as usize) == Some(&0)
+}
+
 /// Whether `c` separates characters without ending a sentence: skipped.
 pub fn is_separator(c: char) -> bool {
     if c.is_ascii() {
@@ -205,7 +212,7 @@ impl NormalizedText {
             let mut chars: u32 = 0;
             while at < bytes.len() {
                 let b = bytes[at];
-                chars = chars.wrapping_add(1);
+                chars = chars.saturating_add(1);
                 if b.is_ascii_lowercase() || b.is_ascii_digit() {
                     copied += 1;
                     at += 1;
@@ -217,7 +224,7 @@ impl NormalizedText {
                         let cp = (u32::from(b & 0x0F) << 12)
                             | (u32::from(b1 & 0x3F) << 6)
                             | u32::from(b2 & 0x3F);
-                        if cp >= 0x4E00 && table.get((cp - DENSE_FROM) as usize) == Some(&0) {
+                        if is_plain_ideograph(cp, table) {
                             copied += 1;
                             at += 3;
                             continue;
@@ -244,7 +251,7 @@ impl NormalizedText {
             self.origin.reserve(original.len());
             for c in original.chars() {
                 let cp = c as u32;
-                if (0x4E00..DENSE_TO).contains(&cp) && table[(cp - DENSE_FROM) as usize] == 0 {
+                if is_plain_ideograph(cp, table) {
                     // The common case, without the general path's checks.
                     self.text.push(c);
                     self.origin.extend_from_slice(&[index; 3]);
