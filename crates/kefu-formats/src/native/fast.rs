@@ -38,20 +38,6 @@ struct Cursor<'a> {
     at: usize,
 }
 
-/// One bit per top-level field, to refuse repeats as serde does.
-mod seen {
-    pub(super) const ID: u16 = 1;
-    pub(super) const CHANNEL: u16 = 1 << 1;
-    pub(super) const AGENT_ID: u16 = 1 << 2;
-    pub(super) const AGENT_NAME: u16 = 1 << 3;
-    pub(super) const CUSTOMER_ID: u16 = 1 << 4;
-    pub(super) const CUSTOMER_NAME: u16 = 1 << 5;
-    pub(super) const STARTED_AT: u16 = 1 << 6;
-    pub(super) const WAIT_MS: u16 = 1 << 7;
-    pub(super) const ENDED_BY: u16 = 1 << 8;
-    pub(super) const TURNS: u16 = 1 << 9;
-}
-
 impl<'a> Cursor<'a> {
     fn bytes(&self) -> &'a [u8] {
         self.text.as_bytes()
@@ -220,12 +206,8 @@ impl<'a> Cursor<'a> {
 
     fn conversation(&mut self) -> Option<Conversation<'a>> {
         self.expect(b'{')?;
-        let mut seen = 0u16;
-        let mut mark = |bit: u16| {
-            let repeat = seen & bit != 0;
-            seen |= bit;
-            (!repeat).then_some(())
-        };
+        // Each field is `None` until read, so a repeat (an error for
+        // serde) is seen; optional ones read as `Some(None)` when empty.
         let mut id = None;
         let mut channel = None;
         let mut agent_id = None;
@@ -235,55 +217,35 @@ impl<'a> Cursor<'a> {
         let mut started_at = None;
         let mut wait_ms = None;
         let mut ended_by = None;
-        let mut turns = Vec::new();
+        let mut turns = None;
         loop {
             match self.key()? {
-                b"id" => {
-                    mark(seen::ID)?;
-                    id = Some(self.string()?);
-                }
-                b"channel" => {
-                    mark(seen::CHANNEL)?;
-                    channel = Some(Channel::from_alias(self.string()?)?);
-                }
-                b"agent_id" => {
-                    mark(seen::AGENT_ID)?;
-                    agent_id = optional(self.string()?);
-                }
-                b"agent_name" => {
-                    mark(seen::AGENT_NAME)?;
-                    agent_name = optional(self.string()?);
-                }
-                b"customer_id" => {
-                    mark(seen::CUSTOMER_ID)?;
-                    customer_id = optional(self.string()?);
-                }
-                b"customer_name" => {
-                    mark(seen::CUSTOMER_NAME)?;
-                    customer_name = optional(self.string()?);
-                }
+                b"id" => once(&mut id, self.string())?,
+                b"channel" => once(&mut channel, Channel::from_alias(self.string()?))?,
+                b"agent_id" => once(&mut agent_id, self.string().map(optional))?,
+                b"agent_name" => once(&mut agent_name, self.string().map(optional))?,
+                b"customer_id" => once(&mut customer_id, self.string().map(optional))?,
+                b"customer_name" => once(&mut customer_name, self.string().map(optional))?,
                 b"started_at" => {
-                    mark(seen::STARTED_AT)?;
                     let s = self.string()?;
-                    if !s.trim().is_empty() {
-                        started_at = Some(parse_time(s)?);
-                    }
+                    let time = if s.trim().is_empty() {
+                        Some(None)
+                    } else {
+                        parse_time(s).map(Some)
+                    };
+                    once(&mut started_at, time)?;
                 }
-                b"wait_ms" => {
-                    mark(seen::WAIT_MS)?;
-                    wait_ms = Some(self.millis()?);
-                }
+                b"wait_ms" => once(&mut wait_ms, self.millis())?,
                 b"ended_by" => {
-                    mark(seen::ENDED_BY)?;
                     let s = self.string()?;
-                    if !s.trim().is_empty() {
-                        ended_by = Some(EndedBy::from_alias(s)?);
-                    }
+                    let who = if s.trim().is_empty() {
+                        Some(None)
+                    } else {
+                        EndedBy::from_alias(s).map(Some)
+                    };
+                    once(&mut ended_by, who)?;
                 }
-                b"turns" => {
-                    mark(seen::TURNS)?;
-                    turns = self.turns()?;
-                }
+                b"turns" => once(&mut turns, self.turns())?,
                 // Parsed by serde (a map of any JSON values).
                 b"meta" => return None,
                 // serde skips fields it does not know; so does this.
@@ -296,14 +258,14 @@ impl<'a> Cursor<'a> {
         Some(Conversation {
             id: Cow::Borrowed(id?),
             channel: channel?,
-            agent_id,
-            agent_name,
-            customer_id,
-            customer_name,
-            started_at,
+            agent_id: agent_id.flatten(),
+            agent_name: agent_name.flatten(),
+            customer_id: customer_id.flatten(),
+            customer_name: customer_name.flatten(),
+            started_at: started_at.flatten(),
             wait_ms,
-            ended_by,
-            turns,
+            ended_by: ended_by.flatten(),
+            turns: turns.unwrap_or_default(),
             meta: Default::default(),
         })
     }
@@ -334,9 +296,9 @@ impl<'a> Cursor<'a> {
             match self.key()? {
                 // A repeated field is an error for serde: leave it to serde.
                 b"role" => once(&mut role, Role::from_alias(self.string()?))?,
-                b"text" => once(&mut text, Some(self.string()?))?,
-                b"start_ms" => once(&mut start_ms, Some(self.millis()?))?,
-                b"end_ms" => once(&mut end_ms, Some(self.millis()?))?,
+                b"text" => once(&mut text, self.string())?,
+                b"start_ms" => once(&mut start_ms, self.millis())?,
+                b"end_ms" => once(&mut end_ms, self.millis())?,
                 b"meta" => return None,
                 _ => self.skip_value(NESTING)?,
             }
@@ -354,8 +316,8 @@ impl<'a> Cursor<'a> {
     }
 }
 
-/// Sets a turn's field the first time; `None` for a repeat or a value
-/// that could not be read.
+/// Sets a field the first time; `None` for a repeat or a value that could
+/// not be read.
 fn once<T>(slot: &mut Option<T>, value: Option<T>) -> Option<()> {
     if slot.is_some() {
         return None;
