@@ -470,7 +470,7 @@ pub fn findings_table(results: &[Inspection]) -> Table {
 pub fn agents_table(summary: &Summary) -> Table {
     let mut t = Table::new(AGENTS.0, AGENTS.1, agent_columns());
     for (id, a) in &summary.agents {
-        let mut hits: Vec<(&String, &u64)> = a.rule_hits.iter().collect();
+        let mut hits: Vec<(&std::sync::Arc<str>, &u64)> = a.rule_hits.iter().collect();
         hits.sort_by(|x, y| y.1.cmp(x.1).then(x.0.cmp(y.0)));
         let top = hits
             .iter()
@@ -510,9 +510,9 @@ pub fn rules_table(summary: &Summary) -> Table {
     });
     for (id, r) in rules {
         t.rows.push(vec![
-            Cell::text(id.as_str()),
-            Cell::text(r.name.as_str()),
-            Cell::text(r.dimension.as_str()),
+            Cell::text(&**id),
+            Cell::text(&*r.name),
+            Cell::text(&*r.dimension),
             Cell::int(r.conversations),
             Cell::Percent(round_to(
                 ratio(r.conversations as f64, summary.conversations),

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 use kefu_engine::Inspection;
 
@@ -18,17 +19,18 @@ pub struct AgentTotals {
     pub vetoes: u64,
     /// Sum of scores, for the average.
     pub score_sum: f64,
-    /// Findings per rule id.
-    pub rule_hits: BTreeMap<String, u64>,
+    /// Findings per rule id. Rule ids and names are the pack's shared
+    /// strings: counting a finding clones a reference, not the text.
+    pub rule_hits: BTreeMap<Arc<str>, u64>,
 }
 
 /// Totals for one rule.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RuleTotals {
     /// Rule name.
-    pub name: String,
+    pub name: Arc<str>,
     /// Dimension name.
-    pub dimension: String,
+    pub dimension: Arc<str>,
     /// Conversations with at least one finding of the rule.
     pub conversations: u64,
     /// Findings.
@@ -51,7 +53,7 @@ pub struct Summary {
     /// Per agent id (`-` when unknown).
     pub agents: BTreeMap<String, AgentTotals>,
     /// Per rule id.
-    pub rules: BTreeMap<String, RuleTotals>,
+    pub rules: BTreeMap<Arc<str>, RuleTotals>,
     /// Records that could not be inspected.
     pub errors: u64,
 }
@@ -76,11 +78,11 @@ impl Summary {
         let mut seen: Vec<&str> = Vec::new();
         for run in ins.findings.chunk_by(|a, b| a.rule == b.rule) {
             let f = &run[0];
-            *entry(&mut agent.rule_hits, &f.rule) += run.len() as u64;
-            let rule = entry(&mut self.rules, &f.rule);
+            *agent.rule_hits.entry(f.rule.clone()).or_default() += run.len() as u64;
+            let rule = self.rules.entry(f.rule.clone()).or_default();
             if rule.name.is_empty() {
-                rule.name = f.name.to_string();
-                rule.dimension = f.dimension.to_string();
+                rule.name = f.name.clone();
+                rule.dimension = f.dimension.clone();
             }
             rule.findings += run.len() as u64;
             for f in run {
@@ -92,7 +94,7 @@ impl Summary {
             }
         }
         for r in &ins.not_applicable {
-            entry(&mut self.rules, r).not_applicable += 1;
+            self.rules.entry(r.clone()).or_default().not_applicable += 1;
         }
     }
 
@@ -134,7 +136,7 @@ impl Summary {
     }
 
     /// Rules sorted by conversations hit, most first.
-    pub fn top_rules(&self) -> Vec<(&String, &RuleTotals)> {
+    pub fn top_rules(&self) -> Vec<(&Arc<str>, &RuleTotals)> {
         let mut v: Vec<_> = self.rules.iter().filter(|(_, r)| r.findings > 0).collect();
         v.sort_by(|a, b| b.1.conversations.cmp(&a.1.conversations).then(a.0.cmp(b.0)));
         v
@@ -197,9 +199,9 @@ impl Summary {
         ]];
         for (id, r) in self.top_rules() {
             rows.push(vec![
-                id.clone(),
-                r.name.clone(),
-                r.dimension.clone(),
+                id.to_string(),
+                r.name.to_string(),
+                r.dimension.to_string(),
                 r.conversations.to_string(),
                 format!(
                     "{:.1}",
@@ -339,7 +341,7 @@ mod tests {
         s.add(&inspection("a1", vec![finding("y", 1.0)]));
         let x = &s.rules["x"];
         assert_eq!((x.findings, x.conversations, x.deduction), (3, 1, 7.5));
-        assert_eq!(x.name, "x name");
+        assert_eq!(&*x.name, "x name");
         let y = &s.rules["y"];
         assert_eq!((y.findings, y.conversations, y.deduction), (2, 2, 11.0));
         assert_eq!(s.rules["na"].not_applicable, 2);
