@@ -5,11 +5,12 @@
 //! holds ~130 keys and as many short values (a turn's text is ~20
 //! characters), and each goes through the generic identifier and visitor
 //! machinery. This parser matches the keys and values of that one shape
-//! directly, and gives up — `None`, the caller then asks serde_json — on
-//! anything else: an escape, an unknown or repeated field, `null`, a number
-//! as an id, a float or string as milliseconds, `meta`, an alias it cannot
-//! read, malformed JSON. So it never has to produce an error message, and
-//! whatever it does return is what serde_json would have returned
+//! directly, skips fields it does not know as serde does, and gives up —
+//! `None`, the caller then asks serde_json — on anything else: an escape,
+//! a repeated field, `null`, a number as an id, a float or string as
+//! milliseconds, `meta`, an alias it cannot read, malformed JSON. So it
+//! never has to produce an error message, and whatever it does return is
+//! what serde_json would have returned
 //! (`tests::agrees_with_serde_on_mutated_records` holds it to that).
 
 use std::borrow::Cow;
@@ -332,7 +333,7 @@ fn optional(s: &str) -> Option<Cow<'_, str>> {
 }
 
 /// Length of the leading run of bytes that may stand in a JSON string as
-/// they are: everything but `"`, `\\` and control characters.
+/// they are: everything but `"`, `\` and control characters.
 ///
 /// Eight bytes at a time: for each byte that is a quote, a backslash or
 /// below 0x20 the word trick below sets that byte's top bit. Bits above
