@@ -55,8 +55,38 @@ pub fn text<'de, D: Deserializer<'de>>(d: D) -> Result<Cow<'de, str>, D::Error> 
 
 /// Like [`text`], but `null` and `""` are absent.
 pub fn opt_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Cow<'de, str>>, D::Error> {
-    let t = d.deserialize_any(TextVisitor)?;
-    Ok(if t.is_empty() { None } else { Some(t) })
+    Ok(non_empty(d.deserialize_any(TextVisitor)?))
+}
+
+/// An optional text field's value: `""` is absent (as [`opt_text`] reads it).
+pub fn non_empty(t: Cow<'_, str>) -> Option<Cow<'_, str>> {
+    if t.is_empty() {
+        None
+    } else {
+        Some(t)
+    }
+}
+
+/// An optional timestamp written as a string: blank is absent
+/// (`Some(None)`), otherwise any form [`parse_time`] accepts; `None` when
+/// it is neither (as [`time`] reads a string).
+pub fn optional_time(s: &str) -> Option<Option<DateTime<FixedOffset>>> {
+    if s.trim().is_empty() {
+        Some(None)
+    } else {
+        parse_time(s).map(Some)
+    }
+}
+
+/// An optional [`Vocabulary`] value written as a string: blank is absent
+/// (`Some(None)`), otherwise a spelling or alias; `None` when it is
+/// neither (as [`opt_vocabulary`] reads it).
+pub fn optional_vocabulary<T: Vocabulary>(s: &str) -> Option<Option<T>> {
+    if s.trim().is_empty() {
+        Some(None)
+    } else {
+        T::from_alias(s).map(Some)
+    }
 }
 
 struct MillisVisitor;
@@ -174,10 +204,7 @@ impl<'de> Visitor<'de> for TimeVisitor {
         f.write_str("a timestamp like 2026-10-01T09:15:02+08:00")
     }
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-        if v.trim().is_empty() {
-            return Ok(None);
-        }
-        parse_time(v).map(Some).ok_or_else(|| {
+        optional_time(v).ok_or_else(|| {
             E::custom(format!(
                 "invalid `started_at` {v:?}: expected a timestamp like 2026-10-01T09:15:02+08:00 \
                  (years 1–9999)"
@@ -243,12 +270,7 @@ pub fn opt_vocabulary<'de, D: Deserializer<'de>, T: Vocabulary>(
     d: D,
 ) -> Result<Option<T>, D::Error> {
     let v = text(d)?;
-    if v.trim().is_empty() {
-        return Ok(None);
-    }
-    T::from_alias(&v)
-        .map(Some)
-        .ok_or_else(|| unknown::<D::Error, T>(&v))
+    optional_vocabulary(&v).ok_or_else(|| unknown::<D::Error, T>(&v))
 }
 
 #[cfg(test)]

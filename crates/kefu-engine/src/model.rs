@@ -274,7 +274,8 @@ impl Conversation<'_> {
 }
 
 /// Turns a vector holds before it first grows: a typical call or chat.
-const TURNS_UP_FRONT: usize = 32;
+/// Parsers of the native format size their turn vectors with it.
+pub const TURNS_UP_FRONT: usize = 32;
 
 /// Reads the turns into a vector sized for a typical conversation from the
 /// start; grown from empty, it was copied three times over on the way to

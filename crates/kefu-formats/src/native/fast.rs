@@ -15,12 +15,9 @@
 
 use std::borrow::Cow;
 
-use kefu_engine::lenient::{parse_time, Vocabulary};
-use kefu_engine::model::{Channel, EndedBy, Role, Turn};
+use kefu_engine::lenient::{non_empty, optional_time, optional_vocabulary, Vocabulary};
+use kefu_engine::model::{Channel, EndedBy, Role, Turn, TURNS_UP_FRONT};
 use kefu_engine::Conversation;
-
-/// Turns a vector holds before it first grows (as in the serde path).
-const TURNS_UP_FRONT: usize = 32;
 
 /// Nesting allowed inside a skipped field; serde allows 128 levels in all.
 const NESTING: u8 = 32;
@@ -92,6 +89,11 @@ impl<'a> Cursor<'a> {
         // The run stops only at ASCII bytes, so both ends are character
         // boundaries; `get` keeps that from ever being a panic.
         self.text.get(start..end)
+    }
+
+    /// An optional text field: `Some(None)` when empty, as serde reads it.
+    fn optional_text(&mut self) -> Option<Option<Cow<'a, str>>> {
+        self.string().map(|s| non_empty(Cow::Borrowed(s)))
     }
 
     /// A non-negative integer as JSON writes it (no leading zeros), that
@@ -223,29 +225,16 @@ impl<'a> Cursor<'a> {
             match self.key()? {
                 b"id" => once(&mut id, self.string())?,
                 b"channel" => once(&mut channel, Channel::from_alias(self.string()?))?,
-                b"agent_id" => once(&mut agent_id, self.string().map(optional))?,
-                b"agent_name" => once(&mut agent_name, self.string().map(optional))?,
-                b"customer_id" => once(&mut customer_id, self.string().map(optional))?,
-                b"customer_name" => once(&mut customer_name, self.string().map(optional))?,
-                b"started_at" => {
-                    let s = self.string()?;
-                    let time = if s.trim().is_empty() {
-                        Some(None)
-                    } else {
-                        parse_time(s).map(Some)
-                    };
-                    once(&mut started_at, time)?;
-                }
+                b"agent_id" => once(&mut agent_id, self.optional_text())?,
+                b"agent_name" => once(&mut agent_name, self.optional_text())?,
+                b"customer_id" => once(&mut customer_id, self.optional_text())?,
+                b"customer_name" => once(&mut customer_name, self.optional_text())?,
+                b"started_at" => once(&mut started_at, optional_time(self.string()?))?,
                 b"wait_ms" => once(&mut wait_ms, self.millis())?,
-                b"ended_by" => {
-                    let s = self.string()?;
-                    let who = if s.trim().is_empty() {
-                        Some(None)
-                    } else {
-                        EndedBy::from_alias(s).map(Some)
-                    };
-                    once(&mut ended_by, who)?;
-                }
+                b"ended_by" => once(
+                    &mut ended_by,
+                    optional_vocabulary::<EndedBy>(self.string()?),
+                )?,
                 b"turns" => once(&mut turns, self.turns())?,
                 // Parsed by serde (a map of any JSON values).
                 b"meta" => return None,
@@ -325,11 +314,6 @@ fn once<T>(slot: &mut Option<T>, value: Option<T>) -> Option<()> {
     }
     *slot = Some(value?);
     Some(())
-}
-
-/// An optional text field: empty is absent, as in `lenient::opt_text`.
-fn optional(s: &str) -> Option<Cow<'_, str>> {
-    (!s.is_empty()).then_some(Cow::Borrowed(s))
 }
 
 /// Length of the leading run of bytes that may stand in a JSON string as
