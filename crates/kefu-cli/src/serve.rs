@@ -299,18 +299,12 @@ pub(crate) fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         );
         let notifier =
             kefu_server::spawn_notifier(state.store.clone(), notify_every, notify_config)?;
-        // Conversations stored before full-text search existed are indexed
-        // in the background; search finds them as they are reached.
-        let indexer = {
-            let store = state.store.clone();
-            tokio::spawn(async move {
-                match store.reindex_missing().await {
-                    Ok(0) => {}
-                    Ok(n) => tracing::info!(conversations = n, "indexed for full-text search"),
-                    Err(e) => tracing::error!(error = %e, "full-text indexing failed"),
-                }
-            })
-        };
+        // Transcripts imports queue, and conversations stored before
+        // full-text search existed, are indexed in the background.
+        let indexer = kefu_server::spawn_search_indexer(
+            state.store.clone(),
+            kefu_server::SEARCH_INDEXING_EVERY,
+        );
         kefu_server::serve_with_limits(listener, state, limits, async {
             let _ = tokio::signal::ctrl_c().await;
         })

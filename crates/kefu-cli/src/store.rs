@@ -57,6 +57,13 @@ pub(crate) struct ImportArgs {
     /// nobody works beside imports faster with 1000.
     #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..=10_000))]
     slice_ms: u64,
+    /// Build the full-text search index for the imported transcripts before
+    /// returning. By default (SQLite) they are queued, which keeps the
+    /// import several times faster: `kefu serve` indexes the queue in the
+    /// background, and search finds queued transcripts meanwhile (by a
+    /// slower substring test). PostgreSQL always indexes as it imports.
+    #[arg(long)]
+    index_now: bool,
     #[command(flatten)]
     input: crate::formats::InputArgs,
     #[command(flatten)]
@@ -198,6 +205,17 @@ pub(crate) fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
     // after an import does not pay for it.
     rt.block_on(store.refresh_rollups())
         .context("refreshing report rollups")?;
+    let indexed = if args.index_now {
+        Some(
+            rt.block_on(store.index_backlog())
+                .context("indexing transcripts for search")?,
+        )
+    } else {
+        None
+    };
+    let queued = rt
+        .block_on(store.search_backlog())
+        .context("counting transcripts queued for search")?;
     rt.block_on(store.close());
     errors.extend(std::mem::take(&mut outcome.errors));
     println!(
@@ -212,6 +230,15 @@ pub(crate) fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
         meta.id,
         meta.version
     );
+    if let Some(n) = indexed {
+        println!("{n} transcripts added to the search index");
+    }
+    if queued > 0 {
+        println!(
+            "{queued} transcripts queued for the search index: `kefu serve` indexes them in the \
+             background (search finds them meanwhile, more slowly), or import with --index-now"
+        );
+    }
     for w in missing.warnings() {
         eprintln!("{w}");
     }

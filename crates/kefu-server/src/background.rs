@@ -32,3 +32,36 @@ pub fn spawn_feedback_ageing(
         }
     })
 }
+
+/// How often `kefu serve` moves queued transcripts into the full-text
+/// index. Search finds queued transcripts anyway (by a slower substring
+/// test), so this bounds how long that slower path lasts, not correctness.
+pub const SEARCH_INDEXING_EVERY: Duration = Duration::from_secs(5);
+
+/// Keeps the full-text index complete: first every conversation it has
+/// never seen ([`kefu_store::Store::reindex_missing`]: stored before the
+/// index existed, or queued by imports), then every `every` what imports
+/// (on this node, another node or `kefu import`) queued since
+/// ([`kefu_store::Store::index_backlog`], a cheap look when nothing waits).
+pub fn spawn_search_indexer(
+    store: kefu_store::Store,
+    every: Duration,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        match store.reindex_missing().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(conversations = n, "indexed for full-text search"),
+            Err(e) => tracing::error!(error = %e, "full-text indexing failed"),
+        }
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            match store.index_backlog().await {
+                Ok(0) => {}
+                Ok(n) => tracing::debug!(conversations = n, "queued transcripts indexed"),
+                Err(e) => tracing::error!(error = %e, "full-text indexing failed"),
+            }
+        }
+    })
+}

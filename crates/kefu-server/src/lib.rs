@@ -40,7 +40,9 @@ use api::notifications as api_notifications;
 use api::review_and_kpi;
 use api::{auth, complaints, conversations, openapi};
 
-pub use background::{spawn_feedback_ageing, FEEDBACK_AGEING_EVERY};
+pub use background::{
+    spawn_feedback_ageing, spawn_search_indexer, FEEDBACK_AGEING_EVERY, SEARCH_INDEXING_EVERY,
+};
 pub use error::ApiError;
 pub use listen::Limits;
 

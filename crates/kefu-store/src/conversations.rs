@@ -489,7 +489,7 @@ impl Store {
             .map(|i| (i.id.as_str(), i.text.as_str()))
             .collect();
         let t_conv = t0.elapsed();
-        crate::search::index_transcripts(&mut tx, &texts).await?;
+        crate::search::queue_transcripts(&mut tx, &texts).await?;
         let t_fts = t0.elapsed();
         let fresh: Vec<(&Inspection, &[u8], ConversationFacts)> = unique
             .iter()

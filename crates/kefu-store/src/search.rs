@@ -278,6 +278,37 @@ pub(crate) async fn index_transcripts(
     Ok(())
 }
 
+/// Queues transcripts for the full-text index inside `tx` (an import's
+/// transaction): `rows` as for [`index_transcripts`]. On SQLite they wait in
+/// `search_backlog` for [`Store::index_backlog`] — search finds them there
+/// meanwhile — because writing FTS5 bigrams costs more than the rest of an
+/// import; on PostgreSQL they are indexed at once (the GIN index already
+/// defers its own work to a pending list).
+pub(crate) async fn queue_transcripts(
+    tx: &mut Tx,
+    rows: &[(&str, &str)],
+) -> Result<(), StoreError> {
+    let backend = tx.backend();
+    if backend == Backend::Postgres {
+        return index_transcripts(tx, rows).await;
+    }
+    for chunk in crate::dialect::row_chunks(rows, ROWS_PER_STATEMENT) {
+        let sql = format!(
+            "INSERT INTO search_backlog (conversation_id, text) VALUES {} \
+             ON CONFLICT (conversation_id) DO NOTHING",
+            placeholders(backend, chunk.len(), 2)
+        );
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for (id, text) in chunk {
+            q = q.bind(*id).bind(*text);
+        }
+        q.execute(tx.conn())
+            .await
+            .context("queueing transcripts for the search index")?;
+    }
+    Ok(())
+}
+
 /// How a text condition is evaluated (SQLite; PostgreSQL plans by its own
 /// statistics and gets the same SQL for each).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -310,6 +341,9 @@ pub(crate) struct TextQuery {
     backend: Backend,
     /// SQLite: one FTS5 expression, every term ANDed.
     fts: String,
+    /// SQLite: the terms in search form, for transcripts still in the
+    /// backlog (`instr` on their text).
+    terms: Vec<String>,
     /// SQLite: bigram tokens in the expression (the cost of a lookup).
     tokens: usize,
     /// SQLite: some term is a single character (a prefix query).
@@ -369,6 +403,7 @@ impl TextQuery {
                 .map(|t| fts5_term(t))
                 .collect::<Vec<_>>()
                 .join(" AND "),
+            terms: terms.clone(),
             tokens: lengths.clone().map(|n| n.saturating_sub(1).max(1)).sum(),
             prefix: lengths.clone().any(|n| n == 1),
             patterns: terms.iter().map(|t| like_pattern(t)).collect(),
@@ -408,20 +443,32 @@ impl TextQuery {
             }
             Backend::Sqlite => {
                 let ph = next();
+                // A queued transcript (not indexed yet) matches when its
+                // text holds every term: the substring test the bigram
+                // index answers for indexed ones.
+                let queued: Vec<String> = self
+                    .terms
+                    .iter()
+                    .map(|_| format!("instr(b.text, {}) > 0", next()))
+                    .collect();
+                let queued = queued.join(" AND ");
                 match strategy {
                     Strategy::Drive => format!(
                         "{column} IN (SELECT s.conversation_id FROM conversation_search s WHERE s.doc IN \
-                         (SELECT rowid FROM conversation_fts WHERE conversation_fts MATCH {ph}))"
+                         (SELECT rowid FROM conversation_fts WHERE conversation_fts MATCH {ph}) \
+                         UNION ALL SELECT b.conversation_id FROM search_backlog b WHERE {queued})"
                     ),
                     // `+` keeps SQLite from driving the lookup by the
                     // document set: the set is built once, each row probes it.
                     Strategy::Probe => format!(
-                        "EXISTS (SELECT 1 FROM conversation_search s WHERE s.conversation_id = {column} \
-                         AND +s.doc IN (SELECT rowid FROM conversation_fts WHERE conversation_fts MATCH {ph}))"
+                        "(EXISTS (SELECT 1 FROM conversation_search s WHERE s.conversation_id = {column} \
+                         AND +s.doc IN (SELECT rowid FROM conversation_fts WHERE conversation_fts MATCH {ph})) \
+                         OR EXISTS (SELECT 1 FROM search_backlog b WHERE b.conversation_id = {column} AND {queued}))"
                     ),
                     Strategy::Lookup => format!(
-                        "EXISTS (SELECT 1 FROM conversation_search s JOIN conversation_fts f ON f.rowid = s.doc \
-                         WHERE s.conversation_id = {column} AND conversation_fts MATCH {ph})"
+                        "(EXISTS (SELECT 1 FROM conversation_search s JOIN conversation_fts f ON f.rowid = s.doc \
+                         WHERE s.conversation_id = {column} AND conversation_fts MATCH {ph}) \
+                         OR EXISTS (SELECT 1 FROM search_backlog b WHERE b.conversation_id = {column} AND {queued}))"
                     ),
                 }
             }
@@ -439,13 +486,19 @@ impl TextQuery {
                     q = q.bind(p.clone());
                 }
             }
-            Backend::Sqlite => q = q.bind(self.fts.clone()),
+            Backend::Sqlite => {
+                q = q.bind(self.fts.clone());
+                for t in &self.terms {
+                    q = q.bind(t.clone());
+                }
+            }
         }
         q
     }
 
-    /// How many indexed conversations match, from the full-text index
-    /// alone (SQLite: no join; milliseconds per 100,000 matches).
+    /// How many conversations match: on SQLite from the full-text index
+    /// alone (no join; milliseconds per 100,000 matches) plus the queued
+    /// transcripts that hold every term.
     pub(crate) async fn match_count(&self, pool: &sqlx::AnyPool) -> Result<i64, StoreError> {
         let mut n = 0;
         let mut next = || {
@@ -453,10 +506,19 @@ impl TextQuery {
             format!("${n}")
         };
         let sql = match self.backend {
-            Backend::Sqlite => format!(
-                "SELECT COUNT(*) AS n FROM conversation_fts WHERE conversation_fts MATCH {}",
-                next()
-            ),
+            Backend::Sqlite => {
+                let fts = next();
+                let queued: Vec<String> = self
+                    .terms
+                    .iter()
+                    .map(|_| format!("instr(b.text, {}) > 0", next()))
+                    .collect();
+                format!(
+                    "SELECT (SELECT COUNT(*) FROM conversation_fts WHERE conversation_fts MATCH {fts}) \
+                     + (SELECT COUNT(*) FROM search_backlog b WHERE {}) AS n",
+                    queued.join(" AND ")
+                )
+            }
             Backend::Postgres => format!(
                 "SELECT COUNT(*) AS n FROM conversations c WHERE {}",
                 self.condition("c.id", &mut next)
@@ -637,30 +699,126 @@ impl Store {
             .collect()
     }
 
-    /// Indexes the transcripts of stored conversations that are not indexed
-    /// yet — those stored before the index existed — in pages of a few
-    /// thousand, one transaction each (so it can be interrupted and run
-    /// again). Returns how many it indexed. Records that cannot be read are
-    /// logged and left out. Returns at once when every conversation is
-    /// indexed.
+    /// Moves the transcripts imports queued (`search_backlog`, SQLite) into
+    /// the full-text index, oldest first, in time-bounded slices of one
+    /// transaction each ([`crate::slice`]: an interactive writer waits for
+    /// at most about one slice); returns how many it indexed. Safe to run
+    /// beside imports and on several nodes at once: a transcript indexed
+    /// twice keeps its first entry. Returns at once when nothing is queued
+    /// (and always on PostgreSQL, which indexes as it imports).
+    pub async fn index_backlog(&self) -> Result<u64, StoreError> {
+        if self.backend() != Backend::Sqlite {
+            return Ok(0);
+        }
+        let mut slicer =
+            crate::slice::Slicer::with_target(100, REINDEX_PAGE as usize, self.slice_target);
+        let mut done = 0u64;
+        let mut last: Option<(std::time::Instant, std::time::Duration)> = None;
+        loop {
+            if let Some((ended, took)) = last {
+                let pause = crate::slice::pause_between(self.backend(), took);
+                if let Some(rest) = pause.checked_sub(ended.elapsed()) {
+                    tokio::time::sleep(rest).await;
+                }
+            }
+            let started = std::time::Instant::now();
+            let mut tx = self.write().await?;
+            let rows = sqlx::query(
+                "SELECT seq, conversation_id, text FROM search_backlog ORDER BY seq LIMIT $1",
+            )
+            .bind(slicer.size() as i64)
+            .fetch_all(tx.conn())
+            .await
+            .context("reading queued transcripts")?;
+            let Some(last_row) = rows.last() else { break };
+            let upto: i64 = last_row.try_get("seq").context("search_backlog.seq")?;
+            let mut queued: Vec<(String, String)> = Vec::with_capacity(rows.len());
+            for row in &rows {
+                queued.push((
+                    row.try_get("conversation_id")
+                        .context("search_backlog.conversation_id")?,
+                    row.try_get("text").context("search_backlog.text")?,
+                ));
+            }
+            let refs: Vec<(&str, &str)> = queued
+                .iter()
+                .map(|(i, t)| (i.as_str(), t.as_str()))
+                .collect();
+            index_transcripts(&mut tx, &refs).await?;
+            sqlx::query("DELETE FROM search_backlog WHERE seq <= $1")
+                .bind(upto)
+                .execute(tx.conn())
+                .await
+                .context("removing indexed transcripts from the queue")?;
+            tx.commit().await?;
+            let took = started.elapsed();
+            slicer.record(refs.len(), took);
+            last = Some((std::time::Instant::now(), took));
+            done += refs.len() as u64;
+        }
+        Ok(done)
+    }
+
+    /// How many transcripts wait for the full-text index
+    /// ([`Store::index_backlog`]; always 0 on PostgreSQL).
+    pub async fn search_backlog(&self) -> Result<i64, StoreError> {
+        if self.backend() != Backend::Sqlite {
+            return Ok(0);
+        }
+        sqlx::query("SELECT COUNT(*) AS n FROM search_backlog")
+            .fetch_one(self.pool())
+            .await
+            .context("counting queued transcripts")?
+            .try_get("n")
+            .context("count")
+    }
+
+    /// Indexes every transcript not in the full-text index yet: first those
+    /// imports queued ([`Store::index_backlog`]), then stored conversations
+    /// the index has never seen — those stored before it existed, or after
+    /// [`Store::clear_search_index`] — read back from their records in pages
+    /// of a few thousand, one transaction each (so it can be interrupted
+    /// and run again). Returns how many it indexed. Records that cannot be
+    /// read are logged and left out. Returns at once when every
+    /// conversation is indexed.
     pub async fn reindex_missing(&self) -> Result<u64, StoreError> {
+        let queued = self.index_backlog().await?;
+        Ok(queued + self.index_unseen().await?)
+    }
+
+    /// Indexes stored conversations that are neither indexed nor queued.
+    async fn index_unseen(&self) -> Result<u64, StoreError> {
         let table = index_table(self.backend());
+        let queued = match self.backend() {
+            Backend::Sqlite => " + (SELECT COUNT(*) FROM search_backlog)",
+            Backend::Postgres => "",
+        };
         let counts = sqlx::query(AssertSqlSafe(format!(
-            "SELECT (SELECT COUNT(*) FROM conversations) AS stored, (SELECT COUNT(*) FROM {table}) AS indexed"
+            "SELECT (SELECT COUNT(*) FROM conversations) AS stored, \
+             (SELECT COUNT(*) FROM {table}){queued} AS indexed"
         )))
         .fetch_one(self.pool())
         .await
         .context("counting indexed transcripts")?;
         let stored: i64 = counts.try_get("stored").context("count")?;
         let indexed: i64 = counts.try_get("indexed").context("count")?;
-        // Every index row references a stored conversation, so equal counts
-        // mean nothing is missing.
+        // Every index and queue row references a stored conversation, and a
+        // conversation is in at most one of them, so equal counts mean
+        // nothing is missing.
         if stored == indexed {
             return Ok(0);
         }
+        // Queued transcripts are the backlog's to index (an import may
+        // queue more while this runs).
+        let not_queued = match self.backend() {
+            Backend::Sqlite => {
+                "AND NOT EXISTS (SELECT 1 FROM search_backlog b WHERE b.conversation_id = c.id)"
+            }
+            Backend::Postgres => "",
+        };
         let select = format!(
             "SELECT c.id, c.record FROM conversations c WHERE c.id > $1 \
-             AND NOT EXISTS (SELECT 1 FROM {table} x WHERE x.conversation_id = c.id) \
+             AND NOT EXISTS (SELECT 1 FROM {table} x WHERE x.conversation_id = c.id) {not_queued} \
              ORDER BY c.id LIMIT $2"
         );
         let mut done = 0u64;
@@ -780,50 +938,79 @@ mod tests {
                     crate::ImportItem::new(&conv, Some(&line), ins)
                 })
                 .collect();
-            store.import_batch(pack.id, &items).await.expect("import");
+            // Half indexed, half still queued (SQLite); then all indexed.
+            store
+                .import_batch(pack.id, &items[..30])
+                .await
+                .expect("import");
             store.reindex_missing().await.expect("index");
-            for query in ["退款", "退", "退款 投诉", "您好 谢谢", "没有", "a1"] {
-                let text = TextQuery::parse(store.backend(), query).expect("terms");
-                let expected = text.match_count(store.pool()).await.expect("count");
-                let mut found = Vec::new();
-                for strategy in [Strategy::Drive, Strategy::Probe, Strategy::Lookup] {
-                    for agent in [None, Some("a1")] {
-                        let mut n = 0;
-                        let mut next = || {
-                            n += 1;
-                            format!("${n}")
-                        };
-                        let cond = text.condition_as("i.conversation_id", strategy, &mut next);
-                        let agent_cond = match agent {
-                            Some(_) => format!(" AND i.agent_id = {}", next()),
-                            None => String::new(),
-                        };
-                        let sql = format!(
+            store
+                .import_batch(pack.id, &items[30..])
+                .await
+                .expect("import");
+            let queued = match store.backend() {
+                Backend::Sqlite => 30,
+                Backend::Postgres => 0,
+            };
+            assert_eq!(store.search_backlog().await.expect("backlog"), queued);
+            for round in 0..2 {
+                if round == 1 {
+                    assert_eq!(store.index_backlog().await.expect("index"), queued as u64);
+                    assert_eq!(store.search_backlog().await.expect("backlog"), 0);
+                }
+                for query in ["退款", "退", "退款 投诉", "您好 谢谢", "没有", "a1"] {
+                    let text = TextQuery::parse(store.backend(), query).expect("terms");
+                    let expected = text.match_count(store.pool()).await.expect("count");
+                    let truth = (0..60)
+                        .filter(|i| {
+                            let transcript =
+                                format!("您好\n{}", search_form(texts[i % texts.len()]));
+                            query_terms(query)
+                                .iter()
+                                .all(|t| transcript.contains(t.as_str()))
+                        })
+                        .count() as i64;
+                    assert_eq!(expected, truth, "{query} round {round}");
+                    let mut found = Vec::new();
+                    for strategy in [Strategy::Drive, Strategy::Probe, Strategy::Lookup] {
+                        for agent in [None, Some("a1")] {
+                            let mut n = 0;
+                            let mut next = || {
+                                n += 1;
+                                format!("${n}")
+                            };
+                            let cond = text.condition_as("i.conversation_id", strategy, &mut next);
+                            let agent_cond = match agent {
+                                Some(_) => format!(" AND i.agent_id = {}", next()),
+                                None => String::new(),
+                            };
+                            let sql = format!(
                             "SELECT i.conversation_id FROM inspections i WHERE i.is_current = 1 \
                              AND {cond}{agent_cond} ORDER BY i.started_at DESC LIMIT 100"
                         );
-                        let mut q = text.bind(sqlx::query(AssertSqlSafe(sql)));
-                        if let Some(a) = agent {
-                            q = q.bind(a);
+                            let mut q = text.bind(sqlx::query(AssertSqlSafe(sql)));
+                            if let Some(a) = agent {
+                                q = q.bind(a);
+                            }
+                            let ids: Vec<String> = q
+                                .fetch_all(store.pool())
+                                .await
+                                .expect("query")
+                                .iter()
+                                .map(|r| r.try_get("conversation_id").expect("id"))
+                                .collect();
+                            if agent.is_none() {
+                                assert_eq!(ids.len() as i64, expected, "{query} {strategy:?}");
+                            }
+                            found.push(ids);
                         }
-                        let ids: Vec<String> = q
-                            .fetch_all(store.pool())
-                            .await
-                            .expect("query")
-                            .iter()
-                            .map(|r| r.try_get("conversation_id").expect("id"))
-                            .collect();
-                        if agent.is_none() {
-                            assert_eq!(ids.len() as i64, expected, "{query} {strategy:?}");
-                        }
-                        found.push(ids);
                     }
+                    for pair in found.chunks(2).skip(1) {
+                        assert_eq!(found[0], pair[0], "{query}");
+                        assert_eq!(found[1], pair[1], "{query}");
+                    }
+                    assert!(found[1].iter().all(|id| found[0].contains(id)));
                 }
-                for pair in found.chunks(2).skip(1) {
-                    assert_eq!(found[0], pair[0], "{query}");
-                    assert_eq!(found[1], pair[1], "{query}");
-                }
-                assert!(found[1].iter().all(|id| found[0].contains(id)));
             }
             store.close().await;
         }

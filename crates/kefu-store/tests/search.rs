@@ -68,9 +68,9 @@ fn items(inspector: &Inspector) -> Vec<ImportItem> {
         .collect()
 }
 
-/// Stores the conversations and makes sure they are indexed (by the import
-/// itself, or by the backfill).
-async fn setup(store: &Store) {
+/// Stores the conversations as an import leaves them: on SQLite their
+/// transcripts wait in the search backlog, on PostgreSQL they are indexed.
+async fn import(store: &Store) {
     let pack = store
         .register_pack("zh-CN", "t", kefu_engine::pack::DEFAULT_PACK_ZH_CN)
         .await
@@ -79,7 +79,18 @@ async fn setup(store: &Store) {
         .import_batch(pack.id, &items(&inspector()))
         .await
         .expect("import");
+    let queued = match store.backend() {
+        kefu_store::Backend::Sqlite => CONVERSATIONS.len() as i64,
+        kefu_store::Backend::Postgres => 0,
+    };
+    assert_eq!(store.search_backlog().await.expect("backlog"), queued);
+}
+
+/// Stores the conversations and indexes every transcript.
+async fn setup(store: &Store) {
+    import(store).await;
     store.reindex_missing().await.expect("reindex");
+    assert_eq!(store.search_backlog().await.expect("backlog"), 0);
 }
 
 async fn search(store: &Store, query: &str) -> Vec<String> {
@@ -100,7 +111,17 @@ async fn listed(store: &Store, filter: ConversationFilter) -> (Vec<String>, i64)
 }
 
 both_backends!(chinese_terms_of_any_length, |store: Store| async move {
-    setup(&store).await;
+    // The same answers while the transcripts wait in the backlog (found by
+    // a substring test) and once they are indexed.
+    import(&store).await;
+    chinese_terms(&store).await;
+    store.index_backlog().await.expect("index");
+    assert_eq!(store.search_backlog().await.expect("backlog"), 0);
+    chinese_terms(&store).await;
+});
+
+async fn chinese_terms(store: &Store) {
+    let store = store.clone();
     // Two characters: below a trigram.
     assert_eq!(search(&store, "退款").await, ["c1"]);
     // Four and more.
@@ -118,31 +139,45 @@ both_backends!(chinese_terms_of_any_length, |store: Store| async move {
     // A term never spans two turns.
     assert!(search(&store, "您？我要").await.is_empty());
     assert_eq!(search(&store, "帮您？").await, ["c1"]);
-});
+}
 
 both_backends!(
     width_script_and_case_do_not_matter,
     |store: Store| async move {
-        setup(&store).await;
-        // Full-width text, half-width query and back; any case.
-        assert_eq!(search(&store, "ab123").await, ["c1"]);
-        assert_eq!(search(&store, "ＡＢ１２３").await, ["c1"]);
-        assert_eq!(search(&store, "Ab12").await, ["c1"]);
-        assert_eq!(search(&store, "ok").await, ["c3"]);
-        assert_eq!(search(&store, "１００％").await, ["c3"]);
-        assert_eq!(search(&store, "您好，请问").await, ["c1"]);
-        assert_eq!(search(&store, "您好,请问").await, ["c1"]);
-        // Traditional query, Simplified text; Simplified query, Traditional text.
-        assert_eq!(search(&store, "申請退款").await, ["c1"]);
-        assert_eq!(search(&store, "態度").await, ["c2"]);
-        assert_eq!(search(&store, "态度").await, ["c2"]);
-        assert_eq!(search(&store, "服务态度太差").await, ["c2"]);
-        assert_eq!(search(&store, "投訴").await, ["c2"]);
+        import(&store).await;
+        width_script_and_case_do_not_matter_checks(&store).await;
+        store.index_backlog().await.expect("index");
+        width_script_and_case_do_not_matter_checks(&store).await;
     }
 );
 
+async fn width_script_and_case_do_not_matter_checks(store: &Store) {
+    let store = store.clone();
+    // Full-width text, half-width query and back; any case.
+    assert_eq!(search(&store, "ab123").await, ["c1"]);
+    assert_eq!(search(&store, "ＡＢ１２３").await, ["c1"]);
+    assert_eq!(search(&store, "Ab12").await, ["c1"]);
+    assert_eq!(search(&store, "ok").await, ["c3"]);
+    assert_eq!(search(&store, "１００％").await, ["c3"]);
+    assert_eq!(search(&store, "您好，请问").await, ["c1"]);
+    assert_eq!(search(&store, "您好,请问").await, ["c1"]);
+    // Traditional query, Simplified text; Simplified query, Traditional text.
+    assert_eq!(search(&store, "申請退款").await, ["c1"]);
+    assert_eq!(search(&store, "態度").await, ["c2"]);
+    assert_eq!(search(&store, "态度").await, ["c2"]);
+    assert_eq!(search(&store, "服务态度太差").await, ["c2"]);
+    assert_eq!(search(&store, "投訴").await, ["c2"]);
+}
+
 both_backends!(terms_are_anded, |store: Store| async move {
-    setup(&store).await;
+    import(&store).await;
+    terms_are_anded_checks(&store).await;
+    store.index_backlog().await.expect("index");
+    terms_are_anded_checks(&store).await;
+});
+
+async fn terms_are_anded_checks(store: &Store) {
+    let store = store.clone();
     assert_eq!(search(&store, "退款 订单").await, ["c1"]);
     assert_eq!(search(&store, "退 您好").await, ["c1"]);
     assert_eq!(search(&store, "投诉 抱歉").await, ["c2"]);
@@ -153,10 +188,17 @@ both_backends!(terms_are_anded, |store: Store| async move {
     assert_eq!(search(&store, "好的 退").await, ["c6"]);
     // A repeated or implied term changes nothing.
     assert_eq!(search(&store, "退 退款 退款").await, ["c1"]);
-});
+}
 
 both_backends!(special_characters_are_literal, |store: Store| async move {
-    setup(&store).await;
+    import(&store).await;
+    special_characters_are_literal_checks(&store).await;
+    store.index_backlog().await.expect("index");
+    special_characters_are_literal_checks(&store).await;
+});
+
+async fn special_characters_are_literal_checks(store: &Store) {
+    let store = store.clone();
     for q in [
         "%",
         "_",
@@ -203,10 +245,17 @@ both_backends!(special_characters_are_literal, |store: Store| async move {
     let many: String = (0..100).map(|i| format!("词{i} ")).collect();
     assert!(search(&store, &many).await.is_empty());
     assert_eq!(store.conversation_count().await.expect("count"), 6);
-});
+}
 
 both_backends!(combines_with_list_filters, |store: Store| async move {
-    setup(&store).await;
+    import(&store).await;
+    combines_with_list_filters_checks(&store).await;
+    store.index_backlog().await.expect("index");
+    combines_with_list_filters_checks(&store).await;
+});
+
+async fn combines_with_list_filters_checks(store: &Store) {
+    let store = store.clone();
     let (ids, total) = listed(
         &store,
         ConversationFilter {
@@ -286,10 +335,16 @@ both_backends!(combines_with_list_filters, |store: Store| async move {
     )
     .await;
     assert_eq!(total, 6);
-});
+}
 
 both_backends!(text_filter_counts_in_the_index, |store: Store| async move {
-    setup(&store).await;
+    import(&store).await;
+    text_filter_counts(&store).await;
+    store.index_backlog().await.expect("index");
+    text_filter_counts(&store).await;
+});
+
+async fn text_filter_counts(store: &Store) {
     for (query, n) in [("退", 3), ("退款", 1), ("好的", 2), ("没有", 0), ("%", 1)] {
         let filter = store
             .text_filter(query)
@@ -311,7 +366,7 @@ both_backends!(text_filter_counts_in_the_index, |store: Store| async move {
         assert_eq!(total, n, "{query}");
     }
     assert!(store.text_filter(" \t ").await.expect("plan").is_none());
-});
+}
 
 both_backends!(reindex_missing_backfills, |store: Store| async move {
     setup(&store).await;
@@ -722,3 +777,78 @@ mod bench {
         .to_string()
     }
 }
+
+/// Two drainers (two nodes, say) index the backlog while imports keep
+/// queueing: every transcript ends up indexed exactly once, none is lost
+/// from the queue, and search finds each conversation all along.
+both_backends!(backlog_drains_beside_imports, |store: Store| async move {
+    let pack = store
+        .register_pack("zh-CN", "t", kefu_engine::pack::DEFAULT_PACK_ZH_CN)
+        .await
+        .expect("register");
+    let inspector = inspector();
+    let mut scratch = Scratch::default();
+    let batches: Vec<Vec<ImportItem>> = (0..8)
+        .map(|b| {
+            (0..50)
+                .map(|i| {
+                    let n = b * 50 + i;
+                    let line = serde_json::json!({
+                        "id": format!("q{n:03}"),
+                        "channel": "chat",
+                        "agent_id": "a1",
+                        "turns": [{"role": "agent", "text": "您好"},
+                                  {"role": "customer", "text": format!("工单编号{n}号已经提交")}],
+                    })
+                    .to_string();
+                    let conv: Conversation<'_> = serde_json::from_str(&line).expect("parses");
+                    let ins = inspector.inspect(&conv, &mut scratch);
+                    ImportItem::new(&conv, Some(&line), ins)
+                })
+                .collect()
+        })
+        .collect();
+    let importing = async {
+        for batch in &batches {
+            store.import_batch(pack.id, batch).await.expect("import");
+            tokio::task::yield_now().await;
+        }
+    };
+    let drain = || async {
+        let mut n = 0;
+        for _ in 0..20 {
+            n += store.index_backlog().await.expect("index");
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        }
+        n
+    };
+    let ((), a, b) = tokio::join!(importing, drain(), drain());
+    let rest = store.index_backlog().await.expect("index");
+    assert_eq!(store.search_backlog().await.expect("backlog"), 0);
+    if store.backend() == kefu_store::Backend::Sqlite {
+        // Two drainers may both read a page; every queued transcript is
+        // indexed by at least one of them.
+        assert!(a + b + rest >= 400, "{a} + {b} + {rest}");
+    }
+    for n in [0, 7, 199, 200, 399] {
+        assert_eq!(
+            search(&store, &format!("编号{n}号")).await,
+            [format!("q{n:03}")],
+            "{n}"
+        );
+    }
+    let all = store
+        .search_conversations("已经提交", 1000)
+        .await
+        .expect("search");
+    assert_eq!(all.len(), 400);
+    // Nothing is indexed twice: the index holds one entry a conversation.
+    let filter = store
+        .text_filter("提交")
+        .await
+        .expect("plan")
+        .expect("terms");
+    if let Some(m) = filter.matches() {
+        assert_eq!(m, 400);
+    }
+});
