@@ -873,7 +873,20 @@ pub async fn link_imported(tx: &mut Tx, items: &[LinkItem<'_>]) -> Result<u64, S
         }
         contacts.push((customer_id, item));
     }
-    insert_cores(tx, &customers).await?;
+    // A customer created here starts with the contacts this slice records
+    // for it already counted (last contact, and due one grade-C cadence
+    // later), which spares two updates of its row below — as long as every
+    // one of those contacts is in fact recorded (checked after).
+    // (latest contact, contacts) of each customer created here.
+    let mut expected: HashMap<&str, (i64, usize)> = HashMap::new();
+    for (customer_id, item) in &contacts {
+        if created.contains(customer_id) {
+            let e = expected.entry(customer_id.as_str()).or_insert((item.at, 0));
+            e.0 = e.0.max(item.at);
+            e.1 += 1;
+        }
+    }
+    let fresh = insert_cores(tx, &customers, &expected, policy.cadence_days.c * DAY_MS).await?;
     insert_keys(tx, &new_keys).await?;
     let recorded = insert_conversation_contacts(tx, &contacts).await?;
     let mut latest: HashMap<&str, i64> = HashMap::new();
@@ -881,6 +894,26 @@ pub async fn link_imported(tx: &mut Tx, items: &[LinkItem<'_>]) -> Result<u64, S
         let e = latest.entry(customer_id.as_str()).or_insert(*at);
         *e = (*e).max(*at);
     }
+    // Fresh customers whose contacts were all recorded are done. One with a
+    // contact that was already there (rare: recorded before its
+    // conversation was imported) goes back to the state of a new customer
+    // and takes the general path.
+    let mut recorded_per: HashMap<&str, usize> = HashMap::new();
+    for (customer_id, _) in &recorded {
+        *recorded_per.entry(customer_id.as_str()).or_insert(0) += 1;
+    }
+    let mut reset: Vec<&str> = Vec::new();
+    for id in &fresh {
+        let Some(&(_, wanted)) = expected.get(id.as_str()) else {
+            continue;
+        };
+        if recorded_per.get(id.as_str()) == Some(&wanted) {
+            latest.remove(id.as_str());
+        } else {
+            reset.push(id.as_str());
+        }
+    }
+    reset_new_customers(tx, &reset).await?;
     let mut latest: Vec<(&str, i64)> = latest.into_iter().collect();
     // A fixed order keeps the row locks of concurrent importers (PostgreSQL)
     // in the same order.
@@ -933,18 +966,28 @@ async fn known_keys<'k>(
     Ok(owner)
 }
 
-/// Inserts customers' core rows (grade C, due at once) unless their ids are
-/// taken; each with its own creation time.
-async fn insert_cores(tx: &mut Tx, customers: &[(CustomerWrite, i64)]) -> Result<(), StoreError> {
+/// Inserts customers' core rows (grade C) unless their ids are taken, each
+/// with its own creation time; returns the ids inserted. A customer in
+/// `contacted` (latest contact, number of contacts) starts with that last
+/// contact and is due `cadence_c_ms` after it; any other is due at once.
+async fn insert_cores(
+    tx: &mut Tx,
+    customers: &[(CustomerWrite, i64)],
+    contacted: &HashMap<&str, (i64, usize)>,
+    cadence_c_ms: i64,
+) -> Result<Vec<String>, StoreError> {
+    let mut inserted = Vec::with_capacity(customers.len());
     for chunk in crate::dialect::row_chunks(customers, LINK_ROWS) {
         let sql = format!(
             "INSERT INTO customers (id, name, owner_id, grade, grade_manual, profile, do_not_disturb, \
              last_contact_at, next_due_at, merged_into, created_at, updated_at, version) VALUES {} \
-             ON CONFLICT (id) DO NOTHING",
+             ON CONFLICT (id) DO NOTHING RETURNING id",
             crate::dialect::placeholders(tx.backend(), chunk.len(), 13)
         );
         let mut q = sqlx::query(AssertSqlSafe(sql));
         for (c, at) in chunk {
+            let last = contacted.get(c.id.as_str()).map(|&(last, _)| last);
+            let due = last.map_or(*at, |l| l + cadence_c_ms);
             q = q
                 .bind(c.id.as_str())
                 .bind(c.name.as_str())
@@ -953,14 +996,37 @@ async fn insert_cores(tx: &mut Tx, customers: &[(CustomerWrite, i64)]) -> Result
                 .bind(0i64)
                 .bind(c.profile.as_str())
                 .bind(i64::from(c.do_not_disturb))
-                .bind(None::<i64>)
-                .bind(*at)
+                .bind(last)
+                .bind(due)
                 .bind(None::<&str>)
                 .bind(*at)
                 .bind(*at)
                 .bind(1i64);
         }
-        q.execute(tx.conn()).await.context("storing customers")?;
+        let rows = q.fetch_all(tx.conn()).await.context("storing customers")?;
+        for row in rows {
+            inserted.push(row.try_get("id").context("customers.id")?);
+        }
+    }
+    Ok(inserted)
+}
+
+/// Puts customers created in this transaction back to a new customer's
+/// state — no last contact, due at creation — so that moving their last
+/// contact ([`move_last_contacts`]) counts only the contacts recorded.
+async fn reset_new_customers(tx: &mut Tx, ids: &[&str]) -> Result<(), StoreError> {
+    for chunk in crate::dialect::row_chunks(ids, LINK_ROWS) {
+        let sql = format!(
+            "UPDATE customers SET last_contact_at = NULL, next_due_at = created_at WHERE id IN ({})",
+            crate::dialect::placeholders(tx.backend(), chunk.len(), 1).replace(['(', ')'], "")
+        );
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for id in chunk {
+            q = q.bind(*id);
+        }
+        q.execute(tx.conn())
+            .await
+            .context("resetting new customers' contact times")?;
     }
     Ok(())
 }

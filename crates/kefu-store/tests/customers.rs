@@ -489,3 +489,84 @@ both_backends!(
         assert_eq!(walked, expected);
     }
 );
+
+/// A contact can be recorded for a conversation before the conversation is
+/// imported (`add_customer_contact` with source `conversation`). A customer
+/// the import then creates gets only the contacts the import did record:
+/// none leaves it as a new customer (due at once), a later one sets its
+/// last contact.
+both_backends!(
+    a_new_customer_counts_only_recorded_contacts,
+    |store: Store| async move {
+        let cadence = Cadence {
+            a: 30,
+            b: 60,
+            c: 90,
+        };
+        let mut tx = store.write().await.expect("tx");
+        tx.create_customer(&write("x", "13800000009"), 0)
+            .await
+            .expect("x");
+        for (conversation, at) in [("r1", 5_000), ("r2", 9_000_000_000_000)] {
+            let contact = ContactRow {
+                id: 0,
+                customer_id: "x".into(),
+                at,
+                kind: "phone".into(),
+                source: "conversation".into(),
+                source_id: conversation.into(),
+                agent_id: None,
+                agent_name: None,
+                outcome: None,
+                note: None,
+            };
+            assert!(tx
+                .add_customer_contact(&contact, &cadence)
+                .await
+                .expect("contact"));
+        }
+        tx.commit().await.expect("commit");
+        let at = |s: &str| {
+            chrono::DateTime::parse_from_rfc3339(s)
+                .expect("time")
+                .timestamp_millis()
+        };
+        let lines = vec![
+            // Its only contact is already recorded (for customer x).
+            conversation("r1", "u-only", "", "a-07", "2026-06-01T10:00:00+08:00"),
+            // One recorded contact, one already there (with a later time).
+            conversation("r2", "u-some", "", "a-07", "2026-06-03T10:00:00+08:00"),
+            conversation("r3", "u-some", "", "a-07", "2026-06-02T10:00:00+08:00"),
+            // Every contact recorded: the shortcut.
+            conversation("r4", "u-all", "", "a-07", "2026-06-04T10:00:00+08:00"),
+        ];
+        assert_eq!(import(&store, &lines).await, 4);
+        let customer = |key: &'static str| {
+            let store = store.clone();
+            async move {
+                let id = store
+                    .customer_by_key("native", key)
+                    .await
+                    .expect("lookup")
+                    .expect("created");
+                store
+                    .customer(&id)
+                    .await
+                    .expect("read")
+                    .expect("present")
+                    .row
+            }
+        };
+        let only = customer("u-only").await;
+        assert_eq!(only.last_contact_at, None);
+        assert_eq!(only.next_due_at, Some(only.created_at), "due at once");
+        let some = customer("u-some").await;
+        let r3 = at("2026-06-02T10:00:00+08:00");
+        assert_eq!(some.last_contact_at, Some(r3));
+        assert_eq!(some.next_due_at, Some(r3 + 60 * DAY), "grade C: 60 days");
+        let all = customer("u-all").await;
+        let r4 = at("2026-06-04T10:00:00+08:00");
+        assert_eq!(all.last_contact_at, Some(r4));
+        assert_eq!(all.next_due_at, Some(r4 + 60 * DAY));
+    }
+);
