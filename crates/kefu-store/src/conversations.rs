@@ -342,7 +342,8 @@ pub struct ConversationFilter {
     /// Only conversations whose transcript contains every whitespace-
     /// separated term of this text, as a plain substring (no operators;
     /// full/half width, Traditional/Simplified and case do not matter; see
-    /// `search.rs`). Conversations not yet indexed do not match.
+    /// `search.rs`). Transcripts still queued for the index (SQLite,
+    /// after an import) match too, by a slower substring test.
     pub text: Option<String>,
     /// Only this channel (`phone`, `chat`).
     pub channel: Option<String>,

@@ -42,6 +42,19 @@
 //! through `conversation_search`, which also tells which conversations are
 //! indexed.
 //!
+//! **Queued transcripts** (SQLite). Writing a conversation's bigrams costs
+//! more than the rest of its import, so an import stores the transcript's
+//! search form in `search_backlog` instead ([`queue_transcripts`]), and
+//! [`Store::index_backlog`] moves it into the index later, in time-bounded
+//! slices (`kefu serve` every few seconds, `kefu import --index-now`,
+//! `kefu migrate`). Search does not wait for it: every text condition is
+//! "indexed and matched by the index, or queued and holding every term"
+//! (`instr` on the queued text — the same substring test the bigram phrase
+//! answers). A conversation is in exactly one of the two, and each move is
+//! one transaction, so each statement sees every conversation once. A
+//! queued transcript costs a search ~2 µs per scan (~0.2 s per 100,000
+//! queued; a list with a text filter scans up to three times).
+//!
 //! **PostgreSQL** keeps the search form in `conversation_texts` with a GIN
 //! `gin_trgm_ops` index, queried with `LIKE '%term%'` (`%`, `_` and `\` in
 //! the term escaped; the pattern is a bound parameter). pg_trgm uses the index for terms of three characters or
@@ -215,7 +228,8 @@ fn fts5_term(term: &str) -> String {
 /// Indexes transcripts inside `tx`: `rows` are `(conversation id, text)`
 /// with the text from [`transcript_text`]. The conversations must already
 /// be stored (in `tx` or before). A conversation already indexed keeps its
-/// entry, so this is safe to run twice and alongside [`Store::reindex_missing`].
+/// entry, so this is safe to run twice and alongside [`Store::reindex_missing`]
+/// and [`Store::index_backlog`].
 pub(crate) async fn index_transcripts(
     tx: &mut Tx,
     rows: &[(&str, &str)],

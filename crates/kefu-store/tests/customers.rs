@@ -490,11 +490,11 @@ both_backends!(
     }
 );
 
-/// A contact can be recorded for a conversation before the conversation is
-/// imported (`add_customer_contact` with source `conversation`). A customer
-/// the import then creates gets only the contacts the import did record:
-/// none leaves it as a new customer (due at once), a later one sets its
-/// last contact.
+// A contact can be recorded for a conversation before the conversation is
+// imported (`add_customer_contact` with source `conversation`). A customer
+// the import then creates gets only the contacts the import did record:
+// none leaves it as a new customer (due at once), a later one sets its
+// last contact.
 both_backends!(
     a_new_customer_counts_only_recorded_contacts,
     |store: Store| async move {

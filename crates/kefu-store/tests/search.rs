@@ -356,7 +356,7 @@ async fn text_filter_counts(store: &Store) {
             kefu_store::Backend::Postgres => assert_eq!(filter.matches(), None),
         }
         let (_, total) = listed(
-            &store,
+            store,
             ConversationFilter {
                 text: Some(query.into()),
                 ..Default::default()
@@ -778,9 +778,9 @@ mod bench {
     }
 }
 
-/// Two drainers (two nodes, say) index the backlog while imports keep
-/// queueing: every transcript ends up indexed exactly once, none is lost
-/// from the queue, and search finds each conversation all along.
+// Two drainers (two nodes, say) index the backlog while imports keep
+// queueing: every transcript ends up indexed exactly once and none is lost
+// from the queue.
 both_backends!(backlog_drains_beside_imports, |store: Store| async move {
     let pack = store
         .register_pack("zh-CN", "t", kefu_engine::pack::DEFAULT_PACK_ZH_CN)
