@@ -33,16 +33,21 @@ pub fn spawn_feedback_ageing(
     })
 }
 
-/// How often `kefu serve` moves queued transcripts into the full-text
-/// index. Search finds queued transcripts anyway (by a slower substring
-/// test), so this bounds how long that slower path lasts, not correctness.
+/// How often `kefu serve` looks for queued transcripts to move into the
+/// full-text index. Search finds queued transcripts anyway (by a slower
+/// substring test), so this bounds how long that slower path lasts, not
+/// correctness.
 pub const SEARCH_INDEXING_EVERY: Duration = Duration::from_secs(5);
 
 /// Keeps the full-text index complete: first every conversation it has
 /// never seen ([`kefu_store::Store::reindex_missing`]: stored before the
-/// index existed, or queued by imports), then every `every` what imports
-/// (on this node, another node or `kefu import`) queued since
-/// ([`kefu_store::Store::index_backlog`], a cheap look when nothing waits).
+/// index existed, or queued by imports), then what imports (on this node,
+/// another node or `kefu import`) queue later
+/// ([`kefu_store::Store::index_backlog`]).
+///
+/// While an import is still queueing, indexing waits: two batch writers
+/// taking turns with the write lock would make interactive writes wait for
+/// both. The queue is indexed once nothing new arrived for one `every`.
 pub fn spawn_search_indexer(
     store: kefu_store::Store,
     every: Duration,
@@ -55,13 +60,47 @@ pub fn spawn_search_indexer(
         }
         let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut seen = None;
         loop {
             tick.tick().await;
+            let newest = match store.newest_queued_transcript().await {
+                Ok(n) => n,
+                Err(e) => {
+                    tracing::error!(error = %e, "looking for queued transcripts failed");
+                    continue;
+                }
+            };
+            let index_now = queue_settled(seen, newest);
+            seen = newest;
+            if !index_now {
+                continue;
+            }
             match store.index_backlog().await {
                 Ok(0) => {}
-                Ok(n) => tracing::debug!(conversations = n, "queued transcripts indexed"),
+                Ok(n) => tracing::info!(conversations = n, "queued transcripts indexed"),
                 Err(e) => tracing::error!(error = %e, "full-text indexing failed"),
             }
         }
     })
+}
+
+/// Whether to index the search queue now, given its newest entry at the
+/// last look and now: only when something waits and nothing was queued
+/// since (an import still running gets the write lock to itself).
+fn queue_settled(last_look: Option<i64>, now: Option<i64>) -> bool {
+    now.is_some() && now == last_look
+}
+
+#[cfg(test)]
+mod tests {
+    use super::queue_settled;
+
+    #[test]
+    fn the_queue_is_indexed_once_imports_stop_adding_to_it() {
+        assert!(!queue_settled(None, None), "nothing queued");
+        assert!(!queue_settled(None, Some(10)), "an import just queued");
+        assert!(!queue_settled(Some(10), Some(40)), "still queueing");
+        assert!(queue_settled(Some(40), Some(40)), "quiet for a while");
+        assert!(!queue_settled(Some(40), None), "indexed meanwhile");
+    }
 }

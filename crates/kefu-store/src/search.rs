@@ -729,6 +729,16 @@ impl Store {
         let mut done = 0u64;
         let mut last: Option<(std::time::Instant, std::time::Duration)> = None;
         loop {
+            // Looked at without the write lock first: this runs every few
+            // seconds beside interactive writers, and the queue is usually
+            // empty.
+            let waiting = sqlx::query("SELECT 1 AS one FROM search_backlog LIMIT 1")
+                .fetch_optional(self.pool())
+                .await
+                .context("looking for queued transcripts")?;
+            if waiting.is_none() {
+                break;
+            }
             if let Some((ended, took)) = last {
                 let pause = crate::slice::pause_between(self.backend(), took);
                 if let Some(rest) = pause.checked_sub(ended.elapsed()) {
@@ -771,6 +781,20 @@ impl Store {
             done += refs.len() as u64;
         }
         Ok(done)
+    }
+
+    /// The position of the newest queued transcript (`None`: nothing
+    /// waits): a cheap way to tell whether an import is still queueing.
+    pub async fn newest_queued_transcript(&self) -> Result<Option<i64>, StoreError> {
+        if self.backend() != Backend::Sqlite {
+            return Ok(None);
+        }
+        sqlx::query("SELECT MAX(seq) AS seq FROM search_backlog")
+            .fetch_one(self.pool())
+            .await
+            .context("looking for queued transcripts")?
+            .try_get("seq")
+            .context("search_backlog.seq")
     }
 
     /// How many transcripts wait for the full-text index
