@@ -237,7 +237,8 @@ pub(crate) fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .unwrap_or_else(|| "127.0.0.1:8080".to_string());
     let url = args.db.url();
     runtime()?.block_on(async move {
-        let store = Store::open(&url).await?;
+        // Its WAL is checkpointed by `checkpointer` below, not by requests.
+        let store = Store::open_for_server(&url).await?;
         let version = store
             .register_pack(
                 &inspector.pack().meta.id,
@@ -301,6 +302,8 @@ pub(crate) fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             kefu_server::spawn_notifier(state.store.clone(), notify_every, notify_config)?;
         // Transcripts imports queue, and conversations stored before
         // full-text search existed, are indexed in the background.
+        let checkpointer =
+            kefu_server::spawn_checkpointer(state.store.clone(), kefu_server::CHECKPOINT_EVERY);
         let indexer = kefu_server::spawn_search_indexer(
             state.store.clone(),
             kefu_server::SEARCH_INDEXING_EVERY,
@@ -315,6 +318,7 @@ pub(crate) fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         handover_escalation.abort();
         notifier.abort();
         indexer.abort();
+        checkpointer.abort();
         anyhow::Ok(())
     })?;
     Ok(ExitCode::SUCCESS)

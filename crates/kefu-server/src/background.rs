@@ -33,6 +33,30 @@ pub fn spawn_feedback_ageing(
     })
 }
 
+/// How often `kefu serve` checkpoints the SQLite WAL
+/// ([`kefu_store::Store::checkpoint`]).
+pub const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
+
+/// Checkpoints the SQLite WAL every `every` for a store opened with
+/// [`kefu_store::Store::open_for_server`], whose commits never do it
+/// themselves: the copying happens here, beside the requests, instead of
+/// inside whichever write found the WAL over its limit.
+pub fn spawn_checkpointer(
+    store: kefu_store::Store,
+    every: Duration,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if let Err(e) = store.checkpoint().await {
+                tracing::warn!(error = %e, "WAL checkpoint failed");
+            }
+        }
+    })
+}
+
 /// How often `kefu serve` looks for queued transcripts to move into the
 /// full-text index. Search finds queued transcripts anyway (by a slower
 /// substring test), so this bounds how long that slower path lasts, not

@@ -41,7 +41,8 @@ use api::review_and_kpi;
 use api::{auth, complaints, conversations, openapi};
 
 pub use background::{
-    spawn_feedback_ageing, spawn_search_indexer, FEEDBACK_AGEING_EVERY, SEARCH_INDEXING_EVERY,
+    spawn_checkpointer, spawn_feedback_ageing, spawn_search_indexer, CHECKPOINT_EVERY,
+    FEEDBACK_AGEING_EVERY, SEARCH_INDEXING_EVERY,
 };
 pub use error::ApiError;
 pub use listen::Limits;

@@ -29,14 +29,27 @@ pub(crate) type AnyQuery<'q> = Query<'q, Any, AnyArguments>;
 /// reports `SQLITE_BUSY`.
 pub const SQLITE_BUSY_TIMEOUT_MS: u64 = 10_000;
 
+/// What a store's connections are for: their SQLite settings differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Use {
+    /// Commands and tests: SQLite's own checkpoints.
+    Interactive,
+    /// `kefu serve`: checkpoints left to a background task
+    /// ([`crate::Store::checkpoint`]).
+    Server,
+    /// A long batch job in a process of its own (`kefu import`).
+    Batch,
+}
+
 /// The settings of every SQLite connection: WAL (readers never wait for the
-/// writer), the busy timeout, foreign keys, and memory: for a server, a
-/// 64 MiB page cache and a memory map of up to 1 GiB of the file; for a
-/// batch job in a process of its own (`batch`), a 16 MiB page cache and no
-/// memory map, so that its resident memory does not grow with the file
-/// (mapped pages it reads count towards it). The OS keeps the file's pages
-/// cached either way; 64 MiB did not import faster than 16 MiB.
-pub(crate) fn sqlite_pragmas(batch: bool) -> String {
+/// writer), the busy timeout, foreign keys, and memory: a 64 MiB page cache
+/// and a memory map of up to 1 GiB of the file; for a batch job in a
+/// process of its own, a 16 MiB page cache and no memory map, so that its
+/// resident memory does not grow with the file (mapped pages it reads
+/// count towards it). The OS keeps the file's pages cached either way;
+/// 64 MiB did not import faster than 16 MiB.
+pub(crate) fn sqlite_pragmas(usage: Use) -> String {
+    let batch = usage == Use::Batch;
     let (cache_kib, mmap_size): (i64, u64) = if batch {
         (16 << 10, 0)
     } else {
@@ -47,7 +60,15 @@ pub(crate) fn sqlite_pragmas(batch: bool) -> String {
     // pages (rollups, index roots, the search index's structure), and every
     // checkpoint copies them to the file and syncs it again. 10–16 % faster
     // imports; the size limit truncates the WAL once a checkpoint is done.
-    let ckpt_pages: u32 = if batch { 16_384 } else { 1_000 };
+    //
+    // A server checkpoints in the background instead: otherwise whichever
+    // commit finds the WAL over the limit copies it back — an interactive
+    // write paying for the WAL an import beside it wrote.
+    let ckpt_pages: u32 = match usage {
+        Use::Batch => 16_384,
+        Use::Interactive => 1_000,
+        Use::Server => 0,
+    };
     format!(
         "PRAGMA page_size = 16384; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
          PRAGMA cache_size = -{cache_kib}; PRAGMA temp_store = MEMORY; \
@@ -262,12 +283,15 @@ mod tests {
 
     #[test]
     fn batch_connections_have_no_memory_map() {
-        assert!(sqlite_pragmas(false).contains("PRAGMA mmap_size = 1073741824;"));
-        assert!(sqlite_pragmas(false).contains("PRAGMA cache_size = -65536;"));
-        assert!(sqlite_pragmas(true).contains("PRAGMA mmap_size = 0;"));
-        assert!(sqlite_pragmas(true).contains("PRAGMA cache_size = -16384;"));
-        assert!(sqlite_pragmas(true).contains("PRAGMA wal_autocheckpoint = 16384;"));
-        assert!(sqlite_pragmas(false).contains("PRAGMA wal_autocheckpoint = 1000;"));
+        let interactive = sqlite_pragmas(Use::Interactive);
+        let batch = sqlite_pragmas(Use::Batch);
+        assert!(interactive.contains("PRAGMA mmap_size = 1073741824;"));
+        assert!(interactive.contains("PRAGMA cache_size = -65536;"));
+        assert!(batch.contains("PRAGMA mmap_size = 0;"));
+        assert!(batch.contains("PRAGMA cache_size = -16384;"));
+        assert!(batch.contains("PRAGMA wal_autocheckpoint = 16384;"));
+        assert!(interactive.contains("PRAGMA wal_autocheckpoint = 1000;"));
+        assert!(sqlite_pragmas(Use::Server).contains("PRAGMA wal_autocheckpoint = 0;"));
     }
 
     #[test]

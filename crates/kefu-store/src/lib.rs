@@ -202,7 +202,31 @@ impl Store {
     /// Connects to `url` (`sqlite://FILE`, `sqlite::memory:`, `postgres://…`).
     /// An SQLite file is created when missing. Does not migrate.
     pub async fn connect(url: &str) -> Result<Store, StoreError> {
-        Store::connect_with(url, false).await
+        Store::connect_with(url, dialect::Use::Interactive).await
+    }
+
+    /// Like [`Store::open`], for a long-running server (`kefu serve`): on
+    /// SQLite no commit checkpoints the WAL; call [`Store::checkpoint`]
+    /// every second or so instead. An interactive write then never pays
+    /// for copying back the WAL that an import beside it wrote.
+    pub async fn open_for_server(url: &str) -> Result<Store, StoreError> {
+        let store = Store::connect_with(url, dialect::Use::Server).await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Copies what it can of the WAL back into the database file without
+    /// waiting for readers or writers (SQLite `wal_checkpoint(PASSIVE)`;
+    /// nothing on PostgreSQL). For stores opened with
+    /// [`Store::open_for_server`].
+    pub async fn checkpoint(&self) -> Result<(), StoreError> {
+        if self.backend == Backend::Sqlite {
+            sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                .execute(&self.pool)
+                .await
+                .context("checkpointing the WAL")?;
+        }
+        Ok(())
     }
 
     /// Like [`Store::open`], for a long batch job running in a process of
@@ -213,12 +237,13 @@ impl Store {
     /// process's resident memory, which then grows with the database; this
     /// way it stays bounded however large the file gets.
     pub async fn open_for_batch(url: &str) -> Result<Store, StoreError> {
-        let store = Store::connect_with(url, true).await?;
+        let store = Store::connect_with(url, dialect::Use::Batch).await?;
         store.migrate().await?;
         Ok(store)
     }
 
-    async fn connect_with(url: &str, batch: bool) -> Result<Store, StoreError> {
+    async fn connect_with(url: &str, usage: dialect::Use) -> Result<Store, StoreError> {
+        let batch = usage == dialect::Use::Batch;
         sqlx::any::install_default_drivers();
         let backend = if url.starts_with("sqlite:") {
             Backend::Sqlite
@@ -245,7 +270,7 @@ impl Store {
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
-                        conn.execute(sqlx::AssertSqlSafe(dialect::sqlite_pragmas(batch)))
+                        conn.execute(sqlx::AssertSqlSafe(dialect::sqlite_pragmas(usage)))
                             .await?;
                     }
                     Ok(())

@@ -307,3 +307,52 @@ both_backends!(
         assert_eq!(stored, original.into_owned());
     }
 );
+
+/// A server's store (`kefu serve`) leaves WAL checkpoints to
+/// `Store::checkpoint`, which its background task calls: no commit copies
+/// the WAL back, so an interactive write never pays for the WAL an import
+/// beside it wrote. Other stores keep SQLite's own checkpoints.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_a_servers_store_leaves_checkpoints_to_a_task() {
+    use sqlx::Row;
+    let db = kefu_store::testing::TestDb::sqlite("server_checkpoints");
+    let setting = |store: Store| async move {
+        let row = sqlx::query("PRAGMA wal_autocheckpoint")
+            .fetch_one(kefu_store::testing::pool(&store))
+            .await
+            .expect("pragma");
+        row.try_get::<i64, _>(0).expect("pages")
+    };
+    let server = Store::open_for_server(&db.url).await.expect("open");
+    assert_eq!(setting(server.clone()).await, 0);
+    assert_eq!(
+        setting(Store::connect(&db.url).await.expect("connect")).await,
+        1000
+    );
+    assert_eq!(
+        setting(Store::open_for_batch(&db.url).await.expect("batch")).await,
+        16_384
+    );
+    // Written through the server's store, then copied back on request.
+    let inspector = inspector();
+    let pack = server
+        .register_pack("zh-CN", "t", kefu_engine::pack::DEFAULT_PACK_ZH_CN)
+        .await
+        .expect("register");
+    let line = r#"{"id":"w1","channel":"chat","turns":[{"role":"agent","text":"您好"}]}"#;
+    server
+        .import_batch(pack.id, &items(&inspector, &[line]))
+        .await
+        .expect("import");
+    server.checkpoint().await.expect("checkpoint");
+    let row = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+        .fetch_one(kefu_store::testing::pool(&server))
+        .await
+        .expect("pragma");
+    let (log, copied): (i64, i64) = (
+        row.try_get(1).expect("log"),
+        row.try_get(2).expect("copied"),
+    );
+    assert_eq!(log, copied, "everything in the WAL is in the file");
+    assert!(log > 0, "the import went through the WAL");
+}
