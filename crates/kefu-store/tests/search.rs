@@ -86,6 +86,21 @@ async fn import(store: &Store) {
     assert_eq!(store.search_backlog().await.expect("backlog"), queued);
 }
 
+/// Imports the conversations and runs `checks` twice: with their
+/// transcripts still queued for the index (SQLite; found by a substring
+/// test) and once they are indexed. Search must answer the same both times.
+async fn queued_then_indexed<F, Fut>(store: &Store, checks: F)
+where
+    F: Fn(Store) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    import(store).await;
+    checks(store.clone()).await;
+    store.index_backlog().await.expect("index");
+    assert_eq!(store.search_backlog().await.expect("backlog"), 0);
+    checks(store.clone()).await;
+}
+
 /// Stores the conversations and indexes every transcript.
 async fn setup(store: &Store) {
     import(store).await;
@@ -111,17 +126,10 @@ async fn listed(store: &Store, filter: ConversationFilter) -> (Vec<String>, i64)
 }
 
 both_backends!(chinese_terms_of_any_length, |store: Store| async move {
-    // The same answers while the transcripts wait in the backlog (found by
-    // a substring test) and once they are indexed.
-    import(&store).await;
-    chinese_terms(&store).await;
-    store.index_backlog().await.expect("index");
-    assert_eq!(store.search_backlog().await.expect("backlog"), 0);
-    chinese_terms(&store).await;
+    queued_then_indexed(&store, chinese_terms).await;
 });
 
-async fn chinese_terms(store: &Store) {
-    let store = store.clone();
+async fn chinese_terms(store: Store) {
     // Two characters: below a trigram.
     assert_eq!(search(&store, "退款").await, ["c1"]);
     // Four and more.
@@ -144,15 +152,11 @@ async fn chinese_terms(store: &Store) {
 both_backends!(
     width_script_and_case_do_not_matter,
     |store: Store| async move {
-        import(&store).await;
-        width_script_and_case_do_not_matter_checks(&store).await;
-        store.index_backlog().await.expect("index");
-        width_script_and_case_do_not_matter_checks(&store).await;
+        queued_then_indexed(&store, width_script_and_case_do_not_matter_checks).await;
     }
 );
 
-async fn width_script_and_case_do_not_matter_checks(store: &Store) {
-    let store = store.clone();
+async fn width_script_and_case_do_not_matter_checks(store: Store) {
     // Full-width text, half-width query and back; any case.
     assert_eq!(search(&store, "ab123").await, ["c1"]);
     assert_eq!(search(&store, "ＡＢ１２３").await, ["c1"]);
@@ -170,14 +174,10 @@ async fn width_script_and_case_do_not_matter_checks(store: &Store) {
 }
 
 both_backends!(terms_are_anded, |store: Store| async move {
-    import(&store).await;
-    terms_are_anded_checks(&store).await;
-    store.index_backlog().await.expect("index");
-    terms_are_anded_checks(&store).await;
+    queued_then_indexed(&store, terms_are_anded_checks).await;
 });
 
-async fn terms_are_anded_checks(store: &Store) {
-    let store = store.clone();
+async fn terms_are_anded_checks(store: Store) {
     assert_eq!(search(&store, "退款 订单").await, ["c1"]);
     assert_eq!(search(&store, "退 您好").await, ["c1"]);
     assert_eq!(search(&store, "投诉 抱歉").await, ["c2"]);
@@ -191,14 +191,10 @@ async fn terms_are_anded_checks(store: &Store) {
 }
 
 both_backends!(special_characters_are_literal, |store: Store| async move {
-    import(&store).await;
-    special_characters_are_literal_checks(&store).await;
-    store.index_backlog().await.expect("index");
-    special_characters_are_literal_checks(&store).await;
+    queued_then_indexed(&store, special_characters_are_literal_checks).await;
 });
 
-async fn special_characters_are_literal_checks(store: &Store) {
-    let store = store.clone();
+async fn special_characters_are_literal_checks(store: Store) {
     for q in [
         "%",
         "_",
@@ -248,14 +244,10 @@ async fn special_characters_are_literal_checks(store: &Store) {
 }
 
 both_backends!(combines_with_list_filters, |store: Store| async move {
-    import(&store).await;
-    combines_with_list_filters_checks(&store).await;
-    store.index_backlog().await.expect("index");
-    combines_with_list_filters_checks(&store).await;
+    queued_then_indexed(&store, combines_with_list_filters_checks).await;
 });
 
-async fn combines_with_list_filters_checks(store: &Store) {
-    let store = store.clone();
+async fn combines_with_list_filters_checks(store: Store) {
     let (ids, total) = listed(
         &store,
         ConversationFilter {
@@ -338,13 +330,10 @@ async fn combines_with_list_filters_checks(store: &Store) {
 }
 
 both_backends!(text_filter_counts_in_the_index, |store: Store| async move {
-    import(&store).await;
-    text_filter_counts(&store).await;
-    store.index_backlog().await.expect("index");
-    text_filter_counts(&store).await;
+    queued_then_indexed(&store, text_filter_counts).await;
 });
 
-async fn text_filter_counts(store: &Store) {
+async fn text_filter_counts(store: Store) {
     for (query, n) in [("退", 3), ("退款", 1), ("好的", 2), ("没有", 0), ("%", 1)] {
         let filter = store
             .text_filter(query)
@@ -356,7 +345,7 @@ async fn text_filter_counts(store: &Store) {
             kefu_store::Backend::Postgres => assert_eq!(filter.matches(), None),
         }
         let (_, total) = listed(
-            store,
+            &store,
             ConversationFilter {
                 text: Some(query.into()),
                 ..Default::default()
