@@ -457,15 +457,7 @@ impl TextQuery {
             }
             Backend::Sqlite => {
                 let ph = next();
-                // A queued transcript (not indexed yet) matches when its
-                // text holds every term: the substring test the bigram
-                // index answers for indexed ones.
-                let queued: Vec<String> = self
-                    .terms
-                    .iter()
-                    .map(|_| format!("instr(b.text, {}) > 0", next()))
-                    .collect();
-                let queued = queued.join(" AND ");
+                let queued = self.queued_condition(next);
                 match strategy {
                     Strategy::Drive => format!(
                         "{column} IN (SELECT s.conversation_id FROM conversation_search s WHERE s.doc IN \
@@ -487,6 +479,19 @@ impl TextQuery {
                 }
             }
         }
+    }
+
+    /// SQLite: the condition on a queued transcript `b` (not indexed yet):
+    /// its text holds every term — the substring test the bigram index
+    /// answers for indexed ones. One placeholder a term, after the FTS5
+    /// expression's.
+    fn queued_condition(&self, next: &mut dyn FnMut() -> String) -> String {
+        let tests: Vec<String> = self
+            .terms
+            .iter()
+            .map(|_| format!("instr(b.text, {}) > 0", next()))
+            .collect();
+        tests.join(" AND ")
     }
 
     /// Binds the parameters of [`TextQuery::condition`], in order.
@@ -522,15 +527,10 @@ impl TextQuery {
         let sql = match self.backend {
             Backend::Sqlite => {
                 let fts = next();
-                let queued: Vec<String> = self
-                    .terms
-                    .iter()
-                    .map(|_| format!("instr(b.text, {}) > 0", next()))
-                    .collect();
+                let queued = self.queued_condition(&mut next);
                 format!(
                     "SELECT (SELECT COUNT(*) FROM conversation_fts WHERE conversation_fts MATCH {fts}) \
-                     + (SELECT COUNT(*) FROM search_backlog b WHERE {}) AS n",
-                    queued.join(" AND ")
+                     + (SELECT COUNT(*) FROM search_backlog b WHERE {queued}) AS n"
                 )
             }
             Backend::Postgres => format!(
@@ -728,17 +728,17 @@ impl Store {
             crate::slice::Slicer::with_target(100, REINDEX_PAGE as usize, self.slice_target);
         let mut done = 0u64;
         let mut last: Option<(std::time::Instant, std::time::Duration)> = None;
+        // Looked at without the write lock first: this runs every few
+        // seconds beside interactive writers, and the queue is usually empty.
+        // After that, each slice's own read finds the end of the queue.
+        let waiting = sqlx::query("SELECT 1 AS one FROM search_backlog LIMIT 1")
+            .fetch_optional(self.pool())
+            .await
+            .context("looking for queued transcripts")?;
+        if waiting.is_none() {
+            return Ok(0);
+        }
         loop {
-            // Looked at without the write lock first: this runs every few
-            // seconds beside interactive writers, and the queue is usually
-            // empty.
-            let waiting = sqlx::query("SELECT 1 AS one FROM search_backlog LIMIT 1")
-                .fetch_optional(self.pool())
-                .await
-                .context("looking for queued transcripts")?;
-            if waiting.is_none() {
-                break;
-            }
             if let Some((ended, took)) = last {
                 let pause = crate::slice::pause_between(self.backend(), took);
                 if let Some(rest) = pause.checked_sub(ended.elapsed()) {

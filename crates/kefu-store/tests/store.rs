@@ -333,7 +333,10 @@ async fn only_a_servers_store_leaves_checkpoints_to_a_task() {
         setting(Store::open_for_batch(&db.url).await.expect("batch")).await,
         16_384
     );
-    // Written through the server's store, then copied back on request.
+    // Written through the server's store: it stays in the WAL (the file
+    // does not grow) until a checkpoint is asked for.
+    let file = db.url.trim_start_matches("sqlite://").to_string();
+    let file_len = || std::fs::metadata(&file).expect("database file").len();
     let inspector = inspector();
     let pack = server
         .register_pack("zh-CN", "t", kefu_engine::pack::DEFAULT_PACK_ZH_CN)
@@ -344,7 +347,12 @@ async fn only_a_servers_store_leaves_checkpoints_to_a_task() {
         .import_batch(pack.id, &items(&inspector, &[line]))
         .await
         .expect("import");
+    let before = file_len();
     server.checkpoint().await.expect("checkpoint");
+    assert!(
+        file_len() > before,
+        "the checkpoint copied the import into the file"
+    );
     let row = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
         .fetch_one(kefu_store::testing::pool(&server))
         .await
